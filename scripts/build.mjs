@@ -1,0 +1,20 @@
+// Bundles the CLI into one ESM file. better-sqlite3 stays external (native addon).
+import { chmodSync } from 'node:fs';
+import { build } from 'esbuild';
+
+await build({
+  entryPoints: ['src/surfaces/cli/main.ts'],
+  outfile: 'dist/car.js',
+  bundle: true,
+  platform: 'node',
+  format: 'esm',
+  target: 'node20',
+  external: ['better-sqlite3'],
+  sourcemap: 'linked',
+  logLevel: 'warning',
+  // commander and others still call require() for node built-ins; ESM bundles need a real require.
+  banner: {
+    js: "#!/usr/bin/env node\nimport{createRequire as __carRequire}from'node:module';const require=__carRequire(import.meta.url);",
+  },
+});
+chmodSync('dist/car.js', 0o755);

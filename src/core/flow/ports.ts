@@ -1,0 +1,28 @@
+// Ports the flow engine needs from the outside world. Adapters implement them; the surface that starts
+// a run plugs them in. The engine itself never imports an adapter.
+
+/** What the engine needs to know about the git working tree it runs in. */
+export interface RepoState {
+  /** Current HEAD commit sha, or null on an unborn branch. */
+  head(): Promise<string | null>;
+  /**
+   * Content-sensitive fingerprint of the working tree: changes whenever HEAD, the index, a tracked
+   * file's content or an untracked (not ignored) file's content changes. Paths under `excludePaths`
+   * (repo-relative, posix) are left out, so car's own control files never count as a change.
+   */
+  fingerprint(excludePaths?: readonly string[]): Promise<string>;
+  /** True when `git status` shows anything outside `excludePaths` (untracked files included). */
+  isDirty(excludePaths?: readonly string[]): Promise<boolean>;
+  /** Porcelain status lines (`XY path`) outside `excludePaths`, for pause messages. */
+  statusLines(excludePaths?: readonly string[]): Promise<string[]>;
+  /** Line/file counts of the working tree (untracked files included) against `fromSha`. */
+  diffStat(fromSha: string | null, excludePaths?: readonly string[]): Promise<DiffStat>;
+  /** `git add -A` (minus excludePaths) and commit; returns the new HEAD sha, or null when nothing to commit. */
+  commitAll(message: string, excludePaths?: readonly string[]): Promise<string | null>;
+}
+
+export interface DiffStat {
+  filesChanged: number;
+  insertions: number;
+  deletions: number;
+}

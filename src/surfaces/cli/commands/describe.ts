@@ -1,0 +1,127 @@
+import type { Command, Option } from 'commander';
+import { CONFIG_PRECEDENCE, ENV_KNOBS, type LoadedConfig } from '../../../core/config/index.ts';
+import { CONTEXTSPACE_DOCS, findRepoRoot, repoPaths, STATE_DIR } from '../../../core/paths.ts';
+import { ticketFrontmatterJsonSchema, TICKET_FILENAME_PATTERN } from '../../../core/tickets/index.ts';
+import { which } from '../../../core/which.ts';
+import { type GlobalOptions, loadRepoConfig } from '../context.ts';
+import { EXIT_CODE_DOCS } from '../errors.ts';
+import { type CliIo, printJson } from '../io.ts';
+import { CAR_VERSION } from '../program.ts';
+
+interface CommandInfo {
+  command: string;
+  aliases: string[];
+  description: string;
+  arguments: { name: string; required: boolean; variadic: boolean; description: string; default?: unknown }[];
+  options: {
+    flags: string;
+    name: string;
+    description: string;
+    takes_value: boolean;
+    required: boolean;
+    default?: unknown;
+    choices?: readonly string[];
+  }[];
+}
+
+function optionInfo(option: Option): CommandInfo['options'][number] {
+  const info: CommandInfo['options'][number] = {
+    flags: option.flags,
+    name: option.attributeName(),
+    description: option.description,
+    takes_value: option.required || option.optional,
+    required: option.mandatory,
+  };
+  if (option.defaultValue !== undefined) info.default = option.defaultValue;
+  if (option.argChoices) info.choices = option.argChoices;
+  return info;
+}
+
+/** Walks the real command tree, so the description can never drift from what the CLI accepts. */
+export function walkCommands(cmd: Command, prefix: string[] = []): CommandInfo[] {
+  const path = [...prefix, cmd.name()];
+  const own: CommandInfo = {
+    command: path.join(' '),
+    aliases: cmd.aliases(),
+    description: cmd.description(),
+    arguments: cmd.registeredArguments.map((arg) => {
+      const info: CommandInfo['arguments'][number] = {
+        name: arg.name(),
+        required: arg.required,
+        variadic: arg.variadic,
+        description: arg.description,
+      };
+      if (arg.defaultValue !== undefined) info.default = arg.defaultValue;
+      return info;
+    }),
+    options: cmd.options.map(optionInfo),
+  };
+  return [own, ...cmd.commands.flatMap((sub) => walkCommands(sub, path))];
+}
+
+function agentsInfo(loaded: LoadedConfig | null, env: NodeJS.ProcessEnv) {
+  if (!loaded) return {};
+  const out: Record<string, { backend: string | null; binary: string | null; on_path: boolean | null }> = {};
+  for (const [id, agent] of Object.entries(loaded.config.agents)) {
+    const binary = agent.command?.[0] ?? agent.binary ?? null;
+    out[id] = {
+      backend: agent.backend ?? null,
+      binary,
+      on_path: binary === null ? null : which(binary, env) !== null,
+    };
+  }
+  return out;
+}
+
+export async function describeCommand(
+  io: CliIo,
+  global: GlobalOptions,
+  program: Command,
+  opts: { json?: boolean },
+): Promise<void> {
+  const found = findRepoRoot(global.repo ? global.repo : io.cwd);
+  const loaded = found?.initialized ? await loadRepoConfig(io, found.root) : null;
+  const paths = found ? repoPaths(found.root) : null;
+  const rel = (abs: string) => (paths ? abs.slice(paths.root.length + 1) : abs);
+  const description = {
+    schema_version: '1',
+    car_version: CAR_VERSION,
+    node_version: process.version,
+    repo_root: found?.root ?? null,
+    initialized: found?.initialized ?? false,
+    layout: {
+      state_dir: STATE_DIR,
+      tickets_dir: `${STATE_DIR}/tickets`,
+      contextspace_docs: CONTEXTSPACE_DOCS.map((d) => `${STATE_DIR}/contextspace/${d.file}`),
+      config_files: CONFIG_PRECEDENCE.filter((layer) => layer.endsWith('.yml')),
+      run_store: paths ? rel(paths.dbFile) : `${STATE_DIR}/car.db`,
+      lock_file: paths ? rel(paths.lockFile) : `${STATE_DIR}/flow.lock`,
+      runs_dir: `${STATE_DIR}/runs/<run_id>`,
+      dispatch_file: `${STATE_DIR}/runs/<run_id>/DISPATCH.md`,
+      reply_file: `${STATE_DIR}/runs/<run_id>/USER_REPLY.md`,
+    },
+    tickets: {
+      filename_pattern: TICKET_FILENAME_PATTERN,
+      order: 'ascending ticket number from the file name; the first ticket not done runs next',
+      completion: 'frontmatter `done: true` (a YAML boolean) is the only completion signal',
+      required_fields: ['ticket_id', 'agent', 'done'],
+      frontmatter_schema: ticketFrontmatterJsonSchema(),
+    },
+    config_precedence: CONFIG_PRECEDENCE,
+    env_knobs: [...ENV_KNOBS].sort(),
+    agents: agentsInfo(loaded, io.env),
+    commands: walkCommands(program),
+    exit_codes: EXIT_CODE_DOCS,
+  };
+  if (opts.json) {
+    printJson(io, description);
+    return;
+  }
+  io.stdout(`car_version=${CAR_VERSION}\n`);
+  io.stdout(`repo=${description.repo_root ?? '(none)'} initialized=${description.initialized}\n`);
+  io.stdout(`agents: ${Object.keys(description.agents).join(', ') || '(not initialized)'}\n`);
+  io.stdout(`config: ${CONFIG_PRECEDENCE.join(' < ')}\n`);
+  io.stdout(`commands:\n`);
+  for (const c of description.commands.slice(1)) io.stdout(`  ${c.command.padEnd(24)} ${c.description}\n`);
+  io.stdout(`(car describe --json has every flag, the ticket schema and exit codes)\n`);
+}

@@ -1,0 +1,116 @@
+import { accessSync, constants } from 'node:fs';
+import type { LoadedConfig } from '../../../core/config/index.ts';
+import { findRepoRoot, repoPaths } from '../../../core/paths.ts';
+import { knownAgentIds } from '../../../core/config/index.ts';
+import { loadTicketQueue } from '../../../core/tickets/index.ts';
+import { which } from '../../../core/which.ts';
+import { gitVersion } from '../../../integrations/git/index.ts';
+import { type GlobalOptions, loadRepoConfig } from '../context.ts';
+import { CliError, EXIT } from '../errors.ts';
+import { type CliIo, painter, printJson } from '../io.ts';
+
+type Status = 'ok' | 'warning' | 'error';
+interface Check {
+  id: string;
+  status: Status;
+  message: string;
+  fix?: string;
+}
+
+const MIN_NODE = [20, 19];
+
+function nodeCheck(): Check {
+  const [major = 0, minor = 0] = process.versions.node.split('.').map(Number);
+  const ok = major > MIN_NODE[0]! || (major === MIN_NODE[0] && minor >= MIN_NODE[1]!);
+  return ok
+    ? { id: 'node', status: 'ok', message: `node ${process.version}` }
+    : { id: 'node', status: 'error', message: `node ${process.version} is too old`, fix: 'install Node >= 20.19' };
+}
+
+function agentChecks(loaded: LoadedConfig, openAgents: Set<string>, env: NodeJS.ProcessEnv): Check[] {
+  const checks: Check[] = [];
+  for (const [id, agent] of Object.entries(loaded.config.agents)) {
+    if (agent.backend === 'demo') {
+      checks.push({ id: `agent:${id}`, status: 'ok', message: `${id}: built in (demo agent, no network)` });
+      continue;
+    }
+    const binary = agent.command?.[0] ?? agent.binary ?? id;
+    const found = which(binary, env);
+    const needed = openAgents.has(id);
+    if (found) checks.push({ id: `agent:${id}`, status: 'ok', message: `${id}: ${found}` });
+    else {
+      checks.push({
+        id: `agent:${id}`,
+        status: needed ? 'error' : 'warning',
+        message: `${id}: \`${binary}\` not found on PATH${needed ? ' (open tickets use it)' : ''}`,
+        fix: `install ${binary}, or set agents.${id}.binary in .codex-autorunner/config.yml`,
+      });
+    }
+  }
+  for (const id of openAgents) {
+    if (id !== 'user' && !(id in loaded.config.agents)) {
+      checks.push({ id: `agent:${id}`, status: 'error', message: `open tickets use agent "${id}", which is not configured` });
+    }
+  }
+  return checks;
+}
+
+export async function doctorCommand(io: CliIo, global: GlobalOptions, opts: { json?: boolean }): Promise<void> {
+  const checks: Check[] = [nodeCheck()];
+  const git = await gitVersion();
+  checks.push(
+    git
+      ? { id: 'git', status: 'ok', message: git }
+      : { id: 'git', status: 'error', message: 'git not found on PATH', fix: 'install git' },
+  );
+
+  const found = findRepoRoot(global.repo ?? io.cwd);
+  if (!found) {
+    checks.push({ id: 'repo', status: 'error', message: `not inside a git repo: ${io.cwd}`, fix: 'cd into a git repo' });
+  } else {
+    checks.push({ id: 'repo', status: found.git ? 'ok' : 'warning', message: `repo ${found.root}${found.git ? '' : ' (no .git)'}` });
+    if (!found.initialized) {
+      checks.push({ id: 'init', status: 'error', message: 'car is not initialized here', fix: 'car init' });
+    } else {
+      const paths = repoPaths(found.root);
+      try {
+        accessSync(paths.stateDir, constants.W_OK);
+        checks.push({ id: 'state_dir', status: 'ok', message: `${paths.stateDir} is writable` });
+      } catch {
+        checks.push({ id: 'state_dir', status: 'error', message: `${paths.stateDir} is not writable` });
+      }
+      let loaded: LoadedConfig | null = null;
+      try {
+        loaded = await loadRepoConfig(io, found.root);
+        const layers = loaded.sources.filter((s) => s.present).map((s) => s.file ?? s.layer);
+        checks.push({ id: 'config', status: 'ok', message: `config valid (${layers.join(', ')})` });
+      } catch (err) {
+        if (!(err instanceof CliError)) throw err;
+        checks.push({ id: 'config', status: 'error', message: err.message });
+      }
+      if (loaded) {
+        const queue = loadTicketQueue(paths.ticketsDir, { repoRoot: found.root, agents: knownAgentIds(loaded.config) });
+        const issues = [...queue.issues, ...queue.tickets.flatMap((t) => t.issues)];
+        const errors = issues.filter((i) => i.severity === 'error').length;
+        const open = queue.tickets.filter((t) => !t.isDone);
+        checks.push({
+          id: 'tickets',
+          status: errors > 0 ? 'error' : issues.length > 0 ? 'warning' : 'ok',
+          message: `${queue.tickets.length} tickets, ${open.length} open, ${errors} lint error(s), ${issues.length - errors} warning(s)`,
+          ...(issues.length > 0 ? { fix: 'car ticket lint' } : {}),
+        });
+        const openAgents = new Set(open.map((t) => t.agent).filter((a): a is string => typeof a === 'string'));
+        checks.push(...agentChecks(loaded, openAgents, io.env));
+      }
+    }
+  }
+
+  const ok = !checks.some((c) => c.status === 'error');
+  if (opts.json) printJson(io, { ok, checks });
+  else {
+    const paint = painter(io);
+    const label = { ok: paint('green', 'OK'), warning: paint('yellow', 'WARN'), error: paint('red', 'ERROR') };
+    for (const c of checks) io.stdout(`${label[c.status]}: ${c.message}${c.fix ? ` (fix: ${c.fix})` : ''}\n`);
+  }
+  if (!ok) throw new CliError(opts.json ? '' : 'doctor found errors', EXIT.failed);
+}

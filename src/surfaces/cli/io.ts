@@ -1,0 +1,42 @@
+import { styleText } from 'node:util';
+
+/** Everything a command touches of its process, injected so tests run the CLI in-process. */
+export interface CliIo {
+  cwd: string;
+  env: NodeJS.ProcessEnv;
+  stdout: (text: string) => void;
+  stderr: (text: string) => void;
+  /** stdout is a terminal: colour and live progress are allowed. */
+  isTTY: boolean;
+}
+
+export function processIo(): CliIo {
+  return {
+    cwd: process.cwd(),
+    env: process.env,
+    stdout: (text) => process.stdout.write(text),
+    stderr: (text) => process.stderr.write(text),
+    isTTY: Boolean(process.stdout.isTTY),
+  };
+}
+
+type Style = Parameters<typeof styleText>[0];
+
+/** Colours only on a terminal and never with NO_COLOR, so piped output and agents get plain text. */
+export function painter(io: CliIo): (style: Style, text: string) => string {
+  const enabled = io.isTTY && io.env.NO_COLOR === undefined && io.env.TERM !== 'dumb';
+  return (style, text) => (enabled ? styleText(style, text) : text);
+}
+
+export function printJson(io: CliIo, value: unknown): void {
+  io.stdout(`${JSON.stringify(value, null, 2)}\n`);
+}
+
+/** Left-aligned columns; the last column is not padded. */
+export function formatTable(rows: string[][]): string {
+  const widths: number[] = [];
+  for (const row of rows) row.forEach((cell, i) => (widths[i] = Math.max(widths[i] ?? 0, cell.length)));
+  return rows
+    .map((row) => row.map((cell, i) => (i === row.length - 1 ? cell : cell.padEnd(widths[i] ?? 0))).join('  '))
+    .join('\n');
+}

@@ -1,0 +1,41 @@
+import { realpathSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { CommanderError } from 'commander';
+import { CliError, EXIT } from './errors.ts';
+import { type CliIo, processIo } from './io.ts';
+import { buildProgram } from './program.ts';
+
+/** Runs one CLI invocation and returns its exit code; never calls process.exit, so tests call it directly. */
+export async function runCli(argv: readonly string[], io: CliIo): Promise<number> {
+  const program = buildProgram(io);
+  try {
+    await program.parseAsync([...argv], { from: 'user' });
+    return EXIT.ok;
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      // help and --version exit 0; every other commander error is a usage error
+      return err.exitCode === 0 ? EXIT.ok : EXIT.usage;
+    }
+    if (err instanceof CliError) {
+      // an empty message means the command already printed its own report
+      if (err.message) io.stderr(`car: ${err.message}\n`);
+      return err.code;
+    }
+    io.stderr(`car: internal error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    return EXIT.failed;
+  }
+}
+
+function invokedDirectly(): boolean {
+  const entry = process.argv[1];
+  if (!entry) return false;
+  try {
+    return realpathSync(entry) === realpathSync(fileURLToPath(import.meta.url));
+  } catch {
+    return false;
+  }
+}
+
+if (invokedDirectly()) {
+  process.exitCode = await runCli(process.argv.slice(2), processIo());
+}

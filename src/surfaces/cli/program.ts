@@ -1,0 +1,122 @@
+import { Command, InvalidArgumentError, Option } from 'commander';
+import pkg from '../../../package.json' with { type: 'json' };
+import type { GlobalOptions } from './context.ts';
+import type { CliIo } from './io.ts';
+
+export const CAR_VERSION: string = pkg.version;
+
+function positiveInt(value: string): number {
+  if (!/^\d+$/.test(value) || Number(value) < 1) throw new InvalidArgumentError('expected a positive integer');
+  return Number(value);
+}
+
+/**
+ * The whole command tree. Definitions are eager (so `car describe` can walk them); each action imports
+ * its module lazily so a command only pays for what it uses at start-up.
+ */
+export function buildProgram(io: CliIo): Command {
+  const program = new Command('car')
+    .description('car: works a queue of markdown tickets with coding agents, unattended')
+    .version(CAR_VERSION, '-V, --version')
+    .option('--repo <path>', 'repo or worktree to act on (default: the repo around the working directory)')
+    .showSuggestionAfterError()
+    .exitOverride()
+    .configureOutput({ writeOut: io.stdout, writeErr: io.stderr });
+  // subcommands inherit exitOverride/configureOutput via copyInheritedSettings in commander
+  const global = (cmd: Command): GlobalOptions => cmd.optsWithGlobals() as GlobalOptions;
+
+  program
+    .command('init')
+    .description('create .codex-autorunner/ (config, tickets/, contextspace/) in a git repo')
+    .argument('[path]', 'repo folder', '.')
+    .option('--force', "regenerate car's generated briefings (never touches your tickets or docs)")
+    .option('--git-init', 'run `git init` first when the folder is not a git repo')
+    .addOption(new Option('--mode <mode>', 'what to create').choices(['auto', 'repo']).default('auto'))
+    .option('--json', 'machine-readable output')
+    .action(async (path: string, opts, cmd: Command) =>
+      (await import('./commands/init.ts')).initCommand(io, global(cmd), path, opts),
+    );
+
+  const ticket = program
+    .command('ticket')
+    .alias('tickets')
+    .description('create, list, show, lint and edit tickets');
+  ticket
+    .command('new')
+    .description('create the next ticket (number = highest + 1)')
+    .argument('[title...]', 'ticket title')
+    .option('--agent <id>', 'agent that works it (or "user" for a human step)', 'codex')
+    .option('--goal <text>', 'one-sentence intent')
+    .option('--slug <slug>', 'filename suffix (default: from the title)')
+    .option('--at <number>', 'use this ticket number instead of the next one', positiveInt)
+    .option('--body <markdown>', 'ticket body (default: a Tasks/Acceptance/Tests skeleton)')
+    .option('--body-file <path>', 'read the ticket body from a file')
+    .option('--json', 'machine-readable output')
+    .action(async (title: string[], opts, cmd: Command) =>
+      (await import('./commands/ticket.ts')).ticketNew(io, global(cmd), title.join(' '), opts),
+    );
+  ticket
+    .command('list')
+    .description('list tickets in run order')
+    .option('--open', 'only tickets that are not done')
+    .option('--done', 'only tickets that are done')
+    .option('--json', 'machine-readable output')
+    .action(async (opts, cmd: Command) => (await import('./commands/ticket.ts')).ticketList(io, global(cmd), opts));
+  ticket
+    .command('show')
+    .description('print one ticket (by number, file name or ticket_id)')
+    .argument('<ticket>', 'number (7), file name (TICKET-007.md) or ticket_id')
+    .option('--json', 'machine-readable output')
+    .action(async (ref: string, opts, cmd: Command) =>
+      (await import('./commands/ticket.ts')).ticketShow(io, global(cmd), ref, opts),
+    );
+  ticket
+    .command('lint')
+    .description('check every ticket file name and frontmatter (exit 1 on errors)')
+    .option('--fix-ticket-ids', 'write a generated ticket_id into tickets that lack one')
+    .option('--json', 'machine-readable output')
+    .action(async (opts, cmd: Command) => (await import('./commands/ticket.ts')).ticketLint(io, global(cmd), opts));
+  ticket
+    .command('done')
+    .description('mark a ticket done (done: true)')
+    .argument('<ticket>', 'number, file name or ticket_id')
+    .option('--json', 'machine-readable output')
+    .action(async (ref: string, opts, cmd: Command) =>
+      (await import('./commands/ticket.ts')).ticketSetDone(io, global(cmd), ref, true, opts),
+    );
+  ticket
+    .command('reopen')
+    .description('mark a ticket not done (done: false)')
+    .argument('<ticket>', 'number, file name or ticket_id')
+    .option('--json', 'machine-readable output')
+    .action(async (ref: string, opts, cmd: Command) =>
+      (await import('./commands/ticket.ts')).ticketSetDone(io, global(cmd), ref, false, opts),
+    );
+  ticket
+    .command('edit-field')
+    .description('set one frontmatter field, keeping every other byte of the file')
+    .argument('<ticket>', 'number, file name or ticket_id')
+    .argument('<key>', 'frontmatter key, e.g. agent, title, done')
+    .argument('<value>', 'new value, read as YAML (true, 42, null, text); use --string to keep it text')
+    .option('--string', 'store the value as a string even if it looks like a bool or number')
+    .option('--json', 'machine-readable output')
+    .action(async (ref: string, key: string, value: string, opts, cmd: Command) =>
+      (await import('./commands/ticket.ts')).ticketEditField(io, global(cmd), ref, key, value, opts),
+    );
+
+  program
+    .command('describe')
+    .description('describe car, this repo and every command (for agents: --json)')
+    .option('--json', 'machine-readable output')
+    .action(async (opts, cmd: Command) =>
+      (await import('./commands/describe.ts')).describeCommand(io, global(cmd), program, opts),
+    );
+
+  program
+    .command('doctor')
+    .description('check git, config, tickets and agents (exit 1 on errors)')
+    .option('--json', 'machine-readable output')
+    .action(async (opts, cmd: Command) => (await import('./commands/doctor.ts')).doctorCommand(io, global(cmd), opts));
+
+  return program;
+}
