@@ -25,11 +25,19 @@ test('the layer check catches a core module importing an adapter or a surface', 
     };
     write('core/ok.ts', "import { x } from './other.ts';\n");
     write('core/other.ts', 'export const x = 1;\n');
-    write('core/bad.ts', "import { y } from '../agents/demo.ts';\nconst z = await import('../surfaces/cli/main.ts');\n");
-    write('agents/demo.ts', "import { x } from '../core/other.ts';\nimport { g } from '../integrations/git/index.ts';\n");
+    write(
+      'core/bad.ts',
+      "import { y } from '../agents/demo.ts';\nconst z = await import('../surfaces/cli/main.ts');\n",
+    );
+    write(
+      'agents/demo.ts',
+      "import { x } from '../core/other.ts';\nimport { g } from '../integrations/git/index.ts';\n",
+    );
     write('integrations/git/index.ts', 'export const g = 1;\n');
     write('surfaces/cli/main.ts', "import { y } from '../../agents/demo.ts';\n");
-    const found = findLayerViolations(root).map((v) => `${v.file.slice(root.length + 1)}:${v.line} ${v.message}`);
+    const found = findLayerViolations(root).map(
+      (v) => `${v.file.slice(root.length + 1)}:${v.line} ${v.message}`,
+    );
     assert.deepEqual(found.sort(), [
       'agents/demo.ts:2 agents must not import integrations',
       'core/bad.ts:1 core must not import agents',

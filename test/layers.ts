@@ -20,7 +20,8 @@ export interface Violation {
   message: string;
 }
 
-const IMPORT_RE = /(?:^|[\s;])(?:import|export)\s[^'"]*?from\s*['"]([^'"]+)['"]|import\(\s*['"]([^'"]+)['"]\s*\)/g;
+const IMPORT_RE =
+  /(?:^|[\s;])(?:import|export)\s[^'"]*?from\s*['"]([^'"]+)['"]|import\(\s*['"]([^'"]+)['"]\s*\)/g;
 
 function layerOf(srcRoot: string, file: string): string | null {
   const rel = relative(srcRoot, file);
@@ -44,7 +45,12 @@ export function findLayerViolations(srcRoot: string): Violation[] {
     const from = layerOf(srcRoot, file);
     const rule = from ? LAYERS[from] : undefined;
     if (!from || !rule) {
-      violations.push({ file, line: 1, specifier: '', message: `file is outside the known layers (${Object.keys(LAYERS).join(', ')})` });
+      violations.push({
+        file,
+        line: 1,
+        specifier: '',
+        message: `file is outside the known layers (${Object.keys(LAYERS).join(', ')})`,
+      });
       continue;
     }
     const text = readFileSync(file, 'utf8');

@@ -68,7 +68,8 @@ export interface InitResult {
 export function initRepo(root: string, opts: { force?: boolean } = {}): InitResult {
   const paths = repoPaths(root);
   const result: InitResult = { root, created: [], kept: [] };
-  for (const dir of [paths.stateDir, paths.ticketsDir, paths.contextspaceDir]) mkdirSync(dir, { recursive: true });
+  for (const dir of [paths.stateDir, paths.ticketsDir, paths.contextspaceDir])
+    mkdirSync(dir, { recursive: true });
 
   const seed = (path: string, content: string, regenerable = false) => {
     const rel = relative(root, path);

@@ -30,6 +30,21 @@ export function repoPaths(root: string): RepoPaths {
   };
 }
 
+/**
+ * car's own runtime files, repo-relative. They never count as repo changes (loop guard, commit barrier)
+ * and are never committed, even in a repo whose .gitignore does not list them.
+ */
+export const RUNTIME_PATHS: readonly string[] = [
+  `${STATE_DIR}/runs`,
+  `${STATE_DIR}/flows`,
+  `${STATE_DIR}/logs`,
+  `${STATE_DIR}/car.db`,
+  `${STATE_DIR}/car.db-wal`,
+  `${STATE_DIR}/car.db-shm`,
+  `${STATE_DIR}/car.db-journal`,
+  `${STATE_DIR}/flow.lock`,
+];
+
 /** Contextspace documents in prompt order, as CAR catalogues them. */
 export const CONTEXTSPACE_DOCS = [
   { kind: 'active_context', file: 'active_context.md', label: 'Short-lived working context' },

@@ -5,7 +5,10 @@ import { delimiter, isAbsolute, join } from 'node:path';
 export function which(command: string, env: NodeJS.ProcessEnv = process.env): string | null {
   const candidates = command.includes('/')
     ? [command]
-    : (env.PATH ?? '').split(delimiter).filter((dir) => dir !== '' && isAbsolute(dir)).map((dir) => join(dir, command));
+    : (env.PATH ?? '')
+        .split(delimiter)
+        .filter((dir) => dir !== '' && isAbsolute(dir))
+        .map((dir) => join(dir, command));
   for (const candidate of candidates) {
     try {
       if (!statSync(candidate).isFile()) continue;

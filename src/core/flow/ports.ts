@@ -19,6 +19,11 @@ export interface RepoState {
   diffStat(fromSha: string | null, excludePaths?: readonly string[]): Promise<DiffStat>;
   /** `git add -A` (minus excludePaths) and commit; returns the new HEAD sha, or null when nothing to commit. */
   commitAll(message: string, excludePaths?: readonly string[]): Promise<string | null>;
+  /**
+   * Removes git's `index.lock` left by a commit that was killed mid-way. Only safe while the caller owns
+   * the repo (holds car's flow lock) and knows its own commit died; returns true when a lock was removed.
+   */
+  removeStaleIndexLock(): Promise<boolean>;
 }
 
 export interface DiffStat {

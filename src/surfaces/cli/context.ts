@@ -19,7 +19,10 @@ export function resolveRepo(io: CliIo, opts: GlobalOptions, { requireInit = true
   const start = opts.repo ? resolve(io.cwd, opts.repo) : io.cwd;
   const found = findRepoRoot(start);
   if (!found) {
-    throw new CliError(`not inside a git repo or car repo: ${start} (run \`car init\` in a git repo)`, EXIT.usage);
+    throw new CliError(
+      `not inside a git repo or car repo: ${start} (run \`car init\` in a git repo)`,
+      EXIT.usage,
+    );
   }
   if (requireInit && !found.initialized) {
     throw new CliError(`car is not initialized in ${found.root} (run \`car init\`)`, EXIT.usage);

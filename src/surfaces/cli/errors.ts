@@ -12,6 +12,8 @@ export const EXIT = {
   invalidInput: 3,
   /** Another process owns what the command needs (the repo's flow lock) or the run is in the wrong state. */
   conflict: 4,
+  /** A foreground run ended paused or stopped: it needs a person, hit a limit, or was stopped. */
+  notFinished: 5,
 } as const;
 
 export const EXIT_CODE_DOCS: Record<string, string> = {
@@ -20,6 +22,7 @@ export const EXIT_CODE_DOCS: Record<string, string> = {
   '2': 'usage or setup error (unknown command or flag, bad argument, not in a repo, not initialized, no such ticket)',
   '3': 'invalid input on disk (config or ticket) blocks the command; nothing was changed',
   '4': 'conflict: the repo is locked by another process or the run is in the wrong state',
+  '5': 'a run ended paused or stopped (needs a person, hit a limit, or was stopped); see car flow status',
 };
 
 /** An error meant for the user: printed as `car: <message>` without a stack, exiting with `code`. */

@@ -6,7 +6,8 @@ import type { CliIo } from './io.ts';
 export const CAR_VERSION: string = pkg.version;
 
 function positiveInt(value: string): number {
-  if (!/^\d+$/.test(value) || Number(value) < 1) throw new InvalidArgumentError('expected a positive integer');
+  if (!/^\d+$/.test(value) || Number(value) < 1)
+    throw new InvalidArgumentError('expected a positive integer');
   return Number(value);
 }
 
@@ -61,7 +62,9 @@ export function buildProgram(io: CliIo): Command {
     .option('--open', 'only tickets that are not done')
     .option('--done', 'only tickets that are done')
     .option('--json', 'machine-readable output')
-    .action(async (opts, cmd: Command) => (await import('./commands/ticket.ts')).ticketList(io, global(cmd), opts));
+    .action(async (opts, cmd: Command) =>
+      (await import('./commands/ticket.ts')).ticketList(io, global(cmd), opts),
+    );
   ticket
     .command('show')
     .description('print one ticket (by number, file name or ticket_id)')
@@ -75,7 +78,9 @@ export function buildProgram(io: CliIo): Command {
     .description('check every ticket file name and frontmatter (exit 1 on errors)')
     .option('--fix-ticket-ids', 'write a generated ticket_id into tickets that lack one')
     .option('--json', 'machine-readable output')
-    .action(async (opts, cmd: Command) => (await import('./commands/ticket.ts')).ticketLint(io, global(cmd), opts));
+    .action(async (opts, cmd: Command) =>
+      (await import('./commands/ticket.ts')).ticketLint(io, global(cmd), opts),
+    );
   ticket
     .command('done')
     .description('mark a ticket done (done: true)')
@@ -104,6 +109,120 @@ export function buildProgram(io: CliIo): Command {
       (await import('./commands/ticket.ts')).ticketEditField(io, global(cmd), ref, key, value, opts),
     );
 
+  const startFlags = (cmd: Command) =>
+    cmd
+      .option('--new', 'start a new run even if one is paused (the paused run is superseded)')
+      .option(
+        '--max-total-turns <n>',
+        'turn budget for this run (default: ticket_flow.max_total_turns or 50)',
+        positiveInt,
+      )
+      .option('--force', 'resume a run paused on a blocking condition without a reply or repo change');
+  startFlags(
+    program
+      .command('run')
+      .description(
+        'work the ticket queue in the foreground until it pauses or finishes (exit 5 when paused)',
+      ),
+  ).action(async (opts, cmd: Command) =>
+    (await import('./commands/flow.ts')).runCommand(io, global(cmd), opts),
+  );
+
+  const flow = program.command('flow').description('start, watch and steer ticket-flow runs');
+  startFlags(flow.command('start').description('start (or continue) a run in a background worker'))
+    .option('--foreground', 'run here instead of in a background worker (same as car run)')
+    .option('--json', 'machine-readable output')
+    .action(async (opts, cmd: Command) =>
+      (await import('./commands/flow.ts')).flowStart(io, global(cmd), opts),
+    );
+  flow
+    .command('resume')
+    .description('resume a paused run')
+    .option('--run <id>', 'run id (default: the latest run)')
+    .option('--force', 'resume a blocking pause without a reply or repo change')
+    .option('--max-total-turns <n>', 'extra turn budget when resuming after max_turns', positiveInt)
+    .option('--foreground', 'run here instead of in a background worker')
+    .option('--json', 'machine-readable output')
+    .action(async (opts, cmd: Command) =>
+      (await import('./commands/flow.ts')).flowResume(io, global(cmd), opts),
+    );
+  flow
+    .command('status')
+    .description('the latest run (or --run): state, reason, worker, tickets and what to do next')
+    .option('--run <id>', 'run id')
+    .option('--json', 'machine-readable output')
+    .action(async (opts, cmd: Command) =>
+      (await import('./commands/flow.ts')).flowStatus(io, global(cmd), opts),
+    );
+  for (const what of ['pause', 'stop'] as const) {
+    flow
+      .command(what)
+      .description(
+        what === 'pause'
+          ? 'pause the run after the turn in flight'
+          : 'stop the run now (the turn in flight is cancelled)',
+      )
+      .option('--run <id>', 'run id (default: the latest run)')
+      .option('--json', 'machine-readable output')
+      .action(async (opts, cmd: Command) =>
+        (await import('./commands/flow.ts')).flowRequest(io, global(cmd), what, opts),
+      );
+  }
+  flow
+    .command('reply')
+    .description("answer the run's dispatch; the next turn gets the reply")
+    .argument('[text...]', 'reply text')
+    .option('--file <path>', 'read the reply from a file (- for stdin)')
+    .option('--title <title>', 'reply title')
+    .option('--run <id>', 'run id (default: the latest run)')
+    .option('--resume', 'resume the run if it is paused')
+    .option('--json', 'machine-readable output')
+    .action(async (text: string[], opts, cmd: Command) =>
+      (await import('./commands/flow.ts')).flowReply(io, global(cmd), text, opts),
+    );
+  flow
+    .command('runs')
+    .description('list runs, newest first')
+    .option('--limit <n>', 'how many', positiveInt, 20)
+    .option('--json', 'machine-readable output')
+    .action(async (opts, cmd: Command) =>
+      (await import('./commands/flow.ts')).flowRuns(io, global(cmd), opts),
+    );
+  flow
+    .command('show')
+    .description('one run with its turns')
+    .argument('<run>', 'run id')
+    .option('--json', 'machine-readable output')
+    .action(async (run: string, opts, cmd: Command) =>
+      (await import('./commands/flow.ts')).flowShow(io, global(cmd), run, opts),
+    );
+  flow
+    .command('events')
+    .description("a run's events (default: the latest run), optionally following new ones")
+    .argument('[run]', 'run id')
+    .option('--after <seq>', 'only events after this sequence number', (v) => Number.parseInt(v, 10))
+    .option('--type <type...>', 'only these event types')
+    .option('--limit <n>', 'how many to print before following', positiveInt, 1000)
+    .option('--follow', 'keep printing new events until the run stops being active')
+    .option('--json', 'one JSON object per line')
+    .action(async (run: string | undefined, opts, cmd: Command) =>
+      (await import('./commands/flow.ts')).flowEvents(io, global(cmd), run, opts),
+    );
+  flow
+    .command('worker', { hidden: true })
+    .description('internal: the background worker car flow start spawns')
+    .requiredOption('--run <id>', 'run id')
+    .action(async (opts, cmd: Command) =>
+      (await import('./commands/flow.ts')).flowWorker(io, global(cmd), opts),
+    );
+
+  program
+    .command('demo')
+    .description('make a throw-away repo with 3 tickets and run them with the offline demo agent')
+    .option('--keep', 'keep the demo repo and print its path')
+    .option('--fast', 'no pauses between demo agent steps')
+    .action(async (opts) => (await import('./commands/demo.ts')).demoCommand(io, opts));
+
   program
     .command('describe')
     .description('describe car, this repo and every command (for agents: --json)')
@@ -116,7 +235,9 @@ export function buildProgram(io: CliIo): Command {
     .command('doctor')
     .description('check git, config, tickets and agents (exit 1 on errors)')
     .option('--json', 'machine-readable output')
-    .action(async (opts, cmd: Command) => (await import('./commands/doctor.ts')).doctorCommand(io, global(cmd), opts));
+    .action(async (opts, cmd: Command) =>
+      (await import('./commands/doctor.ts')).doctorCommand(io, global(cmd), opts),
+    );
 
   return program;
 }

@@ -1,7 +1,8 @@
 import type { Command, Option } from 'commander';
 import { CONFIG_PRECEDENCE, ENV_KNOBS, type LoadedConfig } from '../../../core/config/index.ts';
 import { CONTEXTSPACE_DOCS, findRepoRoot, repoPaths, STATE_DIR } from '../../../core/paths.ts';
-import { ticketFrontmatterJsonSchema, TICKET_FILENAME_PATTERN } from '../../../core/tickets/index.ts';
+import { TICKET_FILENAME_PATTERN } from '../../../core/tickets/index.ts';
+import { ticketFrontmatterJsonSchema } from '../../../core/tickets/schema.ts';
 import { which } from '../../../core/which.ts';
 import { type GlobalOptions, loadRepoConfig } from '../context.ts';
 import { EXIT_CODE_DOCS } from '../errors.ts';

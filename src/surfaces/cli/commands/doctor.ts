@@ -1,7 +1,7 @@
 import { accessSync, constants } from 'node:fs';
 import type { LoadedConfig } from '../../../core/config/index.ts';
-import { findRepoRoot, repoPaths } from '../../../core/paths.ts';
 import { knownAgentIds } from '../../../core/config/index.ts';
+import { findRepoRoot, repoPaths } from '../../../core/paths.ts';
 import { loadTicketQueue } from '../../../core/tickets/index.ts';
 import { which } from '../../../core/which.ts';
 import { gitVersion } from '../../../integrations/git/index.ts';
@@ -24,7 +24,12 @@ function nodeCheck(): Check {
   const ok = major > MIN_NODE[0]! || (major === MIN_NODE[0] && minor >= MIN_NODE[1]!);
   return ok
     ? { id: 'node', status: 'ok', message: `node ${process.version}` }
-    : { id: 'node', status: 'error', message: `node ${process.version} is too old`, fix: 'install Node >= 20.19' };
+    : {
+        id: 'node',
+        status: 'error',
+        message: `node ${process.version} is too old`,
+        fix: 'install Node >= 20.19',
+      };
 }
 
 function agentChecks(loaded: LoadedConfig, openAgents: Set<string>, env: NodeJS.ProcessEnv): Check[] {
@@ -49,13 +54,21 @@ function agentChecks(loaded: LoadedConfig, openAgents: Set<string>, env: NodeJS.
   }
   for (const id of openAgents) {
     if (id !== 'user' && !(id in loaded.config.agents)) {
-      checks.push({ id: `agent:${id}`, status: 'error', message: `open tickets use agent "${id}", which is not configured` });
+      checks.push({
+        id: `agent:${id}`,
+        status: 'error',
+        message: `open tickets use agent "${id}", which is not configured`,
+      });
     }
   }
   return checks;
 }
 
-export async function doctorCommand(io: CliIo, global: GlobalOptions, opts: { json?: boolean }): Promise<void> {
+export async function doctorCommand(
+  io: CliIo,
+  global: GlobalOptions,
+  opts: { json?: boolean },
+): Promise<void> {
   const checks: Check[] = [nodeCheck()];
   const git = await gitVersion();
   checks.push(
@@ -66,9 +79,18 @@ export async function doctorCommand(io: CliIo, global: GlobalOptions, opts: { js
 
   const found = findRepoRoot(global.repo ?? io.cwd);
   if (!found) {
-    checks.push({ id: 'repo', status: 'error', message: `not inside a git repo: ${io.cwd}`, fix: 'cd into a git repo' });
+    checks.push({
+      id: 'repo',
+      status: 'error',
+      message: `not inside a git repo: ${io.cwd}`,
+      fix: 'cd into a git repo',
+    });
   } else {
-    checks.push({ id: 'repo', status: found.git ? 'ok' : 'warning', message: `repo ${found.root}${found.git ? '' : ' (no .git)'}` });
+    checks.push({
+      id: 'repo',
+      status: found.git ? 'ok' : 'warning',
+      message: `repo ${found.root}${found.git ? '' : ' (no .git)'}`,
+    });
     if (!found.initialized) {
       checks.push({ id: 'init', status: 'error', message: 'car is not initialized here', fix: 'car init' });
     } else {
@@ -89,7 +111,10 @@ export async function doctorCommand(io: CliIo, global: GlobalOptions, opts: { js
         checks.push({ id: 'config', status: 'error', message: err.message });
       }
       if (loaded) {
-        const queue = loadTicketQueue(paths.ticketsDir, { repoRoot: found.root, agents: knownAgentIds(loaded.config) });
+        const queue = loadTicketQueue(paths.ticketsDir, {
+          repoRoot: found.root,
+          agents: knownAgentIds(loaded.config),
+        });
         const issues = [...queue.issues, ...queue.tickets.flatMap((t) => t.issues)];
         const errors = issues.filter((i) => i.severity === 'error').length;
         const open = queue.tickets.filter((t) => !t.isDone);
@@ -99,7 +124,9 @@ export async function doctorCommand(io: CliIo, global: GlobalOptions, opts: { js
           message: `${queue.tickets.length} tickets, ${open.length} open, ${errors} lint error(s), ${issues.length - errors} warning(s)`,
           ...(issues.length > 0 ? { fix: 'car ticket lint' } : {}),
         });
-        const openAgents = new Set(open.map((t) => t.agent).filter((a): a is string => typeof a === 'string'));
+        const openAgents = new Set(
+          open.map((t) => t.agent).filter((a): a is string => typeof a === 'string'),
+        );
         checks.push(...agentChecks(loaded, openAgents, io.env));
       }
     }
@@ -109,7 +136,11 @@ export async function doctorCommand(io: CliIo, global: GlobalOptions, opts: { js
   if (opts.json) printJson(io, { ok, checks });
   else {
     const paint = painter(io);
-    const label = { ok: paint('green', 'OK'), warning: paint('yellow', 'WARN'), error: paint('red', 'ERROR') };
+    const label = {
+      ok: paint('green', 'OK'),
+      warning: paint('yellow', 'WARN'),
+      error: paint('red', 'ERROR'),
+    };
     for (const c of checks) io.stdout(`${label[c.status]}: ${c.message}${c.fix ? ` (fix: ${c.fix})` : ''}\n`);
   }
   if (!ok) throw new CliError(opts.json ? '' : 'doctor found errors', EXIT.failed);

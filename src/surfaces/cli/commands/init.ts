@@ -13,7 +13,12 @@ interface InitOptions {
   json?: boolean;
 }
 
-export async function initCommand(io: CliIo, global: GlobalOptions, path: string, opts: InitOptions): Promise<void> {
+export async function initCommand(
+  io: CliIo,
+  global: GlobalOptions,
+  path: string,
+  opts: InitOptions,
+): Promise<void> {
   const target = resolve(io.cwd, global.repo ?? path);
   if (!existsSync(target) || !statSync(target).isDirectory()) {
     throw new CliError(`no such folder: ${target}`, EXIT.usage);
@@ -21,7 +26,8 @@ export async function initCommand(io: CliIo, global: GlobalOptions, path: string
   // A repo is initialized at its git top level (or worktree root), whichever subfolder init ran in.
   let root = await gitTopLevel(target);
   if (root === null) {
-    if (!opts.gitInit) throw new CliError(`${target} is not a git repo; use --git-init to create one`, EXIT.usage);
+    if (!opts.gitInit)
+      throw new CliError(`${target} is not a git repo; use --git-init to create one`, EXIT.usage);
     await runGit(['init', '--quiet'], { cwd: target });
     root = target;
   }

@@ -1,7 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { createFileExclusive } from '../../../core/fs/create-exclusive.ts';
+import { knownAgentIds } from '../../../core/config/index.ts';
 import { writeFileAtomic } from '../../../core/fs/atomic.ts';
+import { createFileExclusive } from '../../../core/fs/create-exclusive.ts';
 import {
   type LintIssue,
   loadTicketQueue,
@@ -15,7 +16,6 @@ import {
   TicketEditError,
   ticketFileName,
 } from '../../../core/tickets/index.ts';
-import { knownAgentIds } from '../../../core/config/index.ts';
 import { type GlobalOptions, loadRepoConfig, type RepoContext, resolveRepo } from '../context.ts';
 import { CliError, EXIT } from '../errors.ts';
 import { type CliIo, formatTable, painter, printJson } from '../io.ts';
@@ -79,7 +79,10 @@ function findTicket(tickets: Ticket[], ref: string): Ticket {
   }
   if (matches.length === 0) throw new CliError(`no ticket matches "${ref}"`, EXIT.usage);
   if (matches.length > 1) {
-    throw new CliError(`"${ref}" matches ${matches.length} tickets: ${matches.map((t) => t.name).join(', ')}`, EXIT.usage);
+    throw new CliError(
+      `"${ref}" matches ${matches.length} tickets: ${matches.map((t) => t.name).join(', ')}`,
+      EXIT.usage,
+    );
   }
   return matches[0]!;
 }
@@ -125,7 +128,12 @@ export async function ticketList(
   );
 }
 
-export async function ticketShow(io: CliIo, global: GlobalOptions, ref: string, opts: JsonFlag): Promise<void> {
+export async function ticketShow(
+  io: CliIo,
+  global: GlobalOptions,
+  ref: string,
+  opts: JsonFlag,
+): Promise<void> {
   const { tickets } = await loadQueue(io, global);
   const ticket = findTicket(tickets, ref);
   if (opts.json) printJson(io, { ...ticketJson(ticket), frontmatter: ticket.frontmatter, raw: ticket.raw });
@@ -161,12 +169,18 @@ export async function ticketLint(
 }
 
 /** Applies one field edit, refusing (and writing nothing) when it would leave that field invalid. */
-function editTicket(ticket: Ticket, agents: Set<string>, key: string, value: string | number | boolean | null) {
+function editTicket(
+  ticket: Ticket,
+  agents: Set<string>,
+  key: string,
+  value: string | number | boolean | null,
+) {
   let text: string;
   try {
     text = setFrontmatterField(ticket.raw, key, value);
   } catch (err) {
-    if (err instanceof TicketEditError) throw new CliError(`${ticket.relPath}: ${err.message}`, EXIT.invalidInput);
+    if (err instanceof TicketEditError)
+      throw new CliError(`${ticket.relPath}: ${err.message}`, EXIT.invalidInput);
     throw err;
   }
   const after = parseTicket(text, { path: ticket.path, relPath: ticket.relPath, agents });
@@ -207,7 +221,8 @@ export async function ticketEditField(
   raw: string,
   opts: JsonFlag & { string?: boolean },
 ): Promise<void> {
-  if (!/^[A-Za-z_][A-Za-z0-9_-]*$/.test(key)) throw new CliError(`invalid frontmatter key: "${key}"`, EXIT.usage);
+  if (!/^[A-Za-z_][A-Za-z0-9_-]*$/.test(key))
+    throw new CliError(`invalid frontmatter key: "${key}"`, EXIT.usage);
   let value: string | number | boolean | null = raw;
   if (!opts.string) {
     const parsed = parseYaml(raw);
@@ -246,12 +261,22 @@ export async function ticketNew(
   io: CliIo,
   global: GlobalOptions,
   title: string,
-  opts: JsonFlag & { agent: string; goal?: string; slug?: string; at?: number; body?: string; bodyFile?: string },
+  opts: JsonFlag & {
+    agent: string;
+    goal?: string;
+    slug?: string;
+    at?: number;
+    body?: string;
+    bodyFile?: string;
+  },
 ): Promise<void> {
   const { repo, agents, tickets } = await loadQueue(io, global);
   const agent = opts.agent.trim().toLowerCase();
   if (!agents.has(agent)) {
-    throw new CliError(`unknown agent "${opts.agent}" (configured: ${[...agents].sort().join(', ')})`, EXIT.usage);
+    throw new CliError(
+      `unknown agent "${opts.agent}" (configured: ${[...agents].sort().join(', ')})`,
+      EXIT.usage,
+    );
   }
   const index = opts.at ?? nextTicketIndex(tickets);
   const clash = tickets.find((t) => t.index === index);
@@ -272,7 +297,11 @@ export async function ticketNew(
   if (opts.goal?.trim()) fields.goal = opts.goal.trim();
   const text = renderNewTicket(fields, body);
   if (!createFileExclusive(path, text)) throw new CliError(`${name} already exists`, EXIT.usage);
-  const created = parseTicket(text, { path, relPath: `${repo.paths.ticketsDir.slice(repo.paths.root.length + 1)}/${name}`, agents });
+  const created = parseTicket(text, {
+    path,
+    relPath: `${repo.paths.ticketsDir.slice(repo.paths.root.length + 1)}/${name}`,
+    agents,
+  });
   if (opts.json) printJson(io, ticketJson(created));
   else io.stdout(`created ${created.relPath}\n`);
 }

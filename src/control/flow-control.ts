@@ -1,0 +1,285 @@
+// Run management around the engine: which run a start continues, resume gating, pause/stop requests,
+// replies, and the worker that owns the repo while a run executes. Adapters (agent backends, git) are
+// passed in by the surface; this layer only knows the ports.
+import { existsSync } from 'node:fs';
+import type { AgentResolver } from '../core/agent.ts';
+import type { CarConfig } from '../core/config/index.ts';
+import { knownAgentIds } from '../core/config/index.ts';
+import { type AbortReason, FlowEngine, type FlowOutcome, type FlowProgress } from '../core/flow/engine.ts';
+import type { RepoState } from '../core/flow/ports.ts';
+import { writeReply } from '../core/flow/replies.ts';
+import { runPaths } from '../core/flow/run-paths.ts';
+import { type FlowSettings, flowSettings } from '../core/flow/settings.ts';
+import { initialState, loadState } from '../core/flow/state.ts';
+import { acquireLock, type LockStatus, readLock } from '../core/lock.ts';
+import { type RepoPaths, RUNTIME_PATHS } from '../core/paths.ts';
+import { openRunStore, type RunStore } from '../core/store/run-store.ts';
+import type { JsonObject, Run } from '../core/store/types.ts';
+
+/** A refusal the user can act on; `code` is stable for scripts (`busy`, `wrong_state`, `blocked`, `no_run`). */
+export class FlowControlError extends Error {
+  readonly code: 'busy' | 'wrong_state' | 'blocked' | 'no_run';
+  constructor(code: FlowControlError['code'], message: string) {
+    super(message);
+    this.name = 'FlowControlError';
+    this.code = code;
+  }
+}
+
+/** Pauses that only a change (a reply, a repo change) can clear; resuming them unchanged just loops. */
+const BLOCKING_REASONS = new Set(['loop_no_diff', 'commit_barrier']);
+const ACTIVE: ReadonlySet<Run['status']> = new Set(['pending', 'running', 'stopping']);
+
+export interface StartOptions {
+  /** Always create a new run; a paused one is superseded. */
+  newRun?: boolean;
+  maxTotalTurns?: number;
+  /** Resume a blocking pause without a reply or repo change. */
+  force?: boolean;
+}
+
+export interface Prepared {
+  run: Run;
+  action: 'created' | 'resumed' | 'recovering' | 'reusing';
+}
+
+export function openStore(paths: RepoPaths, config: CarConfig): RunStore {
+  return openRunStore(paths.dbFile, {
+    maxEventBytes: config.store.max_event_bytes,
+    maxEventsPerType: config.store.max_events_per_type,
+  });
+}
+
+/** The lock holder if it is alive (a dead holder's lock is stale and will be taken over). */
+export function liveLock(paths: RepoPaths): LockStatus | null {
+  const status = readLock(paths.lockFile);
+  return status && !status.stale ? status : null;
+}
+
+function busyError(lock: LockStatus): FlowControlError {
+  const h = lock.holder;
+  const who = h
+    ? `pid ${h.pid} on host ${h.host} since ${h.started_at}${h.purpose ? ` (${h.purpose})` : ''}`
+    : 'an unknown process';
+  return new FlowControlError('busy', `repo is locked by ${who}; lock file ${lock.path}`);
+}
+
+export class FlowControl {
+  readonly paths: RepoPaths;
+  readonly config: CarConfig;
+  readonly store: RunStore;
+  readonly #repo: RepoState;
+
+  constructor(paths: RepoPaths, config: CarConfig, repo: RepoState) {
+    this.paths = paths;
+    this.config = config;
+    this.#repo = repo;
+    this.store = openStore(paths, config);
+  }
+
+  close(): void {
+    this.store.close();
+  }
+
+  settings(run: Run): FlowSettings {
+    const max = run.input.max_total_turns;
+    return flowSettings(this.config, typeof max === 'number' ? { maxTotalTurns: max } : {});
+  }
+
+  runOrLatest(runId?: string): Run {
+    const run = runId ? this.store.getRun(runId) : this.store.latestRun();
+    if (!run)
+      throw new FlowControlError('no_run', runId ? `no run ${runId}` : 'no runs yet (car flow start)');
+    return run;
+  }
+
+  /**
+   * Picks the run a start works on: a crashed or paused run continues (CAR's start silently did nothing
+   * for a paused run), otherwise a new run. Refuses while another live process owns the repo.
+   */
+  async prepareStart(opts: StartOptions = {}): Promise<Prepared> {
+    const lock = liveLock(this.paths);
+    if (lock) throw busyError(lock);
+    const latest = this.store.latestRun();
+    if (latest && !opts.newRun) {
+      if (ACTIVE.has(latest.status)) {
+        // No live owner but an active status: the process that ran it died. The engine recovers it.
+        return { run: latest, action: latest.status === 'pending' ? 'reusing' : 'recovering' };
+      }
+      if (latest.status === 'paused') return { run: await this.resume(latest.id, opts), action: 'resumed' };
+    }
+    if (latest?.status === 'paused') {
+      this.store.updateRun(latest.id, { status: 'superseded', finishedAt: new Date().toISOString() });
+    }
+    const input: JsonObject = { workspace_root: this.paths.root };
+    if (opts.maxTotalTurns !== undefined) input.max_total_turns = opts.maxTotalTurns;
+    const settings = flowSettings(
+      this.config,
+      opts.maxTotalTurns ? { maxTotalTurns: opts.maxTotalTurns } : {},
+    );
+    const run = this.store.createRun({
+      input,
+      state: initialState(settings.maxTotalTurns) as unknown as JsonObject,
+    });
+    this.store.appendEvent(run.id, {
+      type: 'run_created',
+      data: { superseded: latest?.status === 'paused' ? latest.id : null },
+    });
+    return { run, action: 'created' };
+  }
+
+  /** Makes a paused run runnable again (the caller then runs a worker). */
+  async resume(
+    runId: string | undefined,
+    opts: { force?: boolean; maxTotalTurns?: number } = {},
+  ): Promise<Run> {
+    const run = this.runOrLatest(runId);
+    if (run.status !== 'paused') {
+      throw new FlowControlError('wrong_state', `run ${run.id} is ${run.status}, not paused`);
+    }
+    const lock = liveLock(this.paths);
+    if (lock) throw busyError(lock);
+    const settings = this.settings(run);
+    const state = loadState(run.state, settings.maxTotalTurns);
+    if (run.reasonCode && BLOCKING_REASONS.has(run.reasonCode) && !opts.force) {
+      const replied = existsSync(runPaths(this.paths.root, run.id).replyFile);
+      const changed = state.pauseContext
+        ? (await this.#repo.fingerprint(RUNTIME_PATHS)) !== state.pauseContext.fingerprint
+        : true;
+      if (!replied && !changed) {
+        throw new FlowControlError(
+          'blocked',
+          `run ${run.id} paused on ${run.reasonCode} (${run.reason}); reply (car flow reply), change the repo, or resume with --force`,
+        );
+      }
+    }
+    if (run.reasonCode === 'max_turns')
+      state.turnLimit = state.totalTurns + (opts.maxTotalTurns ?? settings.maxTotalTurns);
+    state.pauseContext = null;
+    return this.store.transaction(() => {
+      const resumed = this.store.updateRun(run.id, {
+        status: 'pending',
+        reasonCode: null,
+        reason: null,
+        reasonDetails: null,
+        state: state as unknown as JsonObject,
+      });
+      this.store.appendEvent(run.id, {
+        type: 'resume_requested',
+        data: { previous_reason: run.reasonCode, force: opts.force ?? false },
+      });
+      return resumed;
+    });
+  }
+
+  /**
+   * Asks the run to pause after the turn in flight (`stop`: to end now). With no live worker the
+   * request takes effect at once.
+   */
+  request(
+    runId: string | undefined,
+    what: 'pause' | 'stop',
+  ): { run: Run; immediate: boolean; workerPid: number | null } {
+    const run = this.runOrLatest(runId);
+    if (what === 'pause' && !ACTIVE.has(run.status)) {
+      throw new FlowControlError(
+        'wrong_state',
+        `run ${run.id} is ${run.status}; only an active run can pause`,
+      );
+    }
+    if (what === 'stop' && !ACTIVE.has(run.status) && run.status !== 'paused') {
+      throw new FlowControlError('wrong_state', `run ${run.id} is already ${run.status}`);
+    }
+    const lock = liveLock(this.paths);
+    const workerPid = lock?.holder?.purpose === workerPurpose(run.id) ? lock.holder.pid : null;
+    if (workerPid === null) {
+      const status = what === 'pause' ? 'paused' : 'stopped';
+      const updated = this.store.transaction(() => {
+        const r = this.store.updateRun(run.id, {
+          status,
+          reasonCode: what === 'pause' ? 'pause_requested' : 'stop_requested',
+          reason: what === 'pause' ? 'Paused on request; resume to continue.' : 'Stopped on request.',
+          ...(status === 'stopped' ? { finishedAt: new Date().toISOString() } : {}),
+        });
+        this.store.appendEvent(run.id, {
+          type: `flow_${status}`,
+          data: { reason_code: r.reasonCode, worker: null },
+        });
+        return r;
+      });
+      return { run: updated, immediate: true, workerPid };
+    }
+    const updated = this.store.updateRun(run.id, {
+      ...(what === 'stop' ? { status: 'stopping' as const } : {}),
+      metadata: { ...run.metadata, requested: what },
+    });
+    this.store.appendEvent(run.id, { type: `${what}_requested`, data: { worker_pid: workerPid } });
+    if (what === 'stop') {
+      try {
+        process.kill(workerPid, 'SIGTERM');
+      } catch {
+        // gone already; the engine's next check or a later start settles the state
+      }
+    }
+    return { run: updated, immediate: false, workerPid };
+  }
+
+  /** Writes USER_REPLY.md for the run; the next turn archives it and shows it to the agent. */
+  async reply(runId: string | undefined, body: string, title?: string): Promise<{ run: Run; file: string }> {
+    const run = this.runOrLatest(runId);
+    const paths = runPaths(this.paths.root, run.id);
+    await writeReply(paths, title ? { body, title } : { body });
+    this.store.appendEvent(run.id, {
+      type: 'reply_written',
+      data: { title: title ?? null, bytes: Buffer.byteLength(body) },
+    });
+    return { run, file: paths.rel.replyFile };
+  }
+}
+
+export function workerPurpose(runId: string): string {
+  return `car flow run ${runId}`;
+}
+
+export interface WorkerOptions {
+  control: FlowControl;
+  runId: string;
+  repo: RepoState;
+  resolveAgent: AgentResolver;
+  signal?: AbortSignal;
+  onProgress?: (progress: FlowProgress) => void;
+}
+
+/**
+ * Runs the flow in this process while holding the repo lock, so exactly one process drives a repo.
+ * The lock is released however the run ends; a kill -9 leaves it stale for the next start to take over.
+ */
+export async function runWorker(opts: WorkerOptions): Promise<FlowOutcome> {
+  const { control, runId } = opts;
+  const run = control.runOrLatest(runId);
+  let handle: ReturnType<typeof acquireLock>;
+  try {
+    handle = acquireLock(control.paths.lockFile, { purpose: workerPurpose(run.id) });
+  } catch (err) {
+    const lock = readLock(control.paths.lockFile);
+    if (lock) throw busyError(lock);
+    throw err;
+  }
+  try {
+    const engine = new FlowEngine({
+      root: control.paths.root,
+      store: control.store,
+      repo: opts.repo,
+      resolveAgent: opts.resolveAgent,
+      settings: control.settings(run),
+      knownAgents: knownAgentIds(control.config),
+      ...(opts.signal ? { signal: opts.signal } : {}),
+      ...(opts.onProgress ? { onProgress: opts.onProgress } : {}),
+    });
+    return await engine.run(run.id);
+  } finally {
+    handle.release();
+  }
+}
+
+export type { AbortReason, FlowOutcome, FlowProgress };

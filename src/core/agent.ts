@@ -1,0 +1,73 @@
+// The one small interface every agent backend implements (codex app-server, ACP, command, demo).
+// The engine drives it; adapters in src/agents/ implement it.
+
+/** Normalised agent events, streamed into the run store as they happen. */
+export type AgentEvent =
+  | { type: 'message_delta'; text: string }
+  | { type: 'message'; text: string }
+  | { type: 'tool_call'; name: string; id?: string; input?: unknown }
+  | { type: 'tool_result'; id?: string; output?: string; error?: string }
+  | { type: 'file_change'; path: string; kind?: 'add' | 'modify' | 'delete' }
+  | { type: 'command_output'; command?: string; text: string; exitCode?: number }
+  | { type: 'usage'; usage: TurnUsage }
+  | { type: 'status'; message: string }
+  | { type: 'error'; message: string };
+
+export interface TurnUsage {
+  inputTokens?: number;
+  cachedInputTokens?: number;
+  outputTokens?: number;
+  costUsd?: number;
+}
+
+export type TurnStatus = 'completed' | 'failed' | 'interrupted' | 'cancelled';
+
+export interface TurnError {
+  /** Stable classification the engine decides on (network errors are retried). */
+  kind: 'network' | 'timeout' | 'stalled' | 'protocol' | 'agent' | 'spawn' | 'unknown';
+  message: string;
+}
+
+export interface TurnRequest {
+  prompt: string;
+  /** Per-ticket overrides from frontmatter. */
+  model?: string;
+  reasoning?: string;
+  profile?: string;
+  /** Aborting ends the turn: the adapter interrupts, then kills, and resolves `cancelled`. */
+  signal: AbortSignal;
+  onEvent: (event: AgentEvent) => void;
+}
+
+export interface TurnResult {
+  status: TurnStatus;
+  /** The agent's final message text for the turn ('' when none). */
+  finalText: string;
+  usage?: TurnUsage;
+  error?: TurnError;
+}
+
+export interface AgentSession {
+  /** Backend conversation id, reusable across turns of one ticket and across car restarts; null if none. */
+  readonly threadId: string | null;
+  runTurn(request: TurnRequest): Promise<TurnResult>;
+  close(): Promise<void>;
+}
+
+export interface SessionOptions {
+  /** Repo (or worktree) root the agent works in. */
+  cwd: string;
+  /** Resume this backend thread instead of starting a new one. */
+  threadId?: string;
+  ticketPath: string;
+  ticketId: string;
+  runId: string;
+}
+
+export interface Agent {
+  readonly id: string;
+  startSession(options: SessionOptions): Promise<AgentSession>;
+}
+
+/** Resolves a ticket's `agent:` id to a backend; throws for ids it cannot run. */
+export type AgentResolver = (agentId: string) => Agent;

@@ -1,0 +1,149 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseDocument } from 'yaml';
+import type { z } from 'zod';
+import { envLayers } from './env.ts';
+import { ConfigError, type ConfigProblem } from './errors.ts';
+import { isMapping, type KeyPath, type Mapping, mergeLayer, Provenance } from './merge.ts';
+import { type CarConfig, CarConfigSchema, DEFAULT_CONFIG } from './schema.ts';
+
+/** Layer names, lowest precedence first (CAR's names, plus the repo override file). */
+export const CONFIG_PRECEDENCE = [
+  'built_in_defaults',
+  'codex-autorunner.yml',
+  'codex-autorunner.override.yml',
+  '.codex-autorunner/config.yml',
+  '.codex-autorunner/repo.override.yml',
+  'environment_variables',
+] as const;
+
+const FILE_LAYERS = CONFIG_PRECEDENCE.slice(1, -1);
+const REPO_OVERRIDE = '.codex-autorunner/repo.override.yml';
+const DEFAULTS_SOURCE = 'built_in_defaults';
+
+export interface ConfigSource {
+  layer: string;
+  /** Absolute path, for file layers. */
+  file?: string;
+  present: boolean;
+  /** For the environment layer: the variables that contributed (names only). */
+  variables?: string[];
+}
+
+export interface LoadedConfig {
+  config: CarConfig;
+  sources: ConfigSource[];
+}
+
+type FileRead =
+  | { present: false }
+  | { present: true; value: Mapping }
+  | { present: true; problems: ConfigProblem[] };
+
+/** Reads one layer file; `label` is its repo-relative name, used in messages. */
+function readLayerFile(path: string, label: string): FileRead {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') return { present: false };
+    return {
+      present: true,
+      problems: [{ file: label, keyPath: '', message: `cannot be read (${code ?? err})` }],
+    };
+  }
+  const doc = parseDocument(text, { version: '1.1' });
+  if (doc.errors.length > 0) {
+    const problems = doc.errors.map((error): ConfigProblem => {
+      const pos = error.linePos?.[0];
+      const reason = (error.message.split('\n')[0] ?? '').replace(/ at line \d+, column \d+:?$/, '');
+      return { file: label, keyPath: '', message: `invalid YAML: ${reason}`, ...(pos ?? {}) };
+    });
+    return { present: true, problems };
+  }
+  const value: unknown = doc.toJS() ?? {};
+  if (!isMapping(value))
+    return { present: true, problems: [{ file: label, keyPath: '', message: 'config must be a mapping' }] };
+  if (label === REPO_OVERRIDE) {
+    // As in CAR: mode and version belong to the hub-level config.
+    const problems = ['mode', 'version']
+      .filter((key) => key in value)
+      .map((key) => ({
+        file: label,
+        keyPath: key,
+        message: 'must not be set here; mode and version are hub-managed',
+      }));
+    if (problems.length > 0) return { present: true, problems };
+  }
+  return { present: true, value };
+}
+
+function formatKeyPath(path: KeyPath): string {
+  return path.reduce<string>(
+    (out, key) => (typeof key === 'number' ? `${out}[${key}]` : out ? `${out}.${key}` : key),
+    '',
+  );
+}
+
+function valueAt(root: unknown, path: KeyPath): unknown {
+  let value = root;
+  for (const key of path) {
+    if (typeof value !== 'object' || value === null || !Object.hasOwn(value, key)) return undefined;
+    value = (value as Record<string | number, unknown>)[key];
+  }
+  return value;
+}
+
+function preview(value: unknown): string {
+  const text = value instanceof Date ? value.toISOString() : JSON.stringify(value);
+  return text.length > 60 ? `${text.slice(0, 57)}...` : text;
+}
+
+function issueToProblem(issue: z.core.$ZodIssue, merged: Mapping, provenance: Provenance): ConfigProblem {
+  const path = issue.path.filter((key): key is string | number => typeof key !== 'symbol');
+  // A bad record key: zod reports "Invalid key in record"; the useful message is the nested one.
+  const keyIssue = issue.code === 'invalid_key' ? issue.issues[0] : undefined;
+  const got = keyIssue ? path.at(-1) : valueAt(merged, path);
+  const message = keyIssue?.message ?? issue.message;
+  return {
+    file: provenance.sourceOf(path) ?? DEFAULTS_SOURCE,
+    keyPath: formatKeyPath(path),
+    message: got === undefined ? message : `${message} (got ${preview(got)})`,
+  };
+}
+
+/**
+ * Loads the layered config for the repo at `root` (see CONFIG_PRECEDENCE). Missing files are skipped;
+ * nothing is written. Throws ConfigError listing every problem, each naming the file or environment
+ * variable that supplied the bad value and its key path.
+ */
+export function loadConfig(root: string, env: NodeJS.ProcessEnv = process.env): LoadedConfig {
+  const provenance = new Provenance();
+  const problems: ConfigProblem[] = [];
+  const sources: ConfigSource[] = [{ layer: DEFAULTS_SOURCE, present: true }];
+  const layers: { source: string; value: Mapping }[] = [];
+
+  for (const label of FILE_LAYERS) {
+    const file = join(root, label);
+    const read = readLayerFile(file, label);
+    sources.push({ layer: label, file, present: read.present });
+    if ('problems' in read) problems.push(...read.problems);
+    else if ('value' in read) layers.push({ source: label, value: read.value });
+  }
+  const fromEnv = envLayers(env);
+  problems.push(...fromEnv.problems);
+  layers.push(...fromEnv.layers);
+  const variables = fromEnv.layers.map((layer) => layer.source);
+  sources.push({ layer: 'environment_variables', present: variables.length > 0, variables });
+  // Unreadable layers would leave the merged view misleading, so stop before validating it.
+  if (problems.length > 0) throw new ConfigError(problems);
+
+  let merged: Mapping = DEFAULT_CONFIG;
+  for (const layer of layers) merged = mergeLayer(merged, layer.value, layer.source, provenance);
+  const result = CarConfigSchema.safeParse(merged);
+  if (!result.success) {
+    throw new ConfigError(result.error.issues.map((issue) => issueToProblem(issue, merged, provenance)));
+  }
+  return { config: result.data, sources };
+}

@@ -1,0 +1,73 @@
+/** A parsed YAML/JSON mapping. */
+export type Mapping = Record<string, unknown>;
+
+export function isMapping(value: unknown): value is Mapping {
+  return typeof value === 'object' && value !== null && !Array.isArray(value) && !(value instanceof Date);
+}
+
+export type KeyPath = readonly (string | number)[];
+
+// NUL cannot appear in a YAML key that matters to us, so it joins segments without ambiguity
+// (agent ids may contain dots).
+const keyOf = (path: KeyPath): string => path.join('\0');
+
+/**
+ * Which layer supplied the value at each key path. A layer that replaces a value (scalar, list, or a
+ * mapping over a non-mapping) owns that whole subtree, so lookups fall back to the nearest recorded
+ * ancestor. Paths never recorded come from the untracked base (the built-in defaults).
+ */
+export class Provenance {
+  readonly #byPath = new Map<string, string>();
+
+  set(path: KeyPath, source: string): void {
+    this.#byPath.set(keyOf(path), source);
+  }
+
+  /** Forgets every entry strictly below `path`. */
+  clearBelow(path: KeyPath): void {
+    const prefix = `${keyOf(path)}\0`;
+    for (const key of this.#byPath.keys()) if (key.startsWith(prefix)) this.#byPath.delete(key);
+  }
+
+  /** The source of the value at `path`, or of its nearest recorded ancestor. */
+  sourceOf(path: KeyPath): string | undefined {
+    for (let n = path.length; n > 0; n--) {
+      const source = this.#byPath.get(keyOf(path.slice(0, n)));
+      if (source !== undefined) return source;
+    }
+    return undefined;
+  }
+}
+
+// Plain assignment would turn a YAML key named `__proto__` into a prototype change.
+function setOwn(target: Mapping, key: string, value: unknown): void {
+  Object.defineProperty(target, key, { value, enumerable: true, writable: true, configurable: true });
+}
+
+/**
+ * Deep-merges `layer` over `base` without mutating either: mappings merge recursively, anything else
+ * (lists included) replaces. Records `source` in `provenance` for every key the layer sets.
+ */
+export function mergeLayer(
+  base: Mapping,
+  layer: Mapping,
+  source: string,
+  provenance: Provenance,
+  path: KeyPath = [],
+): Mapping {
+  const out: Mapping = {};
+  for (const [key, value] of Object.entries(base)) setOwn(out, key, value);
+  for (const [key, value] of Object.entries(layer)) {
+    const at = [...path, key];
+    const current = Object.hasOwn(out, key) ? out[key] : undefined;
+    if (isMapping(value) && isMapping(current)) {
+      // Merging into an existing mapping: only the keys this layer sets become its own.
+      setOwn(out, key, mergeLayer(current, value, source, provenance, at));
+      continue;
+    }
+    provenance.clearBelow(at);
+    provenance.set(at, source);
+    setOwn(out, key, isMapping(value) ? mergeLayer({}, value, source, provenance, at) : value);
+  }
+  return out;
+}

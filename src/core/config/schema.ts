@@ -1,0 +1,147 @@
+import { z } from 'zod';
+
+// Every object is loose: CAR config files carry many sections (voice, pma, github, ...) and keys car
+// does not implement yet, and they must load. The keys car does use are validated strictly, with
+// messages phrased to follow the key path ("ticket_flow.max_total_turns must be ...").
+
+const mapping = <T extends z.core.$ZodLooseShape>(shape: T) =>
+  z.looseObject(shape, { error: 'must be a mapping' });
+
+const bool = () => z.boolean({ error: 'must be boolean (true or false)' });
+const str = () => z.string({ error: 'must be a string' });
+const positiveInt = (error = 'must be a positive integer') => z.int({ error }).min(1, { error });
+const nonNegativeInt = (error = 'must be a non-negative integer') => z.int({ error }).min(0, { error });
+const positiveNumber = (error = 'must be a positive number') =>
+  z.number({ error }).refine((n) => n > 0, { error });
+const stringList = () => z.array(str(), { error: 'must be a list of strings' });
+const argv = () =>
+  z
+    .array(z.string({ error: 'must be a string' }).min(1, { error: 'must not be empty' }), {
+      error: 'must be a list of strings (argv), e.g. [codex, app-server]',
+    })
+    .min(1, { error: 'must not be empty' });
+
+export const AGENT_ID_PATTERN = /^[a-z0-9][a-z0-9._-]*$/;
+const agentId = z.string().regex(AGENT_ID_PATTERN, {
+  error:
+    'is not a valid agent id (lowercase letters, digits, ".", "_", "-"; starting with a letter or digit)',
+});
+
+export const AGENT_BACKENDS = ['codex', 'acp', 'command', 'opencode', 'demo'] as const;
+
+const agentFields = {
+  backend: z.enum(AGENT_BACKENDS, { error: `must be one of: ${AGENT_BACKENDS.join(', ')}` }).optional(),
+  binary: str().min(1, { error: 'must not be empty' }).optional(),
+  command: argv().optional(),
+  args: stringList().optional(),
+  env: z
+    .record(z.string(), z.string({ error: 'must be a string (quote numbers and booleans)' }), {
+      error: 'must be a mapping of NAME: value',
+    })
+    .optional(),
+  model: str().nullable().optional(),
+  reasoning: str().nullable().optional(),
+};
+
+const agentSchema = mapping({
+  ...agentFields,
+  default_profile: str().nullable().optional(),
+  profiles: z.record(z.string(), mapping(agentFields), { error: 'must be a mapping' }).optional(),
+});
+
+const DEFAULT_AGENTS: Record<string, z.input<typeof agentSchema>> = {
+  codex: { backend: 'codex', binary: 'codex' },
+  opencode: { backend: 'acp', binary: 'opencode', command: ['opencode', 'acp'] },
+  hermes: { backend: 'acp', binary: 'hermes' },
+  omp: { backend: 'acp', binary: 'omp' },
+  // car's bundled deterministic agent: no binary, no network.
+  demo: { backend: 'demo' },
+};
+
+const APPROVAL_MODES = ['yolo', 'review', 'safe'] as const;
+
+const ticketFlow = mapping({
+  /** null: the engine's built-in budget (50). */
+  max_total_turns: positiveInt('must be a positive integer or null').nullable().default(null),
+  // `safe` is CAR's alias of `review`; normalized here so the engine only ever sees yolo|review.
+  approval_mode: z
+    .enum(APPROVAL_MODES, { error: 'must be one of: yolo, review (safe is an alias of review)' })
+    .overwrite((mode) => (mode === 'safe' ? 'review' : mode))
+    .default('yolo'),
+  default_approval_decision: str().default('accept'),
+  include_previous_ticket_context: bool().default(false),
+  auto_resume: bool().default(false),
+  max_wallclock_seconds: positiveNumber('must be a positive number or null').nullable().default(null),
+  loop_guard_turns: positiveInt().default(2),
+  max_lint_retries: nonNegativeInt().default(3),
+  max_commit_retries: nonNegativeInt().default(2),
+  require_commit: bool().default(true),
+  previous_output_max_chars: nonNegativeInt().default(4000),
+  max_network_retries: nonNegativeInt().default(5),
+}).prefault({});
+
+const timeout = () => positiveNumber('must be a positive number of seconds or null').nullable();
+
+export const CarConfigSchema = mapping({
+  version: z.literal(2, { error: 'must be 2' }).default(2),
+  mode: z.enum(['repo', 'hub'], { error: 'must be "repo" or "hub"' }).default('repo'),
+  agents: z
+    .record(agentId, agentSchema, { error: 'must be a mapping of agent id to settings' })
+    .default(DEFAULT_AGENTS),
+  ticket_flow: ticketFlow,
+  git: mapping({
+    auto_commit: bool().default(false),
+    // CAR's default; placeholders are {run_id}, {turn}, {ticket}.
+    commit_message_template: str().default('[codex] run #{run_id}'),
+  }).prefault({}),
+  app_server: mapping({
+    command: argv().default(['codex', 'app-server']),
+    // null: no limit.
+    turn_timeout_seconds: timeout().default(7200),
+    turn_stall_timeout_seconds: timeout().default(60),
+    startup_timeout_seconds: timeout().default(30),
+  }).prefault({}),
+  server: mapping({
+    host: str().min(1, { error: 'must not be empty' }).default('127.0.0.1'),
+    port: z
+      .int({ error: 'must be an integer port (1-65535)' })
+      .min(1, { error: 'must be an integer port (1-65535)' })
+      .max(65535, { error: 'must be an integer port (1-65535)' })
+      .default(4173),
+    base_path: str().default(''),
+    auth_token_env: str().default(''),
+    allowed_hosts: stringList().default([]),
+    allowed_origins: stringList().default([]),
+  }).prefault({}),
+  notifications: mapping({
+    enabled: z
+      .union([z.boolean(), z.literal('auto')], { error: 'must be true, false or "auto"' })
+      .default('auto'),
+  }).prefault({}),
+  telegram_bot: mapping({ enabled: bool().default(false) }).prefault({}),
+  discord_bot: mapping({ enabled: bool().default(false) }).prefault({}),
+  store: mapping({
+    max_event_bytes: positiveInt().default(16384),
+    max_events_per_type: positiveInt().default(10000),
+  }).prefault({}),
+});
+
+/** The effective, validated configuration. */
+export type CarConfig = z.output<typeof CarConfigSchema>;
+export type AgentConfig = CarConfig['agents'][string];
+
+function deepFreeze<T>(value: T): T {
+  if (typeof value === 'object' && value !== null) {
+    for (const child of Object.values(value)) deepFreeze(child);
+    Object.freeze(value);
+  }
+  return value;
+}
+
+/** Built-in defaults: the lowest layer, and what a repo with no config files gets. */
+export const DEFAULT_CONFIG: CarConfig = deepFreeze(CarConfigSchema.parse({}));
+
+/** JSON Schema of the config files (input side: every key optional, defaults shown). */
+export function configJsonSchema(): Record<string, unknown> {
+  return z.toJSONSchema(CarConfigSchema, { io: 'input' }) as Record<string, unknown>;
+}

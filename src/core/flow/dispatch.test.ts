@@ -1,0 +1,172 @@
+import assert from 'node:assert/strict';
+import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, test } from 'node:test';
+import {
+  archiveDispatch,
+  DispatchFrontmatterError,
+  nextDispatchSeq,
+  parseDispatch,
+  writeDispatch,
+  writeTurnSummary,
+} from './dispatch.ts';
+import { ensureRunDirs, type RunPaths, runPaths } from './run-paths.ts';
+
+const tmp = await mkdtemp(join(tmpdir(), 'car-dispatch-'));
+after(() => rm(tmp, { recursive: true, force: true }));
+let n = 0;
+
+async function freshRun(): Promise<RunPaths> {
+  const paths = runPaths(join(tmp, `repo${++n}`), 'run-a');
+  await ensureRunDirs(paths);
+  return paths;
+}
+
+async function exists(path: string): Promise<boolean> {
+  return stat(path).then(
+    () => true,
+    () => false,
+  );
+}
+
+test('parseDispatch: defaults, normalisation, extra keys', () => {
+  assert.deepEqual(parseDispatch('Just a note.\n'), {
+    mode: 'notify',
+    title: null,
+    body: 'Just a note.',
+    extra: {},
+  });
+  assert.deepEqual(
+    parseDispatch('---\nmode: " PAUSE "\ntitle: "  Need input "\nticket: T-1\n---\n\n\nWhich DB?\n\n'),
+    {
+      mode: 'pause',
+      title: 'Need input',
+      body: 'Which DB?',
+      extra: { ticket: 'T-1' },
+    },
+  );
+  assert.equal(parseDispatch('---\n...\nbody').mode, 'notify');
+  assert.equal(parseDispatch('---\r\nmode: pause\r\n---\r\nhi').mode, 'pause');
+});
+
+test('parseDispatch rejects frontmatter that could hide a pause', () => {
+  for (const bad of [
+    '---\nmode: stop\n---\nx',
+    '---\nmode: [pause]\n---\nx',
+    '---\nmode: pause\ntitle: [a\n---\nx',
+    '---\n- a list\n---\nx',
+    '---\nmode: pause\nno closing fence',
+    '---\ntitle: 5\n---\nx',
+  ]) {
+    assert.throws(() => parseDispatch(bad), DispatchFrontmatterError, bad);
+  }
+});
+
+test('two archives get 0001 and 0002; staging is cleared', async () => {
+  const paths = await freshRun();
+  assert.equal(await archiveDispatch(paths, await nextDispatchSeq(paths)), null);
+
+  await writeFile(paths.dispatchFile, '---\nmode: notify\ntitle: First\n---\nhello\n');
+  const first = await archiveDispatch(paths, await nextDispatchSeq(paths));
+  assert.ok(first);
+  assert.equal(first.seq, 1);
+  assert.equal(first.title, 'First');
+  assert.equal(first.dir, join(paths.dispatchHistoryDir, '0001'));
+  assert.equal(await exists(paths.dispatchFile), false);
+  assert.equal(
+    await readFile(join(first.dir, 'DISPATCH.md'), 'utf8'),
+    '---\nmode: notify\ntitle: First\n---\nhello\n',
+    'archived byte for byte',
+  );
+
+  await writeFile(paths.dispatchFile, '---\nmode: pause\n---\nsecond\n');
+  const second = await archiveDispatch(paths, await nextDispatchSeq(paths));
+  assert.equal(second?.seq, 2);
+  assert.equal(second?.mode, 'pause');
+  assert.deepEqual(await readdir(paths.dispatchHistoryDir), ['0001', '0002']);
+});
+
+test('pre-existing history folders are respected and never overwritten', async () => {
+  const paths = await freshRun();
+  await mkdir(join(paths.dispatchHistoryDir, '0004'));
+  await writeFile(join(paths.dispatchHistoryDir, '0004', 'DISPATCH.md'), 'old');
+  assert.equal(await nextDispatchSeq(paths), 5);
+
+  await writeFile(paths.dispatchFile, 'new');
+  await assert.rejects(archiveDispatch(paths, 4), { code: 'EEXIST' });
+  assert.equal(await readFile(join(paths.dispatchHistoryDir, '0004', 'DISPATCH.md'), 'utf8'), 'old');
+  assert.equal(await readFile(paths.dispatchFile, 'utf8'), 'new', 'staging kept after a failed archive');
+
+  const rec = await archiveDispatch(paths, await nextDispatchSeq(paths));
+  assert.equal(rec?.seq, 5);
+});
+
+test('invalid frontmatter throws a typed error and keeps the staging file', async () => {
+  const paths = await freshRun();
+  const text = '---\nmode: maybe\n---\nbody\n';
+  await writeFile(paths.dispatchFile, text);
+  await writeFile(join(paths.dispatchDir, 'log.txt'), 'x');
+  await assert.rejects(archiveDispatch(paths, 1), (err: unknown) => {
+    assert.ok(err instanceof DispatchFrontmatterError);
+    assert.match(err.errors[0] ?? '', /mode must be/);
+    return true;
+  });
+  assert.equal(await readFile(paths.dispatchFile, 'utf8'), text);
+  assert.deepEqual(await readdir(paths.dispatchDir), ['log.txt']);
+  assert.deepEqual(await readdir(paths.dispatchHistoryDir), [], 'no seq folder claimed');
+});
+
+test('attachments are copied (folders too), dot-files ignored and left in place', async () => {
+  const paths = await freshRun();
+  await writeFile(join(paths.dispatchDir, 'b.log'), 'log');
+  await writeFile(join(paths.dispatchDir, 'a.png'), Buffer.from([0, 1, 2, 255]));
+  await writeFile(join(paths.dispatchDir, '.DS_Store'), 'junk');
+  await mkdir(join(paths.dispatchDir, 'shots'));
+  await writeFile(join(paths.dispatchDir, 'shots', 'one.txt'), '1');
+  await writeFile(paths.dispatchFile, 'see attached');
+
+  const rec = await archiveDispatch(paths, 1);
+  assert.ok(rec);
+  const rel = '.codex-autorunner/runs/run-a/dispatch_history/0001';
+  assert.deepEqual(rec.attachments, [`${rel}/a.png`, `${rel}/b.log`, `${rel}/shots`]);
+  assert.deepEqual((await readdir(rec.dir)).sort(), ['DISPATCH.md', 'a.png', 'b.log', 'shots']);
+  assert.deepEqual(await readFile(join(rec.dir, 'a.png')), Buffer.from([0, 1, 2, 255]));
+  assert.equal(await readFile(join(rec.dir, 'shots', 'one.txt'), 'utf8'), '1');
+  assert.deepEqual(await readdir(paths.dispatchDir), ['.DS_Store']);
+});
+
+test('turn summaries share the numbering and skip empty output', async () => {
+  const paths = await freshRun();
+  assert.equal(await writeTurnSummary(paths, 1, '  \n '), null);
+  assert.deepEqual(await readdir(paths.dispatchHistoryDir), []);
+
+  const dir = await writeTurnSummary(paths, await nextDispatchSeq(paths), '\nDid the thing.\n\n');
+  assert.equal(dir, join(paths.dispatchHistoryDir, '0001'));
+  assert.equal(
+    await readFile(join(dir, 'DISPATCH.md'), 'utf8'),
+    '---\nmode: turn_summary\n---\n\nDid the thing.\n',
+  );
+  assert.equal(await nextDispatchSeq(paths), 2);
+  await assert.rejects(writeTurnSummary(paths, 1, 'again'), { code: 'EEXIST' });
+});
+
+test('writeDispatch stages a runner dispatch that archives back to the same fields', async () => {
+  const paths = await freshRun();
+  await writeDispatch(paths, {
+    mode: 'pause',
+    title: 'Ticket loop detected: no diff',
+    body: 'Two turns, no change.\n',
+  });
+  assert.equal(
+    await readFile(paths.dispatchFile, 'utf8'),
+    '---\nmode: pause\ntitle: "Ticket loop detected: no diff"\n---\n\nTwo turns, no change.\n',
+  );
+  const rec = await archiveDispatch(paths, 1);
+  assert.equal(rec?.mode, 'pause');
+  assert.equal(rec?.title, 'Ticket loop detected: no diff');
+  assert.equal(rec?.body, 'Two turns, no change.');
+
+  await writeDispatch(paths, { mode: 'notify', body: 'fyi' });
+  assert.equal(await readFile(paths.dispatchFile, 'utf8'), '---\nmode: notify\n---\n\nfyi\n');
+});

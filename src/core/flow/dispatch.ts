@@ -1,0 +1,146 @@
+// Dispatches (agent → human), CAR-compatible: the agent stages `runs/<id>/DISPATCH.md` (optional YAML
+// frontmatter `mode`, `title`) plus attachments in `dispatch/`; after the turn the runner archives them
+// into `dispatch_history/<NNNN>/`. Turn summaries share the same numbering.
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { parse, stringify } from 'yaml';
+import type { RunPaths } from './run-paths.ts';
+import { archiveStaged, createSeqDir, nextSeq, seqName, writeFileReplacing } from './run-paths.ts';
+
+export type DispatchMode = 'notify' | 'pause' | 'turn_summary';
+const MODES: readonly string[] = ['notify', 'pause', 'turn_summary'];
+
+export interface Dispatch {
+  mode: DispatchMode;
+  title: string | null;
+  body: string;
+  /** Frontmatter keys other than mode and title, kept as written. */
+  extra: Record<string, unknown>;
+}
+
+export interface ArchivedDispatch extends Dispatch {
+  seq: number;
+  /** Repo-relative posix paths of the archived attachments. */
+  attachments: string[];
+  /** Absolute path of `dispatch_history/<NNNN>/`. */
+  dir: string;
+}
+
+/** DISPATCH.md whose frontmatter cannot be trusted; the staging file is left for a human to fix. */
+export class DispatchFrontmatterError extends Error {
+  readonly errors: string[];
+  constructor(errors: string[]) {
+    super(`Invalid DISPATCH.md frontmatter: ${errors.join('; ')}`);
+    this.name = 'DispatchFrontmatterError';
+    this.errors = errors;
+  }
+}
+
+export interface SplitDoc {
+  /** Raw YAML between the fences; null when the document has no frontmatter. */
+  yaml: string | null;
+  body: string;
+  /** A `---` opener without a closing `---`/`...` line. */
+  unclosed: boolean;
+}
+
+/** Splits `---\n<yaml>\n---` (or `...` closer) off the top of a markdown document. */
+export function splitFrontmatter(text: string): SplitDoc {
+  const lines = text.split(/\r?\n/);
+  if (!/^---\s*$/.test(lines[0] ?? '')) return { yaml: null, body: text, unclosed: false };
+  const end = lines.findIndex((line, i) => i > 0 && /^(---|\.\.\.)\s*$/.test(line));
+  if (end === -1) return { yaml: null, body: text, unclosed: true };
+  return { yaml: lines.slice(1, end).join('\n'), body: lines.slice(end + 1).join('\n'), unclosed: false };
+}
+
+/** Body as stored in history: leading blank lines and trailing whitespace dropped. */
+export function normalizeBody(body: string): string {
+  return body.replace(/^(\s*\n)+/, '').trimEnd();
+}
+
+/**
+ * Parses DISPATCH.md. Stricter than CAR on purpose: unreadable YAML or an unknown mode is an error,
+ * not a silent `notify`, because a lost `pause` means the agent's question is never seen.
+ */
+export function parseDispatch(text: string): Dispatch {
+  const doc = splitFrontmatter(text);
+  if (doc.unclosed) throw new DispatchFrontmatterError(['frontmatter opened with --- but never closed']);
+  let data: unknown = {};
+  if (doc.yaml !== null) {
+    try {
+      data = parse(doc.yaml, { logLevel: 'error' }) ?? {};
+    } catch (err) {
+      throw new DispatchFrontmatterError([`YAML does not parse: ${(err as Error).message.split('\n')[0]}`]);
+    }
+  }
+  if (typeof data !== 'object' || data === null || Array.isArray(data)) {
+    throw new DispatchFrontmatterError(['frontmatter must be a YAML mapping']);
+  }
+  const { mode: rawMode, title: rawTitle, ...extra } = data as Record<string, unknown>;
+  const errors: string[] = [];
+  let mode: DispatchMode = 'notify';
+  if (rawMode !== undefined && rawMode !== null) {
+    const m = typeof rawMode === 'string' ? rawMode.trim().toLowerCase() : '';
+    if (MODES.includes(m)) mode = m as DispatchMode;
+    else errors.push("mode must be 'notify', 'pause' or 'turn_summary'");
+  }
+  if (rawTitle !== undefined && rawTitle !== null && typeof rawTitle !== 'string') {
+    errors.push('title must be a string');
+  }
+  if (errors.length > 0) throw new DispatchFrontmatterError(errors);
+  const title = typeof rawTitle === 'string' && rawTitle.trim() ? rawTitle.trim() : null;
+  return { mode, title, body: normalizeBody(doc.body), extra };
+}
+
+export function nextDispatchSeq(paths: RunPaths): Promise<number> {
+  return nextSeq(paths.dispatchHistoryDir);
+}
+
+/**
+ * Archives the staged DISPATCH.md and `dispatch/*` into `dispatch_history/<NNNN>/` and clears staging.
+ * Returns null when the agent wrote no dispatch. Throws DispatchFrontmatterError (staging untouched)
+ * on bad frontmatter, and EEXIST when `seq` is already taken.
+ */
+export async function archiveDispatch(paths: RunPaths, seq: number): Promise<ArchivedDispatch | null> {
+  let text: string;
+  try {
+    text = await readFile(paths.dispatchFile, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw err;
+  }
+  const dispatch = parseDispatch(text);
+  const { dir, attachments } = await archiveStaged({
+    messageFile: paths.dispatchFile,
+    stagingDir: paths.dispatchDir,
+    historyDir: paths.dispatchHistoryDir,
+    seq,
+    reservedName: 'DISPATCH.md',
+  });
+  const relDir = `${paths.rel.dispatchHistoryDir}/${seqName(seq)}`;
+  return { ...dispatch, seq, dir, attachments: attachments.map((n) => `${relDir}/${n}`) };
+}
+
+/** Records the agent's final output as a `turn_summary` entry; empty output writes nothing (null). */
+export async function writeTurnSummary(
+  paths: RunPaths,
+  seq: number,
+  agentOutput: string,
+): Promise<string | null> {
+  const output = agentOutput.trim();
+  if (!output) return null;
+  const dir = await createSeqDir(paths.dispatchHistoryDir, seq);
+  await writeFileReplacing(join(dir, 'DISPATCH.md'), `---\nmode: turn_summary\n---\n\n${output}\n`);
+  return dir;
+}
+
+/** Stages a runner-written DISPATCH.md (loop guard, crash report); archive it like an agent's. */
+export async function writeDispatch(
+  paths: RunPaths,
+  dispatch: { mode: 'notify' | 'pause'; title?: string | undefined; body: string },
+): Promise<void> {
+  const fm: Record<string, string> = { mode: dispatch.mode };
+  if (dispatch.title) fm.title = dispatch.title;
+  const body = normalizeBody(dispatch.body);
+  await writeFileReplacing(paths.dispatchFile, `---\n${stringify(fm)}---\n\n${body}\n`);
+}

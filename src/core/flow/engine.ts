@@ -1,0 +1,854 @@
+// The ticket flow: one agent turn per step, decided from what is on disk. Each step re-reads the
+// tickets, picks the ticket to work, builds the prompt, runs one turn, archives what the agent left
+// (dispatch, summary), re-reads the ticket and applies the stop rules. Every decision is persisted
+// (run state + an event) before the next side effect, so a killed process resumes without losing or
+// repeating a ticket transition.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { AgentEvent, AgentResolver, AgentSession, TurnResult } from '../agent.ts';
+import { RUNTIME_PATHS } from '../paths.ts';
+import { abortableSleep } from '../sleep.ts';
+import type { RunStore } from '../store/run-store.ts';
+import type { JsonObject, NewEvent, RunPatch, RunStatus } from '../store/types.ts';
+import { type LintIssue, loadTicketQueue, parseTicket, type Ticket } from '../tickets/index.ts';
+import { buildContextIncludes } from './context-includes.ts';
+import { buildContextspaceBlock } from './contextspace.ts';
+import {
+  archiveDispatch,
+  DispatchFrontmatterError,
+  nextDispatchSeq,
+  writeDispatch,
+  writeTurnSummary,
+} from './dispatch.ts';
+import type { RepoState } from './ports.ts';
+import { buildPrompt, tailExcerpt } from './prompt.ts';
+import { archiveReply, listRepliesAfter, renderRepliesBlock } from './replies.ts';
+import { ensureRunDirs, type RunPaths, runPaths } from './run-paths.ts';
+import type { FlowSettings } from './settings.ts';
+import { type EngineState, loadState, newTicketProgress, type TicketProgress } from './state.ts';
+
+export type OutcomeStatus = Extract<RunStatus, 'paused' | 'completed' | 'failed' | 'stopped'>;
+
+/** How a run left the loop; `reasonCode` is machine-readable and stable. */
+export interface FlowOutcome {
+  status: OutcomeStatus;
+  reasonCode: string;
+  reason: string;
+  details?: JsonObject;
+}
+
+/** Live progress for a terminal (the run store has the full record). */
+export type FlowProgress =
+  | { type: 'ticket'; ticket: string; title: string | null; agent: string; turn: number; totalTurns: number }
+  | { type: 'agent'; text: string }
+  | { type: 'tool'; name: string }
+  | { type: 'turn_end'; status: TurnResult['status']; ticket: string }
+  | { type: 'ticket_done'; ticket: string }
+  | { type: 'dispatch'; mode: string; title: string | null }
+  | { type: 'note'; text: string };
+
+/** Why the caller aborted the signal: stop ends the run, pause makes it resumable. */
+export type AbortReason = 'stop' | 'pause';
+
+export interface FlowDeps {
+  root: string;
+  store: RunStore;
+  repo: RepoState;
+  resolveAgent: AgentResolver;
+  settings: FlowSettings;
+  /** Agent ids a ticket may name (configured agents + `user`). */
+  knownAgents: ReadonlySet<string>;
+  /** Abort with reason 'stop' | 'pause' to end the turn in flight. */
+  signal?: AbortSignal;
+  onProgress?: (progress: FlowProgress) => void;
+  /** Waits between network retries; tests pass an instant one. */
+  sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
+  now?: () => number;
+}
+
+/** Requests other processes leave for the running engine in `runs.metadata.requested`. */
+export type ControlRequest = 'pause' | 'stop';
+
+type Step = { kind: 'continue' } | { kind: 'end'; outcome: FlowOutcome };
+
+const CONTINUE: Step = { kind: 'continue' };
+const EVENT_BATCH = 256;
+const LAST_OUTPUT_KEEP_CHARS = 64 * 1024;
+const EVENT_FLUSH_MS = 100;
+const DUPLICATE_CODES = new Set(['duplicate-index', 'duplicate-ticket-id']);
+
+function agentEventToStore(event: AgentEvent, turnId: number): NewEvent {
+  const { type, ...data } = event;
+  const map: Record<AgentEvent['type'], string> = {
+    message_delta: 'agent_delta',
+    message: 'agent_message',
+    tool_call: 'tool_call',
+    tool_result: 'tool_result',
+    file_change: 'file_change',
+    command_output: 'command_output',
+    usage: 'usage',
+    status: 'agent_status',
+    error: 'agent_error',
+  };
+  return { type: map[type], turnId, data: data as JsonObject };
+}
+
+function issueLines(issues: readonly LintIssue[]): string[] {
+  return issues
+    .filter((i) => i.severity === 'error')
+    .map((i) => `${i.file}${i.line ? `:${i.line}` : ''}: ${i.field ? `${i.field}: ` : ''}${i.message}`);
+}
+
+export class FlowEngine {
+  readonly #deps: FlowDeps;
+  readonly #now: () => number;
+  readonly #sleep: (ms: number, signal?: AbortSignal) => Promise<void>;
+  /** Live agent sessions by ticket id, reused while the ticket's agent and profile stay the same. */
+  readonly #sessions = new Map<string, { agent: string; profile: string | null; session: AgentSession }>();
+
+  constructor(deps: FlowDeps) {
+    this.#deps = deps;
+    this.#now = deps.now ?? Date.now;
+    this.#sleep = deps.sleep ?? abortableSleep;
+  }
+
+  /** Works the run until it pauses, completes, fails or is stopped. */
+  async run(runId: string): Promise<FlowOutcome> {
+    const { store } = this.#deps;
+    const run = store.getRun(runId);
+    if (!run) throw new Error(`no such run: ${runId}`);
+    const state = loadState(run.state, this.#deps.settings.maxTotalTurns);
+    const paths = runPaths(this.#deps.root, runId);
+    const ctx: RunContext = { runId, state, paths };
+    try {
+      const recovered = await this.#recover(ctx);
+      if (recovered) return this.#finish(ctx, recovered);
+      this.#persist(
+        ctx,
+        { status: 'running', startedAt: run.startedAt ?? new Date(this.#now()).toISOString() },
+        [{ type: run.startedAt ? 'flow_resumed' : 'flow_started', data: { total_turns: state.totalTurns } }],
+      );
+      for (;;) {
+        const requested = store.getRun(runId)?.metadata.requested as ControlRequest | undefined;
+        if (requested === 'stop') return this.#finish(ctx, stopped());
+        if (requested === 'pause') {
+          return this.#finish(
+            ctx,
+            await this.#pause(ctx, 'pause_requested', 'Paused on request; resume to continue.'),
+          );
+        }
+        const aborted = this.#abortOutcome(ctx);
+        if (aborted) return this.#finish(ctx, aborted);
+        const started = this.#now();
+        const step = await this.#step(ctx);
+        state.activeMs += this.#now() - started;
+        if (step.kind === 'end') return this.#finish(ctx, step.outcome);
+        this.#persist(ctx);
+      }
+    } finally {
+      await this.#closeSessions();
+    }
+  }
+
+  // --- recovery --------------------------------------------------------------------------------
+
+  /**
+   * A process that died mid-run leaves a `running` turn and a non-idle phase. Record the turn as
+   * interrupted, undo what a killed commit leaves behind, and archive a dispatch the agent managed to
+   * write, so nothing it said is lost. Returns an outcome when the dispatch asked to pause.
+   */
+  async #recover(ctx: RunContext): Promise<FlowOutcome | null> {
+    const { store, repo } = this.#deps;
+    const interrupted = store.interruptRunningTurns(ctx.runId);
+    const phase = ctx.state.phase;
+    if (interrupted === 0 && phase === 'idle') return null;
+    const events: NewEvent[] = [{ type: 'recovered', data: { interrupted_turns: interrupted, phase } }];
+    if (phase === 'committing' && (await repo.removeStaleIndexLock())) {
+      events.push({ type: 'git_index_lock_removed', data: { reason: 'car was killed while committing' } });
+    }
+    ctx.state.phase = 'idle';
+    this.#persist(ctx, {}, events);
+    if (phase !== 'turn' && phase !== 'post_turn') return null;
+    const dispatch = await this.#archiveDispatch(ctx, { recovered: true });
+    if ('outcome' in dispatch) return dispatch.outcome;
+    if (dispatch.archived?.mode === 'pause') {
+      return this.#pause(ctx, 'dispatch', dispatch.archived.title ?? 'The agent asked for input.', {
+        dispatch_seq: dispatch.archived.seq,
+      });
+    }
+    return null;
+  }
+
+  // --- one step --------------------------------------------------------------------------------
+
+  async #step(ctx: RunContext): Promise<Step> {
+    const { settings, store } = this.#deps;
+    const { state, paths } = ctx;
+    if (state.totalTurns >= state.turnLimit) {
+      return end(
+        await this.#pause(
+          ctx,
+          'max_turns',
+          `Max turns reached (${state.totalTurns}). Review the tickets and resume.`,
+        ),
+      );
+    }
+    if (settings.maxWallclockSeconds !== null && state.activeMs >= settings.maxWallclockSeconds * 1000) {
+      return end(
+        await this.#pause(
+          ctx,
+          'max_wallclock',
+          `Wall-clock budget of ${settings.maxWallclockSeconds}s used. Resume to continue.`,
+        ),
+      );
+    }
+
+    await ensureRunDirs(paths);
+    const reply = await archiveReply(paths);
+    if (reply)
+      store.appendEvent(ctx.runId, { type: 'reply_archived', data: { seq: reply.seq, title: reply.title } });
+
+    const queue = loadTicketQueue(join(this.#deps.root, '.codex-autorunner', 'tickets'), {
+      repoRoot: this.#deps.root,
+      agents: this.#deps.knownAgents,
+    });
+    const duplicates = queue.issues.filter((i) => DUPLICATE_CODES.has(i.code));
+    if (duplicates.length > 0) {
+      return end(
+        await this.#pause(
+          ctx,
+          'duplicate_tickets',
+          'Duplicate ticket numbers or ids; rename one and resume.',
+          {
+            issues: issueLines(duplicates),
+          },
+        ),
+      );
+    }
+    if (queue.tickets.length === 0) {
+      return end(
+        await this.#pause(ctx, 'no_tickets', 'No tickets yet. Add one (car ticket new) and resume.'),
+      );
+    }
+
+    // The ticket being worked: finished (record it once), pinned (commit barrier, repair) or gone.
+    let current = state.ticket ? queue.tickets.find((t) => t.relPath === state.ticket?.path) : undefined;
+    if (state.ticket && !current) {
+      store.appendEvent(ctx.runId, { type: 'ticket_vanished', data: { ticket: state.ticket.path } });
+      this.#clearTicket(ctx);
+    }
+    if (current && state.ticket && current.isDone) {
+      const settled = await this.#settleDone(ctx, current);
+      if (settled.kind === 'end') return settled;
+      if (!state.ticket) current = undefined;
+    }
+
+    const pinned =
+      state.ticket && (state.ticket.commitPending || state.ticket.lintErrors) ? current : undefined;
+    const ticket = pinned ?? queue.tickets.find((t) => !t.isDone);
+    if (!ticket) return end({ status: 'completed', reasonCode: 'all_done', reason: 'All tickets done.' });
+    if (state.ticket?.path !== ticket.relPath) this.#selectTicket(ctx, ticket);
+    const progress = state.ticket!;
+
+    const errors = ticket.issues.filter((i) => i.severity === 'error');
+    if (errors.length > 0 && !progress.lintErrors) {
+      return end(
+        await this.#pause(
+          ctx,
+          'ticket_invalid',
+          `Ticket frontmatter invalid: ${ticket.relPath}. Fix it and resume.`,
+          {
+            ticket: ticket.relPath,
+            issues: issueLines(errors),
+          },
+        ),
+      );
+    }
+    if (progress.agent === 'user') {
+      return end(
+        await this.#pause(
+          ctx,
+          'user_ticket',
+          `Waiting for a person: ${ticket.relPath} is a user ticket. Do it, mark it done (car ticket done ${ticket.index}) and resume.`,
+          { ticket: ticket.relPath },
+        ),
+      );
+    }
+    return this.#turn(ctx, ticket, progress);
+  }
+
+  /** The current ticket says done: hold it until the work is committed, then record the transition. */
+  async #settleDone(ctx: RunContext, ticket: Ticket): Promise<Step> {
+    const { settings, repo, store } = this.#deps;
+    const progress = ctx.state.ticket!;
+    let dirty = settings.requireCommit && (await repo.isDirty(RUNTIME_PATHS));
+    if (dirty && settings.autoCommit) {
+      await this.#commit(ctx, ticket, 'ticket_done');
+      dirty = await repo.isDirty(RUNTIME_PATHS);
+    }
+    if (dirty) {
+      if (progress.commitAttempts >= settings.maxCommitRetries) {
+        const status = await repo.statusLines(RUNTIME_PATHS);
+        return end(
+          await this.#pause(
+            ctx,
+            'commit_barrier',
+            `${ticket.relPath} is done but its work is not committed after ${progress.commitAttempts} attempt(s). Commit by hand and resume.`,
+            { ticket: ticket.relPath, status: status.slice(0, 20) },
+          ),
+        );
+      }
+      if (!progress.commitPending) {
+        store.appendEvent(ctx.runId, { type: 'commit_barrier', data: { ticket: ticket.relPath } });
+      }
+      progress.commitPending = true;
+      return CONTINUE;
+    }
+    // Recorded together with clearing the ticket, in one transaction: exactly once, even across a crash.
+    this.#clearTicket(ctx);
+    this.#persist(ctx, {}, [
+      {
+        type: 'ticket_done',
+        data: { ticket: ticket.relPath, ticket_id: ticket.ticketId, turns: progress.turns },
+      },
+    ]);
+    this.#deps.onProgress?.({ type: 'ticket_done', ticket: ticket.relPath });
+    await this.#closeSession(progress.id);
+    return CONTINUE;
+  }
+
+  #selectTicket(ctx: RunContext, ticket: Ticket): void {
+    const previous = ctx.state.ticket;
+    if (previous) void this.#closeSession(previous.id);
+    const agent = (ticket.agent ?? '').toLowerCase();
+    ctx.state.ticket = newTicketProgress(ticket.relPath, ticket.ticketId, agent, ticket.profile ?? null);
+    this.#persist(ctx, {}, [
+      { type: 'ticket_selected', data: { ticket: ticket.relPath, ticket_id: ticket.ticketId, agent } },
+    ]);
+  }
+
+  #clearTicket(ctx: RunContext): void {
+    const id = ctx.state.ticket?.id;
+    if (id) delete ctx.state.threads[id];
+    ctx.state.ticket = null;
+  }
+
+  // --- the turn --------------------------------------------------------------------------------
+
+  async #turn(ctx: RunContext, ticket: Ticket, progress: TicketProgress): Promise<Step> {
+    const { settings, store, repo } = this.#deps;
+    const { state, paths } = ctx;
+
+    const includes = await buildContextIncludes(
+      this.#deps.root,
+      ticket.context.map((c) => ({
+        path: c.path,
+        required: c.required,
+        ...(c.maxBytes !== null ? { max_bytes: c.maxBytes } : {}),
+      })),
+    );
+    if (includes.missingRequired.length > 0) {
+      return end({
+        status: 'failed',
+        reasonCode: 'missing_required_context',
+        reason: `Required context missing for ${ticket.relPath}: ${includes.missingRequired.join(', ')}`,
+        details: { ticket: ticket.relPath, missing: includes.missingRequired },
+      });
+    }
+
+    let opened: { session: AgentSession; reused: boolean };
+    try {
+      opened = await this.#openSession(ctx, progress);
+    } catch (err) {
+      return end(
+        await this.#pause(
+          ctx,
+          'agent_unavailable',
+          `Cannot start agent "${progress.agent}" for ${ticket.relPath}: ${(err as Error).message}`,
+          {
+            ticket: ticket.relPath,
+          },
+        ),
+      );
+    }
+
+    const replies = await listRepliesAfter(paths, state.replySeq);
+    const prompt = buildPrompt({
+      variant: opened.reused ? 'existing_session' : 'full',
+      ticketPath: ticket.relPath,
+      ticketText: ticket.raw,
+      runtimePaths: { dispatchDir: paths.rel.dispatchDir, dispatchFile: paths.rel.dispatchFile },
+      requestedContext: includes.block,
+      contextspace: opened.reused ? '' : await buildContextspaceBlock(this.#deps.root),
+      humanReplies: renderRepliesBlock(replies),
+      previousOutput: state.lastOutput,
+      previousOutputMaxChars: settings.previousOutputMaxChars,
+      commitRequired: progress.commitPending
+        ? { attemptsRemaining: settings.maxCommitRetries - progress.commitAttempts }
+        : null,
+      lintErrors: progress.lintErrors,
+      loopGuard: progress.noChange > 0 ? { noChangeTurns: progress.noChange } : null,
+      checkpointWarning: state.checkpointError,
+    });
+
+    const headBefore = await repo.head();
+    const fingerprintBefore = await repo.fingerprint(RUNTIME_PATHS);
+    const kind = progress.commitPending ? 'commit' : progress.lintErrors ? 'lint_repair' : 'agent';
+    state.totalTurns += 1;
+    progress.turns += 1;
+    if (progress.commitPending) progress.commitAttempts += 1;
+    state.phase = 'turn';
+    const turn = store.transaction(() => {
+      const t = store.beginTurn({
+        runId: ctx.runId,
+        agent: progress.agent,
+        ticketPath: ticket.relPath,
+        ticketId: ticket.ticketId,
+        kind,
+      });
+      this.#persist(ctx, {}, [
+        {
+          type: 'turn_started',
+          turnId: t.id,
+          data: {
+            turn: t.seq,
+            ticket: ticket.relPath,
+            agent: progress.agent,
+            kind,
+            prompt_bytes: prompt.bytes,
+            sections: prompt.sections,
+          },
+        },
+      ]);
+      return t;
+    });
+    this.#deps.onProgress?.({
+      type: 'ticket',
+      ticket: ticket.relPath,
+      title: ticket.title ?? null,
+      agent: progress.agent,
+      turn: progress.turns,
+      totalTurns: state.totalTurns,
+    });
+
+    const result = await this.#runAgentTurn(ctx, opened.session, prompt.text, ticket, turn.id);
+    state.phase = 'post_turn';
+    store.transaction(() => {
+      store.finishTurn(turn.id, {
+        status: result.status,
+        ...(result.usage ? { usage: result.usage as JsonObject } : {}),
+        ...(result.error ? { error: `${result.error.kind}: ${result.error.message}` } : {}),
+        outputExcerpt: result.finalText,
+      });
+      this.#persist(ctx, {}, [
+        {
+          type: 'turn_finished',
+          turnId: turn.id,
+          data: { turn: turn.seq, status: result.status, error: result.error ?? null },
+        },
+      ]);
+    });
+    this.#deps.onProgress?.({ type: 'turn_end', status: result.status, ticket: ticket.relPath });
+    if (opened.session.threadId) {
+      state.threads[progress.id] = {
+        agent: progress.agent,
+        profile: progress.profile,
+        threadId: opened.session.threadId,
+      };
+    }
+
+    if (result.status === 'cancelled' || result.status === 'interrupted') {
+      const aborted = this.#abortOutcome(ctx);
+      if (aborted) return end(aborted);
+    }
+    if (result.status !== 'completed') return this.#afterFailedTurn(ctx, ticket, progress, result);
+
+    progress.networkRetries = 0;
+    return this.#afterTurn(ctx, ticket, progress, result, {
+      headBefore,
+      fingerprintBefore,
+      consumedReplies: replies.map((r) => r.seq),
+    });
+  }
+
+  async #afterFailedTurn(
+    ctx: RunContext,
+    ticket: Ticket,
+    progress: TicketProgress,
+    result: TurnResult,
+  ): Promise<Step> {
+    const { settings, store } = this.#deps;
+    const message = result.error?.message ?? `turn ${result.status}`;
+    if (result.error?.kind === 'network' && progress.networkRetries < settings.maxNetworkRetries) {
+      progress.networkRetries += 1;
+      // exponential backoff, 1 s → 30 s; CAR retried at once and burned its retries in a blip
+      const delay = Math.min(30_000, 1000 * 2 ** (progress.networkRetries - 1));
+      store.appendEvent(ctx.runId, {
+        type: 'network_retry',
+        data: { attempt: progress.networkRetries, delay_ms: delay, error: message },
+      });
+      this.#persist(ctx);
+      await this.#sleep(delay, this.#deps.signal);
+      return CONTINUE;
+    }
+    return end(
+      await this.#pause(
+        ctx,
+        'agent_error',
+        `Agent turn failed on ${ticket.relPath}: ${message}. Fix the cause and resume.`,
+        {
+          ticket: ticket.relPath,
+          error: (result.error ?? { kind: 'unknown', message }) as unknown as JsonObject,
+        },
+      ),
+    );
+  }
+
+  async #afterTurn(
+    ctx: RunContext,
+    ticket: Ticket,
+    progress: TicketProgress,
+    result: TurnResult,
+    before: { headBefore: string | null; fingerprintBefore: string; consumedReplies: number[] },
+  ): Promise<Step> {
+    const { settings, repo } = this.#deps;
+    const { state, paths } = ctx;
+
+    const dispatch = await this.#archiveDispatch(ctx, {});
+    if ('outcome' in dispatch) return end(dispatch.outcome);
+    const summarySeq = await nextDispatchSeq(paths);
+    await writeTurnSummary(paths, summarySeq, result.finalText);
+    const stat = await repo.diffStat(before.headBefore, RUNTIME_PATHS);
+    const events: NewEvent[] = [
+      {
+        type: 'diff_updated',
+        data: {
+          ticket: ticket.relPath,
+          files_changed: stat.filesChanged,
+          insertions: stat.insertions,
+          deletions: stat.deletions,
+        },
+      },
+    ];
+    // Replies count as seen only once a turn that carried them succeeded.
+    if (before.consumedReplies.length > 0)
+      state.replySeq = Math.max(state.replySeq, ...before.consumedReplies);
+    if (result.finalText.trim()) {
+      // keep a generous tail; the prompt builder cuts it to previous_output_max_chars and labels the cut
+      state.lastOutput = {
+        ticket: ticket.relPath,
+        text: tailExcerpt(result.finalText, LAST_OUTPUT_KEEP_CHARS).text,
+      };
+    }
+    state.checkpointError = null;
+
+    let after: Ticket | null = null;
+    try {
+      after = parseTicket(readFileSync(ticket.path, 'utf8'), {
+        path: ticket.path,
+        relPath: ticket.relPath,
+        agents: this.#deps.knownAgents,
+      });
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    }
+
+    // Loop guard: a turn that only talked to the human is not "no progress" (CAR counted it).
+    const fingerprintAfter = await repo.fingerprint(RUNTIME_PATHS);
+    const talked = dispatch.archived !== null || before.consumedReplies.length > 0;
+    if (fingerprintAfter !== before.fingerprintBefore) progress.noChange = 0;
+    else if (!talked && !progress.commitPending && !progress.lintErrors && !after?.isDone)
+      progress.noChange += 1;
+
+    if (after) {
+      const errors = after.issues.filter((i) => i.severity === 'error');
+      if (errors.length > 0) {
+        progress.lintRetries += 1;
+        if (progress.lintRetries > settings.maxLintRetries) {
+          this.#persist(ctx, {}, events);
+          return end(
+            await this.#pause(
+              ctx,
+              'ticket_invalid',
+              `Ticket frontmatter still invalid after ${settings.maxLintRetries} repair turn(s): ${ticket.relPath}. Fix it and resume.`,
+              {
+                ticket: ticket.relPath,
+                issues: issueLines(errors),
+              },
+            ),
+          );
+        }
+        progress.lintErrors = issueLines(errors);
+        events.push({
+          type: 'lint_repair',
+          data: { ticket: ticket.relPath, attempt: progress.lintRetries, errors: progress.lintErrors },
+        });
+      } else {
+        progress.lintErrors = null;
+      }
+    }
+    this.#persist(ctx, {}, events);
+
+    if (dispatch.archived?.mode === 'pause') {
+      return end(
+        await this.#pause(ctx, 'dispatch', dispatch.archived.title ?? 'The agent asked for input.', {
+          ticket: ticket.relPath,
+          dispatch_seq: dispatch.archived.seq,
+        }),
+      );
+    }
+    if (progress.noChange >= settings.loopGuardTurns) {
+      const title = 'Ticket loop detected (no repo change)';
+      await writeDispatch(paths, {
+        mode: 'pause',
+        title,
+        body: `${progress.noChange} consecutive turns on ${ticket.relPath} changed nothing in the repo. Check the ticket, reply with guidance, and resume.`,
+      });
+      const archived = await this.#archiveDispatch(ctx, { runner: true });
+      return end(
+        await this.#pause(ctx, 'loop_no_diff', title, {
+          ticket: ticket.relPath,
+          no_change_turns: progress.noChange,
+          ...('archived' in archived && archived.archived ? { dispatch_seq: archived.archived.seq } : {}),
+        }),
+      );
+    }
+    if (
+      settings.autoCommit &&
+      after &&
+      !after.isDone &&
+      !progress.lintErrors &&
+      (await repo.isDirty(RUNTIME_PATHS))
+    ) {
+      await this.#commit(ctx, after, 'checkpoint');
+    }
+    return CONTINUE;
+  }
+
+  /** Archives a staged DISPATCH.md; an invalid one pauses the run and stays in place for a person to fix. */
+  async #archiveDispatch(
+    ctx: RunContext,
+    meta: JsonObject,
+  ): Promise<{ archived: Awaited<ReturnType<typeof archiveDispatch>> } | { outcome: FlowOutcome }> {
+    try {
+      const archived = await archiveDispatch(ctx.paths, await nextDispatchSeq(ctx.paths));
+      if (archived) {
+        this.#deps.store.appendEvent(ctx.runId, {
+          type: 'dispatch',
+          data: {
+            seq: archived.seq,
+            mode: archived.mode,
+            title: archived.title,
+            body: archived.body.slice(0, 4000),
+            attachments: archived.attachments,
+            ...meta,
+          },
+        });
+        this.#deps.onProgress?.({ type: 'dispatch', mode: archived.mode, title: archived.title });
+      }
+      return { archived };
+    } catch (err) {
+      if (!(err instanceof DispatchFrontmatterError)) throw err;
+      return {
+        outcome: await this.#pause(
+          ctx,
+          'invalid_dispatch',
+          `${ctx.paths.rel.dispatchFile} has invalid frontmatter: ${err.message}. Fix it and resume.`,
+        ),
+      };
+    }
+  }
+
+  async #commit(ctx: RunContext, ticket: Ticket, why: 'checkpoint' | 'ticket_done'): Promise<void> {
+    const { repo, store, settings } = this.#deps;
+    const message = settings.commitMessageTemplate
+      .replaceAll('{run_id}', ctx.runId)
+      .replaceAll('{turn}', String(ctx.state.totalTurns))
+      .replaceAll('{ticket}', ticket.name)
+      .replaceAll('{agent}', ctx.state.ticket?.agent ?? '');
+    ctx.state.phase = 'committing';
+    this.#persist(ctx);
+    try {
+      const sha = await repo.commitAll(message, RUNTIME_PATHS);
+      store.appendEvent(ctx.runId, { type: 'auto_commit', data: { why, ticket: ticket.relPath, sha } });
+    } catch (err) {
+      ctx.state.checkpointError = (err as Error).message.slice(0, 2000);
+      store.appendEvent(ctx.runId, {
+        type: 'auto_commit_failed',
+        data: { why, ticket: ticket.relPath, error: ctx.state.checkpointError },
+      });
+    }
+    ctx.state.phase = 'idle';
+    this.#persist(ctx);
+  }
+
+  // --- agent plumbing --------------------------------------------------------------------------
+
+  async #openSession(
+    ctx: RunContext,
+    progress: TicketProgress,
+  ): Promise<{ session: AgentSession; reused: boolean }> {
+    const live = this.#sessions.get(progress.id);
+    if (live && live.agent === progress.agent && live.profile === progress.profile)
+      return { session: live.session, reused: true };
+    if (live) await this.#closeSession(progress.id);
+    const agent = this.#deps.resolveAgent(progress.agent);
+    const binding = ctx.state.threads[progress.id];
+    const resumable = binding && binding.agent === progress.agent && binding.profile === progress.profile;
+    const options = {
+      cwd: this.#deps.root,
+      ticketPath: progress.path,
+      ticketId: progress.id,
+      runId: ctx.runId,
+    };
+    let session: AgentSession;
+    let reused = false;
+    if (resumable) {
+      try {
+        session = await agent.startSession({ ...options, threadId: binding.threadId });
+        reused = true;
+      } catch (err) {
+        // a thread the backend no longer knows: start fresh once, as CAR does
+        this.#deps.store.appendEvent(ctx.runId, {
+          type: 'thread_reset',
+          data: { ticket: progress.path, error: (err as Error).message },
+        });
+        delete ctx.state.threads[progress.id];
+        session = await agent.startSession(options);
+      }
+    } else {
+      session = await agent.startSession(options);
+    }
+    this.#sessions.set(progress.id, { agent: progress.agent, profile: progress.profile, session });
+    return { session, reused };
+  }
+
+  async #runAgentTurn(
+    ctx: RunContext,
+    session: AgentSession,
+    prompt: string,
+    ticket: Ticket,
+    turnId: number,
+  ): Promise<TurnResult> {
+    const { store } = this.#deps;
+    const buffer: NewEvent[] = [];
+    let timer: NodeJS.Timeout | undefined;
+    const flush = () => {
+      if (timer) clearTimeout(timer);
+      timer = undefined;
+      if (buffer.length > 0) store.appendEvents(ctx.runId, buffer.splice(0));
+    };
+    const onEvent = (event: AgentEvent) => {
+      buffer.push(agentEventToStore(event, turnId));
+      if (buffer.length >= EVENT_BATCH) flush();
+      else timer ??= setTimeout(flush, EVENT_FLUSH_MS);
+      if (event.type === 'message') this.#deps.onProgress?.({ type: 'agent', text: event.text });
+      else if (event.type === 'tool_call') this.#deps.onProgress?.({ type: 'tool', name: event.name });
+    };
+    const signal = this.#deps.signal ?? new AbortController().signal;
+    const request = { prompt, signal, onEvent, ...ticketOverrides(ticket) };
+    try {
+      return await session.runTurn(request);
+    } catch (err) {
+      return { status: 'failed', finalText: '', error: { kind: 'unknown', message: (err as Error).message } };
+    } finally {
+      flush();
+    }
+  }
+
+  async #closeSession(ticketId: string): Promise<void> {
+    const live = this.#sessions.get(ticketId);
+    if (!live) return;
+    this.#sessions.delete(ticketId);
+    await live.session.close().catch(() => {});
+  }
+
+  async #closeSessions(): Promise<void> {
+    for (const id of [...this.#sessions.keys()]) await this.#closeSession(id);
+  }
+
+  // --- run state -------------------------------------------------------------------------------
+
+  #abortOutcome(ctx: RunContext): FlowOutcome | null {
+    const signal = this.#deps.signal;
+    if (!signal?.aborted) return null;
+    const reason = signal.reason as AbortReason;
+    if (reason === 'pause') {
+      return {
+        status: 'paused',
+        reasonCode: 'interrupted',
+        reason: `Interrupted during ${ctx.state.ticket?.path ?? 'the run'}; resume to continue.`,
+      };
+    }
+    return stopped();
+  }
+
+  async #pause(
+    ctx: RunContext,
+    reasonCode: string,
+    reason: string,
+    details?: JsonObject,
+  ): Promise<FlowOutcome> {
+    ctx.state.pauseContext = {
+      fingerprint: await this.#deps.repo.fingerprint(RUNTIME_PATHS),
+      replySeq: ctx.state.replySeq,
+    };
+    return { status: 'paused', reasonCode, reason, ...(details ? { details } : {}) };
+  }
+
+  #finish(ctx: RunContext, outcome: FlowOutcome): FlowOutcome {
+    const terminal = outcome.status !== 'paused';
+    const run = this.#deps.store.getRun(ctx.runId);
+    const metadata = { ...(run?.metadata ?? {}) };
+    delete metadata.requested;
+    this.#persist(
+      ctx,
+      {
+        status: outcome.status,
+        reasonCode: outcome.reasonCode,
+        reason: outcome.reason,
+        reasonDetails: outcome.details ?? null,
+        metadata,
+        ...(terminal ? { finishedAt: new Date(this.#now()).toISOString() } : {}),
+      },
+      [
+        {
+          type: `flow_${outcome.status}`,
+          data: { reason_code: outcome.reasonCode, reason: outcome.reason, ...(outcome.details ?? {}) },
+        },
+      ],
+    );
+    return outcome;
+  }
+
+  /** Writes the state (and optional run fields and events) in one transaction. */
+  #persist(ctx: RunContext, patch: RunPatch = {}, events: NewEvent[] = []): void {
+    const { store } = this.#deps;
+    store.transaction(() => {
+      store.updateRun(ctx.runId, { ...patch, state: ctx.state as unknown as JsonObject });
+      if (events.length > 0) store.appendEvents(ctx.runId, events);
+    });
+  }
+}
+
+interface RunContext {
+  runId: string;
+  state: EngineState;
+  paths: RunPaths;
+}
+
+function end(outcome: FlowOutcome): Step {
+  return { kind: 'end', outcome };
+}
+
+function stopped(): FlowOutcome {
+  return { status: 'stopped', reasonCode: 'stop_requested', reason: 'Stopped on request.' };
+}
+
+function ticketOverrides(ticket: Ticket): { model?: string; reasoning?: string; profile?: string } {
+  const out: { model?: string; reasoning?: string; profile?: string } = {};
+  if (ticket.model) out.model = ticket.model;
+  if (ticket.reasoning) out.reasoning = ticket.reasoning;
+  if (ticket.profile) out.profile = ticket.profile;
+  return out;
+}

@@ -1,0 +1,59 @@
+import assert from 'node:assert/strict';
+import {
+  chmodSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, test } from 'node:test';
+import { writeFileAtomic } from './atomic.ts';
+
+const dir = mkdtempSync(join(tmpdir(), 'car-atomic-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+test('creates a new file and leaves no temp files', () => {
+  const path = join(dir, 'new.md');
+  writeFileAtomic(path, 'hello\n');
+  assert.equal(readFileSync(path, 'utf8'), 'hello\n');
+  assert.deepEqual(readdirSync(dir), ['new.md']);
+  rmSync(path);
+});
+
+test('replaces content (string and bytes) and keeps the existing mode', () => {
+  const path = join(dir, 'TICKET-001.md');
+  writeFileSync(path, 'old content that is longer\n');
+  chmodSync(path, 0o640);
+  writeFileAtomic(path, 'new\n');
+  assert.equal(readFileSync(path, 'utf8'), 'new\n');
+  assert.equal(statSync(path).mode & 0o777, 0o640);
+  writeFileAtomic(path, new Uint8Array([0xef, 0xbb, 0xbf, 0x41]));
+  assert.deepEqual([...readFileSync(path)], [0xef, 0xbb, 0xbf, 0x41]);
+  chmodSync(path, 0o666);
+  writeFileAtomic(path, 'x');
+  assert.equal(statSync(path).mode & 0o777, 0o666, 'the umask does not narrow a kept mode');
+  assert.deepEqual(readdirSync(dir), ['TICKET-001.md']);
+});
+
+test('removes the temp file and keeps the target when the rename fails', () => {
+  // Renaming a file over a non-empty directory fails after the temp file was written and synced.
+  const busy = join(dir, 'busy');
+  mkdirSync(busy);
+  writeFileSync(join(busy, 'inner'), 'inner');
+  assert.throws(() => writeFileAtomic(busy, 'data'));
+  assert.deepEqual(
+    readdirSync(dir).filter((n) => n.endsWith('.tmp')),
+    [],
+  );
+  assert.equal(readFileSync(join(busy, 'inner'), 'utf8'), 'inner');
+  rmSync(busy, { recursive: true });
+});
+
+test('fails cleanly when the directory does not exist', () => {
+  assert.throws(() => writeFileAtomic(join(dir, 'missing', 'f.md'), 'x'), { code: 'ENOENT' });
+});

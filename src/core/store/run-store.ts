@@ -1,0 +1,417 @@
+// The run store: runs, their turns, their event log and their artifacts, in one SQLite file
+// (`.codex-autorunner/car.db`). Synchronous, like the SQLite port under it.
+//
+// Event log rules (CAR#1257 let one stalled run pile up 121k events, so the log is bounded):
+// - every stored event gets the run's next sequence number: gap-free as handed out, never reused,
+//   also across processes (allocation runs under BEGIN IMMEDIATE) and restarts;
+// - a payload over `maxEventBytes` is stored as a truncated preview;
+// - for high-volume types at most `maxEventsPerType` rows are stored per run; further ones are
+//   counted as dropped and do NOT take a sequence number, so an SSE client resuming from
+//   `Last-Event-ID` never waits for a number that will not come;
+// - `pruneEvents` deletes high-volume events of runs finished long ago (leaving holes, never reusing
+//   numbers); lifecycle events stay.
+// `eventStats` explains all of it per type.
+import { randomUUID } from 'node:crypto';
+import { boundEventData } from './event-bounds.ts';
+import { migrate } from './migrations.ts';
+import {
+  type ArtifactRow,
+  type EventRow,
+  type RunRow,
+  type TurnRow,
+  toArtifact,
+  toEvent,
+  toRun,
+  toTurn,
+} from './rows.ts';
+import { RUN_STORE_MIGRATIONS } from './schema.ts';
+import { openSqlite, type SqlDb, type SqlStatement, type SqlValue } from './sqlite.ts';
+import type {
+  Artifact,
+  EventTypeStats,
+  ListEventsOptions,
+  ListRunsOptions,
+  NewArtifact,
+  NewEvent,
+  NewRun,
+  NewTurn,
+  Run,
+  RunEvent,
+  RunPatch,
+  RunStatus,
+  Turn,
+  TurnOutcome,
+} from './types.ts';
+
+export interface RunStoreOptions {
+  /** Largest stored event payload (UTF-8 bytes of its JSON). Default 16384. */
+  maxEventBytes?: number;
+  /** Stored rows per run per high-volume type. Default 10000. */
+  maxEventsPerType?: number;
+  /** Types subject to the cap and to retention. Default `agent_delta`, `agent_raw`, `command_output`. */
+  highVolumeTypes?: readonly string[];
+  /** `synchronous=FULL` (CAR's `storage.durable_writes`). */
+  durable?: boolean;
+  /** Clock, for tests. */
+  now?: () => Date;
+}
+
+export const DEFAULT_HIGH_VOLUME_TYPES: readonly string[] = ['agent_delta', 'agent_raw', 'command_output'];
+/** Turn output excerpts keep this many trailing characters (the end of an agent's output matters most). */
+export const MAX_OUTPUT_EXCERPT_CHARS = 4000;
+const DEFAULT_EVENT_PAGE = 1000;
+const FINISHED_STATUSES: readonly RunStatus[] = ['completed', 'failed', 'stopped', 'superseded'];
+
+interface Counts {
+  kept: number;
+  dropped: number;
+  truncated: number;
+}
+
+function boundExcerpt(text: string): string {
+  return text.length <= MAX_OUTPUT_EXCERPT_CHARS ? text : text.slice(text.length - MAX_OUTPUT_EXCERPT_CHARS);
+}
+
+const placeholders = (n: number) => Array.from({ length: n }, () => '?').join(', ');
+
+/** Maps RunPatch keys to columns; JSON-valued keys are serialized. */
+const PATCH_COLUMNS: Record<keyof RunPatch, { column: string; json: boolean }> = {
+  status: { column: 'status', json: false },
+  startedAt: { column: 'started_at', json: false },
+  finishedAt: { column: 'finished_at', json: false },
+  reasonCode: { column: 'reason_code', json: false },
+  reason: { column: 'reason', json: false },
+  reasonDetails: { column: 'reason_details', json: true },
+  state: { column: 'state', json: true },
+  metadata: { column: 'metadata', json: true },
+  error: { column: 'error', json: false },
+};
+
+export class RunStore {
+  readonly path: string;
+  readonly #db: SqlDb;
+  readonly #now: () => Date;
+  readonly #maxEventBytes: number;
+  readonly #maxEventsPerType: number;
+  readonly #highVolume: ReadonlySet<string>;
+  readonly #sql: Record<
+    | 'insertRun'
+    | 'getRun'
+    | 'latestRun'
+    | 'nextTurnSeq'
+    | 'insertTurn'
+    | 'getTurn'
+    | 'finishTurn'
+    | 'interruptTurns'
+    | 'listTurns'
+    | 'runSeq'
+    | 'setRunSeq'
+    | 'insertEvent'
+    | 'getCounts'
+    | 'upsertCounts'
+    | 'eventStats'
+    | 'insertArtifact'
+    | 'listArtifacts',
+    SqlStatement
+  >;
+
+  /** Migrates `db` to the current schema first; see `openRunStore` for the usual entry point. */
+  constructor(db: SqlDb, opts: RunStoreOptions = {}) {
+    migrate(db, RUN_STORE_MIGRATIONS);
+    this.path = db.path;
+    this.#db = db;
+    this.#now = opts.now ?? (() => new Date());
+    this.#maxEventBytes = opts.maxEventBytes ?? 16384;
+    this.#maxEventsPerType = opts.maxEventsPerType ?? 10000;
+    this.#highVolume = new Set(opts.highVolumeTypes ?? DEFAULT_HIGH_VOLUME_TYPES);
+    if (this.#maxEventBytes < 256) throw new Error('maxEventBytes must be at least 256');
+    if (this.#maxEventsPerType < 0) throw new Error('maxEventsPerType must not be negative');
+    const p = (sql: string) => db.prepare(sql);
+    this.#sql = {
+      insertRun: p(
+        `INSERT INTO runs (id, status, created_at, updated_at, state, input, metadata)
+         VALUES (@id, 'pending', @now, @now, @state, @input, @metadata)`,
+      ),
+      getRun: p('SELECT * FROM runs WHERE id = ?'),
+      latestRun: p('SELECT * FROM runs ORDER BY created_at DESC, rowid DESC LIMIT 1'),
+      nextTurnSeq: p('SELECT COALESCE(MAX(seq), 0) + 1 AS seq FROM turns WHERE run_id = ?'),
+      insertTurn: p(
+        `INSERT INTO turns (run_id, seq, ticket_path, ticket_id, agent, kind, status, started_at)
+         VALUES (@runId, @seq, @ticketPath, @ticketId, @agent, @kind, 'running', @now) RETURNING *`,
+      ),
+      getTurn: p('SELECT * FROM turns WHERE id = ?'),
+      finishTurn: p(
+        `UPDATE turns SET status = @status, finished_at = @now, usage = @usage, error = @error,
+           output_excerpt = @outputExcerpt
+         WHERE id = @id AND status = 'running' RETURNING *`,
+      ),
+      interruptTurns: p(
+        `UPDATE turns SET status = 'interrupted', finished_at = ?, error = ?
+         WHERE run_id = ? AND status = 'running'`,
+      ),
+      listTurns: p('SELECT * FROM turns WHERE run_id = ? ORDER BY seq'),
+      runSeq: p('SELECT last_event_seq FROM runs WHERE id = ?'),
+      setRunSeq: p('UPDATE runs SET last_event_seq = ? WHERE id = ?'),
+      insertEvent: p('INSERT INTO events (run_id, seq, turn_id, type, at, data) VALUES (?, ?, ?, ?, ?, ?)'),
+      getCounts: p('SELECT kept, dropped, truncated FROM event_counts WHERE run_id = ? AND type = ?'),
+      upsertCounts: p(
+        `INSERT INTO event_counts (run_id, type, kept, dropped, truncated) VALUES (?, ?, ?, ?, ?)
+         ON CONFLICT (run_id, type) DO UPDATE SET
+           kept = excluded.kept, dropped = excluded.dropped, truncated = excluded.truncated`,
+      ),
+      eventStats: p(
+        'SELECT type, kept, dropped, truncated, pruned FROM event_counts WHERE run_id = ? ORDER BY type',
+      ),
+      insertArtifact: p(
+        `INSERT INTO artifacts (id, run_id, kind, path, created_at, metadata)
+         VALUES (?, ?, ?, ?, ?, ?) RETURNING *`,
+      ),
+      listArtifacts: p('SELECT * FROM artifacts WHERE run_id = ? ORDER BY created_at, rowid'),
+    };
+  }
+
+  #iso(): string {
+    return this.#now().toISOString();
+  }
+
+  /** Runs `fn` in one write transaction (BEGIN IMMEDIATE); store calls inside it join it. */
+  transaction<T>(fn: () => T): T {
+    return this.#db.transaction(fn);
+  }
+
+  close(): void {
+    this.#db.close();
+  }
+
+  // --- runs ---
+
+  createRun(run: NewRun = {}): Run {
+    const id = run.id ?? randomUUID();
+    this.#sql.insertRun.run({
+      id,
+      now: this.#iso(),
+      state: JSON.stringify(run.state ?? {}),
+      input: JSON.stringify(run.input ?? {}),
+      metadata: JSON.stringify(run.metadata ?? {}),
+    });
+    return this.#mustGetRun(id);
+  }
+
+  getRun(id: string): Run | null {
+    const row = this.#sql.getRun.get<RunRow>(id);
+    return row ? toRun(row) : null;
+  }
+
+  latestRun(): Run | null {
+    const row = this.#sql.latestRun.get<RunRow>();
+    return row ? toRun(row) : null;
+  }
+
+  /** Newest first. */
+  listRuns(opts: ListRunsOptions = {}): Run[] {
+    const statuses =
+      opts.status === undefined ? [] : typeof opts.status === 'string' ? [opts.status] : opts.status;
+    const where = statuses.length > 0 ? `WHERE status IN (${placeholders(statuses.length)})` : '';
+    const sql = `SELECT * FROM runs ${where} ORDER BY created_at DESC, rowid DESC LIMIT ? OFFSET ?`;
+    const rows = this.#db.prepare(sql).all<RunRow>(...statuses, opts.limit ?? -1, opts.offset ?? 0);
+    return rows.map(toRun);
+  }
+
+  updateRun(id: string, patch: RunPatch): Run {
+    const sets = ['updated_at = ?'];
+    const values: SqlValue[] = [this.#iso()];
+    for (const [key, value] of Object.entries(patch)) {
+      const col = PATCH_COLUMNS[key as keyof RunPatch];
+      if (!col || value === undefined) continue;
+      sets.push(`${col.column} = ?`);
+      values.push(col.json && value !== null ? JSON.stringify(value) : (value as SqlValue));
+    }
+    const res = this.#db.prepare(`UPDATE runs SET ${sets.join(', ')} WHERE id = ?`).run(...values, id);
+    if (res.changes === 0) throw new Error(`unknown run ${id}`);
+    return this.#mustGetRun(id);
+  }
+
+  #mustGetRun(id: string): Run {
+    const run = this.getRun(id);
+    if (!run) throw new Error(`unknown run ${id}`);
+    return run;
+  }
+
+  // --- turns ---
+
+  /** Starts a turn with the run's next turn number. */
+  beginTurn(turn: NewTurn): Turn {
+    return this.transaction(() => {
+      const seq = this.#sql.nextTurnSeq.get<{ seq: number }>(turn.runId)!.seq;
+      const row = this.#sql.insertTurn.get<TurnRow>({
+        runId: turn.runId,
+        seq,
+        ticketPath: turn.ticketPath ?? null,
+        ticketId: turn.ticketId ?? null,
+        agent: turn.agent,
+        kind: turn.kind ?? 'agent',
+        now: this.#iso(),
+      })!;
+      return toTurn(row);
+    });
+  }
+
+  /** Records how a running turn ended. Throws if the turn is unknown or no longer running. */
+  finishTurn(turnId: number, outcome: TurnOutcome): Turn {
+    const row = this.#sql.finishTurn.get<TurnRow>({
+      id: turnId,
+      status: outcome.status,
+      now: this.#iso(),
+      usage: outcome.usage ? JSON.stringify(outcome.usage) : null,
+      error: outcome.error ?? null,
+      outputExcerpt: outcome.outputExcerpt === undefined ? null : boundExcerpt(outcome.outputExcerpt),
+    });
+    if (row) return toTurn(row);
+    const existing = this.#sql.getTurn.get<TurnRow>(turnId);
+    throw new Error(existing ? `turn ${turnId} is already ${existing.status}` : `unknown turn ${turnId}`);
+  }
+
+  /** Crash recovery: marks the run's turns still `running` as `interrupted`; returns how many. */
+  interruptRunningTurns(runId: string, error = 'the worker stopped while this turn was running'): number {
+    return this.#sql.interruptTurns.run(this.#iso(), error, runId).changes;
+  }
+
+  listTurns(runId: string): Turn[] {
+    return this.#sql.listTurns.all<TurnRow>(runId).map(toTurn);
+  }
+
+  // --- events ---
+
+  /** Appends one event; returns its sequence number, or null when it was dropped by the cap. */
+  appendEvent(runId: string, event: NewEvent): number | null {
+    const { lastSeq, stored } = this.#append(runId, [event]);
+    return stored > 0 ? lastSeq : null;
+  }
+
+  /**
+   * Appends events in one transaction (the fast path: batch what an agent streams). Returns the run's
+   * last sequence number afterwards. Throws for an unknown run.
+   */
+  appendEvents(runId: string, events: readonly NewEvent[]): number {
+    return this.#append(runId, events).lastSeq;
+  }
+
+  #append(runId: string, events: readonly NewEvent[]): { lastSeq: number; stored: number } {
+    return this.transaction(() => {
+      const run = this.#sql.runSeq.get<{ last_event_seq: number }>(runId);
+      if (!run) throw new Error(`unknown run ${runId}`);
+      let seq = run.last_event_seq;
+      const counts = new Map<string, Counts>();
+      const now = this.#iso();
+      for (const event of events) {
+        let c = counts.get(event.type);
+        if (!c) {
+          c = this.#sql.getCounts.get<Counts>(runId, event.type) ?? { kept: 0, dropped: 0, truncated: 0 };
+          counts.set(event.type, c);
+        }
+        if (this.#highVolume.has(event.type) && c.kept >= this.#maxEventsPerType) {
+          c.dropped++;
+          continue;
+        }
+        const bounded = boundEventData(event.data ?? {}, this.#maxEventBytes);
+        if (bounded.truncated) c.truncated++;
+        c.kept++;
+        seq++;
+        this.#sql.insertEvent.run(
+          runId,
+          seq,
+          event.turnId ?? null,
+          event.type,
+          event.at ?? now,
+          bounded.json,
+        );
+      }
+      for (const [type, c] of counts) this.#sql.upsertCounts.run(runId, type, c.kept, c.dropped, c.truncated);
+      const stored = seq - run.last_event_seq;
+      if (stored > 0) this.#sql.setRunSeq.run(seq, runId);
+      return { lastSeq: seq, stored };
+    });
+  }
+
+  /** Events in seq order; at most `limit` (default 1000) per call, page with `afterSeq`. */
+  listEvents(runId: string, opts: ListEventsOptions = {}): RunEvent[] {
+    const types = opts.types ?? [];
+    const typeFilter = types.length > 0 ? `AND type IN (${placeholders(types.length)})` : '';
+    const sql = `SELECT * FROM events WHERE run_id = ? AND seq > ? ${typeFilter} ORDER BY seq LIMIT ?`;
+    const rows = this.#db
+      .prepare(sql)
+      .all<EventRow>(runId, opts.afterSeq ?? 0, ...types, opts.limit ?? DEFAULT_EVENT_PAGE);
+    return rows.map(toEvent);
+  }
+
+  /** The run's highest sequence number so far (0 when none); throws for an unknown run. */
+  lastEventSeq(runId: string): number {
+    const row = this.#sql.runSeq.get<{ last_event_seq: number }>(runId);
+    if (!row) throw new Error(`unknown run ${runId}`);
+    return row.last_event_seq;
+  }
+
+  eventStats(runId: string): EventTypeStats[] {
+    return this.#sql.eventStats.all<EventTypeStats>(runId);
+  }
+
+  /**
+   * Retention: deletes high-volume events of runs that finished (completed, failed, stopped,
+   * superseded) more than `olderThanDays` ago. Lifecycle events and sequence counters stay.
+   * Returns how many events were deleted.
+   */
+  pruneEvents(opts: { olderThanDays: number }): number {
+    const cutoff = new Date(this.#now().getTime() - opts.olderThanDays * 86_400_000).toISOString();
+    const types = [...this.#highVolume];
+    if (types.length === 0) return 0;
+    const inTypes = `type IN (${placeholders(types.length)})`;
+    const inFinished = `status IN (${placeholders(FINISHED_STATUSES.length)})`;
+    const oldRuns = `SELECT id FROM runs WHERE ${inFinished} AND COALESCE(finished_at, updated_at) < ?`;
+    const runArgs = [...FINISHED_STATUSES, cutoff];
+    return this.transaction(() => {
+      // Counts first, while the rows to delete are still there to be counted.
+      this.#db
+        .prepare(
+          `UPDATE event_counts SET
+             pruned = pruned + (SELECT COUNT(*) FROM events e
+                                WHERE e.run_id = event_counts.run_id AND e.type = event_counts.type),
+             kept = kept - (SELECT COUNT(*) FROM events e
+                            WHERE e.run_id = event_counts.run_id AND e.type = event_counts.type)
+           WHERE ${inTypes} AND run_id IN (${oldRuns})`,
+        )
+        .run(...types, ...runArgs);
+      return this.#db
+        .prepare(`DELETE FROM events WHERE ${inTypes} AND run_id IN (${oldRuns})`)
+        .run(...types, ...runArgs).changes;
+    });
+  }
+
+  // --- artifacts ---
+
+  addArtifact(artifact: NewArtifact): Artifact {
+    const row = this.#sql.insertArtifact.get<ArtifactRow>(
+      artifact.id ?? randomUUID(),
+      artifact.runId,
+      artifact.kind,
+      artifact.path,
+      this.#iso(),
+      JSON.stringify(artifact.metadata ?? {}),
+    )!;
+    return toArtifact(row);
+  }
+
+  listArtifacts(runId: string): Artifact[] {
+    return this.#sql.listArtifacts.all<ArtifactRow>(runId).map(toArtifact);
+  }
+}
+
+/** Opens (creating if needed) the run store at `dbPath` and migrates it to the current schema. */
+export function openRunStore(dbPath: string, opts: RunStoreOptions = {}): RunStore {
+  const db = openSqlite(dbPath, opts.durable === undefined ? {} : { durable: opts.durable });
+  try {
+    return new RunStore(db, opts);
+  } catch (err) {
+    db.close();
+    throw err;
+  }
+}

@@ -1,0 +1,89 @@
+// The run store's schema, one SQL step per version (see migrations.ts). Never edit a released step;
+// append a new one. JSON columns hold JSON text; STRICT tables reject values of the wrong type.
+
+export const RUN_STATUSES = [
+  'pending',
+  'running',
+  'paused',
+  'stopping',
+  'stopped',
+  'completed',
+  'failed',
+  'superseded',
+] as const;
+
+export const TURN_STATUSES = ['running', 'completed', 'failed', 'interrupted', 'cancelled'] as const;
+
+const quoted = (values: readonly string[]) => values.map((v) => `'${v}'`).join(', ');
+
+const V1 = `
+CREATE TABLE runs (
+  id TEXT PRIMARY KEY,
+  status TEXT NOT NULL CHECK (status IN (${quoted(RUN_STATUSES)})),
+  created_at TEXT NOT NULL,
+  started_at TEXT,
+  finished_at TEXT,
+  updated_at TEXT NOT NULL,
+  reason_code TEXT,
+  reason TEXT,
+  reason_details TEXT,
+  state TEXT NOT NULL DEFAULT '{}',
+  input TEXT NOT NULL DEFAULT '{}',
+  metadata TEXT NOT NULL DEFAULT '{}',
+  error TEXT,
+  -- per-run event sequence counter; kept here (not MAX(seq)) so pruning never lets a number be reused
+  last_event_seq INTEGER NOT NULL DEFAULT 0
+) STRICT;
+CREATE INDEX runs_by_created ON runs (created_at);
+
+CREATE TABLE turns (
+  id INTEGER PRIMARY KEY,
+  run_id TEXT NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+  seq INTEGER NOT NULL,
+  ticket_path TEXT,
+  ticket_id TEXT,
+  agent TEXT NOT NULL,
+  kind TEXT NOT NULL,
+  status TEXT NOT NULL CHECK (status IN (${quoted(TURN_STATUSES)})),
+  started_at TEXT NOT NULL,
+  finished_at TEXT,
+  usage TEXT,
+  error TEXT,
+  output_excerpt TEXT,
+  UNIQUE (run_id, seq)
+) STRICT;
+
+CREATE TABLE events (
+  run_id TEXT NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+  seq INTEGER NOT NULL,
+  turn_id INTEGER REFERENCES turns (id) ON DELETE SET NULL,
+  type TEXT NOT NULL,
+  at TEXT NOT NULL,
+  data TEXT NOT NULL,
+  PRIMARY KEY (run_id, seq)
+) STRICT;
+CREATE INDEX events_by_type ON events (run_id, type, seq);
+
+-- Why a run has the events it has: rows kept, dropped over the cap, truncated, pruned by retention.
+CREATE TABLE event_counts (
+  run_id TEXT NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+  type TEXT NOT NULL,
+  kept INTEGER NOT NULL DEFAULT 0,
+  dropped INTEGER NOT NULL DEFAULT 0,
+  truncated INTEGER NOT NULL DEFAULT 0,
+  pruned INTEGER NOT NULL DEFAULT 0,
+  PRIMARY KEY (run_id, type)
+) STRICT, WITHOUT ROWID;
+
+CREATE TABLE artifacts (
+  id TEXT PRIMARY KEY,
+  run_id TEXT NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+  kind TEXT NOT NULL,
+  path TEXT NOT NULL,
+  created_at TEXT NOT NULL,
+  metadata TEXT NOT NULL DEFAULT '{}'
+) STRICT;
+CREATE INDEX artifacts_by_run ON artifacts (run_id, created_at);
+`;
+
+export const RUN_STORE_MIGRATIONS: readonly string[] = [V1];

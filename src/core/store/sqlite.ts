@@ -1,0 +1,64 @@
+// The narrow SQLite port the run store is written against. better-sqlite3 is imported here and
+// nowhere else, so swapping the backend (node:sqlite, libsql) means rewriting this one file.
+import Database from 'better-sqlite3';
+
+export type SqlValue = string | number | bigint | Uint8Array | null;
+/** Positional parameters, or a single object for `@name` parameters. */
+export type SqlArgs = SqlValue[] | [Readonly<Record<string, SqlValue>>];
+
+export interface SqlRunResult {
+  changes: number;
+  lastInsertRowid: number | bigint;
+}
+
+export interface SqlStatement {
+  run(...args: SqlArgs): SqlRunResult;
+  get<T>(...args: SqlArgs): T | undefined;
+  all<T>(...args: SqlArgs): T[];
+}
+
+export interface SqlDb {
+  /** The file the database was opened from (for error messages). */
+  readonly path: string;
+  exec(sql: string): void;
+  prepare(sql: string): SqlStatement;
+  /**
+   * Runs `fn` inside `BEGIN IMMEDIATE` (the write lock is taken up front, so two processes never
+   * both read a counter and then race to write it); nested calls become savepoints. Rolls back if
+   * `fn` throws.
+   */
+  transaction<T>(fn: () => T): T;
+  close(): void;
+}
+
+export interface OpenSqliteOptions {
+  /** `synchronous=FULL` instead of NORMAL: survives power loss, not just a process crash. */
+  durable?: boolean;
+}
+
+export function openSqlite(path: string, opts: OpenSqliteOptions = {}): SqlDb {
+  const db = new Database(path);
+  // busy_timeout first: switching to WAL needs a lock another process may briefly hold.
+  db.pragma('busy_timeout = 5000');
+  db.pragma('journal_mode = WAL');
+  db.pragma(`synchronous = ${opts.durable ? 'FULL' : 'NORMAL'}`);
+  db.pragma('foreign_keys = ON');
+  return {
+    path,
+    exec: (sql) => {
+      db.exec(sql);
+    },
+    prepare: (sql) => {
+      const stmt = db.prepare<unknown[], unknown>(sql);
+      return {
+        run: (...args) => stmt.run(...args),
+        get: <T>(...args: SqlArgs) => stmt.get(...args) as T | undefined,
+        all: <T>(...args: SqlArgs) => stmt.all(...args) as T[],
+      };
+    },
+    transaction: (fn) => db.transaction(fn).immediate(),
+    close: () => {
+      db.close();
+    },
+  };
+}

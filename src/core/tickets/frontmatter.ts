@@ -1,0 +1,83 @@
+// Splits a ticket's YAML frontmatter from its body the way CAR does (`tickets/frontmatter.py`), keeping
+// exact offsets so lint lines and surgical edits map back onto the original bytes.
+
+// Python's `\s` has no U+FEFF, JavaScript's does; the fence must not match a stray BOM.
+const OPEN_RE = /^---[^\S\uFEFF]*$/;
+const CLOSE_RE = /^(?:---|\.\.\.)[^\S\uFEFF]*$/;
+// Python's universal newlines treat \r\n, \n and a lone \r as line ends.
+const EOL_RE = /\r\n|\n|\r/g;
+
+export type FrontmatterAbsence = 'empty' | 'missing' | 'unclosed';
+
+export interface FrontmatterSplit {
+  /** The text starts with U+FEFF. CAR reads tickets as plain UTF-8, so it sees no frontmatter then. */
+  bom: boolean;
+  /** The first line break in the text (LF when there is none), used for inserted lines. */
+  eol: '\n' | '\r\n';
+  /** YAML between the fences, exactly as in the text (null when there is no frontmatter). */
+  yaml: string | null;
+  /** Why `yaml` is null. */
+  absence: FrontmatterAbsence | null;
+  /** Char offset of `yaml` in the text. */
+  yamlOffset: number;
+  /** 1-based line of the first YAML line in the text. */
+  yamlLine: number;
+  /** Char offset where the closing fence line starts (`yamlOffset + yaml.length`). */
+  closeOffset: number;
+  /** Text after the closing fence line (the whole text after the BOM when there is no frontmatter). */
+  body: string;
+}
+
+export function splitFrontmatter(text: string): FrontmatterSplit {
+  const bom = text.charCodeAt(0) === 0xfeff;
+  const start = bom ? 1 : 0;
+  const firstBreak = /\r\n|\n|\r/.exec(text);
+  const eol = firstBreak?.[0] === '\r\n' ? '\r\n' : '\n';
+  const none = (absence: FrontmatterAbsence): FrontmatterSplit => ({
+    bom,
+    eol,
+    yaml: null,
+    absence,
+    yamlOffset: start,
+    yamlLine: 1,
+    closeOffset: start,
+    body: text.slice(start),
+  });
+  if (text.length === start) return none('empty');
+
+  EOL_RE.lastIndex = start;
+  let match = EOL_RE.exec(text);
+  if (!OPEN_RE.test(text.slice(start, match ? match.index : text.length)) || !match) {
+    // A lone `---` line is an unclosed fence, not a missing one.
+    return none(match || !OPEN_RE.test(text.slice(start)) ? 'missing' : 'unclosed');
+  }
+  const yamlOffset = match.index + match[0].length;
+  let lineStart = yamlOffset;
+  while (lineStart <= text.length) {
+    match = EOL_RE.exec(text);
+    const lineEnd = match ? match.index : text.length;
+    if (CLOSE_RE.test(text.slice(lineStart, lineEnd))) {
+      return {
+        bom,
+        eol,
+        yaml: text.slice(yamlOffset, lineStart),
+        absence: null,
+        yamlOffset,
+        yamlLine: 2,
+        closeOffset: lineStart,
+        body: match ? text.slice(match.index + match[0].length) : '',
+      };
+    }
+    if (!match) break;
+    lineStart = match.index + match[0].length;
+  }
+  return none('unclosed');
+}
+
+/** 1-based line of a char offset in `text`. */
+export function lineAt(text: string, offset: number): number {
+  let line = 1;
+  const eol = /\r\n|\n|\r/g;
+  for (let m = eol.exec(text); m !== null && m.index < offset; m = eol.exec(text)) line++;
+  return line;
+}

@@ -1,0 +1,93 @@
+import { type Dirent, readdirSync, readFileSync, statSync } from 'node:fs';
+import { join, relative, sep } from 'node:path';
+import { lintTicketDirectory } from './lint.ts';
+import { parseTicket, ticketIndexFromName } from './ticket.ts';
+import type { LintIssue, Ticket } from './types.ts';
+
+/** Files CAR keeps in `tickets/` that are not tickets. */
+const NON_TICKET_FILES = new Set(['AGENTS.md', 'ingest_state.json']);
+
+export interface TicketQueue {
+  /** Sorted by index, then name. */
+  tickets: Ticket[];
+  /** Directory-level issues: stray files, duplicate indices, duplicate ticket_ids. */
+  issues: LintIssue[];
+}
+
+export interface LoadQueueOptions {
+  repoRoot: string;
+  /** Allowed agent ids (configured agents plus `user`); unchecked when absent. */
+  agents?: ReadonlySet<string>;
+}
+
+function isFile(dir: string, entry: Dirent): boolean {
+  if (entry.isFile()) return true;
+  if (!entry.isSymbolicLink()) return false;
+  try {
+    return statSync(join(dir, entry.name)).isFile();
+  } catch {
+    return false;
+  }
+}
+
+const decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+
+function readTicket(path: string, relPath: string, opts: LoadQueueOptions): Ticket {
+  const bytes = readFileSync(path);
+  let text: string;
+  try {
+    text = decoder.decode(bytes);
+  } catch {
+    const ticket = parseTicket(bytes.toString('utf8'), { ...opts, path, relPath });
+    const issue: LintIssue = {
+      file: relPath,
+      message: 'Failed to read ticket',
+      code: 'read-failed',
+      severity: 'error',
+    };
+    return { ...ticket, issues: [issue, ...ticket.issues], valid: false, isDone: false };
+  }
+  return parseTicket(text, { ...opts, path, relPath });
+}
+
+/**
+ * Reads every ticket directly in `ticketsDir` (re-read from disk on each call: files are the truth).
+ * A missing directory is an empty queue; callers that need it to exist check first.
+ */
+export function loadTicketQueue(ticketsDir: string, opts: LoadQueueOptions): TicketQueue {
+  let entries: Dirent[];
+  try {
+    entries = readdirSync(ticketsDir, { withFileTypes: true });
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { tickets: [], issues: [] };
+    throw error;
+  }
+  const toRel = (path: string): string => relative(opts.repoRoot, path).split(sep).join('/');
+  const tickets: Ticket[] = [];
+  const stray: string[] = [];
+  for (const entry of entries) {
+    if (entry.name.startsWith('.') || NON_TICKET_FILES.has(entry.name) || !isFile(ticketsDir, entry))
+      continue;
+    const path = join(ticketsDir, entry.name);
+    if (ticketIndexFromName(entry.name) === null) stray.push(toRel(path));
+    else tickets.push(readTicket(path, toRel(path), opts));
+  }
+  tickets.sort((a, b) => a.index! - b.index! || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  stray.sort();
+  return { tickets, issues: lintTicketDirectory(tickets, stray) };
+}
+
+/** The index for a new ticket: one past the highest (gaps are never backfilled), 1 when empty. */
+export function nextTicketIndex(tickets: readonly Pick<Ticket, 'index'>[]): number {
+  let max = 0;
+  for (const t of tickets) if (t.index !== null && t.index > max) max = t.index;
+  return max + 1;
+}
+
+/** `TICKET-007.md` or `TICKET-007-fix-login.md`: the index zero-padded to at least 3 digits. */
+export function ticketFileName(index: number, slug?: string): string {
+  if (!Number.isSafeInteger(index) || index < 0) throw new RangeError(`invalid ticket index: ${index}`);
+  if (slug !== undefined && /[/\\]/.test(slug)) throw new RangeError(`invalid ticket slug: ${slug}`);
+  const suffix = slug ? `-${slug}` : '';
+  return `TICKET-${String(index).padStart(3, '0')}${suffix}.md`;
+}

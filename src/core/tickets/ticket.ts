@@ -1,0 +1,149 @@
+import { createHash, randomUUID } from 'node:crypto';
+import { basename } from 'node:path';
+import { isMap, isScalar } from 'yaml';
+import { type FrontmatterSplit, lineAt, splitFrontmatter } from './frontmatter.ts';
+import { INVALID_FILENAME, lintFrontmatter } from './lint.ts';
+import type { LintIssue, Ticket, TicketFields } from './types.ts';
+import { documentProblems, documentValue, parseYamlDocument } from './yaml.ts';
+
+export const TICKET_NAME_RE = /^TICKET-(\d{3,})(?:[^/]*)\.md$/i;
+
+/** The ticket number in a file name, or null when it is not a ticket name. */
+export function ticketIndexFromName(name: string): number | null {
+  const digits = TICKET_NAME_RE.exec(name)?.[1];
+  return digits === undefined ? null : Number.parseInt(digits, 10);
+}
+
+/** A fresh id as CAR writes them: `tkt_` + uuid4 hex. */
+export function newTicketId(): string {
+  return `tkt_${randomUUID().replaceAll('-', '')}`;
+}
+
+/**
+ * CAR's fallback id for a ticket without a valid one: hashes the posix path from the first
+ * `.codex-autorunner` component on (just the file name when there is none).
+ */
+export function autoTicketId(absPath: string): string {
+  const parts = absPath.split(/[\\/]/).filter((p) => p !== '');
+  const at = parts.indexOf('.codex-autorunner');
+  const identity = at === -1 ? (parts.at(-1) ?? '') : parts.slice(at).join('/');
+  return `tkt_auto_${createHash('sha256').update(identity, 'utf8').digest('hex').slice(0, 32)}`;
+}
+
+export interface ParseTicketOptions {
+  /** Absolute path. */
+  path: string;
+  /** Repo-relative posix path. */
+  relPath: string;
+  /** Allowed agent ids (configured agents plus `user`); unchecked when absent. */
+  agents?: ReadonlySet<string>;
+}
+
+const EMPTY_FIELDS: TicketFields = {
+  ticketId: null,
+  agent: null,
+  done: null,
+  title: null,
+  goal: null,
+  model: null,
+  reasoning: null,
+  profile: null,
+  context: [],
+  extra: {},
+};
+
+const ABSENCE_MESSAGES = {
+  empty: ['empty-file', 'Empty file; missing YAML frontmatter.'],
+  missing: ['frontmatter-missing', "Missing YAML frontmatter (expected leading '---')."],
+  unclosed: ['frontmatter-unclosed', "Frontmatter is not closed (missing trailing '---')."],
+} as const;
+
+const NOT_A_MAPPING = 'Missing or invalid YAML frontmatter (expected a mapping).';
+
+interface ReadFrontmatter {
+  data: Record<string, unknown> | null;
+  fields: TicketFields;
+  issues: LintIssue[];
+}
+
+function readFrontmatter(
+  text: string,
+  split: FrontmatterSplit,
+  file: string,
+  opts: ParseTicketOptions,
+): ReadFrontmatter {
+  const fail = (code: string, message: string, line = 1): ReadFrontmatter => ({
+    data: null,
+    fields: EMPTY_FIELDS,
+    issues: [{ file, line, message, code, severity: 'error' }],
+  });
+  if (split.yaml === null) {
+    const [code, message] = ABSENCE_MESSAGES[split.absence ?? 'missing'];
+    return fail(code, message);
+  }
+  const doc = parseYamlDocument(split.yaml);
+  const problems = documentProblems(doc);
+  const { value, errors } =
+    problems.length > 0 ? { value: null, errors: problems } : documentValue(doc, split.yaml);
+  const problem = errors[0];
+  if (problem)
+    return fail('yaml-invalid', `YAML parse error: ${problem.message}`, split.yamlLine - 1 + problem.line);
+
+  const contents = doc.contents;
+  if (contents === null || (isScalar(contents) && contents.value === null)) {
+    return fail('frontmatter-empty', NOT_A_MAPPING);
+  }
+  if (!isMap(contents)) {
+    const line = contents.range ? lineAt(text, split.yamlOffset + contents.range[0]) : 1;
+    return fail('frontmatter-not-mapping', 'Invalid YAML frontmatter (expected a mapping).', line);
+  }
+  const data = value as Record<string, unknown>;
+  // CAR treats an empty mapping like a missing one.
+  if (Object.keys(data).length === 0) return { ...fail('frontmatter-empty', NOT_A_MAPPING), data };
+  const { fields, issues } = lintFrontmatter(
+    { file, text, yamlOffset: split.yamlOffset, doc },
+    contents,
+    data,
+    opts.agents,
+  );
+  return { data, fields, issues };
+}
+
+/** Parses and lints one ticket file's text. Never throws on bad content: problems become issues. */
+export function parseTicket(text: string, opts: ParseTicketOptions): Ticket {
+  const file = opts.relPath;
+  const name = basename(opts.path);
+  const index = ticketIndexFromName(name);
+  const split = splitFrontmatter(text);
+  const issues: LintIssue[] = [];
+  if (index === null)
+    issues.push({ file, message: INVALID_FILENAME, code: 'filename-invalid', severity: 'error' });
+  if (split.bom) {
+    issues.push({
+      file,
+      line: 1,
+      message: 'File starts with a UTF-8 byte order mark; CAR reads such a ticket as having no frontmatter.',
+      code: 'bom',
+      severity: 'warning',
+    });
+  }
+  const { data, fields, issues: fmIssues } = readFrontmatter(text, split, file, opts);
+  issues.push(...fmIssues);
+  const valid = !issues.some((i) => i.severity === 'error');
+  const { ticketId, ...known } = fields;
+  return {
+    path: opts.path,
+    relPath: opts.relPath,
+    name,
+    index,
+    raw: text,
+    frontmatter: data,
+    body: split.body,
+    ...known,
+    ticketId: ticketId ?? autoTicketId(opts.path),
+    ticketIdIsAuto: ticketId === null,
+    issues,
+    valid,
+    isDone: valid && data !== null && fields.done === true,
+  };
+}

@@ -1,0 +1,186 @@
+// YAML reading that matches PyYAML's `safe_load` (YAML 1.1 resolvers), which is what CAR uses for
+// ticket frontmatter. The `yaml` package does the parsing; only plain-scalar resolution is replaced.
+import {
+  type Document,
+  type DocumentOptions,
+  isScalar,
+  type Pair,
+  type ParseOptions,
+  parseDocument,
+  Scalar,
+  type ScalarTag,
+  type SchemaOptions,
+  type YAMLMap,
+} from 'yaml';
+
+export const INT_TAG = 'tag:yaml.org,2002:int';
+export const FLOAT_TAG = 'tag:yaml.org,2002:float';
+const BOOL_TAG = 'tag:yaml.org,2002:bool';
+const NULL_TAG = 'tag:yaml.org,2002:null';
+const TIMESTAMP_TAG = 'tag:yaml.org,2002:timestamp';
+
+export interface YamlProblem {
+  message: string;
+  /** 1-based, relative to the parsed text. */
+  line: number;
+  col: number;
+}
+
+// Resolvers copied as facts from PyYAML's resolver.py.
+const BOOL_RE = /^(?:yes|Yes|YES|no|No|NO|true|True|TRUE|false|False|FALSE|on|On|ON|off|Off|OFF)$/;
+const TRUE_WORDS = new Set(['yes', 'true', 'on']);
+const INT_RE =
+  /^(?:[-+]?0b[0-1_]+|[-+]?0[0-7_]+|[-+]?(?:0|[1-9][0-9_]*)|[-+]?0x[0-9a-fA-F_]+|[-+]?[1-9][0-9_]*(?::[0-5]?[0-9])+)$/;
+// PyYAML's float needs a dot, and an exponent needs a sign: `1e3` and `1.0e3` stay strings.
+const FLOAT_RE =
+  /^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+][0-9]+)?|\.[0-9][0-9_]*(?:[eE][-+][0-9]+)?|[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+\.[0-9_]*|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$/;
+const NULL_RE = /^(?:~|null|Null|NULL|)$/;
+const TIMESTAMP_RE =
+  /^(?:[0-9]{4}-[0-9]{2}-[0-9]{2}|[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}(?:[Tt]|[ \t]+)[0-9]{1,2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]*)?(?:[ \t]*(?:Z|[-+][0-9]{1,2}(?::[0-9]{2})?))?)$/;
+const TIMESTAMP_PARTS_RE = /^(\d{4})-(\d{1,2})-(\d{1,2})(?:(?:[Tt]|[ \t]+)(\d{1,2}):(\d{2}):(\d{2}))?/;
+
+/** Resolved scalars carry their tag so callers can tell `1` (int) from `1.0` (float). */
+function typed(value: unknown, tag: string): Scalar {
+  const node = new Scalar(value);
+  node.tag = tag;
+  return node;
+}
+
+function sexagesimal(digits: string): number {
+  return digits.split(':').reduce((acc, part) => acc * 60 + Number(part), 0);
+}
+
+function resolveInt(source: string, onError: (msg: string) => void): Scalar {
+  let text = source.replaceAll('_', '');
+  let sign = 1;
+  if (text[0] === '-' || text[0] === '+') {
+    if (text[0] === '-') sign = -1;
+    text = text.slice(1);
+  }
+  let value: number;
+  if (text === '0') value = 0;
+  else if (text.startsWith('0b')) value = Number.parseInt(text.slice(2), 2);
+  else if (text.startsWith('0x')) value = Number.parseInt(text.slice(2), 16);
+  else if (text.startsWith('0')) value = Number.parseInt(text, 8);
+  else if (text.includes(':')) value = sexagesimal(text);
+  else value = Number.parseInt(text, 10);
+  if (Number.isNaN(value)) onError(`invalid integer: ${source}`);
+  return typed(value === 0 ? 0 : sign * value, INT_TAG);
+}
+
+function resolveFloat(source: string): Scalar {
+  let text = source.replaceAll('_', '').toLowerCase();
+  let sign = 1;
+  if (text[0] === '-' || text[0] === '+') {
+    if (text[0] === '-') sign = -1;
+    text = text.slice(1);
+  }
+  let value: number;
+  if (text === '.inf') value = Number.POSITIVE_INFINITY;
+  else if (text === '.nan') value = Number.NaN;
+  else if (text.includes(':')) value = sexagesimal(text);
+  else value = Number(text);
+  return typed(sign * value, FLOAT_TAG);
+}
+
+/** Timestamps stay their source text (never a Date), but impossible dates fail as in PyYAML. */
+function resolveTimestamp(source: string, onError: (msg: string) => void): Scalar {
+  const m = TIMESTAMP_PARTS_RE.exec(source);
+  if (m) {
+    const [year, month, day] = [Number(m[1]), Number(m[2]), Number(m[3])];
+    const date = new Date(Date.UTC(year, month - 1, day));
+    if (date.getUTCMonth() !== month - 1 || date.getUTCDate() !== day || year < 1) {
+      onError(`invalid date: ${source}`);
+    } else if (m[4] !== undefined && (Number(m[4]) > 23 || Number(m[5]) > 59 || Number(m[6]) > 59)) {
+      onError(`invalid time: ${source}`);
+    }
+  }
+  return typed(source, TIMESTAMP_TAG);
+}
+
+const TAGS: ScalarTag[] = [
+  { tag: NULL_TAG, default: true, test: NULL_RE, resolve: () => typed(null, NULL_TAG) },
+  {
+    tag: BOOL_TAG,
+    default: true,
+    test: BOOL_RE,
+    resolve: (s) => typed(TRUE_WORDS.has(s.toLowerCase()), BOOL_TAG),
+  },
+  { tag: FLOAT_TAG, default: true, test: FLOAT_RE, resolve: (s) => resolveFloat(s) },
+  { tag: INT_TAG, default: true, test: INT_RE, resolve: resolveInt },
+  // An explicit `!!float '1'` is constructed even though `1` does not match the implicit resolver.
+  { tag: FLOAT_TAG, resolve: (s) => resolveFloat(s) },
+  { tag: TIMESTAMP_TAG, default: true, test: TIMESTAMP_RE, resolve: resolveTimestamp },
+  {
+    // PyYAML resolves a plain `=` to the `value` tag, which safe_load cannot construct.
+    tag: 'tag:yaml.org,2002:value',
+    default: true,
+    test: /^=$/,
+    resolve: (s, onError) => {
+      onError("could not determine a constructor for the tag 'tag:yaml.org,2002:value'");
+      return s;
+    },
+  },
+];
+
+const OPTIONS: ParseOptions & DocumentOptions & SchemaOptions = {
+  version: '1.1',
+  schema: 'failsafe',
+  customTags: [...TAGS, 'binary', 'omap', 'pairs', 'set'],
+  merge: true,
+  // PyYAML keeps the last of duplicate keys silently.
+  uniqueKeys: false,
+};
+
+/** Parses YAML text into a Document whose plain scalars resolve like PyYAML's safe_load. */
+export function parseYamlDocument(text: string): Document.Parsed {
+  return parseDocument(text, OPTIONS);
+}
+
+/**
+ * Errors of a parsed document, with 1-based positions in its text. Unresolvable explicit tags are
+ * warnings in `yaml` but errors in PyYAML's safe_load.
+ */
+export function documentProblems(doc: Document.Parsed): YamlProblem[] {
+  const problems = [...doc.errors, ...doc.warnings.filter((w) => w.code === 'TAG_RESOLVE_FAILED')];
+  return problems.map((e) => ({
+    message: (e.message.split('\n')[0] ?? e.message).replace(/ at line \d+, column \d+:?$/, ''),
+    line: e.linePos?.[0].line ?? 1,
+    col: e.linePos?.[0].col ?? 1,
+  }));
+}
+
+/** Converts a parsed document to plain JS values. Unknown aliases only surface here, as a throw. */
+export function documentValue(doc: Document.Parsed, text: string): { value: unknown; errors: YamlProblem[] } {
+  try {
+    return { value: doc.toJS({ maxAliasCount: 100 }), errors: [] };
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error);
+    const alias = /: (\S+)$/.exec(message)?.[1];
+    const at = alias === undefined ? -1 : text.indexOf(`*${alias}`);
+    const before = at < 0 ? '' : text.slice(0, at);
+    const line = before.split('\n').length;
+    return { value: null, errors: [{ message, line, col: at - before.lastIndexOf('\n') }] };
+  }
+}
+
+/** PyYAML-compatible `safe_load`: the value (null for an empty document) and any problems. */
+export function parseYaml(text: string): { value: unknown; errors: YamlProblem[] } {
+  const doc = parseYamlDocument(text);
+  const errors = documentProblems(doc);
+  return errors.length > 0 ? { value: null, errors } : documentValue(doc, text);
+}
+
+/** True when a node is a plain-resolved or `!!int`-tagged integer (not a float). */
+export function isIntNode(node: unknown): boolean {
+  return node instanceof Scalar && node.tag === INT_TAG && typeof node.value === 'number';
+}
+
+/** The pair for a top-level key; the last of duplicates wins, as in PyYAML. */
+export function findPair(map: YAMLMap, key: string): Pair | undefined {
+  for (let i = map.items.length - 1; i >= 0; i--) {
+    const pair = map.items[i]!;
+    if (isScalar(pair.key) && pair.key.value === key) return pair;
+  }
+  return undefined;
+}

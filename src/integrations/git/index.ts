@@ -1,0 +1,4 @@
+// What the surfaces use from the git adapter.
+export { createRepoState, gitTopLevel, isGitRepo } from './repo-state.ts';
+export { GitError, runGit, runGitText } from './run-git.ts';
+export { gitVersion } from './version.ts';

@@ -1,0 +1,203 @@
+// The engine's RepoState port on top of the git CLI.
+import { createHash } from 'node:crypto';
+import { unlink } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { DiffStat, RepoState } from '../../core/flow/ports.ts';
+import { countFileLines, fileDigest, mapConcurrent } from './files.ts';
+import { parseNumstat } from './numstat.ts';
+import { formatStatusLine, parsePorcelainV2, type StatusEntry } from './porcelain.ts';
+import { isGitExit, type RunGitOptions, runGit, runGitText, streamGit } from './run-git.ts';
+
+export interface RepoStateOptions {
+  /** Per git call (default 60 s). */
+  timeoutMs?: number;
+}
+
+const FILE_CONCURRENCY = 8;
+const FALLBACK_IDENTITY = { 'user.name': 'car', 'user.email': 'car@localhost' } as const;
+// Keep diffs byte-for-byte git's own, whatever diff drivers or colours the user configured.
+const PLAIN_DIFF = ['--no-ext-diff', '--no-textconv', '--no-color'];
+
+/**
+ * `-- . :(exclude,literal)<p>...`: everything under the cwd except the excluded paths. Pathspecs are
+ * relative to the cwd, which is `repoRoot`, so excludes are too.
+ */
+export function pathspecExcluding(excludePaths: readonly string[] = []): string[] {
+  return ['--', '.', ...excludePaths.filter((p) => p !== '').map((p) => `:(exclude,literal)${p}`)];
+}
+
+/**
+ * RepoState for the work tree at `repoRoot`. Exclude paths are relative to `repoRoot`; status lines
+ * show paths relative to the git top level (they are the same when repoRoot is the top level).
+ */
+export function createRepoState(repoRoot: string, opts: RepoStateOptions = {}): RepoState {
+  const read: RunGitOptions = { cwd: repoRoot, readOnly: true };
+  const write: RunGitOptions = { cwd: repoRoot };
+  if (opts.timeoutMs !== undefined) {
+    read.timeoutMs = opts.timeoutMs;
+    write.timeoutMs = opts.timeoutMs;
+  }
+
+  // Status paths are relative to the top level, which is where untracked files are read from.
+  let topLevel: Promise<string> | undefined;
+  const top = (): Promise<string> => {
+    topLevel ??= runGitText(['rev-parse', '--show-toplevel'], read);
+    return topLevel;
+  };
+
+  const statusArgs = (excludePaths?: readonly string[]): string[] => [
+    'status',
+    '--porcelain=v2',
+    '-z',
+    '--untracked-files=all',
+    ...pathspecExcluding(excludePaths),
+  ];
+  const status = async (excludePaths?: readonly string[]): Promise<StatusEntry[]> =>
+    parsePorcelainV2(await runGit(statusArgs(excludePaths), read));
+
+  const head = async (): Promise<string | null> => {
+    try {
+      return await runGitText(['rev-parse', '-q', '--verify', 'HEAD^{commit}'], read);
+    } catch (err) {
+      if (isGitExit(err, 1)) return null; // unborn branch
+      throw err;
+    }
+  };
+
+  const gitDigest = async (args: string[]): Promise<string> => {
+    const hash = createHash('sha256');
+    await streamGit(args, read, (chunk) => hash.update(chunk));
+    return hash.digest('hex');
+  };
+
+  const untrackedPaths = (entries: StatusEntry[]): string[] =>
+    entries.filter((e) => e.kind === 'untracked').map((e) => e.path);
+
+  // Config keys to supply with `-c` because git cannot work out an identity of its own.
+  const identityOverrides = async (): Promise<string[]> => {
+    const known = await Promise.all(
+      ['GIT_AUTHOR_IDENT', 'GIT_COMMITTER_IDENT'].map((v) =>
+        runGit(['var', v], read).then(
+          () => true,
+          () => false,
+        ),
+      ),
+    );
+    if (known.every(Boolean)) return [];
+    const args: string[] = [];
+    for (const [key, fallback] of Object.entries(FALLBACK_IDENTITY)) {
+      const value = await runGitText(['config', '--get', key], read).catch((err: unknown) => {
+        if (isGitExit(err, 1)) return ''; // not set
+        throw err;
+      });
+      if (value.trim() === '') args.push('-c', `${key}=${fallback}`);
+    }
+    return args;
+  };
+
+  return {
+    head,
+
+    async fingerprint(excludePaths) {
+      const spec = pathspecExcluding(excludePaths);
+      const [sha, statusOut, staged, worktree, root] = await Promise.all([
+        head(),
+        runGit(statusArgs(excludePaths), read),
+        gitDigest(['diff', '--cached', '--binary', ...PLAIN_DIFF, ...spec]),
+        gitDigest(['diff', '--binary', ...PLAIN_DIFF, ...spec]),
+        top(),
+      ]);
+      const untracked = untrackedPaths(parsePorcelainV2(statusOut));
+      const digests = await mapConcurrent(untracked, FILE_CONCURRENCY, (p) => fileDigest(join(root, p)));
+
+      const hash = createHash('sha256');
+      hash.update(`head\0${sha ?? ''}\0status\0`);
+      hash.update(statusOut);
+      hash.update(`\0staged\0${staged}\0worktree\0${worktree}\0`);
+      untracked.forEach((p, i) => {
+        hash.update(`untracked\0${p}\0${digests[i]}\0`);
+      });
+      return hash.digest('hex');
+    },
+
+    async isDirty(excludePaths) {
+      return (await status(excludePaths)).length > 0;
+    },
+
+    async statusLines(excludePaths) {
+      return (await status(excludePaths)).map(formatStatusLine);
+    },
+
+    async diffStat(fromSha, excludePaths): Promise<DiffStat> {
+      // An unborn start diffs against the empty tree; hashing it works for sha1 and sha256 repos.
+      const base =
+        fromSha ?? (await runGitText(['hash-object', '-t', 'tree', '--stdin'], { ...read, input: '' }));
+      const [numstatOut, entries, root] = await Promise.all([
+        runGit(
+          ['diff', '--numstat', '-z', '-M', ...PLAIN_DIFF, base, ...pathspecExcluding(excludePaths)],
+          read,
+        ),
+        status(excludePaths),
+        top(),
+      ]);
+      const stat: DiffStat = { filesChanged: 0, insertions: 0, deletions: 0 };
+      for (const entry of parseNumstat(numstatOut)) {
+        stat.filesChanged++;
+        stat.insertions += entry.insertions ?? 0;
+        stat.deletions += entry.deletions ?? 0;
+      }
+      const untracked = untrackedPaths(entries);
+      const lines = await mapConcurrent(untracked, FILE_CONCURRENCY, (p) => countFileLines(join(root, p)));
+      stat.filesChanged += untracked.length;
+      for (const n of lines) stat.insertions += n;
+      return stat;
+    },
+
+    async commitAll(message, excludePaths) {
+      await runGit(['add', '-A', ...pathspecExcluding(excludePaths)], write);
+      try {
+        await runGit(['diff', '--cached', '--quiet'], read);
+        return null; // nothing staged
+      } catch (err) {
+        if (!isGitExit(err, 1)) throw err;
+      }
+      await runGit([...(await identityOverrides()), 'commit', '-q', '-m', message], write);
+      return head();
+    },
+
+    async removeStaleIndexLock() {
+      // --git-path resolves to the right place for linked worktrees too
+      const lock = await runGitText(
+        ['rev-parse', '--path-format=absolute', '--git-path', 'index.lock'],
+        read,
+      );
+      try {
+        await unlink(lock);
+        return true;
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false;
+        throw err;
+      }
+    },
+  };
+}
+
+/** True when `dir` is inside a git work tree. */
+export async function isGitRepo(dir: string): Promise<boolean> {
+  try {
+    return (
+      (await runGitText(['rev-parse', '--is-inside-work-tree'], { cwd: dir, readOnly: true })) === 'true'
+    );
+  } catch {
+    return false;
+  }
+}
+
+/** Absolute path of the work tree's top level containing `dir`, or null when `dir` is not in one. */
+export async function gitTopLevel(dir: string): Promise<string | null> {
+  try {
+    return await runGitText(['rev-parse', '--show-toplevel'], { cwd: dir, readOnly: true });
+  } catch {
+    return null;
+  }
+}

@@ -1,0 +1,135 @@
+// One way to run git: a fixed environment, a timeout, and errors that say what failed.
+import { spawn } from 'node:child_process';
+
+export interface RunGitOptions {
+  cwd: string;
+  /** Kill git after this long (default 60 s). */
+  timeoutMs?: number;
+  /** Bytes written to git's stdin. */
+  input?: string | Buffer;
+  /** Read-only call: sets GIT_OPTIONAL_LOCKS=0 so status does not take the index lock to refresh it. */
+  readOnly?: boolean;
+}
+
+const DEFAULT_TIMEOUT_MS = 60_000;
+const STDERR_TAIL_BYTES = 4096;
+
+// Set by git hooks or a parent git; they would point our calls at some other repository or index.
+const INHERITED_REPO_VARS = [
+  'GIT_DIR',
+  'GIT_WORK_TREE',
+  'GIT_INDEX_FILE',
+  'GIT_OBJECT_DIRECTORY',
+  'GIT_ALTERNATE_OBJECT_DIRECTORIES',
+  'GIT_COMMON_DIR',
+  'GIT_PREFIX',
+  'GIT_NAMESPACE',
+];
+
+export class GitError extends Error {
+  readonly args: readonly string[];
+  /** Exit code, or null when git was killed by a signal (including our timeout). */
+  readonly exitCode: number | null;
+  readonly signal: NodeJS.Signals | null;
+  readonly timedOut: boolean;
+  /** Last few KiB of stderr. */
+  readonly stderr: string;
+
+  constructor(
+    args: readonly string[],
+    result: { exitCode: number | null; signal: NodeJS.Signals | null; timedOut: boolean; stderr: string },
+  ) {
+    const how = result.timedOut
+      ? 'timed out'
+      : result.exitCode !== null
+        ? `exited with code ${result.exitCode}`
+        : `was killed by ${result.signal ?? 'a signal'}`;
+    const tail = result.stderr.trim();
+    super(`git ${args.join(' ')} ${how}${tail ? `: ${tail}` : ''}`);
+    this.name = 'GitError';
+    this.args = args;
+    this.exitCode = result.exitCode;
+    this.signal = result.signal;
+    this.timedOut = result.timedOut;
+    this.stderr = result.stderr;
+  }
+}
+
+export function gitEnv(readOnly = false): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...process.env };
+  for (const name of INHERITED_REPO_VARS) delete env[name];
+  env.GIT_TERMINAL_PROMPT = '0';
+  env.LC_ALL = 'C';
+  env.GIT_PAGER = 'cat';
+  env.PAGER = 'cat';
+  if (readOnly) env.GIT_OPTIONAL_LOCKS = '0';
+  else delete env.GIT_OPTIONAL_LOCKS;
+  return env;
+}
+
+/**
+ * Runs git and hands each stdout chunk to `onStdout` as it arrives, so large output (binary diffs)
+ * can be hashed without being held in memory. Rejects with GitError on a non-zero exit or timeout.
+ */
+export function streamGit(
+  args: readonly string[],
+  opts: RunGitOptions,
+  onStdout: (chunk: Buffer) => void,
+): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('git', args, {
+      cwd: opts.cwd,
+      env: gitEnv(opts.readOnly),
+      stdio: ['pipe', 'pipe', 'pipe'],
+      // Its own process group, so a timeout also kills hooks or helpers git started; they would
+      // otherwise keep our pipes open after git itself is gone.
+      detached: true,
+    });
+    let stderr = Buffer.alloc(0);
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      try {
+        if (child.pid !== undefined) process.kill(-child.pid, 'SIGKILL');
+      } catch {
+        child.kill('SIGKILL'); // the group is already gone; make sure git is too
+      }
+    }, opts.timeoutMs ?? DEFAULT_TIMEOUT_MS);
+
+    child.stdout.on('data', onStdout);
+    child.stderr.on('data', (chunk: Buffer) => {
+      stderr = Buffer.concat([stderr, chunk]);
+      if (stderr.length > STDERR_TAIL_BYTES) stderr = stderr.subarray(stderr.length - STDERR_TAIL_BYTES);
+    });
+    child.on('error', (err) => {
+      clearTimeout(timer);
+      reject(err);
+    });
+    child.on('close', (exitCode, signal) => {
+      clearTimeout(timer);
+      if (exitCode === 0 && !timedOut) resolve();
+      else reject(new GitError(args, { exitCode, signal, timedOut, stderr: stderr.toString('utf8') }));
+    });
+    // git may exit before reading its input (EPIPE); the exit code reports what went wrong.
+    child.stdin.on('error', () => {});
+    if (opts.input === undefined) child.stdin.end();
+    else child.stdin.end(opts.input);
+  });
+}
+
+/** Runs git and returns its stdout bytes. */
+export async function runGit(args: readonly string[], opts: RunGitOptions): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  await streamGit(args, opts, (chunk) => chunks.push(chunk));
+  return Buffer.concat(chunks);
+}
+
+/** Runs git and returns its stdout as UTF-8 text with the trailing newline removed. */
+export async function runGitText(args: readonly string[], opts: RunGitOptions): Promise<string> {
+  return (await runGit(args, opts)).toString('utf8').replace(/\n$/, '');
+}
+
+/** True when `err` is a GitError for a git that ran and exited with `code`. */
+export function isGitExit(err: unknown, code: number): err is GitError {
+  return err instanceof GitError && err.exitCode === code;
+}

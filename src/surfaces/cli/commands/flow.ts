@@ -1,0 +1,491 @@
+import { spawn } from 'node:child_process';
+import { closeSync, mkdirSync, openSync, readFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createAgentResolver } from '../../../agents/resolver.ts';
+import {
+  type AbortReason,
+  FlowControl,
+  FlowControlError,
+  type FlowOutcome,
+  liveLock,
+  runWorker,
+  type StartOptions,
+} from '../../../control/flow-control.ts';
+import { knownAgentIds } from '../../../core/config/index.ts';
+import { runPaths } from '../../../core/flow/run-paths.ts';
+import { loadState } from '../../../core/flow/state.ts';
+import { readLock } from '../../../core/lock.ts';
+import type { Run, RunEvent } from '../../../core/store/types.ts';
+import { loadTicketQueue } from '../../../core/tickets/index.ts';
+import { createRepoState } from '../../../integrations/git/index.ts';
+import { type GlobalOptions, loadRepoConfig, resolveRepo } from '../context.ts';
+import { CliError, EXIT } from '../errors.ts';
+import { type CliIo, formatTable, painter, printJson } from '../io.ts';
+import { ProgressPrinter } from '../progress.ts';
+
+interface JsonFlag {
+  json?: boolean;
+}
+
+async function openControl(io: CliIo, global: GlobalOptions): Promise<FlowControl> {
+  const repo = resolveRepo(io, global);
+  const { config } = await loadRepoConfig(io, repo.paths.root);
+  return new FlowControl(repo.paths, config, createRepoState(repo.paths.root));
+}
+
+/** Maps control-plane refusals to exit codes; everything else propagates. */
+async function guarded<T>(fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    if (err instanceof FlowControlError) {
+      const code = {
+        busy: EXIT.conflict,
+        wrong_state: EXIT.conflict,
+        blocked: EXIT.failed,
+        no_run: EXIT.usage,
+      }[err.code];
+      throw new CliError(err.message, code);
+    }
+    throw err;
+  }
+}
+
+/** Exit code of a finished foreground run: completed 0, failed 1, paused or stopped 5. */
+export function outcomeExit(outcome: FlowOutcome): number {
+  if (outcome.status === 'completed') return EXIT.ok;
+  if (outcome.status === 'failed') return EXIT.failed;
+  return EXIT.notFinished;
+}
+
+/** Runs the flow in this process with live progress; Ctrl-C pauses (resumable), SIGTERM stops. */
+async function foreground(
+  io: CliIo,
+  control: FlowControl,
+  runId: string,
+  opts: { quiet?: boolean } = {},
+): Promise<FlowOutcome> {
+  const printer = opts.quiet ? null : new ProgressPrinter(io);
+  const abort = new AbortController();
+  const onSigint = () => abort.abort('pause' satisfies AbortReason);
+  const onSigterm = () => abort.abort('stop' satisfies AbortReason);
+  process.on('SIGINT', onSigint);
+  process.on('SIGTERM', onSigterm);
+  try {
+    const outcome = await runWorker({
+      control,
+      runId,
+      repo: createRepoState(control.paths.root),
+      resolveAgent: createAgentResolver(control.config),
+      signal: abort.signal,
+      ...(printer ? { onProgress: printer.onProgress } : {}),
+    });
+    printer?.finish(outcome);
+    return outcome;
+  } finally {
+    process.off('SIGINT', onSigint);
+    process.off('SIGTERM', onSigterm);
+  }
+}
+
+interface StartFlags {
+  new?: boolean;
+  maxTotalTurns?: number;
+  force?: boolean;
+  foreground?: boolean;
+  json?: boolean;
+}
+
+function startOptions(flags: StartFlags): StartOptions {
+  const opts: StartOptions = {};
+  if (flags.new) opts.newRun = true;
+  if (flags.force) opts.force = true;
+  if (flags.maxTotalTurns !== undefined) opts.maxTotalTurns = flags.maxTotalTurns;
+  return opts;
+}
+
+/** `car run`: start or continue the queue in the foreground. */
+export async function runCommand(io: CliIo, global: GlobalOptions, flags: StartFlags): Promise<void> {
+  const control = await openControl(io, global);
+  try {
+    const prepared = await guarded(() => control.prepareStart(startOptions(flags)));
+    io.stdout(`${prepared.action} run ${prepared.run.id}\n`);
+    const outcome = await guarded(() => foreground(io, control, prepared.run.id));
+    const code = outcomeExit(outcome);
+    if (code !== EXIT.ok) throw new CliError('', code);
+  } finally {
+    control.close();
+  }
+}
+
+/** The CLI entry to re-invoke for a background worker: the bundle, or main.ts under tsx. */
+function cliEntry(): string[] {
+  const self = fileURLToPath(import.meta.url);
+  if (self.endsWith('.js')) return [self];
+  return ['--import', 'tsx', resolve(dirname(self), '..', 'main.ts')];
+}
+
+const WORKER_START_TIMEOUT_MS = 15_000;
+
+/** Starts a detached worker for the run and waits until it owns the repo lock (or died trying). */
+async function spawnWorker(io: CliIo, control: FlowControl, runId: string): Promise<number> {
+  const paths = runPaths(control.paths.root, runId);
+  mkdirSync(paths.runDir, { recursive: true });
+  const logFile = join(paths.runDir, 'worker.log');
+  const fd = openSync(logFile, 'a');
+  let exited: number | null = null;
+  const child = spawn(
+    process.execPath,
+    [...cliEntry(), '--repo', control.paths.root, 'flow', 'worker', '--run', runId],
+    {
+      cwd: control.paths.root,
+      env: io.env,
+      detached: true,
+      stdio: ['ignore', fd, fd],
+    },
+  );
+  closeSync(fd);
+  child.on('exit', (code) => {
+    exited = code ?? 1;
+  });
+  child.unref();
+  const deadline = Date.now() + WORKER_START_TIMEOUT_MS;
+  while (Date.now() < deadline) {
+    const lock = readLock(control.paths.lockFile);
+    if (lock?.holder?.pid === child.pid) return child.pid!;
+    // a worker that finishes within the wait (tiny queues) is fine; one that failed says why in its log
+    if (exited !== null) {
+      if (exited === EXIT.ok || exited === EXIT.notFinished) return child.pid!;
+      const tail = readFileSync(logFile, 'utf8').split('\n').slice(-15).join('\n');
+      throw new CliError(
+        `the worker exited with code ${exited} before taking the repo lock:\n${tail}`,
+        EXIT.failed,
+      );
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new CliError(
+    `the worker did not take the repo lock within ${WORKER_START_TIMEOUT_MS / 1000}s; see ${logFile}`,
+    EXIT.failed,
+  );
+}
+
+export async function flowStart(io: CliIo, global: GlobalOptions, flags: StartFlags): Promise<void> {
+  if (flags.foreground) return runCommand(io, global, flags);
+  const control = await openControl(io, global);
+  try {
+    const prepared = await guarded(() => control.prepareStart(startOptions(flags)));
+    const pid = await spawnWorker(io, control, prepared.run.id);
+    const log = `${runPaths(control.paths.root, prepared.run.id).rel.runDir}/worker.log`;
+    if (flags.json) printJson(io, { run_id: prepared.run.id, action: prepared.action, worker_pid: pid, log });
+    else
+      io.stdout(
+        `${prepared.action} run ${prepared.run.id}; worker pid ${pid} (log: ${log}). Follow: car flow events --follow\n`,
+      );
+  } finally {
+    control.close();
+  }
+}
+
+export async function flowResume(
+  io: CliIo,
+  global: GlobalOptions,
+  flags: StartFlags & { run?: string },
+): Promise<void> {
+  const control = await openControl(io, global);
+  try {
+    const run = await guarded(() => control.resume(flags.run, startOptions(flags)));
+    if (flags.foreground) {
+      const outcome = await guarded(() => foreground(io, control, run.id));
+      const code = outcomeExit(outcome);
+      if (code !== EXIT.ok) throw new CliError('', code);
+      return;
+    }
+    const pid = await spawnWorker(io, control, run.id);
+    if (flags.json) printJson(io, { run_id: run.id, action: 'resumed', worker_pid: pid });
+    else io.stdout(`resumed run ${run.id}; worker pid ${pid}\n`);
+  } finally {
+    control.close();
+  }
+}
+
+/** Hidden: the detached worker process `car flow start` spawns. */
+export async function flowWorker(io: CliIo, global: GlobalOptions, flags: { run: string }): Promise<void> {
+  const control = await openControl(io, global);
+  try {
+    io.stdout(`worker pid ${process.pid} run ${flags.run} repo ${control.paths.root}\n`);
+    const outcome = await guarded(() => foreground({ ...io, isTTY: false }, control, flags.run));
+    const code = outcomeExit(outcome);
+    if (code !== EXIT.ok) throw new CliError('', code);
+  } finally {
+    control.close();
+  }
+}
+
+export async function flowRequest(
+  io: CliIo,
+  global: GlobalOptions,
+  what: 'pause' | 'stop',
+  flags: JsonFlag & { run?: string },
+): Promise<void> {
+  const control = await openControl(io, global);
+  try {
+    const result = await guarded(async () => control.request(flags.run, what));
+    if (flags.json) {
+      printJson(io, {
+        run_id: result.run.id,
+        status: result.run.status,
+        immediate: result.immediate,
+        worker_pid: result.workerPid,
+      });
+    } else if (result.immediate) {
+      io.stdout(`run ${result.run.id} ${result.run.status}\n`);
+    } else {
+      io.stdout(
+        `${what} requested for run ${result.run.id}; worker pid ${result.workerPid} ${what === 'stop' ? 'is stopping' : 'pauses after the current turn'}\n`,
+      );
+    }
+  } finally {
+    control.close();
+  }
+}
+
+export async function flowReply(
+  io: CliIo,
+  global: GlobalOptions,
+  words: string[],
+  flags: JsonFlag & { run?: string; file?: string; title?: string; resume?: boolean },
+): Promise<void> {
+  let body = words.join(' ');
+  if (flags.file) {
+    try {
+      body = readFileSync(flags.file === '-' ? 0 : resolve(io.cwd, flags.file), 'utf8');
+    } catch (err) {
+      throw new CliError(`cannot read --file ${flags.file}: ${(err as Error).message}`, EXIT.usage);
+    }
+  }
+  if (!body.trim()) throw new CliError('the reply is empty: give text or --file', EXIT.usage);
+  const control = await openControl(io, global);
+  try {
+    const { run, file } = await guarded(() => control.reply(flags.run, body, flags.title));
+    let worker: number | null = null;
+    if (flags.resume && run.status === 'paused') {
+      const resumed = await guarded(() => control.resume(run.id));
+      worker = await spawnWorker(io, control, resumed.id);
+    }
+    if (flags.json)
+      printJson(io, { run_id: run.id, reply_file: file, resumed: worker !== null, worker_pid: worker });
+    else
+      io.stdout(
+        `reply written to ${file}${worker !== null ? `; run ${run.id} resumed (worker pid ${worker})` : ''}\n`,
+      );
+  } finally {
+    control.close();
+  }
+}
+
+function runJson(run: Run, control: FlowControl) {
+  const state = loadState(run.state, control.settings(run).maxTotalTurns);
+  return {
+    run_id: run.id,
+    status: run.status,
+    reason_code: run.reasonCode,
+    reason: run.reason,
+    reason_details: run.reasonDetails,
+    created_at: run.createdAt,
+    started_at: run.startedAt,
+    finished_at: run.finishedAt,
+    updated_at: run.updatedAt,
+    total_turns: state.totalTurns,
+    turn_limit: state.turnLimit,
+    current_ticket: state.ticket?.path ?? null,
+    last_event_seq: run.lastEventSeq,
+  };
+}
+
+/** What a person (or agent) should do next, so status never leaves them guessing. */
+function recommendedAction(run: Run, workerAlive: boolean): string {
+  switch (run.status) {
+    case 'paused':
+      if (run.reasonCode === 'dispatch') return 'answer with: car flow reply "<answer>" --resume';
+      if (run.reasonCode === 'user_ticket')
+        return 'do the user ticket, mark it done (car ticket done N), then car flow resume';
+      return 'fix what the reason says, then car flow resume';
+    case 'pending':
+    case 'running':
+    case 'stopping':
+      return workerAlive
+        ? 'none: the run is working (car flow events --follow)'
+        : 'the worker died: car flow start recovers the run';
+    case 'completed':
+      return 'none: all tickets are done (add tickets and car flow start for more)';
+    default:
+      return 'car flow start begins a new run';
+  }
+}
+
+export async function flowStatus(
+  io: CliIo,
+  global: GlobalOptions,
+  flags: JsonFlag & { run?: string },
+): Promise<void> {
+  const control = await openControl(io, global);
+  try {
+    const run = flags.run ? control.runOrLatest(flags.run) : control.store.latestRun();
+    const lock = readLock(control.paths.lockFile);
+    const live = liveLock(control.paths);
+    const queue = loadTicketQueue(control.paths.ticketsDir, {
+      repoRoot: control.paths.root,
+      agents: knownAgentIds(control.config),
+    });
+    const tickets = {
+      total: queue.tickets.length,
+      done: queue.tickets.filter((t) => t.isDone).length,
+      next: queue.tickets.find((t) => !t.isDone)?.relPath ?? null,
+    };
+    const worker = lock?.holder
+      ? {
+          status: lock.stale ? 'stale' : 'alive',
+          pid: lock.holder.pid,
+          host: lock.holder.host,
+          since: lock.holder.started_at,
+          purpose: lock.holder.purpose ?? null,
+        }
+      : { status: 'none' };
+    const last = run
+      ? control.store.listEvents(run.id, { afterSeq: Math.max(0, run.lastEventSeq - 1), limit: 1 })[0]
+      : undefined;
+    const report = {
+      run: run ? runJson(run, control) : null,
+      worker,
+      tickets,
+      last_event: last ? { seq: last.seq, type: last.type, at: last.at } : null,
+      recommended_action: run
+        ? recommendedAction(run, live !== null)
+        : 'car flow start (or car run) begins the first run',
+    };
+    if (flags.json) {
+      printJson(io, report);
+      return;
+    }
+    const paint = painter(io);
+    if (!run) io.stdout('no runs yet\n');
+    else {
+      const r = report.run!;
+      io.stdout(`run ${r.run_id}: ${paint('bold', r.status)}${r.reason_code ? ` (${r.reason_code})` : ''}\n`);
+      if (r.reason) io.stdout(`  reason: ${r.reason}\n`);
+      io.stdout(
+        `  turns: ${r.total_turns}/${r.turn_limit}${r.current_ticket ? `, working ${r.current_ticket}` : ''}\n`,
+      );
+      if (last) io.stdout(`  last event: #${last.seq} ${last.type} at ${last.at}\n`);
+    }
+    io.stdout(
+      `worker: ${worker.status}${'pid' in worker ? ` (pid ${worker.pid} on ${worker.host} since ${worker.since})` : ''}\n`,
+    );
+    io.stdout(
+      `tickets: ${tickets.done}/${tickets.total} done${tickets.next ? `, next ${tickets.next}` : ''}\n`,
+    );
+    io.stdout(`next step: ${report.recommended_action}\n`);
+  } finally {
+    control.close();
+  }
+}
+
+export async function flowRuns(
+  io: CliIo,
+  global: GlobalOptions,
+  flags: JsonFlag & { limit: number },
+): Promise<void> {
+  const control = await openControl(io, global);
+  try {
+    const runs = control.store.listRuns({ limit: flags.limit });
+    if (flags.json) {
+      printJson(io, { runs: runs.map((r) => runJson(r, control)) });
+      return;
+    }
+    if (runs.length === 0) {
+      io.stdout('no runs yet\n');
+      return;
+    }
+    const rows = [['RUN', 'STATUS', 'REASON', 'TURNS', 'CREATED']];
+    for (const r of runs) {
+      const j = runJson(r, control);
+      rows.push([r.id, r.status, r.reasonCode ?? '', String(j.total_turns), r.createdAt]);
+    }
+    io.stdout(`${formatTable(rows)}\n`);
+  } finally {
+    control.close();
+  }
+}
+
+export async function flowShow(
+  io: CliIo,
+  global: GlobalOptions,
+  runId: string,
+  flags: JsonFlag,
+): Promise<void> {
+  const control = await openControl(io, global);
+  try {
+    const run = await guarded(async () => control.runOrLatest(runId));
+    const turns = control.store.listTurns(run.id);
+    const stats = control.store.eventStats(run.id);
+    if (flags.json) {
+      printJson(io, {
+        run: runJson(run, control),
+        turns,
+        event_stats: stats,
+        artifacts: control.store.listArtifacts(run.id),
+      });
+      return;
+    }
+    const r = runJson(run, control);
+    io.stdout(`run ${r.run_id}: ${r.status}${r.reason_code ? ` (${r.reason_code}: ${r.reason})` : ''}\n`);
+    io.stdout(`created ${r.created_at}, started ${r.started_at ?? '-'}, finished ${r.finished_at ?? '-'}\n`);
+    const rows = [['TURN', 'STATUS', 'KIND', 'AGENT', 'TICKET', 'STARTED', 'ERROR']];
+    for (const t of turns) {
+      rows.push([String(t.seq), t.status, t.kind, t.agent, t.ticketPath ?? '', t.startedAt, t.error ?? '']);
+    }
+    io.stdout(`${formatTable(rows)}\n`);
+    const dropped = stats.filter((s) => s.dropped > 0);
+    for (const s of dropped)
+      io.stdout(`note: ${s.dropped} ${s.type} event(s) over the per-run cap were not stored\n`);
+  } finally {
+    control.close();
+  }
+}
+
+function eventLine(e: RunEvent): string {
+  const data = JSON.stringify(e.data);
+  return `#${e.seq} ${e.at} ${e.type}${data === '{}' ? '' : ` ${data.length > 200 ? `${data.slice(0, 197)}...` : data}`}`;
+}
+
+export async function flowEvents(
+  io: CliIo,
+  global: GlobalOptions,
+  runId: string | undefined,
+  flags: JsonFlag & { after?: number; type?: string[]; limit: number; follow?: boolean },
+): Promise<void> {
+  const control = await openControl(io, global);
+  try {
+    const run = await guarded(async () => control.runOrLatest(runId));
+    let after = flags.after ?? 0;
+    const print = (events: RunEvent[]) => {
+      for (const e of events) io.stdout(flags.json ? `${JSON.stringify(e)}\n` : `${eventLine(e)}\n`);
+      if (events.length > 0) after = events.at(-1)!.seq;
+    };
+    const types = flags.type && flags.type.length > 0 ? { types: flags.type } : {};
+    print(control.store.listEvents(run.id, { afterSeq: after, limit: flags.limit, ...types }));
+    if (!flags.follow) return;
+    // Follow until the run stops being active and nothing new is left to print.
+    const active = new Set(['pending', 'running', 'stopping']);
+    for (;;) {
+      await new Promise((r) => setTimeout(r, 200));
+      const batch = control.store.listEvents(run.id, { afterSeq: after, limit: 1000, ...types });
+      print(batch);
+      if (batch.length === 0 && !active.has(control.store.getRun(run.id)?.status ?? '')) return;
+    }
+  } finally {
+    control.close();
+  }
+}
