@@ -24,7 +24,7 @@ import { setFrontmatterField } from '../core/tickets/index.ts';
  *   done                  set `done: true` in the ticket
  *   ask <question>        pause for a human (DISPATCH.md mode: pause) until a reply arrives
  *   notify <text>         tell the human without pausing (DISPATCH.md mode: notify)
- *   sleep <ms>            wait (abortable)
+ *   sleep <ms>            wait (abortable; not repeated after a crash)
  *   fail <message>        end the turn as failed
  *
  * Without a script it writes `demo/<ticket>.txt`, marks the ticket done and commits. Progress through
@@ -186,6 +186,8 @@ class DemoSession implements AgentSession {
           this.writeDispatch('notify', arg);
           break;
         case 'sleep':
+          // counted as done once started, so a turn killed mid-sleep does not sleep again after a restart
+          this.saveProgress(i + 1);
           await abortableSleep(Number(arg) || 0, request.signal);
           break;
         case 'fail':

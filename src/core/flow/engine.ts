@@ -141,6 +141,8 @@ export class FlowEngine {
         if (aborted) return this.#finish(ctx, aborted);
         const started = this.#now();
         const step = await this.#step(ctx);
+        // the step's post-turn work is done; only a crash inside it leaves a non-idle phase behind
+        state.phase = 'idle';
         state.activeMs += this.#now() - started;
         if (step.kind === 'end') return this.#finish(ctx, step.outcome);
         this.#persist(ctx);
@@ -184,24 +186,6 @@ export class FlowEngine {
   async #step(ctx: RunContext): Promise<Step> {
     const { settings, store } = this.#deps;
     const { state, paths } = ctx;
-    if (state.totalTurns >= state.turnLimit) {
-      return end(
-        await this.#pause(
-          ctx,
-          'max_turns',
-          `Max turns reached (${state.totalTurns}). Review the tickets and resume.`,
-        ),
-      );
-    }
-    if (settings.maxWallclockSeconds !== null && state.activeMs >= settings.maxWallclockSeconds * 1000) {
-      return end(
-        await this.#pause(
-          ctx,
-          'max_wallclock',
-          `Wall-clock budget of ${settings.maxWallclockSeconds}s used. Resume to continue.`,
-        ),
-      );
-    }
 
     await ensureRunDirs(paths);
     const reply = await archiveReply(paths);
@@ -274,6 +258,25 @@ export class FlowEngine {
         ),
       );
     }
+    // The budgets only stop another agent turn: a run whose last turn finished the queue completes.
+    if (state.totalTurns >= state.turnLimit) {
+      return end(
+        await this.#pause(
+          ctx,
+          'max_turns',
+          `Max turns reached (${state.totalTurns}). Review the tickets and resume.`,
+        ),
+      );
+    }
+    if (settings.maxWallclockSeconds !== null && state.activeMs >= settings.maxWallclockSeconds * 1000) {
+      return end(
+        await this.#pause(
+          ctx,
+          'max_wallclock',
+          `Wall-clock budget of ${settings.maxWallclockSeconds}s used. Resume to continue.`,
+        ),
+      );
+    }
     return this.#turn(ctx, ticket, progress);
   }
 
@@ -287,13 +290,17 @@ export class FlowEngine {
       dirty = await repo.isDirty(RUNTIME_PATHS);
     }
     if (dirty) {
-      if (progress.commitAttempts >= settings.maxCommitRetries) {
+      // No agent commits for a person: a user ticket done on a dirty tree goes straight to the human.
+      const byHand = progress.agent === 'user';
+      if (byHand || progress.commitAttempts >= settings.maxCommitRetries) {
         const status = await repo.statusLines(RUNTIME_PATHS);
         return end(
           await this.#pause(
             ctx,
             'commit_barrier',
-            `${ticket.relPath} is done but its work is not committed after ${progress.commitAttempts} attempt(s). Commit by hand and resume.`,
+            byHand
+              ? `${ticket.relPath} is done but the tree has uncommitted changes. Commit them and resume.`
+              : `${ticket.relPath} is done but its work is not committed after ${progress.commitAttempts} attempt(s). Commit by hand and resume.`,
             { ticket: ticket.relPath, status: status.slice(0, 20) },
           ),
         );

@@ -2,10 +2,17 @@
 // key order, quoting, line endings, a BOM and the body stay exactly as the author (or CAR) left them.
 import { isDeepStrictEqual } from 'node:util';
 import { isAlias, isMap, isScalar, Scalar, type YAMLMap } from 'yaml';
-import { splitFrontmatter } from './frontmatter.ts';
+import { type FrontmatterSplit, splitFrontmatter } from './frontmatter.ts';
 import { sanitizeTicketId } from './lint.ts';
 import { newTicketId } from './ticket.ts';
-import { documentProblems, documentValue, findPair, parseYaml, parseYamlDocument } from './yaml.ts';
+import {
+  documentProblems,
+  documentValue,
+  findPair,
+  parseYaml,
+  parseYamlDocument,
+  resolvePlain,
+} from './yaml.ts';
 
 export class TicketEditError extends Error {
   override name = 'TicketEditError';
@@ -18,6 +25,8 @@ const PLAIN_RE = /^[\p{L}\p{N}_./(][^\p{C}\p{Zl}\p{Zp},[\]{}]*$/u;
 
 function isPlainSafe(s: string): boolean {
   if (!PLAIN_RE.test(s) || / #|: |[: ]$/.test(s)) return false;
+  // Our reader keeps timestamps as text, but PyYAML would read a date: those must be quoted too.
+  if (resolvePlain(s)?.tag !== undefined) return false;
   const { value, errors } = parseYaml(`k: ${s}`);
   return errors.length === 0 && isDeepStrictEqual(value, { k: s });
 }
@@ -31,8 +40,12 @@ function doubleQuoted(s: string): string {
     else if (ch === '\t') out += '\\t';
     else if (ch === '\r') out += '\\r';
     // Control, format, surrogate and line/paragraph separator characters are escaped.
-    else if (/[\p{C}\p{Zl}\p{Zp}]/u.test(ch)) out += `\\u${code.toString(16).padStart(4, '0')}`;
-    else out += ch;
+    else if (/[\p{C}\p{Zl}\p{Zp}]/u.test(ch)) {
+      out +=
+        code > 0xffff
+          ? `\\U${code.toString(16).padStart(8, '0')}`
+          : `\\u${code.toString(16).padStart(4, '0')}`;
+    } else out += ch;
   }
   return `${out}"`;
 }
@@ -53,21 +66,16 @@ export function renderScalar(value: ScalarValue): string {
   return isPlainSafe(value) ? value : doubleQuoted(value);
 }
 
-function parseFrontmatterMap(
-  text: string,
-  where: string,
-): { map: YAMLMap | null; yaml: string; offset: number } {
+function parseFrontmatterMap(text: string, where: string): { map: YAMLMap | null; split: FrontmatterSplit } {
   const split = splitFrontmatter(text);
   if (split.yaml === null) throw new TicketEditError(`${where}has no valid frontmatter (${split.absence})`);
   const doc = parseYamlDocument(split.yaml);
   const problem = documentProblems(doc)[0];
   if (problem) throw new TicketEditError(`${where}frontmatter is not valid YAML: ${problem.message}`);
   const contents = doc.contents;
-  if (contents === null || (isScalar(contents) && contents.value === null)) {
-    return { map: null, yaml: split.yaml, offset: split.yamlOffset };
-  }
+  if (contents === null || (isScalar(contents) && contents.value === null)) return { map: null, split };
   if (!isMap(contents)) throw new TicketEditError(`${where}frontmatter is not a mapping`);
-  return { map: contents, yaml: split.yaml, offset: split.yamlOffset };
+  return { map: contents, split };
 }
 
 function frontmatterValue(text: string): Record<string, unknown> {
@@ -110,7 +118,9 @@ function valueRegion(
  */
 export function setFrontmatterField(text: string, key: string, value: ScalarValue, file?: string): string {
   const where = file ? `${file}: ` : '';
-  const { map, yaml, offset } = parseFrontmatterMap(text, where);
+  const { map, split } = parseFrontmatterMap(text, where);
+  const yaml = split.yaml!;
+  const offset = split.yamlOffset;
   const rendered = renderScalar(value);
   let output: string;
   const region = map && valueRegion(yaml, map, key, rendered);
@@ -122,8 +132,7 @@ export function setFrontmatterField(text: string, key: string, value: ScalarValu
     const firstKey = (map?.items[0]?.key as Scalar | undefined)?.range?.[0];
     const indent =
       firstKey === undefined ? '' : yaml.slice(yaml.lastIndexOf('\n', firstKey - 1) + 1, firstKey);
-    const eol = splitFrontmatter(text).eol;
-    const line = `${indent}${renderScalar(key)}: ${rendered}${eol}`;
+    const line = `${indent}${renderScalar(key)}: ${rendered}${split.eol}`;
     const at = offset + yaml.length;
     output = text.slice(0, at) + line + text.slice(at);
   }

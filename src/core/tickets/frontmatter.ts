@@ -73,11 +73,3 @@ export function splitFrontmatter(text: string): FrontmatterSplit {
   }
   return none('unclosed');
 }
-
-/** 1-based line of a char offset in `text`. */
-export function lineAt(text: string, offset: number): number {
-  let line = 1;
-  const eol = /\r\n|\n|\r/g;
-  for (let m = eol.exec(text); m !== null && m.index < offset; m = eol.exec(text)) line++;
-  return line;
-}

@@ -1,13 +1,8 @@
 // Ticket lint rules with CAR's message strings (`tickets/lint.py`, `tickets/portable_lint.py`).
-import { type Document, isAlias, isMap, isSeq, type Node, type YAMLMap } from 'yaml';
-import { lineAt } from './frontmatter.ts';
+import type { Located } from './load.ts';
 import type { LintIssue, Ticket, TicketContextEntry, TicketFields } from './types.ts';
-import { findPair, isIntNode } from './yaml.ts';
 
-/** The agents CAR's portable linter (`car tickets lint`) accepts. */
-export const PORTABLE_AGENT_IDS: ReadonlySet<string> = new Set(['codex', 'hermes', 'opencode', 'user']);
-
-export const TICKET_ID_RE = /^[A-Za-z0-9._-]{6,128}$/;
+const TICKET_ID_RE = /^[A-Za-z0-9._-]{6,128}$/;
 const KNOWN_KEYS = new Set([
   'ticket_id',
   'agent',
@@ -25,7 +20,7 @@ export const INVALID_FILENAME =
   'Invalid ticket filename; expected TICKET-<number>[suffix].md (e.g. TICKET-001-foo.md)';
 
 /** Python's `repr()` of a str, as CAR puts it in messages. */
-export function pyRepr(s: string): string {
+function pyRepr(s: string): string {
   const escaped = s.replaceAll('\\', '\\\\').replaceAll('\n', '\\n').replaceAll('\t', '\\t');
   if (s.includes("'") && !s.includes('"')) return `"${escaped}"`;
   return `'${escaped.replaceAll("'", "\\'")}'`;
@@ -47,38 +42,22 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
   );
 }
 
-/** Where lint issues point: the file text, where its YAML starts, and the parsed document. */
-export interface LintSource {
-  file: string;
-  text: string;
-  yamlOffset: number;
-  doc: Document.Parsed;
-}
-
-function deref(src: LintSource, node: unknown): unknown {
-  return isAlias(node) ? node.resolve(src.doc) : node;
-}
-
-function nodeLine(src: LintSource, node: unknown): number {
-  const range = (node as Node | null)?.range;
-  return range ? lineAt(src.text, src.yamlOffset + range[0]) : 1;
-}
-
 /**
- * Lints a frontmatter mapping and extracts its known fields, in CAR's order. As in CAR, the agent is
- * only checked against `agents` when no other required field failed.
+ * Lints a frontmatter mapping and extracts its known fields, in CAR's order. `root` locates the
+ * mapping's nodes in the file; a missing key points at the opening fence (line 1). As in CAR, the
+ * agent is only checked against `agents` when no other required field failed.
  */
 export function lintFrontmatter(
-  src: LintSource,
-  map: YAMLMap,
+  file: string,
+  root: Located,
   data: Record<string, unknown>,
   agents?: ReadonlySet<string>,
 ): { fields: TicketFields; issues: LintIssue[] } {
   const issues: LintIssue[] = [];
-  const issue = (code: string, message: string, field: string, node?: unknown): void => {
-    issues.push({ file: src.file, line: nodeLine(src, node), field, message, code, severity: 'error' });
+  const issue = (code: string, message: string, field: string): void => {
+    const line = root.pairs?.get(field)?.keyLine ?? 1;
+    issues.push({ file, line, field, message, code, severity: 'error' });
   };
-  const keyNode = (key: string): unknown => findPair(map, key)?.key;
 
   const rawId = data.ticket_id;
   const ticketId = sanitizeTicketId(rawId);
@@ -87,31 +66,20 @@ export function lintFrontmatter(
       'ticket-id-invalid',
       'frontmatter.ticket_id must match [A-Za-z0-9._-]{6,128} when provided.',
       'ticket_id',
-      keyNode('ticket_id'),
     );
   }
 
   const rawAgent = optionalString(data.agent);
-  if (rawAgent === null) {
-    const code = data.agent == null ? 'agent-missing' : 'agent-empty';
-    issue(code, AGENT_REQUIRED, 'agent', keyNode('agent'));
-  }
+  if (rawAgent === null) issue(data.agent == null ? 'agent-missing' : 'agent-empty', AGENT_REQUIRED, 'agent');
 
   const done = typeof data.done === 'boolean' ? data.done : null;
-  if (done === null) {
-    issue(data.done == null ? 'done-missing' : 'done-not-bool', DONE_REQUIRED, 'done', keyNode('done'));
-  }
+  if (done === null) issue(data.done == null ? 'done-missing' : 'done-not-bool', DONE_REQUIRED, 'done');
 
   let profile: string | null = null;
   if (data.profile != null) {
     profile = optionalString(data.profile);
     if (profile === null) {
-      issue(
-        'profile-empty',
-        'frontmatter.profile must be a non-empty string when provided.',
-        'profile',
-        keyNode('profile'),
-      );
+      issue('profile-empty', 'frontmatter.profile must be a non-empty string when provided.', 'profile');
     }
   }
 
@@ -124,17 +92,11 @@ export function lintFrontmatter(
       profile ??= alias[1].trim();
     }
     if (agents && issues.length === 0 && !agents.has(agent)) {
-      issue(
-        'agent-invalid',
-        `frontmatter.agent is invalid: Unknown agent: ${pyRepr(rawAgent!)}`,
-        'agent',
-        keyNode('agent'),
-      );
+      issue('agent-invalid', `frontmatter.agent is invalid: Unknown agent: ${pyRepr(rawAgent!)}`, 'agent');
     }
   }
 
-  const contextPair = findPair(map, 'context');
-  const context = lintContext(src, data.context, deref(src, contextPair?.value), contextPair?.key, issues);
+  const context = lintContext(file, data.context, root.pairs?.get('context'), issues);
 
   const extra: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(data)) if (!KNOWN_KEYS.has(key)) extra[key] = value;
@@ -154,54 +116,63 @@ export function lintFrontmatter(
   return { fields, issues };
 }
 
+/** The first rule a context path breaks: [code, message tail]. */
+function pathProblem(path: string | null): [string, string] | null {
+  if (path === null) return ['context-path-missing', 'is required.'];
+  if (path.startsWith('/')) return ['context-path-absolute', 'must be repo-relative.'];
+  if (path.includes('\\')) return ['context-path-backslash', 'may not include backslashes.'];
+  if (path.split('/').includes('..')) return ['context-path-traversal', 'may not include parent traversal.'];
+  return null;
+}
+
 /** One error per bad entry, the first rule it breaks, as in CAR. */
 function lintContext(
-  src: LintSource,
+  file: string,
   raw: unknown,
-  node: unknown,
-  keyNode: unknown,
+  located: { keyLine: number; value: Located } | undefined,
   issues: LintIssue[],
 ): TicketContextEntry[] {
   const entries: TicketContextEntry[] = [];
-  const issue = (code: string, message: string, field: string, at: unknown): void => {
-    issues.push({ file: src.file, line: nodeLine(src, at), field, message, code, severity: 'error' });
+  const issue = (code: string, message: string, field: string, line: number | undefined): void => {
+    issues.push({ file, line: line ?? located?.keyLine ?? 1, field, message, code, severity: 'error' });
   };
   if (raw == null) return entries;
   if (!Array.isArray(raw)) {
-    issue('context-not-list', 'frontmatter.context must be a list when provided.', 'context', keyNode);
+    issue(
+      'context-not-list',
+      'frontmatter.context must be a list when provided.',
+      'context',
+      located?.keyLine,
+    );
     return entries;
   }
-  const itemNodes = isSeq(node) ? node.items : [];
   raw.forEach((item: unknown, i) => {
-    const itemNode = deref(src, itemNodes[i]);
+    const node = located?.value.items?.[i];
     const field = `context[${i}]`;
-    const at = (key: string): unknown =>
-      isMap(itemNode) ? (findPair(itemNode, key)?.key ?? itemNode) : itemNode;
+    const lineOf = (key: string): number | undefined => node?.pairs?.get(key)?.keyLine ?? node?.line;
     if (!isPlainObject(item)) {
-      issue('context-entry-not-mapping', `frontmatter.${field} must be a mapping.`, field, itemNode);
+      issue('context-entry-not-mapping', `frontmatter.${field} must be a mapping.`, field, node?.line);
       return;
     }
     const path = optionalString(item.path);
-    const pathIssue = (code: string, what: string): void =>
-      issue(code, `frontmatter.${field}.path ${what}`, `${field}.path`, at('path'));
-    if (path === null) return pathIssue('context-path-missing', 'is required.');
-    if (path.startsWith('/')) return pathIssue('context-path-absolute', 'must be repo-relative.');
-    if (path.includes('\\')) return pathIssue('context-path-backslash', 'may not include backslashes.');
-    if (path.split('/').includes('..'))
-      return pathIssue('context-path-traversal', 'may not include parent traversal.');
+    const bad = pathProblem(path);
+    if (bad) {
+      const [code, what] = bad;
+      issue(code, `frontmatter.${field}.path ${what}`, `${field}.path`, lineOf('path'));
+      return;
+    }
 
-    const maxBytesNode = isMap(itemNode) ? deref(src, findPair(itemNode, 'max_bytes')?.value) : undefined;
     let maxBytes: number | null = null;
     if (item.max_bytes != null) {
       // Python's bool is an int, so `max_bytes: true` passes CAR's check as 1.
-      const isInt = item.max_bytes === true || isIntNode(maxBytesNode);
+      const isInt = item.max_bytes === true || node?.pairs?.get('max_bytes')?.value.isInt === true;
       const value = Number(item.max_bytes);
       if (!isInt || !(value > 0)) {
         issue(
           'context-max-bytes-invalid',
           `frontmatter.${field}.max_bytes must be a positive integer when provided.`,
           `${field}.max_bytes`,
-          at('max_bytes'),
+          lineOf('max_bytes'),
         );
         return;
       }
@@ -215,11 +186,11 @@ function lintContext(
         'context-required-not-bool',
         `frontmatter.${field}.required must be a boolean when provided.`,
         `${field}.required`,
-        at('required'),
+        lineOf('required'),
       );
       return;
     }
-    entries.push({ path, maxBytes, required });
+    entries.push({ path: path!, maxBytes, required });
   });
   return entries;
 }

@@ -17,6 +17,7 @@ const frontmatter = z
     ticket_id: z
       .string()
       .regex(/^[A-Za-z0-9._-]{6,128}$/)
+      .optional()
       .describe('stable id; car ticket new writes tkt_<32 hex>; absent: derived from the path'),
     agent: z
       .string()

@@ -1,10 +1,9 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { basename } from 'node:path';
-import { isMap, isScalar } from 'yaml';
-import { type FrontmatterSplit, lineAt, splitFrontmatter } from './frontmatter.ts';
+import { type FrontmatterSplit, splitFrontmatter } from './frontmatter.ts';
 import { INVALID_FILENAME, lintFrontmatter } from './lint.ts';
+import { loadFrontmatterYaml } from './load.ts';
 import type { LintIssue, Ticket, TicketFields } from './types.ts';
-import { documentProblems, documentValue, parseYamlDocument } from './yaml.ts';
 
 export const TICKET_NAME_RE = /^TICKET-(\d{3,})(?:[^/]*)\.md$/i;
 
@@ -39,7 +38,7 @@ export interface ParseTicketOptions {
   agents?: ReadonlySet<string>;
 }
 
-const EMPTY_FIELDS: TicketFields = {
+const emptyFields = (): TicketFields => ({
   ticketId: null,
   agent: null,
   done: null,
@@ -50,7 +49,7 @@ const EMPTY_FIELDS: TicketFields = {
   profile: null,
   context: [],
   extra: {},
-};
+});
 
 const ABSENCE_MESSAGES = {
   empty: ['empty-file', 'Empty file; missing YAML frontmatter.'],
@@ -67,46 +66,33 @@ interface ReadFrontmatter {
 }
 
 function readFrontmatter(
-  text: string,
   split: FrontmatterSplit,
   file: string,
-  opts: ParseTicketOptions,
+  agents?: ReadonlySet<string>,
 ): ReadFrontmatter {
   const fail = (code: string, message: string, line = 1): ReadFrontmatter => ({
     data: null,
-    fields: EMPTY_FIELDS,
+    fields: emptyFields(),
     issues: [{ file, line, message, code, severity: 'error' }],
   });
   if (split.yaml === null) {
     const [code, message] = ABSENCE_MESSAGES[split.absence ?? 'missing'];
     return fail(code, message);
   }
-  const doc = parseYamlDocument(split.yaml);
-  const problems = documentProblems(doc);
-  const { value, errors } =
-    problems.length > 0 ? { value: null, errors: problems } : documentValue(doc, split.yaml);
-  const problem = errors[0];
-  if (problem)
-    return fail('yaml-invalid', `YAML parse error: ${problem.message}`, split.yamlLine - 1 + problem.line);
-
-  const contents = doc.contents;
-  if (contents === null || (isScalar(contents) && contents.value === null)) {
-    return fail('frontmatter-empty', NOT_A_MAPPING);
+  const { value, root, problem } = loadFrontmatterYaml(split.yaml, split.yamlLine);
+  if (problem) return fail('yaml-invalid', `YAML parse error: ${problem.message}`, problem.line);
+  if (root === null) return fail('frontmatter-empty', NOT_A_MAPPING);
+  if (root.pairs === undefined || !isPlainMapping(value)) {
+    return fail('frontmatter-not-mapping', 'Invalid YAML frontmatter (expected a mapping).', root.line);
   }
-  if (!isMap(contents)) {
-    const line = contents.range ? lineAt(text, split.yamlOffset + contents.range[0]) : 1;
-    return fail('frontmatter-not-mapping', 'Invalid YAML frontmatter (expected a mapping).', line);
-  }
-  const data = value as Record<string, unknown>;
   // CAR treats an empty mapping like a missing one.
-  if (Object.keys(data).length === 0) return { ...fail('frontmatter-empty', NOT_A_MAPPING), data };
-  const { fields, issues } = lintFrontmatter(
-    { file, text, yamlOffset: split.yamlOffset, doc },
-    contents,
-    data,
-    opts.agents,
-  );
-  return { data, fields, issues };
+  if (Object.keys(value).length === 0) return { ...fail('frontmatter-empty', NOT_A_MAPPING), data: value };
+  const { fields, issues } = lintFrontmatter(file, root, value, agents);
+  return { data: value, fields, issues };
+}
+
+function isPlainMapping(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 /** Parses and lints one ticket file's text. Never throws on bad content: problems become issues. */
@@ -127,7 +113,7 @@ export function parseTicket(text: string, opts: ParseTicketOptions): Ticket {
       severity: 'warning',
     });
   }
-  const { data, fields, issues: fmIssues } = readFrontmatter(text, split, file, opts);
+  const { data, fields, issues: fmIssues } = readFrontmatter(split, file, opts.agents);
   issues.push(...fmIssues);
   const valid = !issues.some((i) => i.severity === 'error');
   const { ticketId, ...known } = fields;

@@ -4,6 +4,7 @@ import {
   type Document,
   type DocumentOptions,
   isScalar,
+  type LineCounter,
   type Pair,
   type ParseOptions,
   parseDocument,
@@ -13,8 +14,8 @@ import {
   type YAMLMap,
 } from 'yaml';
 
-export const INT_TAG = 'tag:yaml.org,2002:int';
-export const FLOAT_TAG = 'tag:yaml.org,2002:float';
+const INT_TAG = 'tag:yaml.org,2002:int';
+const FLOAT_TAG = 'tag:yaml.org,2002:float';
 const BOOL_TAG = 'tag:yaml.org,2002:bool';
 const NULL_TAG = 'tag:yaml.org,2002:null';
 const TIMESTAMP_TAG = 'tag:yaml.org,2002:timestamp';
@@ -27,14 +28,14 @@ export interface YamlProblem {
 }
 
 // Resolvers copied as facts from PyYAML's resolver.py.
-const BOOL_RE = /^(?:yes|Yes|YES|no|No|NO|true|True|TRUE|false|False|FALSE|on|On|ON|off|Off|OFF)$/;
+export const BOOL_RE = /^(?:yes|Yes|YES|no|No|NO|true|True|TRUE|false|False|FALSE|on|On|ON|off|Off|OFF)$/;
 const TRUE_WORDS = new Set(['yes', 'true', 'on']);
 const INT_RE =
   /^(?:[-+]?0b[0-1_]+|[-+]?0[0-7_]+|[-+]?(?:0|[1-9][0-9_]*)|[-+]?0x[0-9a-fA-F_]+|[-+]?[1-9][0-9_]*(?::[0-5]?[0-9])+)$/;
 // PyYAML's float needs a dot, and an exponent needs a sign: `1e3` and `1.0e3` stay strings.
 const FLOAT_RE =
   /^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+][0-9]+)?|\.[0-9][0-9_]*(?:[eE][-+][0-9]+)?|[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+\.[0-9_]*|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$/;
-const NULL_RE = /^(?:~|null|Null|NULL|)$/;
+export const NULL_RE = /^(?:~|null|Null|NULL|)$/;
 const TIMESTAMP_RE =
   /^(?:[0-9]{4}-[0-9]{2}-[0-9]{2}|[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}(?:[Tt]|[ \t]+)[0-9]{1,2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]*)?(?:[ \t]*(?:Z|[-+][0-9]{1,2}(?::[0-9]{2})?))?)$/;
 const TIMESTAMP_PARTS_RE = /^(\d{4})-(\d{1,2})-(\d{1,2})(?:(?:[Tt]|[ \t]+)(\d{1,2}):(\d{2}):(\d{2}))?/;
@@ -123,6 +124,26 @@ const TAGS: ScalarTag[] = [
   },
 ];
 
+/**
+ * Resolves a plain scalar as PyYAML's implicit resolvers do. Null when safe_load could not construct
+ * it (an impossible date, a bare `=`); the full parser then reports the problem.
+ */
+export function resolvePlain(source: string): Scalar | null {
+  for (const tag of TAGS) {
+    if (tag.default !== true || !tag.test?.test(source)) continue;
+    let failed = false;
+    const node = tag.resolve(
+      source,
+      () => {
+        failed = true;
+      },
+      {},
+    );
+    return failed || !(node instanceof Scalar) ? null : node;
+  }
+  return new Scalar(source);
+}
+
 const OPTIONS: ParseOptions & DocumentOptions & SchemaOptions = {
   version: '1.1',
   schema: 'failsafe',
@@ -133,8 +154,8 @@ const OPTIONS: ParseOptions & DocumentOptions & SchemaOptions = {
 };
 
 /** Parses YAML text into a Document whose plain scalars resolve like PyYAML's safe_load. */
-export function parseYamlDocument(text: string): Document.Parsed {
-  return parseDocument(text, OPTIONS);
+export function parseYamlDocument(text: string, lineCounter?: LineCounter): Document.Parsed {
+  return parseDocument(text, lineCounter ? { ...OPTIONS, lineCounter } : OPTIONS);
 }
 
 /**
@@ -160,7 +181,7 @@ export function documentValue(doc: Document.Parsed, text: string): { value: unkn
     const at = alias === undefined ? -1 : text.indexOf(`*${alias}`);
     const before = at < 0 ? '' : text.slice(0, at);
     const line = before.split('\n').length;
-    return { value: null, errors: [{ message, line, col: at - before.lastIndexOf('\n') }] };
+    return { value: null, errors: [{ message, line, col: at < 0 ? 1 : at - before.lastIndexOf('\n') }] };
   }
 }
 

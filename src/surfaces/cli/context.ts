@@ -1,3 +1,4 @@
+import { statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { LoadedConfig } from '../../core/config/index.ts';
 import { findRepoRoot, type RepoPaths, repoPaths } from '../../core/paths.ts';
@@ -14,9 +15,26 @@ export interface RepoContext {
   git: boolean;
 }
 
+/**
+ * Where the repo search starts: `--repo` (relative to the working directory, and it must be an existing
+ * folder, so a typo never silently falls back to an enclosing repo) or the working directory.
+ */
+export function repoSearchStart(io: CliIo, opts: GlobalOptions): string {
+  if (opts.repo === undefined) return io.cwd;
+  const start = resolve(io.cwd, opts.repo);
+  let isDir = false;
+  try {
+    isDir = statSync(start).isDirectory();
+  } catch {
+    // missing: reported below
+  }
+  if (!isDir) throw new CliError(`--repo ${opts.repo}: no such folder (${start})`, EXIT.usage);
+  return start;
+}
+
 /** The repo a command acts on: `--repo` if given, else the nearest repo above the working directory. */
 export function resolveRepo(io: CliIo, opts: GlobalOptions, { requireInit = true } = {}): RepoContext {
-  const start = opts.repo ? resolve(io.cwd, opts.repo) : io.cwd;
+  const start = repoSearchStart(io, opts);
   const found = findRepoRoot(start);
   if (!found) {
     throw new CliError(

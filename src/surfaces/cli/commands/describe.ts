@@ -4,7 +4,7 @@ import { CONTEXTSPACE_DOCS, findRepoRoot, repoPaths, STATE_DIR } from '../../../
 import { TICKET_FILENAME_PATTERN } from '../../../core/tickets/index.ts';
 import { ticketFrontmatterJsonSchema } from '../../../core/tickets/schema.ts';
 import { which } from '../../../core/which.ts';
-import { type GlobalOptions, loadRepoConfig } from '../context.ts';
+import { type GlobalOptions, loadRepoConfig, repoSearchStart } from '../context.ts';
 import { EXIT_CODE_DOCS } from '../errors.ts';
 import { type CliIo, printJson } from '../io.ts';
 import { CAR_VERSION } from '../program.ts';
@@ -80,7 +80,7 @@ export async function describeCommand(
   program: Command,
   opts: { json?: boolean },
 ): Promise<void> {
-  const found = findRepoRoot(global.repo ? global.repo : io.cwd);
+  const found = findRepoRoot(repoSearchStart(io, global));
   const loaded = found?.initialized ? await loadRepoConfig(io, found.root) : null;
   const paths = found ? repoPaths(found.root) : null;
   const rel = (abs: string) => (paths ? abs.slice(paths.root.length + 1) : abs);
@@ -105,7 +105,8 @@ export async function describeCommand(
       filename_pattern: TICKET_FILENAME_PATTERN,
       order: 'ascending ticket number from the file name; the first ticket not done runs next',
       completion: 'frontmatter `done: true` (a YAML boolean) is the only completion signal',
-      required_fields: ['ticket_id', 'agent', 'done'],
+      required_fields: ['agent', 'done'],
+      ticket_id: 'optional in the file: when absent it is derived from the path (tkt_auto_<sha256 prefix>), as CAR does',
       frontmatter_schema: ticketFrontmatterJsonSchema(),
     },
     config_precedence: CONFIG_PRECEDENCE,

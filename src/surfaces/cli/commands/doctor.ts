@@ -5,7 +5,7 @@ import { findRepoRoot, repoPaths } from '../../../core/paths.ts';
 import { loadTicketQueue } from '../../../core/tickets/index.ts';
 import { which } from '../../../core/which.ts';
 import { gitVersion } from '../../../integrations/git/index.ts';
-import { type GlobalOptions, loadRepoConfig } from '../context.ts';
+import { type GlobalOptions, loadRepoConfig, repoSearchStart } from '../context.ts';
 import { CliError, EXIT } from '../errors.ts';
 import { type CliIo, painter, printJson } from '../io.ts';
 
@@ -77,12 +77,13 @@ export async function doctorCommand(
       : { id: 'git', status: 'error', message: 'git not found on PATH', fix: 'install git' },
   );
 
-  const found = findRepoRoot(global.repo ?? io.cwd);
+  const start = repoSearchStart(io, global);
+  const found = findRepoRoot(start);
   if (!found) {
     checks.push({
       id: 'repo',
       status: 'error',
-      message: `not inside a git repo: ${io.cwd}`,
+      message: `not inside a git repo: ${start}`,
       fix: 'cd into a git repo',
     });
   } else {
