@@ -153,8 +153,12 @@ export class FlowControl {
         );
       }
     }
+    // A budget pause resumes with a fresh budget; otherwise the next step would pause again at once.
     if (run.reasonCode === 'max_turns')
       state.turnLimit = state.totalTurns + (opts.maxTotalTurns ?? settings.maxTotalTurns);
+    if (run.reasonCode === 'max_wallclock') state.activeMs = 0;
+    // A person looked at the loop (replied, changed the repo or forced): the loop guard counts afresh.
+    if (run.reasonCode === 'loop_no_diff' && state.ticket) state.ticket.noChange = 0;
     state.pauseContext = null;
     return this.store.transaction(() => {
       const resumed = this.store.updateRun(run.id, {

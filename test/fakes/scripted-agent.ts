@@ -114,7 +114,11 @@ export class ScriptedAgent implements Agent {
     };
   }
 
-  async #runTurn(options: SessionOptions, threadId: string | null, request: TurnRequest): Promise<TurnResult> {
+  async #runTurn(
+    options: SessionOptions,
+    threadId: string | null,
+    request: TurnRequest,
+  ): Promise<TurnResult> {
     const turn = ++this.#turns;
     this.prompts.push({
       turn,
@@ -166,7 +170,11 @@ export function setTicketField(
   writeFileAtomic(file, setFrontmatterField(readFileSync(file, 'utf8'), key, value));
 }
 
-export function markDone(ctx: Pick<TurnContext, 'cwd' | 'ticketPath'>, done = true, ticketPath?: string): void {
+export function markDone(
+  ctx: Pick<TurnContext, 'cwd' | 'ticketPath'>,
+  done = true,
+  ticketPath?: string,
+): void {
   setTicketField(ctx, 'done', done, ticketPath);
 }
 
@@ -196,7 +204,10 @@ export function writeDispatchFile(
   ctx: Pick<TurnContext, 'cwd' | 'runId'>,
   dispatch: { mode: 'pause' | 'notify'; title?: string; body: string },
 ): void {
-  const fm = [`mode: ${dispatch.mode}`, ...(dispatch.title ? [`title: ${JSON.stringify(dispatch.title)}`] : [])];
+  const fm = [
+    `mode: ${dispatch.mode}`,
+    ...(dispatch.title ? [`title: ${JSON.stringify(dispatch.title)}`] : []),
+  ];
   writeRepoFile(
     ctx,
     join('.codex-autorunner', 'runs', ctx.runId, 'DISPATCH.md'),

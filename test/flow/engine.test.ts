@@ -52,7 +52,10 @@ test('happy path: 5 tickets, one turn each, run completed / all_done', async (t)
     h.agent.prompts.map((p) => p.ticketPath),
     [1, 2, 3, 4, 5].map((n) => h.ticketPath(n)),
   );
-  assert.match(h.agent.prompt(1), /<CAR_CURRENT_TICKET_FILE>\nPATH: \.codex-autorunner\/tickets\/TICKET-001\.md/);
+  assert.match(
+    h.agent.prompt(1),
+    /<CAR_CURRENT_TICKET_FILE>\nPATH: \.codex-autorunner\/tickets\/TICKET-001\.md/,
+  );
   assert.equal(h.state(run.id).totalTurns, 5);
   assert.equal(h.state(run.id).phase, 'idle');
 
@@ -78,9 +81,24 @@ test('happy path: 5 tickets, one turn each, run completed / all_done', async (t)
   }
   // lifecycle order for the first ticket
   const lifecycle = events
-    .filter((e) => ['flow_started', 'ticket_selected', 'turn_started', 'turn_finished', 'ticket_done', 'flow_completed'].includes(e.type))
+    .filter((e) =>
+      [
+        'flow_started',
+        'ticket_selected',
+        'turn_started',
+        'turn_finished',
+        'ticket_done',
+        'flow_completed',
+      ].includes(e.type),
+    )
     .map((e) => e.type);
-  assert.deepEqual(lifecycle.slice(0, 5), ['flow_started', 'ticket_selected', 'turn_started', 'turn_finished', 'ticket_done']);
+  assert.deepEqual(lifecycle.slice(0, 5), [
+    'flow_started',
+    'ticket_selected',
+    'turn_started',
+    'turn_finished',
+    'ticket_done',
+  ]);
   assert.equal(lifecycle.at(-1), 'flow_completed');
   // turn summaries archived under runs/<id>/dispatch_history
   const summary = readFileSync(join(h.runPaths(run.id).dispatchHistoryDir, '0001', 'DISPATCH.md'), 'utf8');
@@ -144,7 +162,8 @@ test('pause dispatch → reply → resume: the reply reaches the next prompt onc
   );
   const second = await h.run(run.id);
   assertOutcome(h, run.id, second, 'completed', 'all_done');
-  const replyBlock = (prompt: string) => /<CAR_HUMAN_REPLIES>([\s\S]*?)<\/CAR_HUMAN_REPLIES>/.exec(prompt)?.[1] ?? '';
+  const replyBlock = (prompt: string) =>
+    /<CAR_HUMAN_REPLIES>([\s\S]*?)<\/CAR_HUMAN_REPLIES>/.exec(prompt)?.[1] ?? '';
   for (const n of [2, 3]) {
     const block = replyBlock(h.agent.prompt(n));
     assert.match(block, /\[USER_REPLY 0001\]/, `prompt ${n} carries the reply`);
@@ -161,8 +180,14 @@ test('pause dispatch → reply → resume: the reply reaches the next prompt onc
     dispatches.map((e) => e.data.mode),
     ['pause', 'notify'],
   );
-  const notifyDir = join(h.runPaths(run.id).dispatchHistoryDir, String(dispatches[1]!.data.seq).padStart(4, '0'));
-  assert.match(readFileSync(join(notifyDir, 'DISPATCH.md'), 'utf8'), /mode: notify[\s\S]*Going with SQLite\./);
+  const notifyDir = join(
+    h.runPaths(run.id).dispatchHistoryDir,
+    String(dispatches[1]!.data.seq).padStart(4, '0'),
+  );
+  assert.match(
+    readFileSync(join(notifyDir, 'DISPATCH.md'), 'utf8'),
+    /mode: notify[\s\S]*Going with SQLite\./,
+  );
   assert.equal(countEvents(h, run.id, 'flow_paused'), 1);
   assert.equal(countEvents(h, run.id, 'ticket_done'), 1);
   // a clean pause is not a crash: resuming it is not a recovery

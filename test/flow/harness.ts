@@ -16,8 +16,8 @@ import { openRunStore, type RunStore } from '../../src/core/store/run-store.ts';
 import type { JsonObject, Run, RunEvent } from '../../src/core/store/types.ts';
 import { renderNewTicket } from '../../src/core/tickets/index.ts';
 import { createRepoState } from '../../src/integrations/git/index.ts';
-import { type GitRepo, makeGitRepo } from '../helpers/git-repo.ts';
 import { resolverFor, ScriptedAgent, type ScriptedAgentOptions } from '../fakes/scripted-agent.ts';
+import { type GitRepo, makeGitRepo } from '../helpers/git-repo.ts';
 
 export interface TicketSpec {
   agent?: string;
@@ -60,7 +60,9 @@ export interface Harness {
 export const TICKETS_DIR = '.codex-autorunner/tickets';
 
 /** Tickets numbered 1..n, committed; tests script the agent. */
-export function setup(opts: { tickets?: number; agent?: ScriptedAgentOptions; settings?: Partial<FlowSettings> } = {}): Harness {
+export function setup(
+  opts: { tickets?: number; agent?: ScriptedAgentOptions; settings?: Partial<FlowSettings> } = {},
+): Harness {
   const git = makeGitRepo();
   const root = git.dir;
   initRepo(root);
@@ -165,7 +167,10 @@ export function assertOutcome(
   assert.ok(run.reason && run.reason.length > 0, 'a human-readable reason is recorded');
   if (status === 'paused') assert.equal(run.finishedAt, null);
   else assert.ok(run.finishedAt, 'a terminal run has finishedAt');
-  const last = h.events(runId).filter((e) => e.type.startsWith('flow_')).at(-1);
+  const last = h
+    .events(runId)
+    .filter((e) => e.type.startsWith('flow_'))
+    .at(-1);
   assert.equal(last?.type, `flow_${status}`);
   assert.equal(last?.data.reason_code, reasonCode);
 }

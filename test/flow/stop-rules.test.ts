@@ -39,7 +39,7 @@ test('max_turns pauses the run; resume grants a new budget', async (t) => {
   const { run } = await control.prepareStart({ maxTotalTurns: 2 });
   const work = () => runWorker({ control, runId: run.id, repo: h.repo, resolveAgent: resolverFor(h.agent) });
 
-  h.agent.script(...times(5, makeProgress()));
+  h.agent.script(...times(4, makeProgress()));
   assertOutcome(h, run.id, await work(), 'paused', 'max_turns');
   assert.equal(h.agent.turnsRun, 2);
 
@@ -63,7 +63,10 @@ test('max_wallclock pauses once the active time is used; resume grants a new bud
     clock += 600;
     return makeProgress()(ctx);
   };
-  const config = { ...DEFAULT_CONFIG, ticket_flow: { ...DEFAULT_CONFIG.ticket_flow, max_wallclock_seconds: 1 } };
+  const config = {
+    ...DEFAULT_CONFIG,
+    ticket_flow: { ...DEFAULT_CONFIG.ticket_flow, max_wallclock_seconds: 1 },
+  };
   const control = h.control(config);
   const { run } = await control.prepareStart();
 
@@ -94,7 +97,11 @@ test('loop guard: two turns without a repo change pause with loop_no_diff and a 
   assert.equal(dispatch.data.mode, 'pause');
   assert.equal(dispatch.data.runner, true);
   assert.equal(dispatch.data.seq, details.dispatch_seq);
-  const file = join(h.runPaths(run.id).dispatchHistoryDir, String(dispatch.data.seq).padStart(4, '0'), 'DISPATCH.md');
+  const file = join(
+    h.runPaths(run.id).dispatchHistoryDir,
+    String(dispatch.data.seq).padStart(4, '0'),
+    'DISPATCH.md',
+  );
   assert.match(readFileSync(file, 'utf8'), /Ticket loop detected/);
 });
 
@@ -180,7 +187,10 @@ test('commit barrier: an agent that never commits pauses with commit_barrier aft
 });
 
 test('commit barrier with auto_commit: car commits the checkpoint and the done ticket itself', async (t) => {
-  const h = setup({ tickets: 1, settings: { autoCommit: true, commitMessageTemplate: 'car {run_id} turn {turn} {ticket}' } });
+  const h = setup({
+    tickets: 1,
+    settings: { autoCommit: true, commitMessageTemplate: 'car {run_id} turn {turn} {ticket}' },
+  });
   t.after(() => h.cleanup());
   h.agent.script(makeProgress(), doneDirty);
   const headBefore = await h.repo.head();
@@ -194,7 +204,10 @@ test('commit barrier with auto_commit: car commits the checkpoint and the done t
     ['checkpoint', 'ticket_done'],
   );
   assert.equal(await h.repo.isDirty(), false);
-  const log = h.git.git(['log', '--format=%s', `${headBefore}..HEAD`]).trim().split('\n');
+  const log = h.git
+    .git(['log', '--format=%s', `${headBefore}..HEAD`])
+    .trim()
+    .split('\n');
   assert.deepEqual(log, [`car ${run.id} turn 2 TICKET-001.md`, `car ${run.id} turn 1 TICKET-001.md`]);
   assert.match(h.git.git(['show', 'HEAD:.codex-autorunner/tickets/TICKET-001.md']), /^done: true$/m);
   assert.equal(countEvents(h, run.id, 'ticket_done'), 1);
@@ -248,7 +261,10 @@ test('frontmatter never repaired → ticket_invalid pause after max_lint_retries
     ['agent', 'lint_repair', 'lint_repair', 'lint_repair'],
   );
   const issues = h.store.getRun(run.id)!.reasonDetails!.issues as string[];
-  assert.ok(issues.some((i) => i.includes('done')), issues.join('\n'));
+  assert.ok(
+    issues.some((i) => i.includes('done')),
+    issues.join('\n'),
+  );
 });
 
 test('a ticket invalid before the run pauses with ticket_invalid before any agent call', async (t) => {

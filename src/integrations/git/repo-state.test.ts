@@ -192,6 +192,24 @@ test('commitAll commits everything outside excludes and returns the new sha', as
   assert.equal(await state.isDirty([RUNS]), false);
 });
 
+test('commitAll works when excluded paths are also gitignored, and unstages excluded ones that are not', async (t) => {
+  const { repo, state } = setup(t);
+  repo.write('.gitignore', '.codex-autorunner/car.db\n.codex-autorunner/runs/\n');
+  repo.write('.codex-autorunner/car.db', 'db');
+  repo.write('.codex-autorunner/runs/r1/DISPATCH.md', 'x');
+  repo.write('.codex-autorunner/flow.lock', '{}');
+  repo.write('work.txt', 'work');
+  const sha = await state.commitAll('work', [
+    '.codex-autorunner/car.db',
+    '.codex-autorunner/runs',
+    '.codex-autorunner/flow.lock',
+  ]);
+  assert.ok(sha);
+  const files = repo.git(['show', '--name-only', '--format=', 'HEAD']).trim().split('\n').sort();
+  assert.deepEqual(files, ['.gitignore', 'work.txt']);
+  assert.equal(repo.git(['diff', '--cached', '--name-only']).trim(), '', 'nothing excluded left staged');
+});
+
 test('commitAll commits deletions too', async (t) => {
   const { repo, state } = setup(t);
   rmSync(join(repo.dir, 'README.md'));

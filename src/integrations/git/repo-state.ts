@@ -154,7 +154,20 @@ export function createRepoState(repoRoot: string, opts: RepoStateOptions = {}): 
     },
 
     async commitAll(message, excludePaths) {
-      await runGit(['add', '-A', ...pathspecExcluding(excludePaths)], write);
+      // `git add` with exclude pathspecs fails when an excluded path is also gitignored, so stage all
+      // (which honours .gitignore) and then unstage whatever of the excluded paths got in.
+      await runGit(['add', '-A', '--', '.'], write);
+      const literal = (excludePaths ?? []).filter((p) => p !== '').map((p) => `:(literal)${p}`);
+      if (literal.length > 0) {
+        const unwanted = (await runGit(['diff', '--cached', '--name-only', '-z', '--', ...literal], read))
+          .toString('utf8')
+          .split('\0')
+          .filter((p) => p !== '');
+        if (unwanted.length > 0) {
+          const unstage = (await head()) ? ['reset', '-q', 'HEAD'] : ['rm', '--cached', '-q', '-r'];
+          await runGit([...unstage, '--', ...unwanted.map((p) => `:(top,literal)${p}`)], write);
+        }
+      }
       try {
         await runGit(['diff', '--cached', '--quiet'], read);
         return null; // nothing staged

@@ -11,6 +11,11 @@ export interface CliIo {
 }
 
 export function processIo(): CliIo {
+  // `car ... | head` closes the pipe early: that is a normal end, not a crash
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') process.exit(0);
+    throw err;
+  });
   return {
     cwd: process.cwd(),
     env: process.env,

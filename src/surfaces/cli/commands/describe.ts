@@ -106,7 +106,8 @@ export async function describeCommand(
       order: 'ascending ticket number from the file name; the first ticket not done runs next',
       completion: 'frontmatter `done: true` (a YAML boolean) is the only completion signal',
       required_fields: ['agent', 'done'],
-      ticket_id: 'optional in the file: when absent it is derived from the path (tkt_auto_<sha256 prefix>), as CAR does',
+      ticket_id:
+        'optional in the file: when absent it is derived from the path (tkt_auto_<sha256 prefix>), as CAR does',
       frontmatter_schema: ticketFrontmatterJsonSchema(),
     },
     config_precedence: CONFIG_PRECEDENCE,

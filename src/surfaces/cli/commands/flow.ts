@@ -123,7 +123,8 @@ export async function runCommand(io: CliIo, global: GlobalOptions, flags: StartF
 function cliEntry(): string[] {
   const self = fileURLToPath(import.meta.url);
   if (self.endsWith('.js')) return [self];
-  return ['--import', 'tsx', resolve(dirname(self), '..', 'main.ts')];
+  // an absolute loader URL: the worker runs in the target repo, where `tsx` does not resolve
+  return ['--import', import.meta.resolve('tsx'), resolve(dirname(self), '..', 'main.ts')];
 }
 
 const WORKER_START_TIMEOUT_MS = 15_000;
