@@ -48,7 +48,7 @@ function car(dir: string, args: string[]): ChildProcess {
 function carSync(dir: string, args: string[]) {
   const r = spawnSync(process.execPath, ['--import', 'tsx', MAIN, '--repo', dir, ...args], {
     encoding: 'utf8',
-    timeout: 30_000,
+    timeout: 90_000,
   });
   return { code: r.status, out: `${r.stdout}${r.stderr}` };
 }

@@ -10,7 +10,13 @@ import { RUNTIME_PATHS } from '../paths.ts';
 import { abortableSleep } from '../sleep.ts';
 import type { RunStore } from '../store/run-store.ts';
 import type { JsonObject, NewEvent, RunPatch, RunStatus } from '../store/types.ts';
-import { type LintIssue, loadTicketQueue, parseTicket, type Ticket } from '../tickets/index.ts';
+import {
+  type LintIssue,
+  loadTicketQueue,
+  parseTicket,
+  type Ticket,
+  type TicketCache,
+} from '../tickets/index.ts';
 import { buildContextIncludes } from './context-includes.ts';
 import { buildContextspaceBlock } from './contextspace.ts';
 import {
@@ -20,7 +26,7 @@ import {
   writeDispatch,
   writeTurnSummary,
 } from './dispatch.ts';
-import type { RepoState } from './ports.ts';
+import type { RepoSnapshot, RepoState } from './ports.ts';
 import { buildPrompt, tailExcerpt } from './prompt.ts';
 import { archiveReply, listRepliesAfter, renderRepliesBlock } from './replies.ts';
 import { ensureRunDirs, type RunPaths, runPaths } from './run-paths.ts';
@@ -103,6 +109,10 @@ export class FlowEngine {
   readonly #deps: FlowDeps;
   readonly #now: () => number;
   readonly #sleep: (ms: number, signal?: AbortSignal) => Promise<void>;
+  /** Parsed tickets by file, reused while the file's stat stamp is unchanged. */
+  readonly #ticketCache: TicketCache = new Map();
+  /** The tree as the last look left it; reused until a turn or a commit may have changed it. */
+  #known: RepoSnapshot | null = null;
   /** Live agent sessions by ticket id, reused while the ticket's agent and profile stay the same. */
   readonly #sessions = new Map<string, { agent: string; profile: string | null; session: AgentSession }>();
 
@@ -120,6 +130,7 @@ export class FlowEngine {
     const state = loadState(run.state, this.#deps.settings.maxTotalTurns);
     const paths = runPaths(this.#deps.root, runId);
     const ctx: RunContext = { runId, state, paths };
+    this.#known = null; // the repo may have changed while the run was paused
     try {
       const recovered = await this.#recover(ctx);
       if (recovered) return this.#finish(ctx, recovered);
@@ -193,6 +204,7 @@ export class FlowEngine {
       store.appendEvent(ctx.runId, { type: 'reply_archived', data: { seq: reply.seq, title: reply.title } });
 
     const queue = loadTicketQueue(join(this.#deps.root, '.codex-autorunner', 'tickets'), {
+      cache: this.#ticketCache,
       repoRoot: this.#deps.root,
       agents: this.#deps.knownAgents,
     });
@@ -284,10 +296,10 @@ export class FlowEngine {
   async #settleDone(ctx: RunContext, ticket: Ticket): Promise<Step> {
     const { settings, repo, store } = this.#deps;
     const progress = ctx.state.ticket!;
-    let dirty = settings.requireCommit && (await repo.isDirty(RUNTIME_PATHS));
+    let dirty = settings.requireCommit && (await this.#snapshot()).dirty;
     if (dirty && settings.autoCommit) {
       await this.#commit(ctx, ticket, 'ticket_done');
-      dirty = await repo.isDirty(RUNTIME_PATHS);
+      dirty = (await this.#snapshot()).dirty;
     }
     if (dirty) {
       // No agent commits for a person: a user ticket done on a dirty tree goes straight to the human.
@@ -398,8 +410,8 @@ export class FlowEngine {
       checkpointWarning: state.checkpointError,
     });
 
-    const headBefore = await repo.head();
-    const fingerprintBefore = await repo.fingerprint(RUNTIME_PATHS);
+    const { head: headBefore, fingerprint: fingerprintBefore } = await this.#snapshot();
+    this.#known = null; // the turn is about to change the tree
     const kind = progress.commitPending ? 'commit' : progress.lintErrors ? 'lint_repair' : 'agent';
     state.totalTurns += 1;
     progress.turns += 1;
@@ -525,7 +537,13 @@ export class FlowEngine {
     if ('outcome' in dispatch) return end(dispatch.outcome);
     const summarySeq = await nextDispatchSeq(paths);
     await writeTurnSummary(paths, summarySeq, result.finalText);
-    const stat = await repo.diffStat(before.headBefore, RUNTIME_PATHS);
+    const [stat, after_] = await Promise.all([
+      repo.diffStat(before.headBefore, RUNTIME_PATHS),
+      repo.snapshot(RUNTIME_PATHS),
+    ]);
+    // The next step starts from this tree unless car commits first (which forgets it).
+    this.#known = after_;
+    const fingerprintAfter = after_.fingerprint;
     const events: NewEvent[] = [
       {
         type: 'diff_updated',
@@ -561,7 +579,6 @@ export class FlowEngine {
     }
 
     // Loop guard: a turn that only talked to the human is not "no progress" (CAR counted it).
-    const fingerprintAfter = await repo.fingerprint(RUNTIME_PATHS);
     const talked = dispatch.archived !== null || before.consumedReplies.length > 0;
     if (fingerprintAfter !== before.fingerprintBefore) progress.noChange = 0;
     else if (!talked && !progress.commitPending && !progress.lintErrors && !after?.isDone)
@@ -625,7 +642,7 @@ export class FlowEngine {
       after &&
       !after.isDone &&
       !progress.lintErrors &&
-      (await repo.isDirty(RUNTIME_PATHS))
+      (await this.#snapshot()).dirty
     ) {
       await this.#commit(ctx, after, 'checkpoint');
     }
@@ -674,6 +691,7 @@ export class FlowEngine {
       .replaceAll('{ticket}', ticket.name)
       .replaceAll('{agent}', ctx.state.ticket?.agent ?? '');
     ctx.state.phase = 'committing';
+    this.#known = null;
     this.#persist(ctx);
     try {
       const sha = await repo.commitAll(message, RUNTIME_PATHS);
@@ -687,6 +705,12 @@ export class FlowEngine {
     }
     ctx.state.phase = 'idle';
     this.#persist(ctx);
+  }
+
+  /** The tree now: what the end of the previous turn saw (nothing has run since), or a fresh look. */
+  async #snapshot(): Promise<RepoSnapshot> {
+    this.#known ??= await this.#deps.repo.snapshot(RUNTIME_PATHS);
+    return this.#known;
   }
 
   // --- agent plumbing --------------------------------------------------------------------------
@@ -797,7 +821,7 @@ export class FlowEngine {
     details?: JsonObject,
   ): Promise<FlowOutcome> {
     ctx.state.pauseContext = {
-      fingerprint: await this.#deps.repo.fingerprint(RUNTIME_PATHS),
+      fingerprint: (await this.#snapshot()).fingerprint,
       replySeq: ctx.state.replySeq,
     };
     return { status: 'paused', reasonCode, reason, ...(details ? { details } : {}) };

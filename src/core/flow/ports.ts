@@ -11,6 +11,8 @@ export interface RepoState {
    * (repo-relative, posix) are left out, so car's own control files never count as a change.
    */
   fingerprint(excludePaths?: readonly string[]): Promise<string>;
+  /** HEAD, fingerprint and dirtiness from one look at the tree (cheaper than asking three times). */
+  snapshot(excludePaths?: readonly string[]): Promise<RepoSnapshot>;
   /** True when `git status` shows anything outside `excludePaths` (untracked files included). */
   isDirty(excludePaths?: readonly string[]): Promise<boolean>;
   /** Porcelain status lines (`XY path`) outside `excludePaths`, for pause messages. */
@@ -24,6 +26,12 @@ export interface RepoState {
    * the repo (holds car's flow lock) and knows its own commit died; returns true when a lock was removed.
    */
   removeStaleIndexLock(): Promise<boolean>;
+}
+
+export interface RepoSnapshot {
+  head: string | null;
+  fingerprint: string;
+  dirty: boolean;
 }
 
 export interface DiffStat {

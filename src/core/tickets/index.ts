@@ -1,6 +1,12 @@
 // The ticket engine's public surface.
 export { renderNewTicket, type ScalarValue, setFrontmatterField, TicketEditError } from './edit.ts';
-export { loadTicketQueue, nextTicketIndex, type TicketQueue, ticketFileName } from './queue.ts';
+export {
+  loadTicketQueue,
+  nextTicketIndex,
+  type TicketCache,
+  type TicketQueue,
+  ticketFileName,
+} from './queue.ts';
 export { newTicketId, parseTicket, TICKET_NAME_RE } from './ticket.ts';
 export type { LintIssue, Ticket, TicketContextEntry } from './types.ts';
 export { parseYaml } from './yaml.ts';

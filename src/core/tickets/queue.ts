@@ -18,6 +18,19 @@ export interface LoadQueueOptions {
   repoRoot: string;
   /** Allowed agent ids (configured agents plus `user`); unchecked when absent. */
   agents?: ReadonlySet<string>;
+  /**
+   * Parsed tickets from earlier calls, reused while a file's stat stamp (mtime, ctime, size, inode) is
+   * unchanged: a long run re-checks every file each step without re-parsing hundreds of them. One cache
+   * per `agents` set.
+   */
+  cache?: TicketCache;
+}
+
+export type TicketCache = Map<string, { stamp: string; ticket: Ticket }>;
+
+function statStamp(path: string): string {
+  const st = statSync(path, { bigint: true });
+  return `${st.mtimeNs}:${st.ctimeNs}:${st.size}:${st.ino}`;
 }
 
 function isFile(dir: string, entry: Dirent): boolean {
@@ -69,8 +82,22 @@ export function loadTicketQueue(ticketsDir: string, opts: LoadQueueOptions): Tic
     if (entry.name.startsWith('.') || NON_TICKET_FILES.has(entry.name) || !isFile(ticketsDir, entry))
       continue;
     const path = join(ticketsDir, entry.name);
-    if (ticketIndexFromName(entry.name) === null) stray.push(toRel(path));
-    else tickets.push(readTicket(path, toRel(path), opts));
+    if (ticketIndexFromName(entry.name) === null) {
+      stray.push(toRel(path));
+      continue;
+    }
+    if (!opts.cache) {
+      tickets.push(readTicket(path, toRel(path), opts));
+      continue;
+    }
+    const stamp = statStamp(path);
+    const hit = opts.cache.get(path);
+    if (hit && hit.stamp === stamp) tickets.push(hit.ticket);
+    else {
+      const ticket = readTicket(path, toRel(path), opts);
+      opts.cache.set(path, { stamp, ticket });
+      tickets.push(ticket);
+    }
   }
   tickets.sort((a, b) => a.index! - b.index! || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   stray.sort();

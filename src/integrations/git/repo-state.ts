@@ -98,26 +98,35 @@ export function createRepoState(repoRoot: string, opts: RepoStateOptions = {}): 
   return {
     head,
 
-    async fingerprint(excludePaths) {
+    async snapshot(excludePaths) {
       const spec = pathspecExcluding(excludePaths);
-      const [sha, statusOut, staged, worktree, root] = await Promise.all([
-        head(),
-        runGit(statusArgs(excludePaths), read),
+      // `--branch` puts HEAD in the status header, saving a rev-parse per snapshot
+      const [statusOut, staged, worktree, root] = await Promise.all([
+        runGit(
+          [...statusArgs(excludePaths).slice(0, 2), '--branch', ...statusArgs(excludePaths).slice(2)],
+          read,
+        ),
         gitDigest(['diff', '--cached', '--binary', ...PLAIN_DIFF, ...spec]),
         gitDigest(['diff', '--binary', ...PLAIN_DIFF, ...spec]),
         top(),
       ]);
-      const untracked = untrackedPaths(parsePorcelainV2(statusOut));
+      const oid = /# branch\.oid ([0-9a-f]+)\0/.exec(statusOut.toString('latin1'))?.[1] ?? null;
+      const entries = parsePorcelainV2(statusOut);
+      const untracked = untrackedPaths(entries);
       const digests = await mapConcurrent(untracked, FILE_CONCURRENCY, (p) => fileDigest(join(root, p)));
 
       const hash = createHash('sha256');
-      hash.update(`head\0${sha ?? ''}\0status\0`);
+      hash.update(`head\0${oid ?? ''}\0status\0`);
       hash.update(statusOut);
       hash.update(`\0staged\0${staged}\0worktree\0${worktree}\0`);
       untracked.forEach((p, i) => {
         hash.update(`untracked\0${p}\0${digests[i]}\0`);
       });
-      return hash.digest('hex');
+      return { head: oid, fingerprint: hash.digest('hex'), dirty: entries.length > 0 };
+    },
+
+    async fingerprint(excludePaths) {
+      return (await this.snapshot(excludePaths)).fingerprint;
     },
 
     async isDirty(excludePaths) {

@@ -1,0 +1,284 @@
+// Agent child processes: each agent runs in its own process group so that everything it starts
+// (shells, language servers, a native binary behind an npm shim) is stopped together.
+import { type ChildProcess, spawn } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
+import type { Readable, Writable } from 'node:stream';
+import type { TurnError } from '../core/agent.ts';
+
+/** An error with the classification the engine decides on (see `TurnError.kind`). */
+export class AgentError extends Error {
+  readonly kind: TurnError['kind'];
+  constructor(kind: TurnError['kind'], message: string) {
+    super(message);
+    this.name = 'AgentError';
+    this.kind = kind;
+  }
+}
+
+/** Classifies any thrown value as a `TurnError`. */
+export function toTurnError(err: unknown, fallback: TurnError['kind'] = 'unknown'): TurnError {
+  if (err instanceof AgentError) return { kind: err.kind, message: err.message };
+  const message = err instanceof Error ? err.message : String(err);
+  return { kind: fallback, message };
+}
+
+export interface ProcessExit {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+}
+
+export interface SpawnAgentOptions {
+  /** argv; the first element is the binary (looked up on PATH). */
+  command: readonly string[];
+  cwd: string;
+  /** Full environment of the child (callers merge `process.env` themselves). */
+  env?: NodeJS.ProcessEnv;
+  /** 'pipe' (default) or 'ignore' for stdin. */
+  stdin?: 'pipe' | 'ignore';
+  /** Bytes of stderr kept for error messages (default 8 KiB). */
+  stderrTailBytes?: number;
+  /** SIGTERM → SIGKILL grace when killing (default 2000 ms). */
+  killGraceMs?: number;
+  /** Aborting kills the process group. */
+  signal?: AbortSignal;
+  /** Called with every stderr chunk (after it is added to the tail). */
+  onStderr?: (chunk: Buffer) => void;
+}
+
+export interface AgentProcess {
+  /** The child's pid, which is also its process group id. */
+  readonly pid: number;
+  readonly child: ChildProcess;
+  readonly stdin: Writable | null;
+  readonly stdout: Readable;
+  /** Resolves when the group leader exits (never rejects). */
+  readonly exited: Promise<ProcessExit>;
+  /** The exit of the group leader, once it happened. */
+  readonly exit: ProcessExit | null;
+  /** The last bytes the process wrote to stderr, decoded and trimmed. */
+  stderrTail(): string;
+  /** Sends a signal to the whole process group; false when the group is gone. */
+  signalGroup(signal: NodeJS.Signals): boolean;
+  /**
+   * SIGTERM to the group, SIGKILL after the grace period, then waits until the leader has exited and no
+   * live member of the group is left (bounded). Idempotent.
+   */
+  kill(graceMs?: number): Promise<ProcessExit>;
+}
+
+const DEFAULT_TAIL = 8 * 1024;
+const DEFAULT_GRACE_MS = 2000;
+
+/** Live process groups, SIGKILLed when this process exits so no agent outlives car. */
+const liveGroups = new Set<number>();
+let exitHookInstalled = false;
+function installExitHook(): void {
+  if (exitHookInstalled) return;
+  exitHookInstalled = true;
+  process.on('exit', () => {
+    for (const pgid of liveGroups) {
+      try {
+        process.kill(-pgid, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    }
+  });
+}
+
+/**
+ * True while any member of process group `pgid` is alive. Zombies do not count: an orphaned grandchild
+ * that died is re-parented to init, which may take a while to reap it.
+ */
+export function processGroupAlive(pgid: number): boolean {
+  try {
+    process.kill(-pgid, 0);
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+  if (process.platform !== 'linux') return true;
+  let entries: string[];
+  try {
+    entries = readdirSync('/proc');
+  } catch {
+    return true;
+  }
+  for (const entry of entries) {
+    if (entry.charCodeAt(0) < 48 || entry.charCodeAt(0) > 57) continue;
+    let stat: string;
+    try {
+      stat = readFileSync(`/proc/${entry}/stat`, 'latin1');
+    } catch {
+      continue;
+    }
+    // pid (comm) state ppid pgrp ...; comm may contain spaces and parentheses
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    if (Number(fields[2]) === pgid && fields[0] !== 'Z' && fields[0] !== 'X') return true;
+  }
+  return false;
+}
+
+function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** Polls until the group has no live member or `timeoutMs` passed; true when it is gone. */
+export async function waitForGroupGone(pgid: number, timeoutMs: number): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (!processGroupAlive(pgid)) return true;
+    if (Date.now() >= deadline) return false;
+    await delay(25);
+  }
+}
+
+class StderrTail {
+  #chunks: Buffer[] = [];
+  #size = 0;
+  readonly #limit: number;
+  constructor(limit: number) {
+    this.#limit = limit;
+  }
+  push(chunk: Buffer): void {
+    this.#chunks.push(chunk);
+    this.#size += chunk.length;
+    while (this.#size - (this.#chunks[0]?.length ?? 0) >= this.#limit && this.#chunks.length > 1) {
+      this.#size -= this.#chunks.shift()!.length;
+    }
+  }
+  text(): string {
+    const all = Buffer.concat(this.#chunks);
+    const tail = all.length > this.#limit ? all.subarray(all.length - this.#limit) : all;
+    return tail.toString('utf8').replace(/^\uFFFD+/, '').trim();
+  }
+}
+
+/**
+ * Spawns an agent in its own process group. Resolves once the process runs; rejects with an
+ * `AgentError` of kind 'spawn' naming the binary when it cannot be started (missing, not executable).
+ */
+export function spawnAgentProcess(options: SpawnAgentOptions): Promise<AgentProcess> {
+  const [binary, ...args] = options.command;
+  if (!binary) return Promise.reject(new AgentError('spawn', 'empty agent command'));
+  if (options.signal?.aborted) return Promise.reject(new AgentError('spawn', 'aborted before start'));
+  const tail = new StderrTail(options.stderrTailBytes ?? DEFAULT_TAIL);
+  const graceDefault = options.killGraceMs ?? DEFAULT_GRACE_MS;
+
+  return new Promise<AgentProcess>((resolve, reject) => {
+    let child: ChildProcess;
+    try {
+      child = spawn(binary, args, {
+        cwd: options.cwd,
+        env: options.env ?? process.env,
+        stdio: [options.stdin ?? 'pipe', 'pipe', 'pipe'],
+        detached: true,
+      });
+    } catch (err) {
+      reject(new AgentError('spawn', `cannot start agent "${binary}": ${(err as Error).message}`));
+      return;
+    }
+    let exit: ProcessExit | null = null;
+    let resolveExit!: (exit: ProcessExit) => void;
+    const exited = new Promise<ProcessExit>((r) => {
+      resolveExit = r;
+    });
+    let killing: Promise<ProcessExit> | null = null;
+    const pid = child.pid;
+
+    child.stderr?.on('data', (chunk: Buffer) => {
+      tail.push(chunk);
+      options.onStderr?.(chunk);
+    });
+    // A closed pipe to a dead child must not crash car.
+    child.stdin?.on('error', () => {});
+    child.stdout?.on('error', () => {});
+    child.stderr?.on('error', () => {});
+
+    const onAbort = () => {
+      void handle?.kill();
+    };
+    child.on('exit', (code, signal) => {
+      exit = { code, signal };
+      options.signal?.removeEventListener('abort', onAbort);
+      resolveExit(exit);
+      if (pid !== undefined && !processGroupAlive(pid)) liveGroups.delete(pid);
+    });
+
+    let handle: AgentProcess | undefined;
+    child.once('error', (err: NodeJS.ErrnoException) => {
+      if (handle) return; // errors after spawn (e.g. kill failures) are not spawn failures
+      const why =
+        err.code === 'ENOENT'
+          ? 'not found (is it installed and on PATH?)'
+          : err.code === 'EACCES'
+            ? 'not executable'
+            : err.message;
+      reject(new AgentError('spawn', `cannot start agent "${binary}": ${why}`));
+    });
+    child.once('spawn', () => {
+      if (pid === undefined) {
+        reject(new AgentError('spawn', `cannot start agent "${binary}"`));
+        return;
+      }
+      installExitHook();
+      liveGroups.add(pid);
+      const signalGroup = (sig: NodeJS.Signals): boolean => {
+        try {
+          process.kill(-pid, sig);
+          return true;
+        } catch {
+          return false;
+        }
+      };
+      handle = {
+        pid,
+        child,
+        stdin: child.stdin,
+        stdout: child.stdout!,
+        exited,
+        get exit() {
+          return exit;
+        },
+        stderrTail: () => tail.text(),
+        signalGroup,
+        kill(graceMs = graceDefault) {
+          killing ??= (async () => {
+            if (exit === null || processGroupAlive(pid)) {
+              signalGroup('SIGTERM');
+              const deadline = Date.now() + graceMs;
+              let gone = false;
+              while (!gone && Date.now() < deadline) {
+                await delay(20);
+                gone = exit !== null && !processGroupAlive(pid);
+              }
+              if (!gone) {
+                signalGroup('SIGKILL');
+                await Promise.race([exited, delay(5000)]);
+                await waitForGroupGone(pid, 2000);
+              }
+            }
+            liveGroups.delete(pid);
+            child.stdout?.destroy();
+            child.stderr?.destroy();
+            child.stdin?.destroy();
+            return exit ?? (await exited);
+          })();
+          return killing;
+        },
+      };
+      options.signal?.addEventListener('abort', onAbort, { once: true });
+      resolve(handle);
+    });
+  });
+}
+
+/** A human-readable description of an exit, with the stderr tail when there is one. */
+export function describeExit(exit: ProcessExit | null, stderrTail: string): string {
+  const how =
+    exit === null
+      ? 'agent process ended'
+      : exit.signal
+        ? `agent process was killed by ${exit.signal}`
+        : `agent process exited with code ${exit.code}`;
+  return stderrTail ? `${how}: ${stderrTail}` : how;
+}
