@@ -4,8 +4,10 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parse, stringify } from 'yaml';
+import { writeFileAtomic } from '../fs/atomic.ts';
+import { splitFrontmatter as splitTicketFrontmatter } from '../tickets/frontmatter.ts';
 import type { RunPaths } from './run-paths.ts';
-import { archiveStaged, createSeqDir, nextSeq, seqName, writeFileReplacing } from './run-paths.ts';
+import { archiveStaged, createSeqDir, nextSeq, seqName } from './run-paths.ts';
 
 export type DispatchMode = 'notify' | 'pause' | 'turn_summary';
 const MODES: readonly string[] = ['notify', 'pause', 'turn_summary'];
@@ -44,13 +46,11 @@ export interface SplitDoc {
   unclosed: boolean;
 }
 
-/** Splits `---\n<yaml>\n---` (or `...` closer) off the top of a markdown document. */
+/** Splits frontmatter off a dispatch or reply with the same rules as tickets (CAR's fences). */
 export function splitFrontmatter(text: string): SplitDoc {
-  const lines = text.split(/\r?\n/);
-  if (!/^---\s*$/.test(lines[0] ?? '')) return { yaml: null, body: text, unclosed: false };
-  const end = lines.findIndex((line, i) => i > 0 && /^(---|\.\.\.)\s*$/.test(line));
-  if (end === -1) return { yaml: null, body: text, unclosed: true };
-  return { yaml: lines.slice(1, end).join('\n'), body: lines.slice(end + 1).join('\n'), unclosed: false };
+  const split = splitTicketFrontmatter(text);
+  if (split.yaml === null) return { yaml: null, body: text, unclosed: split.absence === 'unclosed' };
+  return { yaml: split.yaml, body: split.body, unclosed: false };
 }
 
 /** Body as stored in history: leading blank lines and trailing whitespace dropped. */
@@ -130,7 +130,9 @@ export async function writeTurnSummary(
   const output = agentOutput.trim();
   if (!output) return null;
   const dir = await createSeqDir(paths.dispatchHistoryDir, seq);
-  await writeFileReplacing(join(dir, 'DISPATCH.md'), `---\nmode: turn_summary\n---\n\n${output}\n`);
+  writeFileAtomic(join(dir, 'DISPATCH.md'), `---\nmode: turn_summary\n---\n\n${output}\n`, {
+    createDirs: true,
+  });
   return dir;
 }
 
@@ -142,5 +144,5 @@ export async function writeDispatch(
   const fm: Record<string, string> = { mode: dispatch.mode };
   if (dispatch.title) fm.title = dispatch.title;
   const body = normalizeBody(dispatch.body);
-  await writeFileReplacing(paths.dispatchFile, `---\n${stringify(fm)}---\n\n${body}\n`);
+  writeFileAtomic(paths.dispatchFile, `---\n${stringify(fm)}---\n\n${body}\n`, { createDirs: true });
 }

@@ -4,9 +4,10 @@
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parse, stringify } from 'yaml';
+import { writeFileAtomic } from '../fs/atomic.ts';
 import { normalizeBody, splitFrontmatter } from './dispatch.ts';
 import type { RunPaths } from './run-paths.ts';
-import { archiveStaged, listSeqs, nextSeq, seqName, writeFileReplacing } from './run-paths.ts';
+import { archiveStaged, listSeqs, nextSeq, seqName } from './run-paths.ts';
 
 const REPLY_FILE = 'USER_REPLY.md';
 
@@ -78,7 +79,7 @@ export async function writeReply(
   await archiveReply(paths);
   const body = normalizeBody(reply.body);
   const content = reply.title ? `---\n${stringify({ title: reply.title })}---\n\n${body}\n` : `${body}\n`;
-  await writeFileReplacing(paths.replyFile, content);
+  writeFileAtomic(paths.replyFile, content, { createDirs: true });
 }
 
 async function readArchived(paths: RunPaths, seq: number): Promise<ArchivedReply> {

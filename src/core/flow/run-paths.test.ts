@@ -3,15 +3,8 @@ import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promis
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
-import {
-  createSeqDir,
-  ensureRunDirs,
-  listSeqs,
-  nextSeq,
-  runPaths,
-  seqName,
-  writeFileReplacing,
-} from './run-paths.ts';
+import { writeFileAtomic } from '../fs/atomic.ts';
+import { createSeqDir, ensureRunDirs, listSeqs, nextSeq, runPaths, seqName } from './run-paths.ts';
 
 const tmp = await mkdtemp(join(tmpdir(), 'car-run-paths-'));
 after(() => rm(tmp, { recursive: true, force: true }));
@@ -61,10 +54,10 @@ test('sequence numbers come from disk and folders are claimed exclusively', asyn
   assert.equal(seqName(12345), '12345');
 });
 
-test('writeFileReplacing replaces content and leaves no temp file', async () => {
+test('writeFileAtomic with createDirs makes the folder, replaces content and leaves no temp file', async () => {
   const file = join(tmp, 'atomic', 'f.md');
-  await writeFileReplacing(file, 'one');
-  await writeFileReplacing(file, 'two');
+  writeFileAtomic(file, 'one', { createDirs: true });
+  writeFileAtomic(file, 'two', { createDirs: true });
   assert.equal(await readFile(file, 'utf8'), 'two');
   assert.deepEqual(await readdir(join(tmp, 'atomic')), ['f.md']);
 });

@@ -124,25 +124,3 @@ export async function archiveStaged(opts: {
   for (const name of names) await rm(join(opts.stagingDir, name), { recursive: true, force: true });
   return { dir, attachments: names };
 }
-
-/**
- * Replaces a file atomically (temp file in the same folder, fsync, rename). Local stand-in until the
- * shared helper in `core/fs/atomic.ts` is wired in.
- */
-export async function writeFileReplacing(path: string, content: string): Promise<void> {
-  await mkdir(dirname(path), { recursive: true });
-  const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
-  try {
-    await writeFile(tmp, content, 'utf8');
-    const fh = await open(tmp, 'r');
-    try {
-      await fh.sync();
-    } finally {
-      await fh.close();
-    }
-    await rename(tmp, path);
-  } catch (err) {
-    await rm(tmp, { force: true });
-    throw err;
-  }
-}

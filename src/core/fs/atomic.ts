@@ -3,6 +3,7 @@ import {
   closeSync,
   fchmodSync,
   fsyncSync,
+  mkdirSync,
   openSync,
   renameSync,
   statSync,
@@ -26,10 +27,15 @@ function fsyncDir(dir: string): void {
 /**
  * Replaces `path` so that a crash leaves either the old or the new bytes: writes a temp file in the
  * same directory, fsyncs it, renames it over the target and fsyncs the directory. Keeps the target's
- * file mode; removes the temp file when anything fails.
+ * file mode; removes the temp file when anything fails. `createDirs` makes missing parent folders first.
  */
-export function writeFileAtomic(path: string, data: string | Uint8Array): void {
+export function writeFileAtomic(
+  path: string,
+  data: string | Uint8Array,
+  opts: { createDirs?: boolean } = {},
+): void {
   const dir = dirname(path);
+  if (opts.createDirs) mkdirSync(dir, { recursive: true });
   const tmp = join(dir, `.${basename(path)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
   let mode: number | undefined;
   try {
