@@ -97,6 +97,17 @@ describe('a bad config file', () => {
     assert.deepEqual(snapshot(r.dir), before);
   });
 
+  test('describe still describes, with the config error in config_error, and writes nothing', async () => {
+    const r = await repoWithBadConfig();
+    const before = snapshot(r.dir);
+    const res = await r.run(['describe', '--json']);
+    assert.equal(res.code, 0, res.stderr);
+    const out = JSON.parse(res.stdout) as { config_error: string | null; commands: unknown[] };
+    assert.match(out.config_error ?? '', /ticket_flow\.max_total_turns/);
+    assert.ok(out.commands.length > 10);
+    assert.deepEqual(snapshot(r.dir), before);
+  });
+
   test('doctor reports it as a failed check (exit 1) and writes nothing', async () => {
     const r = await repoWithBadConfig();
     const before = snapshot(r.dir);

@@ -5,7 +5,7 @@ import { TICKET_FILENAME_PATTERN } from '../../../core/tickets/index.ts';
 import { ticketFrontmatterJsonSchema } from '../../../core/tickets/schema.ts';
 import { which } from '../../../core/which.ts';
 import { type GlobalOptions, loadRepoConfig, repoSearchStart } from '../context.ts';
-import { EXIT_CODE_DOCS } from '../errors.ts';
+import { CliError, EXIT_CODE_DOCS } from '../errors.ts';
 import { type CliIo, printJson } from '../io.ts';
 import { CAR_VERSION } from '../program.ts';
 
@@ -81,7 +81,17 @@ export async function describeCommand(
   opts: { json?: boolean },
 ): Promise<void> {
   const found = findRepoRoot(repoSearchStart(io, global));
-  const loaded = found?.initialized ? await loadRepoConfig(io, found.root) : null;
+  // A broken config must not hide the description: report the error and describe the rest.
+  let loaded: LoadedConfig | null = null;
+  let configError: string | null = null;
+  if (found?.initialized) {
+    try {
+      loaded = await loadRepoConfig(io, found.root);
+    } catch (err) {
+      if (!(err instanceof CliError)) throw err;
+      configError = err.message;
+    }
+  }
   const paths = found ? repoPaths(found.root) : null;
   const rel = (abs: string) => (paths ? abs.slice(paths.root.length + 1) : abs);
   const description = {
@@ -111,6 +121,7 @@ export async function describeCommand(
       frontmatter_schema: ticketFrontmatterJsonSchema(),
     },
     config_precedence: CONFIG_PRECEDENCE,
+    config_error: configError,
     env_knobs: [...ENV_KNOBS].sort(),
     agents: agentsInfo(loaded, io.env),
     commands: walkCommands(program),
