@@ -2,6 +2,7 @@
 // replies, and the worker that owns the repo while a run executes. Adapters (agent backends, git) are
 // passed in by the surface; this layer only knows the ports.
 import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import type { AgentResolver } from '../core/agent.ts';
 import type { CarConfig } from '../core/config/index.ts';
 import { knownAgentIds } from '../core/config/index.ts';
@@ -11,6 +12,7 @@ import { writeReply } from '../core/flow/replies.ts';
 import { runPaths } from '../core/flow/run-paths.ts';
 import { type FlowSettings, flowSettings } from '../core/flow/settings.ts';
 import { initialState, loadState } from '../core/flow/state.ts';
+import { writeFileAtomic } from '../core/fs/atomic.ts';
 import { acquireLock, type LockStatus, readLock } from '../core/lock.ts';
 import { type RepoPaths, RUNTIME_PATHS } from '../core/paths.ts';
 import { openRunStore, type RunStore } from '../core/store/run-store.ts';
@@ -270,6 +272,8 @@ export async function runWorker(opts: WorkerOptions): Promise<FlowOutcome> {
     throw err;
   }
   try {
+    // bounded by policy: old finished runs lose their raw stream events, never their lifecycle
+    control.store.pruneEvents({ olderThanDays: EVENT_RETENTION_DAYS });
     const engine = new FlowEngine({
       root: control.paths.root,
       store: control.store,
@@ -280,10 +284,51 @@ export async function runWorker(opts: WorkerOptions): Promise<FlowOutcome> {
       ...(opts.signal ? { signal: opts.signal } : {}),
       ...(opts.onProgress ? { onProgress: opts.onProgress } : {}),
     });
-    return await engine.run(run.id);
+    const outcome = await engine.run(run.id);
+    writeRunManifest(control.store, control.paths.root, run.id);
+    return outcome;
   } finally {
     handle.release();
   }
+}
+
+/** Days to keep the high-volume events (agent deltas, raw output) of finished runs; CAR's default. */
+const EVENT_RETENTION_DAYS = 7;
+
+/**
+ * `runs/<id>/manifest.json`: a compact, human-readable summary of the run written whenever it stops
+ * (the store stays the full record). Enough to explain the run without opening SQLite.
+ */
+export function writeRunManifest(store: RunStore, root: string, runId: string): void {
+  const run = store.getRun(runId);
+  if (!run) return;
+  const turns = store.listTurns(runId);
+  const done = store.listEvents(runId, { types: ['ticket_done'], limit: 10_000 }).map((e) => e.data.ticket);
+  const manifest = {
+    run_id: run.id,
+    status: run.status,
+    reason_code: run.reasonCode,
+    reason: run.reason,
+    created_at: run.createdAt,
+    started_at: run.startedAt,
+    finished_at: run.finishedAt,
+    updated_at: run.updatedAt,
+    turns: turns.length,
+    turns_by_status: turns.reduce<Record<string, number>>((acc, t) => {
+      acc[t.status] = (acc[t.status] ?? 0) + 1;
+      return acc;
+    }, {}),
+    tickets_done: done,
+    events: store.eventStats(runId),
+    last_event_seq: run.lastEventSeq,
+  };
+  writeFileAtomic(
+    join(runPaths(root, runId).runDir, 'manifest.json'),
+    `${JSON.stringify(manifest, null, 2)}\n`,
+    {
+      createDirs: true,
+    },
+  );
 }
 
 export type { AbortReason, FlowOutcome, FlowProgress };
