@@ -11,6 +11,12 @@ function positiveInt(value: string): number {
   return Number(value);
 }
 
+function port(value: string): number {
+  if (!/^\d+$/.test(value) || Number(value) > 65535)
+    throw new InvalidArgumentError('expected a port (0-65535)');
+  return Number(value);
+}
+
 /**
  * The whole command tree. Definitions are eager (so `car describe` can walk them); each action imports
  * its module lazily so a command only pays for what it uses at start-up.
@@ -214,6 +220,17 @@ export function buildProgram(io: CliIo): Command {
     .requiredOption('--run <id>', 'run id')
     .action(async (opts, cmd: Command) =>
       (await import('./commands/flow.ts')).flowWorker(io, global(cmd), opts),
+    );
+
+  program
+    .command('serve')
+    .alias('web')
+    .description('serve the HTTP API for this repo (default 127.0.0.1:4173; other hosts need a token)')
+    .option('--host <host>', 'address to bind (default: server.host or 127.0.0.1)')
+    .option('--port <port>', 'port to listen on, 0 for any free one (default: server.port or 4173)', port)
+    .option('--quiet', 'no access log lines')
+    .action(async (opts, cmd: Command) =>
+      (await import('./commands/serve.ts')).serveCommand(io, global(cmd), opts),
     );
 
   program

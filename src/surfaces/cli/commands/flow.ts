@@ -1,24 +1,19 @@
-import { spawn } from 'node:child_process';
-import { closeSync, mkdirSync, openSync, readFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { createAgentResolver } from '../../../agents/resolver.ts';
 import {
   type AbortReason,
   FlowControl,
   FlowControlError,
   type FlowOutcome,
-  liveLock,
   runWorker,
   type StartOptions,
 } from '../../../control/flow-control.ts';
-import { knownAgentIds } from '../../../core/config/index.ts';
 import { runPaths } from '../../../core/flow/run-paths.ts';
-import { loadState } from '../../../core/flow/state.ts';
-import { readLock } from '../../../core/lock.ts';
-import type { Run, RunEvent } from '../../../core/store/types.ts';
-import { loadTicketQueue } from '../../../core/tickets/index.ts';
+import type { RunEvent } from '../../../core/store/types.ts';
 import { createRepoState } from '../../../integrations/git/index.ts';
+import { flowStatusReport, runJson } from '../../flow-report.ts';
+import { spawnWorker as startWorker, WorkerSpawnError } from '../../worker-spawn.ts';
 import { type GlobalOptions, loadRepoConfig, resolveRepo } from '../context.ts';
 import { CliError, EXIT } from '../errors.ts';
 import { type CliIo, formatTable, painter, printJson } from '../io.ts';
@@ -119,57 +114,14 @@ export async function runCommand(io: CliIo, global: GlobalOptions, flags: StartF
   }
 }
 
-/** The CLI entry to re-invoke for a background worker: the bundle, or main.ts under tsx. */
-function cliEntry(): string[] {
-  const self = fileURLToPath(import.meta.url);
-  if (self.endsWith('.js')) return [self];
-  // an absolute loader URL: the worker runs in the target repo, where `tsx` does not resolve
-  return ['--import', import.meta.resolve('tsx'), resolve(dirname(self), '..', 'main.ts')];
-}
-
-const WORKER_START_TIMEOUT_MS = 15_000;
-
-/** Starts a detached worker for the run and waits until it owns the repo lock (or died trying). */
+/** Starts the run's detached worker; a worker that cannot start is a failed command. */
 async function spawnWorker(io: CliIo, control: FlowControl, runId: string): Promise<number> {
-  const paths = runPaths(control.paths.root, runId);
-  mkdirSync(paths.runDir, { recursive: true });
-  const logFile = join(paths.runDir, 'worker.log');
-  const fd = openSync(logFile, 'a');
-  let exited: number | null = null;
-  const child = spawn(
-    process.execPath,
-    [...cliEntry(), '--repo', control.paths.root, 'flow', 'worker', '--run', runId],
-    {
-      cwd: control.paths.root,
-      env: io.env,
-      detached: true,
-      stdio: ['ignore', fd, fd],
-    },
-  );
-  closeSync(fd);
-  child.on('exit', (code) => {
-    exited = code ?? 1;
-  });
-  child.unref();
-  const deadline = Date.now() + WORKER_START_TIMEOUT_MS;
-  while (Date.now() < deadline) {
-    const lock = readLock(control.paths.lockFile);
-    if (lock?.holder?.pid === child.pid) return child.pid!;
-    // a worker that finishes within the wait (tiny queues) is fine; one that failed says why in its log
-    if (exited !== null) {
-      if (exited === EXIT.ok || exited === EXIT.notFinished) return child.pid!;
-      const tail = readFileSync(logFile, 'utf8').split('\n').slice(-15).join('\n');
-      throw new CliError(
-        `the worker exited with code ${exited} before taking the repo lock:\n${tail}`,
-        EXIT.failed,
-      );
-    }
-    await new Promise((r) => setTimeout(r, 50));
+  try {
+    return await startWorker({ root: control.paths.root, runId, env: io.env });
+  } catch (err) {
+    if (err instanceof WorkerSpawnError) throw new CliError(err.message, EXIT.failed);
+    throw err;
   }
-  throw new CliError(
-    `the worker did not take the repo lock within ${WORKER_START_TIMEOUT_MS / 1000}s; see ${logFile}`,
-    EXIT.failed,
-  );
 }
 
 export async function flowStart(io: CliIo, global: GlobalOptions, flags: StartFlags): Promise<void> {
@@ -286,46 +238,6 @@ export async function flowReply(
   }
 }
 
-function runJson(run: Run, control: FlowControl) {
-  const state = loadState(run.state, control.settings(run).maxTotalTurns);
-  return {
-    run_id: run.id,
-    status: run.status,
-    reason_code: run.reasonCode,
-    reason: run.reason,
-    reason_details: run.reasonDetails,
-    created_at: run.createdAt,
-    started_at: run.startedAt,
-    finished_at: run.finishedAt,
-    updated_at: run.updatedAt,
-    total_turns: state.totalTurns,
-    turn_limit: state.turnLimit,
-    current_ticket: state.ticket?.path ?? null,
-    last_event_seq: run.lastEventSeq,
-  };
-}
-
-/** What a person (or agent) should do next, so status never leaves them guessing. */
-function recommendedAction(run: Run, workerAlive: boolean): string {
-  switch (run.status) {
-    case 'paused':
-      if (run.reasonCode === 'dispatch') return 'answer with: car flow reply "<answer>" --resume';
-      if (run.reasonCode === 'user_ticket')
-        return 'do the user ticket, mark it done (car ticket done N), then car flow resume';
-      return 'fix what the reason says, then car flow resume';
-    case 'pending':
-    case 'running':
-    case 'stopping':
-      return workerAlive
-        ? 'none: the run is working (car flow events --follow)'
-        : 'the worker died: car flow start recovers the run';
-    case 'completed':
-      return 'none: all tickets are done (add tickets and car flow start for more)';
-    default:
-      return 'car flow start begins a new run';
-  }
-}
-
 export async function flowStatus(
   io: CliIo,
   global: GlobalOptions,
@@ -333,47 +245,17 @@ export async function flowStatus(
 ): Promise<void> {
   const control = await openControl(io, global);
   try {
-    const run = flags.run ? control.runOrLatest(flags.run) : control.store.latestRun();
-    const lock = readLock(control.paths.lockFile);
-    const live = liveLock(control.paths);
-    const queue = loadTicketQueue(control.paths.ticketsDir, {
-      repoRoot: control.paths.root,
-      agents: knownAgentIds(control.config),
-    });
-    const tickets = {
-      total: queue.tickets.length,
-      done: queue.tickets.filter((t) => t.isDone).length,
-      next: queue.tickets.find((t) => !t.isDone)?.relPath ?? null,
-    };
-    const worker = lock?.holder
-      ? {
-          status: lock.stale ? 'stale' : 'alive',
-          pid: lock.holder.pid,
-          host: lock.holder.host,
-          since: lock.holder.started_at,
-          purpose: lock.holder.purpose ?? null,
-        }
-      : { status: 'none' };
-    const last = run
-      ? control.store.listEvents(run.id, { afterSeq: Math.max(0, run.lastEventSeq - 1), limit: 1 })[0]
-      : undefined;
-    const report = {
-      run: run ? runJson(run, control) : null,
-      worker,
-      tickets,
-      last_event: last ? { seq: last.seq, type: last.type, at: last.at } : null,
-      recommended_action: run
-        ? recommendedAction(run, live !== null)
-        : 'car flow start (or car run) begins the first run',
-    };
+    const report = await guarded(async () => flowStatusReport(control, flags.run));
+    const { worker, tickets } = report;
+    const last = report.last_event;
     if (flags.json) {
       printJson(io, report);
       return;
     }
     const paint = painter(io);
-    if (!run) io.stdout('no runs yet\n');
+    const r = report.run;
+    if (!r) io.stdout('no runs yet\n');
     else {
-      const r = report.run!;
       io.stdout(`run ${r.run_id}: ${paint('bold', r.status)}${r.reason_code ? ` (${r.reason_code})` : ''}\n`);
       if (r.reason) io.stdout(`  reason: ${r.reason}\n`);
       io.stdout(

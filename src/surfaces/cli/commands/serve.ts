@@ -1,0 +1,60 @@
+// `car serve` (alias `car web`): the HTTP API for this repo, until Ctrl-C or SIGTERM.
+import { chooseToken } from '../../http/security.ts';
+import { type GlobalOptions, loadRepoConfig, resolveRepo } from '../context.ts';
+import { CliError, EXIT } from '../errors.ts';
+import type { CliIo } from '../io.ts';
+
+export interface ServeFlags {
+  host?: string;
+  port?: number;
+  quiet?: boolean;
+}
+
+export async function serveCommand(io: CliIo, global: GlobalOptions, flags: ServeFlags): Promise<void> {
+  const repo = resolveRepo(io, global);
+  const { config } = await loadRepoConfig(io, repo.paths.root);
+  const host = flags.host ?? config.server.host;
+  const port = flags.port ?? config.server.port;
+  const choice = chooseToken(io.env, config.server.auth_token_env, host);
+  const { startServer } = await import('../../http/server.ts');
+  let server: Awaited<ReturnType<typeof startServer>>;
+  try {
+    server = await startServer({
+      root: repo.paths.root,
+      host,
+      port,
+      token: choice.token,
+      env: io.env,
+      log: (line) => io.stderr(`${line}\n`),
+      ...(flags.quiet ? {} : { accessLog: (line: string) => io.stdout(`${line}\n`) }),
+    });
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'EADDRINUSE' || code === 'EACCES' || code === 'EADDRNOTAVAIL') {
+      throw new CliError(`cannot listen on ${host}:${port}: ${code}`, EXIT.conflict);
+    }
+    throw err;
+  }
+  io.stdout(`car serving ${repo.paths.root} at ${server.url}/api\n`);
+  if (choice.source === 'generated') {
+    io.stdout(
+      `${host} is reachable from other machines, so the API needs this token (shown once; set CAR_WEB_TOKEN to choose one):\n${choice.token}\n`,
+    );
+  } else if (choice.token) {
+    const from = choice.source === 'CAR_WEB_TOKEN' ? 'CAR_WEB_TOKEN' : config.server.auth_token_env;
+    io.stdout(`the API needs the bearer token from ${from}\n`);
+  } else {
+    io.stdout('no API token: loopback only (set CAR_WEB_TOKEN to require one)\n');
+  }
+  await new Promise<void>((resolve) => {
+    const stop = () => {
+      process.off('SIGINT', stop);
+      process.off('SIGTERM', stop);
+      resolve();
+    };
+    process.on('SIGINT', stop);
+    process.on('SIGTERM', stop);
+  });
+  await server.close();
+  io.stdout('car serve stopped\n');
+}

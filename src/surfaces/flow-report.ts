@@ -1,0 +1,86 @@
+// What the CLI (`car flow status|runs|show`) and the HTTP API report about runs: one JSON shape for both.
+import { type FlowControl, liveLock } from '../control/flow-control.ts';
+import { knownAgentIds } from '../core/config/index.ts';
+import { loadState } from '../core/flow/state.ts';
+import { readLock } from '../core/lock.ts';
+import type { Run } from '../core/store/types.ts';
+import { loadTicketQueue } from '../core/tickets/index.ts';
+
+export function runJson(run: Run, control: FlowControl) {
+  const state = loadState(run.state, control.settings(run).maxTotalTurns);
+  return {
+    run_id: run.id,
+    status: run.status,
+    reason_code: run.reasonCode,
+    reason: run.reason,
+    reason_details: run.reasonDetails,
+    created_at: run.createdAt,
+    started_at: run.startedAt,
+    finished_at: run.finishedAt,
+    updated_at: run.updatedAt,
+    total_turns: state.totalTurns,
+    turn_limit: state.turnLimit,
+    current_ticket: state.ticket?.path ?? null,
+    last_event_seq: run.lastEventSeq,
+  };
+}
+
+export type RunJson = ReturnType<typeof runJson>;
+
+/** What a person (or agent) should do next, so status never leaves them guessing. */
+export function recommendedAction(run: Run, workerAlive: boolean): string {
+  switch (run.status) {
+    case 'paused':
+      if (run.reasonCode === 'dispatch') return 'answer with: car flow reply "<answer>" --resume';
+      if (run.reasonCode === 'user_ticket')
+        return 'do the user ticket, mark it done (car ticket done N), then car flow resume';
+      return 'fix what the reason says, then car flow resume';
+    case 'pending':
+    case 'running':
+    case 'stopping':
+      return workerAlive
+        ? 'none: the run is working (car flow events --follow)'
+        : 'the worker died: car flow start recovers the run';
+    case 'completed':
+      return 'none: all tickets are done (add tickets and car flow start for more)';
+    default:
+      return 'car flow start begins a new run';
+  }
+}
+
+/** The latest run (or `runId`), its worker, the ticket counts, the last event and the next step. */
+export function flowStatusReport(control: FlowControl, runId?: string) {
+  const run = runId ? control.runOrLatest(runId) : control.store.latestRun();
+  const lock = readLock(control.paths.lockFile);
+  const live = liveLock(control.paths);
+  const queue = loadTicketQueue(control.paths.ticketsDir, {
+    repoRoot: control.paths.root,
+    agents: knownAgentIds(control.config),
+  });
+  const tickets = {
+    total: queue.tickets.length,
+    done: queue.tickets.filter((t) => t.isDone).length,
+    next: queue.tickets.find((t) => !t.isDone)?.relPath ?? null,
+  };
+  const worker = lock?.holder
+    ? {
+        status: lock.stale ? 'stale' : 'alive',
+        pid: lock.holder.pid,
+        host: lock.holder.host,
+        since: lock.holder.started_at,
+        purpose: lock.holder.purpose ?? null,
+      }
+    : { status: 'none' };
+  const last = run
+    ? control.store.listEvents(run.id, { afterSeq: Math.max(0, run.lastEventSeq - 1), limit: 1 })[0]
+    : undefined;
+  return {
+    run: run ? runJson(run, control) : null,
+    worker,
+    tickets,
+    last_event: last ? { seq: last.seq, type: last.type, at: last.at } : null,
+    recommended_action: run
+      ? recommendedAction(run, live !== null)
+      : 'car flow start (or car run) begins the first run',
+  };
+}

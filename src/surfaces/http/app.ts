@@ -1,0 +1,177 @@
+// The HTTP API for one repo: a hono app, testable in-process with `app.request()`. Security first:
+// Host check (DNS rebinding), Origin check for writes, bearer token when one is set, CORS closed unless
+// configured, bounded bodies; every route validates its input and keeps paths inside the repo.
+//
+//   GET  /api/health                      GET  /api/repo
+//   GET  /api/tickets?offset&limit        GET  /api/tickets/lint         GET /api/tickets/:name
+//   POST /api/tickets                     PUT  /api/tickets/:name[?force=1]   PATCH /api/tickets/:name
+//   GET  /api/contextspace                GET|PUT /api/contextspace/:kind
+//   GET  /api/flow/status[?run]           POST /api/flow/start|resume|pause|stop|reply
+//   GET  /api/runs?offset&limit&status    GET  /api/runs/:id             GET /api/runs/:id/events?after&limit&types
+//   GET  /api/runs/:id/stream (SSE; `id:` = event seq, resumes from Last-Event-ID or ?after)
+//   GET  /api/usage?by=day|ticket[&run][&since]
+//
+// Writes to tickets and contextspace need the sha256 of the bytes the client read (If-Match or
+// `base_hash`): a stale one is 409 with `current_hash`, none is 428. Errors are `{error, message, ...}`.
+import { Hono } from 'hono';
+import { bearerAuth } from 'hono/bearer-auth';
+import { bodyLimit } from 'hono/body-limit';
+import { cors } from 'hono/cors';
+import { HTTPException } from 'hono/http-exception';
+import pkg from '../../../package.json' with { type: 'json' };
+import { FlowControlError } from '../../control/flow-control.ts';
+import { spawnWorker, WorkerSpawnError } from '../worker-spawn.ts';
+import { ApiContext, type StartWorker } from './context.ts';
+import { contextspaceRoutes } from './contextspace.ts';
+import { ApiError } from './errors.ts';
+import { flowRoutes } from './flow.ts';
+import { runRoutes, type StreamOptions } from './runs.ts';
+import { envWithoutToken, hostGuard, originGuard } from './security.ts';
+import { ticketRoutes } from './tickets.ts';
+import { usageRoutes } from './usage.ts';
+
+export const DEFAULT_MAX_BODY_BYTES = 1024 * 1024;
+
+export interface AppOptions {
+  /** Repo root (initialized: `.codex-autorunner/` exists). */
+  root: string;
+  /** When set, every /api route needs `Authorization: Bearer <token>`. */
+  token?: string | null;
+  /** The address the server binds (decides the Host policy); default 127.0.0.1. */
+  bindHost?: string;
+  /** Extra Host names (default: config `server.allowed_hosts`). */
+  allowedHosts?: readonly string[];
+  /** Origins allowed by CORS and for writes (default: config `server.allowed_origins`). */
+  allowedOrigins?: readonly string[];
+  /** Environment for config and workers (default process.env). */
+  env?: NodeJS.ProcessEnv;
+  maxBodyBytes?: number;
+  /** How a run's worker is started (default: a detached `car flow worker`). */
+  startWorker?: StartWorker;
+  stream?: StreamOptions;
+  /** Where server-side failures are reported (never request bodies or headers). */
+  log?: (line: string) => void;
+}
+
+export type CarApp = Hono & { close(): void };
+
+const FLOW_ERROR_STATUS = { busy: 409, wrong_state: 409, blocked: 409, no_run: 404 } as const;
+
+export function createApp(opts: AppOptions): CarApp {
+  const env = opts.env ?? process.env;
+  let ctx: ApiContext;
+  const startWorker: StartWorker =
+    opts.startWorker ??
+    ((runId) =>
+      spawnWorker({
+        root: ctx.paths.root,
+        runId,
+        env: envWithoutToken(env, ctx.loaded().config.server.auth_token_env),
+      }));
+  ctx = new ApiContext(opts.root, env, startWorker);
+  const server = ctx.loaded().config.server;
+  const allowedOrigins = opts.allowedOrigins ?? server.allowed_origins;
+  const log = opts.log ?? (() => {});
+
+  const app = new Hono();
+
+  app.use(
+    '*',
+    hostGuard({
+      bindHost: opts.bindHost ?? '127.0.0.1',
+      allowedHosts: opts.allowedHosts ?? server.allowed_hosts,
+    }),
+  );
+  app.use('/api/*', async (c, next) => {
+    await next();
+    c.header('X-Content-Type-Options', 'nosniff');
+    if (!c.res.headers.has('Cache-Control')) c.header('Cache-Control', 'no-store');
+  });
+  if (allowedOrigins.length > 0) {
+    // Before auth, so a browser's preflight (which carries no token) is answered.
+    app.use(
+      '/api/*',
+      cors({
+        origin: [...allowedOrigins],
+        allowMethods: ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'],
+        allowHeaders: ['Authorization', 'Content-Type', 'If-Match', 'Last-Event-ID'],
+        exposeHeaders: ['ETag', 'Location'],
+        maxAge: 600,
+      }),
+    );
+  }
+  app.use('/api/*', originGuard(allowedOrigins));
+  if (opts.token) {
+    const unauthorized = { message: { error: 'unauthorized', message: 'a valid bearer token is required' } };
+    app.use(
+      '/api/*',
+      bearerAuth({ token: opts.token, noAuthenticationHeader: unauthorized, invalidToken: unauthorized }),
+    );
+  }
+  const maxBodyBytes = opts.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
+  app.use(
+    '/api/*',
+    bodyLimit({
+      maxSize: maxBodyBytes,
+      onError: (c) =>
+        c.json(
+          {
+            error: 'payload_too_large',
+            message: `the body is over ${maxBodyBytes} bytes`,
+            max_bytes: maxBodyBytes,
+          },
+          413,
+        ),
+    }),
+  );
+
+  app.get('/api/health', (c) => c.json({ ok: true, name: 'car', version: pkg.version }));
+
+  app.get('/api/repo', (c) => {
+    const { config, sources } = ctx.loaded();
+    return c.json({
+      root: ctx.paths.root,
+      version: pkg.version,
+      config: {
+        sources: sources.map((s) => ({
+          layer: s.layer,
+          present: s.present,
+          ...(s.variables ? { variables: s.variables } : {}),
+        })),
+        ticket_flow: config.ticket_flow,
+        git: { auto_commit: config.git.auto_commit },
+        server: {
+          host: config.server.host,
+          port: config.server.port,
+          allowed_hosts: config.server.allowed_hosts,
+          allowed_origins: config.server.allowed_origins,
+        },
+      },
+      agents: Object.entries(config.agents).map(([id, a]) => ({ id, backend: a.backend ?? null })),
+      auth: { token_required: Boolean(opts.token) },
+    });
+  });
+
+  app.route('/api/tickets', ticketRoutes(ctx));
+  app.route('/api/contextspace', contextspaceRoutes(ctx));
+  app.route('/api/flow', flowRoutes(ctx));
+  app.route('/api/runs', runRoutes(ctx, opts.stream));
+  app.route('/api/usage', usageRoutes(ctx));
+
+  app.notFound((c) => c.json({ error: 'not_found', message: `no route ${c.req.method} ${c.req.path}` }, 404));
+
+  app.onError((err, c) => {
+    if (err instanceof ApiError) return c.json(err.body(), err.status);
+    if (err instanceof HTTPException) return err.getResponse();
+    if (err instanceof FlowControlError) {
+      return c.json({ error: err.code, message: err.message }, FLOW_ERROR_STATUS[err.code]);
+    }
+    if (err instanceof WorkerSpawnError) return c.json({ error: 'worker_failed', message: err.message }, 500);
+    log(
+      `error: ${c.req.method} ${c.req.path}: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`,
+    );
+    return c.json({ error: 'internal', message: 'internal server error (see the server log)' }, 500);
+  });
+
+  return Object.assign(app, { close: () => ctx.close() });
+}

@@ -1,0 +1,330 @@
+// /api/tickets: list (paged), read, create, replace and field edits. Every write is guarded by the hash
+// of the bytes the client last saw, so an editor and the UI never overwrite each other silently.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Hono } from 'hono';
+import { z } from 'zod';
+import { knownAgentIds } from '../../core/config/index.ts';
+import { writeFileAtomic } from '../../core/fs/atomic.ts';
+import { createFileExclusive } from '../../core/fs/create-exclusive.ts';
+import {
+  type LintIssue,
+  loadTicketQueue,
+  newTicketId,
+  nextTicketIndex,
+  parseTicket,
+  renderNewTicket,
+  setFrontmatterField,
+  TICKET_NAME_RE,
+  type Ticket,
+  TicketEditError,
+  ticketFileName,
+} from '../../core/tickets/index.ts';
+import type { ApiContext } from './context.ts';
+import { ApiError, notFound } from './errors.ts';
+import { confinedPath, expectedHash, sha256 } from './security.ts';
+import { readJson, readQuery } from './validate.ts';
+
+const decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+
+function decode(bytes: Uint8Array): string {
+  try {
+    return decoder.decode(bytes);
+  } catch {
+    return Buffer.from(bytes).toString('utf8');
+  }
+}
+
+/** A ticket file name from a request: the ticket filename rule, one path segment, nothing to escape. */
+export function checkTicketName(name: string): string {
+  if (
+    name.length > 200 ||
+    !TICKET_NAME_RE.test(name) ||
+    /[/\\\0]/.test(name) ||
+    name.includes('..') ||
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what is refused
+    /[\x00-\x1f\x7f]/.test(name)
+  ) {
+    throw new ApiError(400, 'invalid_ticket_name', 'not a ticket file name (TICKET-<number>[suffix].md)', {
+      field: 'name',
+    });
+  }
+  return name;
+}
+
+function ticketState(ticket: Ticket): 'done' | 'open' | 'invalid' {
+  if (!ticket.valid) return 'invalid';
+  return ticket.isDone ? 'done' : 'open';
+}
+
+function summaryJson(ticket: Ticket, hash: string) {
+  return {
+    name: ticket.name,
+    index: ticket.index,
+    path: ticket.relPath,
+    ticket_id: ticket.ticketId,
+    agent: ticket.agent ?? null,
+    done: ticket.isDone,
+    state: ticketState(ticket),
+    title: ticket.title ?? null,
+    goal: ticket.goal ?? null,
+    hash,
+    issues: ticket.issues,
+  };
+}
+
+function fullJson(ticket: Ticket, hash: string) {
+  return {
+    ...summaryJson(ticket, hash),
+    frontmatter: ticket.frontmatter,
+    body: ticket.body,
+    content: ticket.raw,
+  };
+}
+
+const PageQuery = z.object({
+  offset: z.coerce.number().int().min(0).default(0),
+  limit: z.coerce.number().int().min(1).max(1000).default(100),
+});
+
+const ForceQuery = z.object({ force: z.enum(['0', '1', 'true', 'false']).optional() });
+
+const hashSchema = z.string().regex(/^[0-9a-fA-F]{64}$/, { error: 'must be a sha256 hex digest' });
+
+const CreateBody = z.strictObject({
+  agent: z.string().trim().min(1).max(100).default('codex'),
+  title: z.string().max(500).optional(),
+  goal: z.string().max(2000).optional(),
+  body: z.string().optional(),
+  slug: z.string().max(100).optional(),
+  done: z.boolean().default(false),
+});
+
+const PutBody = z.strictObject({ content: z.string(), base_hash: hashSchema.optional() });
+
+const scalar = z.union([z.string(), z.number(), z.boolean(), z.null()]);
+const PatchBody = z.strictObject({
+  fields: z
+    .record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_-]*$/, { error: 'not a frontmatter key' }), scalar)
+    .refine((f) => Object.keys(f).length > 0, { error: 'give at least one field' }),
+  base_hash: hashSchema.optional(),
+});
+
+const DEFAULT_BODY = '## Tasks\n- \n\n## Acceptance criteria\n- \n\n## Tests\n- \n';
+
+function slugify(text: string): string {
+  return text
+    .toLowerCase()
+    .replace(/[^a-z0-9]+/g, '-')
+    .replace(/^-+|-+$/g, '')
+    .slice(0, 48)
+    .replace(/-+$/, '');
+}
+
+const isForced = (q: { force?: string | undefined }) => q.force === '1' || q.force === 'true';
+
+const errorKey = (i: LintIssue) => `${i.code}|${i.field ?? ''}|${i.message}`;
+
+export function ticketRoutes(ctx: ApiContext): Hono {
+  const app = new Hono();
+
+  const agents = () => knownAgentIds(ctx.loaded().config);
+  const relOf = (name: string) => `${ctx.paths.ticketsDir.slice(ctx.paths.root.length + 1)}/${name}`;
+
+  const queue = () => {
+    const known = agents();
+    const key = [...known].sort().join(',');
+    let cache = ctx.ticketCaches.get(key);
+    if (!cache) {
+      ctx.ticketCaches.clear();
+      cache = new Map();
+      ctx.ticketCaches.set(key, cache);
+    }
+    return loadTicketQueue(ctx.paths.ticketsDir, { repoRoot: ctx.paths.root, agents: known, cache });
+  };
+
+  /** Reads a ticket by name: its bytes, hash and parse, with the file confined to the repo. */
+  const read = (rawName: string) => {
+    const name = checkTicketName(rawName);
+    const path = join(ctx.paths.ticketsDir, name);
+    const real = confinedPath(ctx.paths.root, path);
+    let bytes: Buffer;
+    try {
+      bytes = readFileSync(real);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT') throw notFound(`ticket ${name}`);
+      if (code === 'EISDIR') throw new ApiError(400, 'not_a_file', `${name} is not a file`);
+      throw err;
+    }
+    const ticket = parseTicket(decode(bytes), { path, relPath: relOf(name), agents: agents() });
+    return { name, path, real, hash: sha256(bytes), ticket };
+  };
+
+  const guard = (current: string, ifMatch: string | undefined, baseHash: string | undefined) => {
+    const expected = expectedHash(ifMatch, baseHash);
+    if (expected === null) {
+      throw new ApiError(
+        428,
+        'hash_required',
+        'send If-Match: <hash> or base_hash with the hash you edited',
+        {
+          current_hash: current,
+        },
+      );
+    }
+    if (expected !== current) {
+      throw new ApiError(409, 'hash_mismatch', 'the file changed since you read it; reload and re-apply', {
+        current_hash: current,
+      });
+    }
+  };
+
+  const written = (path: string, name: string, text: string) => {
+    const ticket = parseTicket(text, { path, relPath: relOf(name), agents: agents() });
+    return fullJson(ticket, sha256(Buffer.from(text, 'utf8')));
+  };
+
+  app.get('/', (c) => {
+    const { offset, limit } = readQuery(c, PageQuery);
+    const q = queue();
+    const root = ctx.paths.root;
+    const page = q.tickets.slice(offset, offset + limit).flatMap((t) => {
+      let real: string;
+      try {
+        real = confinedPath(root, t.path);
+      } catch {
+        return []; // a link leading out of the repo is not shown
+      }
+      let bytes: Buffer;
+      try {
+        bytes = readFileSync(real);
+      } catch {
+        return [];
+      }
+      const text = decode(bytes);
+      const ticket =
+        text === t.raw ? t : parseTicket(text, { path: t.path, relPath: t.relPath, agents: agents() });
+      return [summaryJson(ticket, sha256(bytes))];
+    });
+    const next = q.tickets.find((t) => ticketState(t) !== 'done');
+    return c.json({
+      tickets: page,
+      offset,
+      limit,
+      total: q.tickets.length,
+      has_more: offset + limit < q.tickets.length,
+      summary: {
+        total: q.tickets.length,
+        done: q.tickets.filter((t) => t.isDone).length,
+        open: q.tickets.filter((t) => ticketState(t) === 'open').length,
+        invalid: q.tickets.filter((t) => ticketState(t) === 'invalid').length,
+      },
+      next: next?.name ?? null,
+      issues: q.issues,
+    });
+  });
+
+  app.get('/lint', (c) => {
+    const q = queue();
+    const issues = [...q.issues, ...q.tickets.flatMap((t) => t.issues)];
+    const errors = issues.filter((i) => i.severity === 'error').length;
+    return c.json({ ok: errors === 0, tickets: q.tickets.length, errors, issues });
+  });
+
+  app.post('/', async (c) => {
+    const body = await readJson(c, CreateBody);
+    const known = agents();
+    const agent = body.agent.toLowerCase();
+    if (!known.has(agent)) {
+      throw new ApiError(400, 'invalid_body', `invalid body: agent: unknown agent "${body.agent}"`, {
+        issues: [{ field: 'agent', message: `unknown agent (configured: ${[...known].sort().join(', ')})` }],
+      });
+    }
+    const slug = slugify(body.slug ?? body.title ?? '') || undefined;
+    const fields: Parameters<typeof renderNewTicket>[0] = {
+      ticket_id: newTicketId(),
+      agent,
+      done: body.done,
+    };
+    if (body.title?.trim()) fields.title = body.title.trim();
+    if (body.goal?.trim()) fields.goal = body.goal.trim();
+    const text = renderNewTicket(fields, body.body ?? DEFAULT_BODY);
+    // Another writer may take the number between the listing and the create: try the next one.
+    for (let attempt = 0; attempt < 5; attempt++) {
+      const name = ticketFileName(nextTicketIndex(queue().tickets), slug);
+      const path = join(ctx.paths.ticketsDir, name);
+      if (createFileExclusive(path, text)) {
+        c.header('Location', `/api/tickets/${encodeURIComponent(name)}`);
+        return c.json(written(path, name, text), 201);
+      }
+    }
+    throw new ApiError(409, 'create_conflict', 'could not claim a ticket number; try again');
+  });
+
+  app.get('/:name', (c) => {
+    const { hash, ticket } = read(c.req.param('name'));
+    c.header('ETag', `"${hash}"`);
+    return c.json(fullJson(ticket, hash));
+  });
+
+  app.put('/:name', async (c) => {
+    const force = isForced(readQuery(c, ForceQuery));
+    const body = await readJson(c, PutBody);
+    const current = read(c.req.param('name'));
+    guard(current.hash, c.req.header('if-match'), body.base_hash);
+    const next = parseTicket(body.content, {
+      path: current.path,
+      relPath: current.ticket.relPath,
+      agents: agents(),
+    });
+    const errors = next.issues.filter((i) => i.severity === 'error');
+    if (errors.length > 0 && !force) {
+      throw new ApiError(422, 'ticket_invalid', 'the new content does not lint; fix it or send ?force=1', {
+        issues: errors,
+      });
+    }
+    // Read, check and write with no await in between: within this server they cannot interleave.
+    writeFileAtomic(current.real, body.content);
+    const out = written(current.path, current.name, body.content);
+    c.header('ETag', `"${out.hash}"`);
+    return c.json(out);
+  });
+
+  app.patch('/:name', async (c) => {
+    const force = isForced(readQuery(c, ForceQuery));
+    const body = await readJson(c, PatchBody);
+    const current = read(c.req.param('name'));
+    guard(current.hash, c.req.header('if-match'), body.base_hash);
+    let text = current.ticket.raw;
+    try {
+      for (const [key, value] of Object.entries(body.fields)) text = setFrontmatterField(text, key, value);
+    } catch (err) {
+      if (err instanceof TicketEditError) throw new ApiError(422, 'edit_failed', err.message);
+      throw err;
+    }
+    const after = parseTicket(text, {
+      path: current.path,
+      relPath: current.ticket.relPath,
+      agents: agents(),
+    });
+    const before = new Set(current.ticket.issues.filter((i) => i.severity === 'error').map(errorKey));
+    const introduced = after.issues.filter((i) => i.severity === 'error' && !before.has(errorKey(i)));
+    if (introduced.length > 0 && !force) {
+      throw new ApiError(
+        422,
+        'ticket_invalid',
+        'the edit would make the ticket invalid; send ?force=1 to write anyway',
+        {
+          issues: introduced,
+        },
+      );
+    }
+    writeFileAtomic(current.real, text);
+    const out = written(current.path, current.name, text);
+    c.header('ETag', `"${out.hash}"`);
+    return c.json(out);
+  });
+
+  return app;
+}
