@@ -70,7 +70,11 @@ export function toolCallReply(name: string, args: unknown, callId = 'call_1'): F
 }
 
 /** A model turn that runs a shell command through codex's `exec_command` tool. */
-export function execCommandReply(cmd: string, callId = 'call_1', extra: Record<string, unknown> = {}): FakeReply {
+export function execCommandReply(
+  cmd: string,
+  callId = 'call_1',
+  extra: Record<string, unknown> = {},
+): FakeReply {
   return toolCallReply('exec_command', { cmd, yield_time_ms: 5000, ...extra }, callId);
 }
 
@@ -135,9 +139,10 @@ export class FakeResponsesApi {
   }
 
   static async start(): Promise<FakeResponsesApi> {
-    let self: FakeResponsesApi | null = null;
-    const server = createServer((req, res) => self?.#handle(req, res));
-    self = new FakeResponsesApi(server);
+    const holder: { api: FakeResponsesApi | null } = { api: null };
+    const server = createServer((req, res) => holder.api?.handle(req, res));
+    const self = new FakeResponsesApi(server);
+    holder.api = self;
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(0, '127.0.0.1', () => resolve());
@@ -170,7 +175,8 @@ export class FakeResponsesApi {
     await new Promise<void>((resolve) => this.#server.close(() => resolve()));
   }
 
-  #handle(req: IncomingMessage, res: ServerResponse): void {
+  /** The HTTP handler (public only so the server callback can reach it). */
+  handle(req: IncomingMessage, res: ServerResponse): void {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
