@@ -82,6 +82,47 @@ const ticketFlow = mapping({
 
 const timeout = () => positiveNumber('must be a positive number of seconds or null').nullable();
 
+/** Tamper-finding kinds the verify gate knows; each has a policy (block | notify | ignore). */
+export const TAMPER_KINDS = [
+  'verify_edit',
+  'other_ticket_edit',
+  'test_deleted',
+  'test_skipped',
+  'assertion_weakened',
+  'ci_edit',
+  'verify_script_edit',
+] as const;
+export type TamperKind = (typeof TAMPER_KINDS)[number];
+export const TAMPER_ACTIONS = ['block', 'notify', 'ignore'] as const;
+export type TamperAction = (typeof TAMPER_ACTIONS)[number];
+
+const tamperAction = (fallback: TamperAction) =>
+  z.enum(TAMPER_ACTIONS, { error: 'must be one of: block, notify, ignore' }).default(fallback);
+
+// car closes a ticket only after these pass (the agent's `done: true` is a claim, not the decision).
+const verify = mapping({
+  /** Shell commands (sh -c, repo root) run for every ticket, before the ticket's own `verify:`. */
+  commands: z
+    .array(str().min(1, { error: 'must not be empty' }), { error: 'must be a list of strings' })
+    .default([]),
+  timeout_seconds: positiveNumber('must be a positive number of seconds').default(600),
+  /** Failed verifications (commands or blocking findings) on one ticket before the run pauses. */
+  max_failures: positiveInt().default(3),
+  /** Output kept per command (the tail); the full output's sha256 goes into the evidence. */
+  max_output_bytes: positiveInt().default(8000),
+  /** Check the agent's diff for tampering (deleted or skipped tests, edited verify commands, ...). */
+  tamper_checks: bool().default(true),
+  policy: mapping({
+    verify_edit: tamperAction('block'),
+    other_ticket_edit: tamperAction('block'),
+    test_deleted: tamperAction('block'),
+    test_skipped: tamperAction('block'),
+    assertion_weakened: tamperAction('notify'),
+    ci_edit: tamperAction('notify'),
+    verify_script_edit: tamperAction('notify'),
+  }).prefault({}),
+}).prefault({});
+
 export const CarConfigSchema = mapping({
   version: z.literal(2, { error: 'must be 2' }).default(2),
   mode: z.enum(['repo', 'hub'], { error: 'must be "repo" or "hub"' }).default('repo'),
@@ -89,6 +130,7 @@ export const CarConfigSchema = mapping({
     .record(agentId, agentSchema, { error: 'must be a mapping of agent id to settings' })
     .default(DEFAULT_AGENTS),
   ticket_flow: ticketFlow,
+  verify,
   git: mapping({
     auto_commit: bool().default(false),
     // CAR's default; placeholders are {run_id}, {turn}, {ticket}.

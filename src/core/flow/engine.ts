@@ -3,10 +3,13 @@
 // (dispatch, summary), re-reads the ticket and applies the stop rules. Every decision is persisted
 // (run state + an event) before the next side effect, so a killed process resumes without losing or
 // repeating a ticket transition.
+import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { AgentEvent, AgentResolver, AgentSession, TurnResult } from '../agent.ts';
-import { RUNTIME_PATHS } from '../paths.ts';
+import { writeFileAtomic } from '../fs/atomic.ts';
+import { RUNTIME_PATHS, STATE_DIR } from '../paths.ts';
 import { abortableSleep } from '../sleep.ts';
 import type { RunStore } from '../store/run-store.ts';
 import type { JsonObject, NewEvent, RunPatch, RunStatus } from '../store/types.ts';
@@ -14,9 +17,22 @@ import {
   type LintIssue,
   loadTicketQueue,
   parseTicket,
+  setFrontmatterField,
   type Ticket,
   type TicketCache,
 } from '../tickets/index.ts';
+import { planCommands, ticketVerifyCommands } from '../verify/commands.ts';
+import {
+  EVIDENCE_VERSION,
+  type EvidenceCommand,
+  type EvidenceFinding,
+  type EvidenceRecord,
+  evidenceMetadata,
+  evidenceRelPath,
+  writeEvidence,
+} from '../verify/evidence.ts';
+import { commandPassed, describeExit, runVerifyCommand } from '../verify/run-command.ts';
+import { findTampering, type TamperFinding, ticketVerifyFinding } from '../verify/tamper.ts';
 import { buildContextIncludes } from './context-includes.ts';
 import { buildContextspaceBlock } from './contextspace.ts';
 import {
@@ -26,12 +42,19 @@ import {
   writeDispatch,
   writeTurnSummary,
 } from './dispatch.ts';
-import type { RepoSnapshot, RepoState } from './ports.ts';
+import type { FileChange, RepoSnapshot, RepoState } from './ports.ts';
 import { buildPrompt, tailExcerpt } from './prompt.ts';
 import { archiveReply, listRepliesAfter, renderRepliesBlock } from './replies.ts';
 import { ensureRunDirs, type RunPaths, runPaths } from './run-paths.ts';
 import type { FlowSettings } from './settings.ts';
-import { type EngineState, loadState, newTicketProgress, type TicketProgress } from './state.ts';
+import {
+  type EngineState,
+  loadState,
+  newTicketProgress,
+  newVerifyProgress,
+  type TicketProgress,
+  type VerifyProgress,
+} from './state.ts';
 
 export type OutcomeStatus = Extract<RunStatus, 'paused' | 'completed' | 'failed' | 'stopped'>;
 
@@ -50,6 +73,7 @@ export type FlowProgress =
   | { type: 'tool'; name: string }
   | { type: 'turn_end'; status: TurnResult['status']; ticket: string }
   | { type: 'ticket_done'; ticket: string }
+  | { type: 'verify'; ticket: string; passed: boolean; attempt: number; summary: string }
   | { type: 'dispatch'; mode: string; title: string | null }
   | { type: 'note'; text: string };
 
@@ -76,6 +100,13 @@ export interface FlowDeps {
 export type ControlRequest = 'pause' | 'stop';
 
 type Step = { kind: 'continue' } | { kind: 'end'; outcome: FlowOutcome };
+/** The verify gate reopened the ticket; `ticket` is it as now on disk. */
+type Reopened = { kind: 'reopened'; ticket: Ticket };
+/** What a passing verification ran and found (the evidence's commands and findings). */
+interface VerifiedRecord {
+  commands: EvidenceCommand[];
+  findings: EvidenceFinding[];
+}
 
 const CONTINUE: Step = { kind: 'continue' };
 const EVENT_BATCH = 256;
@@ -134,6 +165,7 @@ export class FlowEngine {
     try {
       const recovered = await this.#recover(ctx);
       if (recovered) return this.#finish(ctx, recovered);
+      await this.#afterVerifyPause(ctx);
       this.#persist(
         ctx,
         { status: 'running', startedAt: run.startedAt ?? new Date(this.#now()).toISOString() },
@@ -236,6 +268,12 @@ export class FlowEngine {
     if (current && state.ticket && current.isDone) {
       const settled = await this.#settleDone(ctx, current);
       if (settled.kind === 'end') return settled;
+      if (settled.kind === 'reopened') {
+        // the gate set `done: false` on disk: work on the ticket as it is now
+        const at = queue.tickets.indexOf(current);
+        current = settled.ticket;
+        if (at !== -1) queue.tickets[at] = settled.ticket;
+      }
       if (!state.ticket) current = undefined;
     }
 
@@ -243,10 +281,21 @@ export class FlowEngine {
       state.ticket && (state.ticket.commitPending || state.ticket.lintErrors) ? current : undefined;
     const ticket = pinned ?? queue.tickets.find((t) => !t.isDone);
     if (!ticket) return end({ status: 'completed', reasonCode: 'all_done', reason: 'All tickets done.' });
-    if (state.ticket?.path !== ticket.relPath) this.#selectTicket(ctx, ticket);
+    if (state.ticket?.path !== ticket.relPath) await this.#selectTicket(ctx, ticket);
     const progress = state.ticket!;
 
+    const verifyShape = ticketVerifyCommands(ticket.frontmatter?.verify).error;
     const errors = ticket.issues.filter((i) => i.severity === 'error');
+    if (verifyShape && !progress.lintErrors) {
+      return end(
+        await this.#pause(
+          ctx,
+          'ticket_invalid',
+          `Ticket frontmatter invalid: ${ticket.relPath}: ${verifyShape}. Fix it and resume.`,
+          { ticket: ticket.relPath, issues: [`${ticket.relPath}: verify: ${verifyShape}`] },
+        ),
+      );
+    }
     if (errors.length > 0 && !progress.lintErrors) {
       return end(
         await this.#pause(
@@ -292,10 +341,21 @@ export class FlowEngine {
     return this.#turn(ctx, ticket, progress);
   }
 
-  /** The current ticket says done: hold it until the work is committed, then record the transition. */
-  async #settleDone(ctx: RunContext, ticket: Ticket): Promise<Step> {
+  /**
+   * The current ticket says done. The verify gate decides first (acceptance commands + tamper checks;
+   * a failure reopens the ticket); then the work must be committed (commit barrier); then the
+   * transition is recorded with its evidence.
+   */
+  async #settleDone(ctx: RunContext, ticket: Ticket): Promise<Step | { kind: 'reopened'; ticket: Ticket }> {
     const { settings, repo, store } = this.#deps;
     const progress = ctx.state.ticket!;
+    let verified: VerifiedRecord | null = null;
+    // A person closes their own ticket: no gate (nobody to send back to work on it).
+    if (progress.agent !== 'user') {
+      const gate = await this.#verifyGate(ctx, ticket, progress);
+      if (gate.kind !== 'passed') return gate.step;
+      verified = gate.record;
+    }
     let dirty = settings.requireCommit && (await this.#snapshot()).dirty;
     if (dirty && settings.autoCommit) {
       await this.#commit(ctx, ticket, 'ticket_done');
@@ -323,24 +383,322 @@ export class FlowEngine {
       progress.commitPending = true;
       return CONTINUE;
     }
+    const snap = await this.#snapshot();
+    const record: EvidenceRecord = {
+      version: EVIDENCE_VERSION,
+      run_id: ctx.runId,
+      ticket: ticket.relPath,
+      ticket_id: ticket.ticketId,
+      title: ticket.title ?? null,
+      verified_at: new Date(this.#now()).toISOString(),
+      commit: snap.head,
+      base_commit: progress.verify?.baseHead ?? null,
+      dirty: snap.dirty,
+      commands: verified?.commands ?? [],
+      findings: verified?.findings ?? [],
+      failed_attempts: progress.verify?.failures ?? 0,
+      turns: progress.turns,
+    };
+    const evidenceId = safeFileName(ticket.ticketId);
+    writeEvidence(ctx.paths, { ...record, ticket_id: evidenceId });
+    const evidencePath = evidenceRelPath(ctx.paths, evidenceId);
     // Recorded together with clearing the ticket, in one transaction: exactly once, even across a crash.
     this.#clearTicket(ctx);
-    this.#persist(ctx, {}, [
-      {
-        type: 'ticket_done',
-        data: { ticket: ticket.relPath, ticket_id: ticket.ticketId, turns: progress.turns },
-      },
-    ]);
+    store.transaction(() => {
+      store.addArtifact({
+        runId: ctx.runId,
+        kind: 'evidence',
+        path: evidencePath,
+        metadata: evidenceMetadata(record) as unknown as JsonObject,
+      });
+      this.#persist(ctx, {}, [
+        {
+          type: 'ticket_verified',
+          data: {
+            ticket: ticket.relPath,
+            ticket_id: ticket.ticketId,
+            commit: record.commit,
+            commands: record.commands.map((c) => ({
+              command: c.command,
+              exit_code: c.exit_code,
+              duration_ms: c.duration_ms,
+              output_sha256: c.output_sha256,
+            })),
+            findings: record.findings.length,
+            failed_attempts: record.failed_attempts,
+            evidence: evidencePath,
+          },
+        },
+        {
+          type: 'ticket_done',
+          data: { ticket: ticket.relPath, ticket_id: ticket.ticketId, turns: progress.turns },
+        },
+      ]);
+    });
     this.#deps.onProgress?.({ type: 'ticket_done', ticket: ticket.relPath });
     await this.#closeSession(progress.id);
     return CONTINUE;
   }
 
-  #selectTicket(ctx: RunContext, ticket: Ticket): void {
+  // --- the verify gate -------------------------------------------------------------------------
+
+  /**
+   * Runs the ticket's acceptance commands (as fixed when the ticket was selected) and the tamper
+   * checks on its diff. A pass is remembered against the content it checked, so the commit that
+   * follows does not run everything again. A failure sets `done: false`, counts, feeds the next
+   * prompt, and after `max_failures` pauses for a human.
+   */
+  async #verifyGate(
+    ctx: RunContext,
+    ticket: Ticket,
+    progress: TicketProgress,
+  ): Promise<{ kind: 'passed'; record: VerifiedRecord } | { kind: 'blocked'; step: Step | Reopened }> {
+    const { settings, repo, store, root } = this.#deps;
+    const vs = settings.verify;
+    progress.verify ??= newVerifyProgress(
+      await repo.head(),
+      ticket.frontmatter?.verify ?? null,
+      planCommands(vs.commands, ticket.frontmatter?.verify),
+    );
+    const v = progress.verify;
+    const files = await repo.diffFiles(v.baseHead, RUNTIME_PATHS);
+    const key = await contentKey(root, files);
+    if (v.passedKey === key && v.passed)
+      return { kind: 'passed', record: v.passed as unknown as VerifiedRecord };
+
+    const raw: TamperFinding[] = [];
+    const verifyEdit = ticketVerifyFinding(ticket.relPath, v.ticketVerify, ticket.frontmatter?.verify);
+    if (verifyEdit) raw.push(verifyEdit);
+    if (vs.tamperChecks) {
+      const base = v.baseHead;
+      raw.push(
+        ...(await findTampering({
+          files,
+          ticketPath: ticket.relPath,
+          ticketsDir: `${STATE_DIR}/tickets`,
+          verifyCommands: v.commands.map((c) => c.command),
+          oldText: async (path) => (base ? repo.fileAt(base, path) : null),
+          newText: (path) => readFile(join(root, path), 'utf8').catch(() => null),
+        })),
+      );
+    }
+    const findings: EvidenceFinding[] = raw
+      .map((f) => ({ ...f, action: vs.policy[f.kind] }))
+      .filter((f) => f.action !== 'ignore');
+    const blocking = findings.filter((f) => f.action === 'block');
+    if (findings.length > 0) {
+      store.appendEvents(
+        ctx.runId,
+        findings.map((f) => ({
+          type: 'tamper_finding',
+          data: { ticket: ticket.relPath, kind: f.kind, file: f.file, detail: f.detail, action: f.action },
+        })),
+      );
+    }
+    const fresh = findings.filter(
+      (f) => f.action === 'notify' && !v.notified.includes(`${f.kind} ${f.file}`),
+    );
+    if (fresh.length > 0) await this.#notifyFindings(ctx, ticket, fresh);
+
+    // Findings that block make running the commands moot; they are run once those are fixed.
+    const commands: EvidenceCommand[] = [];
+    let failed: {
+      planned: VerifyProgress['commands'][number];
+      result: Awaited<ReturnType<typeof runVerifyCommand>>;
+    } | null = null;
+    if (blocking.length === 0) {
+      for (const planned of v.commands) {
+        const result = await runVerifyCommand(planned.command, {
+          cwd: root,
+          timeoutMs: vs.timeoutMs,
+          maxOutputBytes: vs.maxOutputBytes,
+          env: { CAR_VERIFY: '1', CAR_RUN_ID: ctx.runId, CAR_TICKET: ticket.relPath },
+          ...(this.#deps.signal ? { signal: this.#deps.signal } : {}),
+        });
+        const aborted = this.#abortOutcome(ctx);
+        if (aborted) return { kind: 'blocked', step: end(aborted) };
+        const entry: EvidenceCommand = {
+          command: planned.command,
+          source: planned.source,
+          exit_code: result.exitCode,
+          signal: result.signal,
+          timed_out: result.timedOut,
+          duration_ms: result.durationMs,
+          output_bytes: result.outputBytes,
+          output_sha256: result.outputSha256,
+          output_tail: result.output,
+        };
+        commands.push(entry);
+        const { output_tail: _tail, ...summary } = entry;
+        store.appendEvent(ctx.runId, {
+          type: 'verify_command',
+          data: { ticket: ticket.relPath, ...summary, passed: commandPassed(result) },
+        });
+        if (!commandPassed(result)) {
+          failed = { planned, result };
+          break;
+        }
+      }
+    }
+
+    const record: VerifiedRecord = { commands, findings };
+    if (blocking.length === 0 && failed === null) {
+      v.passedKey = key;
+      v.passed = record as unknown as JsonObject;
+      v.feedback = null;
+      this.#persist(ctx, {}, [
+        {
+          type: 'verify_passed',
+          data: { ticket: ticket.relPath, commands: commands.length, findings: findings.length },
+        },
+      ]);
+      this.#deps.onProgress?.({
+        type: 'verify',
+        ticket: ticket.relPath,
+        passed: true,
+        attempt: v.failures + 1,
+        summary: `${commands.length} command(s) passed`,
+      });
+      return { kind: 'passed', record };
+    }
+
+    // Reopen: the file first, then the record (a crash in between costs one repeat check, not a count).
+    v.failures += 1;
+    v.passedKey = null;
+    v.passed = null;
+    v.feedback = {
+      attempt: v.failures,
+      maxFailures: vs.maxFailures,
+      command: failed
+        ? {
+            command: failed.planned.command,
+            exit: describeExit(failed.result),
+            output: failed.result.output,
+            outputBytes: failed.result.outputBytes,
+          }
+        : null,
+      findings: blocking.map(({ kind, file, detail }) => ({ kind, file, detail })),
+    };
+    progress.commitPending = false;
+    writeFileAtomic(ticket.path, setFrontmatterField(readFileSync(ticket.path, 'utf8'), 'done', false));
+    this.#known = null;
+    const summary = failed
+      ? `${failed.planned.command}: ${describeExit(failed.result)}`
+      : `${blocking.length} blocking tamper finding(s)`;
+    this.#persist(ctx, {}, [
+      {
+        type: 'verify_failed',
+        data: {
+          ticket: ticket.relPath,
+          attempt: v.failures,
+          max_failures: vs.maxFailures,
+          command: failed?.planned.command ?? null,
+          exit_code: failed?.result.exitCode ?? null,
+          timed_out: failed?.result.timedOut ?? false,
+          output_tail: failed ? failed.result.output.slice(-2000) : null,
+          findings: blocking.map(({ kind, file, detail }) => ({ kind, file, detail })),
+        },
+      },
+    ]);
+    this.#deps.onProgress?.({
+      type: 'verify',
+      ticket: ticket.relPath,
+      passed: false,
+      attempt: v.failures,
+      summary,
+    });
+    if (v.failures >= vs.maxFailures) {
+      v.humanPause = true;
+      return {
+        kind: 'blocked',
+        step: end(
+          await this.#pause(
+            ctx,
+            'verify_failed',
+            `${ticket.relPath} failed verification ${v.failures} time(s) (last: ${summary}). It is reopened; fix it or adjust its verify commands, then resume.`,
+            {
+              ticket: ticket.relPath,
+              failures: v.failures,
+              command: failed?.planned.command ?? null,
+              findings: blocking.map(({ kind, file, detail }) => ({ kind, file, detail })),
+            },
+          ),
+        ),
+      };
+    }
+    const reopened = parseTicket(readFileSync(ticket.path, 'utf8'), {
+      path: ticket.path,
+      relPath: ticket.relPath,
+      agents: this.#deps.knownAgents,
+    });
+    return { kind: 'blocked', step: { kind: 'reopened', ticket: reopened } };
+  }
+
+  /** Tells the human about findings the policy does not block on (a notify dispatch). */
+  async #notifyFindings(ctx: RunContext, ticket: Ticket, findings: EvidenceFinding[]): Promise<void> {
+    const v = ctx.state.ticket?.verify;
+    await writeDispatch(ctx.paths, {
+      mode: 'notify',
+      title: `Review ${ticket.name}: ${findings.length} finding(s) in the agent's diff`,
+      body:
+        `car's tamper checks noticed these changes while verifying ${ticket.relPath}. They do not block the ticket (policy: notify); have a look.\n\n` +
+        findings.map((f) => `- ${f.kind}: ${f.file}: ${f.detail}`).join('\n'),
+    });
+    await this.#archiveDispatch(ctx, { runner: true, reason: 'tamper_finding' });
+    if (v) v.notified.push(...findings.map((f) => `${f.kind} ${f.file}`));
+  }
+
+  /**
+   * A person resumed a run that paused on `verify_failed`: whatever they left (a fixed ticket, edited
+   * verify commands, a reviewed diff) is the new baseline, and the ticket gets a fresh set of attempts.
+   */
+  async #afterVerifyPause(ctx: RunContext): Promise<void> {
+    const progress = ctx.state.ticket;
+    const v = progress?.verify;
+    if (!progress || !v?.humanPause) return;
+    let verifyValue: unknown = v.ticketVerify;
+    try {
+      const text = readFileSync(join(this.#deps.root, progress.path), 'utf8');
+      verifyValue =
+        parseTicket(text, {
+          path: join(this.#deps.root, progress.path),
+          relPath: progress.path,
+          agents: this.#deps.knownAgents,
+        }).frontmatter?.verify ?? null;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    }
+    progress.verify = {
+      ...newVerifyProgress(
+        await this.#deps.repo.head(),
+        verifyValue,
+        planCommands(this.#deps.settings.verify.commands, verifyValue),
+      ),
+      feedback: v.feedback,
+    };
+    this.#persist(ctx, {}, [
+      { type: 'verify_rebaselined', data: { ticket: progress.path, previous_failures: v.failures } },
+    ]);
+  }
+
+  async #selectTicket(ctx: RunContext, ticket: Ticket): Promise<void> {
     const previous = ctx.state.ticket;
     if (previous) void this.#closeSession(previous.id);
     const agent = (ticket.agent ?? '').toLowerCase();
-    ctx.state.ticket = newTicketProgress(ticket.relPath, ticket.ticketId, agent, ticket.profile ?? null);
+    // The verify baseline is what was there before any turn on the ticket: HEAD and its verify commands.
+    const verifyValue = ticket.frontmatter?.verify ?? null;
+    const verify = newVerifyProgress(
+      (await this.#snapshot()).head,
+      verifyValue,
+      planCommands(this.#deps.settings.verify.commands, verifyValue),
+    );
+    ctx.state.ticket = newTicketProgress(
+      ticket.relPath,
+      ticket.ticketId,
+      agent,
+      ticket.profile ?? null,
+      verify,
+    );
     this.#persist(ctx, {}, [
       { type: 'ticket_selected', data: { ticket: ticket.relPath, ticket_id: ticket.ticketId, agent } },
     ]);
@@ -355,7 +713,7 @@ export class FlowEngine {
   // --- the turn --------------------------------------------------------------------------------
 
   async #turn(ctx: RunContext, ticket: Ticket, progress: TicketProgress): Promise<Step> {
-    const { settings, store, repo } = this.#deps;
+    const { settings, store } = this.#deps;
     const { state, paths } = ctx;
 
     const includes = await buildContextIncludes(
@@ -407,6 +765,7 @@ export class FlowEngine {
         : null,
       lintErrors: progress.lintErrors,
       loopGuard: progress.noChange > 0 ? { noChangeTurns: progress.noChange } : null,
+      verifyFailed: progress.verify?.feedback ?? null,
       checkpointWarning: state.checkpointError,
     });
 
@@ -882,4 +1241,33 @@ function ticketOverrides(ticket: Ticket): { model?: string; reasoning?: string; 
   if (ticket.reasoning) out.reasoning = ticket.reasoning;
   if (ticket.profile) out.profile = ticket.profile;
   return out;
+}
+
+/** Ticket ids are file-name safe already; anything else is made so. */
+function safeFileName(id: string): string {
+  return id.replace(/[^A-Za-z0-9._-]/g, '_');
+}
+
+/**
+ * What the tree holds that differs from the ticket's base commit: changed paths and the bytes now at
+ * each. The same before and after the agent commits, so a verification is not repeated for a commit.
+ */
+async function contentKey(root: string, files: readonly FileChange[]): Promise<string> {
+  const hash = createHash('sha256');
+  const sorted = [...files].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+  for (const f of sorted) {
+    const status = f.status === 'deleted' ? 'deleted' : 'present';
+    let digest = 'missing';
+    if (status === 'present') {
+      try {
+        digest = createHash('sha256')
+          .update(await readFile(join(root, f.path)))
+          .digest('hex');
+      } catch {
+        // a directory (embedded repo) or gone since the diff: the path alone has to do
+      }
+    }
+    hash.update(`${f.oldPath ?? ''}\0${f.path}\0${status}\0${digest}\0`);
+  }
+  return hash.digest('hex');
 }

@@ -19,6 +19,13 @@ export interface RepoState {
   statusLines(excludePaths?: readonly string[]): Promise<string[]>;
   /** Line/file counts of the working tree (untracked files included) against `fromSha`. */
   diffStat(fromSha: string | null, excludePaths?: readonly string[]): Promise<DiffStat>;
+  /**
+   * Every file that differs between `fromSha` (null: the empty tree) and the working tree, untracked
+   * files included, each with git's unified diff (untracked files as all-added), renames detected.
+   */
+  diffFiles(fromSha: string | null, excludePaths?: readonly string[]): Promise<FileChange[]>;
+  /** A file's text at commit `sha` (repo-relative posix path), or null when it does not exist there. */
+  fileAt(sha: string, path: string): Promise<string | null>;
   /** `git add -A` (minus excludePaths) and commit; returns the new HEAD sha, or null when nothing to commit. */
   commitAll(message: string, excludePaths?: readonly string[]): Promise<string | null>;
   /**
@@ -38,4 +45,22 @@ export interface DiffStat {
   filesChanged: number;
   insertions: number;
   deletions: number;
+}
+
+export type FileChangeStatus = 'added' | 'modified' | 'deleted' | 'renamed' | 'type_changed';
+
+/** One file of a working-tree diff. */
+export interface FileChange {
+  /** Repo-relative posix path now (for a deletion: the path that was deleted). */
+  path: string;
+  /** For a rename: the path before. */
+  oldPath: string | null;
+  status: FileChangeStatus;
+  /** Not in git yet (status `added`). */
+  untracked: boolean;
+  binary: boolean;
+  /** Unified diff text (`@@` hunks; header lines included for tracked files); '' for binary files. */
+  patch: string;
+  /** The patch was longer than the adapter keeps and was cut. */
+  patchTruncated: boolean;
 }

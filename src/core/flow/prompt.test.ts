@@ -37,6 +37,17 @@ function fullInput(over: Partial<PromptInput> = {}): PromptInput {
     commitRequired: { attemptsRemaining: 2 },
     lintErrors: ['done must be a boolean', 'agent is required'],
     loopGuard: { noChangeTurns: 1 },
+    verifyFailed: {
+      attempt: 1,
+      maxFailures: 3,
+      command: {
+        command: 'npm test',
+        exit: 'exit code 1 after 0.4 s',
+        output: 'not ok 1 - GET /items returns 200\n# fail 1',
+        outputBytes: 41,
+      },
+      findings: [{ kind: 'test_skipped', file: 'test/api.test.ts', detail: '1 skip/only marker(s) added' }],
+    },
     ...over,
   };
 }
@@ -64,6 +75,7 @@ test('full prompt matches the golden file, sections in CAR order', async () => {
       'commit_required',
       'lint_repair',
       'loop_guard',
+      'verify_failed',
       'requested_context',
       'contextspace',
       'human_replies',
@@ -87,6 +99,7 @@ test('existing-session prompt matches the golden file: compact, no HUD/contextsp
     'CAR_COMMIT_REQUIRED',
     'CAR_TICKET_FRONTMATTER_LINT_REPAIR',
     'CAR_LOOP_GUARD',
+    'CAR_VERIFY_FAILED',
     'CAR_REQUESTED_CONTEXT',
     'CAR_HUMAN_REPLIES',
     'CAR_CURRENT_TICKET_FILE',
@@ -132,6 +145,7 @@ test('each optional block appears exactly when its input is given', () => {
     [{ commitRequired: { attemptsRemaining: 1 } }, 'CAR_COMMIT_REQUIRED'],
     [{ lintErrors: ['x'] }, 'CAR_TICKET_FRONTMATTER_LINT_REPAIR'],
     [{ loopGuard: { noChangeTurns: 2 } }, 'CAR_LOOP_GUARD'],
+    [{ verifyFailed: { attempt: 1, maxFailures: 3, command: null, findings: [] } }, 'CAR_VERIFY_FAILED'],
     [{ contextspace: 'Spec [x]:\ny' }, 'CAR_CONTEXTSPACE_DOCS'],
     [{ previousTicket: { path: 'p.md', text: 'prev' } }, 'CAR_PREVIOUS_TICKET_REFERENCE'],
   ];
@@ -161,6 +175,53 @@ test('each optional block appears exactly when its input is given', () => {
     buildPrompt({ ...base, loopGuard: { noChangeTurns: 3 } }).text,
     /Turns in a row without a change: 3\n/,
   );
+});
+
+test('verify-failed block: the failing command, its bounded output, blocking findings; dropped last', () => {
+  const base = { runtimePaths, ticketPath: TICKET_PATH, ticketText: TICKET };
+  const output = `${'x'.repeat(100)}\nFAIL: expected 3, got 2`;
+  const { text } = buildPrompt({
+    ...base,
+    loopGuard: { noChangeTurns: 1 },
+    verifyFailed: {
+      attempt: 2,
+      maxFailures: 3,
+      command: { command: 'node check.js', exit: 'exit code 1 after 0.1 s', output, outputBytes: 9000 },
+      findings: [{ kind: 'test_deleted', file: 'test/a.test.ts', detail: 'test file deleted' }],
+    },
+  });
+  const block = /<CAR_VERIFY_FAILED>\n([\s\S]*?)\n<\/CAR_VERIFY_FAILED>/.exec(text)?.[1] ?? '';
+  assert.match(block, /Failed checks on this ticket: 2 \(a human steps in at 3\)\./);
+  assert.match(
+    block,
+    /Command: node check\.js\nResult: exit code 1 after 0\.1 s\nOutput \(last 124 of 9000 bytes\):\n/,
+  );
+  assert.ok(block.includes('FAIL: expected 3, got 2'));
+  assert.match(block, /- test_deleted: test\/a\.test\.ts: test file deleted/);
+  assert.ok(text.indexOf('<CAR_LOOP_GUARD>') < text.indexOf('<CAR_VERIFY_FAILED>'), 'with the warnings');
+  assert.ok(text.indexOf('<CAR_VERIFY_FAILED>') < text.indexOf('<CAR_REQUESTED_CONTEXT>'));
+
+  // under a tight budget the other warnings go first
+  const lean = {
+    previousOutput: null,
+    previousTicket: null,
+    contextspace: '',
+    humanReplies: '',
+    requestedContext: '',
+  };
+  const onlyVerify = buildPrompt(
+    fullInput({
+      ...lean,
+      variant: 'existing_session',
+      checkpointWarning: null,
+      commitRequired: null,
+      lintErrors: null,
+      loopGuard: null,
+    }),
+  );
+  const tight = buildPrompt(fullInput({ ...lean, maxBytes: onlyVerify.bytes + 50 }));
+  assert.ok(tight.text.includes('<CAR_VERIFY_FAILED>'), 'verify feedback is the last warning to go');
+  assert.ok(tight.shrunk.includes('loop_guard'));
 });
 
 test('HUD stays within 14 lines and 900 characters', () => {
@@ -234,6 +295,7 @@ test('budget shrinks sections in CAR order, keeping the ticket frontmatter', () 
     requestedContext: big('q'),
     contextspace: big('s'),
     ticketText: `---\nagent: codex\ndone: false\n---\n${big('b')}`,
+    verifyFailed: null,
   });
   const full = buildPrompt(input);
   const sizeOf = (p: ReturnType<typeof buildPrompt>, name: string): number =>

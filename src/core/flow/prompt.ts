@@ -133,7 +133,18 @@ export interface PromptInput {
   commitRequired?: { attemptsRemaining: number } | null | undefined;
   lintErrors?: readonly string[] | null | undefined;
   loopGuard?: { noChangeTurns: number } | null | undefined;
+  /** car's acceptance check rejected the ticket's `done: true` (verify gate). */
+  verifyFailed?: VerifyFailedInput | null | undefined;
   maxBytes?: number | undefined;
+}
+
+export interface VerifyFailedInput {
+  /** Failed verifications so far on this ticket, and how many pause the run. */
+  attempt: number;
+  maxFailures: number;
+  /** The command that failed, how it ended, and the kept tail of its output. */
+  command: { command: string; exit: string; output: string; outputBytes: number } | null;
+  findings: readonly { kind: string; file: string; detail: string }[];
 }
 
 export type SectionName =
@@ -144,6 +155,7 @@ export type SectionName =
   | 'commit_required'
   | 'lint_repair'
   | 'loop_guard'
+  | 'verify_failed'
   | 'requested_context'
   | 'contextspace'
   | 'human_replies'
@@ -172,7 +184,7 @@ type Shrinkable =
   | 'human_replies'
   | 'requested_context'
   | 'contextspace';
-type Droppable = 'checkpoint_warning' | 'commit_required' | 'lint_repair' | 'loop_guard';
+type Droppable = 'checkpoint_warning' | 'commit_required' | 'lint_repair' | 'loop_guard' | 'verify_failed';
 
 // Least valuable first (CAR's order); the ticket body goes last and its frontmatter never goes.
 const SHRINK_ORDER: readonly Shrinkable[] = [
@@ -187,6 +199,7 @@ const DROP_ORDER: readonly Droppable[] = [
   'commit_required',
   'lint_repair',
   'loop_guard',
+  'verify_failed',
 ];
 
 interface Model {
@@ -222,6 +235,33 @@ function splitTicket(raw: string): { head: string; body: string } {
   const match = /^---[ \t]*\r?\n(?:[^\r\n]*\r?\n)*?(?:---|\.\.\.)[ \t]*(?:\r?\n|$)/.exec(raw);
   if (!match) return { head: '', body: raw };
   return { head: match[0], body: raw.slice(match[0].length) };
+}
+
+function verifyFailedBlock(v: VerifyFailedInput): string {
+  const parts = [
+    "The last time this ticket was marked done, car's acceptance check failed, so car set `done: false` again. " +
+      'car closes a ticket only when its verify commands pass and the diff shows no tampering.',
+    `Failed checks on this ticket: ${v.attempt} (a human steps in at ${v.maxFailures}).`,
+  ];
+  if (v.command) {
+    const cmd = v.command;
+    const shown = utf8Bytes(cmd.output);
+    const scope =
+      shown < cmd.outputBytes ? `last ${shown} of ${cmd.outputBytes} bytes` : `${cmd.outputBytes} bytes`;
+    parts.push(
+      `Command: ${cmd.command}\nResult: ${cmd.exit}\nOutput (${scope}):\n${cmd.output.trimEnd() || '(none)'}`,
+    );
+  }
+  if (v.findings.length > 0) {
+    parts.push(
+      `Tamper findings that block completion:\n${v.findings.map((f) => `- ${f.kind}: ${f.file}: ${f.detail}`).join('\n')}`,
+    );
+  }
+  parts.push(
+    'Fix the work, not the check: do not delete, skip or weaken tests, and do not edit the verify commands, ' +
+      "CI config or other tickets' frontmatter. When the work is really done, commit it and set `done: true` again.",
+  );
+  return tag('CAR_VERIFY_FAILED', parts.join('\n\n'));
 }
 
 function warningBlocks(input: PromptInput): Record<Droppable, string> {
@@ -260,6 +300,7 @@ function warningBlocks(input: PromptInput): Record<Droppable, string> {
               'If you are stuck, write DISPATCH.md with mode: pause instead of repeating the same steps.',
           )
         : '',
+    verify_failed: input.verifyFailed ? verifyFailedBlock(input.verifyFailed) : '',
   };
 }
 

@@ -1,4 +1,16 @@
 import type { CarConfig } from '../config/index.ts';
+import type { TamperAction, TamperKind } from '../config/schema.ts';
+
+/** The verify gate: what car runs before it accepts a ticket's `done: true`. */
+export interface VerifySettings {
+  /** Repo-level commands (config `verify.commands`), run before the ticket's own. */
+  commands: string[];
+  timeoutMs: number;
+  maxFailures: number;
+  maxOutputBytes: number;
+  tamperChecks: boolean;
+  policy: Record<TamperKind, TamperAction>;
+}
 
 /** The stop rules and limits of one run, resolved from config and `car flow start` flags. */
 export interface FlowSettings {
@@ -16,6 +28,7 @@ export interface FlowSettings {
   maxNetworkRetries: number;
   previousOutputMaxChars: number;
   includePreviousTicketContext: boolean;
+  verify: VerifySettings;
 }
 
 export const DEFAULT_MAX_TOTAL_TURNS = 50;
@@ -34,6 +47,27 @@ export function flowSettings(config: CarConfig, overrides: Partial<FlowSettings>
     maxNetworkRetries: tf.max_network_retries,
     previousOutputMaxChars: tf.previous_output_max_chars,
     includePreviousTicketContext: tf.include_previous_ticket_context,
+    verify: verifySettings(config),
     ...overrides,
+  };
+}
+
+export function verifySettings(config: CarConfig): VerifySettings {
+  const v = config.verify;
+  return {
+    commands: [...v.commands],
+    timeoutMs: v.timeout_seconds * 1000,
+    maxFailures: v.max_failures,
+    maxOutputBytes: v.max_output_bytes,
+    tamperChecks: v.tamper_checks,
+    policy: {
+      verify_edit: v.policy.verify_edit,
+      other_ticket_edit: v.policy.other_ticket_edit,
+      test_deleted: v.policy.test_deleted,
+      test_skipped: v.policy.test_skipped,
+      assertion_weakened: v.policy.assertion_weakened,
+      ci_edit: v.policy.ci_edit,
+      verify_script_edit: v.policy.verify_script_edit,
+    },
   };
 }

@@ -1,6 +1,7 @@
 // The engine's state for one run, persisted as JSON in `runs.state` after every transition, so a new
 // process continues exactly where a killed one stopped. Disk (tickets, dispatch files) stays the truth;
 // this only remembers what cannot be re-derived from disk: counters, bindings and the current phase.
+import type { JsonObject } from '../store/types.ts';
 
 /** What the engine remembers about the ticket it is working. Cleared when the ticket is done. */
 export interface TicketProgress {
@@ -19,6 +20,36 @@ export interface TicketProgress {
   lintErrors: string[] | null;
   lintRetries: number;
   networkRetries: number;
+  /** The verify gate's baseline and record for this ticket (absent in state from before the gate). */
+  verify?: VerifyProgress;
+}
+
+/** One failed command or blocking finding, carried into the next prompt. */
+export interface VerifyFeedback {
+  attempt: number;
+  maxFailures: number;
+  /** The command that failed (the gate stops at the first failure); null when only findings blocked. */
+  command: { command: string; exit: string; output: string; outputBytes: number } | null;
+  findings: { kind: string; file: string; detail: string }[];
+}
+
+/**
+ * Fixed when the ticket is selected (before any turn on it): the base commit of the tamper diff, the
+ * ticket's `verify:` value and the commands to run. A human resuming a `verify_failed` pause re-fixes it.
+ */
+export interface VerifyProgress {
+  baseHead: string | null;
+  ticketVerify: unknown;
+  commands: { command: string; source: 'config' | 'ticket' }[];
+  failures: number;
+  feedback: VerifyFeedback | null;
+  /** Content key (changed files and their bytes) of the last passing verification, and its results. */
+  passedKey: string | null;
+  passed: JsonObject | null;
+  /** Findings already sent as a notify dispatch (`kind file`), so a re-check does not repeat them. */
+  notified: string[];
+  /** The run paused on `verify_failed`; the next start re-fixes the baseline and resets `failures`. */
+  humanPause: boolean;
 }
 
 export type EnginePhase = 'idle' | 'turn' | 'post_turn' | 'committing';
@@ -69,8 +100,10 @@ export function newTicketProgress(
   id: string,
   agent: string,
   profile: string | null,
+  verify?: VerifyProgress,
 ): TicketProgress {
   return {
+    ...(verify ? { verify } : {}),
     path,
     id,
     agent,
@@ -82,5 +115,23 @@ export function newTicketProgress(
     lintErrors: null,
     lintRetries: 0,
     networkRetries: 0,
+  };
+}
+
+export function newVerifyProgress(
+  baseHead: string | null,
+  ticketVerify: unknown,
+  commands: VerifyProgress['commands'],
+): VerifyProgress {
+  return {
+    baseHead,
+    ticketVerify: ticketVerify ?? null,
+    commands,
+    failures: 0,
+    feedback: null,
+    passedKey: null,
+    passed: null,
+    notified: [],
+    humanPause: false,
   };
 }

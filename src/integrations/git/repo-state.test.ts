@@ -268,6 +268,17 @@ test('a subdirectory of a repo can be the root: pathspecs and untracked reads ar
   repo.write('app/notes.txt', 'two\n');
   assert.notEqual(await state.fingerprint([RUNS]), withNotes);
   assert.deepEqual(await state.statusLines([RUNS]), ['?? app/notes.txt']);
+  repo.write('app/src/a.txt', 'b\n');
+  const head = (await state.head())!;
+  assert.deepEqual(
+    (await state.diffFiles(head, [RUNS])).map((f) => [f.path, f.status]).sort(),
+    [
+      ['notes.txt', 'added'],
+      ['src/a.txt', 'modified'],
+    ],
+    'diffFiles paths are relative to the root',
+  );
+  assert.equal(await state.fileAt(head, 'src/a.txt'), 'a\n');
 });
 
 test('isGitRepo and gitTopLevel', async (t) => {
@@ -281,4 +292,64 @@ test('isGitRepo and gitTopLevel', async (t) => {
   assert.equal(await isGitRepo(join(plain, 'missing')), false);
   assert.equal(await gitTopLevel(join(repo.dir, 'sub')), repo.git(['rev-parse', '--show-toplevel']).trim());
   assert.equal(await gitTopLevel(plain), null);
+});
+
+test('diffFiles: status and unified diff per file since a commit, untracked files as all-added', async (t) => {
+  const { repo, state } = setup(t);
+  repo.write('src/keep.ts', 'export const a = 1;\n');
+  repo.write('src/gone.ts', 'export const gone = true;\n');
+  repo.write('src/old-name.ts', 'one\ntwo\nthree\nfour\nfive\nsix\n');
+  repo.write('img.bin', Buffer.from([0, 1, 2, 3]));
+  const base = repo.commitAll('base');
+
+  repo.write('src/keep.ts', 'export const a = 2;\n');
+  repo.git(['rm', '-q', 'src/gone.ts']);
+  repo.git(['mv', 'src/old-name.ts', 'src/new-name.ts']);
+  repo.write('img.bin', Buffer.from([0, 9, 9, 9]));
+  repo.write('staged-new.txt', 'staged\n');
+  repo.git(['add', 'staged-new.txt']);
+  repo.commitAll('agent commit'); // committed changes count too: the diff is from `base`
+  repo.write('notes/new file.md', 'hello\nworld\n');
+  repo.write(`${RUNS}run-1/DISPATCH.md`, 'excluded\n');
+
+  const files = await state.diffFiles(base, [RUNS]);
+  const by = new Map(files.map((f) => [f.path, f]));
+  assert.deepEqual([...by.keys()].sort(), [
+    'img.bin',
+    'notes/new file.md',
+    'src/gone.ts',
+    'src/keep.ts',
+    'src/new-name.ts',
+    'staged-new.txt',
+  ]);
+  assert.equal(by.get('src/keep.ts')?.status, 'modified');
+  assert.match(by.get('src/keep.ts')!.patch, /^-export const a = 1;$/m);
+  assert.match(by.get('src/keep.ts')!.patch, /^\+export const a = 2;$/m);
+  assert.equal(by.get('src/gone.ts')?.status, 'deleted');
+  assert.match(by.get('src/gone.ts')!.patch, /^-export const gone = true;$/m);
+  assert.equal(by.get('src/new-name.ts')?.status, 'renamed');
+  assert.equal(by.get('src/new-name.ts')?.oldPath, 'src/old-name.ts');
+  assert.equal(by.get('img.bin')?.binary, true);
+  assert.equal(by.get('img.bin')?.patch, '');
+  assert.equal(by.get('staged-new.txt')?.status, 'added');
+  assert.equal(by.get('staged-new.txt')?.untracked, false);
+  const untracked = by.get('notes/new file.md')!;
+  assert.deepEqual(
+    { status: untracked.status, untracked: untracked.untracked, patch: untracked.patch },
+    { status: 'added', untracked: true, patch: '@@ -0,0 +1,2 @@\n+hello\n+world\n' },
+  );
+
+  assert.equal(await state.fileAt(base, 'src/gone.ts'), 'export const gone = true;\n');
+  assert.equal(await state.fileAt(base, 'src/new-name.ts'), null);
+  assert.deepEqual(await state.diffFiles(await state.head(), [RUNS, 'notes']), []);
+});
+
+test('diffFiles from an unborn branch diffs against the empty tree', async (t) => {
+  const { repo, state } = setup(t, { initialCommit: false });
+  repo.write('a.txt', 'a\n');
+  const files = await state.diffFiles(null);
+  assert.deepEqual(
+    files.map((f) => [f.path, f.status, f.untracked]),
+    [['a.txt', 'added', true]],
+  );
 });

@@ -1,8 +1,8 @@
 // The engine's RepoState port on top of the git CLI.
 import { createHash } from 'node:crypto';
-import { unlink } from 'node:fs/promises';
-import { join } from 'node:path';
-import type { DiffStat, RepoState } from '../../core/flow/ports.ts';
+import { lstat, open, unlink } from 'node:fs/promises';
+import { join, relative, sep } from 'node:path';
+import type { DiffStat, FileChange, FileChangeStatus, RepoState } from '../../core/flow/ports.ts';
 import { countFileLines, fileDigest, mapConcurrent } from './files.ts';
 import { parseNumstat } from './numstat.ts';
 import { formatStatusLine, parsePorcelainV2, type StatusEntry } from './porcelain.ts';
@@ -14,6 +14,9 @@ export interface RepoStateOptions {
 }
 
 const FILE_CONCURRENCY = 8;
+/** Per-file patch text kept by diffFiles; tamper checks only need the lines, not a huge blob. */
+const MAX_PATCH_BYTES = 1024 * 1024;
+const BINARY_SNIFF_BYTES = 8000;
 const FALLBACK_IDENTITY = { 'user.name': 'car', 'user.email': 'car@localhost' } as const;
 // Keep diffs byte-for-byte git's own, whatever diff drivers or colours the user configured.
 const PLAIN_DIFF = ['--no-ext-diff', '--no-textconv', '--no-color'];
@@ -69,6 +72,10 @@ export function createRepoState(repoRoot: string, opts: RepoStateOptions = {}): 
     await streamGit(args, read, (chunk) => hash.update(chunk));
     return hash.digest('hex');
   };
+
+  // An unborn start diffs against the empty tree; hashing it works for sha1 and sha256 repos.
+  const emptyTree = (): Promise<string> =>
+    runGitText(['hash-object', '-t', 'tree', '--stdin'], { ...read, input: '' });
 
   const untrackedPaths = (entries: StatusEntry[]): string[] =>
     entries.filter((e) => e.kind === 'untracked').map((e) => e.path);
@@ -138,9 +145,7 @@ export function createRepoState(repoRoot: string, opts: RepoStateOptions = {}): 
     },
 
     async diffStat(fromSha, excludePaths): Promise<DiffStat> {
-      // An unborn start diffs against the empty tree; hashing it works for sha1 and sha256 repos.
-      const base =
-        fromSha ?? (await runGitText(['hash-object', '-t', 'tree', '--stdin'], { ...read, input: '' }));
+      const base = fromSha ?? (await emptyTree());
       const [numstatOut, entries, root] = await Promise.all([
         runGit(
           ['diff', '--numstat', '-z', '-M', ...PLAIN_DIFF, base, ...pathspecExcluding(excludePaths)],
@@ -160,6 +165,63 @@ export function createRepoState(repoRoot: string, opts: RepoStateOptions = {}): 
       stat.filesChanged += untracked.length;
       for (const n of lines) stat.insertions += n;
       return stat;
+    },
+
+    async diffFiles(fromSha, excludePaths) {
+      const base = fromSha ?? (await emptyTree());
+      const spec = pathspecExcluding(excludePaths);
+      const [namesOut, patchOut, entries, root] = await Promise.all([
+        // --relative: paths relative to repoRoot, like the exclude paths and the engine's ticket paths
+        runGit(['diff', '--relative', '--name-status', '-z', '-M', ...PLAIN_DIFF, base, ...spec], read),
+        runGit(['diff', '--relative', '-M', ...PLAIN_DIFF, base, ...spec], read),
+        status(excludePaths),
+        top(),
+      ]);
+      const listed = parseNameStatus(namesOut);
+      let patches = splitPatch(patchOut);
+      if (patches.length !== listed.length) {
+        // Should not happen (one diff queue, one order); fall back to one call per file.
+        patches = await mapConcurrent(listed, FILE_CONCURRENCY, async (f) =>
+          runGit(
+            [
+              'diff',
+              '--relative',
+              '-M',
+              ...PLAIN_DIFF,
+              base,
+              '--',
+              ...(f.oldPath ? [`:(literal)${f.oldPath}`] : []),
+              `:(literal)${f.path}`,
+            ],
+            read,
+          ),
+        );
+      }
+      const tracked = listed.map((f, i): FileChange => {
+        const patch = patches[i] ?? Buffer.alloc(0);
+        const binary = /^Binary files .* differ$/m.test(patch.toString('latin1'));
+        return {
+          ...f,
+          untracked: false,
+          binary,
+          patch: binary ? '' : patch.subarray(0, MAX_PATCH_BYTES).toString('utf8'),
+          patchTruncated: !binary && patch.length > MAX_PATCH_BYTES,
+        };
+      });
+      const untracked = await mapConcurrent(untrackedPaths(entries), FILE_CONCURRENCY, (p) =>
+        untrackedChange(join(root, p), relative(repoRoot, join(root, p)).split(sep).join('/')),
+      );
+      return [...tracked, ...untracked];
+    },
+
+    async fileAt(sha, path) {
+      try {
+        // `<sha>:./<path>` is relative to the cwd, which is repoRoot
+        return (await runGit(['cat-file', 'blob', `${sha}:./${path}`], read)).toString('utf8');
+      } catch (err) {
+        if (isGitExit(err, 128)) return null; // no such path at that commit
+        throw err;
+      }
     },
 
     async commitAll(message, excludePaths) {
@@ -202,6 +264,85 @@ export function createRepoState(repoRoot: string, opts: RepoStateOptions = {}): 
       }
     },
   };
+}
+
+const STATUS_LETTERS: Record<string, FileChangeStatus> = {
+  A: 'added',
+  M: 'modified',
+  D: 'deleted',
+  R: 'renamed',
+  T: 'type_changed',
+};
+
+/** `git diff --name-status -z -M`: `<status>\0<path>\0`, renames `R<score>\0<old>\0<new>\0`. */
+export function parseNameStatus(
+  out: Buffer,
+): { path: string; oldPath: string | null; status: FileChangeStatus }[] {
+  const parts = out.toString('utf8').split('\0');
+  const files: { path: string; oldPath: string | null; status: FileChangeStatus }[] = [];
+  for (let i = 0; i + 1 < parts.length; ) {
+    const code = parts[i] ?? '';
+    const status = STATUS_LETTERS[code[0] ?? ''] ?? 'modified';
+    if (code.startsWith('R') || code.startsWith('C')) {
+      files.push({ oldPath: parts[i + 1] ?? '', path: parts[i + 2] ?? '', status });
+      i += 3;
+    } else {
+      files.push({ path: parts[i + 1] ?? '', oldPath: null, status });
+      i += 2;
+    }
+  }
+  return files;
+}
+
+/** Splits `git diff` output into one chunk per file (each starting at its `diff --git` line). */
+export function splitPatch(out: Buffer): Buffer[] {
+  const chunks: Buffer[] = [];
+  const marker = Buffer.from('diff --git ');
+  let start = out.indexOf(marker);
+  while (start !== -1) {
+    let next = out.indexOf(Buffer.from('\ndiff --git '), start);
+    if (next !== -1) next += 1;
+    chunks.push(out.subarray(start, next === -1 ? out.length : next));
+    start = next;
+  }
+  return chunks;
+}
+
+/** An untracked file as an all-added change. */
+async function untrackedChange(absPath: string, path: string): Promise<FileChange> {
+  const change: FileChange = {
+    path,
+    oldPath: null,
+    status: 'added',
+    untracked: true,
+    binary: false,
+    patch: '',
+    patchTruncated: false,
+  };
+  let st: Awaited<ReturnType<typeof lstat>>;
+  try {
+    st = await lstat(absPath);
+  } catch {
+    return change; // gone since git status listed it
+  }
+  if (!st.isFile()) return change;
+  const handle = await open(absPath, 'r');
+  let bytes: Buffer;
+  try {
+    const want = Math.min(st.size, MAX_PATCH_BYTES);
+    bytes = Buffer.alloc(want);
+    const { bytesRead } = await handle.read(bytes, 0, want, 0);
+    bytes = bytes.subarray(0, bytesRead);
+  } finally {
+    await handle.close();
+  }
+  if (bytes.subarray(0, BINARY_SNIFF_BYTES).includes(0)) return { ...change, binary: true };
+  const text = bytes.toString('utf8');
+  const lines = text.split('\n');
+  if (lines.at(-1) === '') lines.pop();
+  change.patch = `@@ -0,0 +1,${lines.length} @@\n${lines.map((l) => `+${l}`).join('\n')}\n`;
+  change.patchTruncated = st.size > MAX_PATCH_BYTES;
+  return change;
 }
 
 /** True when `dir` is inside a git work tree. */

@@ -115,6 +115,15 @@ export function buildProgram(io: CliIo): Command {
       (await import('./commands/ticket.ts')).ticketEditField(io, global(cmd), ref, key, value, opts),
     );
 
+  ticket
+    .command('evidence')
+    .description('why car closed a ticket: its verify commands, exit codes, output digests, commit, findings')
+    .argument('<ticket>', 'number, file name or ticket_id')
+    .option('--json', 'machine-readable output (every record, newest first)')
+    .action(async (ref: string, opts, cmd: Command) =>
+      (await import('./commands/evidence.ts')).ticketEvidence(io, global(cmd), ref, opts),
+    );
+
   const startFlags = (cmd: Command) =>
     cmd
       .option('--new', 'start a new run even if one is paused (the paused run is superseded)')

@@ -1,0 +1,67 @@
+// The verify gate's record of why car closed a ticket: what ran, how it ended, a digest of what it
+// printed, the commit the work is in and what the tamper checks saw. One JSON file per closed ticket
+// under `runs/<run_id>/evidence/`, mirrored as an `evidence` artifact row in the run store.
+import { join } from 'node:path';
+import type { TamperAction } from '../config/schema.ts';
+import type { RunPaths } from '../flow/run-paths.ts';
+import { writeFileAtomic } from '../fs/atomic.ts';
+import type { TamperFinding } from './tamper.ts';
+
+export const EVIDENCE_VERSION = 1;
+
+export interface EvidenceCommand {
+  command: string;
+  /** `config` (verify.commands) or `ticket` (the ticket's `verify:`). */
+  source: 'config' | 'ticket';
+  exit_code: number | null;
+  signal: string | null;
+  timed_out: boolean;
+  duration_ms: number;
+  output_bytes: number;
+  output_sha256: string;
+  /** The kept tail of the output (not in the artifact metadata). */
+  output_tail?: string;
+}
+
+export interface EvidenceFinding extends TamperFinding {
+  action: TamperAction;
+}
+
+export interface EvidenceRecord {
+  version: number;
+  run_id: string;
+  ticket: string;
+  ticket_id: string;
+  title: string | null;
+  verified_at: string;
+  /** HEAD when the ticket was closed (the commit that holds the work). */
+  commit: string | null;
+  /** HEAD when the ticket was selected: the diff the tamper checks looked at starts here. */
+  base_commit: string | null;
+  /** The tree still had uncommitted changes when the ticket closed (only when commits are not required). */
+  dirty: boolean;
+  commands: EvidenceCommand[];
+  findings: EvidenceFinding[];
+  /** Failed verifications on this ticket before this one passed. */
+  failed_attempts: number;
+  turns: number;
+}
+
+export function evidenceRelPath(paths: RunPaths, ticketId: string): string {
+  return `${paths.rel.runDir}/evidence/${ticketId}.json`;
+}
+
+/** Writes the record atomically; returns the absolute path. */
+export function writeEvidence(paths: RunPaths, record: EvidenceRecord): string {
+  const file = join(paths.runDir, 'evidence', `${record.ticket_id}.json`);
+  writeFileAtomic(file, `${JSON.stringify(record, null, 2)}\n`, { createDirs: true });
+  return file;
+}
+
+/** The record without command output: what goes into the artifact row's metadata. */
+export function evidenceMetadata(record: EvidenceRecord): EvidenceRecord {
+  return {
+    ...record,
+    commands: record.commands.map(({ output_tail: _tail, ...rest }) => rest),
+  };
+}

@@ -1,0 +1,139 @@
+// Runs one acceptance command the way car's verify gate does: `sh -c <command>` in the repo root, in its
+// own process group (so a timeout, or the shell exiting while a background child still runs, takes the
+// whole group down), stdin closed, stdout and stderr interleaved into one bounded tail, and the sha256
+// of everything it printed.
+import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
+
+export interface VerifyCommandOptions {
+  cwd: string;
+  timeoutMs: number;
+  /** Bytes of output kept (the end, where test runners put their summary). */
+  maxOutputBytes: number;
+  /** Added to the inherited environment. */
+  env?: Record<string, string>;
+  /** Grace between SIGTERM and SIGKILL when the timeout fires (default 2 s). */
+  killGraceMs?: number;
+  /** Aborting kills the process group at once (a pause or stop of the run). */
+  signal?: AbortSignal;
+}
+
+export interface VerifyCommandResult {
+  command: string;
+  /** Exit code, or null when the shell was killed by a signal. */
+  exitCode: number | null;
+  signal: string | null;
+  timedOut: boolean;
+  durationMs: number;
+  /** Bytes the command printed in total (stdout + stderr). */
+  outputBytes: number;
+  /** sha256 (hex) of the full output. */
+  outputSha256: string;
+  /** The last `maxOutputBytes` of the output, as UTF-8 (a cut character at the start is dropped). */
+  output: string;
+  outputTruncated: boolean;
+  /** Set when the command could not be started at all. */
+  spawnError?: string;
+}
+
+export function commandPassed(result: VerifyCommandResult): boolean {
+  return result.exitCode === 0 && !result.timedOut && result.spawnError === undefined;
+}
+
+/** One line saying how a command ended, for prompts and the CLI. */
+export function describeExit(result: VerifyCommandResult): string {
+  const secs = `${(result.durationMs / 1000).toFixed(1)} s`;
+  if (result.spawnError) return `could not start: ${result.spawnError}`;
+  if (result.timedOut) return `timed out after ${secs} (process group killed)`;
+  if (result.exitCode === null) return `killed by ${result.signal ?? 'a signal'} after ${secs}`;
+  return `exit code ${result.exitCode} after ${secs}`;
+}
+
+// Set by node:test in a parent process; a nested `node --test` would report to it instead of printing.
+const STRIPPED_ENV = ['NODE_TEST_CONTEXT'];
+
+function killGroup(pid: number | undefined, signal: NodeJS.Signals): void {
+  if (pid === undefined) return;
+  try {
+    process.kill(-pid, signal);
+  } catch {
+    // the group is gone already
+  }
+}
+
+export function runVerifyCommand(command: string, opts: VerifyCommandOptions): Promise<VerifyCommandResult> {
+  const started = performance.now();
+  const env: NodeJS.ProcessEnv = { ...process.env, ...(opts.env ?? {}) };
+  for (const name of STRIPPED_ENV) delete env[name];
+  return new Promise((resolve) => {
+    const hash = createHash('sha256');
+    let total = 0;
+    let tail: Buffer[] = [];
+    let tailBytes = 0;
+    let timedOut = false;
+    let spawnError: string | undefined;
+    const keep = (chunk: Buffer): void => {
+      hash.update(chunk);
+      total += chunk.length;
+      tail.push(chunk);
+      tailBytes += chunk.length;
+      // compact now and then; the final cut happens at the end
+      if (tailBytes > opts.maxOutputBytes * 2 + 65536) {
+        const joined = Buffer.concat(tail);
+        tail = [joined.subarray(joined.length - opts.maxOutputBytes)];
+        tailBytes = opts.maxOutputBytes;
+      }
+    };
+
+    const child = spawn('sh', ['-c', command], {
+      cwd: opts.cwd,
+      env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      detached: true, // its own process group
+    });
+    let killTimer: NodeJS.Timeout | undefined;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      killGroup(child.pid, 'SIGTERM');
+      killTimer = setTimeout(() => killGroup(child.pid, 'SIGKILL'), opts.killGraceMs ?? 2000);
+    }, opts.timeoutMs);
+
+    const onAbort = (): void => killGroup(child.pid, 'SIGKILL');
+    opts.signal?.addEventListener('abort', onAbort, { once: true });
+    if (opts.signal?.aborted) onAbort();
+
+    child.stdout.on('data', keep);
+    child.stderr.on('data', keep);
+    child.on('error', (err) => {
+      spawnError = err.message;
+    });
+    // The shell is gone: anything it left running in the group (a backgrounded server, a stuck child
+    // holding our pipes) goes too, so verification never leaks processes.
+    child.on('exit', () => {
+      killGroup(child.pid, 'SIGKILL');
+    });
+    child.on('close', (exitCode, signal) => {
+      clearTimeout(timer);
+      if (killTimer) clearTimeout(killTimer);
+      opts.signal?.removeEventListener('abort', onAbort);
+      killGroup(child.pid, 'SIGKILL');
+      const all = Buffer.concat(tail);
+      let cut = all.length > opts.maxOutputBytes ? all.subarray(all.length - opts.maxOutputBytes) : all;
+      let start = 0;
+      while (start < cut.length && ((cut[start] ?? 0) & 0xc0) === 0x80) start++;
+      cut = cut.subarray(start);
+      resolve({
+        command,
+        exitCode: spawnError ? null : exitCode,
+        signal: signal ?? null,
+        timedOut,
+        durationMs: Math.round(performance.now() - started),
+        outputBytes: total,
+        outputSha256: hash.digest('hex'),
+        output: cut.toString('utf8'),
+        outputTruncated: total > cut.length,
+        ...(spawnError ? { spawnError } : {}),
+      });
+    });
+  });
+}
