@@ -29,7 +29,7 @@ export class FlowControlError extends Error {
 }
 
 /** Pauses that only a change (a reply, a repo change) can clear; resuming them unchanged just loops. */
-const BLOCKING_REASONS = new Set(['loop_no_diff', 'commit_barrier']);
+const BLOCKING_REASONS = new Set(['loop_no_diff', 'commit_barrier', 'verify_failed']);
 const ACTIVE: ReadonlySet<Run['status']> = new Set(['pending', 'running', 'stopping']);
 
 export interface StartOptions {
