@@ -22,6 +22,14 @@ export function toTurnError(err: unknown, fallback: TurnError['kind'] = 'unknown
   return { kind: fallback, message };
 }
 
+const NETWORK_RE =
+  /ECONNREFUSED|ENOTFOUND|EAI_AGAIN|ECONNRESET|ETIMEDOUT|ENETUNREACH|socket hang up|fetch failed|network error|connection error|waiting for network|overloaded|rate limit|\b(429|502|503|504)\b/i;
+
+/** True when an agent's error text looks like a transient network/provider failure (worth a retry). */
+export function looksLikeNetworkError(message: string): boolean {
+  return NETWORK_RE.test(message);
+}
+
 export interface ProcessExit {
   code: number | null;
   signal: NodeJS.Signals | null;
@@ -122,6 +130,13 @@ function delay(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
+/** Waits for `promise` at most `ms` (the timer is cleared, so it never holds the process open). */
+async function within(promise: Promise<unknown>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([promise, new Promise((r) => (timer = setTimeout(r, ms)))]);
+  clearTimeout(timer);
+}
+
 /** Polls until the group has no live member or `timeoutMs` passed; true when it is gone. */
 export async function waitForGroupGone(pgid: number, timeoutMs: number): Promise<boolean> {
   const deadline = Date.now() + timeoutMs;
@@ -149,7 +164,10 @@ class StderrTail {
   text(): string {
     const all = Buffer.concat(this.#chunks);
     const tail = all.length > this.#limit ? all.subarray(all.length - this.#limit) : all;
-    return tail.toString('utf8').replace(/^\uFFFD+/, '').trim();
+    return tail
+      .toString('utf8')
+      .replace(/^\uFFFD+/, '')
+      .trim();
   }
 }
 
@@ -253,7 +271,7 @@ export function spawnAgentProcess(options: SpawnAgentOptions): Promise<AgentProc
               }
               if (!gone) {
                 signalGroup('SIGKILL');
-                await Promise.race([exited, delay(5000)]);
+                await within(exited, 5000);
                 await waitForGroupGone(pid, 2000);
               }
             }
