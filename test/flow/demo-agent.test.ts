@@ -44,12 +44,13 @@ test('demo agent: a fail step pauses with agent_error', async (t) => {
   assert.ok(h.events(run.id, ['agent_message']).some((e) => e.data.text === 'hello'));
 });
 
-test('resolver: a configured backend car cannot run yet pauses with agent_unavailable', async (t) => {
+test('resolver: an agent entry car cannot build pauses with agent_unavailable naming the key', async (t) => {
   const h = setup({ tickets: 1 }); // agent: codex
   t.after(() => h.cleanup());
   const run = h.newRun();
-  const outcome = await h.run(run.id, { resolveAgent: createAgentResolver(h.config) });
+  const config = { ...h.config, agents: { ...h.config.agents, codex: { backend: 'command' as const } } };
+  const outcome = await h.run(run.id, { resolveAgent: createAgentResolver(config) });
   assertOutcome(h, run.id, outcome, 'paused', 'agent_unavailable');
-  assert.match(outcome.reason, /backend "codex"/);
+  assert.match(outcome.reason, /agents\.codex\.format must be one of/);
   assert.equal(h.store.listTurns(run.id).length, 0);
 });

@@ -72,7 +72,7 @@ async function foreground(
       control,
       runId,
       repo: createRepoState(control.paths.root),
-      resolveAgent: createAgentResolver(control.config),
+      resolveAgent: createAgentResolver(control.config, { root: control.paths.root }),
       signal: abort.signal,
       ...(printer ? { onProgress: printer.onProgress } : {}),
     });
