@@ -42,9 +42,7 @@ test('an ACP agent configured by command alone works tickets through car run', a
   );
   assert.equal(status.run.reason_code, 'loop_no_diff');
   assert.equal(status.run.total_turns, 2);
-  const events = (
-    await r.run(['flow', 'events', '--json', '--type', 'agent_message', 'usage'])
-  ).stdout
+  const events = (await r.run(['flow', 'events', '--json', '--type', 'agent_message', 'usage'])).stdout
     .trim()
     .split('\n')
     .map((l) => JSON.parse(l) as { type: string; data: Record<string, unknown> });

@@ -3,6 +3,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { EvidenceRecord } from '../../src/core/verify/evidence.ts';
+import { createApp } from '../../src/surfaces/http/app.ts';
 import { json, makeCarRepo, ticketText, tid } from '../helpers/cli.ts';
 
 test('car run closes a verified ticket; car ticket evidence shows the record (text and --json)', async (t) => {
@@ -46,4 +47,16 @@ test('car run closes a verified ticket; car ticket evidence shows the record (te
   assert.match(none.stdout, /TICKET-002\.md: no evidence yet/);
   assert.deepEqual(json(await repo.run(['ticket', 'evidence', '2', '--json'])).evidence, []);
   assert.equal((await repo.run(['ticket', 'evidence', '9'])).code, 2, 'no such ticket');
+
+  // the same record over the API
+  const app = createApp({ root: repo.dir });
+  t.after(() => app.close());
+  const res = await app.request('/api/tickets/TICKET-001.md/evidence');
+  assert.equal(res.status, 200);
+  const api = (await res.json()) as { ticket_id: string; evidence: { commit: string; path: string }[] };
+  assert.equal(api.ticket_id, tid(1));
+  assert.deepEqual(
+    api.evidence.map((e) => [e.commit, e.path]),
+    [[record!.commit, record!.path]],
+  );
 });

@@ -1,10 +1,12 @@
 // The verify gate's record of why car closed a ticket: what ran, how it ended, a digest of what it
 // printed, the commit the work is in and what the tamper checks saw. One JSON file per closed ticket
 // under `runs/<run_id>/evidence/`, mirrored as an `evidence` artifact row in the run store.
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { TamperAction } from '../config/schema.ts';
 import type { RunPaths } from '../flow/run-paths.ts';
 import { writeFileAtomic } from '../fs/atomic.ts';
+import type { RunStore } from '../store/run-store.ts';
 import type { TamperFinding } from './tamper.ts';
 
 export const EVIDENCE_VERSION = 1;
@@ -64,4 +66,37 @@ export function evidenceMetadata(record: EvidenceRecord): EvidenceRecord {
     ...record,
     commands: record.commands.map(({ output_tail: _tail, ...rest }) => rest),
   };
+}
+
+/** One closed ticket's evidence: the record plus where its file is and when it was stored. */
+export interface EvidenceEntry extends EvidenceRecord {
+  /** Repo-relative path of the evidence file. */
+  path: string;
+  recorded_at: string;
+}
+
+/**
+ * Every evidence record of a ticket across runs, newest first: the store's `evidence` artifacts,
+ * completed with the output tails from the JSON files next to them (the row alone when the run folder
+ * was removed).
+ */
+export function collectEvidence(store: RunStore, root: string, ticketId: string): EvidenceEntry[] {
+  const out: EvidenceEntry[] = [];
+  for (const run of store.listRuns({ limit: 100_000 })) {
+    for (const artifact of store.listArtifacts(run.id)) {
+      if (artifact.kind !== 'evidence' || artifact.metadata.ticket_id !== ticketId) continue;
+      let record = artifact.metadata as unknown as EvidenceRecord;
+      try {
+        record = {
+          ...record,
+          ...(JSON.parse(readFileSync(join(root, artifact.path), 'utf8')) as object),
+          ticket_id: ticketId,
+        };
+      } catch {
+        // the row is still the record
+      }
+      out.push({ ...record, path: artifact.path, recorded_at: artifact.createdAt });
+    }
+  }
+  return out.sort((a, b) => (a.recorded_at < b.recorded_at ? 1 : a.recorded_at > b.recorded_at ? -1 : 0));
 }

@@ -1,5 +1,6 @@
 // /api/tickets: list (paged), read, create, replace and field edits. Every write is guarded by the hash
 // of the bytes the client last saw, so an editor and the UI never overwrite each other silently.
+
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Hono } from 'hono';
@@ -20,6 +21,7 @@ import {
   TicketEditError,
   ticketFileName,
 } from '../../core/tickets/index.ts';
+import { collectEvidence } from '../../core/verify/evidence.ts';
 import type { ApiContext } from './context.ts';
 import { ApiError, notFound } from './errors.ts';
 import { confinedPath, expectedHash, sha256 } from './security.ts';
@@ -266,6 +268,13 @@ export function ticketRoutes(ctx: ApiContext): Hono {
     const { hash, ticket } = read(c.req.param('name'));
     c.header('ETag', `"${hash}"`);
     return c.json(fullJson(ticket, hash));
+  });
+
+  // Why car closed the ticket: the verify gate's evidence records, newest first.
+  app.get('/:name/evidence', (c) => {
+    const { ticket } = read(c.req.param('name'));
+    const evidence = collectEvidence(ctx.control().store, ctx.paths.root, ticket.ticketId);
+    return c.json({ ticket: ticket.relPath, ticket_id: ticket.ticketId, evidence });
   });
 
   app.put('/:name', async (c) => {

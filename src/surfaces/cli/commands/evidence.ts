@@ -1,61 +1,14 @@
 // `car ticket evidence <ticket>`: why car closed a ticket, from the verify gate's evidence records
 // (the run store's `evidence` artifacts, with the command output from the JSON files next to them).
-import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync } from 'node:fs';
 import { knownAgentIds } from '../../../core/config/index.ts';
 import { openRunStore } from '../../../core/store/run-store.ts';
 import { loadTicketQueue, type Ticket } from '../../../core/tickets/index.ts';
-import type { EvidenceRecord } from '../../../core/verify/evidence.ts';
+import { collectEvidence, type EvidenceEntry } from '../../../core/verify/evidence.ts';
 import { type GlobalOptions, loadRepoConfig, resolveRepo } from '../context.ts';
 import { CliError, EXIT } from '../errors.ts';
 import { type CliIo, painter, printJson } from '../io.ts';
-
-interface EvidenceEntry extends EvidenceRecord {
-  /** Repo-relative path of the evidence file. */
-  path: string;
-  recorded_at: string;
-}
-
-function findTicket(tickets: Ticket[], ref: string): Ticket {
-  const name = ref.toLowerCase().replace(/\.md$/, '');
-  const matches = /^\d+$/.test(ref)
-    ? tickets.filter((t) => t.index === Number(ref))
-    : tickets.filter(
-        (t) => t.name.toLowerCase().replace(/\.md$/, '') === name || t.ticketId === ref || t.relPath === ref,
-      );
-  if (matches.length === 1) return matches[0]!;
-  if (matches.length === 0) throw new CliError(`no ticket matches "${ref}"`, EXIT.usage);
-  throw new CliError(
-    `"${ref}" matches ${matches.length} tickets: ${matches.map((t) => t.name).join(', ')}`,
-    EXIT.usage,
-  );
-}
-
-/** Every evidence record of the ticket, newest first. */
-function collect(root: string, dbFile: string, ticketId: string): EvidenceEntry[] {
-  if (!existsSync(dbFile)) return [];
-  const store = openRunStore(dbFile);
-  try {
-    const out: EvidenceEntry[] = [];
-    for (const run of store.listRuns({ limit: 100_000 })) {
-      for (const artifact of store.listArtifacts(run.id)) {
-        if (artifact.kind !== 'evidence' || artifact.metadata.ticket_id !== ticketId) continue;
-        let record = artifact.metadata as unknown as EvidenceRecord;
-        try {
-          // the file has the output tails; the row has everything else
-          record = { ...record, ...(JSON.parse(readFileSync(join(root, artifact.path), 'utf8')) as object) };
-          record.ticket_id = ticketId;
-        } catch {
-          // file removed with the run folder: the row is still the record
-        }
-        out.push({ ...record, path: artifact.path, recorded_at: artifact.createdAt });
-      }
-    }
-    return out.sort((a, b) => (a.recorded_at < b.recorded_at ? 1 : a.recorded_at > b.recorded_at ? -1 : 0));
-  } finally {
-    store.close();
-  }
-}
+import { findTicket } from './ticket.ts';
 
 export async function ticketEvidence(
   io: CliIo,
@@ -77,7 +30,15 @@ export async function ticketEvidence(
     throw err;
   }
   const ticket = findTicket(tickets, ref);
-  const records = collect(repo.paths.root, repo.paths.dbFile, ticket.ticketId);
+  let records: EvidenceEntry[] = [];
+  if (existsSync(repo.paths.dbFile)) {
+    const store = openRunStore(repo.paths.dbFile);
+    try {
+      records = collectEvidence(store, repo.paths.root, ticket.ticketId);
+    } finally {
+      store.close();
+    }
+  }
   if (opts.json) {
     printJson(io, { ticket: ticket.relPath, ticket_id: ticket.ticketId, evidence: records });
     return;

@@ -68,7 +68,7 @@ function ticketJson(ticket: Ticket) {
 }
 
 /** Finds a ticket by number, file name (with or without .md) or ticket_id. */
-function findTicket(tickets: Ticket[], ref: string): Ticket {
+export function findTicket(tickets: Ticket[], ref: string): Ticket {
   let matches: Ticket[];
   if (/^\d+$/.test(ref)) matches = tickets.filter((t) => t.index === Number(ref));
   else {
