@@ -118,7 +118,7 @@ describe('car describe --json', () => {
       { takes_value: true, default: 'codex' },
     );
     const mode = described.get('car init')?.options.find((o) => o.name === 'mode');
-    assert.deepEqual(mode?.choices, ['auto', 'repo']);
+    assert.deepEqual(mode?.choices, ['auto', 'repo', 'hub']);
     const show = described.get('car ticket show')?.arguments[0];
     assert.deepEqual({ name: show?.name, required: show?.required }, { name: 'ticket', required: true });
   });

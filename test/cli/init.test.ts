@@ -164,7 +164,7 @@ describe('car init', () => {
 
   test('an unknown --mode is a usage error', async () => {
     const repo = gitRepo();
-    const res = await car(['init', '--mode', 'hub'], { cwd: repo.dir });
+    const res = await car(['init', '--mode', 'galaxy'], { cwd: repo.dir });
     assert.equal(res.code, 2);
     assert.equal(existsSync(join(repo.dir, '.codex-autorunner')), false);
   });

@@ -62,3 +62,30 @@ export function openSqlite(path: string, opts: OpenSqliteOptions = {}): SqlDb {
     },
   };
 }
+
+/**
+ * Opens an existing database read-only, without touching its journal mode or creating files: for
+ * readers that look at many stores at once (the hub listing). Throws when the file does not exist.
+ */
+export function openSqliteReadOnly(path: string): SqlDb {
+  const db = new Database(path, { readonly: true, fileMustExist: true });
+  db.pragma('busy_timeout = 1000');
+  return {
+    path,
+    exec: (sql) => {
+      db.exec(sql);
+    },
+    prepare: (sql) => {
+      const stmt = db.prepare<unknown[], unknown>(sql);
+      return {
+        run: (...args) => stmt.run(...args),
+        get: <T>(...args: SqlArgs) => stmt.get(...args) as T | undefined,
+        all: <T>(...args: SqlArgs) => stmt.all(...args) as T[],
+      };
+    },
+    transaction: (fn) => db.transaction(fn).deferred(),
+    close: () => {
+      db.close();
+    },
+  };
+}

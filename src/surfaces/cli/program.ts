@@ -38,7 +38,11 @@ export function buildProgram(io: CliIo): Command {
     .argument('[path]', 'repo folder', '.')
     .option('--force', "regenerate car's generated briefings (never touches your tickets or docs)")
     .option('--git-init', 'run `git init` first when the folder is not a git repo')
-    .addOption(new Option('--mode <mode>', 'what to create').choices(['auto', 'repo']).default('auto'))
+    .addOption(
+      new Option('--mode <mode>', 'what to create (hub: a hub of many repos)')
+        .choices(['auto', 'repo', 'hub'])
+        .default('auto'),
+    )
     .option('--json', 'machine-readable output')
     .action(async (path: string, opts, cmd: Command) =>
       (await import('./commands/init.ts')).initCommand(io, global(cmd), path, opts),
@@ -229,6 +233,98 @@ export function buildProgram(io: CliIo): Command {
     .requiredOption('--run <id>', 'run id')
     .action(async (opts, cmd: Command) =>
       (await import('./commands/flow.ts')).flowWorker(io, global(cmd), opts),
+    );
+
+  const hubCmd = program
+    .command('hub')
+    .description('many repos and worktrees: register, scan, status, and run their flows in parallel')
+    .option('--hub <path>', 'hub root (default: the hub around the working directory, or $CAR_HUB_ROOT)');
+  const hubOpts = (cmd: Command) => ({ ...cmd.optsWithGlobals(), ...cmd.opts() });
+  hubCmd
+    .command('add')
+    .description('register a repo (or a worktree) in the hub manifest')
+    .argument('<path>', 'repo folder, anywhere')
+    .option('--id <id>', 'repo id (default: from the folder name)')
+    .option('--json', 'machine-readable output')
+    .action(async (path: string, _opts, cmd: Command) =>
+      (await import('./commands/hub.ts')).hubAdd(io, path, hubOpts(cmd)),
+    );
+  hubCmd
+    .command('remove')
+    .description('drop a repo from the hub manifest (files untouched)')
+    .argument('<id>', 'repo id')
+    .option('--json', 'machine-readable output')
+    .action(async (id: string, _opts, cmd: Command) =>
+      (await import('./commands/hub.ts')).hubRemove(io, id, hubOpts(cmd)),
+    );
+  hubCmd
+    .command('list')
+    .description('registered repos and worktrees')
+    .option('--json', 'machine-readable output')
+    .action(async (_opts, cmd: Command) => (await import('./commands/hub.ts')).hubList(io, hubOpts(cmd)));
+  hubCmd
+    .command('scan')
+    .description(
+      'register repos under hub.repos_root/worktrees_root and every git worktree of a registered repo',
+    )
+    .option('--json', 'machine-readable output')
+    .action(async (_opts, cmd: Command) => (await import('./commands/hub.ts')).hubScan(io, hubOpts(cmd)));
+  hubCmd
+    .command('status')
+    .description("every repo's latest run, worker (alive/stale/none) and ticket progress")
+    .option('--json', 'machine-readable output')
+    .action(async (_opts, cmd: Command) => (await import('./commands/hub.ts')).hubStatus(io, hubOpts(cmd)));
+  hubCmd
+    .command('run')
+    .description(
+      'run the flows of every repo with open tickets, in parallel within caps, until none is runnable',
+    )
+    .option(
+      '--max-parallel <n>',
+      'flows at once across the hub (default: hub.max_parallel or 4)',
+      positiveInt,
+    )
+    .option(
+      '--per-repo <n>',
+      'flows at once per base repo and its worktrees (default: hub.per_repo or 1)',
+      positiveInt,
+    )
+    .option('--poll-seconds <s>', 'seconds between checks (default: hub.poll_seconds or 3)', Number)
+    .option('--watch', 'keep supervising when nothing is runnable (new tickets start new runs)')
+    .option('--recover', 'restart runs whose worker died (default: report them and leave them)')
+    .option('--json', 'machine-readable output')
+    .action(async (_opts, cmd: Command) => (await import('./commands/hub.ts')).hubRun(io, hubOpts(cmd)));
+
+  const worktree = program
+    .command('worktree')
+    .description("git worktrees of a hub repo, registered in the hub (sharing the base's object store)")
+    .option('--hub <path>', 'hub root (default: the hub around the working directory, or $CAR_HUB_ROOT)');
+  worktree
+    .command('new')
+    .description('create a worktree under hub.worktrees_root on a new or existing branch')
+    .argument('<repo-id>', 'base repo id')
+    .argument('<branch>', 'branch to check out (created when missing)')
+    .option('--start-point <ref>', "where a new branch starts (default: the base repo's HEAD)")
+    .option('--json', 'machine-readable output')
+    .action(async (repoId: string, branch: string, _opts, cmd: Command) =>
+      (await import('./commands/hub.ts')).worktreeNew(io, repoId, branch, hubOpts(cmd)),
+    );
+  worktree
+    .command('list')
+    .description('registered worktrees')
+    .option('--json', 'machine-readable output')
+    .action(async (_opts, cmd: Command) =>
+      (await import('./commands/hub.ts')).worktreeList(io, hubOpts(cmd)),
+    );
+  worktree
+    .command('remove')
+    .description('remove a worktree (its car state is archived in the hub) and drop it from the manifest')
+    .argument('<id>', 'worktree id')
+    .option('--delete-branch', 'also delete its branch (git branch -d; -D with --force)')
+    .option('--force', 'remove even with uncommitted changes or a live worker')
+    .option('--json', 'machine-readable output')
+    .action(async (id: string, _opts, cmd: Command) =>
+      (await import('./commands/hub.ts')).worktreeRemove(io, id, hubOpts(cmd)),
     );
 
   program

@@ -10,6 +10,7 @@
 //   GET  /api/runs?offset&limit&status    GET  /api/runs/:id             GET /api/runs/:id/events?after&limit&types
 //   GET  /api/runs/:id/stream (SSE; `id:` = event seq, resumes from Last-Event-ID or ?after)
 //   GET  /api/usage?by=day|ticket[&run][&since]
+//   GET  /api/hub/repos   GET /api/hub/repos/:id   POST /api/hub/scan   (at a hub root; see hub.ts)
 //
 // Writes to tickets and contextspace need the sha256 of the bytes the client read (If-Match or
 // `base_hash`): a stale one is 409 with `current_hash`, none is 428. Errors are `{error, message, ...}`.
@@ -25,6 +26,7 @@ import { ApiContext, type StartWorker } from './context.ts';
 import { contextspaceRoutes } from './contextspace.ts';
 import { ApiError } from './errors.ts';
 import { flowRoutes } from './flow.ts';
+import { hubRoutes } from './hub.ts';
 import { runRoutes, type StreamOptions } from './runs.ts';
 import { envWithoutToken, hostGuard, originGuard } from './security.ts';
 import { ticketRoutes } from './tickets.ts';
@@ -157,6 +159,8 @@ export function createApp(opts: AppOptions): CarApp {
   app.route('/api/flow', flowRoutes(ctx));
   app.route('/api/runs', runRoutes(ctx, opts.stream));
   app.route('/api/usage', usageRoutes(ctx));
+  const hub = hubRoutes(ctx);
+  app.route('/api/hub', hub.routes);
 
   app.notFound((c) => c.json({ error: 'not_found', message: `no route ${c.req.method} ${c.req.path}` }, 404));
 
@@ -173,5 +177,10 @@ export function createApp(opts: AppOptions): CarApp {
     return c.json({ error: 'internal', message: 'internal server error (see the server log)' }, 500);
   });
 
-  return Object.assign(app, { close: () => ctx.close() });
+  return Object.assign(app, {
+    close: () => {
+      hub.close();
+      ctx.close();
+    },
+  });
 }

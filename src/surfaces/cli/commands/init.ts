@@ -9,7 +9,7 @@ import { type CliIo, printJson } from '../io.ts';
 interface InitOptions {
   force?: boolean;
   gitInit?: boolean;
-  mode: 'auto' | 'repo';
+  mode: 'auto' | 'repo' | 'hub';
   json?: boolean;
 }
 
@@ -23,6 +23,7 @@ export async function initCommand(
   if (!existsSync(target) || !statSync(target).isDirectory()) {
     throw new CliError(`no such folder: ${target}`, EXIT.usage);
   }
+  if (opts.mode === 'hub') return initHubCommand(io, target, opts);
   // A repo is initialized at its git top level (or worktree root), whichever subfolder init ran in.
   let root = await gitTopLevel(target);
   if (root === null) {
@@ -39,4 +40,24 @@ export async function initCommand(
   io.stdout(`Initialized repo at ${result.root}\n`);
   for (const file of result.created) io.stdout(`  created ${file}\n`);
   if (result.created.length === 0) io.stdout('  nothing to create: already initialized\n');
+}
+
+/** `car init --mode hub`: the hub layout in the folder itself (a hub need not be a git repo). */
+async function initHubCommand(io: CliIo, root: string, opts: InitOptions): Promise<void> {
+  const { initHub, HubInitError } = await import('../../../core/hub/init.ts');
+  let result: ReturnType<typeof initHub>;
+  try {
+    result = initHub(root, { force: opts.force ?? false });
+  } catch (err) {
+    if (err instanceof HubInitError) throw new CliError(err.message, EXIT.failed);
+    throw err;
+  }
+  if (opts.json) {
+    printJson(io, { ...result, mode: 'hub' });
+    return;
+  }
+  io.stdout(`Initialized hub at ${result.root}\n`);
+  for (const file of result.created) io.stdout(`  created ${file}\n`);
+  if (result.created.length === 0) io.stdout('  nothing to create: already a hub\n');
+  io.stdout('Next: car hub add <path> or put repos in repos/ and run car hub scan\n');
 }

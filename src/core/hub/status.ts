@@ -1,0 +1,236 @@
+// Every repo's latest run, worker and ticket progress, cheaply: the hub listing CAR took 7-30 s to
+// answer (CAR#1367, #1479). Per repo it costs one stat of the store, one indexed query on a read-only
+// connection that stays open between calls, one read of the lock file, and a ticket directory listing
+// with stat stamps (a ticket file is only re-parsed when it changed).
+import { existsSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { readLock } from '../lock.ts';
+import { repoPaths, STATE_DIR } from '../paths.ts';
+import { openSqlite, openSqliteReadOnly, type SqlDb, type SqlStatement } from '../store/sqlite.ts';
+import { loadTicketQueue, type TicketCache } from '../tickets/index.ts';
+import { baseIdOf, type ManifestRepo, repoDir } from './manifest.ts';
+
+export type RepoState =
+  | 'missing'
+  | 'uninitialized'
+  | 'idle'
+  | 'pending'
+  | 'running'
+  | 'crashed'
+  | 'paused'
+  | 'completed'
+  | 'failed'
+  | 'stopped';
+
+export interface HubRunSummary {
+  run_id: string;
+  status: string;
+  reason_code: string | null;
+  reason: string | null;
+  created_at: string;
+  started_at: string | null;
+  finished_at: string | null;
+  updated_at: string;
+  total_turns: number | null;
+  current_ticket: string | null;
+}
+
+export interface HubRepoStatus {
+  id: string;
+  path: string;
+  dir: string;
+  kind: ManifestRepo['kind'];
+  worktree_of: string | null;
+  /** The base repo this entry counts against for the per-repo cap. */
+  base_id: string;
+  branch: string | null;
+  enabled: boolean;
+  exists: boolean;
+  initialized: boolean;
+  /** One word for the repo: its latest run's status, `crashed` when that run is active but its worker died. */
+  state: RepoState;
+  run: HubRunSummary | null;
+  worker: { status: 'alive' | 'stale' | 'none'; pid: number | null; purpose: string | null };
+  tickets: { total: number; done: number; open: number; next: string | null };
+  error?: string;
+}
+
+interface RunRow {
+  id: string;
+  status: string;
+  reason_code: string | null;
+  reason: string | null;
+  created_at: string;
+  started_at: string | null;
+  finished_at: string | null;
+  updated_at: string;
+  total_turns: number | null;
+  current_ticket: string | null;
+}
+
+const LATEST_RUN_SQL = `SELECT id, status, reason_code, reason, created_at, started_at, finished_at, updated_at,
+  json_extract(state, '$.totalTurns') AS total_turns, json_extract(state, '$.ticket.path') AS current_ticket
+  FROM runs ORDER BY created_at DESC, rowid DESC LIMIT 1`;
+
+const ACTIVE = new Set(['pending', 'running', 'stopping']);
+
+interface OpenStore {
+  db: SqlDb;
+  latest: SqlStatement;
+  ino: number;
+}
+
+/**
+ * Reads hub status. Keep one per process (the server keeps it for its lifetime) so store connections
+ * and parsed tickets are reused; `close()` releases the connections.
+ */
+export class HubStatusReader {
+  readonly #stores = new Map<string, OpenStore>();
+  readonly #tickets = new Map<string, TicketCache>();
+
+  #latestRun(dbFile: string): RunRow | null {
+    let ino: number;
+    try {
+      ino = statSync(dbFile).ino;
+    } catch {
+      this.#drop(dbFile);
+      return null;
+    }
+    let open = this.#stores.get(dbFile);
+    if (open && open.ino !== ino) {
+      this.#drop(dbFile);
+      open = undefined;
+    }
+    if (!open) {
+      // Read-only when a writer has the store open (its -shm exists: the usual case for an active run).
+      // Without a -shm a read-only connection takes SQLite's slow path (~1.7 ms per store, measured), so
+      // an idle store is opened normally; this reader still only ever runs the one SELECT.
+      const db = existsSync(`${dbFile}-shm`) ? openSqliteReadOnly(dbFile) : openSqlite(dbFile);
+      try {
+        open = { db, latest: db.prepare(LATEST_RUN_SQL), ino };
+      } catch (err) {
+        db.close();
+        // a store created but not yet migrated has no runs table: no runs yet
+        if (/no such table/.test((err as Error).message)) return null;
+        throw err;
+      }
+      this.#stores.set(dbFile, open);
+    }
+    return open.latest.get<RunRow>() ?? null;
+  }
+
+  #drop(dbFile: string): void {
+    const open = this.#stores.get(dbFile);
+    if (!open) return;
+    this.#stores.delete(dbFile);
+    open.db.close();
+  }
+
+  /** One repo's status. Never throws: a broken store or ticket folder is reported in `error`. */
+  repo(hubRoot: string, entry: ManifestRepo): HubRepoStatus {
+    const dir = repoDir(hubRoot, entry);
+    const status: HubRepoStatus = {
+      id: entry.id,
+      path: entry.path,
+      dir,
+      kind: entry.kind,
+      worktree_of: entry.worktree_of ?? null,
+      base_id: baseIdOf(entry),
+      branch: entry.branch ?? null,
+      enabled: entry.enabled && !entry.archived,
+      exists: existsSync(dir),
+      initialized: false,
+      state: 'missing',
+      run: null,
+      worker: { status: 'none', pid: null, purpose: null },
+      tickets: { total: 0, done: 0, open: 0, next: null },
+    };
+    if (!status.exists) return status;
+    status.initialized = existsSync(join(dir, STATE_DIR));
+    if (!status.initialized) {
+      status.state = 'uninitialized';
+      return status;
+    }
+    const paths = repoPaths(dir);
+    const problems: string[] = [];
+    try {
+      const lock = readLock(paths.lockFile);
+      if (lock?.holder) {
+        status.worker = {
+          status: lock.stale ? 'stale' : 'alive',
+          pid: lock.holder.pid,
+          purpose: lock.holder.purpose ?? null,
+        };
+      }
+    } catch (err) {
+      problems.push(`lock: ${(err as Error).message}`);
+    }
+    try {
+      const row = this.#latestRun(paths.dbFile);
+      if (row) {
+        status.run = {
+          run_id: row.id,
+          status: row.status,
+          reason_code: row.reason_code,
+          reason: row.reason,
+          created_at: row.created_at,
+          started_at: row.started_at,
+          finished_at: row.finished_at,
+          updated_at: row.updated_at,
+          total_turns: row.total_turns,
+          current_ticket: row.current_ticket,
+        };
+      }
+    } catch (err) {
+      this.#drop(paths.dbFile);
+      problems.push(`store: ${(err as Error).message}`);
+    }
+    try {
+      let cache = this.#tickets.get(dir);
+      if (!cache) {
+        cache = new Map();
+        this.#tickets.set(dir, cache);
+      }
+      const queue = loadTicketQueue(paths.ticketsDir, { repoRoot: dir, cache });
+      let done = 0;
+      let next: string | null = null;
+      for (const t of queue.tickets) {
+        if (t.isDone) done++;
+        else next ??= t.relPath;
+      }
+      status.tickets = { total: queue.tickets.length, done, open: queue.tickets.length - done, next };
+    } catch (err) {
+      problems.push(`tickets: ${(err as Error).message}`);
+    }
+    status.state = deriveState(status);
+    if (problems.length > 0) status.error = problems.join('; ');
+    return status;
+  }
+
+  list(hubRoot: string, repos: readonly ManifestRepo[]): HubRepoStatus[] {
+    return repos.map((r) => this.repo(hubRoot, r));
+  }
+
+  close(): void {
+    for (const key of [...this.#stores.keys()]) this.#drop(key);
+    this.#tickets.clear();
+  }
+}
+
+function deriveState(s: HubRepoStatus): RepoState {
+  const run = s.run;
+  if (!run) return 'idle';
+  if (ACTIVE.has(run.status)) {
+    if (s.worker.status === 'alive') return 'running';
+    return run.status === 'pending' ? 'pending' : 'crashed';
+  }
+  if (run.status === 'superseded') return 'idle';
+  return run.status as RepoState;
+}
+
+/** Counts by state, for the summary line. */
+export function summarize(repos: readonly HubRepoStatus[]): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const r of repos) out[r.state] = (out[r.state] ?? 0) + 1;
+  return out;
+}

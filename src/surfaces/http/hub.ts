@@ -1,0 +1,75 @@
+// /api/hub: the hub view when `car serve` runs at a hub root (config.yml says `mode: hub`).
+//
+//   GET  /api/hub/repos        every repo's latest run, worker (alive/stale/none), tickets; same JSON as
+//                              `car hub status --json`
+//   GET  /api/hub/repos/:id    one repo
+//   POST /api/hub/scan         `car hub scan`
+//
+// The listing is the hot path (CAR#1367: 7-30 s): the status reader stays open for the server's life,
+// so store connections and parsed tickets are reused between requests.
+import { Hono } from 'hono';
+import { ConfigError } from '../../core/config/index.ts';
+import { ManifestError } from '../../core/hub/manifest.ts';
+import { isHubRoot } from '../../core/hub/paths.ts';
+import { type Hub, HubError, scanHub } from '../../core/hub/registry.ts';
+import { HubStatusReader } from '../../core/hub/status.ts';
+import { hubStatusReport, openHubAt } from '../hub-report.ts';
+import type { ApiContext } from './context.ts';
+import { ApiError } from './errors.ts';
+
+export interface HubRoutes {
+  routes: Hono;
+  close(): void;
+}
+
+export function hubRoutes(ctx: ApiContext): HubRoutes {
+  const reader = new HubStatusReader();
+  let hub: Hub | null = null;
+  const currentHub = (): Hub => {
+    if (!isHubRoot(ctx.paths.root)) {
+      throw new ApiError(404, 'not_a_hub', `${ctx.paths.root} is not a hub (car init --mode hub)`);
+    }
+    // settings come from the same config files the context watches; re-open when they changed
+    const settings = ctx.loaded();
+    if (!hub || hubSettingsStamp.get(hub) !== settings) {
+      try {
+        hub = openHubAt(ctx.paths.root, ctx.env);
+      } catch (err) {
+        if (err instanceof ConfigError) throw new ApiError(500, 'config_invalid', err.message);
+        throw err;
+      }
+      hubSettingsStamp.set(hub, settings);
+    }
+    return hub;
+  };
+  const guard = <T>(fn: () => T): T => {
+    try {
+      return fn();
+    } catch (err) {
+      if (err instanceof ManifestError) throw new ApiError(500, 'manifest_invalid', err.message);
+      throw err;
+    }
+  };
+
+  const routes = new Hono();
+  routes.get('/repos', (c) => c.json(guard(() => hubStatusReport(currentHub(), reader))));
+  routes.get('/repos/:id', (c) => {
+    const report = guard(() => hubStatusReport(currentHub(), reader));
+    const repo = report.repos.find((r) => r.id === c.req.param('id'));
+    if (!repo) throw new ApiError(404, 'not_found', `no repo ${c.req.param('id')} in the hub`);
+    return c.json(repo);
+  });
+  routes.post('/scan', async (c) => {
+    try {
+      return c.json(await scanHub(currentHub()));
+    } catch (err) {
+      if (err instanceof HubError) throw new ApiError(err.code === 'busy' ? 409 : 400, err.code, err.message);
+      if (err instanceof ManifestError) throw new ApiError(500, 'manifest_invalid', err.message);
+      throw err;
+    }
+  });
+  return { routes, close: () => reader.close() };
+}
+
+/** Which loaded config a Hub was opened with (ctx.loaded() returns a new object after a config change). */
+const hubSettingsStamp = new WeakMap<Hub, object>();
