@@ -1,0 +1,124 @@
+// `car serve` costs: (a) idle CPU% and RSS of the real bundled server with one repo over a window
+// (default 60 s; CAR_BENCH_IDLE_SECONDS shortens it), (b) RSS while a 100k-event run is paged through
+// the API and streamed over SSE. Run: node --import tsx bench/serve.ts
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { cpus, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { initRepo } from '../src/core/init.ts';
+import { repoPaths } from '../src/core/paths.ts';
+import { openRunStore } from '../src/core/store/run-store.ts';
+import { ensureBundle } from './ticket-list.ts';
+
+const CLK_TCK = 100; // Linux USER_HZ
+
+function cpuTicks(pid: number): number {
+  // fields after the command name: utime is the 14th, stime the 15th of /proc/<pid>/stat
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return Number(fields[11]) + Number(fields[12]);
+}
+
+function rssMiB(pid: number): number {
+  const kb = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
+  return Number(kb) / 1024;
+}
+
+async function startServe(root: string): Promise<{ child: ChildProcess; url: string }> {
+  const child = spawn(process.execPath, ['dist/car.js', '--repo', root, 'serve', '--port', '0', '--quiet'], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const url = await new Promise<string>((resolve, reject) => {
+    let out = '';
+    child.stdout!.on('data', (chunk: Buffer) => {
+      out += chunk.toString();
+      const match = /at (http:\/\/\S+)\/api/.exec(out);
+      if (match) resolve(match[1]!);
+    });
+    child.on('exit', (code) => reject(new Error(`car serve exited ${code}: ${out}`)));
+  });
+  return { child, url };
+}
+
+function makeRepo(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'car-bench-serve-'));
+  execFileSync('git', ['init', '-q'], { cwd: dir });
+  initRepo(dir);
+  return dir;
+}
+
+async function idle(seconds: number): Promise<string> {
+  const dir = makeRepo();
+  const { child } = await startServe(dir);
+  try {
+    await new Promise((r) => setTimeout(r, 2000)); // let start-up settle
+    const pid = child.pid!;
+    const before = cpuTicks(pid);
+    const started = performance.now();
+    await new Promise((r) => setTimeout(r, seconds * 1000));
+    const elapsed = (performance.now() - started) / 1000;
+    const cpu = ((cpuTicks(pid) - before) / CLK_TCK / elapsed) * 100;
+    return `idle car serve (1 repo, ${seconds} s): CPU ${cpu.toFixed(2)} %, RSS ${rssMiB(pid).toFixed(1)} MiB`;
+  } finally {
+    child.kill('SIGTERM');
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+async function bigRun(events: number): Promise<string> {
+  const dir = makeRepo();
+  const store = openRunStore(repoPaths(dir).dbFile, { maxEventsPerType: events });
+  const run = store.createRun({});
+  const batch = Array.from({ length: 500 }, (_, i) => ({
+    type: 'agent_delta',
+    data: { text: `line ${i} of the agent's output, long enough to look like real streamed text` },
+  }));
+  for (let n = 0; n < events; n += batch.length) store.appendEvents(run.id, batch);
+  store.updateRun(run.id, { status: 'completed' });
+  store.close();
+  const { child, url } = await startServe(dir);
+  try {
+    const pid = child.pid!;
+    const idleRss = rssMiB(pid);
+    let peak = idleRss;
+    const sample = setInterval(() => {
+      peak = Math.max(peak, rssMiB(pid));
+    }, 20);
+    const t0 = performance.now();
+    let after = 0;
+    let seen = 0;
+    for (;;) {
+      const res = await fetch(`${url}/api/runs/${run.id}/events?after=${after}&limit=1000`);
+      const body = (await res.json()) as { events: { seq: number }[] };
+      if (body.events.length === 0) break;
+      seen += body.events.length;
+      after = body.events.at(-1)!.seq;
+    }
+    const paged = performance.now() - t0;
+    const t1 = performance.now();
+    const stream = await fetch(`${url}/api/runs/${run.id}/stream?after=0`);
+    const streamed = ((await stream.text()).match(/^id: /gm) ?? []).length;
+    const sse = performance.now() - t1;
+    clearInterval(sample);
+    peak = Math.max(peak, rssMiB(pid));
+    if (seen !== events || streamed !== events)
+      throw new Error(`saw ${seen} paged / ${streamed} streamed of ${events}`);
+    return (
+      `${events / 1000}k-event run through the API: RSS ${idleRss.toFixed(1)} MiB idle, peak ${peak.toFixed(1)} MiB; ` +
+      `paged in ${(paged / 1000).toFixed(2)} s (pages of 1000), streamed over SSE in ${(sse / 1000).toFixed(2)} s`
+    );
+  } finally {
+    child.kill('SIGTERM');
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+export async function main(): Promise<void> {
+  ensureBundle();
+  console.log(`machine: ${cpus().length} x ${cpus()[0]?.model ?? '?'}, node ${process.version}`);
+  console.log(await idle(Number(process.env.CAR_BENCH_IDLE_SECONDS ?? 60) || 60));
+  console.log(await bigRun(100_000));
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) await main();
