@@ -48,15 +48,18 @@ function setup(options: Partial<CommandAgentOptions> = {}, env: Record<string, s
 async function turn(
   session: AgentSession,
   prompt: string,
-  opts: { abortAfterMs?: number; model?: string } = {},
+  opts: { abortOnFirstEvent?: boolean; model?: string } = {},
 ): Promise<{ result: TurnResult; events: AgentEvent[] }> {
   const events: AgentEvent[] = [];
   const ac = new AbortController();
-  if (opts.abortAfterMs !== undefined) setTimeout(() => ac.abort(), opts.abortAfterMs);
   const result = await session.runTurn({
     prompt,
     signal: ac.signal,
-    onEvent: (e) => events.push(e),
+    onEvent: (e) => {
+      events.push(e);
+      // abort once the CLI is demonstrably running (a fixed delay races a slow start under load)
+      if (opts.abortOnFirstEvent) ac.abort();
+    },
     ...(opts.model ? { model: opts.model } : {}),
   });
   return { result, events };
@@ -161,7 +164,7 @@ describe('command adapter', { concurrency: true }, () => {
   test('abort kills the CLI and its children; the turn is cancelled', async () => {
     const { dir, agent, pids } = setup();
     const session = await agent.startSession(sessionOpts(dir));
-    const { result, events } = await turn(session, 'hang', { abortAfterMs: 200 });
+    const { result, events } = await turn(session, 'hang', { abortOnFirstEvent: true });
     assert.equal(result.status, 'cancelled');
     assert.ok(
       events.some((e) => e.type === 'status'),
