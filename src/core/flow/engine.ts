@@ -461,7 +461,10 @@ export class FlowEngine {
       planCommands(vs.commands, ticket.frontmatter?.verify),
     );
     const v = progress.verify;
-    const files = await repo.diffFiles(v.baseHead, RUNTIME_PATHS);
+    // Same HEAD and a clean tree: nothing changed since the ticket was picked, so the diff is empty.
+    const now = await this.#snapshot();
+    const files =
+      now.head === v.baseHead && !now.dirty ? [] : await repo.diffFiles(v.baseHead, RUNTIME_PATHS);
     const key = await contentKey(root, files);
     if (v.passedKey === key && v.passed)
       return { kind: 'passed', record: v.passed as unknown as VerifiedRecord };
@@ -896,10 +899,12 @@ export class FlowEngine {
     if ('outcome' in dispatch) return end(dispatch.outcome);
     const summarySeq = await nextDispatchSeq(paths);
     await writeTurnSummary(paths, summarySeq, result.finalText);
-    const [stat, after_] = await Promise.all([
-      repo.diffStat(before.headBefore, RUNTIME_PATHS),
-      repo.snapshot(RUNTIME_PATHS),
-    ]);
+    const after_ = await repo.snapshot(RUNTIME_PATHS);
+    // A turn that left the tree exactly as it found it changed nothing: no need to ask git for a diff.
+    const stat =
+      after_.fingerprint === before.fingerprintBefore
+        ? { filesChanged: 0, insertions: 0, deletions: 0 }
+        : await repo.diffStat(before.headBefore, RUNTIME_PATHS);
     // The next step starts from this tree unless car commits first (which forgets it).
     this.#known = after_;
     const fingerprintAfter = after_.fingerprint;
