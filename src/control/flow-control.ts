@@ -161,6 +161,8 @@ export class FlowControl {
     if (run.reasonCode === 'max_wallclock') state.activeMs = 0;
     // A person looked at the loop (replied, changed the repo or forced): the loop guard counts afresh.
     if (run.reasonCode === 'loop_no_diff' && state.ticket) state.ticket.noChange = 0;
+    // a person resumed a commit barrier: the agent gets its commit attempts again
+    if (run.reasonCode === 'commit_barrier' && state.ticket) state.ticket.commitAttempts = 0;
     state.pauseContext = null;
     return this.store.transaction(() => {
       const resumed = this.store.updateRun(run.id, {

@@ -186,6 +186,25 @@ test('commit barrier: an agent that never commits pauses with commit_barrier aft
   assert.equal(countEvents(h, run.id, 'flow_paused'), 1, 'no loop_no_diff on commit turns');
 });
 
+test('commit barrier: resume is blocked without a change; a forced resume gives the agent its attempts again', async (t) => {
+  const h = setup({ tickets: 1 });
+  t.after(() => h.cleanup());
+  const control = h.control();
+  const { run } = await control.prepareStart();
+  const work = () => runWorker({ control, runId: run.id, repo: h.repo, resolveAgent: resolverFor(h.agent) });
+  h.agent.script(doneDirty, idle('no'), idle('still no'), (ctx) => {
+    gitCommit(ctx, 'the work');
+    return completed('committed');
+  });
+  assertOutcome(h, run.id, await work(), 'paused', 'commit_barrier');
+  await assert.rejects(control.resume(run.id), { code: 'blocked' });
+  await control.resume(run.id, { force: true });
+  assertOutcome(h, run.id, await work(), 'completed', 'all_done');
+  assert.equal(h.agent.turnsRun, 4, 'the forced resume ran one more commit turn instead of pausing at once');
+  assert.match(h.agent.prompt(4), /<CAR_COMMIT_REQUIRED>/);
+  assert.equal(countEvents(h, run.id, 'ticket_done'), 1);
+});
+
 test('commit barrier with auto_commit: car commits the checkpoint and the done ticket itself', async (t) => {
   const h = setup({
     tickets: 1,

@@ -972,7 +972,9 @@ export class FlowEngine {
           data: { ticket: ticket.relPath, attempt: progress.lintRetries, errors: progress.lintErrors },
         });
       } else {
+        // repaired: later damage to the same ticket gets the full number of repair turns again
         progress.lintErrors = null;
+        progress.lintRetries = 0;
       }
     }
     this.#persist(ctx, {}, events);
