@@ -222,7 +222,8 @@ export class FlowControl {
       metadata: { ...run.metadata, requested: what },
     });
     this.store.appendEvent(run.id, { type: `${what}_requested`, data: { worker_pid: workerPid } });
-    if (what === 'stop') {
+    // never signal ourselves: an in-process worker sees the request between steps
+    if (what === 'stop' && workerPid !== process.pid) {
       try {
         process.kill(workerPid, 'SIGTERM');
       } catch {
