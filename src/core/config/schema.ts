@@ -13,6 +13,23 @@ const positiveInt = (error = 'must be a positive integer') => z.int({ error }).m
 const nonNegativeInt = (error = 'must be a non-negative integer') => z.int({ error }).min(0, { error });
 const positiveNumber = (error = 'must be a positive number') =>
   z.number({ error }).refine((n) => n > 0, { error });
+/** Chat/user/guild ids: strings, or integers small enough to be exact (Discord snowflakes must be quoted). */
+const idList = () =>
+  z
+    .array(
+      z.union([
+        z.string().regex(/^-?\d+$/, { error: 'must be a numeric id' }),
+        z
+          .int({ error: 'must be an id (an integer, or a quoted string)' })
+          .refine((n) => Number.isSafeInteger(n), { error: 'is too large to be exact; quote it' }),
+      ]),
+      { error: 'must be a list of ids' },
+    )
+    .transform((ids) => ids.map(String))
+    .default([]);
+const envName = () => z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, { error: 'must be an env var name' });
+/** Run events that can become chat notices. */
+export const NOTICE_EVENTS = ['paused', 'failed', 'completed', 'stopped', 'dispatch', 'recovered'] as const;
 const stringList = () => z.array(str(), { error: 'must be a list of strings' });
 const argv = () =>
   z
@@ -159,9 +176,46 @@ export const CarConfigSchema = mapping({
     enabled: z
       .union([z.boolean(), z.literal('auto')], { error: 'must be true, false or "auto"' })
       .default('auto'),
+    /** Which run events become chat notices. */
+    events: z
+      .array(z.enum(NOTICE_EVENTS, { error: `must be one of: ${NOTICE_EVENTS.join(', ')}` }), {
+        error: 'must be a list',
+      })
+      .default([...NOTICE_EVENTS]),
+    /** Seconds between looks at the run store for new events. */
+    poll_seconds: positiveNumber().default(2),
+    /** Least time between two messages to the same chat (platform flood limits). */
+    min_interval_ms: nonNegativeInt().default(1000),
+    /** Delivery attempts before a message is given up (failed). */
+    max_attempts: positiveInt().default(8),
   }).prefault({}),
-  telegram_bot: mapping({ enabled: bool().default(false) }).prefault({}),
-  discord_bot: mapping({ enabled: bool().default(false) }).prefault({}),
+  telegram_bot: mapping({
+    enabled: bool().default(false),
+    /** The env var holding the bot token; the token itself never goes into config, logs or the store. */
+    bot_token_env: envName().default('CAR_TELEGRAM_BOT_TOKEN'),
+    /** The env var holding a chat id that gets notices without /bind (optional). */
+    chat_id_env: envName().default('CAR_TELEGRAM_CHAT_ID'),
+    /** Bot API root (tests point it at a local fake). */
+    api_root: str().min(1, { error: 'must not be empty' }).default('https://api.telegram.org'),
+    /** Both must match (CAR's rule): a private chat's id is the user's id. Empty: nobody is obeyed. */
+    allowed_chat_ids: idList(),
+    allowed_user_ids: idList(),
+    /** getUpdates long-poll timeout. */
+    poll_timeout_seconds: nonNegativeInt().default(30),
+  }).prefault({}),
+  discord_bot: mapping({
+    enabled: bool().default(false),
+    bot_token_env: envName().default('CAR_DISCORD_BOT_TOKEN'),
+    /** REST root (the gateway URL is discovered through it, GET /gateway/bot). */
+    api_root: str().min(1, { error: 'must not be empty' }).default('https://discord.com/api'),
+    /** The user must be listed; non-empty guild/channel lists restrict further. Quote snowflakes. */
+    allowed_user_ids: idList(),
+    allowed_guild_ids: idList(),
+    allowed_channel_ids: idList(),
+    /** Gateway intents: GUILDS | GUILD_MESSAGES | MESSAGE_CONTENT (CAR's 33281) plus DIRECT_MESSAGES. */
+    intents: nonNegativeInt().default(37377),
+    max_message_length: z.int().min(100).max(2000).default(2000),
+  }).prefault({}),
   store: mapping({
     max_event_bytes: positiveInt().default(16384),
     max_events_per_type: positiveInt().default(10000),

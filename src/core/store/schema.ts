@@ -86,4 +86,48 @@ CREATE TABLE artifacts (
 CREATE INDEX artifacts_by_run ON artifacts (run_id, created_at);
 `;
 
-export const RUN_STORE_MIGRATIONS: readonly string[] = [V1];
+// Chat notifications (car chat run): which chats get notices, a per-chat cursor over each run's event
+// log (each event becomes at most one notice), and the durable outbox. Kept in car.db so a notice is
+// enqueued and its cursor advanced in one transaction, next to the events it comes from.
+const V2 = `
+CREATE TABLE chat_bindings (
+  platform TEXT NOT NULL,
+  chat_id TEXT NOT NULL,
+  bound_at TEXT NOT NULL,
+  bound_by TEXT,
+  PRIMARY KEY (platform, chat_id)
+) STRICT;
+
+CREATE TABLE chat_cursors (
+  platform TEXT NOT NULL,
+  chat_id TEXT NOT NULL,
+  run_id TEXT NOT NULL,
+  last_seq INTEGER NOT NULL,
+  PRIMARY KEY (platform, chat_id, run_id)
+) STRICT, WITHOUT ROWID;
+
+CREATE TABLE chat_outbox (
+  id INTEGER PRIMARY KEY,
+  platform TEXT NOT NULL,
+  chat_id TEXT NOT NULL,
+  -- one row per (chat, run event, part): enqueueing twice is a no-op
+  dedupe_key TEXT NOT NULL UNIQUE,
+  text TEXT NOT NULL,
+  buttons TEXT NOT NULL DEFAULT '[]',
+  run_id TEXT,
+  -- platform idempotency key (Discord nonce + enforce_nonce), fixed at enqueue time
+  nonce TEXT NOT NULL,
+  status TEXT NOT NULL CHECK (status IN ('pending', 'sending', 'sent', 'failed')),
+  attempts INTEGER NOT NULL DEFAULT 0,
+  -- sends restarted after a crash left the row 'sending' (the send may or may not have happened)
+  crash_resends INTEGER NOT NULL DEFAULT 0,
+  next_attempt_at INTEGER NOT NULL,
+  last_error TEXT,
+  message_id TEXT,
+  created_at TEXT NOT NULL,
+  sent_at TEXT
+) STRICT;
+CREATE INDEX chat_outbox_due ON chat_outbox (status, next_attempt_at, id);
+`;
+
+export const RUN_STORE_MIGRATIONS: readonly string[] = [V1, V2];

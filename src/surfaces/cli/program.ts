@@ -327,6 +327,28 @@ export function buildProgram(io: CliIo): Command {
       (await import('./commands/hub.ts')).worktreeRemove(io, id, hubOpts(cmd)),
     );
 
+  const chat = program
+    .command('chat')
+    .description('Telegram/Discord: run notices, replies and flow commands from chat');
+  chat
+    .command('run')
+    .description('serve the chat bots in the foreground: notices, replies, /status /resume /stop ...')
+    .option('--telegram', 'serve Telegram (default: telegram_bot.enabled)')
+    .option('--discord', 'serve Discord (default: discord_bot.enabled)')
+    .addOption(
+      new Option('--poll-ms <ms>', 'run store poll interval in ms (tests)').argParser(positiveInt).hideHelp(),
+    )
+    .action(async (opts, cmd: Command) =>
+      (await import('./commands/chat.ts')).chatRun(io, global(cmd), opts),
+    );
+  chat
+    .command('status')
+    .description('bound chats, outbox delivery counts, waiting and failed messages')
+    .option('--json', 'machine-readable output')
+    .action(async (opts, cmd: Command) =>
+      (await import('./commands/chat.ts')).chatStatus(io, global(cmd), opts),
+    );
+
   program
     .command('serve')
     .alias('web')

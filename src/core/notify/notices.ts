@@ -1,0 +1,132 @@
+// Which run events become chat notices, and what they say. Pure: the watcher feeds events in seq order.
+import type { RunEvent } from '../store/types.ts';
+
+/** What a button on a notice does; the chat service maps it back to a flow action. */
+export type NoticeAction = 'resume' | 'stop' | 'status';
+
+export interface NoticeButton {
+  action: NoticeAction;
+  runId: string;
+  label: string;
+}
+
+export interface Notice {
+  /** The notice kind, as named in `notifications.events`. */
+  kind: 'paused' | 'failed' | 'completed' | 'stopped' | 'dispatch' | 'recovered';
+  runId: string;
+  seq: number;
+  text: string;
+  buttons: NoticeButton[];
+}
+
+/** Event types the watcher reads; everything else in the log is skipped by the query. */
+export const NOTICE_EVENT_TYPES: readonly string[] = [
+  'flow_paused',
+  'flow_failed',
+  'flow_completed',
+  'flow_stopped',
+  'dispatch',
+  'recovered',
+];
+
+export interface NoticeContext {
+  /** The repo's folder name, so a person with several repos knows which one. */
+  repo: string;
+  /** The archived dispatch with this number (for a pause on a dispatch), if still in the log. */
+  dispatch: (runId: string, dispatchSeq: number) => { title: string | null; body: string } | null;
+}
+
+const short = (runId: string) => runId.slice(0, 8);
+const str = (v: unknown): string | null => (typeof v === 'string' && v !== '' ? v : null);
+
+const controls = (runId: string): NoticeButton[] => [
+  { action: 'resume', runId, label: 'Resume' },
+  { action: 'stop', runId, label: 'Stop' },
+];
+
+/** The notice for one event, or null when the event is not one people are told about. */
+export function noticeFor(event: RunEvent, ctx: NoticeContext): Notice | null {
+  const { runId, seq, data } = event;
+  const where = `${ctx.repo}, run ${short(runId)}`;
+  const code = str(data.reason_code) ?? 'unknown';
+  const reason = str(data.reason) ?? '';
+  const base = { runId, seq };
+  switch (event.type) {
+    case 'flow_paused': {
+      if (code === 'dispatch') {
+        const dispatchSeq = typeof data.dispatch_seq === 'number' ? data.dispatch_seq : null;
+        const d = dispatchSeq === null ? null : ctx.dispatch(runId, dispatchSeq);
+        const title = d?.title ?? (reason || 'The agent asked for input.');
+        const body = d?.body.trim() ?? '';
+        const lines = [`car needs you (${where}): ${title}`];
+        if (body && body !== title) lines.push('', body);
+        lines.push('', 'Reply to this chat (or /reply <text>) to answer and resume; /stop ends the run.');
+        return {
+          ...base,
+          kind: 'paused',
+          text: lines.join('\n'),
+          buttons: [{ action: 'stop', runId, label: 'Stop' }],
+        };
+      }
+      if (code === 'user_ticket') {
+        return {
+          ...base,
+          kind: 'paused',
+          text: `car paused (${where}) at a human step: ${reason}\nDo it, then /resume.`,
+          buttons: controls(runId),
+        };
+      }
+      return {
+        ...base,
+        kind: 'paused',
+        text: `car paused (${where}): ${code}${reason ? ` - ${reason}` : ''}\n/resume to continue, /reply <text> to tell the agent something.`,
+        buttons: controls(runId),
+      };
+    }
+    case 'flow_failed':
+      return {
+        ...base,
+        kind: 'failed',
+        text: `car run failed (${where}): ${code}${reason ? ` - ${reason}` : ''}`,
+        buttons: [{ action: 'status', runId, label: 'Status' }],
+      };
+    case 'flow_completed':
+      return {
+        ...base,
+        kind: 'completed',
+        text: `car run completed (${where})${reason ? `: ${reason}` : ''}`,
+        buttons: [],
+      };
+    case 'flow_stopped':
+      return {
+        ...base,
+        kind: 'stopped',
+        text: `car run stopped (${where}): ${code}${reason ? ` - ${reason}` : ''}`,
+        buttons: [],
+      };
+    case 'dispatch': {
+      // a pause dispatch is told with the pause that follows it (one notice per pause)
+      if (data.mode !== 'notify') return null;
+      const title = str(data.title);
+      const body = str(data.body) ?? '';
+      return {
+        ...base,
+        kind: 'dispatch',
+        text: `car note (${where})${title ? `: ${title}` : ''}${body && body !== title ? `\n\n${body}` : ''}`,
+        buttons: [],
+      };
+    }
+    case 'recovered': {
+      const n = typeof data.interrupted_turns === 'number' ? data.interrupted_turns : 0;
+      if (n === 0) return null;
+      return {
+        ...base,
+        kind: 'recovered',
+        text: `car recovered (${where}): the previous worker died mid-turn (${n} turn${n === 1 ? '' : 's'} interrupted); the run continues.`,
+        buttons: [],
+      };
+    }
+    default:
+      return null;
+  }
+}

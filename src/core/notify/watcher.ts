@@ -1,0 +1,86 @@
+// Turns new run events into outbox rows for every bound chat: reads each run's event log by seq from
+// the chat's cursor, and enqueues + advances the cursor in one transaction (one notice per event).
+import type { RunStore } from '../store/run-store.ts';
+import type { RunEvent } from '../store/types.ts';
+import type { ChatStore, Platform } from './chat-store.ts';
+import { NOTICE_EVENT_TYPES, type Notice, noticeFor } from './notices.ts';
+import { splitText } from './text.ts';
+
+export interface WatchTarget {
+  platform: Platform;
+  /** Longest message the platform takes. */
+  maxChars: number;
+}
+
+export interface CollectOptions {
+  repo: string;
+  targets: readonly WatchTarget[];
+  /** Notice kinds to send (`notifications.events`). */
+  kinds: ReadonlySet<string>;
+  /** Runs looked at per pass, newest first. */
+  runLimit?: number;
+}
+
+const PAGE = 200;
+
+function dispatchLookup(runs: RunStore) {
+  return (runId: string, dispatchSeq: number): { title: string | null; body: string } | null => {
+    let found: RunEvent | undefined;
+    let after = 0;
+    for (;;) {
+      const page = runs.listEvents(runId, { types: ['dispatch'], afterSeq: after, limit: PAGE });
+      for (const e of page) if (e.data.seq === dispatchSeq) found = e;
+      if (page.length < PAGE) break;
+      after = page.at(-1)!.seq;
+    }
+    if (!found) return null;
+    return {
+      title: typeof found.data.title === 'string' ? found.data.title : null,
+      body: typeof found.data.body === 'string' ? found.data.body : '',
+    };
+  };
+}
+
+/** One pass over the bound chats; returns how many outbox rows were added. */
+export function collectNotices(runs: RunStore, chats: ChatStore, opts: CollectOptions): number {
+  let added = 0;
+  const recent = runs.listRuns({ limit: opts.runLimit ?? 20 });
+  const ctx = { repo: opts.repo, dispatch: dispatchLookup(runs) };
+  for (const target of opts.targets) {
+    for (const binding of chats.bindings(target.platform)) {
+      for (const run of recent) {
+        const cursor = chats.cursor(target.platform, binding.chatId, run.id) ?? 0;
+        if (run.lastEventSeq <= cursor) continue;
+        // events up to `last` are committed (seq allocation and the counter bump share a transaction)
+        const last = runs.lastEventSeq(run.id);
+        const page = runs.listEvents(run.id, { afterSeq: cursor, types: NOTICE_EVENT_TYPES, limit: PAGE });
+        const notices: Notice[] = [];
+        for (const event of page) {
+          const notice = noticeFor(event, ctx);
+          if (notice && opts.kinds.has(notice.kind)) notices.push(notice);
+        }
+        const full = page.length === PAGE;
+        const upTo = full ? page.at(-1)!.seq : Math.max(last, page.at(-1)?.seq ?? 0);
+        chats.transaction(() => {
+          for (const n of notices) {
+            const parts = splitText(n.text, target.maxChars);
+            parts.forEach((text, i) => {
+              const id = chats.enqueue({
+                platform: target.platform,
+                chatId: binding.chatId,
+                dedupeKey: `${target.platform}:${binding.chatId}:${n.runId}:${n.seq}:${i}`,
+                text,
+                // buttons ride on the last part, under the text they act on
+                buttons: i === parts.length - 1 ? n.buttons : [],
+                runId: n.runId,
+              });
+              if (id !== null) added++;
+            });
+          }
+          chats.setCursor(target.platform, binding.chatId, run.id, upTo);
+        });
+      }
+    }
+  }
+  return added;
+}

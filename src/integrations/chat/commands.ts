@@ -1,0 +1,256 @@
+// The chat commands, the same on Telegram and Discord: /status /runs /start /pause /resume /stop
+// /reply <text> /bind /unbind /help, and plain text in a chat while the run waits for a reply. Flow
+// actions go through FlowControl; starting a worker process is the surface's job (`startWorker`).
+import { type FlowControl, FlowControlError, liveLock } from '../../control/flow-control.ts';
+import { knownAgentIds } from '../../core/config/index.ts';
+import type { ChatStore, Platform } from '../../core/notify/chat-store.ts';
+import type { NoticeAction, NoticeButton } from '../../core/notify/notices.ts';
+import type { Run } from '../../core/store/types.ts';
+import { loadTicketQueue } from '../../core/tickets/index.ts';
+
+export interface Inbound {
+  platform: Platform;
+  chatId: string;
+  userId: string;
+  text: string;
+}
+
+export interface Answer {
+  text: string;
+  buttons?: NoticeButton[];
+}
+
+export interface CommandDeps {
+  control: FlowControl;
+  chats: ChatStore;
+  /** Starts a detached worker for the run; resolves to its pid. */
+  startWorker: (runId: string) => Promise<number>;
+  log: (line: string) => void;
+  /** How long a resume waits for the previous worker to let go of the repo lock. */
+  lockWaitMs?: number;
+}
+
+export const COMMANDS = [
+  'status',
+  'runs',
+  'start',
+  'pause',
+  'resume',
+  'stop',
+  'reply',
+  'bind',
+  'unbind',
+  'help',
+];
+
+const HELP = [
+  'car commands:',
+  '/status - the latest run',
+  '/runs - recent runs',
+  '/start - start or continue a run',
+  '/pause - pause after the turn in flight',
+  '/resume - resume a paused run',
+  '/stop - stop the run',
+  '/reply <text> - answer the agent (and resume)',
+  '/bind - send run notices to this chat (/unbind to stop)',
+  'While a run waits for you, any message here is the reply.',
+].join('\n');
+
+const short = (id: string) => id.slice(0, 8);
+const ACTIVE = new Set(['pending', 'running', 'stopping']);
+
+/** `/cmd@bot rest` → ['cmd', 'rest']; null for plain text. Also CAR's `/flow <action> …` form. */
+export function parseCommand(text: string): { name: string; args: string } | null {
+  const m = /^[/!]([A-Za-z_]+)(?:@\S+)?(?:\s+([\s\S]*))?$/.exec(text.trim());
+  if (!m) return null;
+  let name = m[1]!.toLowerCase();
+  let args = (m[2] ?? '').trim();
+  if (name === 'flow' || name === 'car') {
+    const [sub, ...rest] = args.split(/\s+/);
+    name = (sub ?? 'status').toLowerCase() || 'status';
+    args = args.slice(sub?.length ?? 0).trim();
+    if (rest.length === 0 && !args) args = '';
+  }
+  if (name === 'bootstrap') name = 'start';
+  return { name, args };
+}
+
+export class ChatCommands {
+  readonly #d: CommandDeps;
+
+  constructor(deps: CommandDeps) {
+    this.#d = deps;
+  }
+
+  get #control(): FlowControl {
+    return this.#d.control;
+  }
+
+  /** Handles one message from an allowed sender; null when there is nothing to say. */
+  async message(msg: Inbound): Promise<Answer | null> {
+    const cmd = parseCommand(msg.text);
+    if (!cmd) return this.#plainText(msg);
+    try {
+      switch (cmd.name) {
+        case 'help':
+          return { text: HELP };
+        case 'status':
+          return this.#status();
+        case 'runs':
+          return { text: this.#runs() };
+        case 'bind':
+          return { text: this.#bind(msg) };
+        case 'unbind':
+          return {
+            text: this.#d.chats.unbind(msg.platform, msg.chatId)
+              ? 'This chat no longer gets run notices.'
+              : 'This chat was not bound.',
+          };
+        case 'start':
+          return { text: await this.#start() };
+        case 'pause':
+        case 'stop':
+          return { text: this.#request(cmd.name) };
+        case 'resume':
+          return { text: await this.#resume(undefined, cmd.args === 'force') };
+        case 'reply':
+          if (!cmd.args) return { text: 'Usage: /reply <text>' };
+          return { text: await this.#reply(msg, cmd.args) };
+        default:
+          return { text: `Unknown command /${cmd.name}.\n\n${HELP}` };
+      }
+    } catch (err) {
+      return { text: this.#explain(err) };
+    }
+  }
+
+  /** A button on a notice. */
+  async action(action: NoticeAction, runId: string): Promise<string> {
+    try {
+      if (action === 'status') return this.#status(runId).text;
+      if (action === 'stop') return this.#request('stop', runId);
+      return await this.#resume(runId, false);
+    } catch (err) {
+      return this.#explain(err);
+    }
+  }
+
+  #explain(err: unknown): string {
+    if (err instanceof FlowControlError) return `Cannot do that: ${err.message}`;
+    this.#d.log(`chat command failed: ${err instanceof Error ? err.message : String(err)}`);
+    return 'That failed; see the car chat log.';
+  }
+
+  async #plainText(msg: Inbound): Promise<Answer | null> {
+    const run = this.#control.store.latestRun();
+    if (run?.status === 'paused') {
+      try {
+        return { text: await this.#reply(msg, msg.text) };
+      } catch (err) {
+        return { text: this.#explain(err) };
+      }
+    }
+    return { text: 'No run is waiting for a reply. /status shows the latest run; /help lists commands.' };
+  }
+
+  #status(runId?: string): Answer {
+    const run = runId ? this.#control.runOrLatest(runId) : this.#control.store.latestRun();
+    const queue = loadTicketQueue(this.#control.paths.ticketsDir, {
+      repoRoot: this.#control.paths.root,
+      agents: knownAgentIds(this.#control.config),
+    });
+    const done = queue.tickets.filter((t) => t.isDone).length;
+    const next = queue.tickets
+      .find((t) => !t.isDone)
+      ?.relPath.split('/')
+      .pop();
+    const tickets = `tickets: ${done}/${queue.tickets.length} done${next ? `, next ${next}` : ''}`;
+    if (!run) return { text: `No runs yet. /start begins one.\n${tickets}` };
+    const worker = liveLock(this.#control.paths) ? 'alive' : 'none';
+    const lines = [
+      `run ${short(run.id)}: ${run.status}${run.reasonCode ? ` (${run.reasonCode})` : ''}`,
+      ...(run.reason ? [`reason: ${run.reason}`] : []),
+      `worker: ${worker}`,
+      tickets,
+    ];
+    const buttons: NoticeButton[] =
+      run.status === 'paused'
+        ? [
+            { action: 'resume', runId: run.id, label: 'Resume' },
+            { action: 'stop', runId: run.id, label: 'Stop' },
+          ]
+        : ACTIVE.has(run.status)
+          ? [{ action: 'stop', runId: run.id, label: 'Stop' }]
+          : [];
+    return { text: lines.join('\n'), buttons };
+  }
+
+  #runs(): string {
+    const runs = this.#control.store.listRuns({ limit: 5 });
+    if (runs.length === 0) return 'No runs yet.';
+    return runs
+      .map((r) => `${short(r.id)} ${r.status}${r.reasonCode ? ` (${r.reasonCode})` : ''} ${r.createdAt}`)
+      .join('\n');
+  }
+
+  #bind(msg: Inbound): string {
+    const runs = this.#control.store.listRuns().map((r) => ({ id: r.id, lastEventSeq: r.lastEventSeq }));
+    const added = this.#d.chats.bind(msg.platform, msg.chatId, msg.userId, runs);
+    return added
+      ? `This chat now gets notices for ${this.#control.paths.root.split('/').pop()}: pauses, failures, completions.`
+      : 'This chat is already bound.';
+  }
+
+  async #start(): Promise<string> {
+    const prepared = await this.#control.prepareStart();
+    const pid = await this.#d.startWorker(prepared.run.id);
+    return `${prepared.action} run ${short(prepared.run.id)} (worker pid ${pid})`;
+  }
+
+  #request(what: 'pause' | 'stop', runId?: string): string {
+    const r = this.#control.request(runId, what);
+    if (r.immediate) return `run ${short(r.run.id)} ${r.run.status}`;
+    return `${what} requested for run ${short(r.run.id)}`;
+  }
+
+  /**
+   * Resumes a paused run and starts its worker. A worker that just paused may still hold the repo lock
+   * for a moment (writing its manifest), so a busy lock is waited out briefly.
+   */
+  async #resume(runId: string | undefined, force: boolean): Promise<string> {
+    const deadline = Date.now() + (this.#d.lockWaitMs ?? 10_000);
+    let run: Run;
+    for (;;) {
+      try {
+        run = await this.#control.resume(runId, force ? { force } : {});
+        break;
+      } catch (err) {
+        if (!(err instanceof FlowControlError && err.code === 'busy') || Date.now() > deadline) throw err;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    }
+    const pid = await this.#d.startWorker(run.id);
+    return `Resumed run ${short(run.id)} (worker pid ${pid}).`;
+  }
+
+  /** Writes the reply for the latest run, records where it came from, and resumes a paused run. */
+  async #reply(msg: Inbound, text: string): Promise<string> {
+    const latest = this.#control.runOrLatest();
+    if (!ACTIVE.has(latest.status) && latest.status !== 'paused') {
+      return `Run ${short(latest.id)} is ${latest.status}; there is nothing to reply to.`;
+    }
+    const { run } = await this.#control.reply(latest.id, text);
+    this.#control.store.appendEvent(run.id, {
+      type: 'chat_reply',
+      data: {
+        platform: msg.platform,
+        chat_id: msg.chatId,
+        user_id: msg.userId,
+        bytes: Buffer.byteLength(text),
+      },
+    });
+    if (run.status !== 'paused') return `Reply saved; run ${short(run.id)} reads it on its next turn.`;
+    const resumed = await this.#resume(run.id, false);
+    return `Reply saved. ${resumed}`;
+  }
+}

@@ -1,0 +1,179 @@
+// Discord through @discordjs/core: the Gateway (found via REST GET /gateway/bot) for messages and button
+// clicks, REST create-message for the outbox with a fixed `nonce` + `enforce_nonce` per outbox row, so a
+// resend after a crash returns the message Discord already has instead of posting it twice.
+import {
+  API,
+  type APIInteraction,
+  type APIMessageTopLevelComponent,
+  ApplicationCommandOptionType,
+  ButtonStyle,
+  Client,
+  ComponentType,
+  GatewayDispatchEvents,
+  InteractionType,
+  MessageFlags,
+} from '@discordjs/core';
+import { DiscordAPIError, HTTPError, RateLimitError, REST } from '@discordjs/rest';
+import { WebSocketManager } from '@discordjs/ws';
+import type { CarConfig } from '../../core/config/index.ts';
+import type { OutboxMessage } from '../../core/notify/chat-store.ts';
+import { type ChatTransport, SendError } from '../../core/notify/deliver.ts';
+import { discordAccess } from './access.ts';
+import type { Answer, ChatCommands } from './commands.ts';
+import { buttonData, parseButtonData } from './telegram.ts';
+
+export interface DiscordOptions {
+  token: string;
+  config: CarConfig['discord_bot'];
+  commands: ChatCommands;
+  answer: (chatId: string, key: string, answer: Answer) => void;
+  log: (line: string) => void;
+}
+
+export function discordSendError(err: unknown): SendError {
+  if (err instanceof RateLimitError)
+    return new SendError('rate_limited', `rate limited on ${err.route}`, err.retryAfter);
+  if (err instanceof DiscordAPIError) {
+    const msg = `Discord API error ${err.status} (${err.code}): ${err.message}`;
+    return new SendError(err.status >= 500 ? 'transient' : 'permanent', msg);
+  }
+  if (err instanceof HTTPError)
+    return new SendError(err.status >= 500 ? 'transient' : 'permanent', err.message);
+  return new SendError('transient', err instanceof Error ? err.message : String(err));
+}
+
+export class DiscordAdapter implements ChatTransport {
+  readonly platform = 'discord' as const;
+  readonly rest: REST;
+  readonly api: API;
+  readonly gateway: WebSocketManager;
+  readonly client: Client;
+  readonly #opts: DiscordOptions;
+  #username = '';
+
+  constructor(opts: DiscordOptions) {
+    this.#opts = opts;
+    // 429s come back to the outbox (rejectOnRateLimit), which persists the wait and honours retry_after
+    this.rest = new REST({
+      version: '10',
+      api: opts.config.api_root,
+      rejectOnRateLimit: () => true,
+    }).setToken(opts.token);
+    this.api = new API(this.rest);
+    this.gateway = new WebSocketManager({ token: opts.token, intents: opts.config.intents, rest: this.rest });
+    this.client = new Client({ rest: this.rest, gateway: this.gateway });
+    this.#wire();
+  }
+
+  async send(msg: OutboxMessage): Promise<{ messageId: string }> {
+    const components: APIMessageTopLevelComponent[] = msg.buttons.length
+      ? [
+          {
+            type: ComponentType.ActionRow,
+            components: msg.buttons.map((b) => ({
+              type: ComponentType.Button,
+              style: b.action === 'stop' ? ButtonStyle.Danger : ButtonStyle.Primary,
+              label: b.label,
+              custom_id: buttonData(b),
+            })),
+          },
+        ]
+      : [];
+    try {
+      const sent = await this.api.channels.createMessage(msg.chatId, {
+        content: msg.text,
+        nonce: msg.nonce,
+        enforce_nonce: true,
+        allowed_mentions: { parse: [] },
+        ...(components.length ? { components } : {}),
+      });
+      return { messageId: sent.id };
+    } catch (err) {
+      throw discordSendError(err);
+    }
+  }
+
+  #allowed(userId: string, chatId: string, guildId: string | null): boolean {
+    const decision = discordAccess(this.#opts.config, { userId, chatId, guildId });
+    if (!decision.allowed) {
+      this.#opts.log(`discord: ignored an event from user ${userId} in channel ${chatId} (${decision.why})`);
+    }
+    return decision.allowed;
+  }
+
+  #wire(): void {
+    this.client.on(GatewayDispatchEvents.Ready, ({ data }) => {
+      this.#username = data.user.username;
+    });
+    this.client.on(GatewayDispatchEvents.MessageCreate, async ({ data }) => {
+      // our own notices come back through the gateway too
+      if (data.author.bot) return;
+      const guildId = data.guild_id ?? null;
+      if (!this.#allowed(data.author.id, data.channel_id, guildId)) return;
+      try {
+        const answer = await this.#opts.commands.message({
+          platform: 'discord',
+          chatId: data.channel_id,
+          userId: data.author.id,
+          text: data.content,
+        });
+        if (answer) this.#opts.answer(data.channel_id, `msg:${data.id}`, answer);
+      } catch (err) {
+        this.#opts.log(`discord: message handler failed: ${(err as Error).message}`);
+      }
+    });
+    this.client.on(GatewayDispatchEvents.InteractionCreate, async ({ data }) => {
+      try {
+        await this.#interaction(data);
+      } catch (err) {
+        this.#opts.log(`discord: interaction failed: ${(err as Error).message}`);
+      }
+    });
+  }
+
+  async #interaction(i: APIInteraction): Promise<void> {
+    const user = i.member?.user ?? i.user;
+    const channelId = i.channel?.id ?? (i as { channel_id?: string }).channel_id;
+    if (!user || !channelId) return;
+    if (!this.#allowed(user.id, channelId, i.guild_id ?? null)) return;
+    if (i.type === InteractionType.MessageComponent) {
+      const parsed = parseButtonData(i.data.custom_id);
+      // Discord wants an answer within 3 s; the action's outcome follows as a channel message
+      await this.api.interactions.reply(i.id, i.token, {
+        content: parsed ? `${parsed.action}…` : 'Unknown button.',
+        flags: MessageFlags.Ephemeral,
+      });
+      if (!parsed) return;
+      const text = await this.#opts.commands.action(parsed.action, parsed.runId);
+      this.#opts.answer(channelId, `interaction:${i.id}`, { text });
+      return;
+    }
+    if (i.type === InteractionType.ApplicationCommand) {
+      const data = i.data as { name: string; options?: { name: string; type: number; value?: unknown }[] };
+      const arg = data.options?.find((o) => o.type === ApplicationCommandOptionType.String)?.value;
+      await this.api.interactions.reply(i.id, i.token, {
+        content: `/${data.name}…`,
+        flags: MessageFlags.Ephemeral,
+      });
+      const answer = await this.#opts.commands.message({
+        platform: 'discord',
+        chatId: channelId,
+        userId: user.id,
+        text: `/${data.name}${typeof arg === 'string' ? ` ${arg}` : ''}`,
+      });
+      if (answer) this.#opts.answer(channelId, `interaction:${i.id}`, answer);
+    }
+  }
+
+  async start(): Promise<{ username: string }> {
+    await this.gateway.connect();
+    const deadline = Date.now() + 15_000;
+    while (!this.#username && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    if (!this.#username) throw new Error('discord: no READY from the gateway within 15 s');
+    return { username: this.#username };
+  }
+
+  async stop(): Promise<void> {
+    await this.gateway.destroy();
+  }
+}

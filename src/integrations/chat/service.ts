@@ -1,0 +1,169 @@
+// The chat service `car chat run` runs: watches the run store for events worth a notice, drains the
+// outbox, and serves commands from Telegram and/or Discord. One loop does both watching and delivery,
+// so a row is never sent by two senders of this process; the outbox claim guards against another one.
+import { basename } from 'node:path';
+import { FlowControl } from '../../control/flow-control.ts';
+import type { CarConfig } from '../../core/config/index.ts';
+import type { RepoState } from '../../core/flow/ports.ts';
+import { type ChatStore, openChatStore, type Platform } from '../../core/notify/chat-store.ts';
+import { type ChatTransport, Deliverer } from '../../core/notify/deliver.ts';
+import { DISCORD_MAX_CHARS, redact, splitText, TELEGRAM_MAX_CHARS } from '../../core/notify/text.ts';
+import { collectNotices, type WatchTarget } from '../../core/notify/watcher.ts';
+import type { RepoPaths } from '../../core/paths.ts';
+import { abortableSleep } from '../../core/sleep.ts';
+import { type Answer, ChatCommands } from './commands.ts';
+import { DiscordAdapter } from './discord.ts';
+import { TelegramAdapter } from './telegram.ts';
+
+export interface ChatServiceOptions {
+  paths: RepoPaths;
+  config: CarConfig;
+  repo: RepoState;
+  telegram?: { token: string; chatId?: string };
+  discord?: { token: string };
+  startWorker: (runId: string) => Promise<number>;
+  /** One line, no newline; already scrubbed of the tokens. */
+  log: (line: string) => void;
+  /** Overrides notifications.poll_seconds (tests). */
+  pollMs?: number;
+  /** Overrides the delivery backoff base (tests). */
+  backoffBaseMs?: number;
+}
+
+export class ChatService {
+  readonly control: FlowControl;
+  readonly chats: ChatStore;
+  readonly telegram: TelegramAdapter | null = null;
+  readonly discord: DiscordAdapter | null = null;
+  readonly #opts: ChatServiceOptions;
+  readonly #deliverer: Deliverer;
+  readonly #targets: WatchTarget[] = [];
+  readonly #abort = new AbortController();
+  #wake: AbortController = new AbortController();
+  #loop: Promise<void> | null = null;
+
+  constructor(opts: ChatServiceOptions) {
+    const secrets = [opts.telegram?.token, opts.discord?.token].filter((t): t is string => Boolean(t));
+    const log = (line: string) => opts.log(redact(line, secrets));
+    this.#opts = { ...opts, log };
+    // FlowControl opens (and migrates) the run store first; the chat store is a second connection
+    this.control = new FlowControl(opts.paths, opts.config, opts.repo);
+    this.chats = openChatStore(opts.paths.dbFile);
+    const commands = new ChatCommands({
+      control: this.control,
+      chats: this.chats,
+      startWorker: opts.startWorker,
+      log,
+    });
+    const transports: ChatTransport[] = [];
+    if (opts.telegram) {
+      this.telegram = new TelegramAdapter({
+        token: opts.telegram.token,
+        config: opts.config.telegram_bot,
+        commands,
+        answer: (chatId, key, a) => this.#answer('telegram', chatId, key, a),
+        log,
+      });
+      transports.push(this.telegram);
+      this.#targets.push({ platform: 'telegram', maxChars: TELEGRAM_MAX_CHARS });
+    }
+    if (opts.discord) {
+      this.discord = new DiscordAdapter({
+        token: opts.discord.token,
+        config: opts.config.discord_bot,
+        commands,
+        answer: (chatId, key, a) => this.#answer('discord', chatId, key, a),
+        log,
+      });
+      transports.push(this.discord);
+      this.#targets.push({
+        platform: 'discord',
+        maxChars: Math.min(DISCORD_MAX_CHARS, opts.config.discord_bot.max_message_length),
+      });
+    }
+    const n = opts.config.notifications;
+    this.#deliverer = new Deliverer(this.chats, transports, {
+      minIntervalMs: n.min_interval_ms,
+      maxAttempts: n.max_attempts,
+      ...(opts.backoffBaseMs !== undefined ? { backoffBaseMs: opts.backoffBaseMs } : {}),
+      log,
+    });
+  }
+
+  #maxChars(platform: Platform): number {
+    return this.#targets.find((t) => t.platform === platform)?.maxChars ?? DISCORD_MAX_CHARS;
+  }
+
+  /** Queues a command's answer (split to the platform's limit) and wakes the loop to send it. */
+  #answer(platform: Platform, chatId: string, key: string, a: Answer): void {
+    const parts = splitText(a.text, this.#maxChars(platform));
+    this.chats.transaction(() => {
+      parts.forEach((text, i) => {
+        this.chats.enqueue({
+          platform,
+          chatId,
+          dedupeKey: `${platform}:${chatId}:${key}:${i}`,
+          text,
+          buttons: i === parts.length - 1 ? (a.buttons ?? []) : [],
+        });
+      });
+    });
+    this.#wake.abort();
+  }
+
+  /** Connects the platforms and starts the watch/deliver loop. */
+  async start(): Promise<void> {
+    const { log } = this.#opts;
+    const resent = this.chats.recoverInterrupted();
+    if (resent > 0) log(`outbox: ${resent} message(s) interrupted mid-send by a crash will be sent again`);
+    if (this.telegram) {
+      const me = await this.telegram.start();
+      log(`telegram: polling as @${me.username}`);
+      const chatId = this.#opts.telegram?.chatId;
+      if (chatId) {
+        const runs = this.control.store.listRuns().map((r) => ({ id: r.id, lastEventSeq: r.lastEventSeq }));
+        if (this.chats.bind('telegram', chatId, 'config', runs))
+          log(`telegram: bound chat ${chatId} from env`);
+      }
+    }
+    if (this.discord) {
+      const me = await this.discord.start();
+      log(`discord: connected to the gateway as ${me.username}`);
+    }
+    this.#loop = this.#run();
+  }
+
+  /** One watch + deliver pass (also what the loop does each tick). */
+  async tick(): Promise<void> {
+    const n = this.#opts.config.notifications;
+    if (n.enabled !== false) {
+      collectNotices(this.control.store, this.chats, {
+        repo: basename(this.#opts.paths.root),
+        targets: this.#targets,
+        kinds: new Set(n.events),
+      });
+    }
+    await this.#deliverer.drain({ signal: this.#abort.signal });
+  }
+
+  async #run(): Promise<void> {
+    const pollMs = this.#opts.pollMs ?? this.#opts.config.notifications.poll_seconds * 1000;
+    while (!this.#abort.signal.aborted) {
+      try {
+        await this.tick();
+      } catch (err) {
+        this.#opts.log(`chat loop: ${err instanceof Error ? err.message : String(err)}`);
+      }
+      this.#wake = new AbortController();
+      await abortableSleep(pollMs, AbortSignal.any([this.#abort.signal, this.#wake.signal])).catch(() => {});
+    }
+  }
+
+  async stop(): Promise<void> {
+    this.#abort.abort();
+    await this.#loop;
+    await Promise.allSettled([this.telegram?.stop(), this.discord?.stop()]);
+    this.chats.close();
+    this.control.close();
+  }
+}

@@ -1,0 +1,148 @@
+// Telegram through grammY: long polling for messages and button presses, sendMessage for the outbox.
+// grammY keeps the token out of its error messages (the URL holds it); car's log is scrubbed as well.
+import { Bot, GrammyError, HttpError } from 'grammy';
+import type { CarConfig } from '../../core/config/index.ts';
+import type { OutboxMessage } from '../../core/notify/chat-store.ts';
+import { type ChatTransport, SendError } from '../../core/notify/deliver.ts';
+import type { NoticeAction, NoticeButton } from '../../core/notify/notices.ts';
+import { telegramAccess } from './access.ts';
+import type { Answer, ChatCommands } from './commands.ts';
+
+export interface TelegramOptions {
+  token: string;
+  config: CarConfig['telegram_bot'];
+  commands: ChatCommands;
+  /** Queues an answer in the outbox (so it gets the same retries and limits as notices). */
+  answer: (chatId: string, key: string, answer: Answer) => void;
+  log: (line: string) => void;
+}
+
+const ACTIONS: readonly NoticeAction[] = ['resume', 'stop', 'status'];
+
+/** `car:<action>:<run id>` (Telegram allows 64 bytes of callback data). */
+export function buttonData(b: NoticeButton): string {
+  return `car:${b.action}:${b.runId}`;
+}
+
+export function parseButtonData(data: string): { action: NoticeAction; runId: string } | null {
+  const m = /^car:([a-z]+):([A-Za-z0-9-]+)$/.exec(data);
+  if (!m || !ACTIONS.includes(m[1] as NoticeAction)) return null;
+  return { action: m[1] as NoticeAction, runId: m[2]! };
+}
+
+/** Maps grammY errors to the outbox's retry classes. */
+export function telegramSendError(err: unknown): SendError {
+  if (err instanceof GrammyError) {
+    if (err.error_code === 429) {
+      const s = err.parameters.retry_after ?? 1;
+      return new SendError('rate_limited', err.message, s * 1000);
+    }
+    if (err.error_code >= 500) return new SendError('transient', err.message);
+    return new SendError('permanent', err.message);
+  }
+  if (err instanceof HttpError) return new SendError('transient', err.message);
+  return new SendError('transient', err instanceof Error ? err.message : String(err));
+}
+
+export class TelegramAdapter implements ChatTransport {
+  readonly platform = 'telegram' as const;
+  readonly bot: Bot;
+  readonly #opts: TelegramOptions;
+  #polling: Promise<void> | null = null;
+
+  constructor(opts: TelegramOptions) {
+    this.#opts = opts;
+    this.bot = new Bot(opts.token, { client: { apiRoot: opts.config.api_root } });
+    this.#wire();
+  }
+
+  async send(msg: OutboxMessage): Promise<{ messageId: string }> {
+    try {
+      const keyboard = msg.buttons.length
+        ? {
+            reply_markup: {
+              inline_keyboard: [msg.buttons.map((b) => ({ text: b.label, callback_data: buttonData(b) }))],
+            },
+          }
+        : {};
+      const sent = await this.bot.api.sendMessage(msg.chatId, msg.text, {
+        link_preview_options: { is_disabled: true },
+        ...keyboard,
+      });
+      return { messageId: String(sent.message_id) };
+    } catch (err) {
+      throw telegramSendError(err);
+    }
+  }
+
+  #allowed(userId: string, chatId: string): boolean {
+    const decision = telegramAccess(this.#opts.config, { userId, chatId });
+    if (!decision.allowed)
+      this.#opts.log(`telegram: ignored an update from user ${userId} in chat ${chatId} (${decision.why})`);
+    return decision.allowed;
+  }
+
+  #wire(): void {
+    const { bot } = this;
+    bot.on('message:text', async (ctx) => {
+      const chatId = String(ctx.chat.id);
+      const userId = String(ctx.from.id);
+      if (!this.#allowed(userId, chatId)) return;
+      const answer = await this.#opts.commands.message({
+        platform: 'telegram',
+        chatId,
+        userId,
+        text: ctx.message.text,
+      });
+      if (answer) this.#opts.answer(chatId, `update:${ctx.update.update_id}`, answer);
+    });
+    bot.on('callback_query:data', async (ctx) => {
+      const userId = String(ctx.from.id);
+      const chatId = String(ctx.chat?.id ?? ctx.from.id);
+      if (!this.#allowed(userId, chatId)) return;
+      const parsed = parseButtonData(ctx.callbackQuery.data);
+      if (!parsed) {
+        await ctx.answerCallbackQuery({ text: 'Unknown button.' });
+        return;
+      }
+      // answered at once: Telegram shows a spinner until then
+      await ctx.answerCallbackQuery({ text: `${parsed.action}…` });
+      const text = await this.#opts.commands.action(parsed.action, parsed.runId);
+      this.#opts.answer(chatId, `update:${ctx.update.update_id}`, { text });
+    });
+    bot.catch((err) => {
+      this.#opts.log(
+        `telegram: handler error: ${err.error instanceof Error ? err.error.message : String(err.error)}`,
+      );
+    });
+  }
+
+  /** getMe, then long polling in the background; resolves once polling has started. */
+  async start(): Promise<{ username: string }> {
+    await this.bot.init();
+    await new Promise<void>((resolve, reject) => {
+      this.#polling = this.bot
+        .start({
+          allowed_updates: ['message', 'edited_message', 'callback_query'],
+          timeout: this.#opts.config.poll_timeout_seconds,
+          onStart: () => resolve(),
+        })
+        .catch((err: unknown) => {
+          this.#opts.log(`telegram: polling stopped: ${err instanceof Error ? err.message : String(err)}`);
+          reject(err);
+        });
+    });
+    return { username: this.bot.botInfo.username };
+  }
+
+  async stop(): Promise<void> {
+    if (this.bot.isRunning()) {
+      try {
+        await this.bot.stop();
+      } catch {
+        // best effort: the offset is confirmed again on the next start
+      }
+    }
+    await this.#polling?.catch(() => {});
+  }
+}

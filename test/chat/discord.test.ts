@@ -1,0 +1,121 @@
+// Discord end to end: @discordjs/core + rest + ws against a local fake REST API and Gateway (HELLO,
+// IDENTIFY, READY, MESSAGE_CREATE, INTERACTION_CREATE), the chat service in-process, real workers.
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, test } from 'node:test';
+import { FlowControl } from '../../src/control/flow-control.ts';
+import { loadConfig } from '../../src/core/config/index.ts';
+import { repoPaths } from '../../src/core/paths.ts';
+import { createRepoState } from '../../src/integrations/git/index.ts';
+import { startFakeDiscord } from '../fakes/discord-api.ts';
+import { askingRepo, filesContaining, openStore, startService } from './harness.ts';
+
+const GUILD = '1200000000000000001';
+const CHANNEL = '1200000000000000002';
+const OTHER_CHANNEL = '1200000000000000003';
+const ALICE = '1200000000000000010';
+const MALLORY = '1200000000000000066';
+
+const cleanups: (() => unknown)[] = [];
+after(async () => {
+  for (const c of cleanups.reverse()) await c();
+});
+
+test('discord: gateway commands, pause notice with buttons, Stop button, reply resumes to completion, strangers ignored', async () => {
+  const dc = await startFakeDiscord();
+  cleanups.push(() => dc.close());
+  const repo = await askingRepo(
+    [
+      'discord_bot:',
+      `  api_root: ${dc.url}`,
+      `  allowed_user_ids: ['${ALICE}']`,
+      `  allowed_guild_ids: ['${GUILD}']`,
+      `  allowed_channel_ids: ['${CHANNEL}']`,
+      'notifications:',
+      '  min_interval_ms: 0',
+      '',
+    ].join('\n'),
+  );
+  cleanups.push(() => repo.cleanup());
+  const svc = await startService(repo.dir, { discord: { token: dc.token } });
+  cleanups.push(() => svc.stop());
+  assert.equal(dc.identifies.length, 1);
+  assert.equal(dc.identifies[0]!.token, '<valid>');
+  assert.equal(dc.identifies[0]!.intents, 37377);
+
+  dc.userMessage({ channelId: CHANNEL, guildId: GUILD, userId: MALLORY, content: '/bind hunter2' });
+  dc.userMessage({ channelId: OTHER_CHANNEL, guildId: GUILD, userId: ALICE, content: '/bind' });
+  dc.userMessage({ channelId: CHANNEL, guildId: GUILD, userId: ALICE, content: '/bind' });
+  await dc.waitFor(() => dc.messages.find((m) => /now gets notices/.test(m.content)), 10_000, '/bind answer');
+  assert.equal(dc.messages.length, 1);
+  assert.equal(dc.messages[0]!.channel_id, CHANNEL);
+  assert.ok(
+    svc.logs.some((l) => l.includes(`user ${MALLORY} in channel ${CHANNEL} (user not in allowed_user_ids)`)),
+  );
+  assert.ok(
+    svc.logs.some((l) => l.includes(`channel ${OTHER_CHANNEL} (channel not in allowed_channel_ids)`)),
+  );
+  assert.ok(!svc.logs.some((l) => l.includes('hunter2')));
+
+  // a pause with no worker (requested from the CLI side): notice with Resume/Stop buttons
+  const { config } = loadConfig(repo.dir, {});
+  const control = new FlowControl(repoPaths(repo.dir), config, createRepoState(repo.dir));
+  cleanups.push(() => control.close());
+  const { run: first } = await control.prepareStart();
+  control.request(first.id, 'pause');
+  const paused = await dc.waitFor(
+    () => dc.messages.find((m) => m.content.startsWith('car paused')),
+    10_000,
+    'the pause notice',
+  );
+  assert.match(paused.content, /pause_requested/);
+  const ids = paused.components?.[0]?.components.map((c) => c.custom_id);
+  assert.deepEqual(ids, [`car:resume:${first.id}`, `car:stop:${first.id}`]);
+
+  // a stranger's click does nothing; Alice's Stop stops the run
+  dc.buttonClick({ channelId: CHANNEL, guildId: GUILD, userId: MALLORY, customId: `car:stop:${first.id}` });
+  dc.buttonClick({ channelId: CHANNEL, guildId: GUILD, userId: ALICE, customId: `car:stop:${first.id}` });
+  await dc.waitFor(
+    () => dc.messages.find((m) => m.content.startsWith('car run stopped')),
+    10_000,
+    'stop notice',
+  );
+  assert.equal(dc.interactionResponses.length, 1, 'only the allowed click was answered');
+  assert.equal(dc.interactionResponses[0]!.body.type, 4);
+  const store = openStore(repo.dir);
+  cleanups.push(() => store.close());
+  assert.equal(store.getRun(first.id)!.status, 'stopped');
+
+  // a fresh run from chat; the demo agent asks; the reply in the channel resumes it to completion
+  dc.userMessage({ channelId: CHANNEL, guildId: GUILD, userId: ALICE, content: '/start' });
+  const ask = await dc.waitFor(
+    () => dc.messages.find((m) => m.content.startsWith('car needs you')),
+    30_000,
+    'ask',
+  );
+  assert.match(ask.content, /Which colour should the button be\?/);
+  dc.userMessage({ channelId: CHANNEL, guildId: GUILD, userId: ALICE, content: 'Orange.' });
+  await dc.waitFor(
+    () => dc.messages.find((m) => m.content.startsWith('car run completed')),
+    60_000,
+    'completion',
+  );
+  const run = store.latestRun()!;
+  assert.notEqual(run.id, first.id);
+  assert.equal(run.status, 'completed');
+  assert.equal(readFileSync(join(repo.dir, 'answer.txt'), 'utf8'), 'answered');
+  const types = store.listEvents(run.id, { limit: 10_000 }).map((e) => e.type);
+  assert.ok(types.indexOf('chat_reply') < types.indexOf('reply_archived'));
+  assert.equal(types.filter((t) => t === 'turn_started').length, 2);
+
+  await new Promise((r) => setTimeout(r, 400));
+  for (const prefix of ['car paused', 'car run stopped', 'car needs you', 'car run completed']) {
+    assert.equal(dc.messages.filter((m) => m.content.startsWith(prefix)).length, 1, prefix);
+  }
+  // every create carried a nonce with enforce_nonce, and the bot's own messages never triggered it
+  assert.ok(dc.createRequests.every((r) => r.nonce !== null && !r.deduped));
+  await svc.stop();
+  assert.ok(!svc.logs.join('\n').includes(dc.token));
+  assert.deepEqual(filesContaining(repo.dir, dc.token), []);
+});

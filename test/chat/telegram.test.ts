@@ -1,0 +1,139 @@
+// Telegram end to end: the real grammY client against a local fake Bot API, the chat service in-process,
+// the real demo agent in real detached workers. A pause notice arrives once; a plain reply in the chat
+// becomes USER_REPLY, resumes the run and is seen by the agent's next prompt; strangers are ignored.
+import assert from 'node:assert/strict';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, test } from 'node:test';
+import { startFakeTelegram } from '../fakes/telegram-api.ts';
+import { type CarRepo, json } from '../helpers/cli.ts';
+import { askingRepo, filesContaining, type InProcess, openStore, startService } from './harness.ts';
+
+const CHAT = 5001;
+const ALICE = 5001; // a private chat: the chat id is the user id
+const MALLORY = 6666;
+
+const cleanups: (() => unknown)[] = [];
+after(async () => {
+  for (const c of cleanups.reverse()) await c();
+});
+
+const yaml = (apiRoot: string) =>
+  [
+    'telegram_bot:',
+    `  api_root: ${apiRoot}`,
+    `  allowed_user_ids: [${ALICE}]`,
+    `  allowed_chat_ids: [${CHAT}]`,
+    '  poll_timeout_seconds: 1',
+    'notifications:',
+    '  min_interval_ms: 0',
+    '',
+  ].join('\n');
+
+test('telegram: bind, pause notice once, reply resumes the run and reaches the next prompt, strangers ignored, token nowhere', async () => {
+  const tg = await startFakeTelegram();
+  cleanups.push(() => tg.close());
+  const repo: CarRepo = await askingRepo(yaml(tg.url));
+  cleanups.push(() => repo.cleanup());
+  const svc: InProcess = await startService(repo.dir, { telegram: { token: tg.token } });
+  cleanups.push(() => svc.stop());
+
+  // a stranger in the allowed chat is ignored (and logged without what they wrote)
+  tg.userMessage({ chatId: CHAT, userId: MALLORY, text: '/bind secret-words' });
+  tg.userMessage({ chatId: CHAT, userId: ALICE, text: '/bind' });
+  await tg.waitFor(() => tg.sent.find((m) => /now gets notices/.test(m.text)), 10_000, 'the /bind answer');
+  assert.equal(tg.sent.length, 1, 'only the allowed user got an answer');
+  assert.ok(
+    svc.logs.some((l) =>
+      /ignored an update from user 6666 in chat 5001 \(user not in allowed_user_ids\)/.test(l),
+    ),
+    svc.logs.join('\n'),
+  );
+  assert.ok(!svc.logs.some((l) => l.includes('secret-words')), 'message text is not logged');
+
+  // start a run from chat: the demo agent asks, the run pauses, the notice carries the question
+  tg.userMessage({ chatId: CHAT, userId: ALICE, text: '/start' });
+  const notice = await tg.waitFor(
+    () => tg.sent.find((m) => m.text.startsWith('car needs you')),
+    30_000,
+    'the pause notice',
+  );
+  assert.match(notice.text, /Which colour should the button be\?/);
+  assert.match(notice.text, /Reply to this chat/);
+  const store = openStore(repo.dir);
+  cleanups.push(() => store.close());
+  const run = store.latestRun()!;
+  assert.equal(run.status, 'paused');
+  assert.equal(run.reasonCode, 'dispatch');
+  assert.deepEqual(
+    notice.reply_markup?.inline_keyboard?.[0]?.map((b) => b.callback_data),
+    [`car:stop:${run.id}`],
+  );
+
+  // a stranger's reply changes nothing
+  tg.userMessage({ chatId: CHAT, userId: MALLORY, text: 'Red!' });
+  // the reply: plain text in the bound chat
+  tg.userMessage({ chatId: CHAT, userId: ALICE, text: 'Make it teal, please.' });
+  await tg.waitFor(
+    () => tg.sent.find((m) => m.text.startsWith('car run completed')),
+    60_000,
+    'the completion notice',
+  );
+
+  const done = store.getRun(run.id)!;
+  assert.equal(done.status, 'completed');
+  assert.equal(readFileSync(join(repo.dir, 'answer.txt'), 'utf8'), 'answered');
+  const events = store.listEvents(run.id, { limit: 10_000 });
+  const types = events.map((e) => e.type);
+  const chatReply = events.filter((e) => e.type === 'chat_reply');
+  assert.equal(chatReply.length, 1, 'only the allowed reply was taken');
+  assert.deepEqual(chatReply[0]!.data, { platform: 'telegram', chat_id: '5001', user_id: '5001', bytes: 21 });
+  const archived = types.indexOf('reply_archived');
+  assert.ok(archived > types.indexOf('chat_reply'), 'the reply was archived by the resumed run');
+  // the turn after the reply carried the human_replies section (the demo agent only moves past `ask`
+  // when its prompt has [USER_REPLY n], which the completed run proves as well)
+  const turns = events.filter((e) => e.type === 'turn_started');
+  assert.equal(turns.length, 2);
+  const replyBytes = (i: number) =>
+    (turns[i]!.data.sections as { name: string; bytes: number }[]).find((x) => x.name === 'human_replies')
+      ?.bytes ?? 0;
+  assert.ok(
+    replyBytes(1) >= replyBytes(0) + Buffer.byteLength('Make it teal, please.'),
+    `human_replies grew by the reply: ${replyBytes(0)} -> ${replyBytes(1)}`,
+  );
+  const history = join(repo.dir, '.codex-autorunner/runs', run.id, 'reply_history');
+  const [first] = readdirSync(history);
+  assert.match(readFileSync(join(history, first!, 'USER_REPLY.md'), 'utf8'), /Make it teal, please\./);
+
+  // one notice per event: one pause notice, one completion notice, no repeats after more polls
+  await new Promise((r) => setTimeout(r, 500));
+  assert.equal(tg.sent.filter((m) => m.text.startsWith('car needs you')).length, 1);
+  assert.equal(tg.sent.filter((m) => m.text.startsWith('car run completed')).length, 1);
+  assert.ok(tg.sent.every((m) => m.chat_id === String(CHAT)));
+  assert.ok(!tg.sent.some((m) => m.text.includes('Red!')));
+
+  // /status and a button press: answered, callback acknowledged
+  tg.userMessage({ chatId: CHAT, userId: ALICE, text: '/status' });
+  await tg.waitFor(
+    () => tg.sent.find((m) => /^run [0-9a-f]{8}: completed \(all_done\)/.test(m.text)),
+    10_000,
+    '/status',
+  );
+  tg.buttonPress({ chatId: CHAT, userId: ALICE, data: `car:status:${run.id}` });
+  await tg.waitFor(() => tg.callbackAnswers.length === 1, 10_000, 'the callback answer');
+
+  // the token is in no log line, no store file, no worker log, and no outbox row
+  await svc.stop();
+  assert.ok(!svc.logs.join('\n').includes(tg.token));
+  assert.deepEqual(filesContaining(repo.dir, tg.token), []);
+  const status = json<{ outbox: { status: string; count: number }[]; bindings: unknown[] }>(
+    await repo.run(['chat', 'status', '--json']),
+  );
+  assert.equal(status.bindings.length, 1);
+  assert.deepEqual(
+    status.outbox.map((c) => c.status),
+    ['sent'],
+    'every queued message was delivered',
+  );
+  assert.ok(!JSON.stringify(status).includes(tg.token));
+});
