@@ -11,6 +11,7 @@
 //   GET  /api/runs/:id/stream (SSE; `id:` = event seq, resumes from Last-Event-ID or ?after)
 //   GET  /api/usage?by=day|ticket[&run][&since]
 //   GET  /api/hub/repos   GET /api/hub/repos/:id   POST /api/hub/scan   (at a hub root; see hub.ts)
+//   GET  /*  the web UI from `webRoot` (see web.ts): files, else index.html for the app's own routes
 //
 // Writes to tickets and contextspace need the sha256 of the bytes the client read (If-Match or
 // `base_hash`): a stale one is 409 with `current_hash`, none is 428. Errors are `{error, message, ...}`.
@@ -31,6 +32,7 @@ import { runRoutes, type StreamOptions } from './runs.ts';
 import { envWithoutToken, hostGuard, originGuard } from './security.ts';
 import { ticketRoutes } from './tickets.ts';
 import { usageRoutes } from './usage.ts';
+import { webRoutes } from './web.ts';
 
 export const DEFAULT_MAX_BODY_BYTES = 1024 * 1024;
 
@@ -53,6 +55,8 @@ export interface AppOptions {
   stream?: StreamOptions;
   /** Where server-side failures are reported (never request bodies or headers). */
   log?: (line: string) => void;
+  /** The built web UI (`dist/web`) to serve at `/`; none: only the API answers. */
+  webRoot?: string | null;
 }
 
 export type CarApp = Hono & { close(): void };
@@ -161,6 +165,8 @@ export function createApp(opts: AppOptions): CarApp {
   app.route('/api/usage', usageRoutes(ctx));
   const hub = hubRoutes(ctx);
   app.route('/api/hub', hub.routes);
+
+  if (opts.webRoot) app.route('/', webRoutes(opts.webRoot));
 
   app.notFound((c) => c.json({ error: 'not_found', message: `no route ${c.req.method} ${c.req.path}` }, 404));
 

@@ -3,6 +3,7 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { serve } from '@hono/node-server';
 import { type AppOptions, type CarApp, createApp } from './app.ts';
+import { findWebRoot } from './web.ts';
 
 export interface ServerOptions extends Omit<AppOptions, 'bindHost'> {
   host: string;
@@ -18,13 +19,16 @@ export interface RunningServer {
   port: number;
   /** e.g. `http://127.0.0.1:4173` (IPv6 hosts bracketed). */
   url: string;
+  /** The web UI's folder when one is served at `/` (default: the built `dist/web`, when present). */
+  webRoot: string | null;
   /** Stops accepting, ends open streams and closes the run store. */
   close(): Promise<void>;
 }
 
 export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   const { host, port, accessLog, ...appOpts } = opts;
-  const app = createApp({ ...appOpts, bindHost: host });
+  const webRoot = appOpts.webRoot === undefined ? findWebRoot() : appOpts.webRoot;
+  const app = createApp({ ...appOpts, bindHost: host, webRoot });
   const fetch: CarApp['fetch'] = accessLog
     ? async (req, ...rest) => {
         const started = performance.now();
@@ -45,6 +49,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     host: info.address,
     port: info.port,
     url: `http://${shownHost}:${info.port}`,
+    webRoot,
     close: () =>
       new Promise<void>((resolve) => {
         server.close(() => {

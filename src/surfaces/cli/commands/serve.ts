@@ -36,6 +36,7 @@ export async function serveCommand(io: CliIo, global: GlobalOptions, flags: Serv
     throw err;
   }
   io.stdout(`car serving ${repo.paths.root} at ${server.url}/api\n`);
+  if (server.webRoot) io.stdout(`web UI at ${server.url}/\n`);
   if (choice.source === 'generated') {
     io.stdout(
       `${host} is reachable from other machines, so the API needs this token (shown once; set CAR_WEB_TOKEN to choose one):\n${choice.token}\n`,

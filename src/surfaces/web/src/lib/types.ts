@@ -1,0 +1,127 @@
+// The API's JSON shapes, as far as the UI reads them.
+export interface LintIssue {
+  code: string;
+  severity: 'error' | 'warning';
+  message: string;
+  file?: string;
+  line?: number | null;
+  field?: string | null;
+}
+
+export type TicketState = 'open' | 'done' | 'invalid';
+
+export interface TicketSummary {
+  name: string;
+  index: number;
+  path: string;
+  ticket_id: string;
+  agent: string | null;
+  done: boolean;
+  state: TicketState;
+  title: string | null;
+  goal: string | null;
+  hash: string;
+  issues: LintIssue[];
+}
+
+export interface TicketFull extends TicketSummary {
+  content: string;
+}
+
+export interface TicketPage {
+  tickets: TicketSummary[];
+  total: number;
+  has_more: boolean;
+  next: string | null;
+  summary: { total: number; done: number; open: number; invalid: number };
+}
+
+export interface Run {
+  run_id: string;
+  status: string;
+  reason_code: string | null;
+  reason: string | null;
+  created_at: string;
+  started_at: string | null;
+  finished_at: string | null;
+  total_turns: number;
+  turn_limit: number;
+  current_ticket: string | null;
+  last_event_seq: number;
+}
+
+export interface Turn {
+  id: number;
+  seq: number;
+  ticket_path: string | null;
+  agent: string | null;
+  kind: string;
+  status: string;
+  started_at: string;
+  finished_at: string | null;
+}
+
+export interface RunDetail {
+  run: Run;
+  turns: Turn[];
+  event_stats: { type: string; kept: number; dropped: number; truncated: number; pruned: number }[];
+}
+
+export interface RunEvent {
+  run_id: string;
+  seq: number;
+  type: string;
+  at: string;
+  turn_id: number | null;
+  data: Record<string, unknown>;
+}
+
+export interface EventPage {
+  events: RunEvent[];
+  next_after: number;
+  has_more: boolean;
+  last_event_seq: number;
+}
+
+export interface FlowStatus {
+  run: Run | null;
+  worker: { status: 'alive' | 'stale' | 'none'; pid?: number };
+  tickets: { total: number; done: number; next: string | null };
+  last_event: { seq: number; type: string; at: string } | null;
+  recommended_action: string;
+}
+
+export interface Dispatch {
+  seq: number;
+  mode: string;
+  title: string | null;
+  body: string;
+  event_seq: number;
+}
+
+export interface UsageRow {
+  key: string;
+  turns: number;
+  input_tokens: number;
+  cached_input_tokens: number;
+  output_tokens: number;
+  cost_usd: number | null;
+}
+
+export interface DocInfo {
+  kind: string;
+  label: string;
+  path: string;
+  exists: boolean;
+  bytes: number;
+  hash: string;
+}
+
+export const ACTIVE_STATUSES: ReadonlySet<string> = new Set(['pending', 'running', 'stopping']);
+
+/** A hash-guarded text file as the editors see it. */
+export interface Doc {
+  content: string;
+  hash: string;
+  issues?: LintIssue[];
+}

@@ -1,0 +1,2 @@
+// Every component uses runes.
+export default { compilerOptions: { runes: true } };

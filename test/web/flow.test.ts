@@ -1,0 +1,212 @@
+// The web UI in a real browser against a real `car serve`: token prompt, ticket create and edit (with a
+// conflicting edit on disk), a demo-agent run whose log streams in live, a dispatch answered from the
+// inbox, the run resuming to completion, the contextspace editor and the usage chart.
+import assert from 'node:assert/strict';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import type { Locator, Page } from 'playwright-core';
+import { initRepo } from '../../src/core/init.ts';
+import { repoPaths } from '../../src/core/paths.ts';
+import { makeGitRepo } from '../helpers/git-repo.ts';
+import { demoTicket } from '../http/helpers.ts';
+import {
+  type Browser,
+  chromiumPath,
+  ensureBuilt,
+  launch,
+  NO_CHROMIUM,
+  type Served,
+  serve,
+  shot,
+} from './browser.ts';
+
+const CHROMIUM = chromiumPath();
+const TOKEN = 'web-test-token-7f3a';
+const cleanups: (() => void | Promise<void>)[] = [];
+let browser: Browser;
+let server: Served;
+let root: string;
+
+before(async () => {
+  if (!CHROMIUM) return;
+  await ensureBuilt();
+  const repo = makeGitRepo();
+  cleanups.push(repo.cleanup);
+  root = repo.dir;
+  initRepo(root);
+  const paths = repoPaths(root);
+  // slow the demo agent down a little so the log visibly streams
+  writeFileSync(
+    join(paths.stateDir, 'repo.override.yml'),
+    'agents:\n  demo:\n    backend: demo\n    step_delay_ms: 120\n',
+  );
+  writeFileSync(
+    join(paths.ticketsDir, 'TICKET-010-start.md'),
+    demoTicket('Lay the groundwork', [
+      'say Starting the groundwork now',
+      'write src/ground.txt groundwork\\n',
+      'sleep 600',
+      'say Groundwork laid',
+      'done',
+      'commit ground: lay it',
+    ]),
+  );
+  writeFileSync(
+    join(paths.ticketsDir, 'TICKET-020-ask.md'),
+    demoTicket('Pick a colour', [
+      'say I need a decision',
+      'ask Which colour should the button be?',
+      'write src/colour.txt chosen\\n',
+      'done',
+      'commit colour: apply the answer',
+    ]),
+  );
+  repo.commitAll('tickets');
+  server = await serve(root, { CAR_WEB_TOKEN: TOKEN });
+  cleanups.push(() => server.stop());
+  browser = await launch(CHROMIUM);
+  cleanups.push(() => browser.close());
+});
+
+after(async () => {
+  for (const c of cleanups.reverse()) await c();
+});
+
+const skip = CHROMIUM ? false : NO_CHROMIUM;
+
+/** Waits until the text box holds `text` (the editor loads asynchronously). */
+async function untilValue(box: Locator, text: string): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  while (!(await box.inputValue()).includes(text)) {
+    if (Date.now() > deadline) assert.fail(`the editor never showed ${JSON.stringify(text)}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+async function logSeqs(page: Page): Promise<number[]> {
+  return page.$$eval('[data-testid=event-log] [data-seq]', (els) =>
+    els.map((e) => Number(e.getAttribute('data-seq'))),
+  );
+}
+
+test('token prompt, then create and edit a ticket (a conflicting disk edit is reported, not overwritten)', {
+  skip,
+  timeout: 60_000,
+}, async () => {
+  const page = await browser.context.newPage();
+  await page.goto(server.url);
+  await page.getByLabel('token').fill(TOKEN);
+  await page.getByRole('button', { name: 'Continue' }).click();
+  const open = page.getByRole('region', { name: 'Open tickets' });
+  await open.getByText('Lay the groundwork').waitFor();
+  assert.equal(await open.locator('a.next').getAttribute('data-ticket'), 'TICKET-010-start.md');
+
+  await page.getByRole('button', { name: 'New ticket' }).click();
+  const form = page.getByRole('form', { name: 'new ticket' });
+  await form.getByLabel('Title').fill('Created in the browser');
+  await form.getByLabel('Agent').selectOption('demo');
+  await form.getByRole('button', { name: 'Create' }).click();
+  await page.waitForURL(/\/tickets\/TICKET-\d+-created-in-the-browser\.md$/);
+  const editor = page.getByLabel('ticket markdown');
+  await untilValue(editor, 'Created in the browser');
+  const name = decodeURIComponent(new URL(page.url()).pathname.split('/').pop()!);
+  await page.reload(); // the server answers the app's own routes with the app
+  await untilValue(editor, 'Created in the browser');
+  const file = join(repoPaths(root).ticketsDir, name);
+
+  // a lint error comes back inline and nothing is written
+  const text = await editor.inputValue();
+  await editor.fill(text.replace('done: false', 'done: "nope"'));
+  await page.getByRole('button', { name: 'Save', exact: true }).click();
+  await page.getByLabel('lint findings').getByText('done').first().waitFor();
+  assert.match(readFileSync(file, 'utf8'), /done: false/);
+
+  // a clean save goes through
+  await editor.fill(`${text}\nEdited in the browser.\n`);
+  await page.getByRole('button', { name: 'Save', exact: true }).click();
+  await page.getByText('Saved.').waitFor();
+  assert.match(readFileSync(file, 'utf8'), /Edited in the browser\./);
+
+  // someone edits the file on disk; the browser's next save gets 409 and offers a reload
+  writeFileSync(file, readFileSync(file, 'utf8').replace('Edited in the browser.', 'Edited on disk.'));
+  await editor.fill(`${await editor.inputValue()}More from the browser.\n`);
+  await page.getByRole('button', { name: 'Save', exact: true }).click();
+  await page.getByRole('alert').getByText('Changed on disk').waitFor();
+  assert.match(readFileSync(file, 'utf8'), /Edited on disk\./);
+  assert.doesNotMatch(readFileSync(file, 'utf8'), /More from the browser/);
+  await page.screenshot({ path: shot('editor-conflict.png') });
+  await page.getByRole('button', { name: 'Reload' }).click();
+  await untilValue(editor, 'Edited on disk.');
+  await page.close();
+});
+
+test('start a run: the log streams live; the dispatch is answered from the inbox and the run completes', {
+  skip,
+  timeout: 120_000,
+}, async () => {
+  const page = await browser.context.newPage();
+  await page.goto(server.url);
+  await page.getByRole('region', { name: 'Open tickets' }).getByText('Lay the groundwork').waitFor();
+  await page.screenshot({ path: shot('board.png') });
+
+  await page.getByRole('button', { name: 'Start', exact: true }).click();
+  await page.waitForURL(/\/runs\/[^/]+$/);
+  const log = page.getByTestId('event-log');
+  await log.getByText('Starting the groundwork now').first().waitFor();
+  const early = Math.max(...(await logSeqs(page)));
+  await log.getByText('Groundwork laid').first().waitFor();
+  const later = Math.max(...(await logSeqs(page)));
+  assert.ok(later > early, `new events arrived while watching (${early} → ${later})`);
+  await log.getByText('tool_call').first().waitFor();
+  await page.screenshot({ path: shot('run-live.png') });
+
+  // the second ticket asks; the run pauses and the inbox shows the question
+  await page.getByTestId('run-status').getByText('paused').waitFor({ timeout: 60_000 });
+  await page.getByRole('link', { name: /Inbox/ }).click();
+  const item = page.locator('article.item');
+  await item.getByText('Which colour should the button be?').first().waitFor();
+  await page.screenshot({ path: shot('inbox.png') });
+  await item.getByLabel('reply').fill('Blue, please.');
+  await item.getByRole('button', { name: 'Reply and resume' }).click();
+
+  await page.waitForURL(/\/runs\/[^/]+$/);
+  await page.getByTestId('run-status').getByText('completed').waitFor({ timeout: 60_000 });
+  await log.getByText('flow_completed').first().waitFor();
+  await page.screenshot({ path: shot('run-completed.png') });
+
+  const tickets = repoPaths(root).ticketsDir;
+  assert.match(readFileSync(join(tickets, 'TICKET-020-ask.md'), 'utf8'), /done: true/);
+  assert.equal(readFileSync(join(root, 'src/colour.txt'), 'utf8'), 'chosen\n');
+
+  await page.getByRole('link', { name: 'Usage' }).click();
+  await page.getByRole('img', { name: 'tokens per day' }).locator('rect').first().waitFor();
+  await page.getByLabel('group by').selectOption('ticket');
+  await page.getByRole('img', { name: 'tokens per ticket' }).locator('rect').nth(2).waitFor();
+  await page.screenshot({ path: shot('usage.png') });
+  await page.close();
+});
+
+test('contextspace: edit and save a document', { skip, timeout: 60_000 }, async () => {
+  const page = await browser.context.newPage();
+  await page.goto(`${server.url}/contextspace`);
+  const area = page.getByRole('textbox', { name: /document/ });
+  await area.waitFor();
+  await area.fill('# Decisions\n\n- The button is blue.\n');
+  await page.getByRole('button', { name: 'Save', exact: true }).click();
+  await page.getByText('Saved.').waitFor();
+  const docs = repoPaths(root).contextspaceDir;
+  const saved = ['active_context.md', 'decisions.md', 'spec.md'].map((f) => {
+    try {
+      return readFileSync(join(docs, f), 'utf8');
+    } catch {
+      return '';
+    }
+  });
+  assert.ok(saved.includes('# Decisions\n\n- The button is blue.\n'), 'the document was written');
+  await page.close();
+});
+
+test('no page errors or CSP violations in the browser', { skip }, () => {
+  assert.deepEqual(browser.errors, []);
+});
