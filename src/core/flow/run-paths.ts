@@ -1,9 +1,6 @@
-// Layout of one run's folder (`.codex-autorunner/runs/<run_id>/`), CAR-compatible, plus the small
-// file primitives the dispatch and reply protocols share: history numbering and staging archives.
-import { randomBytes } from 'node:crypto';
 import type { Dirent } from 'node:fs';
-import { cp, mkdir, open, readdir, rename, rm, unlink, writeFile } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
+import { cp, mkdir, readdir, rm, unlink } from 'node:fs/promises';
+import { join } from 'node:path';
 import { STATE_DIR } from '../paths.ts';
 
 interface RunLayout {
