@@ -1,3 +1,5 @@
+// Layout of one run's folder (`.codex-autorunner/runs/<run_id>/`), CAR-compatible, plus the small
+// file primitives the dispatch and reply protocols share: history numbering and staging archives.
 import type { Dirent } from 'node:fs';
 import { cp, mkdir, readdir, rm, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
