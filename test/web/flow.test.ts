@@ -43,14 +43,18 @@ before(async () => {
   );
   writeFileSync(
     join(paths.ticketsDir, 'TICKET-010-start.md'),
-    demoTicket('Lay the groundwork', [
-      'say Starting the groundwork now',
-      'write src/ground.txt groundwork\\n',
-      'sleep 600',
-      'say Groundwork laid',
-      'done',
-      'commit ground: lay it',
-    ]),
+    demoTicket(
+      'Lay the groundwork',
+      [
+        'say Starting the groundwork now',
+        'write src/ground.txt groundwork\\n',
+        'sleep 600',
+        'say Groundwork laid',
+        'done',
+        'commit ground: lay it',
+      ],
+      { verify: 'test -f src/ground.txt' },
+    ),
   );
   writeFileSync(
     join(paths.ticketsDir, 'TICKET-020-ask.md'),
@@ -174,6 +178,16 @@ test('start a run: the log streams live; the dispatch is answered from the inbox
   await page.getByTestId('run-status').getByText('completed').waitFor({ timeout: 60_000 });
   await log.getByText('flow_completed').first().waitFor();
   await page.screenshot({ path: shot('run-completed.png') });
+
+  // the verified ticket shows why car closed it
+  await page.goto(`${server.url}/tickets/TICKET-010-start.md`);
+  const evidence = page.getByRole('region', { name: 'evidence' });
+  await evidence.getByText('test -f src/ground.txt').waitFor();
+  await evidence
+    .getByText(/exit 0/)
+    .first()
+    .waitFor();
+  await page.screenshot({ path: shot('ticket-evidence.png') });
 
   const tickets = repoPaths(root).ticketsDir;
   assert.match(readFileSync(join(tickets, 'TICKET-020-ask.md'), 'utf8'), /done: true/);
