@@ -1,10 +1,14 @@
-// Bundles the CLI into one ESM file. better-sqlite3 stays external (native addon).
+// Bundles the CLI into dist/car.js; lazily imported command modules (HTTP, chat, agents...) are split
+// into dist/chunks/ so a command only parses what it uses. better-sqlite3 stays external (native addon).
 import { chmodSync } from 'node:fs';
 import { build } from 'esbuild';
 
 await build({
-  entryPoints: ['src/surfaces/cli/main.ts'],
-  outfile: 'dist/car.js',
+  entryPoints: { car: 'src/surfaces/cli/main.ts' },
+  outdir: 'dist',
+  entryNames: '[name]',
+  chunkNames: 'chunks/[name]-[hash]',
+  splitting: true,
   bundle: true,
   platform: 'node',
   format: 'esm',

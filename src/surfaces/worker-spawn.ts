@@ -8,6 +8,7 @@ import { runPaths } from '../core/flow/run-paths.ts';
 import { readLock } from '../core/lock.ts';
 import { repoPaths } from '../core/paths.ts';
 import { EXIT } from './cli/errors.ts';
+import { bundledCli } from './dist-paths.ts';
 
 /** The worker could not be started or died before taking the repo lock; the message says why. */
 export class WorkerSpawnError extends Error {
@@ -16,10 +17,14 @@ export class WorkerSpawnError extends Error {
 
 /** The CLI entry to re-invoke for a background worker: the bundle, or main.ts under tsx. */
 export function cliEntry(): string[] {
-  const self = fileURLToPath(import.meta.url);
-  if (self.endsWith('.js')) return [self];
+  const bundled = bundledCli();
+  if (bundled) return [bundled];
   // an absolute loader URL: the worker runs in the target repo, where `tsx` does not resolve
-  return ['--import', import.meta.resolve('tsx'), resolve(dirname(self), 'cli', 'main.ts')];
+  return [
+    '--import',
+    import.meta.resolve('tsx'),
+    resolve(dirname(fileURLToPath(import.meta.url)), 'cli', 'main.ts'),
+  ];
 }
 
 export const WORKER_START_TIMEOUT_MS = 15_000;

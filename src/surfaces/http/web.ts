@@ -7,6 +7,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { serveStatic } from '@hono/node-server/serve-static';
 import { Hono } from 'hono';
+import { distDir } from '../dist-paths.ts';
 
 const CSP = [
   "default-src 'self'",
@@ -22,8 +23,9 @@ const CSP = [
 
 /** dist/web next to the bundle (dist/car.js), or from the source tree when run through tsx. */
 export function findWebRoot(): string | null {
+  const dist = distDir();
   const here = dirname(fileURLToPath(import.meta.url));
-  for (const candidate of [join(here, 'web'), join(here, '../../../dist/web')]) {
+  for (const candidate of [dist ? join(dist, 'web') : join(here, '../../../dist/web')]) {
     if (existsSync(join(candidate, 'index.html'))) return candidate;
   }
   return null;
