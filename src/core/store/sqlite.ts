@@ -43,24 +43,7 @@ export function openSqlite(path: string, opts: OpenSqliteOptions = {}): SqlDb {
   db.pragma('journal_mode = WAL');
   db.pragma(`synchronous = ${opts.durable ? 'FULL' : 'NORMAL'}`);
   db.pragma('foreign_keys = ON');
-  return {
-    path,
-    exec: (sql) => {
-      db.exec(sql);
-    },
-    prepare: (sql) => {
-      const stmt = db.prepare<unknown[], unknown>(sql);
-      return {
-        run: (...args) => stmt.run(...args),
-        get: <T>(...args: SqlArgs) => stmt.get(...args) as T | undefined,
-        all: <T>(...args: SqlArgs) => stmt.all(...args) as T[],
-      };
-    },
-    transaction: (fn) => db.transaction(fn).immediate(),
-    close: () => {
-      db.close();
-    },
-  };
+  return wrap(db, path, 'immediate');
 }
 
 /**
@@ -70,6 +53,11 @@ export function openSqlite(path: string, opts: OpenSqliteOptions = {}): SqlDb {
 export function openSqliteReadOnly(path: string): SqlDb {
   const db = new Database(path, { readonly: true, fileMustExist: true });
   db.pragma('busy_timeout = 1000');
+  return wrap(db, path, 'deferred');
+}
+
+/** The port over one better-sqlite3 connection; writers take the write lock up front (IMMEDIATE). */
+function wrap(db: Database.Database, path: string, txMode: 'immediate' | 'deferred'): SqlDb {
   return {
     path,
     exec: (sql) => {
@@ -83,7 +71,7 @@ export function openSqliteReadOnly(path: string): SqlDb {
         all: <T>(...args: SqlArgs) => stmt.all(...args) as T[],
       };
     },
-    transaction: (fn) => db.transaction(fn).deferred(),
+    transaction: (fn) => db.transaction(fn)[txMode](),
     close: () => {
       db.close();
     },

@@ -7,7 +7,7 @@ export {
   type TicketQueue,
   ticketFileName,
 } from './queue.ts';
-export { newTicketId, parseTicket, TICKET_NAME_RE } from './ticket.ts';
+export { newTicketId, parseTicket, TICKET_NAME_RE, ticketState } from './ticket.ts';
 export type { LintIssue, Ticket, TicketContextEntry } from './types.ts';
 export { parseYaml } from './yaml.ts';
 

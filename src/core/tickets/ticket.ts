@@ -133,3 +133,9 @@ export function parseTicket(text: string, opts: ParseTicketOptions): Ticket {
     isDone: valid && data !== null && fields.done === true,
   };
 }
+
+/** Where a ticket stands in the queue: invalid frontmatter, done, or open (the only three states). */
+export function ticketState(ticket: Pick<Ticket, 'valid' | 'isDone'>): 'done' | 'open' | 'invalid' {
+  if (!ticket.valid) return 'invalid';
+  return ticket.isDone ? 'done' : 'open';
+}

@@ -20,6 +20,7 @@ import {
   type Ticket,
   TicketEditError,
   ticketFileName,
+  ticketState,
 } from '../../core/tickets/index.ts';
 import { collectEvidence } from '../../core/verify/evidence.ts';
 import type { ApiContext } from './context.ts';
@@ -52,11 +53,6 @@ export function checkTicketName(name: string): string {
     });
   }
   return name;
-}
-
-function ticketState(ticket: Ticket): 'done' | 'open' | 'invalid' {
-  if (!ticket.valid) return 'invalid';
-  return ticket.isDone ? 'done' : 'open';
 }
 
 function summaryJson(ticket: Ticket, hash: string) {

@@ -15,6 +15,7 @@ import {
   type Ticket,
   TicketEditError,
   ticketFileName,
+  ticketState,
 } from '../../../core/tickets/index.ts';
 import { type GlobalOptions, loadRepoConfig, type RepoContext, resolveRepo } from '../context.ts';
 import { CliError, EXIT } from '../errors.ts';
@@ -45,11 +46,6 @@ async function loadQueue(io: CliIo, global: GlobalOptions): Promise<Queue> {
     throw err;
   }
   return { repo, agents, tickets: queue.tickets, issues: queue.issues };
-}
-
-function ticketState(ticket: Ticket): 'done' | 'open' | 'invalid' {
-  if (ticket.issues.some((i) => i.severity === 'error')) return 'invalid';
-  return ticket.isDone ? 'done' : 'open';
 }
 
 function ticketJson(ticket: Ticket) {
