@@ -14,6 +14,8 @@ export interface RepoStateOptions {
 }
 
 const FILE_CONCURRENCY = 8;
+/** sha256 of no bytes: what an empty diff hashes to. */
+const EMPTY_DIGEST = createHash('sha256').digest('hex');
 /** Per-file patch text kept by diffFiles; tamper checks only need the lines, not a huge blob. */
 const MAX_PATCH_BYTES = 1024 * 1024;
 const BINARY_SNIFF_BYTES = 8000;
@@ -108,17 +110,24 @@ export function createRepoState(repoRoot: string, opts: RepoStateOptions = {}): 
     async snapshot(excludePaths) {
       const spec = pathspecExcluding(excludePaths);
       // `--branch` puts HEAD in the status header, saving a rev-parse per snapshot
-      const [statusOut, staged, worktree, root] = await Promise.all([
+      const [statusOut, root] = await Promise.all([
         runGit(
           [...statusArgs(excludePaths).slice(0, 2), '--branch', ...statusArgs(excludePaths).slice(2)],
           read,
         ),
-        gitDigest(['diff', '--cached', '--binary', ...PLAIN_DIFF, ...spec]),
-        gitDigest(['diff', '--binary', ...PLAIN_DIFF, ...spec]),
         top(),
       ]);
       const oid = /# branch\.oid ([0-9a-f]+)\0/.exec(statusOut.toString('latin1'))?.[1] ?? null;
       const entries = parsePorcelainV2(statusOut);
+      // No tracked change in the status means both diffs are empty: skip the two git calls (the common
+      // case between turns of a clean, committed tree).
+      const tracked = entries.some((e) => e.kind !== 'untracked' && e.kind !== 'ignored');
+      const [staged, worktree] = tracked
+        ? await Promise.all([
+            gitDigest(['diff', '--cached', '--binary', ...PLAIN_DIFF, ...spec]),
+            gitDigest(['diff', '--binary', ...PLAIN_DIFF, ...spec]),
+          ])
+        : [EMPTY_DIGEST, EMPTY_DIGEST];
       const untracked = untrackedPaths(entries);
       const digests = await mapConcurrent(untracked, FILE_CONCURRENCY, (p) => fileDigest(join(root, p)));
 
