@@ -76,41 +76,56 @@ export interface AgentProcess {
 
 const DEFAULT_TAIL = 8 * 1024;
 const DEFAULT_GRACE_MS = 2000;
+/** How long an exited agent's stderr may take to drain before its exit is reported. */
+const STDERR_DRAIN_MS = 250;
 
 /** Live process groups, SIGKILLed when this process exits so no agent outlives car. */
 const liveGroups = new Set<number>();
 let exitHookInstalled = false;
-function installExitHook(): void {
+
+/** Registers an agent's process group to be SIGKILLed if car exits without stopping it. */
+export function trackGroup(pgid: number): void {
+  liveGroups.add(pgid);
   if (exitHookInstalled) return;
   exitHookInstalled = true;
   process.on('exit', () => {
-    for (const pgid of liveGroups) {
-      try {
-        process.kill(-pgid, 'SIGKILL');
-      } catch {
-        // already gone
-      }
-    }
+    for (const group of liveGroups) signalProcessGroup(group, 'SIGKILL');
   });
 }
 
+export function untrackGroup(pgid: number): void {
+  liveGroups.delete(pgid);
+}
+
+/** Signals every member of the group; false when the group is already gone. */
+export function signalProcessGroup(pgid: number, signal: NodeJS.Signals | 0): boolean {
+  try {
+    process.kill(-pgid, signal);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /**
- * True while any member of process group `pgid` is alive. Zombies do not count: an orphaned grandchild
- * that died is re-parented to init, which may take a while to reap it.
+ * Live (non-zombie) members of process group `pgid`. On Linux this reads /proc, so members that died
+ * and wait to be reaped (an orphan re-parented to init, or children codex leaves behind) do not count;
+ * elsewhere the group counts as live while kill(0) reaches it.
  */
-export function processGroupAlive(pgid: number): boolean {
+export function liveGroupMembers(pgid: number): number[] {
   try {
     process.kill(-pgid, 0);
   } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
+    return (err as NodeJS.ErrnoException).code === 'EPERM' ? [pgid] : [];
   }
-  if (process.platform !== 'linux') return true;
+  if (process.platform !== 'linux') return [pgid];
   let entries: string[];
   try {
     entries = readdirSync('/proc');
   } catch {
-    return true;
+    return [pgid];
   }
+  const live: number[] = [];
   for (const entry of entries) {
     if (entry.charCodeAt(0) < 48 || entry.charCodeAt(0) > 57) continue;
     let stat: string;
@@ -121,9 +136,14 @@ export function processGroupAlive(pgid: number): boolean {
     }
     // pid (comm) state ppid pgrp ...; comm may contain spaces and parentheses
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    if (Number(fields[2]) === pgid && fields[0] !== 'Z' && fields[0] !== 'X') return true;
+    if (Number(fields[2]) === pgid && fields[0] !== 'Z' && fields[0] !== 'X') live.push(Number(entry));
   }
-  return false;
+  return live;
+}
+
+/** True while any member of process group `pgid` is alive (zombies do not count). */
+export function processGroupAlive(pgid: number): boolean {
+  return liveGroupMembers(pgid).length > 0;
 }
 
 function delay(ms: number): Promise<void> {
@@ -216,10 +236,22 @@ export function spawnAgentProcess(options: SpawnAgentOptions): Promise<AgentProc
       void handle?.kill();
     };
     child.on('exit', (code, signal) => {
-      exit = { code, signal };
-      options.signal?.removeEventListener('abort', onAbort);
-      resolveExit(exit);
-      if (pid !== undefined && !processGroupAlive(pid)) liveGroups.delete(pid);
+      const settle = () => {
+        if (exit) return;
+        exit = { code, signal };
+        options.signal?.removeEventListener('abort', onAbort);
+        resolveExit(exit);
+        if (pid !== undefined && !processGroupAlive(pid)) untrackGroup(pid);
+      };
+      // 'exit' can come before the last stderr bytes are read; wait (briefly: a grandchild may hold the
+      // pipe open) for stderr to close, so the exit's error message carries the agent's last words.
+      const stderr = child.stderr;
+      if (!stderr || stderr.closed) return settle();
+      const timer = setTimeout(settle, STDERR_DRAIN_MS);
+      stderr.once('close', () => {
+        clearTimeout(timer);
+        settle();
+      });
     });
 
     let handle: AgentProcess | undefined;
@@ -238,16 +270,8 @@ export function spawnAgentProcess(options: SpawnAgentOptions): Promise<AgentProc
         reject(new AgentError('spawn', `cannot start agent "${binary}"`));
         return;
       }
-      installExitHook();
-      liveGroups.add(pid);
-      const signalGroup = (sig: NodeJS.Signals): boolean => {
-        try {
-          process.kill(-pid, sig);
-          return true;
-        } catch {
-          return false;
-        }
-      };
+      trackGroup(pid);
+      const signalGroup = (sig: NodeJS.Signals): boolean => signalProcessGroup(pid, sig);
       handle = {
         pid,
         child,
@@ -275,7 +299,7 @@ export function spawnAgentProcess(options: SpawnAgentOptions): Promise<AgentProc
                 await waitForGroupGone(pid, 2000);
               }
             }
-            liveGroups.delete(pid);
+            untrackGroup(pid);
             child.stdout?.destroy();
             child.stderr?.destroy();
             child.stdin?.destroy();

@@ -14,8 +14,8 @@ import {
   type CodexApprovalRequest,
   CodexSessionError,
   createCodexAgent,
-  liveGroupMembers,
 } from '../../src/agents/codex/adapter.ts';
+import { liveGroupMembers } from '../../src/agents/process.ts';
 import type { AgentEvent, TurnRequest } from '../../src/core/agent.ts';
 import {
   type CodexHomeConfig,

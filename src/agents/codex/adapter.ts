@@ -3,8 +3,8 @@
 // everything it started; one codex thread per session, reusable across turns and across car restarts
 // (`thread/resume`). Every turn is bounded by an idle watchdog and a wall-clock cap, and every server
 // request (approvals) gets an answer, so a misbehaving agent cannot hang a run.
+
 import { spawn } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
 import type {
   Agent,
   AgentEvent,
@@ -15,6 +15,7 @@ import type {
   TurnResult,
   TurnUsage,
 } from '../../core/agent.ts';
+import { processGroupAlive, signalProcessGroup, trackGroup, untrackGroup } from '../process.ts';
 import {
   addUsage,
   type CodexTurnError,
@@ -139,65 +140,9 @@ function delay(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms).unref());
 }
 
-/**
- * Live (non-zombie) members of a process group. On Linux this reads /proc, so zombies that nobody has
- * reaped yet (codex leaves some `git` children behind) do not count; elsewhere it falls back to kill(0).
- */
-export function liveGroupMembers(pgid: number): number[] {
-  let entries: string[];
-  try {
-    entries = readdirSync('/proc');
-  } catch {
-    try {
-      process.kill(-pgid, 0);
-      return [pgid];
-    } catch (err) {
-      return (err as NodeJS.ErrnoException).code === 'EPERM' ? [pgid] : [];
-    }
-  }
-  const live: number[] = [];
-  for (const entry of entries) {
-    if (!/^\d+$/.test(entry)) continue;
-    let stat: string;
-    try {
-      stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-    } catch {
-      continue;
-    }
-    // pid (comm) state ppid pgrp ...; comm may contain spaces and parentheses
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    if (Number(fields[2]) === pgid && fields[0] !== 'Z' && fields[0] !== 'X') live.push(Number(entry));
-  }
-  return live;
-}
-
-function groupAlive(pgid: number): boolean {
-  return liveGroupMembers(pgid).length > 0;
-}
-
-/** App-server groups still running; SIGKILLed if car exits without closing its sessions. */
-const liveServers = new Set<number>();
-let exitHook = false;
-function trackServer(pgid: number): void {
-  liveServers.add(pgid);
-  if (exitHook) return;
-  exitHook = true;
-  process.on('exit', () => {
-    for (const group of liveServers) signalGroup(group, 'SIGKILL');
-  });
-}
-
-function signalGroup(pgid: number, signal: NodeJS.Signals): void {
-  try {
-    process.kill(-pgid, signal);
-  } catch {
-    // already gone
-  }
-}
-
 async function waitGroupGone(pgid: number, ms: number): Promise<boolean> {
   const end = Date.now() + ms;
-  while (groupAlive(pgid)) {
+  while (processGroupAlive(pgid)) {
     if (Date.now() >= end) return false;
     await delay(20);
   }
@@ -206,15 +151,15 @@ async function waitGroupGone(pgid: number, ms: number): Promise<boolean> {
 
 /** SIGTERM the group, SIGKILL whatever is left after the grace period, wait until the group is gone. */
 async function killGroup(server: AppServer, graceMs: number): Promise<void> {
-  if (groupAlive(server.pid)) {
-    signalGroup(server.pid, 'SIGTERM');
+  if (processGroupAlive(server.pid)) {
+    signalProcessGroup(server.pid, 'SIGTERM');
     if (!(await waitGroupGone(server.pid, graceMs))) {
-      signalGroup(server.pid, 'SIGKILL');
+      signalProcessGroup(server.pid, 'SIGKILL');
       await waitGroupGone(server.pid, 2000);
     }
   }
   await Promise.race([server.exited, delay(1000)]);
-  if (!groupAlive(server.pid)) liveServers.delete(server.pid);
+  if (!processGroupAlive(server.pid)) untrackGroup(server.pid);
 }
 
 // --- session ---------------------------------------------------------------------------------
@@ -299,7 +244,7 @@ class CodexSession implements CodexAgentSession {
       onRequest: (request) => this.#onServerRequest(request),
       onProtocolProblem: (problem) => this.#onProtocolProblem(problem),
       onExit: (exit) => {
-        if (child.pid !== undefined && !groupAlive(child.pid)) liveServers.delete(child.pid);
+        if (child.pid !== undefined && !processGroupAlive(child.pid)) untrackGroup(child.pid);
         this.#turn?.finish({ kind: 'exited', exit });
       },
     });
@@ -315,7 +260,7 @@ class CodexSession implements CodexAgentSession {
       );
     }
     this.#server = { client, pid: child.pid, exited: client.exited };
-    trackServer(child.pid);
+    trackGroup(child.pid);
     try {
       await client.request('initialize', {
         clientInfo: {
@@ -374,7 +319,7 @@ class CodexSession implements CodexAgentSession {
     if (signal.aborted) return { status: 'cancelled', finalText: '' };
 
     // The app-server died since the last turn (killed on a stall, crashed): start again, same thread.
-    if (!this.#server || this.#server.client.exitInfo || !groupAlive(this.#server.pid)) {
+    if (!this.#server || this.#server.client.exitInfo || !processGroupAlive(this.#server.pid)) {
       try {
         const previous = this.#server?.client.exitInfo;
         await this.#kill();
