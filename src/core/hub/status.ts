@@ -55,20 +55,7 @@ export interface HubRepoStatus {
   error?: string;
 }
 
-interface RunRow {
-  id: string;
-  status: string;
-  reason_code: string | null;
-  reason: string | null;
-  created_at: string;
-  started_at: string | null;
-  finished_at: string | null;
-  updated_at: string;
-  total_turns: number | null;
-  current_ticket: string | null;
-}
-
-const LATEST_RUN_SQL = `SELECT id, status, reason_code, reason, created_at, started_at, finished_at, updated_at,
+const LATEST_RUN_SQL = `SELECT id AS run_id, status, reason_code, reason, created_at, started_at, finished_at, updated_at,
   json_extract(state, '$.totalTurns') AS total_turns, json_extract(state, '$.ticket.path') AS current_ticket
   FROM runs ORDER BY created_at DESC, rowid DESC LIMIT 1`;
 
@@ -88,7 +75,7 @@ export class HubStatusReader {
   readonly #stores = new Map<string, OpenStore>();
   readonly #tickets = new Map<string, TicketCache>();
 
-  #latestRun(dbFile: string): RunRow | null {
+  #latestRun(dbFile: string): HubRunSummary | null {
     let ino: number;
     try {
       ino = statSync(dbFile).ino;
@@ -116,7 +103,7 @@ export class HubStatusReader {
       }
       this.#stores.set(dbFile, open);
     }
-    return open.latest.get<RunRow>() ?? null;
+    return open.latest.get<HubRunSummary>() ?? null;
   }
 
   #drop(dbFile: string): void {
@@ -166,21 +153,7 @@ export class HubStatusReader {
       problems.push(`lock: ${(err as Error).message}`);
     }
     try {
-      const row = this.#latestRun(paths.dbFile);
-      if (row) {
-        status.run = {
-          run_id: row.id,
-          status: row.status,
-          reason_code: row.reason_code,
-          reason: row.reason,
-          created_at: row.created_at,
-          started_at: row.started_at,
-          finished_at: row.finished_at,
-          updated_at: row.updated_at,
-          total_turns: row.total_turns,
-          current_ticket: row.current_ticket,
-        };
-      }
+      status.run = this.#latestRun(paths.dbFile);
     } catch (err) {
       this.#drop(paths.dbFile);
       problems.push(`store: ${(err as Error).message}`);
