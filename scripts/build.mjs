@@ -1,7 +1,10 @@
 // Bundles the CLI into dist/car.js; lazily imported command modules (HTTP, chat, agents...) are split
 // into dist/chunks/ so a command only parses what it uses. better-sqlite3 stays external (native addon).
-import { chmodSync } from 'node:fs';
+import { chmodSync, rmSync } from 'node:fs';
 import { build } from 'esbuild';
+
+// Chunk names carry content hashes: clear the old ones so dist/ holds exactly one build.
+rmSync('dist/chunks', { recursive: true, force: true });
 
 await build({
   entryPoints: { car: 'src/surfaces/cli/main.ts' },

@@ -49,6 +49,7 @@ export function openStore(paths: RepoPaths, config: CarConfig): RunStore {
   return openRunStore(paths.dbFile, {
     maxEventBytes: config.store.max_event_bytes,
     maxEventsPerType: config.store.max_events_per_type,
+    durable: config.storage.durable_writes,
   });
 }
 

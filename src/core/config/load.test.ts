@@ -50,6 +50,7 @@ test('no files: built-in defaults, and every source reported', () => {
   assert.deepEqual(config.app_server.command, ['codex', 'app-server']);
   assert.equal(config.server.port, 4173);
   assert.equal(config.git.commit_message_template, '[codex] run #{run_id}');
+  assert.equal(config.storage.durable_writes, false, "CAR's default: no fsync per record");
   assert.deepEqual(config.agents.opencode, {
     backend: 'acp',
     binary: 'opencode',

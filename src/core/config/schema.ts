@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 
 // Every object is loose: CAR config files carry many sections (voice, pma, github, ...) and keys car
 // does not implement yet, and they must load. The keys car does use are validated strictly, with
@@ -220,6 +220,12 @@ export const CarConfigSchema = mapping({
     max_event_bytes: positiveInt().default(16384),
     max_events_per_type: positiveInt().default(10000),
   }).prefault({}),
+  /**
+   * CAR's key. Off: SQLite `synchronous=NORMAL` and run records (turn summaries, evidence) written
+   * atomically without fsync: a killed or crashed car loses nothing, power loss may lose the last
+   * moments. On: SQLite FULL and every record fsynced. Tickets car edits are always fsynced.
+   */
+  storage: mapping({ durable_writes: bool().default(false) }).prefault({}),
 });
 
 /** The effective, validated configuration. */

@@ -19,7 +19,7 @@ let n = 0;
 
 async function freshRun(): Promise<RunPaths> {
   const paths = runPaths(join(tmp, `repo${++n}`), 'run-a');
-  await ensureRunDirs(paths);
+  ensureRunDirs(paths);
   return paths;
 }
 

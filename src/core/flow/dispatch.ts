@@ -126,12 +126,14 @@ export async function writeTurnSummary(
   paths: RunPaths,
   seq: number,
   agentOutput: string,
+  opts: { durable?: boolean } = {},
 ): Promise<string | null> {
   const output = agentOutput.trim();
   if (!output) return null;
   const dir = await createSeqDir(paths.dispatchHistoryDir, seq);
   writeFileAtomic(join(dir, 'DISPATCH.md'), `---\nmode: turn_summary\n---\n\n${output}\n`, {
     createDirs: true,
+    durable: opts.durable ?? true,
   });
   return dir;
 }

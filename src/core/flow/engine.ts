@@ -230,7 +230,7 @@ export class FlowEngine {
     const { settings, store } = this.#deps;
     const { state, paths } = ctx;
 
-    await ensureRunDirs(paths);
+    ensureRunDirs(paths);
     const reply = await archiveReply(paths);
     if (reply)
       store.appendEvent(ctx.runId, { type: 'reply_archived', data: { seq: reply.seq, title: reply.title } });
@@ -400,7 +400,7 @@ export class FlowEngine {
       turns: progress.turns,
     };
     const evidenceId = safeFileName(ticket.ticketId);
-    writeEvidence(ctx.paths, { ...record, ticket_id: evidenceId });
+    writeEvidence(ctx.paths, { ...record, ticket_id: evidenceId }, { durable: settings.durableWrites });
     const evidencePath = evidenceRelPath(ctx.paths, evidenceId);
     // Recorded together with clearing the ticket, in one transaction: exactly once, even across a crash.
     this.#clearTicket(ctx);
@@ -895,11 +895,25 @@ export class FlowEngine {
     const { settings, repo } = this.#deps;
     const { state, paths } = ctx;
 
-    const dispatch = await this.#archiveDispatch(ctx, {});
-    if ('outcome' in dispatch) return end(dispatch.outcome);
+    // git looks at the tree while car files the turn's records, which live under the excluded runtime
+    // paths: the git process runs on another core instead of after them.
+    const snapshotting = repo.snapshot(RUNTIME_PATHS);
+    const dispatch = await this.#archiveDispatch(ctx, {}).catch(async (err: unknown) => {
+      await snapshotting.catch(() => {});
+      throw err;
+    });
+    if ('outcome' in dispatch) {
+      await snapshotting.catch(() => {});
+      return end(dispatch.outcome);
+    }
     const summarySeq = await nextDispatchSeq(paths);
-    await writeTurnSummary(paths, summarySeq, result.finalText);
-    const after_ = await repo.snapshot(RUNTIME_PATHS);
+    await writeTurnSummary(paths, summarySeq, result.finalText, { durable: settings.durableWrites }).catch(
+      async (err: unknown) => {
+        await snapshotting.catch(() => {});
+        throw err;
+      },
+    );
+    const after_ = await snapshotting;
     // A turn that left the tree exactly as it found it changed nothing: no need to ask git for a diff.
     const stat =
       after_.fingerprint === before.fingerprintBefore

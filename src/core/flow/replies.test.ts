@@ -12,7 +12,7 @@ let n = 0;
 
 async function freshRun(): Promise<RunPaths> {
   const paths = runPaths(join(tmp, `repo${++n}`), 'run-b');
-  await ensureRunDirs(paths);
+  ensureRunDirs(paths);
   return paths;
 }
 

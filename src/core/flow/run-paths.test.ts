@@ -30,7 +30,7 @@ test('runPaths refuses ids that could leave runs/', () => {
 
 test('ensureRunDirs creates the four folders', async () => {
   const p = runPaths(tmp, 'ensure');
-  await ensureRunDirs(p);
+  ensureRunDirs(p);
   assert.deepEqual((await readdir(p.runDir)).sort(), [
     'dispatch',
     'dispatch_history',

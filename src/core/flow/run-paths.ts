@@ -1,6 +1,6 @@
 // Layout of one run's folder (`.codex-autorunner/runs/<run_id>/`), CAR-compatible, plus the small
 // file primitives the dispatch and reply protocols share: history numbering and staging archives.
-import type { Dirent } from 'node:fs';
+import { type Dirent, mkdirSync } from 'node:fs';
 import { cp, mkdir, readdir, rm, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { STATE_DIR } from '../paths.ts';
@@ -43,9 +43,9 @@ export function runPaths(root: string, runId: string): RunPaths {
   return { root, runId, ...abs, rel };
 }
 
-export async function ensureRunDirs(paths: RunPaths): Promise<void> {
+export function ensureRunDirs(paths: RunPaths): void {
   for (const dir of [paths.dispatchDir, paths.dispatchHistoryDir, paths.replyDir, paths.replyHistoryDir]) {
-    await mkdir(dir, { recursive: true });
+    mkdirSync(dir, { recursive: true });
   }
 }
 

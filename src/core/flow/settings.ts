@@ -28,6 +28,8 @@ export interface FlowSettings {
   maxNetworkRetries: number;
   previousOutputMaxChars: number;
   includePreviousTicketContext: boolean;
+  /** fsync run records (config `storage.durable_writes`); tickets are always fsynced. */
+  durableWrites: boolean;
   verify: VerifySettings;
 }
 
@@ -47,6 +49,7 @@ export function flowSettings(config: CarConfig, overrides: Partial<FlowSettings>
     maxNetworkRetries: tf.max_network_retries,
     previousOutputMaxChars: tf.previous_output_max_chars,
     includePreviousTicketContext: tf.include_previous_ticket_context,
+    durableWrites: config.storage.durable_writes,
     verify: verifySettings(config),
     ...overrides,
   };

@@ -40,6 +40,16 @@ test('replaces content (string and bytes) and keeps the existing mode', () => {
   assert.deepEqual(readdirSync(dir), ['TICKET-001.md']);
 });
 
+test('without fsync (durable: false) the replacement is still whole and leaves no temp file', () => {
+  const sub = join(dir, 'records');
+  const path = join(sub, 'summary.md');
+  writeFileAtomic(path, 'first\n', { durable: false, createDirs: true });
+  writeFileAtomic(path, 'second\n', { durable: false });
+  assert.equal(readFileSync(path, 'utf8'), 'second\n');
+  assert.deepEqual(readdirSync(sub), ['summary.md']);
+  rmSync(sub, { recursive: true });
+});
+
 test('removes the temp file and keeps the target when the rename fails', () => {
   // Renaming a file over a non-empty directory fails after the temp file was written and synced.
   const busy = join(dir, 'busy');

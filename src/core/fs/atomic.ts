@@ -24,16 +24,27 @@ function fsyncDir(dir: string): void {
   }
 }
 
+export interface AtomicWriteOptions {
+  /** Make missing parent folders first. */
+  createDirs?: boolean;
+  /**
+   * fsync the file and its folder (default): the new bytes survive power loss. Without it the write is
+   * still all-or-nothing for a crashed or killed process; run records use the store's durability setting.
+   */
+  durable?: boolean;
+}
+
 /**
  * Replaces `path` so that a crash leaves either the old or the new bytes: writes a temp file in the
- * same directory, fsyncs it, renames it over the target and fsyncs the directory. Keeps the target's
- * file mode; removes the temp file when anything fails. `createDirs` makes missing parent folders first.
+ * same directory, renames it over the target, and (durable) fsyncs the file before and the directory
+ * after. Keeps the target's file mode; removes the temp file when anything fails.
  */
 export function writeFileAtomic(
   path: string,
   data: string | Uint8Array,
-  opts: { createDirs?: boolean } = {},
+  opts: AtomicWriteOptions = {},
 ): void {
+  const durable = opts.durable ?? true;
   const dir = dirname(path);
   if (opts.createDirs) mkdirSync(dir, { recursive: true });
   const tmp = join(dir, `.${basename(path)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
@@ -51,7 +62,7 @@ export function writeFileAtomic(
     const bytes = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
     let written = 0;
     while (written < bytes.length) written += writeSync(fd, bytes, written, bytes.length - written);
-    fsyncSync(fd);
+    if (durable) fsyncSync(fd);
     closeSync(fd);
     fd = undefined;
     renameSync(tmp, path);
@@ -64,5 +75,5 @@ export function writeFileAtomic(
     }
     throw error;
   }
-  fsyncDir(dir);
+  if (durable) fsyncDir(dir);
 }

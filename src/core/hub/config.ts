@@ -1,7 +1,7 @@
 // Hub settings: the `hub:` section of the hub root's layered config (CAR's DEFAULT_HUB_CONFIG keys,
 // plus car's supervisor caps and worktree set-up). The repo config schema keeps unknown sections, so
 // this section is validated here, with the same "key path + message" errors.
-import { z } from 'zod';
+import * as z from 'zod';
 import { type CarConfig, ConfigError, loadConfig } from '../config/index.ts';
 
 const str = () => z.string({ error: 'must be a string' }).min(1, { error: 'must not be empty' });

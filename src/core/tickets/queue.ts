@@ -29,8 +29,9 @@ export interface LoadQueueOptions {
 export type TicketCache = Map<string, { stamp: string; ticket: Ticket }>;
 
 function statStamp(path: string): string {
-  const st = statSync(path, { bigint: true });
-  return `${st.mtimeNs}:${st.ctimeNs}:${st.size}:${st.ino}`;
+  // Float milliseconds keep sub-microsecond precision for today's dates and cost less than BigInts.
+  const st = statSync(path);
+  return `${st.mtimeMs}:${st.ctimeMs}:${st.size}:${st.ino}`;
 }
 
 function isFile(dir: string, entry: Dirent): boolean {
@@ -75,26 +76,29 @@ export function loadTicketQueue(ticketsDir: string, opts: LoadQueueOptions): Tic
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { tickets: [], issues: [] };
     throw error;
   }
-  const toRel = (path: string): string => relative(opts.repoRoot, path).split(sep).join('/');
+  // Entries are direct children: resolve the folder once rather than normalising every path.
+  const relDir = relative(opts.repoRoot, ticketsDir).split(sep).join('/');
+  const toRel = (name: string): string => (relDir ? `${relDir}/${name}` : name);
+  const dirPrefix = join(ticketsDir, sep);
   const tickets: Ticket[] = [];
   const stray: string[] = [];
   for (const entry of entries) {
     if (entry.name.startsWith('.') || NON_TICKET_FILES.has(entry.name) || !isFile(ticketsDir, entry))
       continue;
-    const path = join(ticketsDir, entry.name);
+    const path = dirPrefix + entry.name;
     if (ticketIndexFromName(entry.name) === null) {
-      stray.push(toRel(path));
+      stray.push(toRel(entry.name));
       continue;
     }
     if (!opts.cache) {
-      tickets.push(readTicket(path, toRel(path), opts));
+      tickets.push(readTicket(path, toRel(entry.name), opts));
       continue;
     }
     const stamp = statStamp(path);
     const hit = opts.cache.get(path);
     if (hit && hit.stamp === stamp) tickets.push(hit.ticket);
     else {
-      const ticket = readTicket(path, toRel(path), opts);
+      const ticket = readTicket(path, toRel(entry.name), opts);
       opts.cache.set(path, { stamp, ticket });
       tickets.push(ticket);
     }

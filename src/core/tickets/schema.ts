@@ -1,6 +1,6 @@
 // JSON Schema of ticket frontmatter for `car describe --json` and API clients. Parsing and lint do not
 // use it (they follow CAR's rules by hand, with CAR's messages); this documents the same rules.
-import { z } from 'zod';
+import * as z from 'zod';
 
 const contextEntry = z.object({
   path: z.string().describe('repo-relative path: no leading "/", no "\\\\", no ".."'),

@@ -54,9 +54,16 @@ export function evidenceRelPath(paths: RunPaths, ticketId: string): string {
 }
 
 /** Writes the record atomically; returns the absolute path. */
-export function writeEvidence(paths: RunPaths, record: EvidenceRecord): string {
+export function writeEvidence(
+  paths: RunPaths,
+  record: EvidenceRecord,
+  opts: { durable?: boolean } = {},
+): string {
   const file = join(paths.runDir, 'evidence', `${record.ticket_id}.json`);
-  writeFileAtomic(file, `${JSON.stringify(record, null, 2)}\n`, { createDirs: true });
+  writeFileAtomic(file, `${JSON.stringify(record, null, 2)}\n`, {
+    createDirs: true,
+    durable: opts.durable ?? true,
+  });
   return file;
 }
 

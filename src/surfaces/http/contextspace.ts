@@ -2,7 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Hono } from 'hono';
-import { z } from 'zod';
+import * as z from 'zod';
 import { writeFileAtomic } from '../../core/fs/atomic.ts';
 import { CONTEXTSPACE_DOCS, STATE_DIR } from '../../core/paths.ts';
 import type { ApiContext } from './context.ts';

@@ -1,7 +1,7 @@
 // /api/flow: status and steering. Runs execute in a detached worker process (as `car flow start`), so
 // the server stays light and restarting it never kills a run.
 import { Hono } from 'hono';
-import { z } from 'zod';
+import * as z from 'zod';
 import type { StartOptions } from '../../control/flow-control.ts';
 import { flowStatusReport, runJson } from '../flow-report.ts';
 import type { ApiContext } from './context.ts';

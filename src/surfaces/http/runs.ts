@@ -2,7 +2,7 @@
 // stream of them. Nothing here loads a whole run's events: pages and stream batches are bounded.
 import { Hono } from 'hono';
 import { streamSSE } from 'hono/streaming';
-import { z } from 'zod';
+import * as z from 'zod';
 import { RUN_STATUSES } from '../../core/store/schema.ts';
 import type { Run, RunEvent } from '../../core/store/types.ts';
 import { runJson } from '../flow-report.ts';

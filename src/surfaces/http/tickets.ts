@@ -4,7 +4,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Hono } from 'hono';
-import { z } from 'zod';
+import * as z from 'zod';
 import { knownAgentIds } from '../../core/config/index.ts';
 import { writeFileAtomic } from '../../core/fs/atomic.ts';
 import { createFileExclusive } from '../../core/fs/create-exclusive.ts';

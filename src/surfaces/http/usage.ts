@@ -1,7 +1,7 @@
 // /api/usage: tokens and cost summed per day or per ticket. A turn's own usage (what the agent reported
 // when the turn ended) counts; a turn without one counts its last `usage` event instead.
 import { Hono } from 'hono';
-import { z } from 'zod';
+import * as z from 'zod';
 import type { RunStore } from '../../core/store/run-store.ts';
 import type { JsonObject, Turn } from '../../core/store/types.ts';
 import type { ApiContext } from './context.ts';

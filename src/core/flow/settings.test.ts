@@ -1,0 +1,19 @@
+import assert from 'node:assert/strict';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, test } from 'node:test';
+import { DEFAULT_CONFIG, loadConfig } from '../config/index.ts';
+import { flowSettings } from './settings.ts';
+
+const root = mkdtempSync(join(tmpdir(), 'car-settings-'));
+after(() => rmSync(root, { recursive: true, force: true }));
+
+test('storage.durable_writes (CAR key) decides whether run records are fsynced', () => {
+  assert.equal(flowSettings(DEFAULT_CONFIG).durableWrites, false);
+  mkdirSync(join(root, '.codex-autorunner'));
+  writeFileSync(join(root, '.codex-autorunner', 'config.yml'), 'storage:\n  durable_writes: true\n');
+  assert.equal(flowSettings(loadConfig(root, {}).config).durableWrites, true);
+  writeFileSync(join(root, '.codex-autorunner', 'config.yml'), 'storage:\n  durable_writes: sometimes\n');
+  assert.throws(() => loadConfig(root, {}), /config\.yml: storage\.durable_writes must be boolean/);
+});
