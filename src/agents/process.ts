@@ -4,6 +4,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import type { Readable, Writable } from 'node:stream';
 import type { TurnError } from '../core/agent.ts';
+import { type LedgerGroup, processStartTicks, writeGroupLedger } from './group-ledger.ts';
 
 /** An error with the classification the engine decides on (see `TurnError.kind`). */
 export class AgentError extends Error {
@@ -80,21 +81,48 @@ const DEFAULT_GRACE_MS = 2000;
 const STDERR_DRAIN_MS = 250;
 
 /** Live process groups, SIGKILLed when this process exits so no agent outlives car. */
-const liveGroups = new Set<number>();
+const liveGroups = new Map<number, LedgerGroup>();
 let exitHookInstalled = false;
+let ledgerFile: string | null = null;
+
+/**
+ * Keeps the ledger of this process's live agent groups in `file` (null: none), so that a successor can
+ * stop them if this process is killed before its exit hook runs (see orphans.ts).
+ */
+export function keepGroupLedger(file: string | null): void {
+  ledgerFile = file;
+  saveLedger();
+}
+
+function saveLedger(): void {
+  if (ledgerFile === null) return;
+  try {
+    writeGroupLedger(ledgerFile, [...liveGroups.values()]);
+  } catch {
+    // A ledger that cannot be written only weakens recovery after a SIGKILL; the agent still runs.
+  }
+}
 
 /** Registers an agent's process group to be SIGKILLed if car exits without stopping it. */
-export function trackGroup(pgid: number): void {
-  liveGroups.add(pgid);
+export function trackGroup(pgid: number, command: string): void {
+  liveGroups.set(pgid, {
+    pgid,
+    start: processStartTicks(pgid),
+    command,
+    started_at: new Date().toISOString(),
+  });
+  saveLedger();
   if (exitHookInstalled) return;
   exitHookInstalled = true;
   process.on('exit', () => {
-    for (const group of liveGroups) signalProcessGroup(group, 'SIGKILL');
+    for (const group of liveGroups.keys()) signalProcessGroup(group, 'SIGKILL');
+    liveGroups.clear();
+    saveLedger();
   });
 }
 
 export function untrackGroup(pgid: number): void {
-  liveGroups.delete(pgid);
+  if (liveGroups.delete(pgid)) saveLedger();
 }
 
 /** Signals every member of the group; false when the group is already gone. */
@@ -270,7 +298,7 @@ export function spawnAgentProcess(options: SpawnAgentOptions): Promise<AgentProc
         reject(new AgentError('spawn', `cannot start agent "${binary}"`));
         return;
       }
-      trackGroup(pid);
+      trackGroup(pid, binary);
       const signalGroup = (sig: NodeJS.Signals): boolean => signalProcessGroup(pid, sig);
       handle = {
         pid,

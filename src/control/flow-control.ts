@@ -67,17 +67,57 @@ function busyError(lock: LockStatus): FlowControlError {
   return new FlowControlError('busy', `repo is locked by ${who}; lock file ${lock.path}`);
 }
 
+/** An agent process group found running after the worker that started it was killed. */
+export interface OrphanedAgent {
+  pgid: number;
+  command: string;
+  started_at: string;
+  /** Live processes in the group when found. */
+  processes: number;
+  /** The signal that ended it; null when it could not be stopped. */
+  signal: string | null;
+}
+
+/**
+ * The agent adapters' process bookkeeping (agents/process.ts), as the control plane uses it: a worker
+ * keeps a ledger of its agent process groups so that, after a SIGKILL, the next owner of the repo can
+ * stop the agents that are still editing it.
+ */
+export interface AgentProcessPort {
+  /** Stops the still-running groups listed in `ledgerFile`; only while holding the repo lock. */
+  stopOrphans(ledgerFile: string): Promise<OrphanedAgent[]>;
+  /** Records this process's agent groups in `ledgerFile` from now on (null: stop recording). */
+  keepLedger(ledgerFile: string | null): void;
+}
+
 export class FlowControl {
   readonly paths: RepoPaths;
   readonly config: CarConfig;
   readonly store: RunStore;
+  readonly agentProcesses: AgentProcessPort | null;
   readonly #repo: RepoState;
 
-  constructor(paths: RepoPaths, config: CarConfig, repo: RepoState) {
+  constructor(paths: RepoPaths, config: CarConfig, repo: RepoState, agentProcesses?: AgentProcessPort) {
     this.paths = paths;
     this.config = config;
     this.#repo = repo;
+    this.agentProcesses = agentProcesses ?? null;
     this.store = openStore(paths, config);
+  }
+
+  /**
+   * Stops agents a killed worker left running and records them on the run. The caller holds the repo
+   * lock, so the ledger's owner is known to be gone.
+   */
+  async stopOrphans(runId: string): Promise<OrphanedAgent[]> {
+    const found = (await this.agentProcesses?.stopOrphans(this.paths.agentGroupsFile)) ?? [];
+    if (found.length > 0) {
+      this.store.appendEvent(runId, {
+        type: 'orphan_agents_stopped',
+        data: { groups: found.map((o) => ({ ...o })) },
+      });
+    }
+    return found;
   }
 
   close(): void {
@@ -185,10 +225,10 @@ export class FlowControl {
    * Asks the run to pause after the turn in flight (`stop`: to end now). With no live worker the
    * request takes effect at once.
    */
-  request(
+  async request(
     runId: string | undefined,
     what: 'pause' | 'stop',
-  ): { run: Run; immediate: boolean; workerPid: number | null } {
+  ): Promise<{ run: Run; immediate: boolean; workerPid: number | null; orphans: OrphanedAgent[] }> {
     const run = this.runOrLatest(runId);
     if (what === 'pause' && !ACTIVE.has(run.status)) {
       throw new FlowControlError(
@@ -216,7 +256,7 @@ export class FlowControl {
         });
         return r;
       });
-      return { run: updated, immediate: true, workerPid };
+      return { run: updated, immediate: true, workerPid, orphans: await this.#stopLeftoverAgents(run.id) };
     }
     const updated = this.store.updateRun(run.id, {
       ...(what === 'stop' ? { status: 'stopping' as const } : {}),
@@ -231,7 +271,26 @@ export class FlowControl {
         // gone already; the engine's next check or a later start settles the state
       }
     }
-    return { run: updated, immediate: false, workerPid };
+    return { run: updated, immediate: false, workerPid, orphans: [] };
+  }
+
+  /**
+   * With no worker alive, agents a killed worker left running would go on editing the repo: stop them,
+   * holding the repo lock so that a worker starting meanwhile keeps its own agents.
+   */
+  async #stopLeftoverAgents(runId: string): Promise<OrphanedAgent[]> {
+    if (!this.agentProcesses) return [];
+    let lock: ReturnType<typeof acquireLock>;
+    try {
+      lock = acquireLock(this.paths.lockFile, { purpose: 'car flow stop' });
+    } catch {
+      return []; // a worker owns the repo now; its agents are not orphans
+    }
+    try {
+      return await this.stopOrphans(runId);
+    } finally {
+      lock.release();
+    }
   }
 
   /** Writes USER_REPLY.md for the run; the next turn archives it and shows it to the agent. */
@@ -276,6 +335,9 @@ export async function runWorker(opts: WorkerOptions): Promise<FlowOutcome> {
     throw err;
   }
   try {
+    // Before any turn: stop agents a killed predecessor left running, then record our own.
+    await control.stopOrphans(run.id);
+    control.agentProcesses?.keepLedger(control.paths.agentGroupsFile);
     // bounded by policy: old finished runs lose their raw stream events, never their lifecycle
     control.store.pruneEvents({ olderThanDays: EVENT_RETENTION_DAYS });
     const engine = new FlowEngine({
@@ -292,6 +354,8 @@ export async function runWorker(opts: WorkerOptions): Promise<FlowOutcome> {
     writeRunManifest(control.store, control.paths.root, run.id);
     return outcome;
   } finally {
+    // Agents still running past this point stay in the ledger for the next owner to stop.
+    control.agentProcesses?.keepLedger(null);
     handle.release();
   }
 }

@@ -14,6 +14,8 @@ export interface RepoPaths {
   configFile: string;
   dbFile: string;
   lockFile: string;
+  /** The worker's live agent process groups (agents/group-ledger.ts). */
+  agentGroupsFile: string;
 }
 
 export function repoPaths(root: string): RepoPaths {
@@ -27,6 +29,7 @@ export function repoPaths(root: string): RepoPaths {
     configFile: join(stateDir, 'config.yml'),
     dbFile: join(stateDir, 'car.db'),
     lockFile: join(stateDir, 'flow.lock'),
+    agentGroupsFile: join(stateDir, 'runs', 'agent-groups.json'),
   };
 }
 

@@ -63,7 +63,7 @@ test('discord: gateway commands, pause notice with buttons, Stop button, reply r
   const control = new FlowControl(repoPaths(repo.dir), config, createRepoState(repo.dir));
   cleanups.push(() => control.close());
   const { run: first } = await control.prepareStart();
-  control.request(first.id, 'pause');
+  await control.request(first.id, 'pause');
   const paused = await dc.waitFor(
     () => dc.messages.find((m) => m.content.startsWith('car paused')),
     10_000,

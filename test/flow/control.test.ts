@@ -142,7 +142,7 @@ test('a pause request while a turn runs pauses the run after that turn with paus
   await gated.entered;
 
   const other = h.control();
-  const requested = other.request(run.id, 'pause');
+  const requested = await other.request(run.id, 'pause');
   assert.equal(requested.immediate, false);
   assert.equal(requested.workerPid, process.pid);
   assert.equal(h.store.getRun(run.id)!.metadata.requested, 'pause');
@@ -169,11 +169,11 @@ test('requests without a live worker take effect at once', async (t) => {
   t.after(() => h.cleanup());
   const control = h.control();
   const { run } = await control.prepareStart();
-  const paused = control.request(run.id, 'pause');
+  const paused = await control.request(run.id, 'pause');
   assert.equal(paused.immediate, true);
   assert.equal(paused.run.status, 'paused');
   assert.equal(paused.run.reasonCode, 'pause_requested');
-  const stopped = control.request(run.id, 'stop');
+  const stopped = await control.request(run.id, 'stop');
   assert.equal(stopped.run.status, 'stopped');
   assert.equal(stopped.run.reasonCode, 'stop_requested');
   assert.ok(stopped.run.finishedAt);
@@ -184,8 +184,8 @@ test('requests without a live worker take effect at once', async (t) => {
       ['flow_stopped', 'stop_requested'],
     ],
   );
-  assert.throws(() => control.request(run.id, 'stop'), isControlError('wrong_state'));
-  assert.throws(() => control.request(run.id, 'pause'), isControlError('wrong_state'));
+  await assert.rejects(control.request(run.id, 'stop'), isControlError('wrong_state'));
+  await assert.rejects(control.request(run.id, 'pause'), isControlError('wrong_state'));
 });
 
 test('stop through the abort signal mid-turn: turn cancelled, run stopped, lock released', async (t) => {

@@ -260,7 +260,7 @@ class CodexSession implements CodexAgentSession {
       );
     }
     this.#server = { client, pid: child.pid, exited: client.exited };
-    trackGroup(child.pid);
+    trackGroup(child.pid, cmd);
     try {
       await client.request('initialize', {
         clientInfo: {

@@ -110,7 +110,7 @@ export class ChatCommands {
           return { text: await this.#start() };
         case 'pause':
         case 'stop':
-          return { text: this.#request(cmd.name) };
+          return { text: await this.#request(cmd.name) };
         case 'resume':
           return { text: await this.#resume(undefined, cmd.args === 'force') };
         case 'reply':
@@ -128,7 +128,7 @@ export class ChatCommands {
   async action(action: NoticeAction, runId: string): Promise<string> {
     try {
       if (action === 'status') return this.#status(runId).text;
-      if (action === 'stop') return this.#request('stop', runId);
+      if (action === 'stop') return await this.#request('stop', runId);
       return await this.#resume(runId, false);
     } catch (err) {
       return this.#explain(err);
@@ -207,9 +207,13 @@ export class ChatCommands {
     return `${prepared.action} run ${short(prepared.run.id)} (worker pid ${pid})`;
   }
 
-  #request(what: 'pause' | 'stop', runId?: string): string {
-    const r = this.#control.request(runId, what);
-    if (r.immediate) return `run ${short(r.run.id)} ${r.run.status}`;
+  async #request(what: 'pause' | 'stop', runId?: string): Promise<string> {
+    const r = await this.#control.request(runId, what);
+    if (r.immediate) {
+      const orphans =
+        r.orphans.length > 0 ? `; stopped ${r.orphans.length} agent(s) a killed worker left running` : '';
+      return `run ${short(r.run.id)} ${r.run.status}${orphans}`;
+    }
     return `${what} requested for run ${short(r.run.id)}`;
   }
 

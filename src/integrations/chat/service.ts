@@ -2,7 +2,7 @@
 // outbox, and serves commands from Telegram and/or Discord. One loop does both watching and delivery,
 // so a row is never sent by two senders of this process; the outbox claim guards against another one.
 import { basename } from 'node:path';
-import { FlowControl } from '../../control/flow-control.ts';
+import { type AgentProcessPort, FlowControl } from '../../control/flow-control.ts';
 import type { CarConfig } from '../../core/config/index.ts';
 import type { RepoState } from '../../core/flow/ports.ts';
 import { type ChatStore, openChatStore, type Platform } from '../../core/notify/chat-store.ts';
@@ -19,6 +19,8 @@ export interface ChatServiceOptions {
   paths: RepoPaths;
   config: CarConfig;
   repo: RepoState;
+  /** Lets a pause or stop with no live worker also stop agents a killed worker left running. */
+  agentProcesses?: AgentProcessPort;
   telegram?: { token: string; chatId?: string };
   discord?: { token: string };
   startWorker: (runId: string) => Promise<number>;
@@ -47,7 +49,7 @@ export class ChatService {
     const log = (line: string) => opts.log(redact(line, secrets));
     this.#opts = { ...opts, log };
     // FlowControl opens (and migrates) the run store first; the chat store is a second connection
-    this.control = new FlowControl(opts.paths, opts.config, opts.repo);
+    this.control = new FlowControl(opts.paths, opts.config, opts.repo, opts.agentProcesses);
     this.chats = openChatStore(opts.paths.dbFile);
     const commands = new ChatCommands({
       control: this.control,

@@ -1,6 +1,7 @@
 // What every route shares: the repo's paths, its config (re-read when a config file changes), the flow
 // control plane with its open run store, and how a worker is started.
 import { statSync } from 'node:fs';
+import { agentProcessPort } from '../../agents/orphans.ts';
 import { FlowControl } from '../../control/flow-control.ts';
 import { ConfigError, type LoadedConfig, loadConfig } from '../../core/config/index.ts';
 import { type RepoPaths, repoPaths } from '../../core/paths.ts';
@@ -63,7 +64,12 @@ export class ApiContext {
    */
   control(): FlowControl {
     if (!this.#control) {
-      this.#control = new FlowControl(this.paths, this.loaded().config, createRepoState(this.paths.root));
+      this.#control = new FlowControl(
+        this.paths,
+        this.loaded().config,
+        createRepoState(this.paths.root),
+        agentProcessPort,
+      );
     }
     return this.#control;
   }

@@ -72,12 +72,13 @@ export function flowRoutes(ctx: ApiContext): Hono {
     app.post(`/${what}`, async (c) => {
       const body = await readJson(c, RequestBody);
       const control = ctx.control();
-      const result = control.request(body.run_id, what);
+      const result = await control.request(body.run_id, what);
       return c.json({
         run_id: result.run.id,
         status: result.run.status,
         immediate: result.immediate,
         worker_pid: result.workerPid,
+        orphans_stopped: result.orphans,
         run: runJson(result.run, control),
       });
     });

@@ -1,4 +1,5 @@
 // `car chat run` (the Telegram/Discord service, in the foreground) and `car chat status`.
+import { agentProcessPort } from '../../../agents/orphans.ts';
 import { openChatStore } from '../../../core/notify/chat-store.ts';
 import { redact } from '../../../core/notify/text.ts';
 import { openRunStore } from '../../../core/store/run-store.ts';
@@ -54,6 +55,7 @@ export async function chatRun(io: CliIo, global: GlobalOptions, flags: RunFlags)
     paths: repo.paths,
     config,
     repo: createRepoState(repo.paths.root),
+    agentProcesses: agentProcessPort,
     ...(telegramToken ? { telegram: { token: telegramToken, ...(chatId ? { chatId } : {}) } } : {}),
     ...(discordToken ? { discord: { token: discordToken } } : {}),
     startWorker: (runId) => spawnWorker({ root: repo.paths.root, runId, env }),

@@ -1,6 +1,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { agentProcessPort } from '../../../agents/orphans.ts';
 import { createAgentResolver } from '../../../agents/resolver.ts';
 import { FlowControl, runWorker } from '../../../control/flow-control.ts';
 import { loadConfig } from '../../../core/config/index.ts';
@@ -78,7 +79,7 @@ export async function demoCommand(io: CliIo, opts: { keep?: boolean; fast?: bool
     await runGit(['commit', '-q', '-m', 'plan: three demo tickets'], { cwd: dir });
 
     const { config } = loadConfig(dir, io.env);
-    const control = new FlowControl(paths, config, createRepoState(dir));
+    const control = new FlowControl(paths, config, createRepoState(dir), agentProcessPort);
     try {
       const prepared = await control.prepareStart();
       const printer = new ProgressPrinter(io);

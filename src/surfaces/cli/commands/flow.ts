@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
+import { agentProcessPort } from '../../../agents/orphans.ts';
 import { createAgentResolver } from '../../../agents/resolver.ts';
 import {
   type AbortReason,
@@ -26,7 +27,7 @@ interface JsonFlag {
 async function openControl(io: CliIo, global: GlobalOptions): Promise<FlowControl> {
   const repo = resolveRepo(io, global);
   const { config } = await loadRepoConfig(io, repo.paths.root);
-  return new FlowControl(repo.paths, config, createRepoState(repo.paths.root));
+  return new FlowControl(repo.paths, config, createRepoState(repo.paths.root), agentProcessPort);
 }
 
 /** Maps control-plane refusals to exit codes; everything else propagates. */
@@ -191,9 +192,16 @@ export async function flowRequest(
         status: result.run.status,
         immediate: result.immediate,
         worker_pid: result.workerPid,
+        orphans_stopped: result.orphans,
       });
     } else if (result.immediate) {
       io.stdout(`run ${result.run.id} ${result.run.status}\n`);
+      for (const o of result.orphans) {
+        const how = o.signal ? `stopped (${o.signal})` : 'could NOT be stopped';
+        io.stdout(
+          `agent left running by a killed worker: ${o.command}, process group ${o.pgid} (${o.processes} process(es)), ${how}\n`,
+        );
+      }
     } else {
       io.stdout(
         `${what} requested for run ${result.run.id}; worker pid ${result.workerPid} ${what === 'stop' ? 'is stopping' : 'pauses after the current turn'}\n`,

@@ -1,6 +1,7 @@
 // `car hub add|remove|list|scan|status|run` and `car worktree new|list|remove`.
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { agentProcessPort } from '../../../agents/orphans.ts';
 import { FlowControl } from '../../../control/flow-control.ts';
 import { SupervisorBusyError, type SupervisorEvent, superviseHub } from '../../../control/hub-supervisor.ts';
 import { ConfigError, loadConfig } from '../../../core/config/index.ts';
@@ -210,7 +211,7 @@ export async function hubRun(io: CliIo, flags: RunFlags): Promise<void> {
           readRepos: () => readManifest(hub.paths.manifestFile).repos,
           openControl: (dir) => {
             const { config } = loadConfig(dir, io.env);
-            return new FlowControl(repoPaths(dir), config, createRepoState(dir));
+            return new FlowControl(repoPaths(dir), config, createRepoState(dir), agentProcessPort);
           },
           spawnWorker: (dir, runId) => spawnWorker({ root: dir, runId, env: io.env }),
           lockFile: hub.paths.supervisorLock,

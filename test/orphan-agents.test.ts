@@ -1,0 +1,211 @@
+// A worker killed with SIGKILL runs no exit hook, so its agent (in its own process group, with whatever it
+// started) keeps running and editing the repo. The next owner of the repo must stop it first: a restarted
+// run before its first turn, and `car flow stop` when no worker is alive.
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { writeGroupLedger } from '../src/agents/group-ledger.ts';
+import { stopOrphanedAgents } from '../src/agents/orphans.ts';
+import { liveGroupMembers } from '../src/agents/process.ts';
+import { initRepo } from '../src/core/init.ts';
+import { repoPaths } from '../src/core/paths.ts';
+import { openRunStore } from '../src/core/store/run-store.ts';
+import { newTicketId, renderNewTicket } from '../src/core/tickets/index.ts';
+import { makeGitRepo } from './helpers/git-repo.ts';
+
+const MAIN = fileURLToPath(new URL('../src/surfaces/cli/main.ts', import.meta.url));
+const cleanups: (() => void)[] = [];
+after(() => {
+  for (const c of cleanups) c();
+});
+
+/**
+ * A repo whose one ticket is worked by a command agent that, the first time, starts a background child
+ * and sleeps (a turn that outlives its worker); the second time it marks the ticket done.
+ */
+function setup() {
+  const repo = makeGitRepo();
+  cleanups.push(repo.cleanup);
+  initRepo(repo.dir);
+  const paths = repoPaths(repo.dir);
+  const ticket = join(paths.ticketsDir, 'TICKET-001.md');
+  writeFileSync(
+    ticket,
+    renderNewTicket({ ticket_id: newTicketId(), agent: 'slow', done: false, title: 'slow' }, 'Work.\n'),
+  );
+  const pidFile = join(repo.dir, '..', `${repo.dir.split('/').pop()}-agent.pid`);
+  const mark = `${pidFile}.mark`;
+  const script = join(repo.dir, '..', `${repo.dir.split('/').pop()}-agent.sh`);
+  writeFileSync(
+    script,
+    [
+      'if [ -f "$CAR_TEST_MARK" ]; then',
+      '  sed -i "s/^done: false$/done: true/" "$CAR_TEST_TICKET"',
+      '  echo finished',
+      '  exit 0',
+      'fi',
+      'touch "$CAR_TEST_MARK"',
+      'sleep 300 &',
+      'echo $$ > "$CAR_TEST_PIDFILE"',
+      'sleep 300',
+      '',
+    ].join('\n'),
+  );
+  cleanups.push(() => {
+    for (const f of [pidFile, mark, script]) spawnSync('rm', ['-f', f]);
+  });
+  writeFileSync(
+    paths.configFile,
+    [
+      'version: 2',
+      'mode: repo',
+      'git:',
+      '  auto_commit: true',
+      'agents:',
+      '  slow:',
+      '    backend: command',
+      '    format: text',
+      `    command: [sh, ${JSON.stringify(script)}]`,
+      '    env:',
+      `      CAR_TEST_MARK: ${JSON.stringify(mark)}`,
+      `      CAR_TEST_TICKET: ${JSON.stringify(ticket)}`,
+      `      CAR_TEST_PIDFILE: ${JSON.stringify(pidFile)}`,
+      '',
+    ].join('\n'),
+  );
+  repo.commitAll('plan');
+  return { repo, paths, pidFile };
+}
+
+function carSync(dir: string, args: string[]) {
+  const r = spawnSync(process.execPath, ['--import', 'tsx', MAIN, '--repo', dir, ...args], {
+    encoding: 'utf8',
+    timeout: 90_000,
+  });
+  return { code: r.status, out: `${r.stdout}${r.stderr}`, stdout: r.stdout };
+}
+
+async function waitFor(what: string, check: () => boolean, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Starts a detached worker, waits for the agent to be mid-turn, then SIGKILLs the worker only. */
+async function orphanAnAgent(dir: string, pidFile: string): Promise<number> {
+  const start = carSync(dir, ['flow', 'start', '--json']);
+  assert.equal(start.code, 0, start.out);
+  const worker = (JSON.parse(start.stdout) as { worker_pid: number }).worker_pid;
+  await waitFor(
+    'the agent to start',
+    () => existsSync(pidFile) && readFileSync(pidFile, 'utf8').trim() !== '',
+  );
+  const agent = Number(readFileSync(pidFile, 'utf8').trim());
+  process.kill(worker, 'SIGKILL');
+  await waitFor('the worker to die', () => !alive(worker));
+  cleanups.push(() => {
+    try {
+      process.kill(-agent, 'SIGKILL');
+    } catch {
+      // stopped, as it should be
+    }
+  });
+  // the problem this guards against: the agent and its child outlive the worker
+  await new Promise((r) => setTimeout(r, 200));
+  assert.equal(liveGroupMembers(agent).length, 3, 'agent shell and both its children still running');
+  return agent;
+}
+
+function events(dbFile: string) {
+  const store = openRunStore(dbFile);
+  try {
+    const run = store.listRuns()[0]!;
+    return { run, events: store.listEvents(run.id, { limit: 10_000 }) };
+  } finally {
+    store.close();
+  }
+}
+
+test('a restarted run stops the agents its killed worker left running before its first turn', async () => {
+  const { repo, paths, pidFile } = setup();
+  const agent = await orphanAnAgent(repo.dir, pidFile);
+  assert.ok(existsSync(paths.agentGroupsFile), 'the killed worker left its ledger');
+
+  const restart = carSync(repo.dir, ['run']);
+  assert.equal(restart.code, 0, restart.out);
+  assert.deepEqual(liveGroupMembers(agent), [], 'the orphaned group is gone');
+  assert.equal(existsSync(paths.agentGroupsFile), false, 'no agents left, no ledger');
+
+  const { run, events: all } = events(paths.dbFile);
+  assert.equal(run.status, 'completed');
+  const stopped = all.find((e) => e.type === 'orphan_agents_stopped');
+  assert.ok(stopped, all.map((e) => e.type).join(' '));
+  const groups = stopped.data.groups as {
+    pgid: number;
+    command: string;
+    processes: number;
+    signal: string;
+  }[];
+  assert.deepEqual(
+    groups.map((g) => [g.pgid, g.command, g.processes, g.signal]),
+    [[agent, 'sh', 3, 'SIGTERM']],
+  );
+  const nextTurn = all.find((e) => e.type === 'turn_started' && e.seq > stopped.seq);
+  assert.ok(nextTurn, 'the next turn started after the orphans were stopped');
+});
+
+test('car flow stop with no live worker stops the agents the killed worker left running', async () => {
+  const { repo, paths, pidFile } = setup();
+  const agent = await orphanAnAgent(repo.dir, pidFile);
+
+  const stop = carSync(repo.dir, ['flow', 'stop', '--json']);
+  assert.equal(stop.code, 0, stop.out);
+  const out = JSON.parse(stop.stdout) as {
+    status: string;
+    immediate: boolean;
+    orphans_stopped: { pgid: number }[];
+  };
+  assert.equal(out.status, 'stopped');
+  assert.equal(out.immediate, true);
+  assert.deepEqual(
+    out.orphans_stopped.map((o) => o.pgid),
+    [agent],
+  );
+  assert.deepEqual(liveGroupMembers(agent), []);
+  assert.ok(events(paths.dbFile).events.some((e) => e.type === 'orphan_agents_stopped'));
+});
+
+test('a ledger entry whose group id now belongs to another process is left alone', async () => {
+  const repo = makeGitRepo();
+  cleanups.push(repo.cleanup);
+  const ledger = join(repo.dir, 'agent-groups.json');
+  const other = spawn('sleep', ['30'], { detached: true, stdio: 'ignore' });
+  const pid = other.pid!;
+  cleanups.push(() => other.kill('SIGKILL'));
+  await waitFor('sleep to run', () => liveGroupMembers(pid).length === 1);
+
+  // recorded with another start time: the pid was reused by an unrelated process
+  writeGroupLedger(ledger, [
+    { pgid: pid, start: '1', command: 'codex', started_at: new Date().toISOString() },
+  ]);
+  // written by "another" process (the ledger of our own pid is never reaped)
+  const text = readFileSync(ledger, 'utf8').replace(`"owner_pid": ${process.pid}`, '"owner_pid": 1');
+  writeFileSync(ledger, text);
+  assert.deepEqual(await stopOrphanedAgents(ledger), []);
+  assert.equal(alive(pid), true, 'an unrelated process is never signalled');
+  assert.equal(existsSync(ledger), false, 'the ledger is consumed');
+});
