@@ -9,16 +9,23 @@ import { type LedgerGroup, processStartTicks, writeGroupLedger } from './group-l
 /** An error with the classification the engine decides on (see `TurnError.kind`). */
 export class AgentError extends Error {
   readonly kind: TurnError['kind'];
-  constructor(kind: TurnError['kind'], message: string) {
+  readonly retryAt?: string;
+  constructor(kind: TurnError['kind'], message: string, retryAt?: string) {
     super(message);
     this.name = 'AgentError';
     this.kind = kind;
+    if (retryAt !== undefined) this.retryAt = retryAt;
+  }
+
+  static from(error: TurnError): AgentError {
+    return new AgentError(error.kind, error.message, error.retryAt);
   }
 }
 
 /** Classifies any thrown value as a `TurnError`. */
 export function toTurnError(err: unknown, fallback: TurnError['kind'] = 'unknown'): TurnError {
-  if (err instanceof AgentError) return { kind: err.kind, message: err.message };
+  if (err instanceof AgentError)
+    return { kind: err.kind, message: err.message, ...(err.retryAt ? { retryAt: err.retryAt } : {}) };
   const message = err instanceof Error ? err.message : String(err);
   return { kind: fallback, message };
 }
@@ -26,9 +33,25 @@ export function toTurnError(err: unknown, fallback: TurnError['kind'] = 'unknown
 const NETWORK_RE =
   /ECONNREFUSED|ENOTFOUND|EAI_AGAIN|ECONNRESET|ETIMEDOUT|ENETUNREACH|socket hang up|fetch failed|network error|connection error|waiting for network|overloaded|rate limit|\b(429|502|503|504)\b/i;
 
-/** True when an agent's error text looks like a transient network/provider failure (worth a retry). */
-export function looksLikeNetworkError(message: string): boolean {
-  return NETWORK_RE.test(message);
+const QUOTA_RE =
+  /usage limit (?:reached|exceeded)|hit your (?:usage )?limit|insufficient_quota|quota (?:exceeded|exhausted)/i;
+/** Claude Code's form: `Claude AI usage limit reached|<unix seconds of the reset>`. */
+const RESET_EPOCH_RE = /limit reached\|(\d{9,11})\b/i;
+
+/**
+ * Classifies an agent's failure text: a used-up plan or quota (with the reset time when the text
+ * carries one), a transient network failure, or `fallback`.
+ */
+export function classifyFailure(message: string, fallback: TurnError['kind']): TurnError {
+  if (QUOTA_RE.test(message)) {
+    const epoch = RESET_EPOCH_RE.exec(message)?.[1];
+    return {
+      kind: 'quota',
+      message,
+      ...(epoch ? { retryAt: new Date(Number(epoch) * 1000).toISOString() } : {}),
+    };
+  }
+  return { kind: NETWORK_RE.test(message) ? 'network' : fallback, message };
 }
 
 export interface ProcessExit {

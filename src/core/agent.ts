@@ -23,9 +23,14 @@ export interface TurnUsage {
 export type TurnStatus = 'completed' | 'failed' | 'interrupted' | 'cancelled';
 
 export interface TurnError {
-  /** Stable classification the engine decides on (network errors are retried). */
-  kind: 'network' | 'timeout' | 'stalled' | 'protocol' | 'agent' | 'spawn' | 'unknown';
+  /**
+   * Stable classification the engine decides on: network errors are retried within seconds; `quota`
+   * (the provider's usage limit is used up) waits until `retryAt` or pauses.
+   */
+  kind: 'network' | 'quota' | 'timeout' | 'stalled' | 'protocol' | 'agent' | 'spawn' | 'unknown';
   message: string;
+  /** ISO time the provider says the quota resets (quota errors, when known). */
+  retryAt?: string;
 }
 
 export interface TurnRequest {

@@ -274,6 +274,45 @@ test('provider errors fail the turn with a classification; the session stays usa
   assert.equal(r3.finalText, 'fine');
 });
 
+test('a used-up usage limit is a quota error carrying the reset time codex reported', async () => {
+  const h = await harness();
+  const resetsAt = Math.floor(Date.now() / 1000) + 3 * 3600;
+  // what the Responses API sends when the plan's 5-hour window is used up (codex reads the headers
+  // into an account/rateLimits/updated notification and the body into usageLimitExceeded)
+  h.fake.enqueue(
+    {
+      kind: 'raw',
+      status: 429,
+      headers: {
+        'x-codex-primary-used-percent': '100',
+        'x-codex-primary-window-minutes': '300',
+        'x-codex-primary-reset-at': String(resetsAt),
+        'x-codex-secondary-used-percent': '40',
+        'x-codex-secondary-window-minutes': '10080',
+        'x-codex-secondary-reset-at': String(resetsAt + 86_400),
+      },
+      body: {
+        error: { type: 'usage_limit_reached', message: 'limit', plan_type: 'plus', resets_at: resetsAt },
+      },
+    },
+    messageReply('after the reset'),
+  );
+  const session = await h.start();
+  const r1 = await session.runTurn(turnRequest('first').request);
+  assert.equal(r1.status, 'failed');
+  assert.equal(r1.error?.kind, 'quota', r1.error?.message);
+  assert.match(r1.error?.message ?? '', /usage limit/);
+  assert.equal(
+    r1.error?.retryAt,
+    new Date(resetsAt * 1000).toISOString(),
+    'the used-up window, not the 40 % one',
+  );
+
+  const r2 = await session.runTurn(turnRequest('second').request);
+  assert.equal(r2.status, 'completed');
+  assert.equal(r2.finalText, 'after the reset');
+});
+
 test("a stalled provider stream is ended by car's idle watchdog, and the session goes on", async () => {
   // codex's own idle timeout is set far out so the adapter's watchdog is what fires
   const h = await harness({ stallTimeoutMs: 1500 }, { providerExtra: ['stream_idle_timeout_ms = 600000'] });

@@ -157,6 +157,9 @@ describe('command adapter', { concurrency: true }, () => {
     assert.match(failed.result.error?.message ?? '', /exited with code 1: Error: model exploded/);
     const net = await turn(session, 'netfail');
     assert.equal(net.result.error?.kind, 'network');
+    const quota = await turn(session, 'quota');
+    assert.equal(quota.result.error?.kind, 'quota', quota.result.error?.message);
+    assert.equal(quota.result.error?.retryAt, new Date(1_900_000_000 * 1000).toISOString());
     await session.close();
     await assertGroupsGone(pids());
   });

@@ -1,7 +1,8 @@
 // A fake headless agent CLI for the command adapter tests: prints the JSONL fixture FAKE_FIXTURE with
 // {{PROMPT}} and {{SESSION}} replaced, records its argv in FAKE_ARGV_FILE (one JSON array a line) and
 // its pid in FAKE_PID_FILE. The prompt is the last argument, or stdin with FAKE_STDIN=1.
-// Prompts: "fail" → stderr + exit 1, "netfail" → network error on stderr + exit 1, "hang" → first
+// Prompts: "fail" → stderr + exit 1, "netfail" → network error on stderr + exit 1, "quota" → Claude's
+// usage-limit result + exit 1, "hang" → first
 // line then wait forever (with a grandchild), "slow" → lines 200 ms apart.
 import { spawn } from 'node:child_process';
 import { appendFileSync, readFileSync } from 'node:fs';
@@ -22,6 +23,13 @@ const lines = readFileSync(process.env.FAKE_FIXTURE, 'utf8')
 if (prompt === 'fail') {
   process.stdout.write(`${lines[0]}\n`);
   process.stderr.write('Error: model exploded\n');
+  process.exit(1);
+} else if (prompt === 'quota') {
+  // Claude Code when the plan's limit is used up: an error result naming the reset in unix seconds
+  process.stdout.write(`${lines[0]}\n`);
+  const result = `Claude AI usage limit reached|${process.env.FAKE_RESET ?? '1900000000'}`;
+  const end = { type: 'result', subtype: 'success', is_error: true, result, session_id: session };
+  process.stdout.write(`${JSON.stringify(end)}\n`);
   process.exit(1);
 } else if (prompt === 'netfail') {
   process.stderr.write('Error: connect ECONNREFUSED 127.0.0.1:443\n');

@@ -40,7 +40,9 @@ export type FakeReply =
   /** An HTTP error with a JSON `{error:{message}}` body. */
   | { kind: 'status'; status: number; message: string }
   /** Send these events, then keep the stream open without another byte (a stalled provider). */
-  | { kind: 'stall'; events: SseEvent[] };
+  | { kind: 'stall'; events: SseEvent[] }
+  /** Any HTTP response: status, headers and a JSON body (quota and rate-limit answers). */
+  | { kind: 'raw'; status: number; headers: Record<string, string>; body: unknown };
 
 export type SseEvent = { type: string; [key: string]: unknown };
 export type ReplyScript = FakeReply | ((req: RecordedRequest) => FakeReply);
@@ -202,6 +204,11 @@ export class FakeResponsesApi {
       if (reply.kind === 'status') {
         res.writeHead(reply.status, { 'content-type': 'application/json' });
         res.end(JSON.stringify({ error: { message: reply.message, type: 'fake_error' } }));
+        return;
+      }
+      if (reply.kind === 'raw') {
+        res.writeHead(reply.status, { 'content-type': 'application/json', ...reply.headers });
+        res.end(JSON.stringify(reply.body));
         return;
       }
       res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });

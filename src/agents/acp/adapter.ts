@@ -19,8 +19,8 @@ import { writeFileAtomic } from '../../core/fs/atomic.ts';
 import {
   AgentError,
   type AgentProcess,
+  classifyFailure,
   describeExit,
-  looksLikeNetworkError,
   spawnAgentProcess,
 } from '../process.ts';
 import { startWatchdog, type WatchdogReason } from '../watchdog.ts';
@@ -120,10 +120,10 @@ function requestFailure(err: unknown, what: string): AgentError {
     if (err.code === -32700 || err.code === -32600 || err.code === -32601 || err.code === -32602) {
       return new AgentError('protocol', text);
     }
-    return new AgentError(looksLikeNetworkError(text) ? 'network' : 'agent', text);
+    return AgentError.from(classifyFailure(text, 'agent'));
   }
   const message = `${what}: ${err instanceof Error ? err.message : String(err)}`;
-  return new AgentError(looksLikeNetworkError(message) ? 'network' : 'unknown', message);
+  return AgentError.from(classifyFailure(message, 'unknown'));
 }
 
 /** Passes stdout through unchanged and reports the first line that is not a JSON object. */

@@ -23,7 +23,10 @@ import {
   type ItemTracker,
   itemCompletedEvents,
   itemStartedEvents,
+  mergeRateLimits,
   newItemTracker,
+  quotaResetAt,
+  type RateLimits,
 } from './events.ts';
 import {
   type ExitInfo,
@@ -190,6 +193,8 @@ class CodexSession implements CodexAgentSession {
   #server: AppServer | null = null;
   #threadId: string | null = null;
   #turn: ActiveTurn | null = null;
+  /** The account's rate-limit windows as codex last reported them: when a used-up quota resets. */
+  #rateLimits: RateLimits = {};
   #closed = false;
 
   constructor(opts: CodexAgentOptions, session: SessionOptions) {
@@ -270,7 +275,7 @@ class CodexSession implements CodexAgentSession {
         },
         capabilities: {
           experimentalApi: false,
-          optOutNotificationMethods: ['remoteControl/status/changed', 'account/rateLimits/updated'],
+          optOutNotificationMethods: ['remoteControl/status/changed'],
         },
       });
       client.notify('initialized');
@@ -469,7 +474,8 @@ class CodexSession implements CodexAgentSession {
       if (turn.stop) return stopped();
       if (status === 'failed') {
         const error = classifyCodexError(outcome.turn.error as CodexTurnError | null);
-        return { status: 'failed', ...base, error };
+        const resetAt = error.kind === 'quota' ? quotaResetAt(this.#rateLimits) : null;
+        return { status: 'failed', ...base, error: resetAt ? { ...error, retryAt: resetAt } : error };
       }
       if (status === 'interrupted') return { status: 'interrupted', ...base };
       return {
@@ -492,6 +498,10 @@ class CodexSession implements CodexAgentSession {
   }
 
   #onNotification(method: string, raw: unknown): void {
+    if (method === 'account/rateLimits/updated') {
+      this.#rateLimits = mergeRateLimits(this.#rateLimits, raw);
+      return;
+    }
     const turn = this.#turn;
     if (!turn) return;
     const params = (raw !== null && typeof raw === 'object' ? raw : {}) as Record<string, unknown>;

@@ -19,7 +19,7 @@ test('codex errors are classified: transient server/connection failures are netw
   assert.equal(kind({ httpConnectionFailed: { httpStatusCode: 401 } }), 'agent');
   assert.equal(kind('unauthorized'), 'agent');
   assert.equal(kind('contextWindowExceeded'), 'agent');
-  assert.equal(kind('usageLimitExceeded'), 'agent');
+  assert.equal(kind('usageLimitExceeded'), 'quota', 'a used-up plan waits for its reset');
   // unknown or missing info: judged by the message
   assert.equal(kind('other', 'stream disconnected before completion'), 'network');
   assert.equal(kind(null, 'unexpected status 503 Service Unavailable'), 'network');

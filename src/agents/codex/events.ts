@@ -38,12 +38,48 @@ const HTTP_INFOS = [
   'responseTooManyFailedAttempts',
 ];
 
+/** One window of codex's rate-limit snapshot (`account/rateLimits/updated`). */
+export interface RateLimitWindow {
+  usedPercent: number;
+  /** Unix seconds. */
+  resetsAt: number | null;
+}
+
+export interface RateLimits {
+  primary?: RateLimitWindow;
+  secondary?: RateLimitWindow;
+}
+
+/** Folds a sparse `account/rateLimits/updated` into what is known: a missing or null window keeps its value. */
+export function mergeRateLimits(known: RateLimits, params: unknown): RateLimits {
+  const snapshot = obj(obj(params).rateLimits);
+  const merged: RateLimits = { ...known };
+  for (const key of ['primary', 'secondary'] as const) {
+    const w = obj(snapshot[key]);
+    const usedPercent = num(w.usedPercent);
+    if (usedPercent !== undefined) merged[key] = { usedPercent, resetsAt: num(w.resetsAt) ?? null };
+  }
+  return merged;
+}
+
+/** When the used-up window (100 %) resets, as an ISO time; null when no window says so. */
+export function quotaResetAt(limits: RateLimits): string | null {
+  let latest: number | null = null;
+  for (const w of [limits.primary, limits.secondary]) {
+    if (w && w.usedPercent >= 100 && w.resetsAt !== null && (latest === null || w.resetsAt > latest))
+      latest = w.resetsAt;
+  }
+  return latest === null ? null : new Date(latest * 1000).toISOString();
+}
+
 /** Maps a codex turn error to car's stable `TurnError.kind`. */
 export function classifyCodexError(error: CodexTurnError | null | undefined): TurnError {
   const message = [error?.message, error?.additionalDetails].filter((s) => s && s.trim() !== '').join(': ');
   const info = error?.codexErrorInfo;
   const text = message || 'codex turn failed';
   if (typeof info === 'string') {
+    // The plan's usage limit: retrying in seconds is pointless, it resets in hours.
+    if (info === 'usageLimitExceeded') return { kind: 'quota', message: text };
     if (NETWORK_INFOS.has(info)) return { kind: 'network', message: text };
     if (info !== 'other') return { kind: 'agent', message: text };
   } else if (info && typeof info === 'object') {

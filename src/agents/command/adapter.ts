@@ -12,8 +12,8 @@ import type {
 } from '../../core/agent.ts';
 import {
   type AgentProcess,
+  classifyFailure,
   describeExit,
-  looksLikeNetworkError,
   spawnAgentProcess,
   toTurnError,
 } from '../process.ts';
@@ -233,7 +233,7 @@ class CommandSession implements AgentSession {
       return {
         status: 'failed',
         ...base,
-        error: { kind: looksLikeNetworkError(full) ? 'network' : 'agent', message: full },
+        error: classifyFailure(full, 'agent'),
       };
     }
     return { status: 'completed', ...base };
