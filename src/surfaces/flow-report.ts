@@ -21,6 +21,8 @@ export function runJson(run: Run, control: FlowControl) {
     total_turns: state.totalTurns,
     turn_limit: state.turnLimit,
     current_ticket: state.ticket?.path ?? null,
+    /** An agent's used-up plan the run is waiting out (it goes on by itself at `until`). */
+    quota_wait: state.quotaWait ? { agent: state.quotaWait.agent, until: state.quotaWait.until } : null,
     last_event_seq: run.lastEventSeq,
   };
 }
@@ -32,15 +34,19 @@ export function recommendedAction(run: Run, workerAlive: boolean): string {
   switch (run.status) {
     case 'paused':
       if (run.reasonCode === 'dispatch') return 'answer with: car flow reply "<answer>" --resume';
+      if (run.reasonCode === 'quota_exhausted') return "car flow resume once the agent's usage limit has reset";
       if (run.reasonCode === 'user_ticket')
         return 'do the user ticket, mark it done (car ticket done N), then car flow resume';
       return 'fix what the reason says, then car flow resume';
     case 'pending':
     case 'running':
-    case 'stopping':
-      return workerAlive
-        ? 'none: the run is working (car flow events --follow)'
-        : 'the worker died: car flow start recovers the run';
+    case 'stopping': {
+      if (!workerAlive) return 'the worker died: car flow start recovers the run';
+      const wait = (run.state as { quotaWait?: { agent: string; until: string } | null }).quotaWait;
+      if (wait && run.status === 'running')
+        return `none: waiting for ${wait.agent}'s usage limit to reset; the run goes on by itself at ${wait.until}`;
+      return 'none: the run is working (car flow events --follow)';
+    }
     case 'completed':
       return 'none: all tickets are done (add tickets and car flow start for more)';
     default:

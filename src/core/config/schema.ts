@@ -29,7 +29,15 @@ const idList = () =>
     .default([]);
 const envName = () => z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, { error: 'must be an env var name' });
 /** Run events that can become chat notices. */
-export const NOTICE_EVENTS = ['paused', 'failed', 'completed', 'stopped', 'dispatch', 'recovered'] as const;
+export const NOTICE_EVENTS = [
+  'paused',
+  'failed',
+  'completed',
+  'stopped',
+  'dispatch',
+  'recovered',
+  'waiting',
+] as const;
 const stringList = () => z.array(str(), { error: 'must be a list of strings' });
 const argv = () =>
   z
@@ -95,6 +103,11 @@ const ticketFlow = mapping({
   require_commit: bool().default(true),
   previous_output_max_chars: nonNegativeInt().default(4000),
   max_network_retries: nonNegativeInt().default(5),
+  /**
+   * An agent whose plan is used up (with a known reset time) is waited for up to this long, then the run
+   * goes on by itself; 0 (or an unknown or later reset) pauses with `quota_exhausted` instead.
+   */
+  max_quota_wait_seconds: nonNegativeInt().default(6 * 3600),
 }).prefault({});
 
 const timeout = () => positiveNumber('must be a positive number of seconds or null').nullable();

@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { AgentEvent, AgentResolver, AgentSession, TurnResult } from '../agent.ts';
+import type { AgentEvent, AgentResolver, AgentSession, TurnError, TurnResult } from '../agent.ts';
 import { writeFileAtomic } from '../fs/atomic.ts';
 import { RUNTIME_PATHS, STATE_DIR } from '../paths.ts';
 import { abortableSleep } from '../sleep.ts';
@@ -50,6 +50,7 @@ import type { FlowSettings } from './settings.ts';
 import {
   type EngineState,
   loadState,
+  type QuotaWait,
   newTicketProgress,
   newVerifyProgress,
   type TicketProgress,
@@ -113,6 +114,10 @@ const EVENT_BATCH = 256;
 const LAST_OUTPUT_KEEP_CHARS = 64 * 1024;
 const EVENT_FLUSH_MS = 100;
 const DUPLICATE_CODES = new Set(['duplicate-index', 'duplicate-ticket-id']);
+/** Providers' reset times are to the second: start a little after, not a little before. */
+const QUOTA_MARGIN_MS = 30_000;
+/** How often a quota wait looks for pause and stop requests. */
+const QUOTA_POLL_MS = 2_000;
 
 function agentEventToStore(event: AgentEvent, turnId: number): NewEvent {
   const { type, ...data } = event;
@@ -160,7 +165,7 @@ export class FlowEngine {
     if (!run) throw new Error(`no such run: ${runId}`);
     const state = loadState(run.state, this.#deps.settings.maxTotalTurns);
     const paths = runPaths(this.#deps.root, runId);
-    const ctx: RunContext = { runId, state, paths };
+    const ctx: RunContext = { runId, state, paths, idleMs: 0 };
     this.#known = null; // the repo may have changed while the run was paused
     try {
       const recovered = await this.#recover(ctx);
@@ -186,7 +191,8 @@ export class FlowEngine {
         const step = await this.#step(ctx);
         // the step's post-turn work is done; only a crash inside it leaves a non-idle phase behind
         state.phase = 'idle';
-        state.activeMs += this.#now() - started;
+        state.activeMs += this.#now() - started - ctx.idleMs;
+        ctx.idleMs = 0;
         if (step.kind === 'end') return this.#finish(ctx, step.outcome);
         this.#persist(ctx);
       }
@@ -719,6 +725,13 @@ export class FlowEngine {
     const { settings, store } = this.#deps;
     const { state, paths } = ctx;
 
+    if (state.quotaWait) {
+      // Only the agent whose plan is used up waits; a ticket for another agent goes ahead.
+      const waited = state.quotaWait.agent === progress.agent ? await this.#waitForQuota(ctx, state.quotaWait) : null;
+      if (waited) return end(waited);
+      state.quotaWait = null;
+    }
+
     const includes = await buildContextIncludes(
       this.#deps.root,
       ticket.context.map((c) => ({
@@ -860,6 +873,7 @@ export class FlowEngine {
   ): Promise<Step> {
     const { settings, store } = this.#deps;
     const message = result.error?.message ?? `turn ${result.status}`;
+    if (result.error?.kind === 'quota') return this.#quotaExhausted(ctx, ticket, progress, result.error);
     if (result.error?.kind === 'network' && progress.networkRetries < settings.maxNetworkRetries) {
       progress.networkRetries += 1;
       // exponential backoff, 1 s → 30 s; CAR retried at once and burned its retries in a blip
@@ -883,6 +897,87 @@ export class FlowEngine {
         },
       ),
     );
+  }
+
+  /**
+   * The agent's plan is used up. With a known reset within `max_quota_wait_seconds` the ticket's next
+   * turn waits for it (the run goes on by itself, overnight too); otherwise a person decides.
+   */
+  async #quotaExhausted(
+    ctx: RunContext,
+    ticket: Ticket,
+    progress: TicketProgress,
+    error: TurnError,
+  ): Promise<Step> {
+    const { settings, store } = this.#deps;
+    const resetsAt = error.retryAt ? Date.parse(error.retryAt) : Number.NaN;
+    const waitMs = resetsAt + QUOTA_MARGIN_MS - this.#now();
+    const known = Number.isFinite(resetsAt);
+    if (known && waitMs <= settings.maxQuotaWaitSeconds * 1000) {
+      const until = new Date(this.#now() + Math.max(0, waitMs)).toISOString();
+      ctx.state.quotaWait = { agent: progress.agent, until, message: error.message.slice(0, 500) };
+      store.appendEvent(ctx.runId, {
+        type: 'quota_wait',
+        data: {
+          ticket: ticket.relPath,
+          agent: progress.agent,
+          until,
+          wait_seconds: Math.round(Math.max(0, waitMs) / 1000),
+          error: error.message.slice(0, 2000),
+        },
+      });
+      this.#deps.onProgress?.({
+        type: 'note',
+        text: `${progress.agent}'s usage limit is used up; waiting until ${until}, then going on (car flow stop ends the run)`,
+      });
+      this.#persist(ctx);
+      return CONTINUE;
+    }
+    const when = known ? `; it resets at ${new Date(resetsAt).toISOString()}` : '';
+    const tooFar = known && settings.maxQuotaWaitSeconds > 0 ? ', later than ticket_flow.max_quota_wait_seconds' : '';
+    return end(
+      await this.#pause(
+        ctx,
+        'quota_exhausted',
+        `${progress.agent}'s usage limit is used up${when}${tooFar}. Resume once it has reset (car flow resume).`,
+        {
+          ticket: ticket.relPath,
+          agent: progress.agent,
+          resets_at: known ? new Date(resetsAt).toISOString() : null,
+          error: error.message.slice(0, 2000),
+        },
+      ),
+    );
+  }
+
+  /**
+   * Waits out a quota wait before the agent's next turn, looking for pause and stop requests meanwhile.
+   * Returns an outcome when one ended the wait; the time waited is not working time.
+   */
+  async #waitForQuota(ctx: RunContext, wait: QuotaWait): Promise<FlowOutcome | null> {
+    const until = Date.parse(wait.until);
+    const started = this.#now();
+    try {
+      for (;;) {
+        const left = until - this.#now();
+        if (!(left > 0)) break;
+        const requested = this.#deps.store.getRun(ctx.runId)?.metadata.requested as ControlRequest | undefined;
+        if (requested === 'stop') return stopped();
+        if (requested === 'pause') {
+          // a person steps in: the next turn tries at once (they may have raised the plan)
+          ctx.state.quotaWait = null;
+          return await this.#pause(ctx, 'pause_requested', 'Paused on request; resume to continue.');
+        }
+        await this.#sleep(Math.min(left, QUOTA_POLL_MS), this.#deps.signal);
+        const aborted = this.#abortOutcome(ctx);
+        if (aborted) return aborted;
+      }
+    } finally {
+      ctx.idleMs += this.#now() - started;
+    }
+    ctx.state.quotaWait = null;
+    this.#deps.store.appendEvent(ctx.runId, { type: 'quota_wait_over', data: { agent: wait.agent } });
+    return null;
   }
 
   async #afterTurn(
@@ -1246,6 +1341,8 @@ interface RunContext {
   runId: string;
   state: EngineState;
   paths: RunPaths;
+  /** Time the current step spent waiting for a quota reset, which is not working time. */
+  idleMs: number;
 }
 
 function end(outcome: FlowOutcome): Step {

@@ -26,6 +26,8 @@ export interface FlowSettings {
   autoCommit: boolean;
   commitMessageTemplate: string;
   maxNetworkRetries: number;
+  /** Longest wait for an agent's used-up quota to reset before pausing instead. */
+  maxQuotaWaitSeconds: number;
   previousOutputMaxChars: number;
   includePreviousTicketContext: boolean;
   /** fsync run records (config `storage.durable_writes`); tickets are always fsynced. */
@@ -47,6 +49,7 @@ export function flowSettings(config: CarConfig, overrides: Partial<FlowSettings>
     autoCommit: config.git.auto_commit,
     commitMessageTemplate: config.git.commit_message_template,
     maxNetworkRetries: tf.max_network_retries,
+    maxQuotaWaitSeconds: tf.max_quota_wait_seconds,
     previousOutputMaxChars: tf.previous_output_max_chars,
     includePreviousTicketContext: tf.include_previous_ticket_context,
     durableWrites: config.storage.durable_writes,

@@ -72,6 +72,15 @@ export interface EngineState {
   checkpointError: string | null;
   /** What the repo looked like when the run paused; resume of a blocking pause needs a change or a reply. */
   pauseContext: { fingerprint: string; replySeq: number } | null;
+  /** The agent's plan is used up: its next turn waits until `until` (ISO), across restarts too. */
+  quotaWait: QuotaWait | null;
+}
+
+export interface QuotaWait {
+  agent: string;
+  until: string;
+  /** The agent's own words, bounded. */
+  message: string;
 }
 
 export function initialState(turnLimit: number): EngineState {
@@ -87,6 +96,7 @@ export function initialState(turnLimit: number): EngineState {
     phase: 'idle',
     checkpointError: null,
     pauseContext: null,
+    quotaWait: null,
   };
 }
 

@@ -12,7 +12,7 @@ export interface NoticeButton {
 
 export interface Notice {
   /** The notice kind, as named in `notifications.events`. */
-  kind: 'paused' | 'failed' | 'completed' | 'stopped' | 'dispatch' | 'recovered';
+  kind: 'paused' | 'failed' | 'completed' | 'stopped' | 'dispatch' | 'recovered' | 'waiting';
   runId: string;
   seq: number;
   text: string;
@@ -27,6 +27,7 @@ export const NOTICE_EVENT_TYPES: readonly string[] = [
   'flow_stopped',
   'dispatch',
   'recovered',
+  'quota_wait',
 ];
 
 export interface NoticeContext {
@@ -124,6 +125,16 @@ export function noticeFor(event: RunEvent, ctx: NoticeContext): Notice | null {
         kind: 'recovered',
         text: `car recovered (${where}): the previous worker died mid-turn (${n} turn${n === 1 ? '' : 's'} interrupted); the run continues.`,
         buttons: [],
+      };
+    }
+    case 'quota_wait': {
+      const agent = str(data.agent) ?? 'the agent';
+      const until = str(data.until) ?? 'its reset';
+      return {
+        ...base,
+        kind: 'waiting',
+        text: `car is waiting (${where}): ${agent}'s usage limit is used up. The run goes on by itself at ${until}; /stop ends it.`,
+        buttons: [{ action: 'stop', runId, label: 'Stop' }],
       };
     }
     default:
