@@ -200,6 +200,17 @@ export class FlowControl {
     if (run.reasonCode === 'max_turns')
       state.turnLimit = state.totalTurns + (opts.maxTotalTurns ?? settings.maxTotalTurns);
     if (run.reasonCode === 'max_wallclock') state.activeMs = 0;
+    if (run.reasonCode === 'token_budget') {
+      // null when the budget was removed from the config meanwhile: no limit any more
+      if (run.reasonDetails?.scope === 'ticket' && state.ticket) {
+        const per = settings.maxTokensPerTicket;
+        state.ticket.tokenLimit = per === null ? null : (state.ticket.tokens ?? 0) + per;
+      }
+      if (run.reasonDetails?.scope === 'run') {
+        const per = settings.maxTokensPerRun;
+        state.tokenLimit = per === null ? null : state.tokens + per;
+      }
+    }
     // A person looked at the loop (replied, changed the repo or forced): the loop guard counts afresh.
     if (run.reasonCode === 'loop_no_diff' && state.ticket) state.ticket.noChange = 0;
     // a person resumed a commit barrier: the agent gets its commit attempts again

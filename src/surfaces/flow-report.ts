@@ -34,7 +34,8 @@ export function recommendedAction(run: Run, workerAlive: boolean): string {
   switch (run.status) {
     case 'paused':
       if (run.reasonCode === 'dispatch') return 'answer with: car flow reply "<answer>" --resume';
-      if (run.reasonCode === 'quota_exhausted') return "car flow resume once the agent's usage limit has reset";
+      if (run.reasonCode === 'quota_exhausted')
+        return "car flow resume once the agent's usage limit has reset";
       if (run.reasonCode === 'user_ticket')
         return 'do the user ticket, mark it done (car ticket done N), then car flow resume';
       return 'fix what the reason says, then car flow resume';

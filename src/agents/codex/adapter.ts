@@ -456,7 +456,6 @@ class CodexSession implements CodexAgentSession {
   #result(turn: ActiveTurn, outcome: TurnOutcome): TurnResult {
     const finalText = turn.tracker.lastMessage ?? '';
     const base = { finalText, ...(turn.usage ? { usage: turn.usage } : {}) };
-    if (turn.usage) turn.onEvent({ type: 'usage', usage: turn.usage });
     const stopped = (): TurnResult =>
       turn.stop === 'cancelled'
         ? { status: 'cancelled', ...base }
@@ -542,7 +541,9 @@ class CodexSession implements CodexAgentSession {
         if (item) for (const e of itemCompletedEvents(item, turn.tracker)) turn.onEvent(e);
         return;
       case 'thread/tokenUsage/updated':
+        // streamed as it grows (the turn's total so far), so a token budget can stop the turn mid-way
         turn.usage = addUsage(turn.usage ?? {}, params);
+        turn.onEvent({ type: 'usage', usage: turn.usage });
         return;
       case 'error': {
         const error = (params.error ?? {}) as CodexTurnError;

@@ -108,6 +108,13 @@ const ticketFlow = mapping({
    * goes on by itself; 0 (or an unknown or later reset) pauses with `quota_exhausted` instead.
    */
   max_quota_wait_seconds: nonNegativeInt().default(6 * 3600),
+  /**
+   * Token budgets (input + output tokens as the agent reports them; null: none). A turn that crosses one
+   * is interrupted where the agent streams its usage (codex), else the next turn does not start; the run
+   * pauses with `token_budget`, and resuming grants the same budget again.
+   */
+  max_tokens_per_ticket: positiveInt('must be a positive integer or null').nullable().default(null),
+  max_tokens_per_run: positiveInt('must be a positive integer or null').nullable().default(null),
 }).prefault({});
 
 const timeout = () => positiveNumber('must be a positive number of seconds or null').nullable();

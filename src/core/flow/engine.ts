@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { AgentEvent, AgentResolver, AgentSession, TurnError, TurnResult } from '../agent.ts';
+import type { AgentEvent, AgentResolver, AgentSession, TurnError, TurnResult, TurnUsage } from '../agent.ts';
 import { writeFileAtomic } from '../fs/atomic.ts';
 import { RUNTIME_PATHS, STATE_DIR } from '../paths.ts';
 import { abortableSleep } from '../sleep.ts';
@@ -48,12 +48,15 @@ import { archiveReply, listRepliesAfter, renderRepliesBlock } from './replies.ts
 import { ensureRunDirs, type RunPaths, runPaths } from './run-paths.ts';
 import type { FlowSettings } from './settings.ts';
 import {
+  budgetTokens,
   type EngineState,
   loadState,
-  type QuotaWait,
   newTicketProgress,
   newVerifyProgress,
+  type QuotaWait,
   type TicketProgress,
+  type TokenBudget,
+  tightestTokenBudget,
   type VerifyProgress,
 } from './state.ts';
 
@@ -335,6 +338,8 @@ export class FlowEngine {
         ),
       );
     }
+    const budget = tightestTokenBudget(state, settings);
+    if (budget && budget.used >= budget.limit) return end(await this.#budgetPause(ctx, ticket, budget));
     if (settings.maxWallclockSeconds !== null && state.activeMs >= settings.maxWallclockSeconds * 1000) {
       return end(
         await this.#pause(
@@ -727,7 +732,8 @@ export class FlowEngine {
 
     if (state.quotaWait) {
       // Only the agent whose plan is used up waits; a ticket for another agent goes ahead.
-      const waited = state.quotaWait.agent === progress.agent ? await this.#waitForQuota(ctx, state.quotaWait) : null;
+      const waited =
+        state.quotaWait.agent === progress.agent ? await this.#waitForQuota(ctx, state.quotaWait) : null;
       if (waited) return end(waited);
       state.quotaWait = null;
     }
@@ -825,8 +831,19 @@ export class FlowEngine {
       totalTurns: state.totalTurns,
     });
 
-    const result = await this.#runAgentTurn(ctx, opened.session, prompt.text, ticket, turn.id);
+    const budget = tightestTokenBudget(state, settings);
+    const { result, usage, overBudget } = await this.#runAgentTurn(
+      ctx,
+      opened.session,
+      prompt.text,
+      ticket,
+      turn.id,
+      budget,
+    );
     state.phase = 'post_turn';
+    const tokens = budgetTokens(usage);
+    progress.tokens = (progress.tokens ?? 0) + tokens;
+    state.tokens += tokens;
     store.transaction(() => {
       store.finishTurn(turn.id, {
         status: result.status,
@@ -854,6 +871,11 @@ export class FlowEngine {
     if (result.status === 'cancelled' || result.status === 'interrupted') {
       const aborted = this.#abortOutcome(ctx);
       if (aborted) return end(aborted);
+    }
+    // A turn cut short by its budget pauses here; one that finished anyway is filed as usual and the
+    // next step's budget check pauses.
+    if (overBudget && budget && result.status !== 'completed') {
+      return end(await this.#budgetPause(ctx, ticket, { ...budget, used: budget.used + tokens }));
     }
     if (result.status !== 'completed') return this.#afterFailedTurn(ctx, ticket, progress, result);
 
@@ -934,7 +956,8 @@ export class FlowEngine {
       return CONTINUE;
     }
     const when = known ? `; it resets at ${new Date(resetsAt).toISOString()}` : '';
-    const tooFar = known && settings.maxQuotaWaitSeconds > 0 ? ', later than ticket_flow.max_quota_wait_seconds' : '';
+    const tooFar =
+      known && settings.maxQuotaWaitSeconds > 0 ? ', later than ticket_flow.max_quota_wait_seconds' : '';
     return end(
       await this.#pause(
         ctx,
@@ -961,7 +984,9 @@ export class FlowEngine {
       for (;;) {
         const left = until - this.#now();
         if (!(left > 0)) break;
-        const requested = this.#deps.store.getRun(ctx.runId)?.metadata.requested as ControlRequest | undefined;
+        const requested = this.#deps.store.getRun(ctx.runId)?.metadata.requested as
+          | ControlRequest
+          | undefined;
         if (requested === 'stop') return stopped();
         if (requested === 'pause') {
           // a person steps in: the next turn tries at once (they may have raised the plan)
@@ -1229,14 +1254,21 @@ export class FlowEngine {
     return { session, reused };
   }
 
+  /**
+   * Runs one turn, streaming its events into the store. A turn whose streamed usage crosses `budget` is
+   * interrupted (`overBudget`); `usage` is the turn's usage as reported at its end or last streamed.
+   */
   async #runAgentTurn(
     ctx: RunContext,
     session: AgentSession,
     prompt: string,
     ticket: Ticket,
     turnId: number,
-  ): Promise<TurnResult> {
+    budget: TokenBudget | null,
+  ): Promise<{ result: TurnResult; usage: TurnUsage | undefined; overBudget: boolean }> {
     const { store } = this.#deps;
+    const overBudget = new AbortController();
+    let streamed: TurnUsage | undefined;
     const buffer: NewEvent[] = [];
     let timer: NodeJS.Timeout | undefined;
     const flush = () => {
@@ -1250,16 +1282,40 @@ export class FlowEngine {
       else timer ??= setTimeout(flush, EVENT_FLUSH_MS);
       if (event.type === 'message') this.#deps.onProgress?.({ type: 'agent', text: event.text });
       else if (event.type === 'tool_call') this.#deps.onProgress?.({ type: 'tool', name: event.name });
+      else if (event.type === 'usage') {
+        streamed = event.usage;
+        if (budget && budget.used + budgetTokens(streamed) > budget.limit) overBudget.abort('budget');
+      }
     };
-    const signal = this.#deps.signal ?? new AbortController().signal;
+    const signal = this.#deps.signal
+      ? AbortSignal.any([this.#deps.signal, overBudget.signal])
+      : overBudget.signal;
     const request = { prompt, signal, onEvent, ...ticketOverrides(ticket) };
+    let result: TurnResult;
     try {
-      return await session.runTurn(request);
+      result = await session.runTurn(request);
     } catch (err) {
-      return { status: 'failed', finalText: '', error: { kind: 'unknown', message: (err as Error).message } };
+      result = {
+        status: 'failed',
+        finalText: '',
+        error: { kind: 'unknown', message: (err as Error).message },
+      };
     } finally {
       flush();
     }
+    return { result, usage: result.usage ?? streamed, overBudget: overBudget.signal.aborted };
+  }
+
+  /** Pauses on a used-up token budget; resuming grants the same budget again (FlowControl.resume). */
+  async #budgetPause(ctx: RunContext, ticket: Ticket, budget: TokenBudget): Promise<FlowOutcome> {
+    const what = budget.scope === 'ticket' ? `${ticket.relPath}'s token budget` : "the run's token budget";
+    const key = budget.scope === 'ticket' ? 'max_tokens_per_ticket' : 'max_tokens_per_run';
+    return this.#pause(
+      ctx,
+      'token_budget',
+      `${what} is used up (${budget.used} of ${budget.limit} tokens, ticket_flow.${key}). Resume to grant it again.`,
+      { ticket: ticket.relPath, scope: budget.scope, used: budget.used, limit: budget.limit },
+    );
   }
 
   async #closeSession(ticketId: string): Promise<void> {

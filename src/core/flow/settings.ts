@@ -28,6 +28,9 @@ export interface FlowSettings {
   maxNetworkRetries: number;
   /** Longest wait for an agent's used-up quota to reset before pausing instead. */
   maxQuotaWaitSeconds: number;
+  /** Token budgets (input + output); null: none. */
+  maxTokensPerTicket: number | null;
+  maxTokensPerRun: number | null;
   previousOutputMaxChars: number;
   includePreviousTicketContext: boolean;
   /** fsync run records (config `storage.durable_writes`); tickets are always fsynced. */
@@ -50,6 +53,8 @@ export function flowSettings(config: CarConfig, overrides: Partial<FlowSettings>
     commitMessageTemplate: config.git.commit_message_template,
     maxNetworkRetries: tf.max_network_retries,
     maxQuotaWaitSeconds: tf.max_quota_wait_seconds,
+    maxTokensPerTicket: tf.max_tokens_per_ticket,
+    maxTokensPerRun: tf.max_tokens_per_run,
     previousOutputMaxChars: tf.previous_output_max_chars,
     includePreviousTicketContext: tf.include_previous_ticket_context,
     durableWrites: config.storage.durable_writes,

@@ -20,6 +20,10 @@ export interface TicketProgress {
   lintErrors: string[] | null;
   lintRetries: number;
   networkRetries: number;
+  /** Tokens (input + output) this ticket's turns used; absent in state from before budgets. */
+  tokens?: number;
+  /** Pause once `tokens` reaches this; null: `max_tokens_per_ticket`. Resuming a budget pause raises it. */
+  tokenLimit?: number | null;
   /** The verify gate's baseline and record for this ticket (absent in state from before the gate). */
   verify?: VerifyProgress;
 }
@@ -74,6 +78,10 @@ export interface EngineState {
   pauseContext: { fingerprint: string; replySeq: number } | null;
   /** The agent's plan is used up: its next turn waits until `until` (ISO), across restarts too. */
   quotaWait: QuotaWait | null;
+  /** Tokens (input + output) the run's turns used. */
+  tokens: number;
+  /** Pause once `tokens` reaches this; null: `max_tokens_per_run`. Resuming a budget pause raises it. */
+  tokenLimit: number | null;
 }
 
 export interface QuotaWait {
@@ -97,12 +105,40 @@ export function initialState(turnLimit: number): EngineState {
     checkpointError: null,
     pauseContext: null,
     quotaWait: null,
+    tokens: 0,
+    tokenLimit: null,
   };
 }
 
 /** Reads state written by this or an older version; missing keys take their initial values. */
 export function loadState(raw: Record<string, unknown>, turnLimit: number): EngineState {
   return { ...initialState(turnLimit), ...(raw as Partial<EngineState>) };
+}
+
+export interface TokenBudget {
+  scope: 'ticket' | 'run';
+  limit: number;
+  used: number;
+}
+
+/** The token budget closest to running out for the current ticket, or null when none is set. */
+export function tightestTokenBudget(
+  state: EngineState,
+  settings: { maxTokensPerTicket: number | null; maxTokensPerRun: number | null },
+): TokenBudget | null {
+  const budgets: TokenBudget[] = [];
+  const ticketLimit = state.ticket ? (state.ticket.tokenLimit ?? settings.maxTokensPerTicket) : null;
+  if (state.ticket && ticketLimit !== null)
+    budgets.push({ scope: 'ticket', limit: ticketLimit, used: state.ticket.tokens ?? 0 });
+  const runLimit = state.tokenLimit ?? settings.maxTokensPerRun;
+  if (runLimit !== null) budgets.push({ scope: 'run', limit: runLimit, used: state.tokens });
+  budgets.sort((a, b) => a.limit - a.used - (b.limit - b.used));
+  return budgets[0] ?? null;
+}
+
+/** What a turn's usage counts against the token budgets: input plus output tokens. */
+export function budgetTokens(usage: { inputTokens?: number; outputTokens?: number } | undefined): number {
+  return (usage?.inputTokens ?? 0) + (usage?.outputTokens ?? 0);
 }
 
 export function newTicketProgress(
