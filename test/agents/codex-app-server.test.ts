@@ -180,6 +180,11 @@ test('a turn runs a shell command and a patch that marks the ticket done', async
     [{ type: 'message', text: 'Marked the ticket done.' }],
   );
   assert.deepEqual(events.at(-1), { type: 'usage', usage: result.usage });
+  // usage streams as it grows, one update per model call, so a token budget can stop a turn mid-way
+  assert.deepEqual(
+    events.flatMap((e) => (e.type === 'usage' ? [e.usage.inputTokens] : [])),
+    [100, 200, 300],
+  );
   // the model saw the prompt, then each tool's output
   assert.equal(h.fake.requests.length, 3);
   assert.ok(inputTexts(h.fake.requests[0]!, 'user').includes('Work on TICKET-010.'));
