@@ -204,6 +204,38 @@ test('scan registers repos under repos/ and a worktree made with plain git outsi
   );
 });
 
+test("worktree new runs the base's worktree_setup_commands in the new worktree and stops at a failure", async () => {
+  const h = await hub();
+  const app = h.gitRepo('app');
+  assert.equal((await h.run(['hub', 'add', app])).code, 0);
+  const setCommands = (commands: string[]) => {
+    const manifest = readManifest(manifestFile(h));
+    manifest.repos[0]!.worktree_setup_commands = commands;
+    writeFileSync(manifestFile(h), renderManifest(manifest));
+  };
+
+  setCommands(['pwd > setup-cwd.txt', 'echo installed >> setup-log.txt']);
+  const ok = await h.run(['worktree', 'new', 'app', 'ok']);
+  assert.equal(ok.code, 0, ok.stderr);
+  const okDir = join(h.root, 'worktrees', 'app--ok');
+  assert.equal(realpathSync(readFileSync(join(okDir, 'setup-cwd.txt'), 'utf8').trim()), realpathSync(okDir));
+  assert.equal(readFileSync(join(okDir, 'setup-log.txt'), 'utf8'), 'installed\n');
+  assert.match(ok.stdout, /set-up: echo installed >> setup-log\.txt: exit code 0/);
+
+  setCommands(['echo first > first.txt', 'echo broken install >&2; exit 7', 'echo never > never.txt']);
+  const bad = await h.run(['worktree', 'new', 'app', 'bad']);
+  assert.equal(bad.code, 1, bad.stderr);
+  assert.match(bad.stderr, /worktree app--bad is registered, but its set-up command failed \(exit code 7/);
+  assert.match(bad.stderr, /broken install/);
+  const badDir = join(h.root, 'worktrees', 'app--bad');
+  assert.ok(existsSync(join(badDir, 'first.txt')));
+  assert.equal(existsSync(join(badDir, 'never.txt')), false, 'stops at the first failure');
+  assert.ok(
+    readManifest(manifestFile(h)).repos.some((r) => r.id === 'app--bad'),
+    'the worktree on disk stays registered',
+  );
+});
+
 test('worktree new/list/remove: shared object store, gc.auto 0, linked node_modules, archived state', async () => {
   const h = await hub();
   const app = h.gitRepo('app');

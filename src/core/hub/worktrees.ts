@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { initRepo } from '../init.ts';
 import { readLock } from '../lock.ts';
 import { repoPaths, STATE_DIR } from '../paths.ts';
+import { commandPassed, runVerifyCommand, type VerifyCommandResult } from '../verify/run-command.ts';
 import { findById, type ManifestRepo, manifestPath, readManifest, repoDir, worktreeId } from './manifest.ts';
 import { type Hub, HubError, updateManifest } from './registry.ts';
 
@@ -19,7 +20,13 @@ export interface NewWorktreeResult {
   startPoint: string | null;
   symlinked: string[];
   autoGcDisabled: boolean;
+  /** The base repo's `worktree_setup_commands`, run in order in the new worktree; stops at a failure. */
+  setup: VerifyCommandResult[];
 }
+
+/** CAR's limit for one set-up command (an install can be slow). */
+const SETUP_TIMEOUT_MS = 600_000;
+const SETUP_OUTPUT_BYTES = 8 * 1024;
 
 /** Paths (repo-relative) linked from the base by the set-up; removal unlinks them first. */
 function setupLinks(hub: Hub): string[] {
@@ -90,6 +97,18 @@ export async function newWorktree(
     symlinked.push(rel);
   }
   initRepo(dir);
+  // As CAR does (`pnpm install` and the like). A failure leaves the worktree registered: it exists on
+  // disk and the command can be run again by hand; the caller reports it.
+  const setup: VerifyCommandResult[] = [];
+  for (const command of base.worktree_setup_commands ?? []) {
+    const result = await runVerifyCommand(command, {
+      cwd: dir,
+      timeoutMs: SETUP_TIMEOUT_MS,
+      maxOutputBytes: SETUP_OUTPUT_BYTES,
+    });
+    setup.push(result);
+    if (!commandPassed(result)) break;
+  }
 
   const repo = await updateManifest(hub, async (m) => {
     if (findById(m, id)) throw new HubError('conflict', `worktree ${id} is already registered`);
@@ -114,6 +133,7 @@ export async function newWorktree(
     startPoint: branchSha === null ? (opts.startPoint ?? 'HEAD') : null,
     symlinked,
     autoGcDisabled,
+    setup,
   };
 }
 

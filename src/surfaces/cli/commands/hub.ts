@@ -11,6 +11,7 @@ import { addRepo, type Hub, HubError, removeRepo, scanHub } from '../../../core/
 import { HubStatusReader } from '../../../core/hub/status.ts';
 import { newWorktree, removeWorktree } from '../../../core/hub/worktrees.ts';
 import { repoPaths, STATE_DIR } from '../../../core/paths.ts';
+import { commandPassed, describeExit as describeCommandExit } from '../../../core/verify/run-command.ts';
 import { createRepoState } from '../../../integrations/git/index.ts';
 import { hubStatusReport, openHubAt } from '../../hub-report.ts';
 import { spawnWorker } from '../../worker-spawn.ts';
@@ -255,12 +256,23 @@ export async function worktreeNew(
   const result = await guarded(() =>
     newWorktree(hub, repoId, branch, flags.startPoint !== undefined ? { startPoint: flags.startPoint } : {}),
   );
-  if (flags.json) return printJson(io, result);
-  io.stdout(
-    `created worktree ${result.repo.id} at ${result.dir} (${result.existingBranch ? 'existing' : 'new'} branch ${branch}${result.startPoint ? ` from ${result.startPoint}` : ''})\n`,
-  );
-  if (result.autoGcDisabled) io.stdout('  gc.auto 0 for this worktree\n');
-  for (const p of result.symlinked) io.stdout(`  linked ${p} from ${repoId}\n`);
+  const failed = result.setup.find((r) => !commandPassed(r));
+  if (flags.json) printJson(io, result);
+  else {
+    io.stdout(
+      `created worktree ${result.repo.id} at ${result.dir} (${result.existingBranch ? 'existing' : 'new'} branch ${branch}${result.startPoint ? ` from ${result.startPoint}` : ''})\n`,
+    );
+    if (result.autoGcDisabled) io.stdout('  gc.auto 0 for this worktree\n');
+    for (const p of result.symlinked) io.stdout(`  linked ${p} from ${repoId}\n`);
+    for (const r of result.setup) io.stdout(`  set-up: ${r.command}: ${describeCommandExit(r)}\n`);
+  }
+  if (failed) {
+    const tail = failed.output.trim() ? `\n${failed.output.trim()}` : '';
+    throw new CliError(
+      `worktree ${result.repo.id} is registered, but its set-up command failed (${describeCommandExit(failed)}): ${failed.command}${tail}\nrun it by hand in ${result.dir}`,
+      EXIT.failed,
+    );
+  }
 }
 
 export async function worktreeList(io: CliIo, flags: HubFlags): Promise<void> {
