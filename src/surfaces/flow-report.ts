@@ -7,7 +7,8 @@ import type { Run } from '../core/store/types.ts';
 import { loadTicketQueue } from '../core/tickets/index.ts';
 
 export function runJson(run: Run, control: FlowControl) {
-  const state = loadState(run.state, control.settings(run).maxTotalTurns);
+  const settings = control.settings(run);
+  const state = loadState(run.state, settings.maxTotalTurns);
   return {
     run_id: run.id,
     status: run.status,
@@ -21,6 +22,13 @@ export function runJson(run: Run, control: FlowControl) {
     total_turns: state.totalTurns,
     turn_limit: state.turnLimit,
     current_ticket: state.ticket?.path ?? null,
+    /** Input + output tokens used, and the budgets (null: none). */
+    tokens: {
+      run: state.tokens,
+      run_limit: state.tokenLimit ?? settings.maxTokensPerRun,
+      ticket: state.ticket ? (state.ticket.tokens ?? 0) : null,
+      ticket_limit: state.ticket ? (state.ticket.tokenLimit ?? settings.maxTokensPerTicket) : null,
+    },
     /** An agent's used-up plan the run is waiting out (it goes on by itself at `until`). */
     quota_wait: state.quotaWait ? { agent: state.quotaWait.agent, until: state.quotaWait.until } : null,
     last_event_seq: run.lastEventSeq,

@@ -3,6 +3,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { TurnResult } from '../../src/core/agent.ts';
+import { runJson } from '../../src/surfaces/flow-report.ts';
 import { aborted, completed, finishTicket, makeProgress, type TurnScript } from '../fakes/scripted-agent.ts';
 import { assertOutcome, setup } from './harness.ts';
 
@@ -43,6 +44,13 @@ test('a turn streaming past the ticket budget is interrupted and the run pauses 
 
   // resuming grants the ticket another 10 000 tokens on top of what it used
   const config = { ...h.config, ticket_flow: { ...h.config.ticket_flow, max_tokens_per_ticket: 10_000 } };
+  // what `car flow status` and the API report
+  assert.deepEqual(runJson(h.store.getRun(run.id)!, h.control(config)).tokens, {
+    run: 12_000,
+    run_limit: null,
+    ticket: 12_000,
+    ticket_limit: 10_000,
+  });
   await h.control(config).resume(run.id);
   h.agent.script(async (ctx) => {
     ctx.emit({ type: 'usage', usage: { inputTokens: 5000, outputTokens: 1000 } });

@@ -269,6 +269,15 @@ export async function flowStatus(
       io.stdout(
         `  turns: ${r.total_turns}/${r.turn_limit}${r.current_ticket ? `, working ${r.current_ticket}` : ''}\n`,
       );
+      const t = r.tokens;
+      const of = (limit: number | null) => (limit === null ? '' : ` of ${limit}`);
+      io.stdout(
+        `  tokens: ${t.run}${of(t.run_limit)} this run${t.ticket === null ? '' : `, ${t.ticket}${of(t.ticket_limit)} this ticket`}\n`,
+      );
+      if (r.quota_wait)
+        io.stdout(
+          `  waiting: ${r.quota_wait.agent}'s usage limit resets; going on at ${r.quota_wait.until}\n`,
+        );
       if (last) io.stdout(`  last event: #${last.seq} ${last.type} at ${last.at}\n`);
     }
     io.stdout(
