@@ -325,6 +325,31 @@ test('network errors are retried with exponential backoff, then pause with agent
   assert.equal((h.store.getRun(run.id)!.reasonDetails!.error as { kind: string }).kind, 'network');
 });
 
+test('a stalled turn is retried in a fresh session on the same thread, then pauses after max_stall_retries', async (t) => {
+  const h = setup({ tickets: 2, settings: { maxStallRetries: 2 } });
+  t.after(() => h.cleanup());
+  const stalled = () => failed('stalled', 'no agent event for 300 s');
+  // ticket 1: one stall, then done (the counter resets); ticket 2: stalls three times in a row
+  h.agent.script(stalled, finishTicket(), stalled, stalled, stalled);
+  const run = h.newRun();
+  const outcome = await h.run(run.id);
+  assertOutcome(h, run.id, outcome, 'paused', 'agent_error');
+  assert.match(outcome.reason, /no agent event for 300 s/);
+  assert.equal(h.agent.turnsRun, 5);
+  assert.deepEqual(
+    h.events(run.id, ['stall_retry']).map((e) => [String(e.data.ticket).split('/').pop(), e.data.attempt]),
+    [
+      ['TICKET-001.md', 1],
+      ['TICKET-002.md', 1],
+      ['TICKET-002.md', 2],
+    ],
+  );
+  // each retry opens a new session that resumes the ticket's thread
+  const t1 = h.agent.sessions.filter((s) => s.ticketPath.endsWith('TICKET-001.md'));
+  assert.equal(t1.length, 2);
+  assert.equal(t1[1]?.threadId, 'thread-1');
+});
+
 test('a network blip is retried and the counter resets after a successful turn', async (t) => {
   const h = setup({ tickets: 1, settings: { maxNetworkRetries: 2 } });
   t.after(() => h.cleanup());

@@ -880,6 +880,7 @@ export class FlowEngine {
     if (result.status !== 'completed') return this.#afterFailedTurn(ctx, ticket, progress, result);
 
     progress.networkRetries = 0;
+    progress.stallRetries = 0;
     return this.#afterTurn(ctx, ticket, progress, result, {
       headBefore,
       fingerprintBefore,
@@ -896,6 +897,22 @@ export class FlowEngine {
     const { settings, store } = this.#deps;
     const message = result.error?.message ?? `turn ${result.status}`;
     if (result.error?.kind === 'quota') return this.#quotaExhausted(ctx, ticket, progress, result.error);
+    if (result.error?.kind === 'stalled' && (progress.stallRetries ?? 0) < settings.maxStallRetries) {
+      // A wedged agent (no events for the idle timeout): retry in a fresh process on the same thread,
+      // as a person would, before asking one.
+      progress.stallRetries = (progress.stallRetries ?? 0) + 1;
+      store.appendEvent(ctx.runId, {
+        type: 'stall_retry',
+        data: { ticket: ticket.relPath, attempt: progress.stallRetries, error: message.slice(0, 2000) },
+      });
+      this.#deps.onProgress?.({
+        type: 'note',
+        text: `agent stalled; retrying in a fresh process (${message})`,
+      });
+      await this.#closeSession(progress.id);
+      this.#persist(ctx);
+      return CONTINUE;
+    }
     if (result.error?.kind === 'network' && progress.networkRetries < settings.maxNetworkRetries) {
       progress.networkRetries += 1;
       // exponential backoff, 1 s → 30 s; CAR retried at once and burned its retries in a blip

@@ -26,6 +26,7 @@ export interface FlowSettings {
   autoCommit: boolean;
   commitMessageTemplate: string;
   maxNetworkRetries: number;
+  maxStallRetries: number;
   /** Longest wait for an agent's used-up quota to reset before pausing instead. */
   maxQuotaWaitSeconds: number;
   /** Token budgets (input + output); null: none. */
@@ -52,6 +53,7 @@ export function flowSettings(config: CarConfig, overrides: Partial<FlowSettings>
     autoCommit: config.git.auto_commit,
     commitMessageTemplate: config.git.commit_message_template,
     maxNetworkRetries: tf.max_network_retries,
+    maxStallRetries: tf.max_stall_retries,
     maxQuotaWaitSeconds: tf.max_quota_wait_seconds,
     maxTokensPerTicket: tf.max_tokens_per_ticket,
     maxTokensPerRun: tf.max_tokens_per_run,

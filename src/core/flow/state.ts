@@ -20,6 +20,8 @@ export interface TicketProgress {
   lintErrors: string[] | null;
   lintRetries: number;
   networkRetries: number;
+  /** Stalled turns retried in a row (absent in state from before stall retries). */
+  stallRetries?: number;
   /** Tokens (input + output) this ticket's turns used; absent in state from before budgets. */
   tokens?: number;
   /** Pause once `tokens` reaches this; null: `max_tokens_per_ticket`. Resuming a budget pause raises it. */
