@@ -2,10 +2,11 @@
 // repo.override.yml, and the chat service run in-process (workers are real detached processes).
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import { FlowControl } from '../../src/control/flow-control.ts';
 import { loadConfig } from '../../src/core/config/index.ts';
 import { repoPaths } from '../../src/core/paths.ts';
 import { openRunStore, type RunStore } from '../../src/core/store/run-store.ts';
-import { ChatService, type ChatServiceOptions } from '../../src/integrations/chat/service.ts';
+import { type ChatRepo, ChatService, type ChatServiceOptions } from '../../src/integrations/chat/service.ts';
 import { createRepoState } from '../../src/integrations/git/index.ts';
 import { spawnWorker } from '../../src/surfaces/worker-spawn.ts';
 import { type CarRepo, makeCarRepo, ticketText, tid } from '../helpers/cli.ts';
@@ -50,12 +51,18 @@ export async function startService(
 ): Promise<InProcess> {
   const { config } = loadConfig(root, {});
   const logs: string[] = [];
-  const service = new ChatService({
-    paths: repoPaths(root),
-    config,
-    repo: createRepoState(root),
-    ...opts,
+  const control = new FlowControl(repoPaths(root), config, createRepoState(root));
+  const repo: ChatRepo = {
+    id: null,
+    control,
     startWorker: (runId) => spawnWorker({ root, runId, env: workerEnvWithout() }),
+  };
+  const service = new ChatService({
+    mode: 'repo',
+    repos: { list: () => [repo], close: () => control.close() },
+    chatDb: repoPaths(root).dbFile,
+    config,
+    ...opts,
     log: (line) => logs.push(line),
     pollMs: 100,
   });

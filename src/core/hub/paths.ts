@@ -15,6 +15,8 @@ export interface HubPaths {
   supervisorFile: string;
   /** Held by the running supervisor: one per hub. */
   supervisorLock: string;
+  /** The hub-wide chat service's bindings, cursors and outbox (`car chat run` in a hub). */
+  chatDb: string;
   reposRoot: string;
   worktreesRoot: string;
 }
@@ -34,6 +36,7 @@ export function hubPaths(
     hubStateFile: join(stateDir, 'hub_state.json'),
     supervisorFile: join(stateDir, 'hub_supervisor.json'),
     supervisorLock: join(stateDir, 'hub.lock'),
+    chatDb: join(stateDir, 'chat.db'),
     reposRoot: inHub(root, hub.repos_root),
     worktreesRoot: inHub(root, hub.worktrees_root),
   };

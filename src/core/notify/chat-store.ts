@@ -21,6 +21,8 @@ export interface Binding {
   chatId: string;
   boundAt: string;
   boundBy: string | null;
+  /** The hub repo the chat follows; null: the service's own repo, or every repo of a hub. */
+  repo: string | null;
 }
 
 export interface OutboxMessage {
@@ -121,21 +123,27 @@ export class ChatStore {
   // --- bindings and cursors ---
 
   /**
-   * Binds a chat for notices. Runs that exist now start at their current last event, so binding does
-   * not replay history; runs created later are told from their first event.
+   * Binds a chat for notices (to `repo` of a hub; null: this repo, or all of a hub's), or moves an
+   * existing binding to another repo. Runs that exist now start at their current last event, so binding
+   * does not replay history; runs created later are told from their first event. False when the chat
+   * was already bound just so.
    */
   bind(
     platform: Platform,
     chatId: string,
     boundBy: string | null,
     runs: readonly { id: string; lastEventSeq: number }[],
+    repo: string | null = null,
   ): boolean {
     return this.transaction(() => {
       const res = this.db
         .prepare(
-          'INSERT OR IGNORE INTO chat_bindings (platform, chat_id, bound_at, bound_by) VALUES (?, ?, ?, ?)',
+          `INSERT INTO chat_bindings (platform, chat_id, bound_at, bound_by, repo) VALUES (?, ?, ?, ?, ?)
+           ON CONFLICT (platform, chat_id) DO UPDATE
+             SET repo = excluded.repo, bound_at = excluded.bound_at, bound_by = excluded.bound_by
+             WHERE repo IS NOT excluded.repo`,
         )
-        .run(platform, chatId, new Date(this.#now()).toISOString(), boundBy);
+        .run(platform, chatId, new Date(this.#now()).toISOString(), boundBy, repo);
       if (res.changes === 0) return false;
       const cursor = this.db.prepare(
         'INSERT OR IGNORE INTO chat_cursors (platform, chat_id, run_id, last_seq) VALUES (?, ?, ?, ?)',
@@ -158,18 +166,27 @@ export class ChatStore {
   bindings(platform?: Platform): Binding[] {
     const rows = this.db
       .prepare(
-        `SELECT platform, chat_id, bound_at, bound_by FROM chat_bindings
+        `SELECT platform, chat_id, bound_at, bound_by, repo FROM chat_bindings
          ${platform ? 'WHERE platform = ?' : ''} ORDER BY bound_at, chat_id`,
       )
-      .all<{ platform: Platform; chat_id: string; bound_at: string; bound_by: string | null }>(
-        ...(platform ? [platform] : []),
-      );
+      .all<{
+        platform: Platform;
+        chat_id: string;
+        bound_at: string;
+        bound_by: string | null;
+        repo: string | null;
+      }>(...(platform ? [platform] : []));
     return rows.map((r) => ({
       platform: r.platform,
       chatId: r.chat_id,
       boundAt: r.bound_at,
       boundBy: r.bound_by,
+      repo: r.repo,
     }));
+  }
+
+  binding(platform: Platform, chatId: string): Binding | null {
+    return this.bindings(platform).find((b) => b.chatId === chatId) ?? null;
   }
 
   isBound(platform: Platform, chatId: string): boolean {

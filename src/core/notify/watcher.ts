@@ -2,7 +2,7 @@
 // the chat's cursor, and enqueues + advances the cursor in one transaction (one notice per event).
 import type { RunStore } from '../store/run-store.ts';
 import type { RunEvent } from '../store/types.ts';
-import type { ChatStore, Platform } from './chat-store.ts';
+import type { Binding, ChatStore, Platform } from './chat-store.ts';
 import { NOTICE_EVENT_TYPES, type Notice, noticeFor } from './notices.ts';
 import { splitText } from './text.ts';
 
@@ -19,6 +19,8 @@ export interface CollectOptions {
   kinds: ReadonlySet<string>;
   /** Runs looked at per pass, newest first. */
   runLimit?: number;
+  /** The bindings that follow this repo (default: all of them). */
+  follows?: (binding: Binding) => boolean;
 }
 
 const PAGE = 200;
@@ -48,8 +50,15 @@ export function collectNotices(runs: RunStore, chats: ChatStore, opts: CollectOp
   const ctx = { repo: opts.repo, dispatch: dispatchLookup(runs) };
   for (const target of opts.targets) {
     for (const binding of chats.bindings(target.platform)) {
+      if (opts.follows && !opts.follows(binding)) continue;
       for (const run of recent) {
-        const cursor = chats.cursor(target.platform, binding.chatId, run.id) ?? 0;
+        const known = chats.cursor(target.platform, binding.chatId, run.id);
+        if (known === null && run.createdAt < binding.boundAt) {
+          // a run from before the binding (a repo added to the hub later, say): from now on, no history
+          chats.setCursor(target.platform, binding.chatId, run.id, runs.lastEventSeq(run.id));
+          continue;
+        }
+        const cursor = known ?? 0;
         if (run.lastEventSeq <= cursor) continue;
         // events up to `last` are committed (seq allocation and the counter bump share a transaction)
         const last = runs.lastEventSeq(run.id);

@@ -130,4 +130,9 @@ CREATE TABLE chat_outbox (
 CREATE INDEX chat_outbox_due ON chat_outbox (status, next_attempt_at, id);
 `;
 
-export const RUN_STORE_MIGRATIONS: readonly string[] = [V1, V2];
+// A hub-wide chat service binds each chat to one repo of the hub (null: this repo, or every repo of a hub).
+const V3 = `
+ALTER TABLE chat_bindings ADD COLUMN repo TEXT;
+`;
+
+export const RUN_STORE_MIGRATIONS: readonly string[] = [V1, V2, V3];

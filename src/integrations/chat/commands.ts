@@ -20,6 +20,14 @@ export interface Answer {
   buttons?: NoticeButton[];
 }
 
+/** What the platform adapters hand messages and button presses to (one repo's commands, or a hub's). */
+export interface CommandHandler {
+  /** Handles one message from an allowed sender; null when there is nothing to say. */
+  message(msg: Inbound): Promise<Answer | null>;
+  /** A button on a notice. */
+  action(action: NoticeAction, runId: string): Promise<string>;
+}
+
 export interface CommandDeps {
   control: FlowControl;
   chats: ChatStore;
@@ -75,7 +83,7 @@ export function parseCommand(text: string): { name: string; args: string } | nul
   return { name, args };
 }
 
-export class ChatCommands {
+export class ChatCommands implements CommandHandler {
   readonly #d: CommandDeps;
 
   constructor(deps: CommandDeps) {

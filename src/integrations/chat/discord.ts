@@ -19,13 +19,13 @@ import type { CarConfig } from '../../core/config/index.ts';
 import type { OutboxMessage } from '../../core/notify/chat-store.ts';
 import { type ChatTransport, SendError } from '../../core/notify/deliver.ts';
 import { discordAccess } from './access.ts';
-import type { Answer, ChatCommands } from './commands.ts';
+import type { Answer, CommandHandler } from './commands.ts';
 import { buttonData, parseButtonData } from './telegram.ts';
 
 export interface DiscordOptions {
   token: string;
   config: CarConfig['discord_bot'];
-  commands: ChatCommands;
+  commands: CommandHandler;
   answer: (chatId: string, key: string, answer: Answer) => void;
   log: (line: string) => void;
 }

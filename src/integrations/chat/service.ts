@@ -2,28 +2,46 @@
 // outbox, and serves commands from Telegram and/or Discord. One loop does both watching and delivery,
 // so a row is never sent by two senders of this process; the outbox claim guards against another one.
 import { basename } from 'node:path';
-import { type AgentProcessPort, FlowControl } from '../../control/flow-control.ts';
+import type { FlowControl } from '../../control/flow-control.ts';
 import type { CarConfig } from '../../core/config/index.ts';
-import type { RepoState } from '../../core/flow/ports.ts';
-import { type ChatStore, openChatStore, type Platform } from '../../core/notify/chat-store.ts';
+import { type Binding, type ChatStore, openChatStore, type Platform } from '../../core/notify/chat-store.ts';
 import { type ChatTransport, Deliverer } from '../../core/notify/deliver.ts';
 import { DISCORD_MAX_CHARS, redact, splitText, TELEGRAM_MAX_CHARS } from '../../core/notify/text.ts';
 import { collectNotices, type WatchTarget } from '../../core/notify/watcher.ts';
-import type { RepoPaths } from '../../core/paths.ts';
 import { abortableSleep } from '../../core/sleep.ts';
-import { type Answer, ChatCommands } from './commands.ts';
+import { openRunStore } from '../../core/store/run-store.ts';
+import { type Answer, ChatCommands, type CommandHandler } from './commands.ts';
 import { DiscordAdapter } from './discord.ts';
+import { HubChatCommands, type HubChatRepo } from './hub-commands.ts';
 import { TelegramAdapter } from './telegram.ts';
 
+/** A repo the service serves: its control plane and how to start a worker for one of its runs. */
+export interface ChatRepo {
+  /** The hub's id for the repo; null for a service of one repo. */
+  id: string | null;
+  control: FlowControl;
+  startWorker: (runId: string) => Promise<number>;
+}
+
+/** The repos served, read again every pass (a hub's manifest changes); `close` releases them. */
+export interface ChatRepoSource {
+  list(): ChatRepo[];
+  close(): void;
+}
+
 export interface ChatServiceOptions {
-  paths: RepoPaths;
+  /**
+   * One repo (its commands and notices), or every repo of a hub (one bot; chats follow one repo or all,
+   * see hub-commands.ts).
+   */
+  mode: 'repo' | 'hub';
+  repos: ChatRepoSource;
+  /** Bindings, cursors and the outbox: the repo's car.db, or the hub's chat.db. */
+  chatDb: string;
+  /** The chat settings (telegram_bot, discord_bot, notifications): the repo's config, or the hub's. */
   config: CarConfig;
-  repo: RepoState;
-  /** Lets a pause or stop with no live worker also stop agents a killed worker left running. */
-  agentProcesses?: AgentProcessPort;
   telegram?: { token: string; chatId?: string };
   discord?: { token: string };
-  startWorker: (runId: string) => Promise<number>;
   /** One line, no newline; already scrubbed of the tokens. */
   log: (line: string) => void;
   /** Overrides notifications.poll_seconds (tests). */
@@ -33,7 +51,6 @@ export interface ChatServiceOptions {
 }
 
 export class ChatService {
-  readonly control: FlowControl;
   readonly chats: ChatStore;
   readonly telegram: TelegramAdapter | null = null;
   readonly discord: DiscordAdapter | null = null;
@@ -41,6 +58,8 @@ export class ChatService {
   readonly #deliverer: Deliverer;
   readonly #targets: WatchTarget[] = [];
   readonly #abort = new AbortController();
+  /** Each repo's commands, kept while its control plane is the same. */
+  readonly #commands = new WeakMap<FlowControl, ChatCommands>();
   #wake: AbortController = new AbortController();
   #loop: Promise<void> | null = null;
 
@@ -48,15 +67,16 @@ export class ChatService {
     const secrets = [opts.telegram?.token, opts.discord?.token].filter((t): t is string => Boolean(t));
     const log = (line: string) => opts.log(redact(line, secrets));
     this.#opts = { ...opts, log };
-    // FlowControl opens (and migrates) the run store first; the chat store is a second connection
-    this.control = new FlowControl(opts.paths, opts.config, opts.repo, opts.agentProcesses);
-    this.chats = openChatStore(opts.paths.dbFile);
-    const commands = new ChatCommands({
-      control: this.control,
-      chats: this.chats,
-      startWorker: opts.startWorker,
-      log,
-    });
+    // the chat store is a second connection to a database the run store has migrated
+    openRunStore(opts.chatDb).close();
+    this.chats = openChatStore(opts.chatDb);
+    const commands: CommandHandler =
+      opts.mode === 'hub'
+        ? new HubChatCommands({ chats: this.chats, repos: () => this.#hubRepos() })
+        : {
+            message: (msg) => this.#repoCommands(this.#single()).message(msg),
+            action: (action, runId) => this.#repoCommands(this.#single()).action(action, runId),
+          };
     const transports: ChatTransport[] = [];
     if (opts.telegram) {
       this.telegram = new TelegramAdapter({
@@ -113,6 +133,39 @@ export class ChatService {
     this.#wake.abort();
   }
 
+  #single(): ChatRepo {
+    const repo = this.#opts.repos.list()[0];
+    if (!repo) throw new Error('chat service: no repo to serve');
+    return repo;
+  }
+
+  #repoCommands(repo: ChatRepo): ChatCommands {
+    let commands = this.#commands.get(repo.control);
+    if (!commands) {
+      commands = new ChatCommands({
+        control: repo.control,
+        chats: this.chats,
+        startWorker: repo.startWorker,
+        log: this.#opts.log,
+      });
+      this.#commands.set(repo.control, commands);
+    }
+    return commands;
+  }
+
+  #hubRepos(): HubChatRepo[] {
+    return this.#opts.repos.list().map((repo) => {
+      const store = repo.control.store;
+      return {
+        id: repo.id ?? basename(repo.control.paths.root),
+        commands: this.#repoCommands(repo),
+        latestRun: () => store.latestRun(),
+        hasRun: (runId) => store.getRun(runId) !== null,
+        runCursors: () => store.listRuns().map((r) => ({ id: r.id, lastEventSeq: r.lastEventSeq })),
+      };
+    });
+  }
+
   /** Connects the platforms and starts the watch/deliver loop. */
   async start(): Promise<void> {
     const { log } = this.#opts;
@@ -123,8 +176,13 @@ export class ChatService {
       log(`telegram: polling as @${me.username}`);
       const chatId = this.#opts.telegram?.chatId;
       if (chatId) {
-        const runs = this.control.store.listRuns().map((r) => ({ id: r.id, lastEventSeq: r.lastEventSeq }));
-        if (this.chats.bind('telegram', chatId, 'config', runs))
+        // the chat named by the environment follows the repo (a hub's: every repo)
+        const runs = this.#opts.repos
+          .list()
+          .flatMap((r) =>
+            r.control.store.listRuns().map((run) => ({ id: run.id, lastEventSeq: run.lastEventSeq })),
+          );
+        if (!this.chats.isBound('telegram', chatId) && this.chats.bind('telegram', chatId, 'config', runs))
           log(`telegram: bound chat ${chatId} from env`);
       }
     }
@@ -139,11 +197,16 @@ export class ChatService {
   async tick(): Promise<void> {
     const n = this.#opts.config.notifications;
     if (n.enabled !== false) {
-      collectNotices(this.control.store, this.chats, {
-        repo: basename(this.#opts.paths.root),
-        targets: this.#targets,
-        kinds: new Set(n.events),
-      });
+      for (const repo of this.#opts.repos.list()) {
+        const follows =
+          this.#opts.mode === 'hub' ? (b: Binding) => b.repo === null || b.repo === repo.id : undefined;
+        collectNotices(repo.control.store, this.chats, {
+          repo: repo.id ?? basename(repo.control.paths.root),
+          targets: this.#targets,
+          kinds: new Set(n.events),
+          ...(follows ? { follows } : {}),
+        });
+      }
     }
     await this.#deliverer.drain({ signal: this.#abort.signal });
   }
@@ -166,6 +229,6 @@ export class ChatService {
     await this.#loop;
     await Promise.allSettled([this.telegram?.stop(), this.discord?.stop()]);
     this.chats.close();
-    this.control.close();
+    this.#opts.repos.close();
   }
 }

@@ -6,12 +6,12 @@ import type { OutboxMessage } from '../../core/notify/chat-store.ts';
 import { type ChatTransport, SendError } from '../../core/notify/deliver.ts';
 import type { NoticeAction, NoticeButton } from '../../core/notify/notices.ts';
 import { telegramAccess } from './access.ts';
-import type { Answer, ChatCommands } from './commands.ts';
+import type { Answer, CommandHandler } from './commands.ts';
 
 export interface TelegramOptions {
   token: string;
   config: CarConfig['telegram_bot'];
-  commands: ChatCommands;
+  commands: CommandHandler;
   /** Queues an answer in the outbox (so it gets the same retries and limits as notices). */
   answer: (chatId: string, key: string, answer: Answer) => void;
   log: (line: string) => void;

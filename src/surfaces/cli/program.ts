@@ -335,6 +335,7 @@ export function buildProgram(io: CliIo): Command {
     .description('serve the chat bots in the foreground: notices, replies, /status /resume /stop ...')
     .option('--telegram', 'serve Telegram (default: telegram_bot.enabled)')
     .option('--discord', 'serve Discord (default: discord_bot.enabled)')
+    .option('--hub <path>', "serve every repo of this hub with one bot (default in a hub's root)")
     .addOption(
       new Option('--poll-ms <ms>', 'run store poll interval in ms (tests)').argParser(positiveInt).hideHelp(),
     )

@@ -1,12 +1,23 @@
 // `car chat run` (the Telegram/Discord service, in the foreground) and `car chat status`.
+
+import { existsSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { agentProcessPort } from '../../../agents/orphans.ts';
+import { FlowControl } from '../../../control/flow-control.ts';
+import { type CarConfig, ConfigError, loadConfig } from '../../../core/config/index.ts';
+import { loadHubConfig } from '../../../core/hub/config.ts';
+import { readManifest, repoDir } from '../../../core/hub/manifest.ts';
+import { isHubRoot } from '../../../core/hub/paths.ts';
+import { type Hub, openHub } from '../../../core/hub/registry.ts';
 import { openChatStore } from '../../../core/notify/chat-store.ts';
 import { redact } from '../../../core/notify/text.ts';
+import { repoPaths, STATE_DIR } from '../../../core/paths.ts';
 import { openRunStore } from '../../../core/store/run-store.ts';
-import { ChatService } from '../../../integrations/chat/service.ts';
+import { type ChatRepo, type ChatRepoSource, ChatService } from '../../../integrations/chat/service.ts';
 import { createRepoState } from '../../../integrations/git/index.ts';
+import { createHubGit } from '../../../integrations/git/worktree.ts';
 import { spawnWorker } from '../../worker-spawn.ts';
-import { type GlobalOptions, loadRepoConfig, resolveRepo } from '../context.ts';
+import { type GlobalOptions, loadRepoConfig, repoSearchStart, resolveRepo } from '../context.ts';
 import { CliError, EXIT } from '../errors.ts';
 import { type CliIo, formatTable, printJson } from '../io.ts';
 
@@ -14,6 +25,8 @@ interface RunFlags {
   telegram?: boolean;
   discord?: boolean;
   pollMs?: number;
+  /** Serve every repo of this hub (default: the hub whose root is the working directory). */
+  hub?: string;
 }
 
 /** The env without the bot tokens: workers started from chat never see them. */
@@ -23,9 +36,108 @@ function workerEnv(env: NodeJS.ProcessEnv, tokenVars: readonly string[]): NodeJS
   return out;
 }
 
-export async function chatRun(io: CliIo, global: GlobalOptions, flags: RunFlags): Promise<void> {
+/** The repos of the hub as a chat service serves them: re-read from the manifest, each opened once. */
+function hubRepoSource(hub: Hub, env: NodeJS.ProcessEnv, log: (line: string) => void): ChatRepoSource {
+  const open = new Map<string, { dir: string; repo: ChatRepo }>();
+  const refused = new Set<string>();
+  return {
+    list() {
+      let manifest: ReturnType<typeof readManifest>;
+      try {
+        manifest = readManifest(hub.paths.manifestFile);
+      } catch (err) {
+        log(`hub manifest: ${(err as Error).message}`);
+        return [...open.values()].map((o) => o.repo);
+      }
+      const wanted = new Map<string, string>();
+      for (const entry of manifest.repos) {
+        const dir = repoDir(hub.root, entry);
+        if (entry.enabled && existsSync(join(dir, STATE_DIR))) wanted.set(entry.id, dir);
+      }
+      for (const [id, o] of open) {
+        if (wanted.get(id) !== o.dir) {
+          o.repo.control.close();
+          open.delete(id);
+        }
+      }
+      for (const [id, dir] of wanted) {
+        if (open.has(id)) continue;
+        try {
+          const { config } = loadConfig(dir, env);
+          const control = new FlowControl(repoPaths(dir), config, createRepoState(dir), agentProcessPort);
+          const workerEnv = env;
+          open.set(id, {
+            dir,
+            repo: { id, control, startWorker: (runId) => spawnWorker({ root: dir, runId, env: workerEnv }) },
+          });
+          refused.delete(id);
+        } catch (err) {
+          // a repo with a broken config is left out (said once) until it is fixed
+          if (!refused.has(id)) log(`repo ${id} left out: ${(err as Error).message}`);
+          refused.add(id);
+        }
+      }
+      return [...open.values()].map((o) => o.repo);
+    },
+    close() {
+      for (const o of open.values()) o.repo.control.close();
+      open.clear();
+    },
+  };
+}
+
+interface Served {
+  mode: 'repo' | 'hub';
+  root: string;
+  chatDb: string;
+  config: CarConfig;
+  repos: (log: (line: string) => void, env: NodeJS.ProcessEnv) => ChatRepoSource;
+}
+
+/** In a hub's root (or with --hub): one bot for every repo of the hub; elsewhere the repo's own. */
+async function whatToServe(io: CliIo, global: GlobalOptions, flags: RunFlags): Promise<Served> {
+  const start = flags.hub !== undefined ? resolve(io.cwd, flags.hub) : repoSearchStart(io, global);
+  if (flags.hub !== undefined || isHubRoot(start)) {
+    if (!isHubRoot(start))
+      throw new CliError(`--hub ${flags.hub}: not a hub (car init --mode hub)`, EXIT.usage);
+    let loaded: ReturnType<typeof loadHubConfig>;
+    try {
+      loaded = loadHubConfig(start, io.env);
+    } catch (err) {
+      if (err instanceof ConfigError) throw new CliError(err.message, EXIT.invalidInput);
+      throw err;
+    }
+    const hub = openHub(start, loaded.hub, createHubGit());
+    return {
+      mode: 'hub',
+      root: hub.root,
+      chatDb: hub.paths.chatDb,
+      config: loaded.config,
+      repos: (log, env) => hubRepoSource(hub, env, log),
+    };
+  }
   const repo = resolveRepo(io, global);
   const { config } = await loadRepoConfig(io, repo.paths.root);
+  return {
+    mode: 'repo',
+    root: repo.paths.root,
+    chatDb: repo.paths.dbFile,
+    config,
+    repos: (_log, env) => {
+      const control = new FlowControl(repo.paths, config, createRepoState(repo.paths.root), agentProcessPort);
+      const one: ChatRepo = {
+        id: null,
+        control,
+        startWorker: (runId) => spawnWorker({ root: repo.paths.root, runId, env }),
+      };
+      return { list: () => [one], close: () => control.close() };
+    },
+  };
+}
+
+export async function chatRun(io: CliIo, global: GlobalOptions, flags: RunFlags): Promise<void> {
+  const served = await whatToServe(io, global, flags);
+  const { config } = served;
   const explicit = flags.telegram || flags.discord;
   const useTelegram = explicit ? Boolean(flags.telegram) : config.telegram_bot.enabled;
   const useDiscord = explicit ? Boolean(flags.discord) : config.discord_bot.enabled;
@@ -52,13 +164,12 @@ export async function chatRun(io: CliIo, global: GlobalOptions, flags: RunFlags)
   const chatId = io.env[config.telegram_bot.chat_id_env]?.trim();
 
   const service = new ChatService({
-    paths: repo.paths,
+    mode: served.mode,
+    repos: served.repos(log, env),
+    chatDb: served.chatDb,
     config,
-    repo: createRepoState(repo.paths.root),
-    agentProcesses: agentProcessPort,
     ...(telegramToken ? { telegram: { token: telegramToken, ...(chatId ? { chatId } : {}) } } : {}),
     ...(discordToken ? { discord: { token: discordToken } } : {}),
-    startWorker: (runId) => spawnWorker({ root: repo.paths.root, runId, env }),
     log,
     ...(flags.pollMs !== undefined ? { pollMs: flags.pollMs } : {}),
   });
@@ -82,8 +193,9 @@ export async function chatRun(io: CliIo, global: GlobalOptions, flags: RunFlags)
       EXIT.failed,
     );
   }
+  const platforms = [useTelegram && 'telegram', useDiscord && 'discord'].filter(Boolean).join(', ');
   io.stdout(
-    `car chat: serving ${repo.paths.root} (${[useTelegram && 'telegram', useDiscord && 'discord'].filter(Boolean).join(', ')}); Ctrl-C stops\n`,
+    `car chat: serving ${served.mode === 'hub' ? `every repo of the hub ${served.root}` : served.root} (${platforms}); Ctrl-C stops\n`,
   );
   await done;
 }

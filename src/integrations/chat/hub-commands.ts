@@ -1,0 +1,122 @@
+// The chat commands of one bot serving every repo of a hub. A chat follows one repo (`/bind app`) or all
+// of them (`/bind`); a repo command goes to the repo named first (`/status app`), else to the repo the
+// chat follows (or the hub's only repo); a button goes to the repo whose run it names. The repo's own
+// ChatCommands does the work, so a command behaves the same in a repo's service and in a hub's.
+import type { ChatStore } from '../../core/notify/chat-store.ts';
+import type { NoticeAction } from '../../core/notify/notices.ts';
+import type { Answer, ChatCommands, CommandHandler, Inbound } from './commands.ts';
+import { parseCommand } from './commands.ts';
+
+/** A repo of the hub as the chat commands see it. */
+export interface HubChatRepo {
+  id: string;
+  commands: ChatCommands;
+  latestRun(): { id: string; status: string } | null;
+  hasRun(runId: string): boolean;
+  /** Every run with its last event, where a new binding's cursors start. */
+  runCursors(): { id: string; lastEventSeq: number }[];
+}
+
+export interface HubCommandDeps {
+  chats: ChatStore;
+  /** The hub's repos now (the manifest is read again as it changes). */
+  repos: () => HubChatRepo[];
+}
+
+const HELP = [
+  'car commands (one bot for the whole hub):',
+  '/repos - the repos and their latest runs',
+  '/bind <repo> - this chat follows one repo: its notices, and commands without a repo name',
+  '/bind - this chat gets the notices of every repo',
+  '/unbind - no more notices here',
+  '/status [repo] /runs [repo] /start [repo] /pause [repo] /resume [repo] /stop [repo]',
+  '/reply [repo] <text> - answer the agent (and resume)',
+  'While a run waits for you, a plain message is the reply (with several waiting, name the repo: /reply <repo> <text>).',
+].join('\n');
+
+const WAITING = new Set(['paused']);
+
+export class HubChatCommands implements CommandHandler {
+  readonly #d: HubCommandDeps;
+
+  constructor(deps: HubCommandDeps) {
+    this.#d = deps;
+  }
+
+  async message(msg: Inbound): Promise<Answer | null> {
+    const repos = this.#d.repos();
+    const cmd = parseCommand(msg.text);
+    const followed = this.#d.chats.binding(msg.platform, msg.chatId)?.repo ?? null;
+    const byId = (id: string | null | undefined) => repos.find((r) => r.id === id);
+    if (!cmd) return this.#plainText(msg, repos, byId(followed));
+    switch (cmd.name) {
+      case 'help':
+        return { text: HELP };
+      case 'repos':
+        return { text: this.#repos(repos, followed) };
+      case 'bind': {
+        const id = cmd.args.split(/\s+/)[0] ?? '';
+        const repo = id ? byId(id) : undefined;
+        if (id && !repo) return { text: `No repo "${id}" in this hub. /repos lists them.` };
+        const runs = (repo ? [repo] : repos).flatMap((r) => r.runCursors());
+        const changed = this.#d.chats.bind(msg.platform, msg.chatId, msg.userId, runs, repo?.id ?? null);
+        const what = repo ? `${repo.id}` : 'every repo of the hub';
+        return { text: changed ? `This chat now follows ${what}.` : `This chat already follows ${what}.` };
+      }
+      case 'unbind':
+        return {
+          text: this.#d.chats.unbind(msg.platform, msg.chatId)
+            ? 'This chat no longer gets run notices.'
+            : 'This chat was not bound.',
+        };
+      default: {
+        const [first = '', ...rest] = cmd.args.split(/\s+/);
+        const named = byId(first);
+        const repo = named ?? byId(followed) ?? (repos.length === 1 ? repos[0] : undefined);
+        if (!repo) {
+          return {
+            text: `Which repo? /${cmd.name} <repo>${cmd.name === 'reply' ? ' <text>' : ''} (${repos.map((r) => r.id).join(', ') || 'none registered'}), or /bind <repo> first.`,
+          };
+        }
+        const args = named ? rest.join(' ') : cmd.args;
+        return tagged(repo.id, await repo.commands.message({ ...msg, text: `/${cmd.name} ${args}`.trim() }));
+      }
+    }
+  }
+
+  async action(action: NoticeAction, runId: string): Promise<string> {
+    const repo = this.#d.repos().find((r) => r.hasRun(runId));
+    if (!repo) return 'That run is not in any repo of this hub any more.';
+    return `[${repo.id}] ${await repo.commands.action(action, runId)}`;
+  }
+
+  /** A plain message answers the run waiting for a reply: the followed repo's, or the only one waiting. */
+  async #plainText(
+    msg: Inbound,
+    repos: HubChatRepo[],
+    followed: HubChatRepo | undefined,
+  ): Promise<Answer | null> {
+    if (followed) return tagged(followed.id, await followed.commands.message(msg));
+    const waiting = repos.filter((r) => WAITING.has(r.latestRun()?.status ?? ''));
+    if (waiting.length === 1) return tagged(waiting[0]!.id, await waiting[0]!.commands.message(msg));
+    if (waiting.length === 0) return { text: 'No run is waiting for a reply. /repos shows the hub.' };
+    return {
+      text: `Runs wait in ${waiting.map((r) => r.id).join(', ')}: answer with /reply <repo> <text>.`,
+    };
+  }
+
+  #repos(repos: HubChatRepo[], followed: string | null): string {
+    if (repos.length === 0) return 'No repos in this hub yet (car hub add <path>).';
+    return repos
+      .map((r) => {
+        const latest = r.latestRun();
+        const run = latest ? `${latest.status} (run ${latest.id.slice(0, 8)})` : 'no runs';
+        return `${r.id === followed ? '* ' : ''}${r.id}: ${run}`;
+      })
+      .join('\n');
+  }
+}
+
+function tagged(repoId: string, answer: Answer | null): Answer | null {
+  return answer && { ...answer, text: `[${repoId}] ${answer.text}` };
+}
