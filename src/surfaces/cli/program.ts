@@ -345,6 +345,7 @@ export function buildProgram(io: CliIo): Command {
   chat
     .command('status')
     .description('bound chats, outbox delivery counts, waiting and failed messages')
+    .option('--hub <path>', "the hub-wide chat service's state (default in a hub's root)")
     .option('--json', 'machine-readable output')
     .action(async (opts, cmd: Command) =>
       (await import('./commands/chat.ts')).chatStatus(io, global(cmd), opts),

@@ -95,7 +95,7 @@ interface Served {
 }
 
 /** In a hub's root (or with --hub): one bot for every repo of the hub; elsewhere the repo's own. */
-async function whatToServe(io: CliIo, global: GlobalOptions, flags: RunFlags): Promise<Served> {
+async function whatToServe(io: CliIo, global: GlobalOptions, flags: { hub?: string }): Promise<Served> {
   const start = flags.hub !== undefined ? resolve(io.cwd, flags.hub) : repoSearchStart(io, global);
   if (flags.hub !== undefined || isHubRoot(start)) {
     if (!isHubRoot(start))
@@ -200,12 +200,15 @@ export async function chatRun(io: CliIo, global: GlobalOptions, flags: RunFlags)
   await done;
 }
 
-export async function chatStatus(io: CliIo, global: GlobalOptions, flags: { json?: boolean }): Promise<void> {
-  const repo = resolveRepo(io, global);
-  const { config } = await loadRepoConfig(io, repo.paths.root);
+export async function chatStatus(
+  io: CliIo,
+  global: GlobalOptions,
+  flags: { json?: boolean; hub?: string },
+): Promise<void> {
+  const { config, chatDb } = await whatToServe(io, global, flags);
   // opening the run store migrates the file, so the chat tables exist
-  openRunStore(repo.paths.dbFile).close();
-  const chats = openChatStore(repo.paths.dbFile);
+  openRunStore(chatDb).close();
+  const chats = openChatStore(chatDb);
   try {
     const platforms = {
       telegram: {
@@ -237,7 +240,12 @@ export async function chatStatus(io: CliIo, global: GlobalOptions, flags: { json
     if (flags.json) {
       printJson(io, {
         platforms,
-        bindings: bindings.map((b) => ({ platform: b.platform, chat_id: b.chatId, bound_at: b.boundAt })),
+        bindings: bindings.map((b) => ({
+          platform: b.platform,
+          chat_id: b.chatId,
+          bound_at: b.boundAt,
+          repo: b.repo,
+        })),
         outbox: counts,
         waiting: waiting.map(row),
         failed: failed.map(row),
@@ -251,7 +259,7 @@ export async function chatStatus(io: CliIo, global: GlobalOptions, flags: { json
     }
     io.stdout(
       bindings.length
-        ? `bound chats:\n${formatTable(bindings.map((b) => [`  ${b.platform}`, b.chatId, b.boundAt]))}\n`
+        ? `bound chats:\n${formatTable(bindings.map((b) => [`  ${b.platform}`, b.chatId, b.boundAt, b.repo ?? '']))}\n`
         : 'bound chats: none (/bind in a chat)\n',
     );
     io.stdout(
