@@ -34,6 +34,7 @@ const cleanups: (() => void | Promise<void>)[] = [];
 let browser: Browser;
 let server: Served;
 let runId: string;
+let waitingRunId: string;
 
 before(async () => {
   if (!CHROMIUM) return;
@@ -67,6 +68,16 @@ before(async () => {
     store.appendEvents(run.id, batch);
   }
   store.updateRun(run.id, { status: 'completed', reasonCode: 'all_done', reason: 'seeded' });
+  // a run waiting out codex's used-up plan, after 123 456 tokens
+  const waiting = store.createRun({
+    state: {
+      tokens: 123_456,
+      tokenLimit: null,
+      quotaWait: { agent: 'codex', until: '2026-11-25T03:00:30.000Z', message: 'usage limit' },
+    },
+  });
+  waitingRunId = waiting.id;
+  store.updateRun(waiting.id, { status: 'running' });
   store.close();
   server = await serve(repo.dir);
   cleanups.push(() => server.stop());
@@ -183,4 +194,20 @@ test('phone-sized screen (390×844): board and run view fit the width', {
 
 test('no page errors or CSP violations in the browser', { skip }, () => {
   assert.deepEqual(browser.errors, []);
+});
+
+test('a run waiting out a used-up plan says so, with the tokens it used', {
+  skip,
+  timeout: 30_000,
+}, async () => {
+  const page = await browser.context.newPage();
+  await page.goto(`${server.url}/runs/${waitingRunId}`);
+  const banner = page.getByTestId('quota-wait');
+  await banner.waitFor();
+  assert.match(
+    (await banner.textContent()) ?? '',
+    /Waiting for codex's usage limit to reset; the run goes on by itself at/,
+  );
+  assert.match((await page.getByTestId('run-figures').textContent()) ?? '', /123,456 tokens/);
+  await page.close();
 });

@@ -47,6 +47,10 @@ export interface Run {
   total_turns: number;
   turn_limit: number;
   current_ticket: string | null;
+  /** Input + output tokens used, and the budgets (null: none). */
+  tokens: { run: number; run_limit: number | null; ticket: number | null; ticket_limit: number | null };
+  /** An agent's used-up plan the run waits out; it goes on by itself at `until`. */
+  quota_wait: { agent: string; until: string } | null;
   last_event_seq: number;
 }
 
