@@ -62,9 +62,9 @@ test('no files: built-in defaults, and every source reported', () => {
   );
   assert.deepEqual(
     sources.map((s) => s.present),
-    [true, false, false, false, false, false],
+    [true, false, false, false, false, false, false],
   );
-  assert.equal(sources[3]?.file, join(root, REPO_CONFIG));
+  assert.equal(sources[4]?.file, join(root, REPO_CONFIG));
 });
 
 test('each layer overrides the one below it', () => {
@@ -239,7 +239,7 @@ test('a file that is not a mapping is rejected; an empty or comment-only file is
   assert.deepEqual(config, DEFAULT_CONFIG);
   assert.deepEqual(
     sources.map((s) => s.present),
-    [true, true, false, true, false, false],
+    [true, false, true, false, true, false, false],
   );
 });
 

@@ -4,12 +4,15 @@ import { parseDocument } from 'yaml';
 import type { z } from 'zod';
 import { envLayers } from './env.ts';
 import { ConfigError, type ConfigProblem } from './errors.ts';
+import { hubLayersFor, type LayerRead } from './hub-layers.ts';
 import { isMapping, type KeyPath, type Mapping, mergeLayer, Provenance } from './merge.ts';
 import { type CarConfig, CarConfigSchema, DEFAULT_CONFIG } from './schema.ts';
 
 /** Layer names, lowest precedence first (CAR's names, plus the repo override file). */
 export const CONFIG_PRECEDENCE = [
   'built_in_defaults',
+  // a repo registered in a hub: the hub's repo_defaults and shared sections (see hub-layers.ts)
+  'hub_config',
   'codex-autorunner.yml',
   'codex-autorunner.override.yml',
   '.codex-autorunner/config.yml',
@@ -17,7 +20,9 @@ export const CONFIG_PRECEDENCE = [
   'environment_variables',
 ] as const;
 
-const FILE_LAYERS = CONFIG_PRECEDENCE.slice(1, -1);
+const FILE_LAYERS = CONFIG_PRECEDENCE.slice(2, -1);
+/** The hub's own files, in CAR's order (a hub has no repo.override.yml). */
+const HUB_FILES = FILE_LAYERS.slice(0, 3);
 const REPO_OVERRIDE = '.codex-autorunner/repo.override.yml';
 const DEFAULTS_SOURCE = 'built_in_defaults';
 
@@ -28,6 +33,8 @@ export interface ConfigSource {
   present: boolean;
   /** For the environment layer: the variables that contributed (names only). */
   variables?: string[];
+  /** For the hub layer: the hub's config files that exist. */
+  files?: string[];
 }
 
 export interface LoadedConfig {
@@ -35,10 +42,7 @@ export interface LoadedConfig {
   sources: ConfigSource[];
 }
 
-type FileRead =
-  | { present: false }
-  | { present: true; value: Mapping }
-  | { present: true; problems: ConfigProblem[] };
+type FileRead = LayerRead;
 
 /** Reads one layer file; `label` is its repo-relative name, used in messages. */
 function readLayerFile(path: string, label: string): FileRead {
@@ -124,6 +128,16 @@ export function loadConfig(root: string, env: NodeJS.ProcessEnv = process.env): 
   const sources: ConfigSource[] = [{ layer: DEFAULTS_SOURCE, present: true }];
   const layers: { source: string; value: Mapping }[] = [];
 
+  const hub = hubLayersFor(root, env, HUB_FILES, readLayerFile);
+  sources.push({
+    layer: 'hub_config',
+    present: hub !== null,
+    ...(hub ? { file: hub.hubRoot, files: hub.layers.filter((l) => l.read.present).map((l) => l.file) } : {}),
+  });
+  for (const l of hub?.layers ?? []) {
+    if ('problems' in l.read) problems.push(...l.read.problems);
+    else if ('value' in l.read) layers.push({ source: l.label, value: l.read.value });
+  }
   for (const label of FILE_LAYERS) {
     const file = join(root, label);
     const read = readLayerFile(file, label);
