@@ -3,8 +3,8 @@
  * are commented examples showing the built-in defaults. Kept free of zod so `car init` stays light.
  */
 export function initialRepoConfigYaml(): string {
-  return `# car configuration for this repo. Precedence, lowest first: built-in defaults <
-# codex-autorunner.yml < codex-autorunner.override.yml < .codex-autorunner/config.yml (this file) <
+  return `# car configuration for this repo. Precedence, lowest first: built-in defaults < the hub's config
+# (repos of a hub) < codex-autorunner.yml < codex-autorunner.override.yml < .codex-autorunner/config.yml (this file) <
 # .codex-autorunner/repo.override.yml < environment (e.g. CAR__TICKET_FLOW__MAX_TOTAL_TURNS=80).
 # \`car describe --json\` lists every key.
 version: 2
