@@ -169,6 +169,15 @@ describe('runs and events, paged', () => {
         [16, 'tool_call'],
       ],
     );
+    // random access into a filtered log: the 101st to 103rd tool_call (every other event is one)
+    const offset = await json<{ events: EventOut[] }>(
+      await r.call('GET', `/api/runs/${big.id}/events?types=tool_call&offset=100&limit=3`),
+    );
+    assert.deepEqual(
+      offset.events.map((e) => e.seq),
+      [202, 204, 206],
+    );
+    assert.equal((await r.call('GET', `/api/runs/${big.id}/events?offset=-5`)).status, 400);
     assert.equal((await r.call('GET', `/api/runs/${big.id}/events?limit=100000`)).status, 400);
     assert.equal((await r.call('GET', `/api/runs/${big.id}/events?after=-1`)).status, 400);
   });

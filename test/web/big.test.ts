@@ -171,6 +171,45 @@ test('a run of 100,000 events opens at once and scrolls anywhere, loading pages 
   await page.close();
 });
 
+test('one event type of the 100,000: the filtered log opens at its start and jumps to its end', {
+  skip,
+  timeout: 60_000,
+}, async () => {
+  const page = await browser.context.newPage();
+  const requests: string[] = [];
+  page.on('request', (r) => {
+    if (r.url().includes('/events?')) requests.push(new URL(r.url()).search);
+  });
+  await page.goto(`${server.url}/runs/${runId}`);
+  const log = page.getByTestId('event-log');
+  await log.locator('[data-seq="1"]').waitFor();
+  const filter = page.getByTestId('event-filter');
+  assert.match((await filter.textContent()) ?? '', /agent_message \(25,000\)/);
+  await filter.selectOption('agent_message');
+  // every fourth event is an agent message: seq 3, 7, 11, ...
+  await log.locator('[data-seq="3"]').waitFor();
+  const shown = await log
+    .locator('[data-seq]')
+    .evaluateAll((rows) => rows.map((r) => r.querySelector('.type')?.textContent));
+  assert.ok(shown.length > 5 && shown.every((t) => t === 'agent_message'), shown.join(','));
+  assert.equal(await log.locator('[data-seq="1"]').count(), 0, 'other types are filtered out');
+
+  await scrollList(page, 'run events', 'end');
+  await log.locator('[data-seq="99999"]').waitFor();
+  assert.ok((await responsiveMs(page)) < 500, 'the page stays responsive');
+  const filtered = requests.filter((q) => q.includes('types=agent_message'));
+  assert.ok(filtered.length <= 4, `pages fetched by offset, not walked (${filtered.length} requests)`);
+  assert.ok(
+    filtered.some((q) => /offset=24500/.test(q)),
+    filtered.join(' '),
+  );
+
+  // back to every event
+  await filter.selectOption('');
+  await log.locator('[data-seq="1"]').waitFor();
+  await page.close();
+});
+
 test('phone-sized screen (390×844): board and run view fit the width', {
   skip,
   timeout: 60_000,

@@ -337,10 +337,10 @@ export class RunStore {
   listEvents(runId: string, opts: ListEventsOptions = {}): RunEvent[] {
     const types = opts.types ?? [];
     const typeFilter = types.length > 0 ? `AND type IN (${placeholders(types.length)})` : '';
-    const sql = `SELECT * FROM events WHERE run_id = ? AND seq > ? ${typeFilter} ORDER BY seq LIMIT ?`;
+    const sql = `SELECT * FROM events WHERE run_id = ? AND seq > ? ${typeFilter} ORDER BY seq LIMIT ? OFFSET ?`;
     const rows = this.#db
       .prepare(sql)
-      .all<EventRow>(runId, opts.afterSeq ?? 0, ...types, opts.limit ?? DEFAULT_EVENT_PAGE);
+      .all<EventRow>(runId, opts.afterSeq ?? 0, ...types, opts.limit ?? DEFAULT_EVENT_PAGE, opts.offset ?? 0);
     return rows.map(toEvent);
   }
 

@@ -109,6 +109,8 @@ export interface ListEventsOptions {
   /** Defaults to 1000. */
   limit?: number;
   types?: readonly string[];
+  /** Skip this many matching events first (random access into a filtered log). */
+  offset?: number;
 }
 
 /** Per event type: rows stored, not stored (over the cap), stored truncated, deleted by retention. */

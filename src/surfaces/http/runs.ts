@@ -45,6 +45,8 @@ const EventsQuery = z.object({
   after: z.coerce.number().int().min(0).default(0),
   limit: z.coerce.number().int().min(1).max(1000).default(200),
   types: typesSchema,
+  /** Skip this many matching events (a filtered log opened anywhere, e.g. the web run view). */
+  offset: z.coerce.number().int().min(0).max(10_000_000).default(0),
 });
 
 const StreamQuery = z.object({ after: z.coerce.number().int().min(0).optional(), types: typesSchema });
@@ -105,10 +107,11 @@ export function runRoutes(ctx: ApiContext, stream: StreamOptions = {}): Hono {
 
   app.get('/:id/events', (c) => {
     const run = runOf(c.req.param('id'));
-    const { after, limit, types } = readQuery(c, EventsQuery);
+    const { after, limit, types, offset } = readQuery(c, EventsQuery);
     const rows = ctx.control().store.listEvents(run.id, {
       afterSeq: after,
       limit: limit + 1,
+      offset,
       ...(types.length > 0 ? { types } : {}),
     });
     const events = rows.slice(0, limit);
