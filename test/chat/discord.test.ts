@@ -7,6 +7,7 @@ import { after, test } from 'node:test';
 import { FlowControl } from '../../src/control/flow-control.ts';
 import { loadConfig } from '../../src/core/config/index.ts';
 import { repoPaths } from '../../src/core/paths.ts';
+import { SLASH_COMMANDS } from '../../src/integrations/chat/commands.ts';
 import { createRepoState } from '../../src/integrations/git/index.ts';
 import { startFakeDiscord } from '../fakes/discord-api.ts';
 import { askingRepo, filesContaining, openStore, startService } from './harness.ts';
@@ -115,6 +116,24 @@ test('discord: gateway commands, pause notice with buttons, Stop button, reply r
   }
   // every create carried a nonce with enforce_nonce, and the bot's own messages never triggered it
   assert.ok(dc.createRequests.every((r) => r.nonce !== null && !r.deduped));
+
+  // slash commands were registered in the allowed guild at start-up (none globally), and run like
+  // typed ones: an ephemeral acknowledgement at once, the answer in the channel
+  assert.deepEqual(
+    dc.commands.get(GUILD)?.map((c) => c.name),
+    SLASH_COMMANDS.map((c) => c.name),
+  );
+  assert.equal(dc.commands.has('global'), false);
+  assert.ok(svc.logs.some((l) => /registered 10 slash commands in 1 guild/.test(l)));
+  const acks = dc.interactionResponses.length;
+  dc.slashCommand({ channelId: CHANNEL, guildId: GUILD, userId: ALICE, name: 'status' });
+  await dc.waitFor(
+    () => dc.messages.find((m) => /^run [0-9a-f]{8}: completed \(all_done\)/.test(m.content)),
+    10_000,
+    '/status as a slash command',
+  );
+  assert.equal(dc.interactionResponses.length, acks + 1);
+  assert.equal(dc.interactionResponses.at(-1)!.body.type, 4);
   await svc.stop();
   assert.ok(!svc.logs.join('\n').includes(dc.token));
   assert.deepEqual(filesContaining(repo.dir, dc.token), []);

@@ -113,6 +113,7 @@ test('discord: a 429 with Retry-After 1 holds delivery for a second; the message
     token: dc.token,
     config: { ...config.discord_bot, api_root: dc.url },
     commands: noCommands,
+    slashCommands: [],
     answer: () => {},
     log: () => {},
   });

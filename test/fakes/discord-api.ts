@@ -35,6 +35,16 @@ export interface FakeDiscord {
   createRequests: { nonce: string | null; deduped: boolean; at: number }[];
   calls: RestCall[];
   interactionResponses: { id: string; token: string; body: Record<string, unknown> }[];
+  /** Slash commands as registered (bulk overwrite): by scope, `global` or the guild id. */
+  commands: Map<string, { name: string; description: string; options?: unknown[] }[]>;
+  /** A user running a slash command (`/name args`), as Discord dispatches it. */
+  slashCommand(opts: {
+    channelId: string;
+    guildId?: string;
+    userId: string;
+    name: string;
+    args?: string;
+  }): string;
   identifies: Record<string, unknown>[];
   /** Sockets that completed IDENTIFY → READY. */
   ready(): number;
@@ -71,6 +81,7 @@ export async function startFakeDiscord(token = 'TEST.discord-token.xyz123'): Pro
   const createRequests: FakeDiscord['createRequests'] = [];
   const calls: RestCall[] = [];
   const interactionResponses: FakeDiscord['interactionResponses'] = [];
+  const commands: FakeDiscord['commands'] = new Map();
   const identifies: Record<string, unknown>[] = [];
   const readySockets = new Map<WebSocket, { seq: number }>();
   const heldResponses = new Set<ServerResponse>();
@@ -126,6 +137,26 @@ export async function startFakeDiscord(token = 'TEST.discord-token.xyz123'): Pro
         });
       }
       if (path === '/v10/users/@me' && req.method === 'GET') return send(200, BOT_USER);
+      const overwrite = /^\/v10\/applications\/(\d+)(?:\/guilds\/(\d+))?\/commands$/.exec(path);
+      if (overwrite && req.method === 'PUT') {
+        if (overwrite[1] !== APP_ID) return send(404, { message: 'Unknown Application', code: 10002 });
+        const list = Array.isArray(body) ? (body as { name?: unknown; description?: unknown }[]) : null;
+        const valid = list?.every(
+          (c) =>
+            typeof c.name === 'string' &&
+            /^[-_a-z0-9]{1,32}$/.test(c.name) &&
+            typeof c.description === 'string' &&
+            c.description.length >= 1 &&
+            c.description.length <= 100,
+        );
+        if (!list || !valid || list.length > 100)
+          return send(400, { message: 'Invalid Form Body', code: 50035 });
+        commands.set(overwrite[2] ?? 'global', list as { name: string; description: string }[]);
+        return send(
+          200,
+          list.map((c) => ({ ...c, id: nextId(), application_id: APP_ID, version: nextId() })),
+        );
+      }
       const create = /^\/v10\/channels\/(\d+)\/messages$/.exec(path);
       if (create && req.method === 'POST') {
         const channelId = create[1]!;
@@ -273,6 +304,7 @@ export async function startFakeDiscord(token = 'TEST.discord-token.xyz123'): Pro
     createRequests,
     calls,
     interactionResponses,
+    commands,
     identifies,
     holdResponsesFrom: null,
     ready: () => readySockets.size,
@@ -320,6 +352,30 @@ export async function startFakeDiscord(token = 'TEST.discord-token.xyz123'): Pro
           : { user: author(userId) }),
         data: { custom_id: customId, component_type: 2 },
         message: { id: messages.at(-1)?.id ?? nextId(), channel_id: channelId, content: '' },
+      });
+      return id;
+    },
+    slashCommand({ channelId, guildId, userId, name, args }) {
+      const id = nextId();
+      fake.dispatch('INTERACTION_CREATE', {
+        id,
+        application_id: APP_ID,
+        type: 2,
+        token: `itok${id}`,
+        version: 1,
+        channel_id: channelId,
+        ...(guildId
+          ? {
+              guild_id: guildId,
+              member: { user: author(userId), roles: [], joined_at: '2024-01-01T00:00:00Z' },
+            }
+          : { user: author(userId) }),
+        data: {
+          id: nextId(),
+          name,
+          type: 1,
+          ...(args === undefined ? {} : { options: [{ name: 'args', type: 3, value: args }] }),
+        },
       });
       return id;
     },

@@ -230,6 +230,11 @@ export const CarConfigSchema = mapping({
     bot_token_env: envName().default('CAR_DISCORD_BOT_TOKEN'),
     /** REST root (the gateway URL is discovered through it, GET /gateway/bot). */
     api_root: str().min(1, { error: 'must not be empty' }).default('https://discord.com/api'),
+    /**
+     * Register car's slash commands at start-up: in each of allowed_guild_ids (at once), else globally
+     * (Discord may take up to an hour to show them). Needs the bot's applications.commands scope.
+     */
+    register_commands: bool().default(true),
     /** The user must be listed; non-empty guild/channel lists restrict further. Quote snowflakes. */
     allowed_user_ids: idList(),
     allowed_guild_ids: idList(),

@@ -38,17 +38,23 @@ export interface CommandDeps {
   lockWaitMs?: number;
 }
 
-export const COMMANDS = [
-  'status',
-  'runs',
-  'start',
-  'pause',
-  'resume',
-  'stop',
-  'reply',
-  'bind',
-  'unbind',
-  'help',
+/** A command as chat platforms list it (Discord's slash commands; one optional text argument). */
+export interface SlashCommand {
+  name: string;
+  description: string;
+}
+
+export const SLASH_COMMANDS: readonly SlashCommand[] = [
+  { name: 'status', description: 'The latest run, its worker and the tickets' },
+  { name: 'runs', description: 'Recent runs' },
+  { name: 'start', description: 'Start or continue a run' },
+  { name: 'pause', description: 'Pause after the turn in flight' },
+  { name: 'resume', description: 'Resume a paused run' },
+  { name: 'stop', description: 'Stop the run' },
+  { name: 'reply', description: 'Answer the agent (and resume)' },
+  { name: 'bind', description: 'Send run notices to this channel' },
+  { name: 'unbind', description: 'Stop sending run notices here' },
+  { name: 'help', description: 'What car understands' },
 ];
 
 const HELP = [

@@ -19,13 +19,15 @@ import type { CarConfig } from '../../core/config/index.ts';
 import type { OutboxMessage } from '../../core/notify/chat-store.ts';
 import { type ChatTransport, SendError } from '../../core/notify/deliver.ts';
 import { discordAccess } from './access.ts';
-import type { Answer, CommandHandler } from './commands.ts';
+import type { Answer, CommandHandler, SlashCommand } from './commands.ts';
 import { buttonData, parseButtonData } from './telegram.ts';
 
 export interface DiscordOptions {
   token: string;
   config: CarConfig['discord_bot'];
   commands: CommandHandler;
+  /** Registered as slash commands at start-up (discord_bot.register_commands). */
+  slashCommands: readonly SlashCommand[];
   answer: (chatId: string, key: string, answer: Answer) => void;
   log: (line: string) => void;
 }
@@ -50,6 +52,7 @@ export class DiscordAdapter implements ChatTransport {
   readonly client: Client;
   readonly #opts: DiscordOptions;
   #username = '';
+  #applicationId = '';
 
   constructor(opts: DiscordOptions) {
     this.#opts = opts;
@@ -103,6 +106,7 @@ export class DiscordAdapter implements ChatTransport {
 
   #wire(): void {
     this.client.on(GatewayDispatchEvents.Ready, ({ data }) => {
+      this.#applicationId = data.application.id;
       this.#username = data.user.username;
     });
     this.client.on(GatewayDispatchEvents.MessageCreate, async ({ data }) => {
@@ -170,7 +174,43 @@ export class DiscordAdapter implements ChatTransport {
     const deadline = Date.now() + 15_000;
     while (!this.#username && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
     if (!this.#username) throw new Error('discord: no READY from the gateway within 15 s');
+    if (this.#opts.config.register_commands) await this.#registerCommands();
     return { username: this.#username };
+  }
+
+  /**
+   * Bulk-overwrites the application's commands with car's: per allowed guild (shown at once), else
+   * global. A failure (no applications.commands scope) is logged; text commands and buttons still work.
+   */
+  async #registerCommands(): Promise<void> {
+    const body = this.#opts.slashCommands.map((c) => ({
+      name: c.name,
+      description: c.description,
+      options: [
+        {
+          type: ApplicationCommandOptionType.String as const,
+          name: 'args',
+          description: 'What follows the command: a repo of the hub and/or text',
+          required: false,
+        },
+      ],
+    }));
+    const guilds = this.#opts.config.allowed_guild_ids;
+    try {
+      if (guilds.length === 0) {
+        await this.api.applicationCommands.bulkOverwriteGlobalCommands(this.#applicationId, body);
+        this.#opts.log(`discord: registered ${body.length} slash commands globally`);
+        return;
+      }
+      for (const guild of guilds) {
+        await this.api.applicationCommands.bulkOverwriteGuildCommands(this.#applicationId, guild, body);
+      }
+      this.#opts.log(`discord: registered ${body.length} slash commands in ${guilds.length} guild(s)`);
+    } catch (err) {
+      this.#opts.log(
+        `discord: slash commands not registered (${discordSendError(err).message}); text commands and buttons still work`,
+      );
+    }
   }
 
   async stop(): Promise<void> {

@@ -4,8 +4,14 @@
 // ChatCommands does the work, so a command behaves the same in a repo's service and in a hub's.
 import type { ChatStore } from '../../core/notify/chat-store.ts';
 import type { NoticeAction } from '../../core/notify/notices.ts';
-import type { Answer, ChatCommands, CommandHandler, Inbound } from './commands.ts';
-import { parseCommand } from './commands.ts';
+import type { Answer, ChatCommands, CommandHandler, Inbound, SlashCommand } from './commands.ts';
+import { parseCommand, SLASH_COMMANDS } from './commands.ts';
+
+/** A hub's commands: the repo's, which take a repo name first, and /repos. */
+export const HUB_SLASH_COMMANDS: readonly SlashCommand[] = [
+  { name: 'repos', description: 'The repos of the hub and their latest runs' },
+  ...SLASH_COMMANDS,
+];
 
 /** A repo of the hub as the chat commands see it. */
 export interface HubChatRepo {

@@ -10,9 +10,9 @@ import { DISCORD_MAX_CHARS, redact, splitText, TELEGRAM_MAX_CHARS } from '../../
 import { collectNotices, type WatchTarget } from '../../core/notify/watcher.ts';
 import { abortableSleep } from '../../core/sleep.ts';
 import { openRunStore } from '../../core/store/run-store.ts';
-import { type Answer, ChatCommands, type CommandHandler } from './commands.ts';
+import { type Answer, ChatCommands, type CommandHandler, SLASH_COMMANDS } from './commands.ts';
 import { DiscordAdapter } from './discord.ts';
-import { HubChatCommands, type HubChatRepo } from './hub-commands.ts';
+import { HUB_SLASH_COMMANDS, HubChatCommands, type HubChatRepo } from './hub-commands.ts';
 import { TelegramAdapter } from './telegram.ts';
 
 /** A repo the service serves: its control plane and how to start a worker for one of its runs. */
@@ -94,6 +94,7 @@ export class ChatService {
         token: opts.discord.token,
         config: opts.config.discord_bot,
         commands,
+        slashCommands: opts.mode === 'hub' ? HUB_SLASH_COMMANDS : SLASH_COMMANDS,
         answer: (chatId, key, a) => this.#answer('discord', chatId, key, a),
         log,
       });
