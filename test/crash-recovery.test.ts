@@ -11,6 +11,7 @@ import { repoPaths } from '../src/core/paths.ts';
 import { openRunStore } from '../src/core/store/run-store.ts';
 import { newTicketId, renderNewTicket } from '../src/core/tickets/index.ts';
 import { makeGitRepo } from './helpers/git-repo.ts';
+import { alive } from './helpers/processes.ts';
 
 const MAIN = fileURLToPath(new URL('../src/surfaces/cli/main.ts', import.meta.url));
 const cleanups: (() => void)[] = [];
@@ -76,15 +77,6 @@ function killHard(pid: number): void {
     process.kill(pid, 'SIGKILL');
   } catch {
     // already gone
-  }
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
   }
 }
 

@@ -15,6 +15,7 @@ import { repoPaths } from '../src/core/paths.ts';
 import { openRunStore } from '../src/core/store/run-store.ts';
 import { newTicketId, renderNewTicket } from '../src/core/tickets/index.ts';
 import { makeGitRepo } from './helpers/git-repo.ts';
+import { alive } from './helpers/processes.ts';
 
 const MAIN = fileURLToPath(new URL('../src/surfaces/cli/main.ts', import.meta.url));
 const cleanups: (() => void)[] = [];
@@ -93,15 +94,6 @@ async function waitFor(what: string, check: () => boolean, timeoutMs = 20_000): 
   while (!check()) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 25));
-  }
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
   }
 }
 

@@ -297,6 +297,31 @@ export async function startFakeDiscord(token = 'TEST.discord-token.xyz123'): Pro
     avatar: null,
   });
 
+  /** INTERACTION_CREATE as Discord sends it: in a guild (with the member) or a DM (with the user). */
+  const interaction = (
+    type: number,
+    opts: { channelId: string; guildId?: string | undefined; userId: string },
+    rest: Record<string, unknown>,
+  ): string => {
+    const id = nextId();
+    fake.dispatch('INTERACTION_CREATE', {
+      id,
+      application_id: APP_ID,
+      type,
+      token: `itok${id}`,
+      version: 1,
+      channel_id: opts.channelId,
+      ...(opts.guildId
+        ? {
+            guild_id: opts.guildId,
+            member: { user: author(opts.userId), roles: [], joined_at: '2024-01-01T00:00:00Z' },
+          }
+        : { user: author(opts.userId) }),
+      ...rest,
+    });
+    return id;
+  };
+
   const fake: FakeDiscord = {
     url: `http://127.0.0.1:${port}`,
     token,
@@ -336,48 +361,22 @@ export async function startFakeDiscord(token = 'TEST.discord-token.xyz123'): Pro
       return id;
     },
     buttonClick({ channelId, guildId, userId, customId }) {
-      const id = nextId();
-      fake.dispatch('INTERACTION_CREATE', {
-        id,
-        application_id: APP_ID,
-        type: 3,
-        token: `itok${id}`,
-        version: 1,
-        channel_id: channelId,
-        ...(guildId
-          ? {
-              guild_id: guildId,
-              member: { user: author(userId), roles: [], joined_at: '2024-01-01T00:00:00Z' },
-            }
-          : { user: author(userId) }),
-        data: { custom_id: customId, component_type: 2 },
-        message: { id: messages.at(-1)?.id ?? nextId(), channel_id: channelId, content: '' },
-      });
-      return id;
+      return interaction(
+        3,
+        { channelId, guildId, userId },
+        {
+          data: { custom_id: customId, component_type: 2 },
+          message: { id: messages.at(-1)?.id ?? nextId(), channel_id: channelId, content: '' },
+        },
+      );
     },
     slashCommand({ channelId, guildId, userId, name, args }) {
-      const id = nextId();
-      fake.dispatch('INTERACTION_CREATE', {
-        id,
-        application_id: APP_ID,
-        type: 2,
-        token: `itok${id}`,
-        version: 1,
-        channel_id: channelId,
-        ...(guildId
-          ? {
-              guild_id: guildId,
-              member: { user: author(userId), roles: [], joined_at: '2024-01-01T00:00:00Z' },
-            }
-          : { user: author(userId) }),
-        data: {
-          id: nextId(),
-          name,
-          type: 1,
-          ...(args === undefined ? {} : { options: [{ name: 'args', type: 3, value: args }] }),
-        },
-      });
-      return id;
+      const options = args === undefined ? {} : { options: [{ name: 'args', type: 3, value: args }] };
+      return interaction(
+        2,
+        { channelId, guildId, userId },
+        { data: { id: nextId(), name, type: 1, ...options } },
+      );
     },
     rateLimitNext(n, retryAfterSeconds) {
       rateLimited = { n, retryAfter: retryAfterSeconds };

@@ -1,6 +1,16 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 
+/** True while the process exists (`kill(pid, 0)` reaches it). */
+export function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** True while `process.kill(-pgid, 0)` finds the group (zombies awaiting reaping included). */
 export function groupExists(pgid: number): boolean {
   try {
