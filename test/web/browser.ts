@@ -138,7 +138,11 @@ export async function serve(root: string, env: NodeJS.ProcessEnv = {}): Promise<
   child.stdout!.on('data', (c: Buffer) => (out += c.toString('utf8')));
   child.stderr!.on('data', (c: Buffer) => (out += c.toString('utf8')));
   const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`car serve did not start:\n${out}`)), 20_000);
+    const timer = setTimeout(() => {
+      // a server that never said where it listens must not keep the test process alive
+      child.kill('SIGKILL');
+      reject(new Error(`car serve did not start:\n${out}`));
+    }, 20_000);
     const check = () => {
       const m = /web UI at (http:\/\/\S+?)\/?\n/.exec(out);
       if (m) {
