@@ -1284,7 +1284,14 @@ export class FlowEngine {
     budget: TokenBudget | null,
   ): Promise<{ result: TurnResult; usage: TurnUsage | undefined; overBudget: boolean }> {
     const { store } = this.#deps;
-    const overBudget = new AbortController();
+    // The turn stops for the caller's abort or for its budget; the caller's signal lives as long as the
+    // run, so it is forwarded with a listener removed after the turn (AbortSignal.any would pile up).
+    const turnAbort = new AbortController();
+    let overBudget = false;
+    const outer = this.#deps.signal;
+    const forward = () => turnAbort.abort(outer?.reason);
+    if (outer?.aborted) forward();
+    else outer?.addEventListener('abort', forward, { once: true });
     let streamed: TurnUsage | undefined;
     const buffer: NewEvent[] = [];
     let timer: NodeJS.Timeout | undefined;
@@ -1301,13 +1308,13 @@ export class FlowEngine {
       else if (event.type === 'tool_call') this.#deps.onProgress?.({ type: 'tool', name: event.name });
       else if (event.type === 'usage') {
         streamed = event.usage;
-        if (budget && budget.used + budgetTokens(streamed) > budget.limit) overBudget.abort('budget');
+        if (budget && !turnAbort.signal.aborted && budget.used + budgetTokens(streamed) > budget.limit) {
+          overBudget = true;
+          turnAbort.abort('budget');
+        }
       }
     };
-    const signal = this.#deps.signal
-      ? AbortSignal.any([this.#deps.signal, overBudget.signal])
-      : overBudget.signal;
-    const request = { prompt, signal, onEvent, ...ticketOverrides(ticket) };
+    const request = { prompt, signal: turnAbort.signal, onEvent, ...ticketOverrides(ticket) };
     let result: TurnResult;
     try {
       result = await session.runTurn(request);
@@ -1318,9 +1325,10 @@ export class FlowEngine {
         error: { kind: 'unknown', message: (err as Error).message },
       };
     } finally {
+      outer?.removeEventListener('abort', forward);
       flush();
     }
-    return { result, usage: result.usage ?? streamed, overBudget: overBudget.signal.aborted };
+    return { result, usage: result.usage ?? streamed, overBudget };
   }
 
   /** Pauses on a used-up token budget; resuming grants the same budget again (FlowControl.resume). */
