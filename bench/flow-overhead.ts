@@ -11,7 +11,6 @@ import { DEFAULT_CONFIG, knownAgentIds } from '../src/core/config/index.ts';
 import { FlowEngine } from '../src/core/flow/engine.ts';
 import { flowSettings } from '../src/core/flow/settings.ts';
 import { initialState } from '../src/core/flow/state.ts';
-import { writeFileAtomic } from '../src/core/fs/atomic.ts';
 import { initRepo } from '../src/core/init.ts';
 import { repoPaths } from '../src/core/paths.ts';
 import { openRunStore } from '../src/core/store/run-store.ts';
@@ -25,7 +24,12 @@ function git(dir: string, args: string[]): void {
   });
 }
 
-/** Flips done and returns at once; its own time is measured and subtracted. */
+/**
+ * Flips done and returns at once; its own time is measured and subtracted. It writes the ticket the way
+ * agents do (codex's apply_patch, an editor): a plain write, no fsync. An fsync here would make the
+ * filesystem journal commit that car's next file creation then waits for, billing the agent's
+ * durability to car.
+ */
 function instantAgent(root: string, agentMs: { total: number }): Agent {
   return {
     id: 'instant',
@@ -34,7 +38,7 @@ function instantAgent(root: string, agentMs: { total: number }): Agent {
       runTurn: async (request) => {
         const started = performance.now();
         const file = join(root, options.ticketPath);
-        writeFileAtomic(file, setFrontmatterField(readFileSync(file, 'utf8'), 'done', true));
+        writeFileSync(file, setFrontmatterField(readFileSync(file, 'utf8'), 'done', true));
         request.onEvent({ type: 'message', text: `done ${options.ticketPath}` });
         agentMs.total += performance.now() - started;
         return { status: 'completed', finalText: `done ${options.ticketPath}` };
