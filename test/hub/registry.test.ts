@@ -204,6 +204,49 @@ test('scan registers repos under repos/ and a worktree made with plain git outsi
   );
 });
 
+test('hub create and hub clone: a new repo or a clone in the hub, initialized and registered', async () => {
+  const h = await hub();
+  const made = await h.run(['hub', 'create', 'fresh', '--json']);
+  assert.equal(made.code, 0, made.stderr);
+  const fresh = json<{ repo: { id: string; path: string; kind: string } }>(made);
+  assert.deepEqual([fresh.repo.id, fresh.repo.path, fresh.repo.kind], ['fresh', 'repos/fresh', 'base']);
+  const freshDir = join(h.root, 'repos', 'fresh');
+  assert.ok(existsSync(join(freshDir, '.git')), 'git init ran');
+  assert.ok(existsSync(join(freshDir, '.codex-autorunner/tickets')), 'car files seeded');
+  assert.equal((await h.run(['hub', 'create', 'fresh'])).code, 4, 'the id is taken');
+
+  // an existing non-empty folder needs --force; a path may not leave the hub
+  mkdirSync(join(h.root, 'repos', 'busy'), { recursive: true });
+  writeFileSync(join(h.root, 'repos', 'busy', 'notes.txt'), 'mine\n');
+  const busy = await h.run(['hub', 'create', 'busy']);
+  assert.equal(busy.code, 4, busy.stderr);
+  assert.match(busy.stderr, /already exists and is not empty \(--force uses it\)/);
+  assert.equal((await h.run(['hub', 'create', 'busy', '--force'])).code, 0);
+  assert.equal(readFileSync(join(h.root, 'repos', 'busy', 'notes.txt'), 'utf8'), 'mine\n', 'files kept');
+  const outside = await h.run(['hub', 'create', 'away', '--repo-path', '../../elsewhere']);
+  assert.equal(outside.code, 2, outside.stderr);
+  assert.match(outside.stderr, /is not inside the hub/);
+  const noGit = await h.run(['hub', 'create', 'plain', '--no-git-init']);
+  assert.equal(noGit.code, 2, noGit.stderr);
+  assert.match(noGit.stderr, /is not a git repo/);
+
+  // clone from a local path (a URL works the same); the id comes from the URL
+  const origin = makeTempDir('car-origin-');
+  cleanups.push(origin.cleanup);
+  initGitRepo(join(origin.dir, 'tools.git'));
+  const cloned = await h.run(['hub', 'clone', '--git-url', join(origin.dir, 'tools.git'), '--json']);
+  assert.equal(cloned.code, 0, cloned.stderr);
+  const c = json<{ repo: { id: string; path: string } }>(cloned);
+  assert.deepEqual([c.repo.id, c.repo.path], ['tools', 'repos/tools']);
+  assert.ok(existsSync(join(h.root, 'repos', 'tools', 'README.md')), 'the clone has the origin files');
+  assert.ok(existsSync(join(h.root, 'repos', 'tools', '.codex-autorunner/tickets')));
+  const missing = await h.run(['hub', 'clone', '--git-url', join(origin.dir, 'nope.git'), '--id', 'nope']);
+  assert.equal(missing.code, 2, missing.stderr);
+  assert.match(missing.stderr, /cannot clone/);
+  const ids = readManifest(manifestFile(h)).repos.map((r) => r.id);
+  assert.deepEqual(ids.sort(), ['busy', 'fresh', 'tools']);
+});
+
 test("worktree new runs the base's worktree_setup_commands in the new worktree and stops at a failure", async () => {
   const h = await hub();
   const app = h.gitRepo('app');

@@ -46,4 +46,8 @@ export interface HubGit {
   disableAutoGc(worktreeDir: string): Promise<void>;
   /** Changed or untracked paths (repo-relative, posix), ignored files excluded. */
   dirtyPaths(dir: string): Promise<string[]>;
+  /** `git init` in an existing folder. */
+  init(dir: string): Promise<void>;
+  /** `git clone <url> <dir>` (a URL or a local path). */
+  clone(url: string, dir: string): Promise<void>;
 }

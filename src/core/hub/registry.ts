@@ -1,8 +1,8 @@
 // Registering repos and worktrees in the hub manifest: add, remove, scan. Every change is a
 // read-modify-write of manifest.yml under a short lock, written atomically, keeping entries and keys
 // car does not understand.
-import { existsSync, readdirSync, realpathSync, statSync } from 'node:fs';
-import { basename, dirname, join, resolve } from 'node:path';
+import { existsSync, mkdirSync, readdirSync, realpathSync, statSync } from 'node:fs';
+import { basename, dirname, isAbsolute, join, relative, resolve } from 'node:path';
 import { writeFileAtomic } from '../fs/atomic.ts';
 import { initRepo } from '../init.ts';
 import { acquireLock, LockHeldError } from '../lock.ts';
@@ -183,6 +183,67 @@ export async function addRepo(
     const value: AddResult = { repo, added, initialized: reg.initialized, ...(base ? { base } : {}) };
     return { value, changed: reg.added.length > 0 };
   });
+}
+
+/**
+ * Where `hub create|clone` put a repo: `<repos_root>/<id>`, or `repoPath` relative to repos_root. It must
+ * stay inside the hub, and an existing non-empty folder is only used with `force`.
+ */
+function newRepoDir(hub: Hub, id: string, opts: { repoPath?: string; force?: boolean }): string {
+  if (!REPO_ID_RE.test(id)) throw new HubError('invalid', `invalid id ${id} (letters, digits, . _ -)`);
+  const dir = resolve(hub.paths.reposRoot, opts.repoPath ?? id);
+  const rel = relative(hub.root, dir);
+  if (rel === '' || rel.startsWith('..') || isAbsolute(rel))
+    throw new HubError('invalid', `${dir} is not inside the hub ${hub.root}`);
+  if (existsSync(dir) && readdirSync(dir).length > 0 && !opts.force)
+    throw new HubError('conflict', `${dir} already exists and is not empty (--force uses it)`);
+  return dir;
+}
+
+function refuseTakenId(hub: Hub, id: string): void {
+  if (findById(readManifest(hub.paths.manifestFile), id))
+    throw new HubError('conflict', `id ${id} is already registered`);
+}
+
+/** `car hub create <id>`: a new folder in the hub, `git init` (unless told not to), car's files, registered. */
+export async function createRepo(
+  hub: Hub,
+  id: string,
+  opts: { repoPath?: string; force?: boolean; gitInit?: boolean } = {},
+): Promise<AddResult> {
+  refuseTakenId(hub, id);
+  const dir = newRepoDir(hub, id, opts);
+  mkdirSync(dir, { recursive: true });
+  if (opts.gitInit !== false && !existsSync(join(dir, '.git'))) await hub.git.init(dir);
+  return addRepo(hub, dir, { id });
+}
+
+/** The id `hub clone` gives a URL: its last path segment without `.git`. */
+export function repoIdFromUrl(url: string): string {
+  const last =
+    url
+      .replace(/[/\\]+$/, '')
+      .split(/[/\\:]/)
+      .pop() ?? '';
+  return sanitizeRepoId(last.replace(/\.git$/i, '')) || 'repo';
+}
+
+/** `car hub clone --git-url <url>`: clones into the hub, then initializes and registers it. */
+export async function cloneRepo(
+  hub: Hub,
+  url: string,
+  opts: { id?: string; repoPath?: string; force?: boolean } = {},
+): Promise<AddResult> {
+  const id = opts.id ?? repoIdFromUrl(url);
+  refuseTakenId(hub, id);
+  const dir = newRepoDir(hub, id, opts);
+  mkdirSync(dirname(dir), { recursive: true });
+  try {
+    await hub.git.clone(url, dir);
+  } catch (err) {
+    throw new HubError('invalid', `cannot clone ${url}: ${(err as Error).message}`);
+  }
+  return addRepo(hub, dir, { id });
 }
 
 /** `car hub remove <id>`: drops the entry (files stay). A base with registered worktrees is refused. */

@@ -1,10 +1,12 @@
 // The hub's git operations (the `HubGit` port): inspecting checkouts, listing, adding and removing
 // worktrees. Worktrees share the base repo's object store; that is what `git worktree` is.
+import { dirname } from 'node:path';
 import type { AddWorktree, CheckoutInfo, HubGit, WorktreeEntry } from '../../core/hub/ports.ts';
 import { GitError, isGitExit, runGitText } from './run-git.ts';
 
 /** Git calls on behalf of the hub get CAR's 120 s budget. */
 const HUB_GIT_TIMEOUT_MS = 120_000;
+const CLONE_TIMEOUT_MS = 30 * 60_000;
 
 const git = (cwd: string, args: string[], readOnly = false) =>
   runGitText(args, { cwd, timeoutMs: HUB_GIT_TIMEOUT_MS, readOnly });
@@ -119,6 +121,15 @@ export function createHubGit(): HubGit {
         if (f[0] === 'R' || f[0] === 'C') i++; // the rename source follows
       }
       return paths;
+    },
+
+    async init(dir: string): Promise<void> {
+      await git(dir, ['init', '-q']);
+    },
+
+    async clone(url: string, dir: string): Promise<void> {
+      // `--` so a URL can never be read as an option; a big repo may take a while
+      await runGitText(['clone', '-q', '--', url, dir], { cwd: dirname(dir), timeoutMs: CLONE_TIMEOUT_MS });
     },
   };
 }

@@ -250,6 +250,31 @@ export function buildProgram(io: CliIo): Command {
       (await import('./commands/hub.ts')).hubAdd(io, path, hubOpts(cmd)),
     );
   hubCmd
+    .command('create')
+    .description('a new repo in the hub: folder, git init, car files, registered')
+    .argument('<id>', 'repo id (letters, digits, . _ -)')
+    .option('--repo-path <path>', 'folder relative to hub.repos_root (default: the id)')
+    .option('--no-git-init', 'do not run git init (the folder must already be a git repo)')
+    .option('--force', 'use an existing non-empty folder')
+    .option('--json', 'machine-readable output')
+    .action(async (id: string, _opts, cmd: Command) =>
+      (await import('./commands/hub.ts')).hubCreate(io, id, hubOpts(cmd)),
+    );
+  hubCmd
+    .command('clone')
+    .description('clone a git repo into the hub and register it')
+    .requiredOption('--git-url <url>', 'git URL or local path')
+    .option('--id <id>', 'repo id (default: from the URL)')
+    .option('--repo-path <path>', 'folder relative to hub.repos_root (default: the id)')
+    .option('--force', 'clone into an existing folder (git still refuses a non-empty one)')
+    .option('--json', 'machine-readable output')
+    .action(async (_opts, cmd: Command) =>
+      (await import('./commands/hub.ts')).hubClone(io, {
+        ...hubOpts(cmd),
+        gitUrl: String(cmd.opts().gitUrl),
+      }),
+    );
+  hubCmd
     .command('remove')
     .description('drop a repo from the hub manifest (files untouched)')
     .argument('<id>', 'repo id')

@@ -7,7 +7,16 @@ import { SupervisorBusyError, type SupervisorEvent, superviseHub } from '../../.
 import { ConfigError, loadConfig } from '../../../core/config/index.ts';
 import { ManifestError, readManifest, repoDir } from '../../../core/hub/manifest.ts';
 import { findHubRoot, isHubRoot } from '../../../core/hub/paths.ts';
-import { addRepo, type Hub, HubError, removeRepo, scanHub } from '../../../core/hub/registry.ts';
+import {
+  type AddResult,
+  addRepo,
+  cloneRepo,
+  createRepo,
+  type Hub,
+  HubError,
+  removeRepo,
+  scanHub,
+} from '../../../core/hub/registry.ts';
 import { HubStatusReader } from '../../../core/hub/status.ts';
 import { newWorktree, removeWorktree } from '../../../core/hub/worktrees.ts';
 import { repoPaths, STATE_DIR } from '../../../core/paths.ts';
@@ -80,6 +89,44 @@ export async function hubAdd(io: CliIo, path: string, flags: HubFlags & { id?: s
       : `already registered as ${result.repo.id} (${result.repo.path})\n`,
   );
   for (const dir of result.initialized) io.stdout(`  initialized ${dir}\n`);
+}
+
+function printAdded(io: CliIo, verb: string, result: AddResult): void {
+  io.stdout(`${verb} ${result.repo.id} at ${result.repo.path}\n`);
+  for (const dir of result.initialized) io.stdout(`  initialized ${dir}\n`);
+}
+
+export async function hubCreate(
+  io: CliIo,
+  id: string,
+  flags: HubFlags & { repoPath?: string; gitInit?: boolean; force?: boolean },
+): Promise<void> {
+  const hub = resolveHub(io, flags);
+  const result = await guarded(() =>
+    createRepo(hub, id, {
+      ...(flags.repoPath !== undefined ? { repoPath: flags.repoPath } : {}),
+      ...(flags.gitInit === false ? { gitInit: false } : {}),
+      ...(flags.force ? { force: true } : {}),
+    }),
+  );
+  if (flags.json) return printJson(io, result);
+  printAdded(io, 'created', result);
+}
+
+export async function hubClone(
+  io: CliIo,
+  flags: HubFlags & { gitUrl: string; id?: string; repoPath?: string; force?: boolean },
+): Promise<void> {
+  const hub = resolveHub(io, flags);
+  const result = await guarded(() =>
+    cloneRepo(hub, flags.gitUrl, {
+      ...(flags.id !== undefined ? { id: flags.id } : {}),
+      ...(flags.repoPath !== undefined ? { repoPath: flags.repoPath } : {}),
+      ...(flags.force ? { force: true } : {}),
+    }),
+  );
+  if (flags.json) return printJson(io, result);
+  printAdded(io, 'cloned', result);
 }
 
 export async function hubRemove(io: CliIo, id: string, flags: HubFlags): Promise<void> {
