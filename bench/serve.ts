@@ -48,6 +48,30 @@ function makeRepo(): string {
   return dir;
 }
 
+/** Spawn to the first 200 from the API (CAR's "web server start → first 200"), median of `runs`. */
+async function startToFirst200(runs = 7): Promise<string> {
+  const dir = makeRepo();
+  const times: number[] = [];
+  try {
+    for (let i = 0; i < runs; i++) {
+      const t0 = performance.now();
+      const { child, url } = await startServe(dir);
+      const res = await fetch(`${url}/api/tickets`);
+      if (res.status !== 200) throw new Error(`GET /api/tickets answered ${res.status}`);
+      await res.arrayBuffer();
+      times.push(performance.now() - t0);
+      const exited = new Promise((r) => child.once('exit', r));
+      child.kill('SIGTERM');
+      await exited;
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+  times.sort((a, b) => a - b);
+  const median = times[Math.floor(times.length / 2)]!;
+  return `car serve start to first 200 (GET /api/tickets): median ${median.toFixed(0)} ms of ${runs} (CAR: 4440 ms)`;
+}
+
 async function idle(seconds: number): Promise<string> {
   const dir = makeRepo();
   const { child } = await startServe(dir);
@@ -117,6 +141,7 @@ async function bigRun(events: number): Promise<string> {
 export async function main(): Promise<void> {
   ensureBundle();
   console.log(`machine: ${cpus().length} x ${cpus()[0]?.model ?? '?'}, node ${process.version}`);
+  console.log(await startToFirst200());
   console.log(await idle(Number(process.env.CAR_BENCH_IDLE_SECONDS ?? 60) || 60));
   console.log(await bigRun(100_000));
 }

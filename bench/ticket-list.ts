@@ -9,7 +9,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-const BUNDLE = join(ROOT, 'dist', 'car.js');
+export const BUNDLE = join(ROOT, 'dist', 'car.js');
 
 export interface TicketListResult {
   tickets: number;
@@ -124,7 +124,7 @@ export function ensureBundle(): void {
   if (res.status !== 0) throw new Error('npm run build failed');
 }
 
-function timeRun(args: string[], cwd: string): { ms: number; stdout: string } {
+export function timeRun(args: string[], cwd: string): { ms: number; stdout: string } {
   const start = process.hrtime.bigint();
   const res = spawnSync(process.execPath, args, { cwd, encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
   const ms = Number(process.hrtime.bigint() - start) / 1e6;
@@ -132,7 +132,7 @@ function timeRun(args: string[], cwd: string): { ms: number; stdout: string } {
   return { ms, stdout: res.stdout };
 }
 
-function percentile(sorted: number[], p: number): number {
+export function percentile(sorted: number[], p: number): number {
   const i = Math.min(sorted.length - 1, Math.max(0, Math.ceil(p * sorted.length) - 1));
   return sorted[i] ?? Number.NaN;
 }
