@@ -7,6 +7,7 @@
 // restart it unless asked to (`recoverCrashed`), so a crash loop cannot eat the hub.
 
 import { existsSync } from 'node:fs';
+import { cpus, freemem, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../core/fs/atomic.ts';
 import { baseIdOf, type ManifestRepo, repoDir } from '../core/hub/manifest.ts';
@@ -29,6 +30,35 @@ export interface SupervisorDeps {
   lockFile: string;
   /** Where the supervisor writes what it is doing (read by `car hub status`). */
   stateFile: string;
+  /** The host's load and memory now (default: the OS's figures); tests pass their own. */
+  sampleHost?: () => HostSample;
+}
+
+/** What admission control looks at before starting another worker. */
+export interface HostSample {
+  /** 1-minute load average divided by the number of cores. */
+  loadPerCore: number;
+  /** Memory available to new processes, MiB. */
+  availableMemoryMib: number;
+}
+
+/** Hold new workers while the host is this busy (null: no limit). Running workers are never touched. */
+export interface AdmissionLimits {
+  maxLoadPerCore: number | null;
+  minAvailableMemoryMib: number | null;
+}
+
+export function sampleHost(): HostSample {
+  return { loadPerCore: loadavg()[0]! / Math.max(1, cpus().length), availableMemoryMib: freemem() / 1048576 };
+}
+
+/** Why no worker may start now, or null. */
+export function admissionHold(limits: AdmissionLimits, host: HostSample): string | null {
+  if (limits.maxLoadPerCore !== null && host.loadPerCore > limits.maxLoadPerCore)
+    return `load ${host.loadPerCore.toFixed(2)} per core is over hub.admission.max_load_per_core ${limits.maxLoadPerCore}`;
+  if (limits.minAvailableMemoryMib !== null && host.availableMemoryMib < limits.minAvailableMemoryMib)
+    return `${Math.round(host.availableMemoryMib)} MiB of memory available, under hub.admission.min_available_memory_mb ${limits.minAvailableMemoryMib}`;
+  return null;
 }
 
 export interface SupervisorOptions {
@@ -39,6 +69,8 @@ export interface SupervisorOptions {
   watch?: boolean;
   /** Restart runs whose worker died (once per repo per session); default: report them and leave them. */
   recoverCrashed?: boolean;
+  /** Hold new starts while the host is overloaded (CAR's peers died of 25 agents on 2 cores). */
+  admission?: AdmissionLimits;
   signal?: AbortSignal;
   onEvent?: (event: SupervisorEvent) => void;
 }
@@ -49,6 +81,7 @@ export type SupervisorEvent =
   | { type: 'crashed'; repo: string; runId: string; pid: number | null }
   | { type: 'start_failed'; repo: string; message: string }
   | { type: 'skipped'; repo: string; reason: string }
+  | { type: 'held'; reason: string; waiting: number }
   | { type: 'idle'; live: number };
 
 export interface RepoOutcome {
@@ -104,6 +137,7 @@ export async function superviseHub(deps: SupervisorDeps, opts: SupervisorOptions
   const parked = new Map<string, string>();
   const startedAt = new Date().toISOString();
   let maxLive = 0;
+  let lastHold: string | null = null;
 
   const control = (dir: string): FlowControl => {
     let c = controls.get(dir);
@@ -221,6 +255,16 @@ export async function superviseHub(deps: SupervisorDeps, opts: SupervisorOptions
       runnable.sort((a, b) => (perGroup.get(a.group) ?? 0) - (perGroup.get(b.group) ?? 0));
       const chosen: typeof repos = [];
       let budget = opts.maxParallel - live;
+      const hold =
+        opts.admission && runnable.length > 0 && budget > 0
+          ? admissionHold(opts.admission, (deps.sampleHost ?? sampleHost)())
+          : null;
+      if (hold !== null) {
+        // said when the hold begins, not at every poll while it lasts
+        if (lastHold === null) emit({ type: 'held', reason: hold, waiting: runnable.length });
+        budget = 0;
+      }
+      lastHold = hold;
       for (const r of runnable) {
         if (budget <= 0) break;
         if ((perGroup.get(r.group) ?? 0) >= opts.perRepo) continue;

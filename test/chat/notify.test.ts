@@ -131,3 +131,28 @@ test('noticeFor: pause reasons, notify dispatches, recoveries; other events are 
   assert.equal(noticeFor(ev('recovered', { interrupted_turns: 0 }), ctx), null);
   assert.equal(noticeFor(ev('turn_started', {}), ctx), null);
 });
+
+test("the outbox keeps each chat's order: nothing of a chat is due while an earlier message of it waits", async () => {
+  const repo = await makeCarRepo();
+  cleanups.push(() => repo.cleanup());
+  openStore(repo.dir).close(); // migrates
+  let now = 1_000_000;
+  const chats = openChatStore(repoPaths(repo.dir).dbFile, { now: () => now });
+  cleanups.push(() => chats.close());
+  const first = chats.enqueue({ platform: 'discord', chatId: '1', dedupeKey: 'a', text: 'first' })!;
+  chats.enqueue({ platform: 'discord', chatId: '1', dedupeKey: 'b', text: 'second' });
+  chats.enqueue({ platform: 'discord', chatId: '2', dedupeKey: 'c', text: 'elsewhere' });
+  // the first message was rate limited for a second
+  assert.ok(chats.claim(first));
+  chats.reschedule(first, now + 1000, 'rate limited', true);
+  assert.deepEqual(
+    chats.due(['discord']).map((m) => m.text),
+    ['elsewhere'],
+    'the second waits behind the first; the other chat is not held',
+  );
+  now += 1000;
+  assert.deepEqual(
+    chats.due(['discord']).map((m) => m.text),
+    ['first', 'second', 'elsewhere'],
+  );
+});

@@ -5,7 +5,14 @@ import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
+import { FlowControl } from '../../src/control/flow-control.ts';
+import { admissionHold, type SupervisorEvent, superviseHub } from '../../src/control/hub-supervisor.ts';
+import { loadConfig } from '../../src/core/config/index.ts';
+import { readManifest } from '../../src/core/hub/manifest.ts';
+import { repoPaths } from '../../src/core/paths.ts';
+import { createRepoState } from '../../src/integrations/git/index.ts';
 import { createApp } from '../../src/surfaces/http/app.ts';
+import { spawnWorker } from '../../src/surfaces/worker-spawn.ts';
 import { json } from '../helpers/cli.ts';
 import { demoTicket, git, liveHolder, makeHub, sampleLive, type TestHub, writeTicket } from './helpers.ts';
 
@@ -177,4 +184,70 @@ test('a worker killed with -9 is reported as crashed; the other flows finish', a
   } finally {
     app.close();
   }
+});
+
+test('admission control: while the host is overloaded no worker starts; the hold is said once, then work goes on', async () => {
+  const hub = await makeHub();
+  hubs.push(hub);
+  const dir = hub.gitRepo('solo');
+  assert.equal((await hub.run(['hub', 'add', dir])).code, 0);
+  writeTicket(dir, 'TICKET-010.md', demoTicket(1, ['write solo.txt hello', 'done', 'commit solo']));
+  git(dir, ['add', '-A']);
+  git(dir, ['commit', '-q', '-m', 'plan']);
+
+  let polls = 0;
+  const events: SupervisorEvent[] = [];
+  const { config } = loadConfig(dir, {});
+  const result = await superviseHub(
+    {
+      hubRoot: hub.root,
+      readRepos: () => readManifest(join(hub.root, '.codex-autorunner/manifest.yml')).repos,
+      openControl: (d) => new FlowControl(repoPaths(d), config, createRepoState(d)),
+      spawnWorker: (d, runId) => spawnWorker({ root: d, runId, env: process.env }),
+      lockFile: join(hub.root, '.codex-autorunner/hub.lock'),
+      stateFile: join(hub.root, '.codex-autorunner/hub_supervisor.json'),
+      // overloaded for the first five looks, then calm
+      sampleHost: () =>
+        ++polls <= 5
+          ? { loadPerCore: 3.5, availableMemoryMib: 8000 }
+          : { loadPerCore: 0.2, availableMemoryMib: 8000 },
+    },
+    {
+      maxParallel: 2,
+      perRepo: 1,
+      pollMs: 20,
+      admission: { maxLoadPerCore: 2, minAvailableMemoryMib: 512 },
+      onEvent: (e) => events.push(e),
+    },
+  );
+  const held = events.filter((e) => e.type === 'held');
+  assert.equal(held.length, 1, 'said once while it lasted');
+  assert.match(
+    held[0]?.type === 'held' ? held[0].reason : '',
+    /load 3\.50 per core is over hub\.admission\.max_load_per_core 2/,
+  );
+  const started = events.findIndex((e) => e.type === 'started');
+  assert.ok(started > events.indexOf(held[0]!), 'started only after the hold');
+  assert.ok(polls >= 6);
+  assert.equal(result.repos.solo?.status, 'completed');
+});
+
+test('admissionHold: load per core and available memory, each optional', () => {
+  const limits = { maxLoadPerCore: 2, minAvailableMemoryMib: 512 };
+  assert.equal(admissionHold(limits, { loadPerCore: 1.9, availableMemoryMib: 600 }), null);
+  assert.match(
+    admissionHold(limits, { loadPerCore: 2.1, availableMemoryMib: 600 }) ?? '',
+    /load 2\.10 per core/,
+  );
+  assert.match(
+    admissionHold(limits, { loadPerCore: 0.1, availableMemoryMib: 300 }) ?? '',
+    /300 MiB of memory available, under hub\.admission\.min_available_memory_mb 512/,
+  );
+  assert.equal(
+    admissionHold(
+      { maxLoadPerCore: null, minAvailableMemoryMib: null },
+      { loadPerCore: 99, availableMemoryMib: 1 },
+    ),
+    null,
+  );
 });

@@ -26,6 +26,25 @@ const HubSection = z
       per_repo: positiveInt().default(1),
       /** Supervisor: seconds between checks. */
       poll_seconds: z.number({ error: 'must be a number' }).positive().default(3),
+      /**
+       * Supervisor admission control: no new worker while the 1-minute load per core is over
+       * max_load_per_core or less memory than min_available_memory_mb is available (null: no limit).
+       * Running workers are never stopped.
+       */
+      admission: z
+        .looseObject({
+          max_load_per_core: z
+            .number({ error: 'must be a number or null' })
+            .positive({ error: 'must be positive' })
+            .nullable()
+            .default(2),
+          min_available_memory_mb: z
+            .number({ error: 'must be a number or null' })
+            .nonnegative({ error: 'must not be negative' })
+            .nullable()
+            .default(512),
+        })
+        .prefault({}),
       /** What `car worktree new` does after `git worktree add`. */
       worktree_setup: z
         .looseObject({

@@ -241,12 +241,17 @@ export class ChatStore {
   due(platforms: readonly Platform[], limit = 100): OutboxMessage[] {
     if (platforms.length === 0) return [];
     const marks = platforms.map(() => '?').join(', ');
+    const now = this.#now();
+    // A chat's messages go out in order: nothing of a chat is due while an earlier one of it waits.
     return this.db
       .prepare(
-        `SELECT * FROM chat_outbox WHERE status = 'pending' AND next_attempt_at <= ?
-           AND platform IN (${marks}) ORDER BY id LIMIT ?`,
+        `SELECT * FROM chat_outbox o WHERE status = 'pending' AND next_attempt_at <= ?
+           AND platform IN (${marks})
+           AND NOT EXISTS (SELECT 1 FROM chat_outbox p WHERE p.platform = o.platform
+             AND p.chat_id = o.chat_id AND p.status = 'pending' AND p.id < o.id AND p.next_attempt_at > ?)
+         ORDER BY id LIMIT ?`,
       )
-      .all<OutboxRow>(this.#now(), ...platforms, limit)
+      .all<OutboxRow>(now, ...platforms, now, limit)
       .map(toMessage);
   }
 

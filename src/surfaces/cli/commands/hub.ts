@@ -234,6 +234,8 @@ function describeEvent(e: SupervisorEvent): string | null {
       return `${e.repo}: could not start: ${e.message}`;
     case 'skipped':
       return `${e.repo}: skipped, ${e.reason}`;
+    case 'held':
+      return `holding ${e.waiting} repo(s): ${e.reason}`;
     case 'idle':
       return null;
   }
@@ -271,6 +273,10 @@ export async function hubRun(io: CliIo, flags: RunFlags): Promise<void> {
           pollMs: (flags.pollSeconds ?? hub.settings.poll_seconds) * 1000,
           watch: flags.watch ?? false,
           recoverCrashed: flags.recover ?? false,
+          admission: {
+            maxLoadPerCore: hub.settings.admission.max_load_per_core,
+            minAvailableMemoryMib: hub.settings.admission.min_available_memory_mb,
+          },
           signal: abort.signal,
           onEvent: (e) => {
             events.push(e);
