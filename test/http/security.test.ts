@@ -54,6 +54,37 @@ describe('bearer auth', () => {
     assert.equal((await json(res)).ok, true);
   });
 
+  test('a read-only token reads everything, writes nothing (403, no file touched); the full token writes', async () => {
+    const v = repo({ token: 'full-token', viewerToken: 'look-only' });
+    v.ticket('TICKET-001.md', TICKET);
+    for (const path of ['/api/tickets', '/api/runs', '/api/flow/status', '/api/tickets/TICKET-001.md']) {
+      assert.equal((await v.call('GET', path, { token: 'look-only' })).status, 200, path);
+    }
+    const before = v.read('.codex-autorunner/tickets/TICKET-001.md');
+    const attempts: [string, string, unknown][] = [
+      ['POST', '/api/tickets', { title: 'sneaky' }],
+      ['PATCH', '/api/tickets/TICKET-001.md', { fields: { done: true } }],
+      ['POST', '/api/flow/start', {}],
+    ];
+    for (const [method, path, body] of attempts) {
+      const res = await v.call(method, path, {
+        token: 'look-only',
+        body,
+        headers: { 'if-match': sha(before) },
+      });
+      assert.equal(res.status, 403, `${method} ${path}`);
+      const err = await json(res);
+      assert.equal(err.error, 'forbidden');
+      assert.match(String(err.message), /read-only/);
+    }
+    assert.deepEqual(v.read('.codex-autorunner/tickets/TICKET-001.md'), before, 'nothing changed on disk');
+    assert.equal(
+      (await v.call('POST', '/api/tickets', { token: 'full-token', body: { title: 'real' } })).status,
+      201,
+    );
+    assert.equal((await v.call('GET', '/api/tickets', { token: 'not-it' })).status, 401);
+  });
+
   test('a loopback server without a token answers without auth', async () => {
     const open = repo();
     const res = await open.call('GET', '/api/health');
@@ -154,8 +185,12 @@ describe('token choice', () => {
     assert.ok(!isLoopbackHost('0.0.0.0') && !isLoopbackHost('::') && !isLoopbackHost('192.168.1.2'));
   });
 
-  test('workers do not inherit the API token', () => {
-    const env = envWithoutToken({ CAR_WEB_TOKEN: 'a', MY_TOK: 'b', PATH: '/bin' }, 'MY_TOK');
+  test('workers do not inherit the API tokens', () => {
+    const env = envWithoutToken(
+      { CAR_WEB_TOKEN: 'a', MY_TOK: 'b', CAR_WEB_VIEWER_TOKEN: 'c', PATH: '/bin' },
+      'MY_TOK',
+      'CAR_WEB_VIEWER_TOKEN',
+    );
     assert.deepEqual(env, { PATH: '/bin' });
   });
 });

@@ -191,6 +191,8 @@ export const CarConfigSchema = mapping({
       .default(4173),
     base_path: str().default(''),
     auth_token_env: str().default(''),
+    /** The env var holding a read-only API token (GET and streams only), for dashboards and phones. */
+    viewer_token_env: envName().default('CAR_WEB_VIEWER_TOKEN'),
     allowed_hosts: stringList().default([]),
     allowed_origins: stringList().default([]),
   }).prefault({}),

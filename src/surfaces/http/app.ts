@@ -29,7 +29,7 @@ import { ApiError } from './errors.ts';
 import { flowRoutes } from './flow.ts';
 import { hubRoutes } from './hub.ts';
 import { runRoutes, type StreamOptions } from './runs.ts';
-import { envWithoutToken, hostGuard, originGuard } from './security.ts';
+import { envWithoutToken, hostGuard, originGuard, tokenRole, viewerGuard } from './security.ts';
 import { ticketRoutes } from './tickets.ts';
 import { usageRoutes } from './usage.ts';
 import { webRoutes } from './web.ts';
@@ -41,6 +41,8 @@ export interface AppOptions {
   root: string;
   /** When set, every /api route needs `Authorization: Bearer <token>`. */
   token?: string | null;
+  /** With `token`: a second token that may only read (GET, HEAD, streams). */
+  viewerToken?: string | null;
   /** The address the server binds (decides the Host policy); default 127.0.0.1. */
   bindHost?: string;
   /** Extra Host names (default: config `server.allowed_hosts`). */
@@ -72,7 +74,11 @@ export function createApp(opts: AppOptions): CarApp {
       spawnWorker({
         root: ctx.paths.root,
         runId,
-        env: envWithoutToken(env, ctx.loaded().config.server.auth_token_env),
+        env: envWithoutToken(
+          env,
+          ctx.loaded().config.server.auth_token_env,
+          ctx.loaded().config.server.viewer_token_env,
+        ),
       }));
   ctx = new ApiContext(opts.root, env, startWorker);
   const server = ctx.loaded().config.server;
@@ -109,10 +115,16 @@ export function createApp(opts: AppOptions): CarApp {
   app.use('/api/*', originGuard(allowedOrigins));
   if (opts.token) {
     const unauthorized = { message: { error: 'unauthorized', message: 'a valid bearer token is required' } };
+    const tokens = { full: opts.token, viewer: opts.viewerToken ?? null };
     app.use(
       '/api/*',
-      bearerAuth({ token: opts.token, noAuthenticationHeader: unauthorized, invalidToken: unauthorized }),
+      bearerAuth({
+        verifyToken: (presented) => tokenRole(presented, tokens) !== null,
+        noAuthenticationHeader: unauthorized,
+        invalidToken: unauthorized,
+      }),
     );
+    if (tokens.viewer !== null) app.use('/api/*', viewerGuard({ full: tokens.full, viewer: tokens.viewer }));
   }
   const maxBodyBytes = opts.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
   app.use(

@@ -1,6 +1,6 @@
 // The server's defences: which Host and Origin headers are accepted, the API token, and keeping every
 // path a request names inside the repo.
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { lstatSync, realpathSync } from 'node:fs';
 import { basename, dirname, isAbsolute, join, relative, sep } from 'node:path';
 import type { MiddlewareHandler } from 'hono';
@@ -99,11 +99,52 @@ export function chooseToken(env: NodeJS.ProcessEnv, authTokenEnv: string, bindHo
 }
 
 /** The worker's environment: the server's, without the API token variables. */
-export function envWithoutToken(env: NodeJS.ProcessEnv, authTokenEnv: string): NodeJS.ProcessEnv {
+export function envWithoutToken(
+  env: NodeJS.ProcessEnv,
+  authTokenEnv: string,
+  viewerTokenEnv = '',
+): NodeJS.ProcessEnv {
   const out = { ...env };
   delete out.CAR_WEB_TOKEN;
   if (authTokenEnv) delete out[authTokenEnv];
+  if (viewerTokenEnv) delete out[viewerTokenEnv];
   return out;
+}
+
+/** Compares in constant time (over digests, so lengths do not leak either). */
+function sameToken(a: string, b: string): boolean {
+  return timingSafeEqual(createHash('sha256').update(a).digest(), createHash('sha256').update(b).digest());
+}
+
+export type TokenRole = 'full' | 'viewer';
+
+/** What a presented bearer token may do: everything, read only, or nothing (null). */
+export function tokenRole(
+  presented: string,
+  tokens: { full: string; viewer: string | null },
+): TokenRole | null {
+  if (sameToken(presented, tokens.full)) return 'full';
+  if (tokens.viewer !== null && sameToken(presented, tokens.viewer)) return 'viewer';
+  return null;
+}
+
+const READS = new Set(['GET', 'HEAD']);
+
+/** After authentication: a read-only token gets 403 on anything but GET and HEAD. */
+export function viewerGuard(tokens: { full: string; viewer: string }): MiddlewareHandler {
+  return async (c, next) => {
+    if (!READS.has(c.req.method)) {
+      const presented = /^Bearer\s+(.+)$/i.exec(c.req.header('authorization') ?? '')?.[1]?.trim() ?? '';
+      if (tokenRole(presented, tokens) === 'viewer') {
+        throw new ApiError(
+          403,
+          'forbidden',
+          'this token is read-only (server.viewer_token_env); changes need the full API token',
+        );
+      }
+    }
+    await next();
+  };
 }
 
 export function sha256(data: string | Uint8Array): string {

@@ -16,6 +16,8 @@ export async function serveCommand(io: CliIo, global: GlobalOptions, flags: Serv
   const host = flags.host ?? config.server.host;
   const port = flags.port ?? config.server.port;
   const choice = chooseToken(io.env, config.server.auth_token_env, host);
+  // a read-only token only means something when the API asks for one
+  const viewerToken = choice.token ? io.env[config.server.viewer_token_env]?.trim() || null : null;
   const { startServer } = await import('../../http/server.ts');
   let server: Awaited<ReturnType<typeof startServer>>;
   try {
@@ -24,6 +26,7 @@ export async function serveCommand(io: CliIo, global: GlobalOptions, flags: Serv
       host,
       port,
       token: choice.token,
+      viewerToken,
       env: io.env,
       log: (line) => io.stderr(`${line}\n`),
       ...(flags.quiet ? {} : { accessLog: (line: string) => io.stdout(`${line}\n`) }),
@@ -47,6 +50,7 @@ export async function serveCommand(io: CliIo, global: GlobalOptions, flags: Serv
   } else {
     io.stdout('no API token: loopback only (set CAR_WEB_TOKEN to require one)\n');
   }
+  if (viewerToken) io.stdout(`a read-only token from ${config.server.viewer_token_env} is accepted too\n`);
   await new Promise<void>((resolve) => {
     const stop = () => {
       process.off('SIGINT', stop);
