@@ -7,7 +7,7 @@ import type { TurnResult } from '../../src/core/agent.ts';
 import type { EngineState } from '../../src/core/flow/state.ts';
 import { noticeFor } from '../../src/core/notify/notices.ts';
 import { recommendedAction } from '../../src/surfaces/flow-report.ts';
-import { finishTicket } from '../fakes/scripted-agent.ts';
+import { finishTicket, makeProgress, ScriptedAgent, type TurnContext } from '../fakes/scripted-agent.ts';
 import { assertOutcome, setup } from './harness.ts';
 
 const HOUR = 3600_000;
@@ -159,4 +159,82 @@ test('a worker that dies during the wait: the restarted run waits out the rest b
   });
   assertOutcome(h, run.id, second, 'completed', 'all_done');
   assert.deepEqual(order, ['turn at +30s'], 'no turn before the reset');
+});
+
+test('quota_fallback: another agent takes over while the plan is used up, and hands the ticket back after', async (t) => {
+  const h = setup({ tickets: 3, settings: { quotaFallback: { codex: 'opencode' } } });
+  t.after(() => h.cleanup());
+  const { clock, now, sleep } = fakeClock();
+  const resetsAt = clock.now + 2 * HOUR;
+  const backup = new ScriptedAgent({ id: 'opencode' });
+  const who: string[] = [];
+  const resolveAgent = (id: string) => {
+    if (id === 'opencode') return backup;
+    if (id === 'codex') return h.agent;
+    throw new Error(`agent "${id}" is not configured`);
+  };
+  // ticket 1: codex is used up; opencode works a turn (3 hours pass), then codex has it back and finishes
+  h.agent.script(
+    () => {
+      who.push('codex: quota');
+      return quota(resetsAt);
+    },
+    ...[1, 2, 3].map(() => (ctx: TurnContext) => {
+      who.push(`codex: ${ctx.ticketPath.split('/').pop()}`);
+      return finishTicket()(ctx);
+    }),
+  );
+  backup.script((ctx) => {
+    who.push(`opencode: ${ctx.ticketPath.split('/').pop()}`);
+    return makeProgress()(ctx);
+  });
+  const run = h.newRun();
+  // the reset passes while opencode works
+  const outcome = await h.run(run.id, {
+    now,
+    sleep,
+    resolveAgent: (id) => {
+      if (id === 'opencode' && who.length === 1) clock.now = resetsAt + HOUR;
+      return resolveAgent(id);
+    },
+  });
+  assertOutcome(h, run.id, outcome, 'completed', 'all_done');
+  assert.deepEqual(who, [
+    'codex: quota',
+    'opencode: TICKET-001.md',
+    'codex: TICKET-001.md',
+    'codex: TICKET-002.md',
+    'codex: TICKET-003.md',
+  ]);
+  assert.equal(clock.slept, 0, 'no waiting: the fallback worked meanwhile');
+  assert.deepEqual(
+    h.events(run.id, ['quota_fallback', 'quota_fallback_over']).map((e) => [e.type, e.data.from, e.data.to]),
+    [
+      ['quota_fallback', 'codex', 'opencode'],
+      ['quota_fallback_over', 'opencode', 'codex'],
+    ],
+  );
+  assert.deepEqual(
+    h.store.listTurns(run.id).map((turn) => turn.agent),
+    ['codex', 'opencode', 'codex', 'codex', 'codex'],
+  );
+});
+
+test('quota_fallback: tickets selected while the plan is used up start on the fallback', async (t) => {
+  const h = setup({ tickets: 2, settings: { quotaFallback: { codex: 'opencode' } } });
+  t.after(() => h.cleanup());
+  const { clock, now, sleep } = fakeClock();
+  const backup = new ScriptedAgent({ id: 'opencode' });
+  h.agent.script(() => quota(clock.now + 5 * HOUR));
+  backup.script(finishTicket(), finishTicket());
+  const run = h.newRun();
+  const outcome = await h.run(run.id, {
+    now,
+    sleep,
+    resolveAgent: (id) => (id === 'opencode' ? backup : h.agent),
+  });
+  assertOutcome(h, run.id, outcome, 'completed', 'all_done');
+  assert.equal(h.agent.turnsRun, 1, 'codex was asked once');
+  assert.equal(backup.turnsRun, 2);
+  assert.equal(h.events(run.id, ['quota_fallback']).length, 2, 'one switch per ticket');
 });

@@ -70,6 +70,8 @@ const agentFields = {
 
 const agentSchema = mapping({
   ...agentFields,
+  /** Another agent that takes over a ticket while this one's plan is used up (instead of waiting). */
+  quota_fallback: str().min(1, { error: 'must be an agent id' }).optional(),
   default_profile: str().nullable().optional(),
   profiles: z.record(z.string(), mapping(agentFields), { error: 'must be a mapping' }).optional(),
 });

@@ -121,6 +121,8 @@ const DUPLICATE_CODES = new Set(['duplicate-index', 'duplicate-ticket-id']);
 const QUOTA_MARGIN_MS = 30_000;
 /** How often a quota wait looks for pause and stop requests. */
 const QUOTA_POLL_MS = 2_000;
+/** A used-up plan whose reset nobody said is taken for used up this long. */
+const UNKNOWN_RESET_MS = 3600_000;
 
 function agentEventToStore(event: AgentEvent, turnId: number): NewEvent {
   const { type, ...data } = event;
@@ -730,6 +732,7 @@ export class FlowEngine {
     const { settings, store } = this.#deps;
     const { state, paths } = ctx;
 
+    await this.#pickAgent(ctx, ticket, progress);
     if (state.quotaWait) {
       // Only the agent whose plan is used up waits; a ticket for another agent goes ahead.
       const waited =
@@ -952,6 +955,14 @@ export class FlowEngine {
     const resetsAt = error.retryAt ? Date.parse(error.retryAt) : Number.NaN;
     const waitMs = resetsAt + QUOTA_MARGIN_MS - this.#now();
     const known = Number.isFinite(resetsAt);
+    // remembered for the run: tickets for this agent start on its fallback until then
+    ctx.state.exhausted[progress.agent] = new Date(
+      known ? resetsAt + QUOTA_MARGIN_MS : this.#now() + UNKNOWN_RESET_MS,
+    ).toISOString();
+    if (await this.#pickAgent(ctx, ticket, progress)) {
+      this.#persist(ctx);
+      return CONTINUE;
+    }
     if (known && waitMs <= settings.maxQuotaWaitSeconds * 1000) {
       const until = new Date(this.#now() + Math.max(0, waitMs)).toISOString();
       ctx.state.quotaWait = { agent: progress.agent, until, message: error.message.slice(0, 500) };
@@ -988,6 +999,48 @@ export class FlowEngine {
         },
       ),
     );
+  }
+
+  /**
+   * Which agent works the ticket's next turn: while the ticket's own agent has its plan used up and a
+   * `quota_fallback` is configured (and is not used up itself), the fallback; once the plan has reset,
+   * the ticket's own again. Returns whether it switched. The thread of the agent left is not resumed.
+   */
+  async #pickAgent(ctx: RunContext, ticket: Ticket, progress: TicketProgress): Promise<boolean> {
+    const now = this.#now();
+    const exhausted = (agent: string) => {
+      const until = ctx.state.exhausted[agent];
+      return until !== undefined && Date.parse(until) > now;
+    };
+    const switchTo = async (agent: string, profile: string | null, type: string) => {
+      this.#deps.store.appendEvent(ctx.runId, {
+        type,
+        data: { ticket: ticket.relPath, from: progress.agent, to: agent },
+      });
+      this.#deps.onProgress?.({
+        type: 'note',
+        text:
+          type === 'quota_fallback'
+            ? `${progress.agent}'s usage limit is used up; ${agent} takes over ${ticket.relPath}`
+            : `${agent}'s usage limit has reset; it takes ${ticket.relPath} back`,
+      });
+      await this.#closeSession(progress.id);
+      progress.agent = agent;
+      progress.profile = profile;
+    };
+    if (progress.primary) {
+      if (exhausted(progress.primary.agent)) return false;
+      const { agent, profile } = progress.primary;
+      delete progress.primary;
+      await switchTo(agent, profile, 'quota_fallback_over');
+      return true;
+    }
+    const fallback = this.#deps.settings.quotaFallback[progress.agent];
+    if (!exhausted(progress.agent) || !fallback || fallback === progress.agent) return false;
+    if (!this.#deps.knownAgents.has(fallback) || exhausted(fallback)) return false;
+    progress.primary = { agent: progress.agent, profile: progress.profile };
+    await switchTo(fallback, null, 'quota_fallback');
+    return true;
   }
 
   /**

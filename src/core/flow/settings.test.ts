@@ -11,9 +11,18 @@ after(() => rmSync(root, { recursive: true, force: true }));
 
 test('storage.durable_writes (CAR key) decides whether run records are fsynced', () => {
   assert.equal(flowSettings(DEFAULT_CONFIG).durableWrites, false);
-  mkdirSync(join(root, '.codex-autorunner'));
+  mkdirSync(join(root, '.codex-autorunner'), { recursive: true });
   writeFileSync(join(root, '.codex-autorunner', 'config.yml'), 'storage:\n  durable_writes: true\n');
   assert.equal(flowSettings(loadConfig(root, {}).config).durableWrites, true);
   writeFileSync(join(root, '.codex-autorunner', 'config.yml'), 'storage:\n  durable_writes: sometimes\n');
   assert.throws(() => loadConfig(root, {}), /config\.yml: storage\.durable_writes must be boolean/);
+});
+
+test('agents.<id>.quota_fallback becomes the quota fallback map', () => {
+  writeFileSync(
+    join(root, '.codex-autorunner', 'config.yml'),
+    'agents:\n  codex:\n    quota_fallback: opencode\n',
+  );
+  assert.deepEqual(flowSettings(loadConfig(root, {}).config).quotaFallback, { codex: 'opencode' });
+  assert.deepEqual(flowSettings(DEFAULT_CONFIG).quotaFallback, {});
 });

@@ -29,6 +29,8 @@ export interface FlowSettings {
   maxStallRetries: number;
   /** Longest wait for an agent's used-up quota to reset before pausing instead. */
   maxQuotaWaitSeconds: number;
+  /** Per agent id: the agent that takes over while its plan is used up (`agents.<id>.quota_fallback`). */
+  quotaFallback: Record<string, string>;
   /** Token budgets (input + output); null: none. */
   maxTokensPerTicket: number | null;
   maxTokensPerRun: number | null;
@@ -55,6 +57,9 @@ export function flowSettings(config: CarConfig, overrides: Partial<FlowSettings>
     maxNetworkRetries: tf.max_network_retries,
     maxStallRetries: tf.max_stall_retries,
     maxQuotaWaitSeconds: tf.max_quota_wait_seconds,
+    quotaFallback: Object.fromEntries(
+      Object.entries(config.agents).flatMap(([id, a]) => (a.quota_fallback ? [[id, a.quota_fallback]] : [])),
+    ),
     maxTokensPerTicket: tf.max_tokens_per_ticket,
     maxTokensPerRun: tf.max_tokens_per_run,
     previousOutputMaxChars: tf.previous_output_max_chars,

@@ -22,6 +22,8 @@ export interface TicketProgress {
   networkRetries: number;
   /** Stalled turns retried in a row (absent in state from before stall retries). */
   stallRetries?: number;
+  /** While a quota fallback works the ticket: the ticket's own agent, back once its plan resets. */
+  primary?: { agent: string; profile: string | null };
   /** Tokens (input + output) this ticket's turns used; absent in state from before budgets. */
   tokens?: number;
   /** Pause once `tokens` reaches this; null: `max_tokens_per_ticket`. Resuming a budget pause raises it. */
@@ -80,6 +82,8 @@ export interface EngineState {
   pauseContext: { fingerprint: string; replySeq: number } | null;
   /** The agent's plan is used up: its next turn waits until `until` (ISO), across restarts too. */
   quotaWait: QuotaWait | null;
+  /** Agents whose plan is used up, and until when (ISO): a ticket for one starts on its fallback. */
+  exhausted: Record<string, string>;
   /** Tokens (input + output) the run's turns used. */
   tokens: number;
   /** Pause once `tokens` reaches this; null: `max_tokens_per_run`. Resuming a budget pause raises it. */
@@ -107,6 +111,7 @@ export function initialState(turnLimit: number): EngineState {
     checkpointError: null,
     pauseContext: null,
     quotaWait: null,
+    exhausted: {},
     tokens: 0,
     tokenLimit: null,
   };
