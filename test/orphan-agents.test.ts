@@ -164,6 +164,17 @@ test('car flow stop with no live worker stops the agents the killed worker left 
   const { repo, paths, pidFile } = setup();
   const agent = await orphanAnAgent(repo.dir, pidFile);
 
+  // doctor sees them
+  const doctor = JSON.parse(carSync(repo.dir, ['doctor', '--json']).stdout) as {
+    checks: { id: string; status: string; message: string }[];
+  };
+  const left = doctor.checks.find((c) => c.id === 'agents_running');
+  assert.equal(left?.status, 'warning');
+  assert.match(
+    left?.message ?? '',
+    new RegExp(`sh \\(process group ${agent}\\) still running, left by a worker that is gone`),
+  );
+
   const stop = carSync(repo.dir, ['flow', 'stop', '--json']);
   assert.equal(stop.code, 0, stop.out);
   const out = JSON.parse(stop.stdout) as {

@@ -225,9 +225,19 @@ describe('car doctor --json', () => {
     assert.equal(d.ok, true);
     assert.equal(check(d, 'agent:demo')?.status, 'ok');
     assert.match(check(d, 'tickets')?.message ?? '', /2 tickets, 2 open, 0 lint error/);
-    for (const id of ['node', 'git', 'repo', 'state_dir', 'config', 'tickets']) {
+    for (const id of ['node', 'git', 'repo', 'state_dir', 'config', 'tickets', 'agents_running']) {
       assert.equal(check(d, id)?.status, 'ok', id);
     }
+  });
+
+  test('a quota_fallback naming no configured agent is an error', async () => {
+    const r = await repoWith({ 'TICKET-001.md': ticketText({ id: tid(1), agent: 'demo' }) });
+    r.write('.codex-autorunner/repo.override.yml', 'agents:\n  demo:\n    quota_fallback: nobody\n');
+    const res = await r.run(['doctor', '--json'], { env: { PATH: fakeBin() } });
+    assert.equal(res.code, EXIT.failed, res.stdout);
+    const bad = check(json<Doctor>(res), 'agent:demo:quota_fallback');
+    assert.equal(bad?.status, 'error');
+    assert.match(bad?.message ?? '', /agents\.demo\.quota_fallback is "nobody", which is not configured/);
   });
 
   test('text output: exit 1 with ERROR lines and a summary on stderr', async () => {

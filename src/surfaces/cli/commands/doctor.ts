@@ -1,7 +1,10 @@
 import { accessSync, constants } from 'node:fs';
+import { readGroupLedger } from '../../../agents/group-ledger.ts';
+import { liveGroupMembers } from '../../../agents/process.ts';
 import type { LoadedConfig } from '../../../core/config/index.ts';
 import { knownAgentIds } from '../../../core/config/index.ts';
-import { findRepoRoot, repoPaths } from '../../../core/paths.ts';
+import { readLock } from '../../../core/lock.ts';
+import { findRepoRoot, type RepoPaths, repoPaths } from '../../../core/paths.ts';
 import { loadTicketQueue } from '../../../core/tickets/index.ts';
 import { which } from '../../../core/which.ts';
 import { gitVersion } from '../../../integrations/git/index.ts';
@@ -52,6 +55,17 @@ function agentChecks(loaded: LoadedConfig, openAgents: Set<string>, env: NodeJS.
       });
     }
   }
+  for (const [id, agent] of Object.entries(loaded.config.agents)) {
+    const fallback = agent.quota_fallback;
+    if (fallback !== undefined && (fallback === id || !(fallback in loaded.config.agents))) {
+      checks.push({
+        id: `agent:${id}:quota_fallback`,
+        status: 'error',
+        message: `agents.${id}.quota_fallback is "${fallback}", ${fallback === id ? 'the agent itself' : 'which is not configured'}`,
+        fix: `name another configured agent in agents.${id}.quota_fallback`,
+      });
+    }
+  }
   for (const id of openAgents) {
     if (id !== 'user' && !(id in loaded.config.agents)) {
       checks.push({
@@ -62,6 +76,25 @@ function agentChecks(loaded: LoadedConfig, openAgents: Set<string>, env: NodeJS.
     }
   }
   return checks;
+}
+
+/** Agent processes a killed worker left running (its ledger outlived it), still editing the repo. */
+function orphanCheck(paths: RepoPaths): Check {
+  const ledger = readGroupLedger(paths.agentGroupsFile);
+  const live = (ledger?.groups ?? []).filter((g) => liveGroupMembers(g.pgid).length > 0);
+  if (live.length === 0)
+    return { id: 'agents_running', status: 'ok', message: 'no agent processes left over' };
+  const holder = readLock(paths.lockFile);
+  const list = live.map((g) => `${g.command} (process group ${g.pgid})`).join(', ');
+  if (holder && !holder.stale && holder.holder?.pid === ledger?.owner_pid) {
+    return { id: 'agents_running', status: 'ok', message: `worker pid ${ledger?.owner_pid} runs ${list}` };
+  }
+  return {
+    id: 'agents_running',
+    status: 'warning',
+    message: `${list} still running, left by a worker that is gone`,
+    fix: 'car flow stop (or the next car run / car flow start) stops them',
+  };
 }
 
 export async function doctorCommand(
@@ -130,6 +163,7 @@ export async function doctorCommand(
         );
         checks.push(...agentChecks(loaded, openAgents, io.env));
       }
+      checks.push(orphanCheck(paths));
     }
   }
 
