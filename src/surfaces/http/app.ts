@@ -22,6 +22,7 @@ import { cors } from 'hono/cors';
 import { HTTPException } from 'hono/http-exception';
 import pkg from '../../../package.json' with { type: 'json' };
 import { FlowControlError } from '../../control/flow-control.ts';
+import { isHubRoot } from '../../core/hub/paths.ts';
 import { spawnWorker, WorkerSpawnError } from '../worker-spawn.ts';
 import { ApiContext, type StartWorker } from './context.ts';
 import { contextspaceRoutes } from './contextspace.ts';
@@ -167,6 +168,8 @@ export function createApp(opts: AppOptions): CarApp {
       },
       agents: Object.entries(config.agents).map(([id, a]) => ({ id, backend: a.backend ?? null })),
       auth: { token_required: Boolean(opts.token) },
+      /** This server runs at a hub's root: /api/hub answers. */
+      hub: isHubRoot(ctx.paths.root),
     });
   });
 

@@ -129,3 +129,25 @@ export interface Doc {
   hash: string;
   issues?: LintIssue[];
 }
+
+/** One repo of a hub, as `GET /api/hub/repos` lists it (`car hub status --json`). */
+export interface HubRepo {
+  id: string;
+  path: string;
+  kind: 'base' | 'worktree';
+  worktree_of: string | null;
+  branch: string | null;
+  enabled: boolean;
+  exists: boolean;
+  state: string;
+  run: { run_id: string; status: string; reason_code: string | null; reason: string | null } | null;
+  worker: { status: 'alive' | 'stale' | 'none'; pid: number | null };
+  tickets: { total: number; done: number; open: number; next: string | null };
+  error?: string;
+}
+
+export interface HubStatus {
+  hub_root: string;
+  summary: Record<string, number>;
+  repos: HubRepo[];
+}

@@ -1,0 +1,66 @@
+// The hub page in a real browser against a real `car serve` at a hub's root: every registered repo with
+// its state and tickets, and Scan picking up a checkout made outside car.
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import { demoTicket, git, makeHub, type TestHub, writeTicket } from '../hub/helpers.ts';
+import {
+  type Browser,
+  chromiumPath,
+  ensureBuilt,
+  launch,
+  NO_CHROMIUM,
+  type Served,
+  serve,
+  shot,
+} from './browser.ts';
+
+const CHROMIUM = chromiumPath();
+const skip = CHROMIUM ? false : NO_CHROMIUM;
+const cleanups: (() => void | Promise<void>)[] = [];
+let browser: Browser;
+let server: Served;
+let hub: TestHub;
+
+before(async () => {
+  if (!CHROMIUM) return;
+  await ensureBuilt();
+  hub = await makeHub();
+  cleanups.push(hub.cleanup);
+  const alpha = hub.gitRepo('alpha');
+  writeTicket(alpha, 'TICKET-010.md', demoTicket(1, ['done']));
+  writeTicket(alpha, 'TICKET-020.md', demoTicket(2, ['done']));
+  git(alpha, ['add', '-A']);
+  git(alpha, ['commit', '-q', '-m', 'plan']);
+  hub.gitRepo('beta');
+  assert.equal((await hub.run(['hub', 'scan'])).code, 0);
+  server = await serve(hub.root);
+  cleanups.push(() => server.stop());
+  browser = await launch(CHROMIUM);
+  cleanups.push(() => browser.close());
+});
+
+after(async () => {
+  for (const c of cleanups.reverse()) await c();
+});
+
+test('the hub page lists every repo with its state and tickets; Scan adds a checkout made outside car', {
+  skip,
+  timeout: 60_000,
+}, async () => {
+  const page = await browser.context.newPage();
+  await page.goto(server.url);
+  // the Hub tab appears because this server runs at a hub's root
+  await page.getByRole('link', { name: 'Hub' }).click();
+  const table = page.getByTestId('hub-repos');
+  await table.locator('[data-repo="alpha"]').waitFor();
+  const row = (id: string) => table.locator(`[data-repo="${id}"]`);
+  assert.match((await row('alpha').textContent()) ?? '', /alpha\s*idle.*0\/2/s);
+  assert.match((await row('beta').textContent()) ?? '', /beta\s*idle.*0\/0/s);
+
+  hub.gitRepo('gamma');
+  await page.getByRole('button', { name: 'Scan' }).click();
+  await row('gamma').waitFor();
+  assert.equal(await table.locator('[data-repo]').count(), 3);
+  await page.screenshot({ path: shot('hub.png') });
+  await page.close();
+});
