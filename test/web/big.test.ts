@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import type { Page } from 'playwright-core';
 import { initRepo } from '../../src/core/init.ts';
 import { repoPaths } from '../../src/core/paths.ts';
@@ -11,34 +11,19 @@ import { openRunStore } from '../../src/core/store/run-store.ts';
 import type { NewEvent } from '../../src/core/store/types.ts';
 import { newTicketId, renderNewTicket } from '../../src/core/tickets/index.ts';
 import { makeGitRepo } from '../helpers/git-repo.ts';
-import {
-  type Browser,
-  chromiumPath,
-  ensureBuilt,
-  launch,
-  NO_CHROMIUM,
-  type Served,
-  serve,
-  shot,
-} from './browser.ts';
+import { browserSuite, shot } from './browser.ts';
 
 // The browser globals used inside page.evaluate (the root tsconfig has no DOM lib, on purpose).
 declare const document: { documentElement: { scrollWidth: number } };
 declare const window: { innerWidth: number };
 declare function requestAnimationFrame(callback: () => void): number;
 
-const CHROMIUM = chromiumPath();
 const TICKETS = 1000;
 const EVENTS = 100_000;
-const cleanups: (() => void | Promise<void>)[] = [];
-let browser: Browser;
-let server: Served;
 let runId: string;
 let waitingRunId: string;
 
-before(async () => {
-  if (!CHROMIUM) return;
-  await ensureBuilt();
+const suite = browserSuite(async (cleanups) => {
   const repo = makeGitRepo();
   cleanups.push(repo.cleanup);
   initRepo(repo.dir);
@@ -79,17 +64,12 @@ before(async () => {
   waitingRunId = waiting.id;
   store.updateRun(waiting.id, { status: 'running' });
   store.close();
-  server = await serve(repo.dir);
-  cleanups.push(() => server.stop());
-  browser = await launch(CHROMIUM);
-  cleanups.push(() => browser.close());
+  return { root: repo.dir };
 });
 
-after(async () => {
-  for (const c of cleanups.reverse()) await c();
-});
-
-const skip = CHROMIUM ? false : NO_CHROMIUM;
+const skip = suite.skip;
+const browser = () => suite.browser();
+const server = () => suite.server();
 
 /** How long the page's main thread takes to answer: a frozen page answers late. */
 async function responsiveMs(page: Page): Promise<number> {
@@ -109,9 +89,9 @@ test('a board of 1,000 tickets renders a window of them and scrolls to the last 
   skip,
   timeout: 60_000,
 }, async (t) => {
-  const page = await browser.context.newPage();
+  const page = await browser().context.newPage();
   const started = Date.now();
-  await page.goto(server.url);
+  await page.goto(server().url);
   const open = page.getByRole('region', { name: 'Open tickets' });
   await open.getByText('Ticket number 401', { exact: true }).waitFor();
   const loadMs = Date.now() - started;
@@ -133,13 +113,13 @@ test('a run of 100,000 events opens at once and scrolls anywhere, loading pages 
   skip,
   timeout: 90_000,
 }, async (t) => {
-  const page = await browser.context.newPage();
+  const page = await browser().context.newPage();
   const requests: string[] = [];
   page.on('request', (r) => {
     if (r.url().includes('/events?')) requests.push(new URL(r.url()).search);
   });
   const started = Date.now();
-  await page.goto(`${server.url}/runs/${runId}`);
+  await page.goto(`${server().url}/runs/${runId}`);
   const log = page.getByTestId('event-log');
   await log.locator('[data-seq="1"]').waitFor();
   const openMs = Date.now() - started;
@@ -175,12 +155,12 @@ test('one event type of the 100,000: the filtered log opens at its start and jum
   skip,
   timeout: 60_000,
 }, async () => {
-  const page = await browser.context.newPage();
+  const page = await browser().context.newPage();
   const requests: string[] = [];
   page.on('request', (r) => {
     if (r.url().includes('/events?')) requests.push(new URL(r.url()).search);
   });
-  await page.goto(`${server.url}/runs/${runId}`);
+  await page.goto(`${server().url}/runs/${runId}`);
   const log = page.getByTestId('event-log');
   await log.locator('[data-seq="1"]').waitFor();
   const filter = page.getByTestId('event-filter');
@@ -217,9 +197,9 @@ test('phone-sized screen (390×844): board and run view fit the width', {
   skip,
   timeout: 60_000,
 }, async () => {
-  const page = await browser.context.newPage();
+  const page = await browser().context.newPage();
   await page.setViewportSize({ width: 390, height: 844 });
-  await page.goto(server.url);
+  await page.goto(server().url);
   await page
     .getByRole('region', { name: 'Open tickets' })
     .getByText('Ticket number 401', { exact: true })
@@ -227,7 +207,7 @@ test('phone-sized screen (390×844): board and run view fit the width', {
   const overflow = () => page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
   assert.ok((await overflow()) <= 0, 'no horizontal scrolling on the board');
   await page.screenshot({ path: shot('phone-board.png') });
-  await page.goto(`${server.url}/runs/${runId}`);
+  await page.goto(`${server().url}/runs/${runId}`);
   await page.getByTestId('event-log').locator('[data-seq="1"]').waitFor();
   assert.ok((await overflow()) <= 0, 'no horizontal scrolling on the run view');
   await page.screenshot({ path: shot('phone-run.png') });
@@ -235,15 +215,15 @@ test('phone-sized screen (390×844): board and run view fit the width', {
 });
 
 test('no page errors or CSP violations in the browser', { skip }, () => {
-  assert.deepEqual(browser.errors, []);
+  assert.deepEqual(browser().errors, []);
 });
 
 test('a run waiting out a used-up plan says so, with the tokens it used', {
   skip,
   timeout: 30_000,
 }, async () => {
-  const page = await browser.context.newPage();
-  await page.goto(`${server.url}/runs/${waitingRunId}`);
+  const page = await browser().context.newPage();
+  await page.goto(`${server().url}/runs/${waitingRunId}`);
   const banner = page.getByTestId('quota-wait');
   await banner.waitFor();
   assert.match(

@@ -13,6 +13,7 @@ import {
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { after, before } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { type BrowserContext, chromium } from 'playwright-core';
 
@@ -172,4 +173,50 @@ export async function serve(root: string, env: NodeJS.ProcessEnv = {}): Promise<
 export function shot(name: string): string {
   mkdirSync(ARTIFACTS, { recursive: true });
   return join(ARTIFACTS, name);
+}
+
+export type Cleanup = () => void | Promise<void>;
+
+export interface BrowserSuite {
+  /** Why the file's tests cannot run here (no chromium), else false: pass it as each test's `skip`. */
+  skip: string | false;
+  browser(): Browser;
+  server(): Served;
+}
+
+/**
+ * One `car serve` and one browser for a test file. `setup` runs before the tests, once dist/ is built:
+ * it makes the repo (or hub), pushes its own cleanups, and says where to serve; everything is stopped
+ * and removed after the tests.
+ */
+export function browserSuite(
+  setup: (cleanups: Cleanup[]) => Promise<{ root: string; env?: NodeJS.ProcessEnv }>,
+): BrowserSuite {
+  const executable = chromiumPath();
+  const cleanups: Cleanup[] = [];
+  let browser: Browser | null = null;
+  let server: Served | null = null;
+  before(async () => {
+    if (!executable) return;
+    await ensureBuilt();
+    const { root, env } = await setup(cleanups);
+    const served = await serve(root, env);
+    server = served;
+    cleanups.push(() => served.stop());
+    const launched = await launch(executable);
+    browser = launched;
+    cleanups.push(() => launched.close());
+  });
+  after(async () => {
+    for (const c of cleanups.reverse()) await c();
+  });
+  const need = <T>(value: T | null, what: string): T => {
+    if (value === null) throw new Error(`the browser suite's ${what} is not running`);
+    return value;
+  };
+  return {
+    skip: executable ? false : NO_CHROMIUM,
+    browser: () => need(browser, 'browser'),
+    server: () => need(server, 'server'),
+  };
 }

@@ -4,33 +4,18 @@
 import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import type { Locator, Page } from 'playwright-core';
 import { initRepo } from '../../src/core/init.ts';
 import { repoPaths } from '../../src/core/paths.ts';
 import { makeGitRepo } from '../helpers/git-repo.ts';
 import { demoTicket } from '../http/helpers.ts';
-import {
-  type Browser,
-  chromiumPath,
-  ensureBuilt,
-  launch,
-  NO_CHROMIUM,
-  type Served,
-  serve,
-  shot,
-} from './browser.ts';
+import { browserSuite, shot } from './browser.ts';
 
-const CHROMIUM = chromiumPath();
 const TOKEN = 'web-test-token-7f3a';
-const cleanups: (() => void | Promise<void>)[] = [];
-let browser: Browser;
-let server: Served;
 let root: string;
 
-before(async () => {
-  if (!CHROMIUM) return;
-  await ensureBuilt();
+const suite = browserSuite(async (cleanups) => {
   const repo = makeGitRepo();
   cleanups.push(repo.cleanup);
   root = repo.dir;
@@ -67,17 +52,12 @@ before(async () => {
     ]),
   );
   repo.commitAll('tickets');
-  server = await serve(root, { CAR_WEB_TOKEN: TOKEN });
-  cleanups.push(() => server.stop());
-  browser = await launch(CHROMIUM);
-  cleanups.push(() => browser.close());
+  return { root, env: { CAR_WEB_TOKEN: TOKEN } };
 });
 
-after(async () => {
-  for (const c of cleanups.reverse()) await c();
-});
-
-const skip = CHROMIUM ? false : NO_CHROMIUM;
+const skip = suite.skip;
+const browser = () => suite.browser();
+const server = () => suite.server();
 
 /** Waits until the text box holds `text` (the editor loads asynchronously). */
 async function untilValue(box: Locator, text: string): Promise<void> {
@@ -98,8 +78,8 @@ test('token prompt, then create and edit a ticket (a conflicting disk edit is re
   skip,
   timeout: 60_000,
 }, async () => {
-  const page = await browser.context.newPage();
-  await page.goto(server.url);
+  const page = await browser().context.newPage();
+  await page.goto(server().url);
   await page.getByLabel('token').fill(TOKEN);
   await page.getByRole('button', { name: 'Continue' }).click();
   const open = page.getByRole('region', { name: 'Open tickets' });
@@ -149,8 +129,8 @@ test('start a run: the log streams live; the dispatch is answered from the inbox
   skip,
   timeout: 120_000,
 }, async () => {
-  const page = await browser.context.newPage();
-  await page.goto(server.url);
+  const page = await browser().context.newPage();
+  await page.goto(server().url);
   await page.getByRole('region', { name: 'Open tickets' }).getByText('Lay the groundwork').waitFor();
   await page.screenshot({ path: shot('board.png') });
 
@@ -180,7 +160,7 @@ test('start a run: the log streams live; the dispatch is answered from the inbox
   await page.screenshot({ path: shot('run-completed.png') });
 
   // the verified ticket shows why car closed it
-  await page.goto(`${server.url}/tickets/TICKET-010-start.md`);
+  await page.goto(`${server().url}/tickets/TICKET-010-start.md`);
   const evidence = page.getByRole('region', { name: 'evidence' });
   await evidence.getByText('test -f src/ground.txt').waitFor();
   await evidence
@@ -202,8 +182,8 @@ test('start a run: the log streams live; the dispatch is answered from the inbox
 });
 
 test('contextspace: edit and save a document', { skip, timeout: 60_000 }, async () => {
-  const page = await browser.context.newPage();
-  await page.goto(`${server.url}/contextspace`);
+  const page = await browser().context.newPage();
+  await page.goto(`${server().url}/contextspace`);
   const area = page.getByRole('textbox', { name: /document/ });
   await area.waitFor();
   await area.fill('# Decisions\n\n- The button is blue.\n');
@@ -222,5 +202,5 @@ test('contextspace: edit and save a document', { skip, timeout: 60_000 }, async 
 });
 
 test('no page errors or CSP violations in the browser', { skip }, () => {
-  assert.deepEqual(browser.errors, []);
+  assert.deepEqual(browser().errors, []);
 });

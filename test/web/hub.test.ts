@@ -1,29 +1,12 @@
 // The hub page in a real browser against a real `car serve` at a hub's root: every registered repo with
 // its state and tickets, and Scan picking up a checkout made outside car.
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import { demoTicket, git, makeHub, type TestHub, writeTicket } from '../hub/helpers.ts';
-import {
-  type Browser,
-  chromiumPath,
-  ensureBuilt,
-  launch,
-  NO_CHROMIUM,
-  type Served,
-  serve,
-  shot,
-} from './browser.ts';
+import { browserSuite, shot } from './browser.ts';
 
-const CHROMIUM = chromiumPath();
-const skip = CHROMIUM ? false : NO_CHROMIUM;
-const cleanups: (() => void | Promise<void>)[] = [];
-let browser: Browser;
-let server: Served;
 let hub: TestHub;
-
-before(async () => {
-  if (!CHROMIUM) return;
-  await ensureBuilt();
+const suite = browserSuite(async (cleanups) => {
   hub = await makeHub();
   cleanups.push(hub.cleanup);
   const alpha = hub.gitRepo('alpha');
@@ -33,22 +16,15 @@ before(async () => {
   git(alpha, ['commit', '-q', '-m', 'plan']);
   hub.gitRepo('beta');
   assert.equal((await hub.run(['hub', 'scan'])).code, 0);
-  server = await serve(hub.root);
-  cleanups.push(() => server.stop());
-  browser = await launch(CHROMIUM);
-  cleanups.push(() => browser.close());
-});
-
-after(async () => {
-  for (const c of cleanups.reverse()) await c();
+  return { root: hub.root };
 });
 
 test('the hub page lists every repo with its state and tickets; Scan adds a checkout made outside car', {
-  skip,
+  skip: suite.skip,
   timeout: 60_000,
 }, async () => {
-  const page = await browser.context.newPage();
-  await page.goto(server.url);
+  const page = await suite.browser().context.newPage();
+  await page.goto(suite.server().url);
   // the Hub tab appears because this server runs at a hub's root
   await page.getByRole('link', { name: 'Hub' }).click();
   const table = page.getByTestId('hub-repos');

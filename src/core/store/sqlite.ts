@@ -36,11 +36,35 @@ export interface OpenSqliteOptions {
   durable?: boolean;
 }
 
+/** How long a fresh database's switch to WAL keeps trying while other processes hold it. */
+const WAL_SWITCH_MS = 5000;
+
+function sleepSync(ms: number): void {
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+}
+
+/**
+ * WAL is a property of the file: set once, by whichever process gets there first. SQLite answers a
+ * journal-mode change that would have to wait on another connection with SQLITE_BUSY at once (the
+ * busy handler is not used), so several processes opening a fresh database retry here.
+ */
+function ensureWal(db: Database.Database): void {
+  const deadline = Date.now() + WAL_SWITCH_MS;
+  for (;;) {
+    try {
+      if (db.pragma('journal_mode', { simple: true }) !== 'wal') db.pragma('journal_mode = WAL');
+      return;
+    } catch (err) {
+      if ((err as { code?: string }).code !== 'SQLITE_BUSY' || Date.now() > deadline) throw err;
+      sleepSync(10 + Math.random() * 20);
+    }
+  }
+}
+
 export function openSqlite(path: string, opts: OpenSqliteOptions = {}): SqlDb {
   const db = new Database(path);
-  // busy_timeout first: switching to WAL needs a lock another process may briefly hold.
   db.pragma('busy_timeout = 5000');
-  db.pragma('journal_mode = WAL');
+  ensureWal(db);
   db.pragma(`synchronous = ${opts.durable ? 'FULL' : 'NORMAL'}`);
   db.pragma('foreign_keys = ON');
   return wrap(db, path, 'immediate');
