@@ -33,7 +33,8 @@ const suite = browserSuite(async (cleanups) => {
       [
         'say Starting the groundwork now',
         'write src/ground.txt groundwork\\n',
-        'sleep 600',
+        // long enough that the page sees the first line before the last, even on a loaded machine
+        'sleep 2500',
         'say Groundwork laid',
         'done',
         'commit ground: lay it',
