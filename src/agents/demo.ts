@@ -22,7 +22,8 @@ import { setFrontmatterField } from '../core/tickets/index.ts';
  *   append <path> <text>  append a line to a file
  *   commit <message>      git add -A && git commit
  *   done                  set `done: true` in the ticket
- *   ask <question>        pause for a human (DISPATCH.md mode: pause) until a reply arrives
+ *   ask <question>        pause for a human (DISPATCH.md mode: pause) until a reply arrives;
+ *                         `ask <question> | <answer> | <answer>` offers ready answers (dispatch options)
  *   notify <text>         tell the human without pausing (DISPATCH.md mode: notify)
  *   sleep <ms>            wait (abortable; not repeated after a crash)
  *   fail <message>        end the turn as failed
@@ -121,11 +122,13 @@ class DemoSession implements AgentSession {
     return abs;
   }
 
-  private writeDispatch(mode: 'pause' | 'notify', text: string): void {
+  private writeDispatch(mode: 'pause' | 'notify', arg: string): void {
     const file = join(this.options.cwd, '.codex-autorunner', 'runs', this.options.runId, 'DISPATCH.md');
     mkdirSync(dirname(file), { recursive: true });
+    const [text = '', ...options] = arg.split('|').map((part) => part.trim());
     const title = text.length > 60 ? `${text.slice(0, 57)}...` : text;
-    writeFileAtomic(file, `---\nmode: ${mode}\ntitle: ${JSON.stringify(title)}\n---\n\n${text}\n`);
+    const choices = options.length > 0 ? `options: ${JSON.stringify(options)}\n` : '';
+    writeFileAtomic(file, `---\nmode: ${mode}\ntitle: ${JSON.stringify(title)}\n${choices}---\n\n${text}\n`);
   }
 
   async runTurn(request: TurnRequest): Promise<TurnResult> {

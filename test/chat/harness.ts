@@ -13,19 +13,20 @@ import { type CarRepo, makeCarRepo, ticketText, tid } from '../helpers/cli.ts';
 
 export const script = (lines: string[]) => `\n\`\`\`car-demo\n${lines.join('\n')}\n\`\`\`\n`;
 
-/** A repo whose only ticket asks a question, then writes answer.txt, marks itself done and commits. */
-export async function askingRepo(chatYaml: string): Promise<CarRepo> {
+/**
+ * A repo whose only ticket asks a question (`ask` is the demo agent's step, with ` | answer` options),
+ * then writes answer.txt, marks itself done and commits.
+ */
+export async function askingRepo(
+  chatYaml: string,
+  ask = 'Which colour should the button be?',
+): Promise<CarRepo> {
   const r = await makeCarRepo();
   r.ticket(
     'TICKET-010.md',
     ticketText(
       { id: tid(1), agent: 'demo', title: 'ask' },
-      script([
-        'ask Which colour should the button be?',
-        'write answer.txt answered',
-        'done',
-        'commit answer',
-      ]),
+      script([`ask ${ask}`, 'write answer.txt answered', 'done', 'commit answer']),
     ),
   );
   r.write('.codex-autorunner/repo.override.yml', chatYaml);

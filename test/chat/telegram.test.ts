@@ -137,3 +137,56 @@ test('telegram: bind, pause notice once, reply resumes the run and reaches the n
   );
   assert.ok(!JSON.stringify(status).includes(tg.token));
 });
+
+test('telegram: a question with ready answers shows them as buttons; pressing one is the reply', async () => {
+  const tg = await startFakeTelegram();
+  cleanups.push(() => tg.close());
+  const repo: CarRepo = await askingRepo(yaml(tg.url), 'Which colour? | Blue | Red, like the logo');
+  cleanups.push(() => repo.cleanup());
+  const svc: InProcess = await startService(repo.dir, { telegram: { token: tg.token } });
+  cleanups.push(() => svc.stop());
+  tg.userMessage({ chatId: CHAT, userId: ALICE, text: '/bind' });
+  tg.userMessage({ chatId: CHAT, userId: ALICE, text: '/start' });
+  const notice = await tg.waitFor(
+    () => tg.sent.find((m) => m.text.startsWith('car needs you')),
+    30_000,
+    'the pause notice',
+  );
+  assert.match(notice.text, /Pick an answer, or reply/);
+  const store = openStore(repo.dir);
+  cleanups.push(() => store.close());
+  const run = store.latestRun()!;
+  // one answer a row, then the run's controls
+  assert.deepEqual(
+    notice.reply_markup?.inline_keyboard?.map((row) => row.map((b) => [b.text, b.callback_data])),
+    [
+      [['Blue', `car:answer:${run.id}:0`]],
+      [['Red, like the logo', `car:answer:${run.id}:1`]],
+      [['Stop', `car:stop:${run.id}`]],
+    ],
+  );
+  tg.buttonPress({ chatId: CHAT, userId: ALICE, data: `car:answer:${run.id}:1` });
+  await tg.waitFor(
+    () => tg.sent.find((m) => m.text.startsWith('car run completed')),
+    60_000,
+    'the completion notice',
+  );
+  const events = store.listEvents(run.id, { limit: 10_000 });
+  const reply = events.find((e) => e.type === 'chat_reply');
+  assert.deepEqual(reply?.data, {
+    platform: 'telegram',
+    chat_id: String(CHAT),
+    user_id: String(ALICE),
+    bytes: Buffer.byteLength('Red, like the logo'),
+  });
+  const history = join(repo.dir, '.codex-autorunner/runs', run.id, 'reply_history');
+  const [first] = readdirSync(history);
+  assert.match(readFileSync(join(history, first!, 'USER_REPLY.md'), 'utf8'), /Red, like the logo/);
+  // a second press on the answered question changes nothing
+  tg.buttonPress({ chatId: CHAT, userId: ALICE, data: `car:answer:${run.id}:0` });
+  await tg.waitFor(
+    () => tg.sent.find((m) => /no longer waits for that answer/.test(m.text)),
+    10_000,
+    'the late press',
+  );
+});

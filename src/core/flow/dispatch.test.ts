@@ -35,6 +35,7 @@ test('parseDispatch: defaults, normalisation, extra keys', () => {
     mode: 'notify',
     title: null,
     body: 'Just a note.',
+    options: [],
     extra: {},
   });
   assert.deepEqual(
@@ -43,11 +44,28 @@ test('parseDispatch: defaults, normalisation, extra keys', () => {
       mode: 'pause',
       title: 'Need input',
       body: 'Which DB?',
+      options: [],
       extra: { ticket: 'T-1' },
     },
   );
   assert.equal(parseDispatch('---\n...\nbody').mode, 'notify');
   assert.equal(parseDispatch('---\r\nmode: pause\r\n---\r\nhi').mode, 'pause');
+});
+
+test('parseDispatch: options are ready answers, up to 8 short ones', () => {
+  assert.deepEqual(
+    parseDispatch('---\nmode: pause\noptions: [SQLite, " Postgres ", 3]\n---\nWhich DB?').options,
+    ['SQLite', 'Postgres', '3'],
+  );
+  for (const bad of [
+    'options: SQLite',
+    'options: [a, ""]',
+    `options: [${Array.from({ length: 9 }, (_, i) => `o${i}`).join(', ')}]`,
+    `options: ["${'x'.repeat(81)}"]`,
+    'options: [[nested]]',
+  ]) {
+    assert.throws(() => parseDispatch(`---\nmode: pause\n${bad}\n---\nq`), DispatchFrontmatterError, bad);
+  }
 });
 
 test('parseDispatch rejects frontmatter that could hide a pause', () => {

@@ -16,6 +16,8 @@ export interface Dispatch {
   mode: DispatchMode;
   title: string | null;
   body: string;
+  /** Ready answers for a person to pick (chat buttons); empty for a free-text question. */
+  options: string[];
   /** Frontmatter keys other than mode and title, kept as written. */
   extra: Record<string, unknown>;
 }
@@ -76,7 +78,7 @@ export function parseDispatch(text: string): Dispatch {
   if (typeof data !== 'object' || data === null || Array.isArray(data)) {
     throw new DispatchFrontmatterError(['frontmatter must be a YAML mapping']);
   }
-  const { mode: rawMode, title: rawTitle, ...extra } = data as Record<string, unknown>;
+  const { mode: rawMode, title: rawTitle, options: rawOptions, ...extra } = data as Record<string, unknown>;
   const errors: string[] = [];
   let mode: DispatchMode = 'notify';
   if (rawMode !== undefined && rawMode !== null) {
@@ -87,9 +89,33 @@ export function parseDispatch(text: string): Dispatch {
   if (rawTitle !== undefined && rawTitle !== null && typeof rawTitle !== 'string') {
     errors.push('title must be a string');
   }
+  const options = parseOptions(rawOptions, errors);
   if (errors.length > 0) throw new DispatchFrontmatterError(errors);
   const title = typeof rawTitle === 'string' && rawTitle.trim() ? rawTitle.trim() : null;
-  return { mode, title, body: normalizeBody(doc.body), extra };
+  return { mode, title, body: normalizeBody(doc.body), options, extra };
+}
+
+/** Most answers a chat can offer as buttons in one message without burying the question. */
+export const MAX_OPTIONS = 8;
+const MAX_OPTION_CHARS = 80;
+
+function parseOptions(raw: unknown, errors: string[]): string[] {
+  if (raw === undefined || raw === null) return [];
+  const list = Array.isArray(raw) ? raw : null;
+  const ok =
+    list !== null &&
+    list.length <= MAX_OPTIONS &&
+    list.every((o) => (typeof o === 'string' || typeof o === 'number') && String(o).trim() !== '');
+  if (!ok) {
+    errors.push(`options must be a list of up to ${MAX_OPTIONS} non-empty answers`);
+    return [];
+  }
+  const options = list.map((o) => String(o).trim());
+  if (options.some((o) => o.length > MAX_OPTION_CHARS)) {
+    errors.push(`each option must be at most ${MAX_OPTION_CHARS} characters`);
+    return [];
+  }
+  return options;
 }
 
 export function nextDispatchSeq(paths: RunPaths): Promise<number> {

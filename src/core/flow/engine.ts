@@ -1235,6 +1235,7 @@ export class FlowEngine {
             title: archived.title,
             body: archived.body.slice(0, 4000),
             attachments: archived.attachments,
+            ...(archived.options.length > 0 ? { options: archived.options } : {}),
             ...meta,
           },
         });

@@ -83,8 +83,10 @@ Talking to a human:
   ---
   mode: pause
   title: Which database?
+  options: [SQLite, Postgres]
   ---
   The ticket does not say whether to use SQLite or Postgres. Which one should I use?
+- \`options\` (optional, up to 8 short answers) become buttons in the human's chat; the answer comes back as a reply like any other.
 - You need no closing dispatch: car keeps a summary of every turn.
 
 Also:

@@ -2,12 +2,14 @@
 import type { RunEvent } from '../store/types.ts';
 
 /** What a button on a notice does; the chat service maps it back to a flow action. */
-export type NoticeAction = 'resume' | 'stop' | 'status';
+export type NoticeAction = 'resume' | 'stop' | 'status' | 'answer';
 
 export interface NoticeButton {
   action: NoticeAction;
   runId: string;
   label: string;
+  /** For `answer`: which of the dispatch's options (its index). */
+  choice?: number;
 }
 
 export interface Notice {
@@ -30,11 +32,32 @@ export const NOTICE_EVENT_TYPES: readonly string[] = [
   'quota_wait',
 ];
 
+/**
+ * A notice's buttons laid out in rows: the dispatch's answers `perRow` at a time (one a row reads best on a
+ * phone; Discord allows five rows of five), then the run's controls together.
+ */
+export function buttonRows(buttons: readonly NoticeButton[], perRow: number): NoticeButton[][] {
+  const answers = buttons.filter((b) => b.action === 'answer');
+  const controls = buttons.filter((b) => b.action !== 'answer');
+  const rows: NoticeButton[][] = [];
+  for (let i = 0; i < answers.length; i += perRow) rows.push(answers.slice(i, i + perRow));
+  if (controls.length > 0) rows.push(controls);
+  return rows;
+}
+
+/** A dispatch as notices show it. */
+export interface DispatchInfo {
+  title: string | null;
+  body: string;
+  /** Ready answers (buttons). */
+  options: string[];
+}
+
 export interface NoticeContext {
   /** The repo's folder name, so a person with several repos knows which one. */
   repo: string;
   /** The archived dispatch with this number (for a pause on a dispatch), if still in the log. */
-  dispatch: (runId: string, dispatchSeq: number) => { title: string | null; body: string } | null;
+  dispatch: (runId: string, dispatchSeq: number) => DispatchInfo | null;
 }
 
 const short = (runId: string) => runId.slice(0, 8);
@@ -61,12 +84,21 @@ export function noticeFor(event: RunEvent, ctx: NoticeContext): Notice | null {
         const body = d?.body.trim() ?? '';
         const lines = [`car needs you (${where}): ${title}`];
         if (body && body !== title) lines.push('', body);
-        lines.push('', 'Reply to this chat (or /reply <text>) to answer and resume; /stop ends the run.');
+        const options = d?.options ?? [];
+        lines.push(
+          '',
+          options.length > 0
+            ? 'Pick an answer, or reply to this chat (or /reply <text>); /stop ends the run.'
+            : 'Reply to this chat (or /reply <text>) to answer and resume; /stop ends the run.',
+        );
         return {
           ...base,
           kind: 'paused',
           text: lines.join('\n'),
-          buttons: [{ action: 'stop', runId, label: 'Stop' }],
+          buttons: [
+            ...options.map((label, choice): NoticeButton => ({ action: 'answer', runId, label, choice })),
+            { action: 'stop', runId, label: 'Stop' },
+          ],
         };
       }
       if (code === 'user_ticket') {

@@ -3,7 +3,7 @@
 import type { RunStore } from '../store/run-store.ts';
 import type { RunEvent } from '../store/types.ts';
 import type { Binding, ChatStore, Platform } from './chat-store.ts';
-import { NOTICE_EVENT_TYPES, type Notice, noticeFor } from './notices.ts';
+import { type DispatchInfo, NOTICE_EVENT_TYPES, type Notice, noticeFor } from './notices.ts';
 import { splitText } from './text.ts';
 
 export interface WatchTarget {
@@ -25,8 +25,9 @@ export interface CollectOptions {
 
 const PAGE = 200;
 
-function dispatchLookup(runs: RunStore) {
-  return (runId: string, dispatchSeq: number): { title: string | null; body: string } | null => {
+/** Finds a run's archived dispatch by its number in the event log (read a page at a time). */
+export function dispatchLookup(runs: RunStore) {
+  return (runId: string, dispatchSeq: number): DispatchInfo | null => {
     let found: RunEvent | undefined;
     let after = 0;
     for (;;) {
@@ -36,9 +37,13 @@ function dispatchLookup(runs: RunStore) {
       after = page.at(-1)!.seq;
     }
     if (!found) return null;
+    const options = Array.isArray(found.data.options)
+      ? found.data.options.filter((o): o is string => typeof o === 'string')
+      : [];
     return {
       title: typeof found.data.title === 'string' ? found.data.title : null,
       body: typeof found.data.body === 'string' ? found.data.body : '',
+      options,
     };
   };
 }

@@ -5,6 +5,7 @@ import { type FlowControl, FlowControlError, liveLock } from '../../control/flow
 import { knownAgentIds } from '../../core/config/index.ts';
 import type { ChatStore, Platform } from '../../core/notify/chat-store.ts';
 import type { NoticeAction, NoticeButton } from '../../core/notify/notices.ts';
+import { dispatchLookup } from '../../core/notify/watcher.ts';
 import type { Run } from '../../core/store/types.ts';
 import { loadTicketQueue } from '../../core/tickets/index.ts';
 
@@ -20,12 +21,21 @@ export interface Answer {
   buttons?: NoticeButton[];
 }
 
+/** A press on a button of a notice, by an allowed sender. */
+export interface ButtonPress {
+  action: NoticeAction;
+  runId: string;
+  /** For `answer`: the index of the dispatch option pressed. */
+  choice?: number;
+  from: Omit<Inbound, 'text'>;
+}
+
 /** What the platform adapters hand messages and button presses to (one repo's commands, or a hub's). */
 export interface CommandHandler {
   /** Handles one message from an allowed sender; null when there is nothing to say. */
   message(msg: Inbound): Promise<Answer | null>;
-  /** A button on a notice. */
-  action(action: NoticeAction, runId: string): Promise<string>;
+  /** A button on a notice; the text says what came of it. */
+  action(press: ButtonPress): Promise<string>;
 }
 
 export interface CommandDeps {
@@ -139,14 +149,25 @@ export class ChatCommands implements CommandHandler {
   }
 
   /** A button on a notice. */
-  async action(action: NoticeAction, runId: string): Promise<string> {
+  async action(press: ButtonPress): Promise<string> {
     try {
-      if (action === 'status') return this.#status(runId).text;
-      if (action === 'stop') return await this.#request('stop', runId);
-      return await this.#resume(runId, false);
+      if (press.action === 'status') return this.#status(press.runId).text;
+      if (press.action === 'stop') return await this.#request('stop', press.runId);
+      if (press.action === 'answer') return await this.#answer(press);
+      return await this.#resume(press.runId, false);
     } catch (err) {
       return this.#explain(err);
     }
+  }
+
+  /** A dispatch option pressed: that option's text is the reply, as if typed. */
+  async #answer(press: ButtonPress): Promise<string> {
+    const run = this.#control.runOrLatest(press.runId);
+    const seq = run.status === 'paused' ? run.reasonDetails?.dispatch_seq : undefined;
+    const dispatch = typeof seq === 'number' ? dispatchLookup(this.#control.store)(run.id, seq) : null;
+    const option = press.choice === undefined ? undefined : dispatch?.options[press.choice];
+    if (option === undefined) return `Run ${short(run.id)} no longer waits for that answer.`;
+    return this.#reply({ ...press.from, text: option }, option);
   }
 
   #explain(err: unknown): string {

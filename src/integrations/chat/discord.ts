@@ -18,6 +18,7 @@ import { WebSocketManager } from '@discordjs/ws';
 import type { CarConfig } from '../../core/config/index.ts';
 import type { OutboxMessage } from '../../core/notify/chat-store.ts';
 import { type ChatTransport, SendError } from '../../core/notify/deliver.ts';
+import { buttonRows } from '../../core/notify/notices.ts';
 import { discordAccess } from './access.ts';
 import type { Answer, CommandHandler, SlashCommand } from './commands.ts';
 import { buttonData, parseButtonData } from './telegram.ts';
@@ -69,19 +70,21 @@ export class DiscordAdapter implements ChatTransport {
   }
 
   async send(msg: OutboxMessage): Promise<{ messageId: string }> {
-    const components: APIMessageTopLevelComponent[] = msg.buttons.length
-      ? [
-          {
-            type: ComponentType.ActionRow,
-            components: msg.buttons.map((b) => ({
-              type: ComponentType.Button,
-              style: b.action === 'stop' ? ButtonStyle.Danger : ButtonStyle.Primary,
-              label: b.label,
-              custom_id: buttonData(b),
-            })),
-          },
-        ]
-      : [];
+    const components: APIMessageTopLevelComponent[] = buttonRows(msg.buttons, 5).map((row) => ({
+      type: ComponentType.ActionRow,
+      components: row.map((b) => ({
+        type: ComponentType.Button,
+        style:
+          b.action === 'stop'
+            ? ButtonStyle.Danger
+            : b.action === 'answer'
+              ? ButtonStyle.Secondary
+              : ButtonStyle.Primary,
+        // Discord caps labels at 80 characters, as car caps options
+        label: b.label,
+        custom_id: buttonData(b),
+      })),
+    }));
     try {
       const sent = await this.api.channels.createMessage(msg.chatId, {
         content: msg.text,
@@ -148,7 +151,10 @@ export class DiscordAdapter implements ChatTransport {
         flags: MessageFlags.Ephemeral,
       });
       if (!parsed) return;
-      const text = await this.#opts.commands.action(parsed.action, parsed.runId);
+      const text = await this.#opts.commands.action({
+        ...parsed,
+        from: { platform: 'discord', chatId: channelId, userId: user.id },
+      });
       this.#opts.answer(channelId, `interaction:${i.id}`, { text });
       return;
     }

@@ -3,8 +3,7 @@
 // chat follows (or the hub's only repo); a button goes to the repo whose run it names. The repo's own
 // ChatCommands does the work, so a command behaves the same in a repo's service and in a hub's.
 import type { ChatStore } from '../../core/notify/chat-store.ts';
-import type { NoticeAction } from '../../core/notify/notices.ts';
-import type { Answer, ChatCommands, CommandHandler, Inbound, SlashCommand } from './commands.ts';
+import type { Answer, ButtonPress, ChatCommands, CommandHandler, Inbound, SlashCommand } from './commands.ts';
 import { parseCommand, SLASH_COMMANDS } from './commands.ts';
 
 /** A hub's commands: the repo's, which take a repo name first, and /repos. */
@@ -90,10 +89,10 @@ export class HubChatCommands implements CommandHandler {
     }
   }
 
-  async action(action: NoticeAction, runId: string): Promise<string> {
-    const repo = this.#d.repos().find((r) => r.hasRun(runId));
+  async action(press: ButtonPress): Promise<string> {
+    const repo = this.#d.repos().find((r) => r.hasRun(press.runId));
     if (!repo) return 'That run is not in any repo of this hub any more.';
-    return `[${repo.id}] ${await repo.commands.action(action, runId)}`;
+    return `[${repo.id}] ${await repo.commands.action(press)}`;
   }
 
   /** A plain message answers the run waiting for a reply: the followed repo's, or the only one waiting. */

@@ -75,7 +75,7 @@ export class ChatService {
         ? new HubChatCommands({ chats: this.chats, repos: () => this.#hubRepos() })
         : {
             message: (msg) => this.#repoCommands(this.#single()).message(msg),
-            action: (action, runId) => this.#repoCommands(this.#single()).action(action, runId),
+            action: (press) => this.#repoCommands(this.#single()).action(press),
           };
     const transports: ChatTransport[] = [];
     if (opts.telegram) {

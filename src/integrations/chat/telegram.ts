@@ -4,7 +4,7 @@ import { Bot, GrammyError, HttpError } from 'grammy';
 import type { CarConfig } from '../../core/config/index.ts';
 import type { OutboxMessage } from '../../core/notify/chat-store.ts';
 import { type ChatTransport, SendError } from '../../core/notify/deliver.ts';
-import type { NoticeAction, NoticeButton } from '../../core/notify/notices.ts';
+import { buttonRows, type NoticeAction, type NoticeButton } from '../../core/notify/notices.ts';
 import { telegramAccess } from './access.ts';
 import type { Answer, CommandHandler } from './commands.ts';
 
@@ -17,17 +17,23 @@ export interface TelegramOptions {
   log: (line: string) => void;
 }
 
-const ACTIONS: readonly NoticeAction[] = ['resume', 'stop', 'status'];
+const ACTIONS: readonly NoticeAction[] = ['resume', 'stop', 'status', 'answer'];
 
-/** `car:<action>:<run id>` (Telegram allows 64 bytes of callback data). */
+/** `car:<action>:<run id>[:<choice>]` (Telegram allows 64 bytes of callback data). */
 export function buttonData(b: NoticeButton): string {
-  return `car:${b.action}:${b.runId}`;
+  return `car:${b.action}:${b.runId}${b.choice === undefined ? '' : `:${b.choice}`}`;
 }
 
-export function parseButtonData(data: string): { action: NoticeAction; runId: string } | null {
-  const m = /^car:([a-z]+):([A-Za-z0-9-]+)$/.exec(data);
+export function parseButtonData(
+  data: string,
+): { action: NoticeAction; runId: string; choice?: number } | null {
+  const m = /^car:([a-z]+):([A-Za-z0-9-]+)(?::(\d{1,2}))?$/.exec(data);
   if (!m || !ACTIONS.includes(m[1] as NoticeAction)) return null;
-  return { action: m[1] as NoticeAction, runId: m[2]! };
+  return {
+    action: m[1] as NoticeAction,
+    runId: m[2]!,
+    ...(m[3] === undefined ? {} : { choice: Number(m[3]) }),
+  };
 }
 
 /** Maps grammY errors to the outbox's retry classes. */
@@ -61,7 +67,9 @@ export class TelegramAdapter implements ChatTransport {
       const keyboard = msg.buttons.length
         ? {
             reply_markup: {
-              inline_keyboard: [msg.buttons.map((b) => ({ text: b.label, callback_data: buttonData(b) }))],
+              inline_keyboard: buttonRows(msg.buttons, 1).map((row) =>
+                row.map((b) => ({ text: b.label, callback_data: buttonData(b) })),
+              ),
             },
           }
         : {};
@@ -107,7 +115,10 @@ export class TelegramAdapter implements ChatTransport {
       }
       // answered at once: Telegram shows a spinner until then
       await ctx.answerCallbackQuery({ text: `${parsed.action}…` });
-      const text = await this.#opts.commands.action(parsed.action, parsed.runId);
+      const text = await this.#opts.commands.action({
+        ...parsed,
+        from: { platform: 'telegram', chatId, userId },
+      });
       this.#opts.answer(chatId, `update:${ctx.update.update_id}`, { text });
     });
     bot.catch((err) => {
