@@ -46,7 +46,7 @@ const suite = browserSuite(async (cleanups) => {
     join(paths.ticketsDir, 'TICKET-020-ask.md'),
     demoTicket('Pick a colour', [
       'say I need a decision',
-      'ask Which colour should the button be?',
+      'ask Which colour should the button be? | Blue | Red',
       'write src/colour.txt chosen\\n',
       'done',
       'commit colour: apply the answer',
@@ -152,8 +152,8 @@ test('start a run: the log streams live; the dispatch is answered from the inbox
   const item = page.locator('article.item');
   await item.getByText('Which colour should the button be?').first().waitFor();
   await page.screenshot({ path: shot('inbox.png') });
-  await item.getByLabel('reply').fill('Blue, please.');
-  await item.getByRole('button', { name: 'Reply and resume' }).click();
+  // the agent offered ready answers: one click replies and resumes
+  await item.getByRole('group', { name: 'answers' }).getByRole('button', { name: 'Blue' }).click();
 
   await page.waitForURL(/\/runs\/[^/]+$/);
   await page.getByTestId('run-status').getByText('completed').waitFor({ timeout: 60_000 });

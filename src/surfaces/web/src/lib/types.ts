@@ -100,6 +100,8 @@ export interface Dispatch {
   mode: string;
   title: string | null;
   body: string;
+  /** Ready answers the agent offered (buttons); absent for a free-text question. */
+  options?: string[];
   event_seq: number;
 }
 
