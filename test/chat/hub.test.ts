@@ -104,10 +104,10 @@ test('hub chat: one bot serves every repo; notices name the repo, replies and bu
 
   // two runs wait: a plain message is not guessed at
   say('Blue.');
-  await answer(/^Runs wait in alpha, beta: answer with \/reply <repo> <text>\.$/, 'the ambiguity answer');
+  await answer(/^Runs wait in alpha, beta: reply to its notice, or \/reply <repo> <text>\.$/, 'the ambiguity answer');
 
-  // a named reply goes to its repo only
-  say('/reply alpha Blue for alpha.');
+  // a reply to a notice goes to that notice's run, in its repo only
+  tg.userMessage({ chatId: ALICE, userId: ALICE, text: 'Blue for alpha.', replyTo: alphaNotice.message_id });
   await answer(/^car run completed \(alpha, run/, 'alpha completed');
   assert.equal(latestRun(dirs.alpha!)?.status, 'completed');
   assert.equal(latestRun(dirs.beta!)?.status, 'paused');

@@ -266,6 +266,14 @@ export class ChatStore {
     );
   }
 
+  /** The run a message car sent is about (a reply to a notice answers that run), or null. */
+  runOfMessage(platform: Platform, chatId: string, messageId: string): string | null {
+    const row = this.db
+      .prepare('SELECT run_id FROM chat_outbox WHERE platform = ? AND chat_id = ? AND message_id = ?')
+      .get<{ run_id: string | null }>(platform, chatId, messageId);
+    return row?.run_id ?? null;
+  }
+
   markSent(id: number, messageId: string): void {
     this.db
       .prepare(

@@ -14,6 +14,8 @@ export interface Inbound {
   chatId: string;
   userId: string;
   text: string;
+  /** The platform id of the message this one replies to (Telegram reply, Discord reference). */
+  replyTo?: string;
 }
 
 export interface Answer {

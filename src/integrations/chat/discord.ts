@@ -118,11 +118,13 @@ export class DiscordAdapter implements ChatTransport {
       const guildId = data.guild_id ?? null;
       if (!this.#allowed(data.author.id, data.channel_id, guildId)) return;
       try {
+        const repliedTo = data.message_reference?.message_id;
         const answer = await this.#opts.commands.message({
           platform: 'discord',
           chatId: data.channel_id,
           userId: data.author.id,
           text: data.content,
+          ...(repliedTo === undefined ? {} : { replyTo: repliedTo }),
         });
         if (answer) this.#opts.answer(data.channel_id, `msg:${data.id}`, answer);
       } catch (err) {

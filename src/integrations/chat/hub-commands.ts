@@ -36,7 +36,7 @@ const HELP = [
   '/unbind - no more notices here',
   '/status [repo] /runs [repo] /start [repo] /pause [repo] /resume [repo] /stop [repo]',
   '/reply [repo] <text> - answer the agent (and resume)',
-  'While a run waits for you, a plain message is the reply (with several waiting, name the repo: /reply <repo> <text>).',
+  'While a run waits for you, a plain message is the reply; with several waiting, reply to its notice or name the repo (/reply <repo> <text>).',
 ].join('\n');
 
 const WAITING = new Set(['paused']);
@@ -95,18 +95,24 @@ export class HubChatCommands implements CommandHandler {
     return `[${repo.id}] ${await repo.commands.action(press)}`;
   }
 
-  /** A plain message answers the run waiting for a reply: the followed repo's, or the only one waiting. */
+  /**
+   * A plain message answers the run waiting for a reply: the run of the notice it replies to, else the
+   * followed repo's, else the only one waiting.
+   */
   async #plainText(
     msg: Inbound,
     repos: HubChatRepo[],
     followed: HubChatRepo | undefined,
   ): Promise<Answer | null> {
+    const repliedRun = msg.replyTo ? this.#d.chats.runOfMessage(msg.platform, msg.chatId, msg.replyTo) : null;
+    const replied = repliedRun ? repos.find((r) => r.hasRun(repliedRun)) : undefined;
+    if (replied) return tagged(replied.id, await replied.commands.message(msg));
     if (followed) return tagged(followed.id, await followed.commands.message(msg));
     const waiting = repos.filter((r) => WAITING.has(r.latestRun()?.status ?? ''));
     if (waiting.length === 1) return tagged(waiting[0]!.id, await waiting[0]!.commands.message(msg));
     if (waiting.length === 0) return { text: 'No run is waiting for a reply. /repos shows the hub.' };
     return {
-      text: `Runs wait in ${waiting.map((r) => r.id).join(', ')}: answer with /reply <repo> <text>.`,
+      text: `Runs wait in ${waiting.map((r) => r.id).join(', ')}: reply to its notice, or /reply <repo> <text>.`,
     };
   }
 

@@ -96,11 +96,13 @@ export class TelegramAdapter implements ChatTransport {
       const chatId = String(ctx.chat.id);
       const userId = String(ctx.from.id);
       if (!this.#allowed(userId, chatId)) return;
+      const repliedTo = ctx.message.reply_to_message?.message_id;
       const answer = await this.#opts.commands.message({
         platform: 'telegram',
         chatId,
         userId,
         text: ctx.message.text,
+        ...(repliedTo === undefined ? {} : { replyTo: String(repliedTo) }),
       });
       if (answer) this.#opts.answer(chatId, `update:${ctx.update.update_id}`, answer);
     });
