@@ -104,7 +104,10 @@ test('hub chat: one bot serves every repo; notices name the repo, replies and bu
 
   // two runs wait: a plain message is not guessed at
   say('Blue.');
-  await answer(/^Runs wait in alpha, beta: reply to its notice, or \/reply <repo> <text>\.$/, 'the ambiguity answer');
+  await answer(
+    /^Runs wait in alpha, beta: reply to its notice, or \/reply <repo> <text>\.$/,
+    'the ambiguity answer',
+  );
 
   // a reply to a notice goes to that notice's run, in its repo only
   tg.userMessage({ chatId: ALICE, userId: ALICE, text: 'Blue for alpha.', replyTo: alphaNotice.message_id });
