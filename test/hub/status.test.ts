@@ -23,7 +23,14 @@ interface Repo {
   state: string;
   worker: { status: string; pid: number | null };
   tickets: { total: number; done: number; open: number; next: string | null };
-  run: { run_id: string; status: string; reason_code: string | null; total_turns: number | null } | null;
+  run: {
+    run_id: string;
+    status: string;
+    reason_code: string | null;
+    total_turns: number | null;
+    quota_wait_agent: string | null;
+    quota_wait_until: string | null;
+  } | null;
 }
 
 test('hub status and GET /api/hub/repos report runs, workers and tickets per repo', async () => {
@@ -38,7 +45,13 @@ test('hub status and GET /api/hub/repos report runs, workers and tickets per rep
   writeTicket(dirs.busy!, 'TICKET-010.md', demoTicket(1, ['done']));
   writeTicket(dirs.busy!, 'TICKET-020.md', demoTicket(2, ['done']).replace('done: false', 'done: true'));
   let store = openRunStore(busy.dbFile);
-  const busyRun = store.createRun({ state: { totalTurns: 4 } });
+  // waiting out codex's used-up plan
+  const busyRun = store.createRun({
+    state: {
+      totalTurns: 4,
+      quotaWait: { agent: 'codex', until: '2026-11-25T03:00:30.000Z', message: 'limit' },
+    },
+  });
   store.updateRun(busyRun.id, { status: 'running' });
   store.close();
   const lock = acquireLock(busy.lockFile, { purpose: workerPurpose(busyRun.id) });
@@ -71,6 +84,13 @@ test('hub status and GET /api/hub/repos report runs, workers and tickets per rep
     assert.equal(by.busy?.worker.status, 'alive');
     assert.equal(by.busy?.worker.pid, process.pid);
     assert.equal(by.busy?.run?.total_turns, 4);
+    assert.deepEqual(
+      [by.busy?.run?.quota_wait_agent, by.busy?.run?.quota_wait_until],
+      ['codex', '2026-11-25T03:00:30.000Z'],
+    );
+    assert.equal(by.waiting?.run?.quota_wait_until, null);
+    const text = await h.run(['hub', 'status']);
+    assert.match(text.stdout, /busy\s+running.*waiting for codex's plan until 2026-11-25T03:00:30\.000Z/);
     assert.deepEqual(by.busy?.tickets, {
       total: 2,
       done: 1,

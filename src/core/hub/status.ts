@@ -33,6 +33,9 @@ export interface HubRunSummary {
   updated_at: string;
   total_turns: number | null;
   current_ticket: string | null;
+  /** The agent whose used-up plan the run is waiting out, and until when (ISO); null when not waiting. */
+  quota_wait_agent: string | null;
+  quota_wait_until: string | null;
 }
 
 export interface HubRepoStatus {
@@ -56,7 +59,8 @@ export interface HubRepoStatus {
 }
 
 const LATEST_RUN_SQL = `SELECT id AS run_id, status, reason_code, reason, created_at, started_at, finished_at, updated_at,
-  json_extract(state, '$.totalTurns') AS total_turns, json_extract(state, '$.ticket.path') AS current_ticket
+  json_extract(state, '$.totalTurns') AS total_turns, json_extract(state, '$.ticket.path') AS current_ticket,
+  json_extract(state, '$.quotaWait.agent') AS quota_wait_agent, json_extract(state, '$.quotaWait.until') AS quota_wait_until
   FROM runs ORDER BY created_at DESC, rowid DESC LIMIT 1`;
 
 const ACTIVE = new Set(['pending', 'running', 'stopping']);

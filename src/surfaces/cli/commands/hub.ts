@@ -203,7 +203,10 @@ export async function hubStatus(io: CliIo, flags: HubFlags): Promise<void> {
         r.worker.status === 'none' ? '-' : `${r.worker.status} ${r.worker.pid ?? ''}`.trim(),
         `${r.tickets.done}/${r.tickets.total}`,
         r.run ? r.run.run_id.slice(0, 8) : '-',
-        r.error ?? r.run?.reason_code ?? '',
+        r.error ??
+          (r.run?.quota_wait_until && r.state === 'running'
+            ? `waiting for ${r.run.quota_wait_agent}'s plan until ${r.run.quota_wait_until}`
+            : (r.run?.reason_code ?? '')),
       ]);
     }
     io.stdout(`${formatTable(rows)}\n`);

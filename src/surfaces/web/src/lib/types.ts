@@ -142,7 +142,14 @@ export interface HubRepo {
   enabled: boolean;
   exists: boolean;
   state: string;
-  run: { run_id: string; status: string; reason_code: string | null; reason: string | null } | null;
+  run: {
+    run_id: string;
+    status: string;
+    reason_code: string | null;
+    reason: string | null;
+    quota_wait_agent: string | null;
+    quota_wait_until: string | null;
+  } | null;
   worker: { status: 'alive' | 'stale' | 'none'; pid: number | null };
   tickets: { total: number; done: number; open: number; next: string | null };
   error?: string;
