@@ -129,6 +129,17 @@ test('noticeFor: pause reasons, notify dispatches, recoveries; other events are 
   );
   assert.match(noticeFor(ev('recovered', { interrupted_turns: 1 }), ctx)!.text, /worker died/);
   assert.equal(noticeFor(ev('recovered', { interrupted_turns: 0 }), ctx), null);
+  const switched = noticeFor(
+    ev('quota_fallback', {
+      ticket: '.codex-autorunner/tickets/TICKET-010.md',
+      from: 'codex',
+      to: 'opencode',
+    }),
+    ctx,
+  );
+  assert.equal(switched?.kind, 'waiting');
+  assert.match(switched?.text ?? '', /codex's usage limit is used up, so opencode works TICKET-010\.md/);
+  assert.equal(noticeFor(ev('quota_fallback_over', {}), ctx), null);
   assert.equal(noticeFor(ev('turn_started', {}), ctx), null);
 });
 

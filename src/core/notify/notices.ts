@@ -30,6 +30,7 @@ export const NOTICE_EVENT_TYPES: readonly string[] = [
   'dispatch',
   'recovered',
   'quota_wait',
+  'quota_fallback',
 ];
 
 /**
@@ -167,6 +168,17 @@ export function noticeFor(event: RunEvent, ctx: NoticeContext): Notice | null {
         kind: 'waiting',
         text: `car is waiting (${where}): ${agent}'s usage limit is used up. The run goes on by itself at ${until}; /stop ends it.`,
         buttons: [{ action: 'stop', runId, label: 'Stop' }],
+      };
+    }
+    case 'quota_fallback': {
+      const from = str(data.from) ?? 'the agent';
+      const to = str(data.to) ?? 'another agent';
+      const ticket = (str(data.ticket) ?? '').split('/').pop() ?? '';
+      return {
+        ...base,
+        kind: 'waiting',
+        text: `car switched agents (${where}): ${from}'s usage limit is used up, so ${to} works ${ticket} until it resets.`,
+        buttons: [],
       };
     }
     default:
