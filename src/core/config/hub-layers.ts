@@ -1,9 +1,8 @@
 // What a repo registered in a hub inherits from the hub's config, as in CAR: the hub's `repo_defaults`
 // and its shared sections (agents, app_server, the chat bots, ...), below the repo's own files. A repo is
 // in a hub when the nearest hub above it (or $CAR_HUB_ROOT) lists it in its manifest.
-import { realpathSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
-import { readManifest, repoDir } from '../hub/manifest.ts';
+import { findByDir, readManifest } from '../hub/manifest.ts';
 import { findHubRoot } from '../hub/paths.ts';
 import type { ConfigProblem } from './errors.ts';
 import { isMapping, type Mapping } from './merge.ts';
@@ -21,14 +20,6 @@ export interface HubLayers {
   hubRoot: string;
   /** Each hub file reduced to what repos inherit, lowest precedence first, labelled for messages. */
   layers: { label: string; file: string; read: LayerRead }[];
-}
-
-function real(path: string): string {
-  try {
-    return realpathSync(path);
-  } catch {
-    return path;
-  }
 }
 
 /** The part of one hub config file a repo inherits: its `repo_defaults`, then its shared sections. */
@@ -69,8 +60,7 @@ export function hubLayersFor(
   }
   let member = false;
   try {
-    const me = real(root);
-    member = readManifest(join(hubRoot, manifestRel)).repos.some((r) => real(repoDir(hubRoot, r)) === me);
+    member = findByDir(hubRoot, readManifest(join(hubRoot, manifestRel)), root) !== undefined;
   } catch {
     member = false; // no readable manifest: nothing registered
   }
