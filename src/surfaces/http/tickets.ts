@@ -23,6 +23,7 @@ import {
   ticketState,
 } from '../../core/tickets/index.ts';
 import { collectEvidence } from '../../core/verify/evidence.ts';
+import { ticketFields } from '../ticket-json.ts';
 import type { ApiContext } from './context.ts';
 import { ApiError, notFound } from './errors.ts';
 import { confinedPath, expectedHash, sha256 } from './security.ts';
@@ -56,19 +57,7 @@ export function checkTicketName(name: string): string {
 }
 
 function summaryJson(ticket: Ticket, hash: string) {
-  return {
-    name: ticket.name,
-    index: ticket.index,
-    path: ticket.relPath,
-    ticket_id: ticket.ticketId,
-    agent: ticket.agent ?? null,
-    done: ticket.isDone,
-    state: ticketState(ticket),
-    title: ticket.title ?? null,
-    goal: ticket.goal ?? null,
-    hash,
-    issues: ticket.issues,
-  };
+  return { name: ticket.name, ...ticketFields(ticket), hash };
 }
 
 function fullJson(ticket: Ticket, hash: string) {

@@ -17,6 +17,7 @@ import {
   ticketFileName,
   ticketState,
 } from '../../../core/tickets/index.ts';
+import { ticketFields } from '../../ticket-json.ts';
 import { type GlobalOptions, loadRepoConfig, type RepoContext, resolveRepo } from '../context.ts';
 import { CliError, EXIT } from '../errors.ts';
 import { type CliIo, formatTable, painter, printJson } from '../io.ts';
@@ -49,18 +50,7 @@ async function loadQueue(io: CliIo, global: GlobalOptions): Promise<Queue> {
 }
 
 function ticketJson(ticket: Ticket) {
-  return {
-    index: ticket.index,
-    file: ticket.name,
-    path: ticket.relPath,
-    ticket_id: ticket.ticketId,
-    agent: ticket.agent ?? null,
-    done: ticket.isDone,
-    state: ticketState(ticket),
-    title: ticket.title ?? null,
-    goal: ticket.goal ?? null,
-    issues: ticket.issues,
-  };
+  return { file: ticket.name, ...ticketFields(ticket) };
 }
 
 /** Finds a ticket by number, file name (with or without .md) or ticket_id. */
