@@ -1,6 +1,7 @@
 // What the CLI (`car flow status|runs|show`) and the HTTP API report about runs: one JSON shape for both.
 import { type FlowControl, liveLock } from '../control/flow-control.ts';
 import { knownAgentIds } from '../core/config/index.ts';
+import { DEFAULT_MAX_TOTAL_TURNS } from '../core/flow/settings.ts';
 import { loadState } from '../core/flow/state.ts';
 import { readLock } from '../core/lock.ts';
 import type { Run } from '../core/store/types.ts';
@@ -51,7 +52,7 @@ export function recommendedAction(run: Run, workerAlive: boolean): string {
     case 'running':
     case 'stopping': {
       if (!workerAlive) return 'the worker died: car flow start recovers the run';
-      const wait = (run.state as { quotaWait?: { agent: string; until: string } | null }).quotaWait;
+      const wait = loadState(run.state, DEFAULT_MAX_TOTAL_TURNS).quotaWait;
       if (wait && run.status === 'running')
         return `none: waiting for ${wait.agent}'s usage limit to reset; the run goes on by itself at ${wait.until}`;
       return 'none: the run is working (car flow events --follow)';
