@@ -141,7 +141,7 @@ async function register(
   let id: string;
   if (opts.id !== undefined) {
     if (!REPO_ID_RE.test(opts.id))
-      throw new HubError('invalid', `invalid id ${opts.id} (letters, digits, . _ -)`);
+      throw new HubError('invalid', `invalid id ${JSON.stringify(opts.id)} (letters, digits, . _ -)`);
     if (taken.has(opts.id)) throw new HubError('conflict', `id ${opts.id} is already registered`);
     id = opts.id;
   } else if (base) {
@@ -190,7 +190,7 @@ export async function addRepo(
  * stay inside the hub, and an existing non-empty folder is only used with `force`.
  */
 function newRepoDir(hub: Hub, id: string, opts: { repoPath?: string; force?: boolean }): string {
-  if (!REPO_ID_RE.test(id)) throw new HubError('invalid', `invalid id ${id} (letters, digits, . _ -)`);
+  if (!REPO_ID_RE.test(id)) throw new HubError('invalid', `invalid id ${JSON.stringify(id)} (letters, digits, . _ -)`);
   const dir = resolve(hub.paths.reposRoot, opts.repoPath ?? id);
   const rel = relative(hub.root, dir);
   if (rel === '' || rel.startsWith('..') || isAbsolute(rel))
