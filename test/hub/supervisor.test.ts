@@ -10,6 +10,7 @@ import { admissionHold, type SupervisorEvent, superviseHub } from '../../src/con
 import { loadConfig } from '../../src/core/config/index.ts';
 import { readManifest } from '../../src/core/hub/manifest.ts';
 import { repoPaths } from '../../src/core/paths.ts';
+import { openRunStore } from '../../src/core/store/run-store.ts';
 import { createRepoState } from '../../src/integrations/git/index.ts';
 import { createApp } from '../../src/surfaces/http/app.ts';
 import { spawnWorker } from '../../src/surfaces/worker-spawn.ts';
@@ -141,6 +142,16 @@ test('a worker killed with -9 is reported as crashed; the other flows finish', a
     return false;
   })();
   assert.ok(otherLive, 'all three flows ran at once');
+  // kill it mid-run: once its worker has the run running (it owns the lock a moment before that)
+  const runningNow = () => {
+    const store = openRunStore(repoPaths(crashy).dbFile);
+    try {
+      return store.latestRun()?.status === 'running';
+    } finally {
+      store.close();
+    }
+  };
+  for (let i = 0; i < 500 && !runningNow(); i++) await new Promise((r) => setTimeout(r, 20));
   process.kill(victim, 'SIGKILL');
 
   const res = await running;
