@@ -190,7 +190,8 @@ export async function addRepo(
  * stay inside the hub, and an existing non-empty folder is only used with `force`.
  */
 function newRepoDir(hub: Hub, id: string, opts: { repoPath?: string; force?: boolean }): string {
-  if (!REPO_ID_RE.test(id)) throw new HubError('invalid', `invalid id ${JSON.stringify(id)} (letters, digits, . _ -)`);
+  if (!REPO_ID_RE.test(id))
+    throw new HubError('invalid', `invalid id ${JSON.stringify(id)} (letters, digits, . _ -)`);
   const dir = resolve(hub.paths.reposRoot, opts.repoPath ?? id);
   const rel = relative(hub.root, dir);
   if (rel === '' || rel.startsWith('..') || isAbsolute(rel))
