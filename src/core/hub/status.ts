@@ -199,7 +199,8 @@ function deriveState(s: HubRepoStatus): RepoState {
   if (!run) return 'idle';
   if (ACTIVE.has(run.status)) {
     if (s.worker.status === 'alive') return 'running';
-    return run.status === 'pending' ? 'pending' : 'crashed';
+    // a pending run nobody took yet waits; one whose worker took the repo and died has crashed
+    return run.status === 'pending' && s.worker.status === 'none' ? 'pending' : 'crashed';
   }
   if (run.status === 'superseded') return 'idle';
   return run.status as RepoState;
