@@ -4,6 +4,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import type { Readable, Writable } from 'node:stream';
 import type { TurnError } from '../core/agent.ts';
+import { within } from '../core/proc/wait.ts';
 import { type LedgerGroup, processStartTicks, writeGroupLedger } from './group-ledger.ts';
 
 /** An error with the classification the engine decides on (see `TurnError.kind`). */
@@ -199,13 +200,6 @@ export function processGroupAlive(pgid: number): boolean {
 
 function delay(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-/** Waits for `promise` at most `ms` (the timer is cleared, so it never holds the process open). */
-async function within(promise: Promise<unknown>, ms: number): Promise<void> {
-  let timer: NodeJS.Timeout | undefined;
-  await Promise.race([promise, new Promise((r) => (timer = setTimeout(r, ms)))]);
-  clearTimeout(timer);
 }
 
 /** Polls until the group has no live member or `timeoutMs` passed; true when it is gone. */

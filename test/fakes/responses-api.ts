@@ -42,7 +42,9 @@ export type FakeReply =
   /** Send these events, then keep the stream open without another byte (a stalled provider). */
   | { kind: 'stall'; events: SseEvent[] }
   /** Any HTTP response: status, headers and a JSON body (quota and rate-limit answers). */
-  | { kind: 'raw'; status: number; headers: Record<string, string>; body: unknown };
+  | { kind: 'raw'; status: number; headers: Record<string, string>; body: unknown }
+  /** Send `reply`'s first `after` events, stay silent for `silentMs`, then send the rest (a model thinking). */
+  | { kind: 'slow'; reply: { kind: 'sse'; events: SseEvent[] }; after: number; silentMs: number };
 
 export type SseEvent = { type: string; [key: string]: unknown };
 export type ReplyScript = FakeReply | ((req: RecordedRequest) => FakeReply);
@@ -116,6 +118,12 @@ export function stallReply(partialText?: string): FakeReply {
     );
   }
   return { kind: 'stall', events };
+}
+
+/** `reply` with a silence of `silentMs` after its first event (`response.created`): a model thinking. */
+export function slowReply(reply: FakeReply, silentMs: number): FakeReply {
+  if (reply.kind !== 'sse') throw new Error('slowReply takes an sse reply');
+  return { kind: 'slow', reply, after: 1, silentMs };
 }
 
 export function errorReply(status: number, message = 'boom'): FakeReply {
@@ -212,9 +220,15 @@ export class FakeResponsesApi {
         return;
       }
       res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
-      const text = reply.events.map((e) => `event: ${e.type}\ndata: ${JSON.stringify(e)}\n\n`).join('');
-      if (reply.kind === 'sse') res.end(text);
-      else res.write(text);
+      const sse = (events: SseEvent[]) =>
+        events.map((e) => `event: ${e.type}\ndata: ${JSON.stringify(e)}\n\n`).join('');
+      if (reply.kind === 'sse') res.end(sse(reply.events));
+      else if (reply.kind === 'stall') res.write(sse(reply.events));
+      else {
+        res.write(sse(reply.reply.events.slice(0, reply.after)));
+        const timer = setTimeout(() => res.end(sse(reply.reply.events.slice(reply.after))), reply.silentMs);
+        res.once('close', () => clearTimeout(timer));
+      }
     });
   }
 }

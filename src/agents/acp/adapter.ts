@@ -16,6 +16,7 @@ import type {
   TurnUsage,
 } from '../../core/agent.ts';
 import { writeFileAtomic } from '../../core/fs/atomic.ts';
+import { within } from '../../core/proc/wait.ts';
 import {
   AgentError,
   type AgentProcess,
@@ -275,7 +276,7 @@ class AcpSession implements AgentSession {
   /** Waits briefly for the process exit so a closed connection is reported with its cause. */
   async #settleFatal(fallback: AgentError): Promise<AgentError> {
     if (this.#fatalError) return this.#fatalError;
-    await Promise.race([this.#proc.exited, new Promise((r) => setTimeout(r, 1000).unref())]);
+    await within(this.#proc.exited, 1000);
     await new Promise((r) => setImmediate(r));
     return this.#fatalError ?? fallback;
   }

@@ -15,6 +15,7 @@ import type {
   TurnResult,
   TurnUsage,
 } from '../../core/agent.ts';
+import { within } from '../../core/proc/wait.ts';
 import { processGroupAlive, signalProcessGroup, trackGroup, untrackGroup } from '../process.ts';
 import {
   addUsage,
@@ -139,8 +140,9 @@ interface AppServer {
   exited: Promise<ExitInfo>;
 }
 
+/** A timer something awaits is never unref'd: that would let the event loop empty under the await. */
 function delay(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms).unref());
+  return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 async function waitGroupGone(pgid: number, ms: number): Promise<boolean> {
@@ -161,7 +163,7 @@ async function killGroup(server: AppServer, graceMs: number): Promise<void> {
       await waitGroupGone(server.pid, 2000);
     }
   }
-  await Promise.race([server.exited, delay(1000)]);
+  await within(server.exited, 1000);
   if (!processGroupAlive(server.pid)) untrackGroup(server.pid);
 }
 

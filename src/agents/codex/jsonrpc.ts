@@ -146,8 +146,9 @@ export class JsonRpcClient {
     let drainTimer: NodeJS.Timeout | undefined;
     child.on('exit', (code, signal) => {
       this.#rawExit = { code, signal };
+      // Not unref'd: a caller may be awaiting `exited`, and an unref'd timer would let the event loop
+      // empty under that await (Node then exits with status 13 and says nothing).
       drainTimer = setTimeout(() => this.#settleExit(), EXIT_DRAIN_MS);
-      drainTimer.unref();
     });
     child.on('close', (code, signal) => {
       if (drainTimer) clearTimeout(drainTimer);

@@ -10,6 +10,7 @@ import type {
   TurnRequest,
   TurnResult,
 } from '../../core/agent.ts';
+import { within } from '../../core/proc/wait.ts';
 import {
   type AgentProcess,
   classifyFailure,
@@ -205,7 +206,7 @@ class CommandSession implements AgentSession {
 
     const exit = await proc.exited;
     // a grandchild may hold stdout open after the CLI exited; do not wait for it long
-    await Promise.race([stdoutDone, new Promise((r) => setTimeout(r, 1000).unref())]);
+    await within(stdoutDone, 1000);
     watchdog.stop();
     request.signal.removeEventListener('abort', onAbort);
     await proc.kill();

@@ -4,6 +4,7 @@
 // of everything it printed.
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
+import { closeAfterExit } from '../proc/wait.ts';
 
 export interface VerifyCommandOptions {
   cwd: string;
@@ -51,6 +52,8 @@ export function describeExit(result: VerifyCommandResult): string {
 
 // Set by node:test in a parent process; a nested `node --test` would report to it instead of printing.
 const STRIPPED_ENV = ['NODE_TEST_CONTEXT'];
+/** After the shell exits (and its group is killed), how long its pipes may take to close. */
+const PIPE_GRACE_MS = 2000;
 
 function killGroup(pid: number | undefined, signal: NodeJS.Signals): void {
   if (pid === undefined) return;
@@ -112,6 +115,7 @@ export function runVerifyCommand(command: string, opts: VerifyCommandOptions): P
     child.on('exit', () => {
       killGroup(child.pid, 'SIGKILL');
     });
+    closeAfterExit(child, PIPE_GRACE_MS);
     child.on('close', (exitCode, signal) => {
       clearTimeout(timer);
       if (killTimer) clearTimeout(killTimer);

@@ -1,5 +1,6 @@
 // One way to run git: a fixed environment, a timeout, and errors that say what failed.
 import { spawn } from 'node:child_process';
+import { closeAfterExit } from '../../core/proc/wait.ts';
 
 export interface RunGitOptions {
   cwd: string;
@@ -13,6 +14,8 @@ export interface RunGitOptions {
 
 const DEFAULT_TIMEOUT_MS = 60_000;
 const STDERR_TAIL_BYTES = 4096;
+/** After git exits, how long a hook or helper it started may hold our pipes before they are closed. */
+const PIPE_GRACE_MS = 2000;
 
 // Set by git hooks or a parent git; they would point our calls at some other repository or index.
 const INHERITED_REPO_VARS = [
@@ -96,6 +99,7 @@ export function streamGit(
       }
     }, opts.timeoutMs ?? DEFAULT_TIMEOUT_MS);
 
+    closeAfterExit(child, PIPE_GRACE_MS);
     child.stdout.on('data', onStdout);
     child.stderr.on('data', (chunk: Buffer) => {
       stderr = Buffer.concat([stderr, chunk]);
