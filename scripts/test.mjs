@@ -1,6 +1,8 @@
 // Runs every *.test.ts under src/ and test/ with node:test (Node 20 cannot glob test files itself).
+// End-to-end tests run the built CLI (dist/car.js), as users do: it is built first when older than
+// the sources.
 import { spawnSync } from 'node:child_process';
-import { readdirSync } from 'node:fs';
+import { readdirSync, statSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 
@@ -12,6 +14,34 @@ function collect(dir, out) {
     else if (entry.name.endsWith('.test.ts')) out.push(path);
   }
   return out;
+}
+
+/** Newest mtime of the files under `dir` (node_modules and dot folders skipped). */
+function newest(dir) {
+  let latest = 0;
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    if (entry.name === 'node_modules' || entry.name.startsWith('.')) continue;
+    const path = join(dir, entry.name);
+    latest = Math.max(latest, entry.isDirectory() ? newest(path) : statSync(path).mtimeMs);
+  }
+  return latest;
+}
+
+function mtime(path) {
+  try {
+    return statSync(path).mtimeMs;
+  } catch {
+    return 0;
+  }
+}
+
+const built = Math.min(mtime('dist/car.js'), mtime('dist/web/index.html'));
+if (built === 0 || built < Math.max(newest('src'), mtime('scripts/build.mjs'))) {
+  const build = spawnSync('npm', ['run', 'build', '--silent'], { stdio: 'inherit' });
+  if (build.status !== 0) {
+    console.error('test: npm run build failed');
+    process.exit(1);
+  }
 }
 
 const filter = process.argv.slice(2);

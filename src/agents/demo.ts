@@ -27,6 +27,9 @@ import { setFrontmatterField } from '../core/tickets/index.ts';
  *   notify <text>         tell the human without pausing (DISPATCH.md mode: notify)
  *   sleep <ms>            wait (abortable; not repeated after a crash)
  *   fail <message>        end the turn as failed
+ *   bug <drain|reject|throw>  misbehave as a broken adapter would, to see car end the run with a
+ *                         recorded internal error: await a promise nothing can settle (the event loop
+ *                         empties), leave a rejection unhandled, or throw from a timer
  *
  * Without a script it writes `demo/<ticket>.txt`, marks the ticket done and commits. Progress through
  * the script is kept per ticket under the run folder, so a turn after a pause continues where it was.
@@ -200,6 +203,17 @@ class DemoSession implements AgentSession {
             finalText: said.join('\n'),
             error: { kind: 'agent', message: arg || 'demo failure' },
           };
+        case 'bug':
+          this.saveProgress(i + 1);
+          if (arg === 'reject') void Promise.reject(new Error('demo agent: a rejection nobody handles'));
+          if (arg === 'throw') {
+            setTimeout(() => {
+              throw new Error('demo agent: an exception nobody catches');
+            });
+          }
+          // a promise nothing settles: what an adapter that missed its child's exit awaits forever
+          await new Promise(() => {});
+          break;
         default:
           return {
             status: 'failed',

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import type { AgentResolver } from '../core/agent.ts';
 import type { CarConfig } from '../core/config/index.ts';
 import { knownAgentIds } from '../core/config/index.ts';
+import { Awaiting } from '../core/flow/awaiting.ts';
 import { type AbortReason, FlowEngine, type FlowOutcome, type FlowProgress } from '../core/flow/engine.ts';
 import type { RepoState } from '../core/flow/ports.ts';
 import { writeReply } from '../core/flow/replies.ts';
@@ -17,6 +18,7 @@ import { acquireLock, type LockStatus, readLock } from '../core/lock.ts';
 import { type RepoPaths, RUNTIME_PATHS } from '../core/paths.ts';
 import { openRunStore, type RunStore } from '../core/store/run-store.ts';
 import type { JsonObject, Run } from '../core/store/types.ts';
+import { type GuardIo, guardRun } from './run-guard.ts';
 
 /** A refusal the user can act on; `code` is stable for scripts (`busy`, `wrong_state`, `blocked`, `no_run`). */
 export class FlowControlError extends Error {
@@ -328,6 +330,8 @@ export interface WorkerOptions {
   resolveAgent: AgentResolver;
   signal?: AbortSignal;
   onProgress?: (progress: FlowProgress) => void;
+  /** Given by a process that runs the flow as its main job: a silent end of the run becomes a recorded failure. */
+  guard?: GuardIo;
 }
 
 /**
@@ -345,9 +349,11 @@ export async function runWorker(opts: WorkerOptions): Promise<FlowOutcome> {
     if (lock) throw busyError(lock);
     throw err;
   }
+  const awaiting = new Awaiting();
+  const unguard = opts.guard ? guardRun(control.store, run.id, awaiting, opts.guard) : null;
   try {
     // Before any turn: stop agents a killed predecessor left running, then record our own.
-    await control.stopOrphans(run.id);
+    await awaiting.on('stopping agents a killed worker left running', control.stopOrphans(run.id));
     control.agentProcesses?.keepLedger(control.paths.agentGroupsFile);
     // bounded by policy: old finished runs lose their raw stream events, never their lifecycle
     control.store.pruneEvents({ olderThanDays: EVENT_RETENTION_DAYS });
@@ -358,6 +364,7 @@ export async function runWorker(opts: WorkerOptions): Promise<FlowOutcome> {
       resolveAgent: opts.resolveAgent,
       settings: control.settings(run),
       knownAgents: knownAgentIds(control.config),
+      awaiting,
       ...(opts.signal ? { signal: opts.signal } : {}),
       ...(opts.onProgress ? { onProgress: opts.onProgress } : {}),
     });
@@ -365,6 +372,7 @@ export async function runWorker(opts: WorkerOptions): Promise<FlowOutcome> {
     writeRunManifest(control.store, control.paths.root, run.id);
     return outcome;
   } finally {
+    unguard?.();
     // Agents still running past this point stay in the ledger for the next owner to stop.
     control.agentProcesses?.keepLedger(null);
     handle.release();

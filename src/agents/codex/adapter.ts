@@ -74,7 +74,8 @@ export interface CodexAgentOptions {
   model?: string;
   /** Hard wall-clock cap per turn. Default 7 200 000 (2 h); 0 = none. */
   turnTimeoutMs?: number;
-  /** A turn with no progress notification for this long is stalled. Default 60 000; 0 = none. */
+  /** A turn with no progress notification for this long is stalled. Default 600 000 (see config's
+   * `app_server.turn_stall_timeout_seconds` for why); 0 = none. */
   stallTimeoutMs?: number;
   /** Bound on spawn + initialize + thread/start|resume, and on each other request. Default 30 000. */
   startupTimeoutMs?: number;
@@ -102,7 +103,7 @@ export class CodexSessionError extends Error {
 const DEFAULTS = {
   command: ['codex', 'app-server'],
   turnTimeoutMs: 7_200_000,
-  stallTimeoutMs: 60_000,
+  stallTimeoutMs: 600_000,
   startupTimeoutMs: 30_000,
   interruptGraceMs: 5_000,
   killGraceMs: 3_000,

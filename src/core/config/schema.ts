@@ -181,7 +181,11 @@ export const CarConfigSchema = mapping({
     command: argv().default(['codex', 'app-server']),
     // null: no limit.
     turn_timeout_seconds: timeout().default(7200),
-    turn_stall_timeout_seconds: timeout().default(60),
+    // A codex turn with no progress for this long is ended as stalled (and retried). codex app-server
+    // sends nothing while the model thinks (seen with 0.169), and codex itself ends a provider stream
+    // that is silent for its stream_idle_timeout_ms (300 s) and retries: 600 s lets a long silent think
+    // finish and lets codex's own retry work first (CAR starts stall recovery at 60 s, marks a run stale at 1800 s).
+    turn_stall_timeout_seconds: timeout().default(600),
     startup_timeout_seconds: timeout().default(30),
   }).prefault({}),
   server: mapping({

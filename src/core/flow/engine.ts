@@ -33,6 +33,7 @@ import {
 } from '../verify/evidence.ts';
 import { commandPassed, describeExit, runVerifyCommand } from '../verify/run-command.ts';
 import { findTampering, type TamperFinding, ticketVerifyFinding } from '../verify/tamper.ts';
+import type { Awaiting } from './awaiting.ts';
 import { buildContextIncludes } from './context-includes.ts';
 import { buildContextspaceBlock } from './contextspace.ts';
 import {
@@ -95,6 +96,8 @@ export interface FlowDeps {
   /** Abort with reason 'stop' | 'pause' to end the turn in flight. */
   signal?: AbortSignal;
   onProgress?: (progress: FlowProgress) => void;
+  /** Names the engine's open waits, for a report when one can never end (control/run-guard.ts). */
+  awaiting?: Awaiting;
   /** Waits between network retries; tests pass an instant one. */
   sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
   now?: () => number;
@@ -193,7 +196,7 @@ export class FlowEngine {
         const aborted = this.#abortOutcome(ctx);
         if (aborted) return this.#finish(ctx, aborted);
         const started = this.#now();
-        const step = await this.#step(ctx);
+        const step = await this.#wait('flow step', this.#step(ctx));
         // the step's post-turn work is done; only a crash inside it leaves a non-idle phase behind
         state.phase = 'idle';
         state.activeMs += this.#now() - started - ctx.idleMs;
@@ -202,7 +205,7 @@ export class FlowEngine {
         this.#persist(ctx);
       }
     } finally {
-      await this.#closeSessions();
+      await this.#wait('closing agent sessions', this.#closeSessions());
     }
   }
 
@@ -524,13 +527,16 @@ export class FlowEngine {
     } | null = null;
     if (blocking.length === 0) {
       for (const planned of v.commands) {
-        const result = await runVerifyCommand(planned.command, {
-          cwd: root,
-          timeoutMs: vs.timeoutMs,
-          maxOutputBytes: vs.maxOutputBytes,
-          env: { CAR_VERIFY: '1', CAR_RUN_ID: ctx.runId, CAR_TICKET: ticket.relPath },
-          ...(this.#deps.signal ? { signal: this.#deps.signal } : {}),
-        });
+        const result = await this.#wait(
+          `verify command: ${planned.command}`,
+          runVerifyCommand(planned.command, {
+            cwd: root,
+            timeoutMs: vs.timeoutMs,
+            maxOutputBytes: vs.maxOutputBytes,
+            env: { CAR_VERIFY: '1', CAR_RUN_ID: ctx.runId, CAR_TICKET: ticket.relPath },
+            ...(this.#deps.signal ? { signal: this.#deps.signal } : {}),
+          }),
+        );
         const aborted = this.#abortOutcome(ctx);
         if (aborted) return { kind: 'blocked', step: end(aborted) };
         const entry: EvidenceCommand = {
@@ -925,7 +931,7 @@ export class FlowEngine {
         data: { attempt: progress.networkRetries, delay_ms: delay, error: message },
       });
       this.#persist(ctx);
-      await this.#sleep(delay, this.#deps.signal);
+      await this.#wait('network retry backoff', this.#sleep(delay, this.#deps.signal));
       return CONTINUE;
     }
     return end(
@@ -1063,7 +1069,7 @@ export class FlowEngine {
           ctx.state.quotaWait = null;
           return await this.#pause(ctx, 'pause_requested', 'Paused on request; resume to continue.');
         }
-        await this.#sleep(Math.min(left, QUOTA_POLL_MS), this.#deps.signal);
+        await this.#wait('quota reset wait', this.#sleep(Math.min(left, QUOTA_POLL_MS), this.#deps.signal));
         const aborted = this.#abortOutcome(ctx);
         if (aborted) return aborted;
       }
@@ -1265,7 +1271,7 @@ export class FlowEngine {
     this.#known = null;
     this.#persist(ctx);
     try {
-      const sha = await repo.commitAll(message, RUNTIME_PATHS);
+      const sha = await this.#wait('git commit', repo.commitAll(message, RUNTIME_PATHS));
       store.appendEvent(ctx.runId, { type: 'auto_commit', data: { why, ticket: ticket.relPath, sha } });
     } catch (err) {
       ctx.state.checkpointError = (err as Error).message.slice(0, 2000);
@@ -1307,7 +1313,10 @@ export class FlowEngine {
     let reused = false;
     if (resumable) {
       try {
-        session = await agent.startSession({ ...options, threadId: binding.threadId });
+        session = await this.#wait(
+          `${progress.agent} session start (thread resume) for ${progress.path}`,
+          agent.startSession({ ...options, threadId: binding.threadId }),
+        );
         reused = true;
       } catch (err) {
         // a thread the backend no longer knows: start fresh once, as CAR does
@@ -1316,10 +1325,16 @@ export class FlowEngine {
           data: { ticket: progress.path, error: (err as Error).message },
         });
         delete ctx.state.threads[progress.id];
-        session = await agent.startSession(options);
+        session = await this.#wait(
+          `${progress.agent} session start for ${progress.path}`,
+          agent.startSession(options),
+        );
       }
     } else {
-      session = await agent.startSession(options);
+      session = await this.#wait(
+        `${progress.agent} session start for ${progress.path}`,
+        agent.startSession(options),
+      );
     }
     this.#sessions.set(progress.id, { agent: progress.agent, profile: progress.profile, session });
     return { session, reused };
@@ -1371,7 +1386,10 @@ export class FlowEngine {
     const request = { prompt, signal: turnAbort.signal, onEvent, ...ticketOverrides(ticket) };
     let result: TurnResult;
     try {
-      result = await session.runTurn(request);
+      result = await this.#wait(
+        `${ctx.state.ticket?.agent ?? 'agent'} turn on ${ticket.relPath}`,
+        session.runTurn(request),
+      );
     } catch (err) {
       result = {
         status: 'failed',
@@ -1401,7 +1419,15 @@ export class FlowEngine {
     const live = this.#sessions.get(ticketId);
     if (!live) return;
     this.#sessions.delete(ticketId);
-    await live.session.close().catch(() => {});
+    await this.#wait(
+      `${live.agent} session close`,
+      live.session.close().catch(() => {}),
+    );
+  }
+
+  /** Awaits `work`, named in `deps.awaiting` while it lasts (what a drained event loop left waiting). */
+  #wait<T>(label: string, work: Promise<T>): Promise<T> {
+    return this.#deps.awaiting ? this.#deps.awaiting.on(label, work) : work;
   }
 
   async #closeSessions(): Promise<void> {

@@ -8,6 +8,11 @@ export interface CliIo {
   stderr: (text: string) => void;
   /** stdout is a terminal: colour and live progress are allowed. */
   isTTY: boolean;
+  /**
+   * Ends the process; only the real process has it (in-process tests do not). A run in the foreground
+   * uses it to end with a recorded failure instead of silently (control/run-guard.ts).
+   */
+  exit?: (code: number) => void;
 }
 
 export function processIo(): CliIo {
@@ -22,6 +27,7 @@ export function processIo(): CliIo {
     stdout: (text) => process.stdout.write(text),
     stderr: (text) => process.stderr.write(text),
     isTTY: Boolean(process.stdout.isTTY),
+    exit: (code) => process.exit(code),
   };
 }
 

@@ -89,6 +89,7 @@ export async function demoCommand(io: CliIo, opts: { keep?: boolean; fast?: bool
         repo: createRepoState(dir),
         resolveAgent: createAgentResolver(config, { demoStepDelayMs: opts.fast ? 0 : 150 }),
         onProgress: printer.onProgress,
+        ...(io.exit ? { guard: { stderr: io.stderr, exit: io.exit } } : {}),
       });
       printer.finish(outcome);
 

@@ -76,6 +76,7 @@ async function foreground(
       resolveAgent: createAgentResolver(control.config, { root: control.paths.root }),
       signal: abort.signal,
       ...(printer ? { onProgress: printer.onProgress } : {}),
+      ...(io.exit ? { guard: { stderr: io.stderr, exit: io.exit } } : {}),
     });
     printer?.finish(outcome);
     return outcome;
