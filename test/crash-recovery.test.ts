@@ -12,6 +12,7 @@ import { openRunStore } from '../src/core/store/run-store.ts';
 import { newTicketId, renderNewTicket } from '../src/core/tickets/index.ts';
 import { makeGitRepo } from './helpers/git-repo.ts';
 import { alive } from './helpers/processes.ts';
+import { waitFor } from './helpers/wait.ts';
 
 const MAIN = fileURLToPath(new URL('../src/surfaces/cli/main.ts', import.meta.url));
 const cleanups: (() => void)[] = [];
@@ -52,14 +53,6 @@ function carSync(dir: string, args: string[]) {
     timeout: 90_000,
   });
   return { code: r.status, out: `${r.stdout}${r.stderr}` };
-}
-
-async function waitFor(what: string, check: () => boolean, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
 }
 
 /** The step index the demo agent recorded for a ticket (its progress files under runs/), or -1. */

@@ -16,6 +16,7 @@ import { openRunStore } from '../src/core/store/run-store.ts';
 import { newTicketId, renderNewTicket } from '../src/core/tickets/index.ts';
 import { makeGitRepo } from './helpers/git-repo.ts';
 import { alive } from './helpers/processes.ts';
+import { waitFor } from './helpers/wait.ts';
 
 const MAIN = fileURLToPath(new URL('../src/surfaces/cli/main.ts', import.meta.url));
 const cleanups: (() => void)[] = [];
@@ -89,14 +90,6 @@ function carSync(dir: string, args: string[]) {
   return { code: r.status, out: `${r.stdout}${r.stderr}`, stdout: r.stdout };
 }
 
-async function waitFor(what: string, check: () => boolean, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
-
 /** Starts a detached worker, waits for the agent to be mid-turn, then SIGKILLs the worker only. */
 async function orphanAnAgent(dir: string, pidFile: string): Promise<number> {
   const start = carSync(dir, ['flow', 'start', '--json']);
@@ -116,7 +109,9 @@ async function orphanAnAgent(dir: string, pidFile: string): Promise<number> {
       // stopped, as it should be
     }
   });
-  // the problem this guards against: the agent and its child outlive the worker
+  // the problem this guards against: the agent and its child outlive the worker (the pid file is written
+  // before the shell starts its foreground sleep: wait for all three, then a moment more)
+  await waitFor('the agent shell and both its children', () => liveGroupMembers(agent).length === 3);
   await new Promise((r) => setTimeout(r, 200));
   assert.equal(liveGroupMembers(agent).length, 3, 'agent shell and both its children still running');
   return agent;

@@ -6,6 +6,7 @@ import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { after, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { waitFor } from '../../test/helpers/wait.ts';
 import { acquireLock, LockHeldError, readLock } from './lock.ts';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -159,10 +160,12 @@ test('several processes racing for one stale lock: exactly one wins', async () =
     const path = freshPath();
     const goFile = `${path}.go`;
     writeLockFile(path, { pid: deadPid(), host: hostname(), started_at: '2025-01-01T00:00:00Z' });
-    const racers = Array.from({ length: 6 }, () =>
+    const readyFile = (i: number) => `${path}.ready-${i}`;
+    const racers = Array.from({ length: 6 }, (_, i) =>
       spawnChild(
-        `const { existsSync } = await import('node:fs');
+        `const { existsSync, writeFileSync } = await import('node:fs');
          const { acquireLock, LockHeldError } = await import(process.env.LOCK_MODULE);
+         writeFileSync(process.env.READY_FILE, '');
          while (!existsSync(process.env.GO_FILE)) {}
          try {
            acquireLock(process.env.LOCK_PATH);
@@ -172,11 +175,11 @@ test('several processes racing for one stale lock: exactly one wins', async () =
            console.log('lost ' + err.holder.pid);
          }
          ${HOLD_UNTIL_STDIN_ENDS}`,
-        { LOCK_PATH: path, GO_FILE: goFile },
+        { LOCK_PATH: path, GO_FILE: goFile, READY_FILE: readyFile(i) },
       ),
     );
-    // Give every racer time to load and start spinning, then release them at once.
-    await new Promise((r) => setTimeout(r, 1500));
+    // Wait until every racer has loaded and is spinning, then release them at once.
+    await waitFor('every racer to be ready', () => racers.every((_, i) => existsSync(readyFile(i))), 60_000);
     writeFileSync(goFile, '');
     const lines = await Promise.all(racers.map((r) => r.firstLine));
     for (const r of racers) r.proc.stdin!.end();

@@ -80,15 +80,18 @@ async function start(f: Fixture, threadId?: string): Promise<AgentSession> {
 async function turn(
   session: AgentSession,
   prompt: string,
-  opts: { abortAfterMs?: number; model?: string } = {},
+  opts: { abortOnFirstEvent?: boolean; model?: string } = {},
 ): Promise<{ result: TurnResult; events: AgentEvent[] }> {
   const events: AgentEvent[] = [];
   const ac = new AbortController();
-  if (opts.abortAfterMs !== undefined) setTimeout(() => ac.abort(), opts.abortAfterMs);
   const result = await session.runTurn({
     prompt,
     signal: ac.signal,
-    onEvent: (e) => events.push(e),
+    onEvent: (e) => {
+      events.push(e);
+      // abort once the agent is demonstrably mid-turn (a fixed delay races a slow start under load)
+      if (opts.abortOnFirstEvent) ac.abort();
+    },
     ...(opts.model ? { model: opts.model } : {}),
   });
   return { result, events };
@@ -187,7 +190,7 @@ describe('ACP adapter (fake agent)', { concurrency: true }, () => {
     const f = fixture({ cancelGraceMs: 5000 });
     const session = await start(f);
     const t0 = Date.now();
-    const { result } = await turn(session, 'hang', { abortAfterMs: 150 });
+    const { result } = await turn(session, 'hang', { abortOnFirstEvent: true });
     assert.equal(result.status, 'cancelled');
     assert.equal(result.finalText, 'working…');
     assert.ok(Date.now() - t0 < 4000, 'the agent answered the cancel; no kill needed');
@@ -201,7 +204,7 @@ describe('ACP adapter (fake agent)', { concurrency: true }, () => {
   test('an agent that ignores cancel is killed after the grace period', async () => {
     const f = fixture({ cancelGraceMs: 200 });
     const session = await start(f);
-    const { result } = await turn(session, 'spawn', { abortAfterMs: 150 });
+    const { result } = await turn(session, 'spawn', { abortOnFirstEvent: true });
     assert.equal(result.status, 'cancelled');
     const pids = readPids(f.pidFile);
     assert.equal(pids.length, 2, 'agent and its grandchild');
@@ -223,7 +226,8 @@ describe('ACP adapter (fake agent)', { concurrency: true }, () => {
   });
 
   test('turn timeout: a deaf agent is cancelled, then killed; failed "timeout"', async () => {
-    const f = fixture({ turnTimeoutMs: 200, cancelGraceMs: 150 });
+    // the cap leaves the agent seconds to say its one line; "deaf" then never answers, so the cap fires
+    const f = fixture({ turnTimeoutMs: 3000, cancelGraceMs: 150 });
     const session = await start(f);
     const { result } = await turn(session, 'deaf');
     assert.equal(result.status, 'failed');

@@ -180,20 +180,22 @@ describe('command adapter', { concurrency: true }, () => {
   });
 
   test('stall and timeout watchdogs', async () => {
-    const stalled = setup({ stallTimeoutMs: 150 });
+    // "hang" prints one line, then nothing: only the stall timer can end the turn
+    const stalled = setup({ stallTimeoutMs: 1000 });
     const s1 = await stalled.agent.startSession(sessionOpts(stalled.dir));
     const r1 = await turn(s1, 'hang');
     assert.equal(r1.result.status, 'failed');
     assert.equal(r1.result.error?.kind, 'stalled');
     await assertGroupsGone(stalled.pids());
-    // steady output keeps the stall timer quiet, but the wall-clock cap still ends the turn
-    const capped = setup({ stallTimeoutMs: 350, turnTimeoutMs: 300 });
+    // steady output keeps the stall timer quiet, but the wall-clock cap still ends the turn: "drip"
+    // prints a line every 100 ms and never ends, for longer than the stall timeout
+    const capped = setup({ stallTimeoutMs: 2500, turnTimeoutMs: 4000 });
     const s2 = await capped.agent.startSession(sessionOpts(capped.dir));
-    const r2 = await turn(s2, 'slow');
+    const r2 = await turn(s2, 'drip');
     assert.equal(r2.result.error?.kind, 'timeout');
     await assertGroupsGone(capped.pids());
-    // and without the cap the same slow CLI completes
-    const ok = setup({ stallTimeoutMs: 350 });
+    // and without the cap a slow CLI (lines 200 ms apart) completes
+    const ok = setup({ stallTimeoutMs: 2500 });
     const s3 = await ok.agent.startSession(sessionOpts(ok.dir));
     const r3 = await turn(s3, 'slow');
     assert.equal(r3.result.status, 'completed');

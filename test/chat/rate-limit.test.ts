@@ -84,7 +84,9 @@ test('telegram: a 500 is retried with backoff; a 400 fails at once without retri
     answer: () => {},
     log: () => {},
   });
-  const deliverer = new Deliverer(chats, [adapter], { minIntervalMs: 0, backoffBaseMs: 200 });
+  // backoff 500 ms ±20%, then 1000 ms ±20%: the second gap beats the first by far more than a loaded
+  // machine's polling lag
+  const deliverer = new Deliverer(chats, [adapter], { minIntervalMs: 0, backoffBaseMs: 500 });
   chats.enqueue({ platform: 'telegram', chatId: '7', dedupeKey: 'a', text: 'hello' });
   tg.failNext(2);
   await drainUntilSent(deliverer, chats, 1);

@@ -3,7 +3,8 @@
 // its pid in FAKE_PID_FILE. The prompt is the last argument, or stdin with FAKE_STDIN=1.
 // Prompts: "fail" → stderr + exit 1, "netfail" → network error on stderr + exit 1, "quota" → Claude's
 // usage-limit result + exit 1, "hang" → first
-// line then wait forever (with a grandchild), "slow" → lines 200 ms apart.
+// line then wait forever (with a grandchild), "slow" → lines 200 ms apart, "drip" → the first line, then
+// the second line again every 100 ms, forever (steady output from a turn that never ends).
 import { spawn } from 'node:child_process';
 import { appendFileSync, readFileSync } from 'node:fs';
 
@@ -45,6 +46,9 @@ if (prompt === 'fail') {
     process.stdout.write(`${lines[i++]}\n`);
     if (i >= lines.length) clearInterval(timer);
   }, 200);
+} else if (prompt === 'drip') {
+  process.stdout.write(`${lines[0]}\n`);
+  setInterval(() => process.stdout.write(`${lines[1]}\n`), 100);
 } else {
   process.stdout.write(`${lines.join('\n')}\n`);
 }

@@ -4,6 +4,8 @@
 //   echo {…}                 → result: the params
 //   fail {code, message}     → error response
 //   slow {ms}                → result after ms
+//   hold {key}               → no response until a "release" with the same key arrives
+//   release {key}            → first the held request's result "late", then result "released"
 //   never                    → no response at all
 //   garbage                  → a non-JSON line, a JSON array, a stray response, then result "ok"
 //   big {bytes}              → a response whose line is longer than `bytes`
@@ -19,6 +21,7 @@ import { createInterface } from 'node:readline';
 
 const received = [];
 const waiting = new Map();
+const held = new Map();
 const send = (msg) => process.stdout.write(`${JSON.stringify(msg)}\n`);
 
 createInterface({ input: process.stdin }).on('line', (line) => {
@@ -40,6 +43,13 @@ createInterface({ input: process.stdin }).on('line', (line) => {
       return send({ id, error: { code: params.code, message: params.message } });
     case 'slow':
       return setTimeout(() => send({ id, result: 'late' }), params.ms);
+    case 'hold':
+      held.set(params.key, id);
+      return;
+    case 'release':
+      if (held.has(params.key)) send({ id: held.get(params.key), result: 'late' });
+      held.delete(params.key);
+      return send({ id, result: 'released' });
     case 'never':
       return;
     case 'garbage':
