@@ -18,6 +18,10 @@ await build({
   target: 'node20',
   external: ['better-sqlite3'],
   sourcemap: 'linked',
+  // Bundling renames classes that share a name (abort-controller's AbortSignal becomes AbortSignal2),
+  // and node-fetch 2, which grammY uses, checks a signal by its constructor's name: without the names
+  // kept, every Telegram request failed before it was sent and grammY retried getMe forever.
+  keepNames: true,
   logLevel: 'warning',
   // commander and others still call require() for node built-ins; ESM bundles need a real require.
   banner: {
