@@ -232,12 +232,16 @@ export const CarConfigSchema = mapping({
     allowed_user_ids: idList(),
     /** getUpdates long-poll timeout. */
     poll_timeout_seconds: nonNegativeInt().default(30),
+    /** `car chat run` fails (naming api_root) when getMe has no answer within this. */
+    startup_timeout_seconds: positiveNumber().default(30),
   }).prefault({}),
   discord_bot: mapping({
     enabled: bool().default(false),
     bot_token_env: envName().default('CAR_DISCORD_BOT_TOKEN'),
     /** REST root (the gateway URL is discovered through it, GET /gateway/bot). */
     api_root: str().min(1, { error: 'must not be empty' }).default('https://discord.com/api'),
+    /** `car chat run` fails (naming api_root) when the gateway is not ready within this. */
+    startup_timeout_seconds: positiveNumber().default(30),
     /**
      * Register car's slash commands at start-up: in each of allowed_guild_ids (at once), else globally
      * (Discord may take up to an hour to show them). Needs the bot's applications.commands scope.

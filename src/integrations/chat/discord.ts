@@ -53,6 +53,11 @@ export class DiscordAdapter implements ChatTransport {
   readonly client: Client;
   readonly #opts: DiscordOptions;
   #username = '';
+  #markReady!: () => void;
+  /** Resolves on the gateway's first READY. */
+  readonly #ready = new Promise<void>((resolve) => {
+    this.#markReady = resolve;
+  });
   #applicationId = '';
 
   constructor(opts: DiscordOptions) {
@@ -111,6 +116,7 @@ export class DiscordAdapter implements ChatTransport {
     this.client.on(GatewayDispatchEvents.Ready, ({ data }) => {
       this.#applicationId = data.application.id;
       this.#username = data.user.username;
+      this.#markReady();
     });
     this.client.on(GatewayDispatchEvents.MessageCreate, async ({ data }) => {
       // our own notices come back through the gateway too
@@ -177,11 +183,34 @@ export class DiscordAdapter implements ChatTransport {
     }
   }
 
-  async start(): Promise<{ username: string }> {
-    await this.gateway.connect();
-    const deadline = Date.now() + 15_000;
-    while (!this.#username && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
-    if (!this.#username) throw new Error('discord: no READY from the gateway within 15 s');
+  /**
+   * Connects to the gateway (found through REST at api_root) and waits for READY, at most
+   * `startup_timeout_seconds`, or until `signal` aborts (the service is stopping).
+   */
+  async start(signal: AbortSignal): Promise<{ username: string }> {
+    const { api_root: root, startup_timeout_seconds: seconds } = this.#opts.config;
+    let timer: NodeJS.Timeout | undefined;
+    let onAbort: (() => void) | undefined;
+    const ended = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => reject(new Error(`discord: the gateway (via ${root}) was not ready within ${seconds} s`)),
+        seconds * 1000,
+      );
+      onAbort = () => reject(new Error('discord: stopped during start-up'));
+      signal.addEventListener('abort', onAbort, { once: true });
+    });
+    try {
+      await Promise.race([this.gateway.connect(), ended]);
+      await Promise.race([this.#ready, ended]);
+    } catch (err) {
+      const message = err instanceof Error ? err.message : String(err);
+      throw new Error(
+        message.startsWith('discord:') ? message : `discord: cannot connect via ${root}: ${message}`,
+      );
+    } finally {
+      clearTimeout(timer);
+      if (onAbort) signal.removeEventListener('abort', onAbort);
+    }
     if (this.#opts.config.register_commands) await this.#registerCommands();
     return { username: this.#username };
   }

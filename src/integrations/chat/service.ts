@@ -62,6 +62,7 @@ export class ChatService {
   readonly #commands = new WeakMap<FlowControl, ChatCommands>();
   #wake: AbortController = new AbortController();
   #loop: Promise<void> | null = null;
+  #stopped: Promise<void> | null = null;
 
   constructor(opts: ChatServiceOptions) {
     const secrets = [opts.telegram?.token, opts.discord?.token].filter((t): t is string => Boolean(t));
@@ -173,7 +174,7 @@ export class ChatService {
     const resent = this.chats.recoverInterrupted();
     if (resent > 0) log(`outbox: ${resent} message(s) interrupted mid-send by a crash will be sent again`);
     if (this.telegram) {
-      const me = await this.telegram.start();
+      const me = await this.telegram.start(this.#abort.signal);
       log(`telegram: polling as @${me.username}`);
       const chatId = this.#opts.telegram?.chatId;
       if (chatId) {
@@ -188,7 +189,7 @@ export class ChatService {
       }
     }
     if (this.discord) {
-      const me = await this.discord.start();
+      const me = await this.discord.start(this.#abort.signal);
       log(`discord: connected to the gateway as ${me.username}`);
     }
     this.#loop = this.#run();
@@ -225,11 +226,15 @@ export class ChatService {
     }
   }
 
-  async stop(): Promise<void> {
-    this.#abort.abort();
-    await this.#loop;
-    await Promise.allSettled([this.telegram?.stop(), this.discord?.stop()]);
-    this.chats.close();
-    this.#opts.repos.close();
+  /** Stops everything, a start-up in progress included; idempotent. */
+  stop(): Promise<void> {
+    this.#stopped ??= (async () => {
+      this.#abort.abort();
+      await this.#loop;
+      await Promise.allSettled([this.telegram?.stop(), this.discord?.stop()]);
+      this.chats.close();
+      this.#opts.repos.close();
+    })();
+    return this.#stopped;
   }
 }

@@ -36,6 +36,12 @@ export function parseButtonData(
   };
 }
 
+/** A grammY error in a line: the cause of a network failure (grammY's own message hides it). */
+function describeTelegramError(err: unknown): string {
+  if (err instanceof HttpError && err.error instanceof Error) return err.error.message;
+  return err instanceof Error ? err.message : String(err);
+}
+
 /** Maps grammY errors to the outbox's retry classes. */
 export function telegramSendError(err: unknown): SendError {
   if (err instanceof GrammyError) {
@@ -55,6 +61,7 @@ export class TelegramAdapter implements ChatTransport {
   readonly bot: Bot;
   readonly #opts: TelegramOptions;
   #polling: Promise<void> | null = null;
+  #lastStartupError = '';
 
   constructor(opts: TelegramOptions) {
     this.#opts = opts;
@@ -92,6 +99,15 @@ export class TelegramAdapter implements ChatTransport {
 
   #wire(): void {
     const { bot } = this;
+    // what went wrong while grammY retried getMe, for the start-up error
+    bot.api.config.use(async (prev, method, payload, signal) => {
+      try {
+        return await prev(method, payload, signal);
+      } catch (err) {
+        if (method === 'getMe') this.#lastStartupError = describeTelegramError(err);
+        throw err;
+      }
+    });
     bot.on('message:text', async (ctx) => {
       const chatId = String(ctx.chat.id);
       const userId = String(ctx.from.id);
@@ -130,9 +146,34 @@ export class TelegramAdapter implements ChatTransport {
     });
   }
 
-  /** getMe, then long polling in the background; resolves once polling has started. */
-  async start(): Promise<{ username: string }> {
-    await this.bot.init();
+  /**
+   * getMe, then long polling in the background; resolves once polling has started. grammY retries a
+   * network failure forever, so the start-up is bounded (`startup_timeout_seconds`) and ends at once when
+   * `signal` aborts (the service is stopping).
+   */
+  async start(signal: AbortSignal): Promise<{ username: string }> {
+    const { api_root: root, startup_timeout_seconds: seconds } = this.#opts.config;
+    const startup = new AbortController();
+    const onAbort = () => startup.abort();
+    signal.addEventListener('abort', onAbort, { once: true });
+    const timer = setTimeout(() => startup.abort(), seconds * 1000);
+    try {
+      // grammY types its signals as abort-controller's; it only listens for 'abort', which a native one has
+      await this.bot.init(startup.signal as Parameters<Bot['init']>[0]);
+    } catch (err) {
+      if (signal.aborted) throw new Error('telegram: stopped during start-up');
+      if (startup.signal.aborted) {
+        const why = this.#lastStartupError ? `; last error: ${this.#lastStartupError}` : '';
+        throw new Error(
+          `telegram: cannot reach the Bot API at ${root} (no answer to getMe within ${seconds} s${why})`,
+        );
+      }
+      throw new Error(`telegram: getMe at ${root} failed: ${describeTelegramError(err)}`);
+    } finally {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', onAbort);
+    }
+    if (signal.aborted) throw new Error('telegram: stopped during start-up');
     await new Promise<void>((resolve, reject) => {
       this.#polling = this.bot
         .start({
@@ -140,6 +181,8 @@ export class TelegramAdapter implements ChatTransport {
           timeout: this.#opts.config.poll_timeout_seconds,
           onStart: () => resolve(),
         })
+        // stopped before polling began: onStart never comes
+        .then(() => reject(new Error('telegram: stopped during start-up')))
         .catch((err: unknown) => {
           this.#opts.log(`telegram: polling stopped: ${err instanceof Error ? err.message : String(err)}`);
           reject(err);

@@ -20,6 +20,7 @@ import { spawnWorker } from '../../worker-spawn.ts';
 import { type GlobalOptions, loadRepoConfig, repoSearchStart, resolveRepo } from '../context.ts';
 import { CliError, EXIT } from '../errors.ts';
 import { type CliIo, formatTable, printJson } from '../io.ts';
+import { onStopSignals } from '../stop-signals.ts';
 
 interface RunFlags {
   telegram?: boolean;
@@ -173,31 +174,33 @@ export async function chatRun(io: CliIo, global: GlobalOptions, flags: RunFlags)
     log,
     ...(flags.pollMs !== undefined ? { pollMs: flags.pollMs } : {}),
   });
-  let stopping = false;
+  let stopped!: () => void;
   const done = new Promise<void>((resolve) => {
-    const stop = () => {
-      if (stopping) return;
-      stopping = true;
-      log('stopping');
-      void service.stop().finally(resolve);
-    };
-    process.once('SIGINT', stop);
-    process.once('SIGTERM', stop);
+    stopped = resolve;
+  });
+  const signals = onStopSignals(io, 'car chat', () => {
+    log('stopping');
+    void service.stop().finally(stopped);
   });
   try {
-    await service.start();
-  } catch (err) {
-    await service.stop().catch(() => {});
-    throw new CliError(
-      `chat service failed to start: ${redact((err as Error).message, secrets)}`,
-      EXIT.failed,
+    try {
+      await service.start();
+    } catch (err) {
+      await service.stop().catch(() => {});
+      if (signals.signalled) return;
+      throw new CliError(
+        `chat service failed to start: ${redact((err as Error).message, secrets)}`,
+        EXIT.failed,
+      );
+    }
+    const platforms = [useTelegram && 'telegram', useDiscord && 'discord'].filter(Boolean).join(', ');
+    io.stdout(
+      `car chat: serving ${served.mode === 'hub' ? `every repo of the hub ${served.root}` : served.root} (${platforms}); Ctrl-C stops\n`,
     );
+    await done;
+  } finally {
+    signals.dispose();
   }
-  const platforms = [useTelegram && 'telegram', useDiscord && 'discord'].filter(Boolean).join(', ');
-  io.stdout(
-    `car chat: serving ${served.mode === 'hub' ? `every repo of the hub ${served.root}` : served.root} (${platforms}); Ctrl-C stops\n`,
-  );
-  await done;
 }
 
 export async function chatStatus(

@@ -19,6 +19,7 @@ import { type GlobalOptions, loadRepoConfig, resolveRepo } from '../context.ts';
 import { CliError, EXIT } from '../errors.ts';
 import { type CliIo, formatTable, painter, printJson } from '../io.ts';
 import { ProgressPrinter } from '../progress.ts';
+import { onStopSignals } from '../stop-signals.ts';
 
 interface JsonFlag {
   json?: boolean;
@@ -64,10 +65,13 @@ async function foreground(
 ): Promise<FlowOutcome> {
   const printer = opts.quiet ? null : new ProgressPrinter(io);
   const abort = new AbortController();
-  const onSigint = () => abort.abort('pause' satisfies AbortReason);
-  const onSigterm = () => abort.abort('stop' satisfies AbortReason);
-  process.on('SIGINT', onSigint);
-  process.on('SIGTERM', onSigterm);
+  // an agent's kill grace (codex: interrupt 5 s, then SIGTERM → SIGKILL 3 s) fits in the 15 s
+  const signals = onStopSignals(
+    io,
+    'the run',
+    (signal) => abort.abort((signal === 'SIGINT' ? 'pause' : 'stop') satisfies AbortReason),
+    15_000,
+  );
   try {
     const outcome = await runWorker({
       control,
@@ -81,8 +85,7 @@ async function foreground(
     printer?.finish(outcome);
     return outcome;
   } finally {
-    process.off('SIGINT', onSigint);
-    process.off('SIGTERM', onSigterm);
+    signals.dispose();
   }
 }
 

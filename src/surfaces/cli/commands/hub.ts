@@ -26,6 +26,7 @@ import { hubStatusReport, openHubAt } from '../../hub-report.ts';
 import { spawnWorker } from '../../worker-spawn.ts';
 import { CliError, EXIT } from '../errors.ts';
 import { type CliIo, formatTable, printJson } from '../io.ts';
+import { onStopSignals } from '../stop-signals.ts';
 
 export interface HubFlags {
   hub?: string;
@@ -250,9 +251,7 @@ export async function hubRun(io: CliIo, flags: RunFlags): Promise<void> {
   const maxParallel = flags.maxParallel ?? hub.settings.max_parallel;
   const perRepo = flags.perRepo ?? hub.settings.per_repo;
   const abort = new AbortController();
-  const onSignal = () => abort.abort();
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
+  const signals = onStopSignals(io, 'car hub run', () => abort.abort());
   const events: SupervisorEvent[] = [];
   try {
     if (!flags.json)
@@ -297,8 +296,7 @@ export async function hubRun(io: CliIo, flags: RunFlags): Promise<void> {
     if (outcomes.some((o) => o.status === 'paused' || o.status === 'stopped'))
       throw new CliError('', EXIT.notFinished);
   } finally {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
+    signals.dispose();
   }
 }
 

@@ -3,6 +3,7 @@ import { chooseToken } from '../../http/security.ts';
 import { type GlobalOptions, loadRepoConfig, resolveRepo } from '../context.ts';
 import { CliError, EXIT } from '../errors.ts';
 import type { CliIo } from '../io.ts';
+import { onStopSignals } from '../stop-signals.ts';
 
 export interface ServeFlags {
   host?: string;
@@ -51,15 +52,16 @@ export async function serveCommand(io: CliIo, global: GlobalOptions, flags: Serv
     io.stdout('no API token: loopback only (set CAR_WEB_TOKEN to require one)\n');
   }
   if (viewerToken) io.stdout(`a read-only token from ${config.server.viewer_token_env} is accepted too\n`);
-  await new Promise<void>((resolve) => {
-    const stop = () => {
-      process.off('SIGINT', stop);
-      process.off('SIGTERM', stop);
-      resolve();
-    };
-    process.on('SIGINT', stop);
-    process.on('SIGTERM', stop);
+  let stop!: () => void;
+  const stopped = new Promise<void>((resolve) => {
+    stop = resolve;
   });
-  await server.close();
+  const signals = onStopSignals(io, 'car serve', () => stop());
+  try {
+    await stopped;
+    await server.close();
+  } finally {
+    signals.dispose();
+  }
   io.stdout('car serve stopped\n');
 }
