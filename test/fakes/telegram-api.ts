@@ -103,10 +103,10 @@ export async function startFakeTelegram(token = '123456:TEST-telegram-token-abc'
   const handle = (method: string, body: Record<string, unknown>, res: ServerResponse, call: ApiCall) => {
     switch (method) {
       case 'getMe':
-        return ok(res, { ...BOT, can_join_groups: true, can_read_all_group_messages: false });
+        return ok(res, { ...BOT, can_join_groups: true, can_read_all_group_messages: false }, call);
       case 'deleteWebhook':
       case 'setMyCommands':
-        return ok(res, true);
+        return ok(res, true, call);
       case 'getUpdates': {
         const offset = typeof body.offset === 'number' ? body.offset : 0;
         confirm(offset);

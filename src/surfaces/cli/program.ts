@@ -404,7 +404,7 @@ export function buildProgram(io: CliIo): Command {
 
   program
     .command('doctor')
-    .description('check git, config, tickets and agents (exit 1 on errors)')
+    .description('check git, config, tickets, agents and enabled chat bots (exit 1 on errors)')
     .option('--json', 'machine-readable output')
     .action(async (opts, cmd: Command) =>
       (await import('./commands/doctor.ts')).doctorCommand(io, global(cmd), opts),

@@ -97,6 +97,86 @@ function orphanCheck(paths: RepoPaths): Check {
   };
 }
 
+type ChatPlatform = 'telegram' | 'discord';
+
+const CHAT = {
+  telegram: {
+    section: 'telegram_bot',
+    api: 'the Telegram Bot API',
+    tokenFrom: 'token from @BotFather',
+    newToken: 'get the current token from @BotFather (/token) and export',
+  },
+  discord: {
+    section: 'discord_bot',
+    api: 'the Discord API',
+    tokenFrom: 'bot token from the Discord Developer Portal, Bot page',
+    newToken: 'reset the token in the Discord Developer Portal (Bot page) and export',
+  },
+} as const;
+
+/**
+ * Each enabled chat bot: its token is set, and one bounded request (Telegram getMe, Discord GET
+ * /users/@me) reaches api_root and is answered with the bot's identity. The token is never printed.
+ */
+async function chatChecks(loaded: LoadedConfig, env: NodeJS.ProcessEnv): Promise<Check[]> {
+  const platforms = (['telegram', 'discord'] as const).filter((p) => loaded.config[CHAT[p].section].enabled);
+  if (platforms.length === 0) return [];
+  // grammY and @discordjs/rest load only when a bot is configured
+  const probe = await import('../../../integrations/chat/probe.ts');
+  return Promise.all(
+    platforms.map(async (platform: ChatPlatform): Promise<Check> => {
+      const { section, api, tokenFrom, newToken } = CHAT[platform];
+      const { bot_token_env: envName, api_root: apiRoot } = loaded.config[section];
+      const id = `chat:${platform}`;
+      const token = env[envName]?.trim();
+      if (!token) {
+        return {
+          id,
+          status: 'error',
+          message: `${platform}: no bot token: $${envName} is not set (${section}.bot_token_env)`,
+          fix: `export ${envName}=<${tokenFrom}>`,
+        };
+      }
+      const run = platform === 'telegram' ? probe.probeTelegram : probe.probeDiscord;
+      const r = await run({ token, apiRoot });
+      if (r.kind === 'ok') return { id, status: 'ok', message: `${platform}: @${r.username} via ${apiRoot}` };
+      if (r.kind === 'unreachable') {
+        return {
+          id,
+          status: 'error',
+          message: `${platform}: cannot reach ${apiRoot}: ${r.cause}`,
+          fix: `check the network (proxy, firewall) or ${section}.api_root`,
+        };
+      }
+      if (r.kind === 'not_api') {
+        return {
+          id,
+          status: 'error',
+          message: `${platform}: ${apiRoot} answered, but not as ${api} (${r.detail})`,
+          fix: `check ${section}.api_root`,
+        };
+      }
+      if (r.status === 401) {
+        return {
+          id,
+          status: 'error',
+          message: `${platform}: the platform refused the token in $${envName} (401 Unauthorized)`,
+          fix: `${newToken} ${envName}=<token>`,
+        };
+      }
+      return {
+        id,
+        status: 'error',
+        message: `${platform}: ${apiRoot} answered ${r.status} (${r.description})`,
+        fix:
+          platform === 'telegram' && r.status === 404
+            ? `check the token in $${envName} (a malformed one gets 404) and ${section}.api_root`
+            : `check ${section}.api_root and the token in $${envName}`,
+      };
+    }),
+  );
+}
+
 export async function doctorCommand(
   io: CliIo,
   global: GlobalOptions,
@@ -162,6 +242,7 @@ export async function doctorCommand(
           open.map((t) => t.agent).filter((a): a is string => typeof a === 'string'),
         );
         checks.push(...agentChecks(loaded, openAgents, io.env));
+        checks.push(...(await chatChecks(loaded, io.env)));
       }
       checks.push(orphanCheck(paths));
     }
