@@ -37,6 +37,8 @@ import { setFrontmatterField } from '../core/tickets/index.ts';
 export interface DemoAgentOptions {
   /** Pause between steps so a person can watch the run; 0 in tests. */
   stepDelayMs?: number;
+  /** The environment of its git commands (default process.env); the resolver passes car's without car's secrets. */
+  baseEnv?: NodeJS.ProcessEnv;
 }
 
 interface Step {
@@ -75,9 +77,10 @@ function splitPathArg(arg: string): [string, string] {
   return space < 0 ? [arg, ''] : [arg.slice(0, space), arg.slice(space + 1)];
 }
 
-function git(cwd: string, args: string[]): string {
+function git(cwd: string, env: NodeJS.ProcessEnv, args: string[]): string {
   return execFileSync('git', ['-c', 'user.name=car demo', '-c', 'user.email=demo@car.invalid', ...args], {
     cwd,
+    env,
     encoding: 'utf8',
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -87,10 +90,12 @@ class DemoSession implements AgentSession {
   readonly threadId: string;
   private readonly options: SessionOptions;
   private readonly delayMs: number;
+  private readonly env: NodeJS.ProcessEnv;
 
-  constructor(options: SessionOptions, delayMs: number) {
+  constructor(options: SessionOptions, delayMs: number, env: NodeJS.ProcessEnv) {
     this.options = options;
     this.delayMs = delayMs;
+    this.env = env;
     this.threadId = `demo-${options.runId}-${options.ticketId}`;
   }
 
@@ -167,10 +172,10 @@ class DemoSession implements AgentSession {
           break;
         }
         case 'commit': {
-          git(cwd, ['add', '-A']);
-          const staged = git(cwd, ['diff', '--cached', '--name-only']).trim();
+          git(cwd, this.env, ['add', '-A']);
+          const staged = git(cwd, this.env, ['diff', '--cached', '--name-only']).trim();
           if (staged) {
-            git(cwd, ['commit', '-q', '-m', arg || 'demo commit']);
+            git(cwd, this.env, ['commit', '-q', '-m', arg || 'demo commit']);
             emit({ type: 'command_output', command: 'git commit', text: staged, exitCode: 0 });
           }
           break;
@@ -237,6 +242,7 @@ class DemoSession implements AgentSession {
 export function createDemoAgent(options: DemoAgentOptions = {}): Agent {
   return {
     id: 'demo',
-    startSession: async (session) => new DemoSession(session, options.stepDelayMs ?? 0),
+    startSession: async (session) =>
+      new DemoSession(session, options.stepDelayMs ?? 0, options.baseEnv ?? process.env),
   };
 }

@@ -1,5 +1,6 @@
 import type { Agent, AgentResolver } from '../core/agent.ts';
 import type { AgentConfig, CarConfig } from '../core/config/index.ts';
+import { envWithout, secretEnvToRemove } from '../core/config/secrets.ts';
 import { createAcpAgent, resolveAcpPreset } from './acp/adapter.ts';
 import { createCodexAgent } from './codex/adapter.ts';
 import { seedCodexHome, workspaceCodexHome } from './codex/home.ts';
@@ -12,6 +13,8 @@ export interface ResolverOptions {
   root?: string;
   /** Overrides the demo agent's pause between steps (car demo). */
   demoStepDelayMs?: number;
+  /** car's environment (default process.env). Agents get it without car's secrets. */
+  env?: NodeJS.ProcessEnv;
 }
 
 const seconds = (value: number | null | undefined): number | undefined =>
@@ -26,13 +29,23 @@ function argv(entry: AgentConfig, fallback: string[]): string[] {
   return [...(entry.command ?? fallback), ...(entry.args ?? [])];
 }
 
+/**
+ * What every agent starts from: car's environment without car's own secrets (chat bot and API tokens),
+ * except those `security.pass_secret_env` passes. An agent entry's `env:` applies on top.
+ */
+export function agentBaseEnv(config: CarConfig, env: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
+  return envWithout(env, secretEnvToRemove(config));
+}
+
 function build(agentId: string, entry: AgentConfig, config: CarConfig, opts: ResolverOptions): Agent {
   const unattended = config.ticket_flow.approval_mode === 'yolo';
+  const baseEnv = agentBaseEnv(config, opts.env);
   switch (entry.backend) {
     case 'demo': {
       const configured = extra(entry, 'step_delay_ms');
       return createDemoAgent({
         stepDelayMs: opts.demoStepDelayMs ?? (typeof configured === 'number' ? configured : 0),
+        baseEnv,
       });
     }
     case 'codex': {
@@ -47,6 +60,7 @@ function build(agentId: string, entry: AgentConfig, config: CarConfig, opts: Res
       return createCodexAgent({
         id: agentId,
         command: [...command, ...(entry.args ?? [])],
+        baseEnv,
         ...(entry.env ? { env: entry.env } : {}),
         ...(codexHome ? { codexHome } : {}),
         ...(entry.model ? { model: entry.model } : {}),
@@ -66,6 +80,7 @@ function build(agentId: string, entry: AgentConfig, config: CarConfig, opts: Res
       return createAcpAgent({
         id: agentId,
         command,
+        baseEnv,
         env: { ...(preset?.env ?? {}), ...(entry.env ?? {}) },
         permission: unattended ? 'allow' : 'reject',
       });
@@ -80,6 +95,7 @@ function build(agentId: string, entry: AgentConfig, config: CarConfig, opts: Res
         id: agentId,
         format: format as CommandFormat,
         command: argv(entry, []),
+        baseEnv,
         ...(entry.env ? { env: entry.env } : {}),
         ...(extra(entry, 'prompt_via') === 'stdin' ? { promptVia: 'stdin' as const } : {}),
       });

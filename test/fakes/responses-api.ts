@@ -79,7 +79,9 @@ export function execCommandReply(
   callId = 'call_1',
   extra: Record<string, unknown> = {},
 ): FakeReply {
-  return toolCallReply('exec_command', { cmd, yield_time_ms: 5000, ...extra }, callId);
+  // codex hands control back to the model after yield_time_ms even if the command still runs: generous, so
+  // a loaded machine still sees the command finish within the call (it returns as soon as it exits)
+  return toolCallReply('exec_command', { cmd, yield_time_ms: 30_000, ...extra }, callId);
 }
 
 /** A model turn that answers with a text message, streamed as the given deltas. */

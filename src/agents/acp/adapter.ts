@@ -31,8 +31,10 @@ export interface AcpAgentOptions {
   id: string;
   /** argv of the agent, e.g. `['opencode', 'acp']`. */
   command: readonly string[];
-  /** Extra environment for the agent (merged over car's own). */
+  /** Extra environment for the agent (merged over `baseEnv`). */
   env?: Record<string, string>;
+  /** The environment the agent starts from (default process.env); the resolver passes car's without car's secrets. */
+  baseEnv?: NodeJS.ProcessEnv;
   /** Answer to `session/request_permission` (default 'allow': car runs unattended). */
   permission?: 'allow' | 'reject';
   /** No agent activity for this long → cancel, then kill; the turn fails 'stalled' (default 5 min). */
@@ -254,7 +256,7 @@ class AcpSession implements AgentSession {
     const proc = await spawnAgentProcess({
       command: agentOptions.command,
       cwd: options.cwd,
-      env: { ...process.env, ...(agentOptions.env ?? {}) },
+      env: { ...(agentOptions.baseEnv ?? process.env), ...(agentOptions.env ?? {}) },
       killGraceMs: settings.killGraceMs,
     });
     const session = new AcpSession(agentOptions, settings, proc, rootReal);

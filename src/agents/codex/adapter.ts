@@ -58,8 +58,10 @@ export interface CodexAgentOptions {
   id?: string;
   /** The app-server command. Default `['codex', 'app-server']`. */
   command?: string[];
-  /** Extra environment for the app-server (on top of car's own). */
+  /** Extra environment for the app-server (on top of `baseEnv`). */
   env?: Record<string, string>;
+  /** The environment the agent starts from (default process.env); the resolver passes car's without car's secrets. */
+  baseEnv?: NodeJS.ProcessEnv;
   /** CODEX_HOME for the app-server (see home.ts for a private, seeded one). */
   codexHome?: string;
   /** Default 'never' (car runs unattended). */
@@ -236,7 +238,7 @@ class CodexSession implements CodexAgentSession {
   async #spawnAndInit(): Promise<void> {
     const [cmd, ...args] = this.#opts.command ?? DEFAULTS.command;
     if (!cmd) throw new CodexSessionError('spawn', 'codex: empty app-server command');
-    const env: NodeJS.ProcessEnv = { ...process.env, ...this.#opts.env };
+    const env: NodeJS.ProcessEnv = { ...(this.#opts.baseEnv ?? process.env), ...this.#opts.env };
     if (this.#opts.codexHome) env.CODEX_HOME = this.#opts.codexHome;
     const child = spawn(cmd, args, {
       cwd: this.#session.cwd,

@@ -26,8 +26,10 @@ export interface CommandAgentOptions {
   format: CommandFormat;
   /** argv before the prompt, e.g. `['claude', '-p', '--output-format', 'stream-json', '--verbose']`. */
   command: readonly string[];
-  /** Extra environment (merged over car's own). */
+  /** Extra environment (merged over `baseEnv`). */
   env?: Record<string, string>;
+  /** The environment the agent starts from (default process.env); the resolver passes car's without car's secrets. */
+  baseEnv?: NodeJS.ProcessEnv;
   /** Pass the prompt as the last argument (default) or write it to stdin. */
   promptVia?: 'arg' | 'stdin';
   /** Arguments that resume a thread (inserted before the prompt); null disables. Default per format. */
@@ -149,7 +151,7 @@ class CommandSession implements AgentSession {
       proc = await spawnAgentProcess({
         command: argv,
         cwd: this.#cwd,
-        env: { ...process.env, ...(this.#options.env ?? {}) },
+        env: { ...(this.#options.baseEnv ?? process.env), ...(this.#options.env ?? {}) },
         stdin: viaStdin ? 'pipe' : 'ignore',
         killGraceMs: settings.killGraceMs,
         onStderr: () => touch(),

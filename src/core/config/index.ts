@@ -13,4 +13,5 @@ export {
   configJsonSchema,
   DEFAULT_CONFIG,
 } from './schema.ts';
+export { carSecretEnvNames, envWithout, secretEnvToRemove, WEB_TOKEN_ENV } from './secrets.ts';
 export { initialRepoConfigYaml } from './template.ts';

@@ -265,6 +265,13 @@ export const CarConfigSchema = mapping({
    * moments. On: SQLite FULL and every record fsynced. Tickets car edits are always fsynced.
    */
   storage: mapping({ durable_writes: bool().default(false) }).prefault({}),
+  security: mapping({
+    /**
+     * car's own secrets (chat bot tokens, API tokens: see `carSecretEnvNames`) are removed from the
+     * environment of every agent and verify command; the names listed here are passed through.
+     */
+    pass_secret_env: z.array(envName(), { error: 'must be a list of env var names' }).default([]),
+  }).prefault({}),
 });
 
 /** The effective, validated configuration. */

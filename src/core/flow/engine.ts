@@ -534,6 +534,7 @@ export class FlowEngine {
             timeoutMs: vs.timeoutMs,
             maxOutputBytes: vs.maxOutputBytes,
             env: { CAR_VERIFY: '1', CAR_RUN_ID: ctx.runId, CAR_TICKET: ticket.relPath },
+            unsetEnv: vs.unsetEnv,
             ...(this.#deps.signal ? { signal: this.#deps.signal } : {}),
           }),
         );

@@ -1,5 +1,6 @@
 import type { CarConfig } from '../config/index.ts';
 import type { TamperAction, TamperKind } from '../config/schema.ts';
+import { secretEnvToRemove } from '../config/secrets.ts';
 
 /** The verify gate: what car runs before it accepts a ticket's `done: true`. */
 export interface VerifySettings {
@@ -10,6 +11,8 @@ export interface VerifySettings {
   maxOutputBytes: number;
   tamperChecks: boolean;
   policy: Record<TamperKind, TamperAction>;
+  /** car's secrets, removed from the commands' environment (all but `security.pass_secret_env`). */
+  unsetEnv: string[];
 }
 
 /** The stop rules and limits of one run, resolved from config and `car flow start` flags. */
@@ -87,5 +90,6 @@ export function verifySettings(config: CarConfig): VerifySettings {
       ci_edit: v.policy.ci_edit,
       verify_script_edit: v.policy.verify_script_edit,
     },
+    unsetEnv: secretEnvToRemove(config),
   };
 }

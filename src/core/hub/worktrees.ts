@@ -45,7 +45,8 @@ export async function newWorktree(
   hub: Hub,
   baseId: string,
   branch: string,
-  opts: { startPoint?: string } = {},
+  /** `unsetEnv`: car's secrets, kept from the set-up commands' environment. */
+  opts: { startPoint?: string; unsetEnv?: readonly string[] } = {},
 ): Promise<NewWorktreeResult> {
   if (!/^[^\s~^:?*[\\]+$/.test(branch) || branch.startsWith('-')) {
     throw new HubError('invalid', `invalid branch name: ${branch}`);
@@ -105,6 +106,7 @@ export async function newWorktree(
       cwd: dir,
       timeoutMs: SETUP_TIMEOUT_MS,
       maxOutputBytes: SETUP_OUTPUT_BYTES,
+      ...(opts.unsetEnv ? { unsetEnv: opts.unsetEnv } : {}),
     });
     setup.push(result);
     if (!commandPassed(result)) break;

@@ -13,6 +13,8 @@ export interface VerifyCommandOptions {
   maxOutputBytes: number;
   /** Added to the inherited environment. */
   env?: Record<string, string>;
+  /** Removed from the inherited environment (car's secrets); `env` is added after. */
+  unsetEnv?: readonly string[];
   /** Grace between SIGTERM and SIGKILL when the timeout fires (default 2 s). */
   killGraceMs?: number;
   /** Aborting kills the process group at once (a pause or stop of the run). */
@@ -66,8 +68,9 @@ function killGroup(pid: number | undefined, signal: NodeJS.Signals): void {
 
 export function runVerifyCommand(command: string, opts: VerifyCommandOptions): Promise<VerifyCommandResult> {
   const started = performance.now();
-  const env: NodeJS.ProcessEnv = { ...process.env, ...(opts.env ?? {}) };
-  for (const name of STRIPPED_ENV) delete env[name];
+  const env: NodeJS.ProcessEnv = { ...process.env };
+  for (const name of [...STRIPPED_ENV, ...(opts.unsetEnv ?? [])]) delete env[name];
+  Object.assign(env, opts.env);
   return new Promise((resolve) => {
     const hash = createHash('sha256');
     let total = 0;

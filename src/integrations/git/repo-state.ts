@@ -11,6 +11,8 @@ import { isGitExit, type RunGitOptions, runGit, runGitText, streamGit } from './
 export interface RepoStateOptions {
   /** Per git call (default 60 s). */
   timeoutMs?: number;
+  /** Kept from git's environment: car's secrets (a commit runs the repo's hooks). */
+  unsetEnv?: readonly string[];
 }
 
 const FILE_CONCURRENCY = 8;
@@ -41,6 +43,10 @@ export function createRepoState(repoRoot: string, opts: RepoStateOptions = {}): 
   if (opts.timeoutMs !== undefined) {
     read.timeoutMs = opts.timeoutMs;
     write.timeoutMs = opts.timeoutMs;
+  }
+  if (opts.unsetEnv !== undefined) {
+    read.unsetEnv = opts.unsetEnv;
+    write.unsetEnv = opts.unsetEnv;
   }
 
   // Status paths are relative to the top level, which is where untracked files are read from.

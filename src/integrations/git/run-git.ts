@@ -10,6 +10,8 @@ export interface RunGitOptions {
   input?: string | Buffer;
   /** Read-only call: sets GIT_OPTIONAL_LOCKS=0 so status does not take the index lock to refresh it. */
   readOnly?: boolean;
+  /** Kept from git's environment (car's secrets: hooks and filters run the repo's code). */
+  unsetEnv?: readonly string[];
 }
 
 const DEFAULT_TIMEOUT_MS = 60_000;
@@ -58,9 +60,9 @@ export class GitError extends Error {
   }
 }
 
-export function gitEnv(readOnly = false): NodeJS.ProcessEnv {
+export function gitEnv(readOnly = false, unsetEnv: readonly string[] = []): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = { ...process.env };
-  for (const name of INHERITED_REPO_VARS) delete env[name];
+  for (const name of [...INHERITED_REPO_VARS, ...unsetEnv]) delete env[name];
   env.GIT_TERMINAL_PROMPT = '0';
   env.LC_ALL = 'C';
   env.GIT_PAGER = 'cat';
@@ -82,7 +84,7 @@ export function streamGit(
   return new Promise((resolve, reject) => {
     const child = spawn('git', args, {
       cwd: opts.cwd,
-      env: gitEnv(opts.readOnly),
+      env: gitEnv(opts.readOnly, opts.unsetEnv),
       stdio: ['pipe', 'pipe', 'pipe'],
       // Its own process group, so a timeout also kills hooks or helpers git started; they would
       // otherwise keep our pipes open after git itself is gone.

@@ -10,6 +10,7 @@ import {
   runWorker,
   type StartOptions,
 } from '../../../control/flow-control.ts';
+import { secretEnvToRemove } from '../../../core/config/secrets.ts';
 import { runPaths } from '../../../core/flow/run-paths.ts';
 import type { RunEvent } from '../../../core/store/types.ts';
 import { createRepoState } from '../../../integrations/git/index.ts';
@@ -76,7 +77,8 @@ async function foreground(
     const outcome = await runWorker({
       control,
       runId,
-      repo: createRepoState(control.paths.root),
+      // git hooks and agents run the repo's code: neither gets car's secrets
+      repo: createRepoState(control.paths.root, { unsetEnv: secretEnvToRemove(control.config) }),
       resolveAgent: createAgentResolver(control.config, { root: control.paths.root }),
       signal: abort.signal,
       ...(printer ? { onProgress: printer.onProgress } : {}),

@@ -4,7 +4,8 @@ import { join, resolve } from 'node:path';
 import { agentProcessPort } from '../../../agents/orphans.ts';
 import { FlowControl } from '../../../control/flow-control.ts';
 import { SupervisorBusyError, type SupervisorEvent, superviseHub } from '../../../control/hub-supervisor.ts';
-import { ConfigError, loadConfig } from '../../../core/config/index.ts';
+import { ConfigError, loadConfig, secretEnvToRemove } from '../../../core/config/index.ts';
+import { loadHubConfig } from '../../../core/hub/config.ts';
 import { ManifestError, readManifest, repoDir } from '../../../core/hub/manifest.ts';
 import { findHubRoot, isHubRoot } from '../../../core/hub/paths.ts';
 import {
@@ -307,8 +308,13 @@ export async function worktreeNew(
   flags: HubFlags & { startPoint?: string },
 ): Promise<void> {
   const hub = resolveHub(io, flags);
+  // The set-up commands (`pnpm install`, ...) get car's environment without car's secrets.
+  const unsetEnv = secretEnvToRemove(loadHubConfig(hub.root, io.env).config);
   const result = await guarded(() =>
-    newWorktree(hub, repoId, branch, flags.startPoint !== undefined ? { startPoint: flags.startPoint } : {}),
+    newWorktree(hub, repoId, branch, {
+      unsetEnv,
+      ...(flags.startPoint !== undefined ? { startPoint: flags.startPoint } : {}),
+    }),
   );
   const failed = result.setup.find((r) => !commandPassed(r));
   if (flags.json) printJson(io, result);
