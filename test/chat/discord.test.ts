@@ -1,5 +1,6 @@
-// Discord end to end: @discordjs/core + rest + ws against a local fake REST API and Gateway (HELLO,
-// IDENTIFY, READY, MESSAGE_CREATE, INTERACTION_CREATE), the chat service in-process, real workers.
+// Discord end to end: the built CLI, `node dist/car.js chat run --discord`, in a child process, with
+// @discordjs/core + rest + ws against a local fake REST API and Gateway (HELLO, IDENTIFY, READY,
+// MESSAGE_CREATE, INTERACTION_CREATE), and real workers (also run from dist); SIGTERM stops it (exit 0).
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -10,7 +11,17 @@ import { repoPaths } from '../../src/core/paths.ts';
 import { SLASH_COMMANDS } from '../../src/integrations/chat/commands.ts';
 import { createRepoState } from '../../src/integrations/git/index.ts';
 import { startFakeDiscord } from '../fakes/discord-api.ts';
-import { askingRepo, filesContaining, openStore, startService } from './harness.ts';
+import {
+  chatEnv,
+  output,
+  serving,
+  startChat,
+  stopChat,
+  tempHome,
+  waitForLog,
+  withOutput,
+} from './built-chat.ts';
+import { askingRepo, filesContaining, openStore } from './harness.ts';
 
 const GUILD = '1200000000000000001';
 const CHANNEL = '1200000000000000002';
@@ -39,8 +50,16 @@ test('discord: gateway commands, pause notice with buttons, Stop button, reply r
     ].join('\n'),
   );
   cleanups.push(() => repo.cleanup());
-  const svc = await startService(repo.dir, { discord: { token: dc.token } });
-  cleanups.push(() => svc.stop());
+  const home = tempHome();
+  cleanups.push(home.cleanup);
+  const car = startChat(
+    ['chat', 'run', '--discord', '--poll-ms', '100'],
+    { cwd: repo.dir, env: chatEnv(home.home, { CAR_DISCORD_BOT_TOKEN: dc.token }) },
+    cleanups,
+  );
+  await serving(car);
+  const waitFor = <T>(check: () => T | undefined | false | null, ms: number, what: string) =>
+    withOutput(car, dc.waitFor(check, ms, what));
   assert.equal(dc.identifies.length, 1);
   assert.equal(dc.identifies[0]!.token, '<valid>');
   assert.equal(dc.identifies[0]!.intents, 37377);
@@ -48,16 +67,20 @@ test('discord: gateway commands, pause notice with buttons, Stop button, reply r
   dc.userMessage({ channelId: CHANNEL, guildId: GUILD, userId: MALLORY, content: '/bind hunter2' });
   dc.userMessage({ channelId: OTHER_CHANNEL, guildId: GUILD, userId: ALICE, content: '/bind' });
   dc.userMessage({ channelId: CHANNEL, guildId: GUILD, userId: ALICE, content: '/bind' });
-  await dc.waitFor(() => dc.messages.find((m) => /now gets notices/.test(m.content)), 10_000, '/bind answer');
+  await waitFor(() => dc.messages.find((m) => /now gets notices/.test(m.content)), 10_000, '/bind answer');
   assert.equal(dc.messages.length, 1);
   assert.equal(dc.messages[0]!.channel_id, CHANNEL);
-  assert.ok(
-    svc.logs.some((l) => l.includes(`user ${MALLORY} in channel ${CHANNEL} (user not in allowed_user_ids)`)),
+  await waitForLog(
+    car,
+    `user ${MALLORY} in channel ${CHANNEL} (user not in allowed_user_ids)`,
+    'the ignored stranger',
   );
-  assert.ok(
-    svc.logs.some((l) => l.includes(`channel ${OTHER_CHANNEL} (channel not in allowed_channel_ids)`)),
+  await waitForLog(
+    car,
+    `channel ${OTHER_CHANNEL} (channel not in allowed_channel_ids)`,
+    'the ignored channel',
   );
-  assert.ok(!svc.logs.some((l) => l.includes('hunter2')));
+  assert.ok(!car.stderr.includes('hunter2'));
 
   // a pause with no worker (requested from the CLI side): notice with Resume/Stop buttons
   const { config } = loadConfig(repo.dir, {});
@@ -65,7 +88,7 @@ test('discord: gateway commands, pause notice with buttons, Stop button, reply r
   cleanups.push(() => control.close());
   const { run: first } = await control.prepareStart();
   await control.request(first.id, 'pause');
-  const paused = await dc.waitFor(
+  const paused = await waitFor(
     () => dc.messages.find((m) => m.content.startsWith('car paused')),
     10_000,
     'the pause notice',
@@ -77,7 +100,7 @@ test('discord: gateway commands, pause notice with buttons, Stop button, reply r
   // a stranger's click does nothing; Alice's Stop stops the run
   dc.buttonClick({ channelId: CHANNEL, guildId: GUILD, userId: MALLORY, customId: `car:stop:${first.id}` });
   dc.buttonClick({ channelId: CHANNEL, guildId: GUILD, userId: ALICE, customId: `car:stop:${first.id}` });
-  await dc.waitFor(
+  await waitFor(
     () => dc.messages.find((m) => m.content.startsWith('car run stopped')),
     10_000,
     'stop notice',
@@ -90,14 +113,14 @@ test('discord: gateway commands, pause notice with buttons, Stop button, reply r
 
   // a fresh run from chat; the demo agent asks; the reply in the channel resumes it to completion
   dc.userMessage({ channelId: CHANNEL, guildId: GUILD, userId: ALICE, content: '/start' });
-  const ask = await dc.waitFor(
+  const ask = await waitFor(
     () => dc.messages.find((m) => m.content.startsWith('car needs you')),
     30_000,
     'ask',
   );
   assert.match(ask.content, /Which colour should the button be\?/);
   dc.userMessage({ channelId: CHANNEL, guildId: GUILD, userId: ALICE, content: 'Orange.' });
-  await dc.waitFor(
+  await waitFor(
     () => dc.messages.find((m) => m.content.startsWith('car run completed')),
     60_000,
     'completion',
@@ -110,13 +133,6 @@ test('discord: gateway commands, pause notice with buttons, Stop button, reply r
   assert.ok(types.indexOf('chat_reply') < types.indexOf('reply_archived'));
   assert.equal(types.filter((t) => t === 'turn_started').length, 2);
 
-  await new Promise((r) => setTimeout(r, 400));
-  for (const prefix of ['car paused', 'car run stopped', 'car needs you', 'car run completed']) {
-    assert.equal(dc.messages.filter((m) => m.content.startsWith(prefix)).length, 1, prefix);
-  }
-  // every create carried a nonce with enforce_nonce, and the bot's own messages never triggered it
-  assert.ok(dc.createRequests.every((r) => r.nonce !== null && !r.deduped));
-
   // slash commands were registered in the allowed guild at start-up (none globally), and run like
   // typed ones: an ephemeral acknowledgement at once, the answer in the channel
   assert.deepEqual(
@@ -124,17 +140,26 @@ test('discord: gateway commands, pause notice with buttons, Stop button, reply r
     SLASH_COMMANDS.map((c) => c.name),
   );
   assert.equal(dc.commands.has('global'), false);
-  assert.ok(svc.logs.some((l) => /registered 10 slash commands in 1 guild/.test(l)));
+  assert.match(car.stderr, /chat: discord: registered 10 slash commands in 1 guild/);
   const acks = dc.interactionResponses.length;
   dc.slashCommand({ channelId: CHANNEL, guildId: GUILD, userId: ALICE, name: 'status' });
-  await dc.waitFor(
+  await waitFor(
     () => dc.messages.find((m) => /^run [0-9a-f]{8}: completed \(all_done\)/.test(m.content)),
     10_000,
     '/status as a slash command',
   );
   assert.equal(dc.interactionResponses.length, acks + 1);
   assert.equal(dc.interactionResponses.at(-1)!.body.type, 4);
-  await svc.stop();
-  assert.ok(!svc.logs.join('\n').includes(dc.token));
+
+  // SIGTERM: a graceful stop, exit 0
+  await stopChat(car);
+
+  // one notice per event, nothing repeated in the polls after the completion up to the stop
+  for (const prefix of ['car paused', 'car run stopped', 'car needs you', 'car run completed']) {
+    assert.equal(dc.messages.filter((m) => m.content.startsWith(prefix)).length, 1, prefix);
+  }
+  // every create carried a nonce with enforce_nonce, and the bot's own messages never triggered it
+  assert.ok(dc.createRequests.every((r) => r.nonce !== null && !r.deduped));
+  assert.ok(!car.stdout.includes(dc.token) && !car.stderr.includes(dc.token), output(car));
   assert.deepEqual(filesContaining(repo.dir, dc.token), []);
 });

@@ -1,5 +1,6 @@
 // Shared set-up for the chat tests: a real car repo with demo-agent tickets, chat config in
-// repo.override.yml, and the chat service run in-process (workers are real detached processes).
+// repo.override.yml, store helpers, and `startService` for tests that run the chat service in-process
+// (the end-to-end round trips run the built CLI instead: built-chat.ts).
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { FlowControl } from '../../src/control/flow-control.ts';

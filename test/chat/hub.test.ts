@@ -1,19 +1,18 @@
-// One bot for a whole hub: the real `car chat run` in a hub's root (a child process) with the real grammY
-// client against the local fake Bot API, two registered repos whose demo agents each ask a question, and
-// real detached workers. Notices name their repo; a reply goes to the repo the chat follows, or the one
-// named, or the only one waiting; buttons find their run's repo.
+// One bot for a whole hub: the built CLI's `car chat run` (`node dist/car.js`, a child process) in a hub's
+// root with the real grammY client against the local fake Bot API, two registered repos whose demo agents
+// each ask a question, and real detached workers (from dist too). Notices name their repo; a reply goes to
+// the repo the chat follows, or the one named, or the only one waiting; buttons find their run's repo.
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { repoPaths } from '../../src/core/paths.ts';
 import { openRunStore } from '../../src/core/store/run-store.ts';
 import { startFakeTelegram } from '../fakes/telegram-api.ts';
+import { runCar } from '../helpers/built-car.ts';
 import { demoTicket, git, makeHub, writeTicket } from '../hub/helpers.ts';
+import { chatEnv, output, startChat, stopChat, tempHome, withOutput } from './built-chat.ts';
 
-const MAIN = fileURLToPath(new URL('../../src/surfaces/cli/main.ts', import.meta.url));
 const ALICE = 7001;
 
 const cleanups: (() => unknown)[] = [];
@@ -62,33 +61,17 @@ test('hub chat: one bot serves every repo; notices name the repo, replies and bu
     ].join('\n'),
   );
 
-  let log = '';
-  const child: ChildProcess = spawn(
-    process.execPath,
-    // run in the hub's root, where `car chat run` serves the hub (tsx named by path: the cwd has none)
-    ['--import', import.meta.resolve('tsx'), MAIN, 'chat', 'run', '--telegram', '--poll-ms', '100'],
-    {
-      cwd: hub.root,
-      env: { ...process.env, CAR_TELEGRAM_BOT_TOKEN: tg.token, CAR_TELEGRAM_CHAT_ID: String(ALICE) },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    },
-  );
-  child.stdout!.on('data', (c: Buffer) => (log += c.toString()));
-  child.stderr!.on('data', (c: Buffer) => (log += c.toString()));
-  const exited = new Promise((r) => child.once('exit', r));
-  cleanups.push(async () => {
-    child.kill('SIGTERM');
-    await exited;
-  });
+  const home = tempHome();
+  cleanups.push(home.cleanup);
+  const env = chatEnv(home.home, { CAR_TELEGRAM_BOT_TOKEN: tg.token, CAR_TELEGRAM_CHAT_ID: String(ALICE) });
+  // run in the hub's root, where `car chat run` serves the hub
+  const car = startChat(['chat', 'run', '--telegram', '--poll-ms', '100'], { cwd: hub.root, env }, cleanups);
   const say = (text: string) => tg.userMessage({ chatId: ALICE, userId: ALICE, text });
-  const withLog = <T>(p: Promise<T>) =>
-    p.catch((err: Error) => {
-      throw new Error(`${err.message}\n--- car chat run:\n${log}`);
-    });
+  const withLog = <T>(p: Promise<T>) => withOutput(car, p);
   const answer = (re: RegExp, what: string) =>
     withLog(tg.waitFor(() => tg.sent.find((m) => re.test(m.text)), 30_000, what));
 
-  await withLog(tg.waitFor(() => /serving every repo of the hub/.test(log), 30_000, 'start-up'));
+  await withLog(car.waitForOutput(/car chat: serving every repo of the hub /));
   say('/repos');
   const repos = await answer(/^alpha: no runs\nbeta: no runs$/, '/repos');
   assert.ok(repos);
@@ -128,15 +111,24 @@ test('hub chat: one bot serves every repo; notices name the repo, replies and bu
   say('Green for beta.');
   await answer(/^car run completed \(beta, run/, 'beta completed');
   assert.equal(latestRun(dirs.beta!)?.status, 'completed');
+  // one more command answered: the service polled and delivered again after the last notice
+  say('/repos');
+  await answer(
+    /^alpha: completed \(run [0-9a-f]{8}\)\n\* beta: completed \(run [0-9a-f]{8}\)$/,
+    '/repos after both runs',
+  );
 
-  // one notice per event across the hub, all in the one chat
-  await new Promise((r) => setTimeout(r, 400));
+  // SIGTERM: a graceful stop, exit 0
+  await stopChat(car);
+
+  // one notice per event across the hub, all in the one chat, nothing repeated up to the stop
   assert.equal(tg.sent.filter((m) => m.text.startsWith('car needs you')).length, 2);
   assert.equal(tg.sent.filter((m) => m.text.startsWith('car run completed')).length, 2);
-  assert.ok(!log.includes(tg.token), 'the token is never logged');
+  assert.ok(tg.sent.every((m) => m.chat_id === String(ALICE)));
+  assert.ok(!car.stdout.includes(tg.token) && !car.stderr.includes(tg.token), 'the token is never logged');
 
   // `car chat status` in the hub's root reads the hub's chat state
-  const status = await hub.run(['chat', 'status', '--json']);
+  const status = await runCar(['chat', 'status', '--json'], { cwd: hub.root, env });
   assert.equal(status.code, 0, status.stderr);
   const s = JSON.parse(status.stdout) as {
     bindings: { chat_id: string; repo: string | null }[];
@@ -150,4 +142,5 @@ test('hub chat: one bot serves every repo; notices name the repo, replies and bu
     s.outbox.map((c) => c.status),
     ['sent'],
   );
+  assert.ok(!status.stdout.includes(tg.token), output(car));
 });

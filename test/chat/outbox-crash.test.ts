@@ -1,53 +1,40 @@
-// The outbox survives kill -9: the real `car chat run` runs as a child process, is killed while a send
-// is in flight, and a restart delivers what was not delivered without repeating what was.
+// The outbox survives kill -9: the built CLI's `car chat run` (`node dist/car.js`) runs as a child
+// process, is killed while a send is in flight, and a restart delivers what was not delivered without
+// repeating what was; SIGTERM then stops it (exit 0).
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
-import { join } from 'node:path';
 import { after, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { openChatStore } from '../../src/core/notify/chat-store.ts';
 import { repoPaths } from '../../src/core/paths.ts';
 import { startFakeDiscord } from '../fakes/discord-api.ts';
 import { startFakeTelegram } from '../fakes/telegram-api.ts';
-import { type CarRepo, json, makeCarRepo } from '../helpers/cli.ts';
+import { type CarChild, runCar } from '../helpers/built-car.ts';
+import { type CarRepo, makeCarRepo } from '../helpers/cli.ts';
+import { waitFor } from '../helpers/wait.ts';
+import { chatEnv, output, startChat, stopChat, tempHome, withOutput } from './built-chat.ts';
 import { filesContaining, openStore } from './harness.ts';
-
-const MAIN = join(fileURLToPath(new URL('../../src/surfaces/cli/main.ts', import.meta.url)));
-const TSX = import.meta.resolve('tsx');
 
 const cleanups: (() => unknown)[] = [];
 after(async () => {
   for (const c of cleanups.reverse()) await c();
 });
 
-interface Child {
-  proc: ChildProcess;
-  output: () => string;
-  exited: Promise<number | null>;
+function carChat(root: string, flag: string, env: NodeJS.ProcessEnv): CarChild {
+  return startChat(['--repo', root, 'chat', 'run', flag, '--poll-ms', '100'], { cwd: root, env }, cleanups);
 }
 
-function carChat(root: string, flag: string, env: Record<string, string>): Child {
-  const proc = spawn(
-    process.execPath,
-    ['--import', TSX, MAIN, '--repo', root, 'chat', 'run', flag, '--poll-ms', '100'],
-    {
-      env: { ...process.env, ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    },
-  );
-  let out = '';
-  proc.stdout?.on('data', (d: Buffer) => {
-    out += d.toString();
-  });
-  proc.stderr?.on('data', (d: Buffer) => {
-    out += d.toString();
-  });
-  const exited = new Promise<number | null>((r) => proc.on('exit', (code) => r(code)));
-  cleanups.push(() => {
-    if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL');
-  });
-  return { proc, output: () => out, exited };
+function envWith(extra: Record<string, string>): NodeJS.ProcessEnv {
+  const home = tempHome();
+  cleanups.push(home.cleanup);
+  return chatEnv(home.home, extra);
 }
+
+async function chatStatus<T>(root: string, env: NodeJS.ProcessEnv): Promise<T> {
+  const r = await runCar(['--repo', root, 'chat', 'status', '--json'], { cwd: root, env });
+  assert.equal(r.code, 0, r.stderr);
+  return JSON.parse(r.stdout) as T;
+}
+
+const both = (car: CarChild) => car.stdout + car.stderr;
 
 /** A repo with one run whose log holds five notify dispatches, and `chatId` bound on `platform`. */
 async function seeded(
@@ -76,6 +63,30 @@ async function seeded(
 
 const notes = (texts: string[]) => texts.map((t) => /: (note \d)$/.exec(t)?.[1] ?? t);
 
+/** The outbox's counts by status. */
+function counts(root: string): [string, number][] {
+  const chats = openChatStore(repoPaths(root).dbFile);
+  try {
+    return chats.counts().map((c) => [c.status, c.count]);
+  } finally {
+    chats.close();
+  }
+}
+
+/** Waits until the outbox holds `n` messages, all sent (car marked the last one delivered). */
+async function allSent(car: CarChild, root: string, n: number): Promise<void> {
+  const chats = openChatStore(repoPaths(root).dbFile);
+  const done = () => {
+    const c = chats.counts();
+    return c.length === 1 && c[0]!.status === 'sent' && c[0]!.count === n;
+  };
+  try {
+    await withOutput(car, waitFor(`${n} outbox rows marked sent`, done, 30_000));
+  } finally {
+    chats.close();
+  }
+}
+
 test('telegram: kill -9 mid-send; the restart sends the rest and nothing twice', async () => {
   const tg = await startFakeTelegram();
   cleanups.push(() => tg.close());
@@ -84,15 +95,18 @@ test('telegram: kill -9 mid-send; the restart sends the rest and nothing twice',
     'telegram',
     '4242',
   );
-  const env = { CAR_TELEGRAM_BOT_TOKEN: tg.token };
+  const env = envWith({ CAR_TELEGRAM_BOT_TOKEN: tg.token });
   tg.holdSendsFrom = 2;
   const first = carChat(repo.dir, '--telegram', env);
-  await tg.waitFor(() => tg.held() === 1, 30_000, 'a held third send');
+  await withOutput(
+    first,
+    tg.waitFor(() => tg.held() === 1, 30_000, 'a held third send'),
+  );
   assert.deepEqual(notes(tg.sent.map((m) => m.text)), ['note 1', 'note 2']);
-  first.proc.kill('SIGKILL');
+  first.child.kill('SIGKILL');
   await first.exited;
 
-  const mid = json<{ waiting: { status: string }[] }>(await repo.run(['chat', 'status', '--json']));
+  const mid = await chatStatus<{ waiting: { status: string }[] }>(repo.dir, env);
   assert.deepEqual(
     mid.waiting.map((w) => w.status),
     ['pending', 'pending', 'sending'],
@@ -101,29 +115,33 @@ test('telegram: kill -9 mid-send; the restart sends the rest and nothing twice',
 
   tg.holdSendsFrom = null;
   const second = carChat(repo.dir, '--telegram', env);
-  await tg.waitFor(() => tg.sent.length >= 5, 30_000, 'all five notices');
-  await new Promise((r) => setTimeout(r, 600));
-  assert.deepEqual(notes(tg.sent.map((m) => m.text)), ['note 1', 'note 2', 'note 3', 'note 4', 'note 5']);
-  assert.ok(tg.sent.every((m) => m.chat_id === '4242'));
-
-  const status = json<{ outbox: { status: string; count: number }[]; waiting: unknown[] }>(
-    await repo.run(['chat', 'status', '--json']),
+  await withOutput(
+    second,
+    tg.waitFor(() => tg.sent.length >= 5, 30_000, 'all five notices'),
+  );
+  await allSent(second, repo.dir, 5);
+  const status = await chatStatus<{ outbox: { status: string; count: number }[]; waiting: unknown[] }>(
+    repo.dir,
+    env,
   );
   assert.deepEqual(
     status.outbox.map((c) => [c.status, c.count]),
     [['sent', 5]],
   );
+
+  await stopChat(second);
+  // nothing sent twice, up to the stop
+  assert.deepEqual(notes(tg.sent.map((m) => m.text)), ['note 1', 'note 2', 'note 3', 'note 4', 'note 5']);
+  assert.ok(tg.sent.every((m) => m.chat_id === '4242'));
+  assert.deepEqual(counts(repo.dir), [['sent', 5]]);
   const chats = openChatStore(repoPaths(repo.dir).dbFile);
   assert.deepEqual(
     chats.list().map((m) => m.crashResends),
     [0, 0, 1, 0, 0],
   );
   chats.close();
-
-  second.proc.kill('SIGTERM');
-  assert.equal(await second.exited, 0, second.output());
-  assert.match(second.output(), /1 message\(s\) interrupted mid-send by a crash will be sent again/);
-  for (const out of [first.output(), second.output()]) assert.ok(!out.includes(tg.token));
+  assert.match(second.stderr, /1 message\(s\) interrupted mid-send by a crash will be sent again/);
+  for (const car of [first, second]) assert.ok(!both(car).includes(tg.token), output(car));
   assert.deepEqual(filesContaining(repo.dir, tg.token), []);
 });
 
@@ -135,18 +153,28 @@ test('discord: kill -9 after Discord accepted a message; the resend carries the 
     'discord',
     '1100000000000000042',
   );
-  const env = { CAR_DISCORD_BOT_TOKEN: dc.token };
+  const env = envWith({ CAR_DISCORD_BOT_TOKEN: dc.token });
   dc.holdResponsesFrom = 2;
   const first = carChat(repo.dir, '--discord', env);
-  await dc.waitFor(() => dc.held() === 1, 30_000, 'a held third create');
+  await withOutput(
+    first,
+    dc.waitFor(() => dc.held() === 1, 30_000, 'a held third create'),
+  );
   assert.equal(dc.messages.length, 3, 'Discord has the third message; car never saw the answer');
-  first.proc.kill('SIGKILL');
+  first.child.kill('SIGKILL');
   await first.exited;
 
   dc.holdResponsesFrom = null;
   const second = carChat(repo.dir, '--discord', env);
-  await dc.waitFor(() => dc.createRequests.length >= 6, 30_000, 'the remaining sends');
-  await new Promise((r) => setTimeout(r, 600));
+  await withOutput(
+    second,
+    dc.waitFor(() => dc.createRequests.length >= 6, 30_000, 'the remaining sends'),
+  );
+  await allSent(second, repo.dir, 5);
+  await chatStatus(repo.dir, env);
+
+  await stopChat(second);
+  // nothing posted twice, up to the stop
   assert.deepEqual(notes(dc.messages.map((m) => m.content)), [
     'note 1',
     'note 2',
@@ -163,9 +191,7 @@ test('discord: kill -9 after Discord accepted a message; the resend carries the 
   assert.equal(nonces[2], nonces[3]);
   assert.equal(new Set(nonces).size, 5);
   assert.equal(dc.identifies.length, 2, 'each process identified on the gateway');
-
-  second.proc.kill('SIGTERM');
-  assert.equal(await second.exited, 0, second.output());
-  for (const out of [first.output(), second.output()]) assert.ok(!out.includes(dc.token));
+  assert.deepEqual(counts(repo.dir), [['sent', 5]]);
+  for (const car of [first, second]) assert.ok(!both(car).includes(dc.token), output(car));
   assert.deepEqual(filesContaining(repo.dir, dc.token), []);
 });

@@ -1,13 +1,25 @@
-// Telegram end to end: the real grammY client against a local fake Bot API, the chat service in-process,
-// the real demo agent in real detached workers. A pause notice arrives once; a plain reply in the chat
-// becomes USER_REPLY, resumes the run and is seen by the agent's next prompt; strangers are ignored.
+// Telegram end to end: the built CLI, `node dist/car.js chat run --telegram`, in a child process, with the
+// real grammY client against a local fake Bot API and the real demo agent in real detached workers (also
+// run from dist). A pause notice arrives once; a plain reply in the chat becomes USER_REPLY, resumes the
+// run and is seen by the agent's next prompt; strangers are ignored; SIGTERM stops the service (exit 0).
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
-import { startFakeTelegram } from '../fakes/telegram-api.ts';
-import { type CarRepo, json } from '../helpers/cli.ts';
-import { askingRepo, filesContaining, type InProcess, openStore, startService } from './harness.ts';
+import { type FakeTelegram, startFakeTelegram } from '../fakes/telegram-api.ts';
+import { type CarChild, runCar } from '../helpers/built-car.ts';
+import type { CarRepo } from '../helpers/cli.ts';
+import {
+  chatEnv,
+  output,
+  serving,
+  startChat,
+  stopChat,
+  tempHome,
+  waitForLog,
+  withOutput,
+} from './built-chat.ts';
+import { askingRepo, filesContaining, openStore } from './harness.ts';
 
 const CHAT = 5001;
 const ALICE = 5001; // a private chat: the chat id is the user id
@@ -30,30 +42,43 @@ const yaml = (apiRoot: string) =>
     '',
   ].join('\n');
 
+/** The repo and a `car chat run --telegram` serving it, from the built CLI. */
+async function served(
+  tg: FakeTelegram,
+  ask?: string,
+): Promise<{ repo: CarRepo; car: CarChild; env: NodeJS.ProcessEnv }> {
+  const repo = await askingRepo(yaml(tg.url), ask);
+  cleanups.push(() => repo.cleanup());
+  const home = tempHome();
+  cleanups.push(home.cleanup);
+  const env = chatEnv(home.home, { CAR_TELEGRAM_BOT_TOKEN: tg.token });
+  const car = startChat(['chat', 'run', '--telegram', '--poll-ms', '100'], { cwd: repo.dir, env }, cleanups);
+  await serving(car);
+  return { repo, car, env };
+}
+
 test('telegram: bind, pause notice once, reply resumes the run and reaches the next prompt, strangers ignored, token nowhere', async () => {
   const tg = await startFakeTelegram();
   cleanups.push(() => tg.close());
-  const repo: CarRepo = await askingRepo(yaml(tg.url));
-  cleanups.push(() => repo.cleanup());
-  const svc: InProcess = await startService(repo.dir, { telegram: { token: tg.token } });
-  cleanups.push(() => svc.stop());
+  const { repo, car, env } = await served(tg);
+  const waitFor = <T>(check: () => T | undefined | false | null, ms: number, what: string) =>
+    withOutput(car, tg.waitFor(check, ms, what));
 
   // a stranger in the allowed chat is ignored (and logged without what they wrote)
   tg.userMessage({ chatId: CHAT, userId: MALLORY, text: '/bind secret-words' });
   tg.userMessage({ chatId: CHAT, userId: ALICE, text: '/bind' });
-  await tg.waitFor(() => tg.sent.find((m) => /now gets notices/.test(m.text)), 10_000, 'the /bind answer');
+  await waitFor(() => tg.sent.find((m) => /now gets notices/.test(m.text)), 10_000, 'the /bind answer');
   assert.equal(tg.sent.length, 1, 'only the allowed user got an answer');
-  assert.ok(
-    svc.logs.some((l) =>
-      /ignored an update from user 6666 in chat 5001 \(user not in allowed_user_ids\)/.test(l),
-    ),
-    svc.logs.join('\n'),
+  await waitForLog(
+    car,
+    /chat: telegram: ignored an update from user 6666 in chat 5001 \(user not in allowed_user_ids\)\n/,
+    'the ignored stranger',
   );
-  assert.ok(!svc.logs.some((l) => l.includes('secret-words')), 'message text is not logged');
+  assert.ok(!car.stderr.includes('secret-words'), 'message text is not logged');
 
   // start a run from chat: the demo agent asks, the run pauses, the notice carries the question
   tg.userMessage({ chatId: CHAT, userId: ALICE, text: '/start' });
-  const notice = await tg.waitFor(
+  const notice = await waitFor(
     () => tg.sent.find((m) => m.text.startsWith('car needs you')),
     30_000,
     'the pause notice',
@@ -74,7 +99,7 @@ test('telegram: bind, pause notice once, reply resumes the run and reaches the n
   tg.userMessage({ chatId: CHAT, userId: MALLORY, text: 'Red!' });
   // the reply: plain text in the bound chat
   tg.userMessage({ chatId: CHAT, userId: ALICE, text: 'Make it teal, please.' });
-  await tg.waitFor(
+  await waitFor(
     () => tg.sent.find((m) => m.text.startsWith('car run completed')),
     60_000,
     'the completion notice',
@@ -105,49 +130,57 @@ test('telegram: bind, pause notice once, reply resumes the run and reaches the n
   const [first] = readdirSync(history);
   assert.match(readFileSync(join(history, first!, 'USER_REPLY.md'), 'utf8'), /Make it teal, please\./);
 
-  // one notice per event: one pause notice, one completion notice, no repeats after more polls
-  await new Promise((r) => setTimeout(r, 500));
-  assert.equal(tg.sent.filter((m) => m.text.startsWith('car needs you')).length, 1);
-  assert.equal(tg.sent.filter((m) => m.text.startsWith('car run completed')).length, 1);
-  assert.ok(tg.sent.every((m) => m.chat_id === String(CHAT)));
-  assert.ok(!tg.sent.some((m) => m.text.includes('Red!')));
-
-  // /status and a button press: answered, callback acknowledged
+  // /status and a button press: answered, callback acknowledged (the service polled and delivered
+  // again after the completion notice, so a repeated notice would have gone out with these answers)
   tg.userMessage({ chatId: CHAT, userId: ALICE, text: '/status' });
-  await tg.waitFor(
+  await waitFor(
     () => tg.sent.find((m) => /^run [0-9a-f]{8}: completed \(all_done\)/.test(m.text)),
     10_000,
     '/status',
   );
   tg.buttonPress({ chatId: CHAT, userId: ALICE, data: `car:status:${run.id}` });
-  await tg.waitFor(() => tg.callbackAnswers.length === 1, 10_000, 'the callback answer');
+  await waitFor(() => tg.callbackAnswers.length === 1, 10_000, 'the callback answer');
+  const statusAnswers = () => tg.sent.filter((m) => /^run [0-9a-f]{8}: completed/.test(m.text)).length;
+  await waitFor(() => statusAnswers() === 2, 10_000, 'the status button, answered');
 
-  // the token is in no log line, no store file, no worker log, and no outbox row
-  await svc.stop();
-  assert.ok(!svc.logs.join('\n').includes(tg.token));
+  // SIGTERM: a graceful stop, exit 0
+  await stopChat(car);
+
+  // one notice per event: one pause notice, one completion notice, nothing repeated up to the stop
+  assert.equal(tg.sent.filter((m) => m.text.startsWith('car needs you')).length, 1);
+  assert.equal(tg.sent.filter((m) => m.text.startsWith('car run completed')).length, 1);
+  assert.ok(tg.sent.every((m) => m.chat_id === String(CHAT)));
+  assert.ok(!tg.sent.some((m) => m.text.includes('Red!')));
+
+  // the token is in no output or log line, no store file, no worker log, and no outbox row
+  assert.ok(!car.stdout.includes(tg.token) && !car.stderr.includes(tg.token), output(car));
   assert.deepEqual(filesContaining(repo.dir, tg.token), []);
-  const status = json<{ outbox: { status: string; count: number }[]; bindings: unknown[] }>(
-    await repo.run(['chat', 'status', '--json']),
-  );
-  assert.equal(status.bindings.length, 1);
+  const status = await runCar(['chat', 'status', '--json'], { cwd: repo.dir, env });
+  assert.equal(status.code, 0, status.stderr);
+  const parsed = JSON.parse(status.stdout) as {
+    platforms: { telegram: { token_set: boolean } };
+    outbox: { status: string; count: number }[];
+    bindings: unknown[];
+  };
+  assert.equal(parsed.platforms.telegram.token_set, true);
+  assert.equal(parsed.bindings.length, 1);
   assert.deepEqual(
-    status.outbox.map((c) => c.status),
+    parsed.outbox.map((c) => c.status),
     ['sent'],
     'every queued message was delivered',
   );
-  assert.ok(!JSON.stringify(status).includes(tg.token));
+  assert.ok(!status.stdout.includes(tg.token) && !status.stderr.includes(tg.token));
 });
 
 test('telegram: a question with ready answers shows them as buttons; pressing one is the reply', async () => {
   const tg = await startFakeTelegram();
   cleanups.push(() => tg.close());
-  const repo: CarRepo = await askingRepo(yaml(tg.url), 'Which colour? | Blue | Red, like the logo');
-  cleanups.push(() => repo.cleanup());
-  const svc: InProcess = await startService(repo.dir, { telegram: { token: tg.token } });
-  cleanups.push(() => svc.stop());
+  const { repo, car } = await served(tg, 'Which colour? | Blue | Red, like the logo');
+  const waitFor = <T>(check: () => T | undefined | false | null, ms: number, what: string) =>
+    withOutput(car, tg.waitFor(check, ms, what));
   tg.userMessage({ chatId: CHAT, userId: ALICE, text: '/bind' });
   tg.userMessage({ chatId: CHAT, userId: ALICE, text: '/start' });
-  const notice = await tg.waitFor(
+  const notice = await waitFor(
     () => tg.sent.find((m) => m.text.startsWith('car needs you')),
     30_000,
     'the pause notice',
@@ -166,7 +199,7 @@ test('telegram: a question with ready answers shows them as buttons; pressing on
     ],
   );
   tg.buttonPress({ chatId: CHAT, userId: ALICE, data: `car:answer:${run.id}:1` });
-  await tg.waitFor(
+  await waitFor(
     () => tg.sent.find((m) => m.text.startsWith('car run completed')),
     60_000,
     'the completion notice',
@@ -184,9 +217,11 @@ test('telegram: a question with ready answers shows them as buttons; pressing on
   assert.match(readFileSync(join(history, first!, 'USER_REPLY.md'), 'utf8'), /Red, like the logo/);
   // a second press on the answered question changes nothing
   tg.buttonPress({ chatId: CHAT, userId: ALICE, data: `car:answer:${run.id}:0` });
-  await tg.waitFor(
+  await waitFor(
     () => tg.sent.find((m) => /no longer waits for that answer/.test(m.text)),
     10_000,
     'the late press',
   );
+  await stopChat(car);
+  assert.ok(!car.stdout.includes(tg.token) && !car.stderr.includes(tg.token), output(car));
 });
