@@ -1,4 +1,4 @@
-import { parseDocument } from 'yaml';
+import { checkTextSize, INPUT_LIMITS, parseYamlWithinLimits } from '../input-limits.ts';
 import { parseArgv } from './argv.ts';
 import type { ConfigProblem } from './errors.ts';
 import type { Mapping } from './merge.ts';
@@ -43,12 +43,15 @@ function genericLayer(name: string, raw: string): EnvLayer | ConfigProblem {
     };
   }
   const keyPath = path.join('.');
-  const doc = parseDocument(raw, { version: '1.1' });
-  const error = doc.errors[0];
-  if (error) {
-    return { file: name, keyPath, message: `is not a valid YAML value: ${error.message.split('\n')[0]}` };
+  const tooBig = checkTextSize(raw, INPUT_LIMITS.configFileBytes, 'a config value');
+  if (tooBig) return { file: name, keyPath, message: tooBig.message.replace(/^file/, 'value') };
+  const parsed = parseYamlWithinLimits(raw, { version: '1.1' });
+  const problem = parsed.problems?.[0];
+  if (problem) {
+    const message = problem.code ? problem.message : `is not a valid YAML value: ${problem.message}`;
+    return { file: name, keyPath, message };
   }
-  return { source: name, value: nest(path, doc.toJS()) };
+  return { source: name, value: nest(path, parsed.value) };
 }
 
 /**

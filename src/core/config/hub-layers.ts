@@ -2,7 +2,7 @@
 // and its shared sections (agents, app_server, the chat bots, ...), below the repo's own files. A repo is
 // in a hub when the nearest hub above it (or $CAR_HUB_ROOT) lists it in its manifest.
 import { dirname, join, relative } from 'node:path';
-import { findByDir, readManifest } from '../hub/manifest.ts';
+import { findByDir, ManifestError, readManifest } from '../hub/manifest.ts';
 import { findHubRoot } from '../hub/paths.ts';
 import type { ConfigProblem } from './errors.ts';
 import { isMapping, type Mapping } from './merge.ts';
@@ -18,6 +18,8 @@ export type LayerRead =
 
 export interface HubLayers {
   hubRoot: string;
+  /** Set when the hub's manifest is over an input limit: membership is unknown, so loading stops. */
+  problems?: ConfigProblem[];
   /** Each hub file reduced to what repos inherit, lowest precedence first, labelled for messages. */
   layers: { label: string; file: string; read: LayerRead }[];
 }
@@ -59,10 +61,19 @@ export function hubLayersFor(
       manifestRel = read.value.hub.manifest;
   }
   let member = false;
+  const manifestFile = join(hubRoot, manifestRel);
   try {
-    member = findByDir(hubRoot, readManifest(join(hubRoot, manifestRel)), root) !== undefined;
-  } catch {
-    member = false; // no readable manifest: nothing registered
+    member = findByDir(hubRoot, readManifest(manifestFile), root) !== undefined;
+  } catch (err) {
+    // A manifest over an input limit is hostile or broken beyond reading: say so rather than
+    // silently dropping the hub's settings. Any other unreadable manifest registers nothing.
+    if (err instanceof ManifestError && err.limit) {
+      const file = relative(root, manifestFile) || manifestFile;
+      const { message, line, col } = err.limit;
+      const problem: ConfigProblem = { file, keyPath: '', message, ...(line ? { line, col } : {}) };
+      return { hubRoot, layers: [], problems: [problem] };
+    }
+    member = false;
   }
   if (!member) return null;
   return {

@@ -1,7 +1,6 @@
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { parseDocument } from 'yaml';
 import type { z } from 'zod';
+import { INPUT_LIMITS, InputLimitError, parseYamlWithinLimits, readFileBounded } from '../input-limits.ts';
 import { envLayers } from './env.ts';
 import { ConfigError, type ConfigProblem } from './errors.ts';
 import { hubLayersFor, type LayerRead } from './hub-layers.ts';
@@ -48,25 +47,28 @@ type FileRead = LayerRead;
 function readLayerFile(path: string, label: string): FileRead {
   let text: string;
   try {
-    text = readFileSync(path, 'utf8');
+    // The size is checked before reading (input-limits.ts): a 50 MB file costs a stat.
+    text = readFileBounded(path, INPUT_LIMITS.configFileBytes, 'a config file').toString('utf8');
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'ENOENT') return { present: false };
-    return {
-      present: true,
-      problems: [{ file: label, keyPath: '', message: `cannot be read (${code ?? err})` }],
-    };
+    const message = err instanceof InputLimitError ? err.message : `cannot be read (${code ?? err})`;
+    return { present: true, problems: [{ file: label, keyPath: '', message }] };
   }
-  const doc = parseDocument(text, { version: '1.1' });
-  if (doc.errors.length > 0) {
-    const problems = doc.errors.map((error): ConfigProblem => {
-      const pos = error.linePos?.[0];
-      const reason = (error.message.split('\n')[0] ?? '').replace(/ at line \d+, column \d+:?$/, '');
-      return { file: label, keyPath: '', message: `invalid YAML: ${reason}`, ...(pos ?? {}) };
-    });
+  const parsed = parseYamlWithinLimits(text, { version: '1.1' });
+  if (parsed.problems) {
+    const problems = parsed.problems.map(
+      (p): ConfigProblem => ({
+        file: label,
+        keyPath: '',
+        message: p.code ? p.message : `invalid YAML: ${p.message}`,
+        line: p.line,
+        col: p.col,
+      }),
+    );
     return { present: true, problems };
   }
-  const value: unknown = doc.toJS() ?? {};
+  const value: unknown = parsed.value ?? {};
   if (!isMapping(value))
     return { present: true, problems: [{ file: label, keyPath: '', message: 'config must be a mapping' }] };
   if (label === REPO_OVERRIDE) {
@@ -134,6 +136,7 @@ export function loadConfig(root: string, env: NodeJS.ProcessEnv = process.env): 
     present: hub !== null,
     ...(hub ? { file: hub.hubRoot, files: hub.layers.filter((l) => l.read.present).map((l) => l.file) } : {}),
   });
+  if (hub?.problems) problems.push(...hub.problems);
   for (const l of hub?.layers ?? []) {
     if ('problems' in l.read) problems.push(...l.read.problems);
     else if ('value' in l.read) layers.push({ source: l.label, value: l.read.value });

@@ -1,10 +1,16 @@
 // Dispatches (agent → human), CAR-compatible: the agent stages `runs/<id>/DISPATCH.md` (optional YAML
 // frontmatter `mode`, `title`) plus attachments in `dispatch/`; after the turn the runner archives them
 // into `dispatch_history/<NNNN>/`. Turn summaries share the same numbering.
-import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { parse, stringify } from 'yaml';
+import { stringify } from 'yaml';
 import { writeFileAtomic } from '../fs/atomic.ts';
+import {
+  checkTextSize,
+  INPUT_LIMITS,
+  InputLimitError,
+  parseYamlWithinLimits,
+  readFileBounded,
+} from '../input-limits.ts';
 import { splitFrontmatter as splitTicketFrontmatter } from '../tickets/frontmatter.ts';
 import type { RunPaths } from './run-paths.ts';
 import { archiveStaged, createSeqDir, nextSeq, seqName } from './run-paths.ts';
@@ -33,10 +39,21 @@ export interface ArchivedDispatch extends Dispatch {
 /** DISPATCH.md whose frontmatter cannot be trusted; the staging file is left for a human to fix. */
 export class DispatchFrontmatterError extends Error {
   readonly errors: string[];
-  constructor(errors: string[]) {
-    super(`Invalid DISPATCH.md frontmatter: ${errors.join('; ')}`);
+  constructor(errors: string[], message = `Invalid DISPATCH.md frontmatter: ${errors.join('; ')}`) {
+    super(message);
     this.name = 'DispatchFrontmatterError';
     this.errors = errors;
+  }
+}
+
+/**
+ * DISPATCH.md over the file size limit (or not a regular file): not read, left in place. A subclass,
+ * so whatever pauses the run on bad frontmatter pauses it on this too, with this reason.
+ */
+export class DispatchTooLargeError extends DispatchFrontmatterError {
+  constructor(reason: string) {
+    super([reason], reason);
+    this.name = 'DispatchTooLargeError';
   }
 }
 
@@ -69,11 +86,14 @@ export function parseDispatch(text: string): Dispatch {
   if (doc.unclosed) throw new DispatchFrontmatterError(['frontmatter opened with --- but never closed']);
   let data: unknown = {};
   if (doc.yaml !== null) {
-    try {
-      data = parse(doc.yaml, { logLevel: 'error' }) ?? {};
-    } catch (err) {
-      throw new DispatchFrontmatterError([`YAML does not parse: ${(err as Error).message.split('\n')[0]}`]);
-    }
+    const tooBig = checkTextSize(doc.yaml, INPUT_LIMITS.frontmatterBytes, 'frontmatter');
+    if (tooBig) throw new DispatchFrontmatterError([tooBig.message]);
+    // Line numbers in the file: the YAML starts on line 2, after the opening fence.
+    const parsed = parseYamlWithinLimits(doc.yaml, { logLevel: 'error' });
+    const problem = parsed.problems?.[0];
+    if (problem?.code) throw new DispatchFrontmatterError([`line ${problem.line + 1}: ${problem.message}`]);
+    if (problem) throw new DispatchFrontmatterError([`YAML does not parse: ${problem.message}`]);
+    data = parsed.value ?? {};
   }
   if (typeof data !== 'object' || data === null || Array.isArray(data)) {
     throw new DispatchFrontmatterError(['frontmatter must be a YAML mapping']);
@@ -130,9 +150,11 @@ export function nextDispatchSeq(paths: RunPaths): Promise<number> {
 export async function archiveDispatch(paths: RunPaths, seq: number): Promise<ArchivedDispatch | null> {
   let text: string;
   try {
-    text = await readFile(paths.dispatchFile, 'utf8');
+    // The size is checked before reading (core/input-limits.ts).
+    text = readFileBounded(paths.dispatchFile, INPUT_LIMITS.dispatchFileBytes, 'a dispatch').toString('utf8');
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    if (err instanceof InputLimitError) throw new DispatchTooLargeError(err.message);
     throw err;
   }
   const dispatch = parseDispatch(text);

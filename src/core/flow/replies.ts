@@ -1,10 +1,17 @@
 // Replies (human → agent), CAR-compatible: `runs/<id>/USER_REPLY.md` (optional frontmatter `title`)
 // plus attachments in `reply/`, archived into `reply_history/<NNNN>/` before the next turn and shown to
 // the agent in `<CAR_HUMAN_REPLIES>` until a turn succeeds.
-import { readdir, readFile } from 'node:fs/promises';
+import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { parse, stringify } from 'yaml';
+import { stringify } from 'yaml';
 import { writeFileAtomic } from '../fs/atomic.ts';
+import {
+  checkTextSize,
+  INPUT_LIMITS,
+  InputLimitError,
+  parseYamlWithinLimits,
+  readFileBounded,
+} from '../input-limits.ts';
 import { normalizeBody, splitFrontmatter } from './dispatch.ts';
 import type { RunPaths } from './run-paths.ts';
 import { archiveStaged, listSeqs, nextSeq, seqName } from './run-paths.ts';
@@ -28,16 +35,16 @@ export interface ArchivedReply extends UserReply {
   error?: string;
 }
 
-/** Permissive on purpose: a human's words are never rejected; frontmatter that does not parse stays in the body. */
+/**
+ * Permissive on purpose: a human's words are never rejected; frontmatter that does not parse, or is
+ * over an input limit (then it is not parsed at all), stays in the body.
+ */
 export function parseReply(text: string): UserReply {
   const doc = splitFrontmatter(text);
   let data: unknown = null;
-  if (doc.yaml !== null) {
-    try {
-      data = parse(doc.yaml, { logLevel: 'error' });
-    } catch {
-      data = null;
-    }
+  if (doc.yaml !== null && !checkTextSize(doc.yaml, INPUT_LIMITS.frontmatterBytes, 'frontmatter')) {
+    const parsed = parseYamlWithinLimits(doc.yaml, { logLevel: 'error' });
+    data = parsed.problems ? null : parsed.value;
   }
   if (typeof data !== 'object' || data === null || Array.isArray(data)) {
     return { title: null, body: normalizeBody(text), extra: {} };
@@ -47,11 +54,27 @@ export function parseReply(text: string): UserReply {
   return { title, body: normalizeBody(doc.body), extra };
 }
 
-/** Archives a staged USER_REPLY.md + `reply/*` under the next free number; null when none is staged. */
-export async function archiveReply(paths: RunPaths): Promise<ArchivedReply | null> {
-  let text: string;
+/**
+ * Reads a reply file within the size limit: its text, or `error` saying why it was not read (over the
+ * limit, not a regular file). Other errors (ENOENT) are thrown.
+ */
+function readReplyFile(file: string): { text: string } | { error: string } {
   try {
-    text = await readFile(paths.replyFile, 'utf8');
+    return { text: readFileBounded(file, INPUT_LIMITS.replyFileBytes, 'a reply').toString('utf8') };
+  } catch (err) {
+    if (err instanceof InputLimitError) return { error: `${REPLY_FILE} ${err.message}` };
+    throw err;
+  }
+}
+
+/**
+ * Archives a staged USER_REPLY.md + `reply/*` under the next free number; null when none is staged.
+ * A reply over the size limit is archived unread (a person's file is kept), with `error` saying so.
+ */
+export async function archiveReply(paths: RunPaths): Promise<ArchivedReply | null> {
+  let read: { text: string } | { error: string };
+  try {
+    read = readReplyFile(paths.replyFile);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
     throw err;
@@ -65,7 +88,9 @@ export async function archiveReply(paths: RunPaths): Promise<ArchivedReply | nul
     reservedName: REPLY_FILE,
   });
   const relDir = `${paths.rel.replyHistoryDir}/${seqName(seq)}`;
-  return { ...parseReply(text), seq, dir, attachments: attachments.map((n) => `${relDir}/${n}`) };
+  const reply =
+    'text' in read ? parseReply(read.text) : { title: null, body: '', extra: {}, error: read.error };
+  return { ...reply, seq, dir, attachments: attachments.map((n) => `${relDir}/${n}`) };
 }
 
 /**
@@ -91,8 +116,10 @@ async function readArchived(paths: RunPaths, seq: number): Promise<ArchivedReply
     .map((e) => `${relDir}/${e.name}`)
     .sort();
   try {
-    const reply = parseReply(await readFile(join(dir, REPLY_FILE), 'utf8'));
-    return { ...reply, seq, dir, attachments };
+    const read = readReplyFile(join(dir, REPLY_FILE));
+    if ('error' in read)
+      return { title: null, body: '', extra: {}, seq, dir, attachments, error: read.error };
+    return { ...parseReply(read.text), seq, dir, attachments };
   } catch (err) {
     const error = `${REPLY_FILE} unreadable: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`;
     return { title: null, body: '', extra: {}, seq, dir, attachments, error };

@@ -2,6 +2,7 @@
 // key order, quoting, line endings, a BOM and the body stay exactly as the author (or CAR) left them.
 import { isDeepStrictEqual } from 'node:util';
 import { isAlias, isMap, isScalar, Scalar, type YAMLMap } from 'yaml';
+import { checkTextSize, INPUT_LIMITS } from '../input-limits.ts';
 import { type FrontmatterSplit, splitFrontmatter } from './frontmatter.ts';
 import { sanitizeTicketId } from './lint.ts';
 import { newTicketId } from './ticket.ts';
@@ -9,8 +10,8 @@ import {
   documentProblems,
   documentValue,
   findPair,
+  parseBoundedYamlDocument,
   parseYaml,
-  parseYamlDocument,
   resolvePlain,
 } from './yaml.ts';
 
@@ -69,7 +70,12 @@ export function renderScalar(value: ScalarValue): string {
 function parseFrontmatterMap(text: string, where: string): { map: YAMLMap | null; split: FrontmatterSplit } {
   const split = splitFrontmatter(text);
   if (split.yaml === null) throw new TicketEditError(`${where}has no valid frontmatter (${split.absence})`);
-  const doc = parseYamlDocument(split.yaml);
+  const tooBig =
+    checkTextSize(text, INPUT_LIMITS.ticketFileBytes, 'a ticket file') ??
+    checkTextSize(split.yaml, INPUT_LIMITS.frontmatterBytes, 'frontmatter');
+  if (tooBig) throw new TicketEditError(`${where}${tooBig.message}`);
+  const { doc, limit } = parseBoundedYamlDocument(split.yaml);
+  if (limit) throw new TicketEditError(`${where}line ${split.yamlLine - 1 + limit.line}: ${limit.message}`);
   const problem = documentProblems(doc)[0];
   if (problem) throw new TicketEditError(`${where}frontmatter is not valid YAML: ${problem.message}`);
   const contents = doc.contents;
@@ -78,10 +84,11 @@ function parseFrontmatterMap(text: string, where: string): { map: YAMLMap | null
   return { map: contents, split };
 }
 
+/** The frontmatter's value; `text` has passed parseFrontmatterMap (so it is within the limits). */
 function frontmatterValue(text: string): Record<string, unknown> {
   const split = splitFrontmatter(text);
-  const doc = parseYamlDocument(split.yaml ?? '');
-  const { value } = documentValue(doc, split.yaml ?? '');
+  const { doc } = parseBoundedYamlDocument(split.yaml ?? '');
+  const { value } = doc ? documentValue(doc, split.yaml ?? '') : { value: null };
   return (value ?? {}) as Record<string, unknown>;
 }
 

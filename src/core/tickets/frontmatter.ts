@@ -3,9 +3,11 @@
 
 // Python's `\s` has no U+FEFF, JavaScript's does; the fence must not match a stray BOM.
 const OPEN_RE = /^---[^\S\uFEFF]*$/;
-const CLOSE_RE = /^(?:---|\.\.\.)[^\S\uFEFF]*$/;
 // Python's universal newlines treat \r\n, \n and a lone \r as line ends.
 const EOL_RE = /\r\n|\n|\r/g;
+// A closing fence line (`---` or `...`, trailing whitespace but no BOM) starting right at lastIndex (sticky), or after a line break.
+const CLOSE_AT_RE = /(?:---|\.\.\.)[^\S\uFEFF\r\n]*(?=\r|\n|$)/y;
+const CLOSE_LINE_RE = /(\r\n|\n|\r)(?:---|\.\.\.)[^\S\uFEFF\r\n]*(?=\r|\n|$)/g;
 
 export type FrontmatterAbsence = 'empty' | 'missing' | 'unclosed';
 
@@ -52,24 +54,36 @@ export function splitFrontmatter(text: string): FrontmatterSplit {
     return none(match || !OPEN_RE.test(text.slice(start)) ? 'missing' : 'unclosed');
   }
   const yamlOffset = match.index + match[0].length;
-  let lineStart = yamlOffset;
-  while (lineStart <= text.length) {
-    match = EOL_RE.exec(text);
-    const lineEnd = match ? match.index : text.length;
-    if (CLOSE_RE.test(text.slice(lineStart, lineEnd))) {
-      return {
-        bom,
-        eol,
-        yaml: text.slice(yamlOffset, lineStart),
-        absence: null,
-        yamlOffset,
-        yamlLine: 2,
-        closeOffset: lineStart,
-        body: match ? text.slice(match.index + match[0].length) : '',
-      };
+  // The first line after the opener that is a closing fence: one regex scan, not a loop over lines
+  // (a 5 MB unclosed frontmatter is 250k lines).
+  let lineStart = -1;
+  let fenceEnd = -1;
+  CLOSE_AT_RE.lastIndex = yamlOffset;
+  const first = CLOSE_AT_RE.exec(text);
+  if (first) {
+    lineStart = yamlOffset;
+    fenceEnd = yamlOffset + first[0].length;
+  } else {
+    CLOSE_LINE_RE.lastIndex = yamlOffset;
+    const later = CLOSE_LINE_RE.exec(text);
+    if (later) {
+      lineStart = later.index + later[1]!.length;
+      fenceEnd = later.index + later[0].length;
     }
-    if (!match) break;
-    lineStart = match.index + match[0].length;
+  }
+  if (lineStart !== -1) {
+    EOL_RE.lastIndex = fenceEnd;
+    match = EOL_RE.exec(text);
+    return {
+      bom,
+      eol,
+      yaml: text.slice(yamlOffset, lineStart),
+      absence: null,
+      yamlOffset,
+      yamlLine: 2,
+      closeOffset: lineStart,
+      body: match ? text.slice(match.index + match[0].length) : '',
+    };
   }
   return none('unclosed');
 }

@@ -2,13 +2,14 @@
 // flat `key: scalar` lines; those take a line-by-line fast path (the `yaml` package costs ~0.3 ms per
 // document in a cold process, which 500 tickets cannot afford). Anything else goes to the full parser.
 import { type Document, isAlias, isMap, isScalar, isSeq, LineCounter } from 'yaml';
+import type { InputLimitCode } from '../input-limits.ts';
 import {
   BOOL_RE,
   documentProblems,
   documentValue,
   isIntNode,
   NULL_RE,
-  parseYamlDocument,
+  parseBoundedYamlDocument,
   resolvePlain,
 } from './yaml.ts';
 
@@ -28,7 +29,8 @@ export interface LoadedYaml {
   value: unknown;
   /** Null for an empty document or on a problem. */
   root: Located | null;
-  problem: { message: string; line: number } | null;
+  /** `code` is set when an input limit was hit (core/input-limits.ts). */
+  problem: { message: string; line: number; code?: InputLimitCode } | null;
 }
 
 const KEY_LINE_RE = /^([A-Za-z_][A-Za-z0-9_-]*):(?:[ ]+(.*))?$/;
@@ -177,9 +179,14 @@ function locate(
   return { line, isInt: isIntNode(target) };
 }
 
+/** The full parser, within the input limits (the caller has checked the frontmatter's size). */
 export function loadFull(yaml: string, firstLine: number): LoadedYaml {
   const counter = new LineCounter();
-  const doc = parseYamlDocument(yaml, counter);
+  const { doc, limit } = parseBoundedYamlDocument(yaml, counter);
+  if (limit) {
+    const problem = { message: limit.message, line: firstLine - 1 + limit.line };
+    return { value: null, root: null, problem: limit.code ? { ...problem, code: limit.code } : problem };
+  }
   const problems = documentProblems(doc);
   const { value, errors } =
     problems.length > 0 ? { value: null, errors: problems } : documentValue(doc, yaml);

@@ -1,7 +1,8 @@
-import { type Dirent, readdirSync, readFileSync, statSync } from 'node:fs';
+import { type Dirent, readdirSync, statSync } from 'node:fs';
 import { join, relative, sep } from 'node:path';
+import { INPUT_LIMITS, InputLimitError, readFileBounded } from '../input-limits.ts';
 import { lintTicketDirectory } from './lint.ts';
-import { parseTicket, ticketIndexFromName } from './ticket.ts';
+import { parseTicket, refusedTicket, ticketIndexFromName } from './ticket.ts';
 import type { LintIssue, Ticket } from './types.ts';
 
 /** Files CAR keeps in `tickets/` that are not tickets. */
@@ -47,7 +48,14 @@ function isFile(dir: string, entry: Dirent): boolean {
 const decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
 function readTicket(path: string, relPath: string, opts: LoadQueueOptions): Ticket {
-  const bytes = readFileSync(path);
+  let bytes: Buffer;
+  try {
+    // The size is checked before reading: a 50 MB ticket costs a stat, not a read.
+    bytes = readFileBounded(path, INPUT_LIMITS.ticketFileBytes, 'a ticket file');
+  } catch (err) {
+    if (!(err instanceof InputLimitError)) throw err;
+    return refusedTicket({ ...opts, path, relPath }, err.code, err.message);
+  }
   let text: string;
   try {
     text = decoder.decode(bytes);

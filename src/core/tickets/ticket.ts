@@ -1,5 +1,6 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { basename } from 'node:path';
+import { checkTextSize, INPUT_LIMITS } from '../input-limits.ts';
 import { type FrontmatterSplit, splitFrontmatter } from './frontmatter.ts';
 import { INVALID_FILENAME, lintFrontmatter } from './lint.ts';
 import { loadFrontmatterYaml } from './load.ts';
@@ -79,7 +80,11 @@ function readFrontmatter(
     const [code, message] = ABSENCE_MESSAGES[split.absence ?? 'missing'];
     return fail(code, message);
   }
+  // Checked before parsing: the fence is on line 1.
+  const tooBig = checkTextSize(split.yaml, INPUT_LIMITS.frontmatterBytes, 'frontmatter');
+  if (tooBig) return fail(tooBig.code, tooBig.message);
   const { value, root, problem } = loadFrontmatterYaml(split.yaml, split.yamlLine);
+  if (problem?.code) return fail(problem.code, problem.message, problem.line);
   if (problem) return fail('yaml-invalid', `YAML parse error: ${problem.message}`, problem.line);
   if (root === null) return fail('frontmatter-empty', NOT_A_MAPPING);
   if (root.pairs === undefined || !isPlainMapping(value)) {
@@ -95,8 +100,47 @@ function isPlainMapping(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
-/** Parses and lints one ticket file's text. Never throws on bad content: problems become issues. */
+/**
+ * A ticket that was not read or parsed because it is over an input limit (core/input-limits.ts): no
+ * text, no fields, invalid, with one issue (`code` a `limit-` code) saying why, on line 1.
+ */
+export function refusedTicket(opts: ParseTicketOptions, code: string, message: string): Ticket {
+  const name = basename(opts.path);
+  const index = ticketIndexFromName(name);
+  const issues: LintIssue[] = [];
+  if (index === null)
+    issues.push({
+      file: opts.relPath,
+      message: INVALID_FILENAME,
+      code: 'filename-invalid',
+      severity: 'error',
+    });
+  issues.push({ file: opts.relPath, line: 1, message, code, severity: 'error' });
+  const { ticketId: _, ...known } = emptyFields();
+  return {
+    path: opts.path,
+    relPath: opts.relPath,
+    name,
+    index,
+    raw: '',
+    frontmatter: null,
+    body: '',
+    ...known,
+    ticketId: autoTicketId(opts.path),
+    ticketIdIsAuto: true,
+    issues,
+    valid: false,
+    isDone: false,
+  };
+}
+
+/**
+ * Parses and lints one ticket file's text. Never throws on bad content: problems become issues, an
+ * input limit hit among them (a text over the ticket file limit is not parsed at all).
+ */
 export function parseTicket(text: string, opts: ParseTicketOptions): Ticket {
+  const tooBig = checkTextSize(text, INPUT_LIMITS.ticketFileBytes, 'a ticket file');
+  if (tooBig) return refusedTicket(opts, tooBig.code, tooBig.message);
   const file = opts.relPath;
   const name = basename(opts.path);
   const index = ticketIndexFromName(name);

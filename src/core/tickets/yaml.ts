@@ -13,6 +13,7 @@ import {
   type SchemaOptions,
   type YAMLMap,
 } from 'yaml';
+import { lineAndColumn, parseDocumentWithinLimits, type YamlLimitProblem } from '../input-limits.ts';
 
 const INT_TAG = 'tag:yaml.org,2002:int';
 const FLOAT_TAG = 'tag:yaml.org,2002:float';
@@ -25,6 +26,8 @@ export interface YamlProblem {
   /** 1-based, relative to the parsed text. */
   line: number;
   col: number;
+  /** Set when an input limit was hit (see core/input-limits.ts). */
+  code?: YamlLimitProblem['code'];
 }
 
 // Resolvers copied as facts from PyYAML's resolver.py.
@@ -158,6 +161,23 @@ export function parseYamlDocument(text: string, lineCounter?: LineCounter): Docu
   return parseDocument(text, lineCounter ? { ...OPTIONS, lineCounter } : OPTIONS);
 }
 
+function limitProblem(text: string, limit: YamlLimitProblem): YamlProblem {
+  return { ...lineAndColumn(text, limit.offset), message: limit.message, code: limit.code };
+}
+
+/**
+ * parseYamlDocument within the input limits: flow nesting is checked as the text is lexed, aliases and
+ * depth right after parsing, before anything converts the document to values. `limit` is set (and
+ * `doc` null) when a limit was hit. Callers check the size of the text first.
+ */
+export function parseBoundedYamlDocument(
+  text: string,
+  lineCounter?: LineCounter,
+): { doc: Document.Parsed; limit: null } | { doc: null; limit: YamlProblem } {
+  const { doc, limit } = parseDocumentWithinLimits(text, lineCounter ? { ...OPTIONS, lineCounter } : OPTIONS);
+  return limit ? { doc: null, limit: limitProblem(text, limit) } : { doc, limit: null };
+}
+
 /**
  * Errors of a parsed document, with 1-based positions in its text. Unresolvable explicit tags are
  * warnings in `yaml` but errors in PyYAML's safe_load.
@@ -171,10 +191,14 @@ export function documentProblems(doc: Document.Parsed): YamlProblem[] {
   }));
 }
 
-/** Converts a parsed document to plain JS values. Unknown aliases only surface here, as a throw. */
+/**
+ * Converts a document that passed checkYamlDocument to plain JS values. Unknown aliases only surface
+ * here, as a throw. The limits check bounds aliases and their expansion, so yaml's own per-anchor
+ * heuristic (maxAliasCount) is off: it would refuse, say, 100 uses of one anchor the limits allow.
+ */
 export function documentValue(doc: Document.Parsed, text: string): { value: unknown; errors: YamlProblem[] } {
   try {
-    return { value: doc.toJS({ maxAliasCount: 100 }), errors: [] };
+    return { value: doc.toJS({ maxAliasCount: -1 }), errors: [] };
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error);
     const alias = /: (\S+)$/.exec(message)?.[1];
@@ -185,9 +209,13 @@ export function documentValue(doc: Document.Parsed, text: string): { value: unkn
   }
 }
 
-/** PyYAML-compatible `safe_load`: the value (null for an empty document) and any problems. */
+/**
+ * PyYAML-compatible `safe_load`: the value (null for an empty document) and any problems, an input
+ * limit hit among them (with its `code`). Callers check the size of the text first.
+ */
 export function parseYaml(text: string): { value: unknown; errors: YamlProblem[] } {
-  const doc = parseYamlDocument(text);
+  const { doc, limit } = parseBoundedYamlDocument(text);
+  if (limit) return { value: null, errors: [limit] };
   const errors = documentProblems(doc);
   return errors.length > 0 ? { value: null, errors } : documentValue(doc, text);
 }

@@ -12,6 +12,7 @@ import {
 } from '../../../control/flow-control.ts';
 import { secretEnvToRemove } from '../../../core/config/secrets.ts';
 import { runPaths } from '../../../core/flow/run-paths.ts';
+import { formatBytes, INPUT_LIMITS, readFileBounded } from '../../../core/input-limits.ts';
 import type { RunEvent } from '../../../core/store/types.ts';
 import { createRepoState } from '../../../integrations/git/index.ts';
 import { flowStatusReport, runJson } from '../../flow-report.ts';
@@ -225,14 +226,26 @@ export async function flowReply(
   flags: JsonFlag & { run?: string; file?: string; title?: string; resume?: boolean },
 ): Promise<void> {
   let body = words.join(' ');
+  const limit = INPUT_LIMITS.replyFileBytes;
   if (flags.file) {
     try {
-      body = readFileSync(flags.file === '-' ? 0 : resolve(io.cwd, flags.file), 'utf8');
+      body =
+        flags.file === '-'
+          ? readFileSync(0, 'utf8')
+          : readFileBounded(resolve(io.cwd, flags.file), limit, 'a reply').toString('utf8');
     } catch (err) {
       throw new CliError(`cannot read --file ${flags.file}: ${(err as Error).message}`, EXIT.usage);
     }
   }
   if (!body.trim()) throw new CliError('the reply is empty: give text or --file', EXIT.usage);
+  // USER_REPLY.md over the limit would be archived unread: refuse it here, before anything is written.
+  const bytes = Buffer.byteLength(body, 'utf8');
+  if (bytes > limit) {
+    throw new CliError(
+      `the reply is ${formatBytes(bytes)}, over the ${formatBytes(limit)} limit for a reply; nothing was written`,
+      EXIT.usage,
+    );
+  }
   const control = await openControl(io, global);
   try {
     const { run, file } = await guarded(() => control.reply(flags.run, body, flags.title));

@@ -3,6 +3,7 @@ import { join, resolve } from 'node:path';
 import { knownAgentIds } from '../../../core/config/index.ts';
 import { writeFileAtomic } from '../../../core/fs/atomic.ts';
 import { createFileExclusive } from '../../../core/fs/create-exclusive.ts';
+import { isLimitCode } from '../../../core/input-limits.ts';
 import {
   type LintIssue,
   loadTicketQueue,
@@ -161,6 +162,14 @@ function editTicket(
   key: string,
   value: string | number | boolean | null,
 ) {
+  // A ticket over an input limit was not parsed: there is nothing safe to edit.
+  const limit = ticket.issues.find((i) => isLimitCode(i.code));
+  if (limit) {
+    throw new CliError(
+      `refusing to edit ${ticket.relPath}:${limit.line ?? 1}: ${limit.message}`,
+      EXIT.invalidInput,
+    );
+  }
   let text: string;
   try {
     text = setFrontmatterField(ticket.raw, key, value);
@@ -282,12 +291,15 @@ export async function ticketNew(
   if (title.trim()) fields.title = title.trim();
   if (opts.goal?.trim()) fields.goal = opts.goal.trim();
   const text = renderNewTicket(fields, body);
-  if (!createFileExclusive(path, text)) throw new CliError(`${name} already exists`, EXIT.usage);
   const created = parseTicket(text, {
     path,
     relPath: `${repo.paths.ticketsDir.slice(repo.paths.root.length + 1)}/${name}`,
     agents,
   });
+  // A ticket over an input limit could not be read back: refuse it before anything is written.
+  const limit = created.issues.find((i) => isLimitCode(i.code));
+  if (limit) throw new CliError(`${name} not created: ${limit.message}`, EXIT.usage);
+  if (!createFileExclusive(path, text)) throw new CliError(`${name} already exists`, EXIT.usage);
   if (opts.json) printJson(io, ticketJson(created));
   else io.stdout(`created ${created.relPath}\n`);
 }

@@ -1,0 +1,421 @@
+// Hard limits on what car reads from disk, in one place. Tickets, DISPATCH.md, USER_REPLY.md, config
+// files and the hub manifest are written by people and agents, so a broken or hostile one must cost
+// milliseconds and megabytes, never a hang, gigabytes or an internal stack trace. Every reader checks
+// these BEFORE the expensive step: the file's size before reading it, the frontmatter's size before
+// parsing it, the flow nesting before the YAML parser sees the text (the `yaml` package recurses per
+// level: 10k nested `[` took seconds and could abort node), and aliases and nesting on the parsed
+// document before anything converts it to values (an alias is one node in the document but a whole copy
+// for anything that walks the value: a deep merge, a JSON dump, a lint).
+//
+// The numbers are far above what CAR and car write (car-spec §2's ticket example: ~1 KB with ~400 bytes
+// of frontmatter; CAR's whole default config, car-spec §5.2, would be ~20 KB as a commented file; a
+// manifest entry is ~150 bytes) and low enough that reading one file at the limit stays around 100 ms
+// and well under 100 MB. What is parsed as YAML is sized from the `yaml` package's speed: ~1-2 MB/s for
+// plain block YAML, ~0.4 MB/s for YAML dense with flow collections, less in a cold process
+// (docs/PERFORMANCE.md, bench/hostile-input.ts).
+import { closeSync, constants, fstatSync, openSync, readSync } from 'node:fs';
+import {
+  Composer,
+  type Document,
+  type DocumentOptions,
+  isAlias,
+  isCollection,
+  isPair,
+  isScalar,
+  Lexer,
+  LineCounter,
+  type ParseOptions,
+  Parser,
+  type SchemaOptions,
+  YAMLParseError,
+} from 'yaml';
+
+const KiB = 1024;
+const MiB = 1024 * KiB;
+
+export const INPUT_LIMITS = {
+  /**
+   * A ticket file. Above the prompt budget (5 MiB, which halves a long ticket body to fit), so any
+   * ticket an agent could be given is read; only the frontmatter is parsed, so a big body costs a read.
+   */
+  ticketFileBytes: 8 * MiB,
+  /**
+   * YAML frontmatter of a ticket, DISPATCH.md or USER_REPLY.md: a real one is under 2 KB (a long goal,
+   * a dozen context entries). Dense YAML parses at ~0.4 MB/s, so this bounds a parse to ~100 ms.
+   */
+  frontmatterBytes: 32 * KiB,
+  /** DISPATCH.md: a question for a person (a page is ~3 KB); logs belong in attachments. */
+  dispatchFileBytes: 1 * MiB,
+  /** USER_REPLY.md: a person's answer; longer text belongs in an attachment. */
+  replyFileBytes: 1 * MiB,
+  /**
+   * One config layer file (or one CAR__ environment value): ~3x CAR's whole default config written
+   * out with comments (~20 KB; car's own defaults are 2.3 KB; real files are a few dozen lines).
+   */
+  configFileBytes: 64 * KiB,
+  /**
+   * The hub manifest: ~1500 repo and worktree entries (CAR writes ~150 bytes each, as block YAML,
+   * which parses at ~1-2 MB/s). car refuses to write a manifest over it (nor could it read it back).
+   */
+  manifestFileBytes: 256 * KiB,
+  /** Alias nodes (`*name`) in one YAML document. Real files use a handful (`<<: *defaults`). */
+  yamlAliases: 100,
+  /** Nodes all aliases together may add when expanded: a "billion laughs" document stops here. */
+  yamlAliasExpansion: 10_000,
+  /** Nesting of collections, aliases expanded. Real files nest 2-6 levels. */
+  yamlDepth: 64,
+} as const;
+
+export type InputLimitCode =
+  | 'limit-file-size'
+  | 'limit-not-a-file'
+  | 'limit-frontmatter-size'
+  | 'limit-yaml-aliases'
+  | 'limit-yaml-expansion'
+  | 'limit-yaml-depth';
+
+/** A limit was hit. `message` says what and the limit, without the file (callers add it). */
+export class InputLimitError extends Error {
+  override name = 'InputLimitError';
+  readonly code: InputLimitCode;
+  constructor(code: InputLimitCode, message: string) {
+    super(message);
+    this.code = code;
+  }
+}
+
+export function isLimitCode(code: string): code is InputLimitCode {
+  return code.startsWith('limit-');
+}
+
+/** `812 bytes`, `64 KiB`, `5.0 MiB`. */
+export function formatBytes(bytes: number): string {
+  if (bytes < KiB) return `${bytes} bytes`;
+  if (bytes < MiB) return bytes % KiB === 0 ? `${bytes / KiB} KiB` : `${(bytes / KiB).toFixed(1)} KiB`;
+  return bytes % MiB === 0 ? `${bytes / MiB} MiB` : `${(bytes / MiB).toFixed(1)} MiB`;
+}
+
+function tooLarge(bytes: number, limit: number, what: string): InputLimitError {
+  return new InputLimitError(
+    'limit-file-size',
+    `file is ${formatBytes(bytes)}, over the ${formatBytes(limit)} limit for ${what}; it was not read`,
+  );
+}
+
+/**
+ * Reads a whole file of at most `maxBytes`. Throws InputLimitError when it is bigger (checked before
+ * reading, and again while reading, in case it grows) or not a regular file (a FIFO or /dev/zero
+ * would never end); other errors (ENOENT, EACCES) are thrown as they are. `what` names the kind of
+ * file in the message (`a ticket file`).
+ */
+export function readFileBounded(path: string, maxBytes: number, what: string): Buffer {
+  // Non-blocking, so opening a FIFO returns at once (and is then refused) instead of waiting for a writer.
+  const fd = openSync(path, constants.O_RDONLY | (constants.O_NONBLOCK ?? 0));
+  try {
+    const st = fstatSync(fd);
+    if (!st.isFile()) {
+      throw new InputLimitError('limit-not-a-file', `is not a regular file; car reads ${what} only from one`);
+    }
+    if (st.size > maxBytes) throw tooLarge(st.size, maxBytes, what);
+    let buf = Buffer.allocUnsafe(st.size + 1);
+    let total = 0;
+    for (;;) {
+      if (total === buf.length) {
+        // It grew since the stat: read on, but no further than just past the limit.
+        if (total > maxBytes) throw tooLarge(total, maxBytes, what);
+        const next = Buffer.allocUnsafe(Math.min(buf.length * 2, maxBytes + 1));
+        buf.copy(next, 0, 0, total);
+        buf = next;
+      }
+      const n = readSync(fd, buf, total, buf.length - total, null);
+      if (n === 0) break;
+      total += n;
+    }
+    if (total > maxBytes) throw tooLarge(total, maxBytes, what);
+    return buf.subarray(0, total);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/**
+ * An InputLimitError when `text` is over `maxBytes` of UTF-8. `what` is `frontmatter` or the kind of
+ * file (`a ticket file`). Cheap: short text is decided by its length alone.
+ */
+export function checkTextSize(text: string, maxBytes: number, what: string): InputLimitError | null {
+  // A UTF-16 unit is at most 3 bytes of UTF-8, so short text needs no counting.
+  if (text.length * 3 <= maxBytes) return null;
+  const bytes = Buffer.byteLength(text, 'utf8');
+  if (bytes <= maxBytes) return null;
+  if (what === 'frontmatter') {
+    return new InputLimitError(
+      'limit-frontmatter-size',
+      `frontmatter is ${formatBytes(bytes)}, over the ${formatBytes(maxBytes)} limit; it was not parsed`,
+    );
+  }
+  return new InputLimitError(
+    'limit-file-size',
+    `file is ${formatBytes(bytes)}, over the ${formatBytes(maxBytes)} limit for ${what}; it was not parsed`,
+  );
+}
+
+/** A limit hit in YAML text, with the offset in the text where it was hit. */
+export interface YamlLimitProblem {
+  code: InputLimitCode;
+  message: string;
+  offset: number;
+}
+
+const L = INPUT_LIMITS;
+const depthMessage = `YAML nests deeper than ${L.yamlDepth} levels (the limit); it was not parsed`;
+
+/** Thrown from inside the token stream to stop parsing at a limit. */
+class Stop extends Error {
+  readonly problem: YamlLimitProblem;
+  constructor(problem: YamlLimitProblem) {
+    super(problem.message);
+    this.problem = problem;
+  }
+}
+
+export interface CheckYamlDocumentOptions {
+  /**
+   * Report duplicate keys as the `yaml` package's `uniqueKeys` does ('Map keys must be unique', added
+   * to doc.errors), for documents parsed with `uniqueKeys: false`: the package's own check compares
+   * every key with every earlier one (20k keys took seconds); this one uses a set per mapping.
+   */
+  uniqueKeys?: boolean;
+  /** The parsed text, for the line and column of added errors. */
+  text?: string;
+}
+
+/** 1-based line and column of `offset` in `text`. */
+export function lineAndColumn(text: string, offset: number): { line: number; col: number } {
+  let line = 1;
+  let last = -1;
+  for (let i = text.indexOf('\n'); i !== -1 && i < offset; i = text.indexOf('\n', i + 1)) {
+    line++;
+    last = i;
+  }
+  return { line, col: offset - last };
+}
+
+/**
+ * Checks a parsed document before anything converts it to values: at most `yamlAliases` aliases, at
+ * most `yamlAliasExpansion` nodes added by expanding them (an alias to a node that contains it expands
+ * forever), and collections nested at most `yamlDepth` deep with aliases expanded. Linear in the
+ * document: each anchored node's expanded size is computed once. Null when the document is within the
+ * limits. Unresolved aliases are left for toJS to report.
+ */
+export function checkYamlDocument(
+  doc: Document.Parsed,
+  opts: CheckYamlDocumentOptions = {},
+): YamlLimitProblem | null {
+  const anchors = new Map<string, unknown>();
+  const sizes = new Map<unknown, { size: number; height: number }>();
+  const open = new Set<unknown>();
+  let aliases = 0;
+  let expansion = 0;
+  const stop = (code: InputLimitCode, message: string, node: unknown): never => {
+    const offset = (node as { range?: [number, number, number] } | null)?.range?.[0] ?? 0;
+    throw new Stop({ code, message, offset });
+  };
+
+  /** The node's expanded size (nodes) and height (collection levels), for a node at `level`. */
+  const walk = (node: unknown, level: number): { size: number; height: number } => {
+    if (isAlias(node)) {
+      if (++aliases > L.yamlAliases) {
+        stop(
+          'limit-yaml-aliases',
+          `YAML has more than ${L.yamlAliases} aliases (the limit); it was not read`,
+          node,
+        );
+      }
+      const target = anchors.get(node.source);
+      if (target === undefined) return { size: 1, height: 0 };
+      if (open.has(target)) {
+        stop(
+          'limit-yaml-expansion',
+          `YAML alias *${node.source} is inside the node it names, so it expands forever; it was not read`,
+          node,
+        );
+      }
+      const t = sizes.get(target) ?? { size: 1, height: 0 };
+      expansion += t.size;
+      if (expansion > L.yamlAliasExpansion) {
+        stop(
+          'limit-yaml-expansion',
+          `YAML aliases expand to more than ${L.yamlAliasExpansion} nodes (the limit; an alias bomb?); it was not read`,
+          node,
+        );
+      }
+      if (level - 1 + t.height > L.yamlDepth) stop('limit-yaml-depth', depthMessage, node);
+      return t;
+    }
+    const anchor = (node as { anchor?: string } | null)?.anchor;
+    if (!isCollection(node)) {
+      const leaf = { size: 1, height: 0 };
+      if (anchor) {
+        anchors.set(anchor, node);
+        sizes.set(node, leaf);
+      }
+      return leaf;
+    }
+    if (level > L.yamlDepth) stop('limit-yaml-depth', depthMessage, node);
+    if (anchor) {
+      anchors.set(anchor, node);
+      open.add(node);
+    }
+    let size = 1;
+    let height = 0;
+    const keys = opts.uniqueKeys ? new Set<unknown>() : null;
+    for (const item of node.items as unknown[]) {
+      if (isPair(item)) {
+        if (keys) {
+          const k = isScalar(item.key) ? item.key.value : item.key;
+          if (keys.has(k)) duplicateKey(doc, item.key, opts.text);
+          else keys.add(k);
+        }
+        const key = walk(item.key, level + 1);
+        const value = walk(item.value, level + 1);
+        size += key.size + value.size;
+        height = Math.max(height, key.height, value.height);
+      } else {
+        const child = walk(item, level + 1);
+        size += child.size;
+        height = Math.max(height, child.height);
+      }
+    }
+    const result = { size, height: height + 1 };
+    if (anchor) {
+      open.delete(node);
+      sizes.set(node, result);
+    }
+    return result;
+  };
+
+  try {
+    walk(doc.contents, 1);
+    return null;
+  } catch (err) {
+    if (err instanceof Stop) return err.problem;
+    throw err;
+  }
+}
+
+function duplicateKey(doc: Document.Parsed, key: unknown, text: string | undefined): void {
+  const range = (key as { range?: [number, number, number] } | null)?.range ?? [0, 0, 0];
+  const error = new YAMLParseError([range[0], range[1]], 'DUPLICATE_KEY', 'Map keys must be unique');
+  if (text !== undefined) {
+    error.linePos = [lineAndColumn(text, range[0])];
+  }
+  doc.errors.push(error);
+}
+
+type YamlOptions = ParseOptions & DocumentOptions & SchemaOptions;
+
+// The lexer's control tokens (document start, scalar, flow end) are not in the text.
+const CONTROL_TOKENS = new Set(['\x02', '\x1f', '\x18']);
+
+/**
+ * `yaml`'s parseDocument, with the flow nesting checked as the text is lexed: the lexer runs once and
+ * the parser never sees a level past the limit (10k nested `[` cost the parser seconds and the
+ * composer its stack), then checkYamlDocument before anything converts the document to values.
+ * Duplicate keys are reported in linear time when `uniqueKeys` (see CheckYamlDocumentOptions); the
+ * composer's own check is always off. Errors get `linePos` and yaml's ` at line L, column C` suffix
+ * (not its context lines). `limit` is set (and `doc` null) when a limit was hit.
+ */
+export function parseDocumentWithinLimits(
+  text: string,
+  options: YamlOptions = {},
+  opts: { uniqueKeys?: boolean } = {},
+): { doc: Document.Parsed; limit: null } | { doc: null; limit: YamlLimitProblem } {
+  const lineCounter = options.lineCounter ?? (options.prettyErrors === false ? undefined : new LineCounter());
+  const parser = new Parser(lineCounter?.addNewLine);
+  const composer = new Composer({ ...options, uniqueKeys: false });
+  function* tokens() {
+    lineCounter?.addNewLine(0);
+    let depth = 0;
+    let offset = 0;
+    for (const lexeme of new Lexer().lex(text)) {
+      if (lexeme === '[' || lexeme === '{') {
+        if (++depth > L.yamlDepth)
+          throw new Stop({ code: 'limit-yaml-depth', message: depthMessage, offset });
+      } else if ((lexeme === ']' || lexeme === '}') && depth > 0) depth--;
+      if (!CONTROL_TOKENS.has(lexeme)) offset += lexeme.length;
+      yield* parser.next(lexeme);
+    }
+    yield* parser.end();
+  }
+  let doc: Document.Parsed | null = null;
+  try {
+    for (const next of composer.compose(tokens(), true, text.length)) {
+      if (!doc) doc = next;
+      else {
+        const message = 'Source contains multiple documents; please use YAML.parseAllDocuments()';
+        doc.errors.push(new YAMLParseError([next.range[0], next.range[1]], 'MULTIPLE_DOCS', message));
+        break;
+      }
+    }
+  } catch (err) {
+    if (err instanceof Stop) return { doc: null, limit: err.problem };
+    throw err;
+  }
+  const parsed = doc as unknown as Document.Parsed;
+  const limit = checkYamlDocument(parsed, { uniqueKeys: opts.uniqueKeys === true, text });
+  if (limit) return { doc: null, limit };
+  if (lineCounter) {
+    for (const error of [...parsed.errors, ...parsed.warnings]) {
+      if (error.pos[0] === -1 || error.linePos) continue;
+      error.linePos = [lineCounter.linePos(error.pos[0]), lineCounter.linePos(error.pos[1])];
+      error.message += ` at line ${error.linePos[0].line}, column ${error.linePos[0].col}`;
+    }
+  }
+  return { doc: parsed, limit: null };
+}
+
+/** A problem with YAML text: a syntax error, or (with `code`) an input limit hit. */
+export interface YamlTextProblem {
+  message: string;
+  /** 1-based. */
+  line: number;
+  col: number;
+  code?: InputLimitCode;
+}
+
+/**
+ * `yaml`'s parseDocument + toJS within the limits: flow nesting checked before parsing, aliases, their
+ * expansion and the depth after parsing and before toJS. Duplicate keys are errors unless
+ * `options.uniqueKeys` is false, found in linear time (see CheckYamlDocumentOptions). Syntax errors
+ * come back as `yaml` words them (first line, no position suffix). The caller checks the text's size.
+ */
+export function parseYamlWithinLimits(
+  text: string,
+  options: YamlOptions = {},
+): { value: unknown; problems: null } | { value: null; problems: YamlTextProblem[] } {
+  const { doc, limit } = parseDocumentWithinLimits(text, options, {
+    uniqueKeys: options.uniqueKeys !== false,
+  });
+  if (limit) {
+    return {
+      value: null,
+      problems: [{ message: limit.message, code: limit.code, ...lineAndColumn(text, limit.offset) }],
+    };
+  }
+  if (doc.errors.length > 0) {
+    const problems = doc.errors.map((error): YamlTextProblem => {
+      const pos = error.linePos?.[0] ?? lineAndColumn(text, error.pos[0]);
+      const message = (error.message.split('\n')[0] ?? '').replace(/ at line \d+, column \d+:?$/, '');
+      return { message, line: pos.line, col: pos.col };
+    });
+    return { value: null, problems };
+  }
+  try {
+    // Aliases and their expansion are bounded above, so yaml's per-anchor heuristic is off.
+    return { value: doc.toJS({ maxAliasCount: -1 }), problems: null };
+  } catch (err) {
+    // An alias to an anchor not (yet) defined.
+    const message = err instanceof Error ? err.message : String(err);
+    return { value: null, problems: [{ message, line: 1, col: 1 }] };
+  }
+}
