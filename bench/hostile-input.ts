@@ -379,6 +379,18 @@ function runCli(c: Case, dir: string): Figures & { exit: number | null } {
 
 const fmt = (n: number, digits = 0): string => (Number.isFinite(n) ? n.toFixed(digits) : '-');
 
+let _sink = 0;
+
+/** CPU time of a fixed loop: this VM's speed drifts several-fold with load, so read figures beside it. */
+function calibration(): string {
+  const c0 = process.cpuUsage();
+  let x = 0;
+  for (let i = 0; i < 1e8; i++) x += i;
+  const c = process.cpuUsage(c0);
+  _sink += x; // keeps the loop from being optimised away
+  return `a 1e8-step loop: ${fmt((c.user + c.system) / 1000)} ms CPU (the machine's speed now)`;
+}
+
 export function main(filter = ''): void {
   console.log(
     `machine: ${cpus().length} x ${cpus()[0]?.model ?? 'unknown cpu'}, ${Math.round(totalmem() / 1024 ** 3)} GiB, node ${process.version}`,
@@ -387,13 +399,7 @@ export function main(filter = ''): void {
   spawnSync(process.execPath, ['-e', '0']); // warm the page cache
   const t0 = performance.now();
   spawnSync(process.execPath, ['-e', '0']);
-  const c0 = process.cpuUsage();
-  let x = 0;
-  for (let i = 0; i < 1e8; i++) x += i;
-  const c1 = process.cpuUsage(c0);
-  console.log(
-    `node -e 0: ${fmt(performance.now() - t0)} ms wall; a 1e8-step loop: ${fmt((c1.user + c1.system) / 1000)} ms CPU${x === 0 ? '?' : ''} (how loaded the machine is)`,
-  );
+  console.log(`node -e 0: ${fmt(performance.now() - t0)} ms wall; ${calibration()}`);
   console.log('library: the core reader alone, one cold call per child process');
   console.log('  case | outcome | wall ms | cpu ms | peak RSS growth MiB');
   const cases = CASES.filter((c) => c.name.includes(filter));
@@ -408,6 +414,7 @@ export function main(filter = ''): void {
         `  ${c.name} | ${f.outcome} | ${fmt(f.wallMs, 1)} | ${fmt(f.cpuMs, 1)} | ${fmt(f.peakMiB, 1)}${flag}`,
       );
     }
+    console.log(calibration());
     console.log(
       'CLI: node dist/car.js ticket lint --json (ticket cases) / ticket list --json (config cases), whole process',
     );
@@ -420,6 +427,7 @@ export function main(filter = ''): void {
         `  ${c.name} | ${f.exit ?? '-'} | ${f.outcome} | ${fmt(f.wallMs)} | ${fmt(f.cpuMs)} | ${fmt(f.peakMiB)}`,
       );
     }
+    console.log(calibration());
   } finally {
     for (const dir of dirs.values()) rmSync(dir, { recursive: true, force: true });
   }
