@@ -13,7 +13,14 @@ import {
   InteractionType,
   MessageFlags,
 } from '@discordjs/core';
-import { DiscordAPIError, HTTPError, RateLimitError, REST } from '@discordjs/rest';
+import {
+  DiscordAPIError,
+  HTTPError,
+  type InternalRequest,
+  RateLimitError,
+  REST,
+  type RESTOptions,
+} from '@discordjs/rest';
 import { WebSocketManager } from '@discordjs/ws';
 import type { CarConfig } from '../../core/config/index.ts';
 import type { OutboxMessage } from '../../core/notify/chat-store.ts';
@@ -45,6 +52,21 @@ export function discordSendError(err: unknown): SendError {
   return new SendError('transient', err instanceof Error ? err.message : String(err));
 }
 
+/**
+ * REST whose every call is cancelled once `signal` aborts. Without it a start-up that failed or was
+ * stopped left GET /gateway/bot in flight (15 s timeout, 3 retries) holding the process for a minute.
+ */
+class CancellableRest extends REST {
+  readonly #signal: AbortSignal;
+  constructor(options: Partial<RESTOptions>, signal: AbortSignal) {
+    super(options);
+    this.#signal = signal;
+  }
+  override request(options: InternalRequest): Promise<unknown> {
+    return super.request({ ...options, signal: options.signal ?? this.#signal });
+  }
+}
+
 export class DiscordAdapter implements ChatTransport {
   readonly platform = 'discord' as const;
   readonly rest: REST;
@@ -59,15 +81,16 @@ export class DiscordAdapter implements ChatTransport {
     this.#markReady = resolve;
   });
   #applicationId = '';
+  /** Aborted by stop(): cancels the REST calls in flight (the gateway's and the outbox's). */
+  readonly #stopping = new AbortController();
 
   constructor(opts: DiscordOptions) {
     this.#opts = opts;
     // 429s come back to the outbox (rejectOnRateLimit), which persists the wait and honours retry_after
-    this.rest = new REST({
-      version: '10',
-      api: opts.config.api_root,
-      rejectOnRateLimit: () => true,
-    }).setToken(opts.token);
+    this.rest = new CancellableRest(
+      { version: '10', api: opts.config.api_root, rejectOnRateLimit: () => true },
+      this.#stopping.signal,
+    ).setToken(opts.token);
     this.api = new API(this.rest);
     this.gateway = new WebSocketManager({ token: opts.token, intents: opts.config.intents, rest: this.rest });
     this.client = new Client({ rest: this.rest, gateway: this.gateway });
@@ -251,6 +274,7 @@ export class DiscordAdapter implements ChatTransport {
   }
 
   async stop(): Promise<void> {
+    this.#stopping.abort();
     await this.gateway.destroy();
   }
 }

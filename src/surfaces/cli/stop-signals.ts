@@ -7,7 +7,10 @@ import type { CliIo } from './io.ts';
 export interface StopSignals {
   /** True once a signal came. */
   readonly signalled: boolean;
-  /** Removes the handlers and the force timer (call when the command ends). */
+  /**
+   * Removes the handlers (call when the command ends). Once a signal came the force timer stays armed,
+   * unref'd: a command that returned but left a handle open still exits within the grace.
+   */
   dispose(): void;
 }
 
@@ -36,7 +39,8 @@ export function onStopSignals(
       return signalled;
     },
     dispose() {
-      clearTimeout(timer);
+      if (signalled) timer?.unref();
+      else clearTimeout(timer);
       process.off('SIGINT', onSignal);
       process.off('SIGTERM', onSignal);
     },
