@@ -21,7 +21,6 @@ import {
   startChat,
   stopChat,
   tempHome,
-  waitForLog,
   withOutput,
 } from './built-chat.ts';
 
@@ -222,7 +221,6 @@ for (const platform of ['telegram', 'discord'] as const) {
     assertNoToken(car);
   });
 }
-
 
 test('telegram and discord in one process: both serve; SIGTERM stops both, exit 0', async () => {
   const tg = await startFakeTelegram(TELEGRAM_TOKEN);
