@@ -182,6 +182,64 @@ test('start a run: the log streams live; the dispatch is answered from the inbox
   await page.close();
 });
 
+test('a run page whose first look at the run is late still shows every event (no page fetched before the count)', {
+  skip,
+  timeout: 90_000,
+}, async () => {
+  writeFileSync(
+    join(repoPaths(root).ticketsDir, 'TICKET-030-late.md'),
+    demoTicket('Arrive late', [
+      'say First words',
+      'sleep 1500',
+      'say Last words',
+      'done',
+      'commit late: arrive',
+    ]),
+  );
+  const page = await browser().context.newPage();
+  // the page's first GET of the run is held until "Last words" is on disk: the log's first page, if
+  // asked for before the run's count arrives, is older than that count and would stay short
+  let held = false;
+  await page.route(/\/api\/runs\/[^/?]+$/, async (route) => {
+    if (held || route.request().method() !== 'GET') return route.continue();
+    held = true;
+    const events = `${route.request().url()}/events?after=0&limit=200`;
+    const deadline = Date.now() + 60_000;
+    while (!(await (await route.fetch({ url: events })).text()).includes('Last words')) {
+      if (Date.now() > deadline) return route.abort();
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    await route.continue();
+  });
+  await page.goto(server().url);
+  await page.getByRole('region', { name: 'Open tickets' }).getByText('Arrive late').waitFor();
+  await page.getByRole('button', { name: 'Start', exact: true }).click();
+  await page.waitForURL(/\/runs\/[^/]+$/);
+  const log = page.getByTestId('event-log');
+  await log.getByText('Last words').first().waitFor();
+  await log.getByText('First words').first().waitFor();
+  await page.getByTestId('run-status').getByText('completed').waitFor({ timeout: 60_000 });
+  await log.getByText('flow_completed').first().waitFor();
+  assert.ok(held, 'the run page asked for the run');
+  // the log's rows at its end (it follows the run) and at its top: every one an event, none missing
+  const rows = async () => {
+    assert.equal(await log.locator('.ev.muted').count(), 0, 'no row is a placeholder or shown as lost');
+    const seqs = await logSeqs(page);
+    const lo = Math.min(...seqs);
+    assert.deepEqual(
+      seqs.toSorted((a, b) => a - b),
+      Array.from({ length: seqs.length }, (_, i) => lo + i),
+    );
+    return seqs;
+  };
+  const end = await rows();
+  await page.getByRole('button', { name: 'Top', exact: true }).click();
+  await log.locator('[data-seq="1"]').waitFor();
+  const top = await rows();
+  assert.ok(Math.max(...end) > Math.max(...top) || top.length === end.length, 'both ends were seen');
+  await page.close();
+});
+
 test('contextspace: edit and save a document', { skip, timeout: 60_000 }, async () => {
   const page = await browser().context.newPage();
   await page.goto(`${server().url}/contextspace`);
