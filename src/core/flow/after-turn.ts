@@ -1,0 +1,167 @@
+// Filing a completed turn: archive the dispatch and a turn summary, record the diff stat, mark the
+// replies it carried as seen, update the loop guard, re-read the ticket (broken frontmatter gets repair
+// turns), then go on, or pause on a `mode: pause` dispatch or a loop.
+import { readFileSync } from 'node:fs';
+import type { TurnResult } from '../agent.ts';
+import { RUNTIME_PATHS } from '../paths.ts';
+import type { NewEvent } from '../store/types.ts';
+import { parseTicket, type Ticket } from '../tickets/index.ts';
+import { commitTree } from './commit.ts';
+import { nextDispatchSeq, writeDispatch, writeTurnSummary } from './dispatch.ts';
+import { CONTINUE, end, type Step } from './flow-types.ts';
+import { tailExcerpt } from './prompt.ts';
+import type { RunContext } from './run-context.ts';
+import { issueLines } from './select.ts';
+import { fileStagedDispatch } from './staged-dispatch.ts';
+import type { TicketProgress } from './state.ts';
+
+const LAST_OUTPUT_KEEP_CHARS = 64 * 1024;
+
+export interface TurnBefore {
+  headBefore: string | null;
+  fingerprintBefore: string;
+  /** Reply seqs the turn's prompt carried. */
+  consumedReplies: number[];
+}
+
+/**
+ * The loop guard's count of turns in a row that changed nothing. A turn that only talked to the human
+ * (a dispatch, or replies it read) is not "no progress" (CAR counted it), nor is a commit or repair
+ * turn, nor the turn that marked the ticket done.
+ */
+export function noChangeAfter(
+  progress: Pick<TicketProgress, 'noChange' | 'commitPending' | 'lintErrors'>,
+  turn: { changed: boolean; talked: boolean; ticketDone: boolean },
+): number {
+  if (turn.changed) return 0;
+  if (turn.talked || progress.commitPending || progress.lintErrors || turn.ticketDone)
+    return progress.noChange;
+  return progress.noChange + 1;
+}
+
+export async function afterTurn(
+  ctx: RunContext,
+  ticket: Ticket,
+  progress: TicketProgress,
+  result: TurnResult,
+  before: TurnBefore,
+): Promise<Step> {
+  const { settings, repo, state, paths } = ctx;
+
+  // git looks at the tree while car files the turn's records, which live under the excluded runtime
+  // paths: the git process runs on another core instead of after them.
+  const snapshotting = repo.snapshot(RUNTIME_PATHS);
+  const settleSnapshot = async (err: unknown) => {
+    await snapshotting.catch(() => {});
+    throw err;
+  };
+  const dispatch = await fileStagedDispatch(ctx, {}).catch(settleSnapshot);
+  if ('outcome' in dispatch) {
+    await snapshotting.catch(() => {});
+    return end(dispatch.outcome);
+  }
+  const summarySeq = await nextDispatchSeq(paths);
+  await writeTurnSummary(paths, summarySeq, result.finalText, { durable: settings.durableWrites }).catch(
+    settleSnapshot,
+  );
+  const now = await snapshotting;
+  // A turn that left the tree exactly as it found it changed nothing: no need to ask git for a diff.
+  const changed = now.fingerprint !== before.fingerprintBefore;
+  const stat = changed
+    ? await repo.diffStat(before.headBefore, RUNTIME_PATHS)
+    : { filesChanged: 0, insertions: 0, deletions: 0 };
+  // The next step starts from this tree unless car commits first (which forgets it).
+  ctx.knowTree(now);
+  const events: NewEvent[] = [
+    {
+      type: 'diff_updated',
+      data: {
+        ticket: ticket.relPath,
+        files_changed: stat.filesChanged,
+        insertions: stat.insertions,
+        deletions: stat.deletions,
+      },
+    },
+  ];
+  // Replies count as seen only once a turn that carried them succeeded.
+  if (before.consumedReplies.length > 0) state.replySeq = Math.max(state.replySeq, ...before.consumedReplies);
+  if (result.finalText.trim()) {
+    // keep a generous tail; the prompt builder cuts it to previous_output_max_chars and labels the cut
+    state.lastOutput = {
+      ticket: ticket.relPath,
+      text: tailExcerpt(result.finalText, LAST_OUTPUT_KEEP_CHARS).text,
+    };
+  }
+  state.checkpointError = null;
+
+  let after: Ticket | null = null;
+  try {
+    after = parseTicket(readFileSync(ticket.path, 'utf8'), {
+      path: ticket.path,
+      relPath: ticket.relPath,
+      agents: ctx.deps.knownAgents,
+    });
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+  }
+
+  const talked = dispatch.archived !== null || before.consumedReplies.length > 0;
+  progress.noChange = noChangeAfter(progress, { changed, talked, ticketDone: after?.isDone ?? false });
+
+  if (after) {
+    const errors = after.issues.filter((i) => i.severity === 'error');
+    if (errors.length > 0) {
+      progress.lintRetries += 1;
+      if (progress.lintRetries > settings.maxLintRetries) {
+        ctx.persist({}, events);
+        return end(
+          await ctx.pause(
+            'ticket_invalid',
+            `Ticket frontmatter still invalid after ${settings.maxLintRetries} repair turn(s): ${ticket.relPath}. Fix it and resume.`,
+            { ticket: ticket.relPath, issues: issueLines(errors) },
+          ),
+        );
+      }
+      progress.lintErrors = issueLines(errors);
+      events.push({
+        type: 'lint_repair',
+        data: { ticket: ticket.relPath, attempt: progress.lintRetries, errors: progress.lintErrors },
+      });
+    } else {
+      // repaired: later damage to the same ticket gets the full number of repair turns again
+      progress.lintErrors = null;
+      progress.lintRetries = 0;
+    }
+  }
+  ctx.persist({}, events);
+
+  if (dispatch.archived?.mode === 'pause') {
+    return end(
+      await ctx.pause('dispatch', dispatch.archived.title ?? 'The agent asked for input.', {
+        ticket: ticket.relPath,
+        dispatch_seq: dispatch.archived.seq,
+      }),
+    );
+  }
+  if (progress.noChange >= settings.loopGuardTurns) return end(await loopDetected(ctx, ticket, progress));
+  if (settings.autoCommit && after && !after.isDone && !progress.lintErrors && (await ctx.snapshot()).dirty) {
+    await commitTree(ctx, after, 'checkpoint');
+  }
+  return CONTINUE;
+}
+
+/** The loop guard tripped: car writes the pause dispatch itself, so the person sees why. */
+async function loopDetected(ctx: RunContext, ticket: Ticket, progress: TicketProgress) {
+  const title = 'Ticket loop detected (no repo change)';
+  await writeDispatch(ctx.paths, {
+    mode: 'pause',
+    title,
+    body: `${progress.noChange} consecutive turns on ${ticket.relPath} changed nothing in the repo. Check the ticket, reply with guidance, and resume.`,
+  });
+  const filed = await fileStagedDispatch(ctx, { runner: true });
+  return ctx.pause('loop_no_diff', title, {
+    ticket: ticket.relPath,
+    no_change_turns: progress.noChange,
+    ...('archived' in filed && filed.archived ? { dispatch_seq: filed.archived.seq } : {}),
+  });
+}

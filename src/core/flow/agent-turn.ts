@@ -1,0 +1,94 @@
+// One agent turn as the store sees it: the agent's events are batched into the run's events as they
+// stream, the caller's abort reaches the turn, and a turn whose streamed usage crosses the token budget
+// is interrupted.
+import type { AgentEvent, AgentSession, TurnResult, TurnUsage } from '../agent.ts';
+import type { JsonObject, NewEvent } from '../store/types.ts';
+import type { Ticket } from '../tickets/index.ts';
+import type { RunContext } from './run-context.ts';
+import { budgetTokens, type TokenBudget } from './state.ts';
+
+const EVENT_BATCH = 256;
+const EVENT_FLUSH_MS = 100;
+
+const STORED_TYPE: Record<AgentEvent['type'], string> = {
+  message_delta: 'agent_delta',
+  message: 'agent_message',
+  tool_call: 'tool_call',
+  tool_result: 'tool_result',
+  file_change: 'file_change',
+  command_output: 'command_output',
+  usage: 'usage',
+  status: 'agent_status',
+  error: 'agent_error',
+};
+
+export interface StreamedTurn {
+  result: TurnResult;
+  /** The turn's usage as reported at its end, or as last streamed. */
+  usage: TurnUsage | undefined;
+  /** The turn was interrupted because its usage crossed `budget`. */
+  overBudget: boolean;
+}
+
+export async function streamTurn(
+  ctx: RunContext,
+  session: AgentSession,
+  prompt: string,
+  ticket: Ticket,
+  turnId: number,
+  budget: TokenBudget | null,
+): Promise<StreamedTurn> {
+  // The turn stops for the caller's abort or for its budget; the caller's signal lives as long as the
+  // run, so it is forwarded with a listener removed after the turn (AbortSignal.any would pile up).
+  const turnAbort = new AbortController();
+  let overBudget = false;
+  const outer = ctx.deps.signal;
+  const forward = () => turnAbort.abort(outer?.reason);
+  if (outer?.aborted) forward();
+  else outer?.addEventListener('abort', forward, { once: true });
+  let streamed: TurnUsage | undefined;
+  const buffer: NewEvent[] = [];
+  let timer: NodeJS.Timeout | undefined;
+  const flush = () => {
+    if (timer) clearTimeout(timer);
+    timer = undefined;
+    if (buffer.length > 0) ctx.store.appendEvents(ctx.runId, buffer.splice(0));
+  };
+  const onEvent = (event: AgentEvent) => {
+    const { type, ...data } = event;
+    buffer.push({ type: STORED_TYPE[type], turnId, data: data as JsonObject });
+    if (buffer.length >= EVENT_BATCH) flush();
+    else timer ??= setTimeout(flush, EVENT_FLUSH_MS);
+    if (event.type === 'message') ctx.progress({ type: 'agent', text: event.text });
+    else if (event.type === 'tool_call') ctx.progress({ type: 'tool', name: event.name });
+    else if (event.type === 'usage') {
+      streamed = event.usage;
+      if (budget && !turnAbort.signal.aborted && budget.used + budgetTokens(streamed) > budget.limit) {
+        overBudget = true;
+        turnAbort.abort('budget');
+      }
+    }
+  };
+  const request = { prompt, signal: turnAbort.signal, onEvent, ...ticketOverrides(ticket) };
+  let result: TurnResult;
+  try {
+    result = await ctx.wait(
+      `${ctx.state.ticket?.agent ?? 'agent'} turn on ${ticket.relPath}`,
+      session.runTurn(request),
+    );
+  } catch (err) {
+    result = { status: 'failed', finalText: '', error: { kind: 'unknown', message: (err as Error).message } };
+  } finally {
+    outer?.removeEventListener('abort', forward);
+    flush();
+  }
+  return { result, usage: result.usage ?? streamed, overBudget };
+}
+
+function ticketOverrides(ticket: Ticket): { model?: string; reasoning?: string; profile?: string } {
+  const out: { model?: string; reasoning?: string; profile?: string } = {};
+  if (ticket.model) out.model = ticket.model;
+  if (ticket.reasoning) out.reasoning = ticket.reasoning;
+  if (ticket.profile) out.profile = ticket.profile;
+  return out;
+}

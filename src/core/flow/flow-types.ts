@@ -1,0 +1,69 @@
+// The flow engine's inputs and outputs: what a surface gives it (FlowDeps), what it reports while it
+// works (FlowProgress) and how a run left the loop (FlowOutcome). Steps answer with a Step.
+import type { AgentResolver, TurnResult } from '../agent.ts';
+import type { RunStore } from '../store/run-store.ts';
+import type { JsonObject, RunStatus } from '../store/types.ts';
+import type { Ticket } from '../tickets/index.ts';
+import type { Awaiting } from './awaiting.ts';
+import type { RepoState } from './ports.ts';
+import type { FlowSettings } from './settings.ts';
+
+export type OutcomeStatus = Extract<RunStatus, 'paused' | 'completed' | 'failed' | 'stopped'>;
+
+/** How a run left the loop; `reasonCode` is machine-readable and stable. */
+export interface FlowOutcome {
+  status: OutcomeStatus;
+  reasonCode: string;
+  reason: string;
+  details?: JsonObject;
+}
+
+/** Live progress for a terminal (the run store has the full record). */
+export type FlowProgress =
+  | { type: 'ticket'; ticket: string; title: string | null; agent: string; turn: number; totalTurns: number }
+  | { type: 'agent'; text: string }
+  | { type: 'tool'; name: string }
+  | { type: 'turn_end'; status: TurnResult['status']; ticket: string }
+  | { type: 'ticket_done'; ticket: string }
+  | { type: 'verify'; ticket: string; passed: boolean; attempt: number; summary: string }
+  | { type: 'dispatch'; mode: string; title: string | null }
+  | { type: 'note'; text: string };
+
+/** Why the caller aborted the signal: stop ends the run, pause makes it resumable. */
+export type AbortReason = 'stop' | 'pause';
+
+/** Requests other processes leave for the running engine in `runs.metadata.requested`. */
+export type ControlRequest = 'pause' | 'stop';
+
+export interface FlowDeps {
+  root: string;
+  store: RunStore;
+  repo: RepoState;
+  resolveAgent: AgentResolver;
+  settings: FlowSettings;
+  /** Agent ids a ticket may name (configured agents + `user`). */
+  knownAgents: ReadonlySet<string>;
+  /** Abort with reason 'stop' | 'pause' to end the turn in flight. */
+  signal?: AbortSignal;
+  onProgress?: (progress: FlowProgress) => void;
+  /** Names the engine's open waits, for a report when one can never end (control/run-guard.ts). */
+  awaiting?: Awaiting;
+  /** Waits between network retries; tests pass an instant one. */
+  sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
+  now?: () => number;
+}
+
+/** What a step decided: go on with the next step, or leave the loop with an outcome. */
+export type Step = { kind: 'continue' } | { kind: 'end'; outcome: FlowOutcome };
+/** The verify gate reopened the ticket; `ticket` is it as now on disk. */
+export type Reopened = { kind: 'reopened'; ticket: Ticket };
+
+export const CONTINUE: Step = { kind: 'continue' };
+
+export function end(outcome: FlowOutcome): Step {
+  return { kind: 'end', outcome };
+}
+
+export function stopped(): FlowOutcome {
+  return { status: 'stopped', reasonCode: 'stop_requested', reason: 'Stopped on request.' };
+}

@@ -1,0 +1,83 @@
+// Which ticket the next turn works. The queue is re-read from disk every step (a stat stamp lets
+// unchanged files skip re-parsing); the ticket being worked stays pinned while it owes a commit or a
+// frontmatter repair, otherwise the first ticket by number that is not done is taken.
+import { join } from 'node:path';
+import { type LintIssue, loadTicketQueue, type Ticket } from '../tickets/index.ts';
+import { planCommands } from '../verify/commands.ts';
+import type { FlowOutcome } from './flow-types.ts';
+import type { RunContext } from './run-context.ts';
+import { newTicketProgress, newVerifyProgress } from './state.ts';
+
+const DUPLICATE_CODES = new Set(['duplicate-index', 'duplicate-ticket-id']);
+
+/** The tickets on disk, or the pause a queue nobody can work asks for. */
+export async function readQueue(ctx: RunContext): Promise<{ tickets: Ticket[] } | { outcome: FlowOutcome }> {
+  const queue = loadTicketQueue(join(ctx.root, '.codex-autorunner', 'tickets'), {
+    cache: ctx.ticketCache,
+    repoRoot: ctx.root,
+    agents: ctx.deps.knownAgents,
+  });
+  const duplicates = queue.issues.filter((i) => DUPLICATE_CODES.has(i.code));
+  if (duplicates.length > 0) {
+    return {
+      outcome: await ctx.pause(
+        'duplicate_tickets',
+        'Duplicate ticket numbers or ids; rename one and resume.',
+        {
+          issues: issueLines(duplicates),
+        },
+      ),
+    };
+  }
+  if (queue.tickets.length === 0) {
+    return { outcome: await ctx.pause('no_tickets', 'No tickets yet. Add one (car ticket new) and resume.') };
+  }
+  return { tickets: queue.tickets };
+}
+
+/**
+ * The ticket to work next (`current` is the run's ticket as on disk, if still there), recorded as
+ * selected when it changes; null when every ticket is done.
+ */
+export async function chooseTicket(
+  ctx: RunContext,
+  tickets: readonly Ticket[],
+  current: Ticket | undefined,
+): Promise<Ticket | null> {
+  const progress = ctx.state.ticket;
+  const pinned = progress && (progress.commitPending || progress.lintErrors) ? current : undefined;
+  const ticket = pinned ?? tickets.find((t) => !t.isDone);
+  if (!ticket) return null;
+  if (progress?.path !== ticket.relPath) await selectTicket(ctx, ticket);
+  return ticket;
+}
+
+async function selectTicket(ctx: RunContext, ticket: Ticket): Promise<void> {
+  const previous = ctx.state.ticket;
+  if (previous) void ctx.sessions.close(previous.id);
+  const agent = (ticket.agent ?? '').toLowerCase();
+  // The verify baseline is what was there before any turn on the ticket: HEAD and its verify commands.
+  const verifyValue = ticket.frontmatter?.verify ?? null;
+  const verify = newVerifyProgress(
+    (await ctx.snapshot()).head,
+    verifyValue,
+    planCommands(ctx.settings.verify.commands, verifyValue),
+  );
+  ctx.state.ticket = newTicketProgress(
+    ticket.relPath,
+    ticket.ticketId,
+    agent,
+    ticket.profile ?? null,
+    verify,
+  );
+  ctx.persist({}, [
+    { type: 'ticket_selected', data: { ticket: ticket.relPath, ticket_id: ticket.ticketId, agent } },
+  ]);
+}
+
+/** Lint errors as `file:line: field: message` lines, for pause details and repair prompts. */
+export function issueLines(issues: readonly LintIssue[]): string[] {
+  return issues
+    .filter((i) => i.severity === 'error')
+    .map((i) => `${i.file}${i.line ? `:${i.line}` : ''}: ${i.field ? `${i.field}: ` : ''}${i.message}`);
+}
