@@ -276,3 +276,26 @@ test('the fakes: makeProgress changes the repo fingerprint, idle does not', asyn
   gitCommit(ctx, 'progress');
   assert.equal(await h.repo.isDirty(), false);
 });
+
+test('ticket_flow.include_previous_ticket_context puts the ticket before this one into the prompt', async (t) => {
+  const h = setup({ tickets: 2 });
+  t.after(() => h.cleanup());
+  h.agent.script(finishTicket(), finishTicket());
+  const run = h.newRun();
+  const outcome = await h.run(run.id, { settings: h.settings({ includePreviousTicketContext: true }) });
+  assertOutcome(h, run.id, outcome, 'completed', 'all_done');
+  assert.doesNotMatch(h.agent.prompt(1), /<CAR_PREVIOUS_TICKET_REFERENCE>/, 'the first ticket has none');
+  const second = h.agent.prompt(2);
+  assert.match(
+    second,
+    /<CAR_PREVIOUS_TICKET_REFERENCE>\nPATH: \.codex-autorunner\/tickets\/TICKET-001\.md\n/,
+  );
+  assert.match(second, /Do thing 1\./);
+
+  const off = setup({ tickets: 2 });
+  t.after(() => off.cleanup());
+  off.agent.script(finishTicket(), finishTicket());
+  const plain = off.newRun();
+  await off.run(plain.id);
+  assert.doesNotMatch(off.agent.prompt(2), /CAR_PREVIOUS_TICKET_REFERENCE/, 'off by default, as in CAR');
+});

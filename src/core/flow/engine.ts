@@ -84,6 +84,6 @@ export class FlowEngine {
     const progress = ctx.state.ticket!;
     const blocked = await checkBeforeTurn(ctx, ticket, progress);
     if (blocked) return end(blocked);
-    return runTurn(ctx, ticket, progress);
+    return runTurn(ctx, ticket, progress, queue.tickets[queue.tickets.indexOf(ticket) - 1]);
   }
 }

@@ -17,7 +17,13 @@ import type { RunContext } from './run-context.ts';
 import { budgetTokens, type TicketProgress, tightestTokenBudget } from './state.ts';
 import { afterFailedTurn } from './turn-failure.ts';
 
-export async function runTurn(ctx: RunContext, ticket: Ticket, progress: TicketProgress): Promise<Step> {
+/** `previous` is the ticket before this one in the queue (CAR's `include_previous_ticket_context`). */
+export async function runTurn(
+  ctx: RunContext,
+  ticket: Ticket,
+  progress: TicketProgress,
+  previous: Ticket | undefined,
+): Promise<Step> {
   const { settings, store, state, paths } = ctx;
 
   await pickAgent(ctx, ticket, progress);
@@ -67,6 +73,10 @@ export async function runTurn(ctx: RunContext, ticket: Ticket, progress: TicketP
     requestedContext: includes.block,
     contextspace: opened.reused ? '' : await buildContextspaceBlock(ctx.root),
     humanReplies: renderRepliesBlock(replies),
+    previousTicket:
+      settings.includePreviousTicketContext && previous
+        ? { path: previous.relPath, text: previous.raw }
+        : null,
     previousOutput: state.lastOutput,
     previousOutputMaxChars: settings.previousOutputMaxChars,
     commitRequired: progress.commitPending
