@@ -9,11 +9,11 @@ import { parseTicket, type Ticket } from '../tickets/index.ts';
 import { commitTree } from './commit.ts';
 import { nextDispatchSeq, writeDispatch, writeTurnSummary } from './dispatch.ts';
 import { CONTINUE, end, type Step } from './flow-types.ts';
-import { tailExcerpt } from './prompt.ts';
 import type { RunContext } from './run-context.ts';
 import { issueLines } from './select.ts';
 import { fileStagedDispatch } from './staged-dispatch.ts';
 import type { TicketProgress } from './state.ts';
+import { tailExcerpt } from './text-cut.ts';
 
 const LAST_OUTPUT_KEEP_CHARS = 64 * 1024;
 

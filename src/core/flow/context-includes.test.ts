@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { buildContextIncludes, CONTEXT_TOTAL_MAX_BYTES } from './context-includes.ts';
-import { TRUNCATION_MARKER } from './prompt.ts';
+import { TRUNCATION_MARKER } from './text-cut.ts';
 
 const tmp = await mkdtemp(join(tmpdir(), 'car-context-'));
 after(() => rm(tmp, { recursive: true, force: true }));

@@ -2,7 +2,7 @@
 // CAR's per-entry and total byte caps (car-spec §2.6).
 import { open, realpath, stat } from 'node:fs/promises';
 import { isAbsolute, relative, resolve, sep } from 'node:path';
-import { truncateUtf8, utf8Bytes } from './prompt.ts';
+import { truncateUtf8, utf8Bytes } from './text-cut.ts';
 
 export const CONTEXT_ENTRY_DEFAULT_MAX_BYTES = 4096;
 export const CONTEXT_TOTAL_MAX_BYTES = 16384;

@@ -1,15 +1,9 @@
 import assert from 'node:assert/strict';
 import { readFile, writeFile } from 'node:fs/promises';
 import { test } from 'node:test';
-import {
-  buildPrompt,
-  PromptError,
-  type PromptInput,
-  TRUNCATION_MARKER,
-  tailExcerpt,
-  truncateUtf8,
-} from './prompt.ts';
+import { buildPrompt, PromptError, type PromptInput } from './prompt.ts';
 import { runPaths } from './run-paths.ts';
+import { TRUNCATION_MARKER, tailExcerpt, truncateUtf8 } from './text-cut.ts';
 
 const runtimePaths = runPaths('/repo', 'run-42').rel;
 const TICKET_PATH = '.codex-autorunner/tickets/TICKET-002-api.md';
