@@ -8,10 +8,12 @@ import type { CarConfig } from '../core/config/index.ts';
 import { knownAgentIds } from '../core/config/index.ts';
 import { Awaiting } from '../core/flow/awaiting.ts';
 import { type AbortReason, FlowEngine, type FlowOutcome, type FlowProgress } from '../core/flow/engine.ts';
+import type { FlowEvent } from '../core/flow/events.ts';
 import type { RepoState } from '../core/flow/ports.ts';
+import { reasonInfo } from '../core/flow/reasons.ts';
 import { writeReply } from '../core/flow/replies.ts';
 import { runPaths } from '../core/flow/run-paths.ts';
-import { type FlowSettings, flowSettings } from '../core/flow/settings.ts';
+import { type FlowSettings, flowSettings, runSettings } from '../core/flow/settings.ts';
 import { initialState, loadState } from '../core/flow/state.ts';
 import { writeFileAtomic } from '../core/fs/atomic.ts';
 import { acquireLock, type LockStatus, readLock } from '../core/lock.ts';
@@ -30,8 +32,6 @@ export class FlowControlError extends Error {
   }
 }
 
-/** Pauses that only a change (a reply, a repo change) can clear; resuming them unchanged just loops. */
-const BLOCKING_REASONS = new Set(['loop_no_diff', 'commit_barrier', 'verify_failed']);
 const ACTIVE: ReadonlySet<Run['status']> = new Set(['pending', 'running', 'stopping']);
 
 export interface StartOptions {
@@ -117,7 +117,7 @@ export class FlowControl {
       this.store.appendEvent(runId, {
         type: 'orphan_agents_stopped',
         data: { groups: found.map((o) => ({ ...o })) },
-      });
+      } satisfies FlowEvent);
     }
     return found;
   }
@@ -127,8 +127,7 @@ export class FlowControl {
   }
 
   settings(run: Run): FlowSettings {
-    const max = run.input.max_total_turns;
-    return flowSettings(this.config, typeof max === 'number' ? { maxTotalTurns: max } : {});
+    return runSettings(this.config, run);
   }
 
   runOrLatest(runId?: string): Run {
@@ -169,7 +168,7 @@ export class FlowControl {
     this.store.appendEvent(run.id, {
       type: 'run_created',
       data: { superseded: latest?.status === 'paused' ? latest.id : null },
-    });
+    } satisfies FlowEvent);
     return { run, action: 'created' };
   }
 
@@ -186,7 +185,9 @@ export class FlowControl {
     if (lock) throw busyError(lock);
     const settings = this.settings(run);
     const state = loadState(run.state, settings.maxTotalTurns);
-    if (run.reasonCode && BLOCKING_REASONS.has(run.reasonCode) && !opts.force) {
+    const reason = reasonInfo(run.reasonCode);
+    // pauses only a change (a reply, a repo change) can clear; resuming them unchanged just loops
+    if (reason?.blocking && !opts.force) {
       const replied = existsSync(runPaths(this.paths.root, run.id).replyFile);
       const changed = state.pauseContext
         ? (await this.#repo.fingerprint(RUNTIME_PATHS)) !== state.pauseContext.fingerprint
@@ -198,25 +199,33 @@ export class FlowControl {
         );
       }
     }
-    // A budget pause resumes with a fresh budget; otherwise the next step would pause again at once.
-    if (run.reasonCode === 'max_turns')
-      state.turnLimit = state.totalTurns + (opts.maxTotalTurns ?? settings.maxTotalTurns);
-    if (run.reasonCode === 'max_wallclock') state.activeMs = 0;
-    if (run.reasonCode === 'token_budget') {
-      // null when the budget was removed from the config meanwhile: no limit any more
-      if (run.reasonDetails?.scope === 'ticket' && state.ticket) {
-        const per = settings.maxTokensPerTicket;
-        state.ticket.tokenLimit = per === null ? null : (state.ticket.tokens ?? 0) + per;
-      }
-      if (run.reasonDetails?.scope === 'run') {
-        const per = settings.maxTokensPerRun;
-        state.tokenLimit = per === null ? null : state.tokens + per;
-      }
+    // What paused the run is granted again; otherwise the next step would pause again at once.
+    switch (reason?.resumeResets) {
+      case 'turn_limit':
+        state.turnLimit = state.totalTurns + (opts.maxTotalTurns ?? settings.maxTotalTurns);
+        break;
+      case 'wallclock':
+        state.activeMs = 0;
+        break;
+      case 'token_budget':
+        // null when the budget was removed from the config meanwhile: no limit any more
+        if (run.reasonDetails?.scope === 'ticket' && state.ticket) {
+          const per = settings.maxTokensPerTicket;
+          state.ticket.tokenLimit = per === null ? null : (state.ticket.tokens ?? 0) + per;
+        }
+        if (run.reasonDetails?.scope === 'run') {
+          const per = settings.maxTokensPerRun;
+          state.tokenLimit = per === null ? null : state.tokens + per;
+        }
+        break;
+      case 'loop_guard':
+        // a person looked at the loop (replied, changed the repo or forced): it counts afresh
+        if (state.ticket) state.ticket.noChange = 0;
+        break;
+      case 'commit_attempts':
+        if (state.ticket) state.ticket.commitAttempts = 0;
+        break;
     }
-    // A person looked at the loop (replied, changed the repo or forced): the loop guard counts afresh.
-    if (run.reasonCode === 'loop_no_diff' && state.ticket) state.ticket.noChange = 0;
-    // a person resumed a commit barrier: the agent gets its commit attempts again
-    if (run.reasonCode === 'commit_barrier' && state.ticket) state.ticket.commitAttempts = 0;
     state.pauseContext = null;
     return this.store.transaction(() => {
       const resumed = this.store.updateRun(run.id, {
@@ -229,7 +238,7 @@ export class FlowControl {
       this.store.appendEvent(run.id, {
         type: 'resume_requested',
         data: { previous_reason: run.reasonCode, force: opts.force ?? false },
-      });
+      } satisfies FlowEvent);
       return resumed;
     });
   }
@@ -265,8 +274,8 @@ export class FlowControl {
         });
         this.store.appendEvent(run.id, {
           type: `flow_${status}`,
-          data: { reason_code: r.reasonCode, worker: null },
-        });
+          data: { reason_code: what === 'pause' ? 'pause_requested' : 'stop_requested', worker: null },
+        } satisfies FlowEvent);
         return r;
       });
       return { run: updated, immediate: true, workerPid, orphans: await this.#stopLeftoverAgents(run.id) };
@@ -275,7 +284,10 @@ export class FlowControl {
       ...(what === 'stop' ? { status: 'stopping' as const } : {}),
       metadata: { ...run.metadata, requested: what },
     });
-    this.store.appendEvent(run.id, { type: `${what}_requested`, data: { worker_pid: workerPid } });
+    this.store.appendEvent(run.id, {
+      type: `${what}_requested`,
+      data: { worker_pid: workerPid },
+    } satisfies FlowEvent);
     // never signal ourselves: an in-process worker sees the request between steps
     if (what === 'stop' && workerPid !== process.pid) {
       try {
@@ -314,7 +326,7 @@ export class FlowControl {
     this.store.appendEvent(run.id, {
       type: 'reply_written',
       data: { title: title ?? null, bytes: Buffer.byteLength(body) },
-    });
+    } satisfies FlowEvent);
     return { run, file: paths.rel.replyFile };
   }
 }

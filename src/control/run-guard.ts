@@ -4,6 +4,7 @@
 // an uncaught exception. The guard turns each into a recorded end: an `internal_error` event naming
 // what the run was waiting on, the run marked failed with that reason, a message on stderr, exit 1.
 import type { Awaiting } from '../core/flow/awaiting.ts';
+import type { FlowEvent } from '../core/flow/events.ts';
 import type { RunStore } from '../core/store/run-store.ts';
 
 export interface GuardIo {
@@ -48,7 +49,7 @@ export function guardRun(store: RunStore, runId: string, awaiting: Awaiting, io:
         store.appendEvent(runId, {
           type: 'internal_error',
           data: { cause, awaiting: waitingOn, error },
-        });
+        } satisfies FlowEvent);
       });
     } catch {
       recorded = false;

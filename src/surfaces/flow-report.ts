@@ -1,53 +1,25 @@
 // What the CLI (`car flow status|runs|show`) and the HTTP API report about runs: one JSON shape for both.
 import { type FlowControl, liveLock } from '../control/flow-control.ts';
 import { knownAgentIds } from '../core/config/index.ts';
+import { REASONS, reasonInfo } from '../core/flow/reasons.ts';
+import type { RunJson } from '../core/flow/run-json.ts';
+import { runJson as buildRunJson } from '../core/flow/run-report.ts';
 import { DEFAULT_MAX_TOTAL_TURNS } from '../core/flow/settings.ts';
 import { loadState } from '../core/flow/state.ts';
 import { readLock } from '../core/lock.ts';
 import type { Run } from '../core/store/types.ts';
 import { loadTicketQueue } from '../core/tickets/index.ts';
 
-export function runJson(run: Run, control: FlowControl) {
-  const settings = control.settings(run);
-  const state = loadState(run.state, settings.maxTotalTurns);
-  return {
-    run_id: run.id,
-    status: run.status,
-    reason_code: run.reasonCode,
-    reason: run.reason,
-    reason_details: run.reasonDetails,
-    created_at: run.createdAt,
-    started_at: run.startedAt,
-    finished_at: run.finishedAt,
-    updated_at: run.updatedAt,
-    total_turns: state.totalTurns,
-    turn_limit: state.turnLimit,
-    current_ticket: state.ticket?.path ?? null,
-    /** Input + output tokens used, and the budgets (null: none). */
-    tokens: {
-      run: state.tokens,
-      run_limit: state.tokenLimit ?? settings.maxTokensPerRun,
-      ticket: state.ticket ? (state.ticket.tokens ?? 0) : null,
-      ticket_limit: state.ticket ? (state.ticket.tokenLimit ?? settings.maxTokensPerTicket) : null,
-    },
-    /** An agent's used-up plan the run is waiting out (it goes on by itself at `until`). */
-    quota_wait: state.quotaWait ? { agent: state.quotaWait.agent, until: state.quotaWait.until } : null,
-    last_event_seq: run.lastEventSeq,
-  };
+/** The run as JSON (core/flow/run-json.ts), with the limits of its settings. */
+export function runJson(run: Run, control: FlowControl): RunJson {
+  return buildRunJson(run, control.settings(run));
 }
-
-export type RunJson = ReturnType<typeof runJson>;
 
 /** What a person (or agent) should do next, so status never leaves them guessing. */
 export function recommendedAction(run: Run, workerAlive: boolean): string {
   switch (run.status) {
     case 'paused':
-      if (run.reasonCode === 'dispatch') return 'answer with: car flow reply "<answer>" --resume';
-      if (run.reasonCode === 'quota_exhausted')
-        return "car flow resume once the agent's usage limit has reset";
-      if (run.reasonCode === 'user_ticket')
-        return 'do the user ticket, mark it done (car ticket done N), then car flow resume';
-      return 'fix what the reason says, then car flow resume';
+      return reasonInfo(run.reasonCode)?.next ?? 'fix what the reason says, then car flow resume';
     case 'pending':
     case 'running':
     case 'stopping': {
@@ -58,7 +30,9 @@ export function recommendedAction(run: Run, workerAlive: boolean): string {
       return 'none: the run is working (car flow events --follow)';
     }
     case 'completed':
-      return 'none: all tickets are done (add tickets and car flow start for more)';
+      return REASONS.all_done.next;
+    case 'failed':
+      return reasonInfo(run.reasonCode)?.next ?? 'car flow start begins a new run';
     default:
       return 'car flow start begins a new run';
   }

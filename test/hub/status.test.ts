@@ -10,7 +10,7 @@ import { acquireLock } from '../../src/core/lock.ts';
 import { repoPaths } from '../../src/core/paths.ts';
 import { openRunStore } from '../../src/core/store/run-store.ts';
 import { createApp } from '../../src/surfaces/http/app.ts';
-import { json, makeTempDir } from '../helpers/cli.ts';
+import { car, json, makeTempDir } from '../helpers/cli.ts';
 import { demoTicket, makeHub, type TestHub, writeTicket } from './helpers.ts';
 
 const hubs: TestHub[] = [];
@@ -28,8 +28,7 @@ interface Repo {
     status: string;
     reason_code: string | null;
     total_turns: number | null;
-    quota_wait_agent: string | null;
-    quota_wait_until: string | null;
+    quota_wait: { agent: string; until: string } | null;
   } | null;
 }
 
@@ -84,11 +83,8 @@ test('hub status and GET /api/hub/repos report runs, workers and tickets per rep
     assert.equal(by.busy?.worker.status, 'alive');
     assert.equal(by.busy?.worker.pid, process.pid);
     assert.equal(by.busy?.run?.total_turns, 4);
-    assert.deepEqual(
-      [by.busy?.run?.quota_wait_agent, by.busy?.run?.quota_wait_until],
-      ['codex', '2026-11-25T03:00:30.000Z'],
-    );
-    assert.equal(by.waiting?.run?.quota_wait_until, null);
+    assert.deepEqual(by.busy?.run?.quota_wait, { agent: 'codex', until: '2026-11-25T03:00:30.000Z' });
+    assert.equal(by.waiting?.run?.quota_wait, null);
     const text = await h.run(['hub', 'status']);
     assert.match(text.stdout, /busy\s+running.*waiting for codex's plan until 2026-11-25T03:00:30\.000Z/);
     assert.deepEqual(by.busy?.tickets, {
@@ -105,6 +101,11 @@ test('hub status and GET /api/hub/repos report runs, workers and tickets per rep
     assert.equal(by.fresh?.run, null);
     assert.equal(by.gone?.state, 'missing');
     assert.deepEqual(cli.summary, { repos: 5, running: 1, crashed: 1, paused: 1, idle: 1, missing: 1 });
+    // one run shape everywhere: the hub shows a repo's run exactly as `car flow status --json` in it does
+    for (const id of ['busy', 'waiting'] as const) {
+      const own = await car(['--repo', dirs[id]!, 'flow', 'status', '--json'], { cwd: h.root });
+      assert.deepEqual(by[id]?.run, json<{ run: unknown }>(own).run, id);
+    }
 
     const app = createApp({ root: h.root });
     try {

@@ -4,10 +4,10 @@
 import { readFileSync } from 'node:fs';
 import type { TurnResult } from '../agent.ts';
 import { RUNTIME_PATHS } from '../paths.ts';
-import type { NewEvent } from '../store/types.ts';
 import { parseTicket, type Ticket } from '../tickets/index.ts';
 import { commitTree } from './commit.ts';
 import { nextDispatchSeq, writeDispatch, writeTurnSummary } from './dispatch.ts';
+import type { FlowEvent } from './events.ts';
 import { CONTINUE, end, type Step } from './flow-types.ts';
 import type { RunContext } from './run-context.ts';
 import { issueLines } from './select.ts';
@@ -72,7 +72,7 @@ export async function afterTurn(
     : { filesChanged: 0, insertions: 0, deletions: 0 };
   // The next step starts from this tree unless car commits first (which forgets it).
   ctx.knowTree(now);
-  const events: NewEvent[] = [
+  const events: FlowEvent[] = [
     {
       type: 'diff_updated',
       data: {

@@ -4,23 +4,12 @@
 import type { AgentEvent, AgentSession, TurnResult, TurnUsage } from '../agent.ts';
 import type { JsonObject, NewEvent } from '../store/types.ts';
 import type { Ticket } from '../tickets/index.ts';
+import { AGENT_EVENT_TYPES } from './events.ts';
 import type { RunContext } from './run-context.ts';
 import { budgetTokens, type TokenBudget } from './state.ts';
 
 const EVENT_BATCH = 256;
 const EVENT_FLUSH_MS = 100;
-
-const STORED_TYPE: Record<AgentEvent['type'], string> = {
-  message_delta: 'agent_delta',
-  message: 'agent_message',
-  tool_call: 'tool_call',
-  tool_result: 'tool_result',
-  file_change: 'file_change',
-  command_output: 'command_output',
-  usage: 'usage',
-  status: 'agent_status',
-  error: 'agent_error',
-};
 
 export interface StreamedTurn {
   result: TurnResult;
@@ -56,7 +45,7 @@ export async function streamTurn(
   };
   const onEvent = (event: AgentEvent) => {
     const { type, ...data } = event;
-    buffer.push({ type: STORED_TYPE[type], turnId, data: data as JsonObject });
+    buffer.push({ type: AGENT_EVENT_TYPES[type], turnId, data: data as JsonObject });
     if (buffer.length >= EVENT_BATCH) flush();
     else timer ??= setTimeout(flush, EVENT_FLUSH_MS);
     if (event.type === 'message') ctx.progress({ type: 'agent', text: event.text });

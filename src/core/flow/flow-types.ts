@@ -6,6 +6,7 @@ import type { JsonObject, RunStatus } from '../store/types.ts';
 import type { Ticket } from '../tickets/index.ts';
 import type { Awaiting } from './awaiting.ts';
 import type { RepoState } from './ports.ts';
+import type { ReasonCode } from './reasons.ts';
 import type { FlowSettings } from './settings.ts';
 
 export type OutcomeStatus = Extract<RunStatus, 'paused' | 'completed' | 'failed' | 'stopped'>;
@@ -13,7 +14,7 @@ export type OutcomeStatus = Extract<RunStatus, 'paused' | 'completed' | 'failed'
 /** How a run left the loop; `reasonCode` is machine-readable and stable. */
 export interface FlowOutcome {
   status: OutcomeStatus;
-  reasonCode: string;
+  reasonCode: ReasonCode;
   reason: string;
   details?: JsonObject;
 }

@@ -81,7 +81,11 @@ export async function pickAgent(ctx: RunContext, ticket: Ticket, progress: Ticke
     const until = ctx.state.exhausted[agent];
     return until !== undefined && Date.parse(until) > now;
   };
-  const switchTo = async (agent: string, profile: string | null, type: string) => {
+  const switchTo = async (
+    agent: string,
+    profile: string | null,
+    type: 'quota_fallback' | 'quota_fallback_over',
+  ) => {
     ctx.event({ type, data: { ticket: ticket.relPath, from: progress.agent, to: agent } });
     ctx.progress({
       type: 'note',

@@ -1,7 +1,7 @@
 // Recovery, the first step of every run. A process that died mid-run leaves a `running` turn and a
 // non-idle phase: the turn is recorded as interrupted, what a killed commit leaves behind is undone, and
 // a dispatch the agent managed to write is archived, so nothing it said is lost.
-import type { NewEvent } from '../store/types.ts';
+import type { FlowEvent } from './events.ts';
 import type { FlowOutcome } from './flow-types.ts';
 import type { RunContext } from './run-context.ts';
 import { fileStagedDispatch } from './staged-dispatch.ts';
@@ -11,7 +11,7 @@ export async function recover(ctx: RunContext): Promise<FlowOutcome | null> {
   const interrupted = ctx.store.interruptRunningTurns(ctx.runId);
   const phase = ctx.state.phase;
   if (interrupted === 0 && phase === 'idle') return null;
-  const events: NewEvent[] = [{ type: 'recovered', data: { interrupted_turns: interrupted, phase } }];
+  const events: FlowEvent[] = [{ type: 'recovered', data: { interrupted_turns: interrupted, phase } }];
   if (phase === 'committing' && (await ctx.repo.removeStaleIndexLock())) {
     events.push({ type: 'git_index_lock_removed', data: { reason: 'car was killed while committing' } });
   }

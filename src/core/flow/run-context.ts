@@ -4,8 +4,9 @@
 import { RUNTIME_PATHS } from '../paths.ts';
 import { abortableSleep } from '../sleep.ts';
 import type { RunStore } from '../store/run-store.ts';
-import type { JsonObject, NewEvent, RunPatch } from '../store/types.ts';
+import type { JsonObject, RunPatch } from '../store/types.ts';
 import type { TicketCache } from '../tickets/index.ts';
+import { endedEventType, type FlowEvent } from './events.ts';
 import {
   type AbortReason,
   type ControlRequest,
@@ -15,6 +16,7 @@ import {
   stopped,
 } from './flow-types.ts';
 import type { RepoSnapshot, RepoState } from './ports.ts';
+import type { ReasonCode } from './reasons.ts';
 import type { RunPaths } from './run-paths.ts';
 import { AgentSessions } from './sessions.ts';
 import type { FlowSettings } from './settings.ts';
@@ -63,7 +65,7 @@ export class RunContext {
   }
 
   /** Writes the state (and optional run fields and events) in one transaction. */
-  persist(patch: RunPatch = {}, events: NewEvent[] = []): void {
+  persist(patch: RunPatch = {}, events: FlowEvent[] = []): void {
     const { store } = this.deps;
     store.transaction(() => {
       store.updateRun(this.runId, { ...patch, state: this.state as unknown as JsonObject });
@@ -72,8 +74,13 @@ export class RunContext {
   }
 
   /** Records an event without touching the state. */
-  event(event: NewEvent): void {
+  event(event: FlowEvent): void {
     this.deps.store.appendEvent(this.runId, event);
+  }
+
+  /** Records events without touching the state, in one transaction. */
+  events(events: FlowEvent[]): void {
+    this.deps.store.appendEvents(this.runId, events);
   }
 
   progress(progress: FlowProgress): void {
@@ -122,7 +129,7 @@ export class RunContext {
   }
 
   /** A pause outcome; remembers the tree and replies it paused on, so resume can tell what changed. */
-  async pause(reasonCode: string, reason: string, details?: JsonObject): Promise<FlowOutcome> {
+  async pause(reasonCode: ReasonCode, reason: string, details?: JsonObject): Promise<FlowOutcome> {
     this.state.pauseContext = {
       fingerprint: (await this.snapshot()).fingerprint,
       replySeq: this.state.replySeq,
@@ -147,7 +154,7 @@ export class RunContext {
       },
       [
         {
-          type: `flow_${outcome.status}`,
+          type: endedEventType(outcome.status),
           data: { reason_code: outcome.reasonCode, reason: outcome.reason, ...(outcome.details ?? {}) },
         },
       ],

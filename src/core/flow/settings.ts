@@ -93,3 +93,9 @@ export function verifySettings(config: CarConfig): VerifySettings {
     unsetEnv: secretEnvToRemove(config),
   };
 }
+
+/** The settings a run works under: the config's, with the turn budget `car flow start` may have set. */
+export function runSettings(config: CarConfig, run: { input: Record<string, unknown> }): FlowSettings {
+  const max = run.input.max_total_turns;
+  return flowSettings(config, typeof max === 'number' ? { maxTotalTurns: max } : {});
+}

@@ -80,8 +80,7 @@ export async function runVerifyGate(
     .filter((f) => f.action !== 'ignore');
   const blocking = findings.filter((f) => f.action === 'block');
   if (findings.length > 0) {
-    ctx.store.appendEvents(
-      ctx.runId,
+    ctx.events(
       findings.map((f) => ({
         type: 'tamper_finding',
         data: { ticket: ticket.relPath, kind: f.kind, file: f.file, detail: f.detail, action: f.action },

@@ -4,9 +4,15 @@
 // with stat stamps (a ticket file is only re-parsed when it changed).
 import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import { type CarConfig, DEFAULT_CONFIG, loadConfig } from '../config/index.ts';
+import type { RunJson } from '../flow/run-json.ts';
+import { runJson } from '../flow/run-report.ts';
+import { runSettings } from '../flow/settings.ts';
 import { readLock } from '../lock.ts';
 import { repoPaths, STATE_DIR } from '../paths.ts';
+import { type RunRow, toRun } from '../store/rows.ts';
 import { openSqlite, openSqliteReadOnly, type SqlDb, type SqlStatement } from '../store/sqlite.ts';
+import type { Run } from '../store/types.ts';
 import { loadTicketQueue, type TicketCache } from '../tickets/index.ts';
 import { baseIdOf, type ManifestRepo, repoDir } from './manifest.ts';
 
@@ -22,22 +28,6 @@ export type RepoState =
   | 'failed'
   | 'stopped';
 
-export interface HubRunSummary {
-  run_id: string;
-  status: string;
-  reason_code: string | null;
-  reason: string | null;
-  created_at: string;
-  started_at: string | null;
-  finished_at: string | null;
-  updated_at: string;
-  total_turns: number | null;
-  current_ticket: string | null;
-  /** The agent whose used-up plan the run is waiting out, and until when (ISO); null when not waiting. */
-  quota_wait_agent: string | null;
-  quota_wait_until: string | null;
-}
-
 export interface HubRepoStatus {
   id: string;
   path: string;
@@ -52,16 +42,14 @@ export interface HubRepoStatus {
   initialized: boolean;
   /** One word for the repo: its latest run's status, `crashed` when that run is active but its worker died. */
   state: RepoState;
-  run: HubRunSummary | null;
+  /** The repo's latest run, in the shape every surface shows a run (core/flow/run-json.ts). */
+  run: RunJson | null;
   worker: { status: 'alive' | 'stale' | 'none'; pid: number | null; purpose: string | null };
   tickets: { total: number; done: number; open: number; next: string | null };
   error?: string;
 }
 
-const LATEST_RUN_SQL = `SELECT id AS run_id, status, reason_code, reason, created_at, started_at, finished_at, updated_at,
-  json_extract(state, '$.totalTurns') AS total_turns, json_extract(state, '$.ticket.path') AS current_ticket,
-  json_extract(state, '$.quotaWait.agent') AS quota_wait_agent, json_extract(state, '$.quotaWait.until') AS quota_wait_until
-  FROM runs ORDER BY created_at DESC, rowid DESC LIMIT 1`;
+const LATEST_RUN_SQL = 'SELECT * FROM runs ORDER BY created_at DESC, rowid DESC LIMIT 1';
 
 const ACTIVE = new Set(['pending', 'running', 'stopping']);
 
@@ -78,8 +66,26 @@ interface OpenStore {
 export class HubStatusReader {
   readonly #stores = new Map<string, OpenStore>();
   readonly #tickets = new Map<string, TicketCache>();
+  /** Each repo's config (for its runs' limits), reloaded when one of its files changes. */
+  readonly #configs = new Map<string, { files: string[]; stamp: string; config: CarConfig }>();
 
-  #latestRun(dbFile: string): HubRunSummary | null {
+  /** The repo's config; a broken one is reported and the defaults used. */
+  #config(dir: string, problems: string[]): CarConfig {
+    const cached = this.#configs.get(dir);
+    if (cached && cached.stamp === stampOf(cached.files)) return cached.config;
+    try {
+      const loaded = loadConfig(dir);
+      const files = loaded.sources.flatMap((s) => s.files ?? (s.file ? [s.file] : []));
+      this.#configs.set(dir, { files, stamp: stampOf(files), config: loaded.config });
+      return loaded.config;
+    } catch (err) {
+      this.#configs.delete(dir);
+      problems.push(`config: ${(err as Error).message}`);
+      return DEFAULT_CONFIG;
+    }
+  }
+
+  #latestRun(dbFile: string): Run | null {
     let ino: number;
     try {
       ino = statSync(dbFile).ino;
@@ -107,7 +113,8 @@ export class HubStatusReader {
       }
       this.#stores.set(dbFile, open);
     }
-    return open.latest.get<HubRunSummary>() ?? null;
+    const row = open.latest.get<RunRow>();
+    return row ? toRun(row) : null;
   }
 
   #drop(dbFile: string): void {
@@ -157,7 +164,8 @@ export class HubStatusReader {
       problems.push(`lock: ${(err as Error).message}`);
     }
     try {
-      status.run = this.#latestRun(paths.dbFile);
+      const run = this.#latestRun(paths.dbFile);
+      if (run) status.run = runJson(run, runSettings(this.#config(dir, problems), run));
     } catch (err) {
       this.#drop(paths.dbFile);
       problems.push(`store: ${(err as Error).message}`);
@@ -191,6 +199,7 @@ export class HubStatusReader {
   close(): void {
     for (const key of [...this.#stores.keys()]) this.#drop(key);
     this.#tickets.clear();
+    this.#configs.clear();
   }
 }
 
@@ -211,4 +220,9 @@ export function summarize(repos: readonly HubRepoStatus[]): Record<string, numbe
   const out: Record<string, number> = {};
   for (const r of repos) out[r.state] = (out[r.state] ?? 0) + 1;
   return out;
+}
+
+/** Modification times of `files` (a missing one counts too), to tell when a config must be re-read. */
+function stampOf(files: readonly string[]): string {
+  return files.map((f) => statSync(f, { throwIfNoEntry: false })?.mtimeMs ?? 'none').join(' ');
 }

@@ -1,4 +1,5 @@
 // Which run events become chat notices, and what they say. Pure: the watcher feeds events in seq order.
+import type { FlowEventType } from '../flow/events.ts';
 import type { RunEvent } from '../store/types.ts';
 
 /** What a button on a notice does; the chat service maps it back to a flow action. */
@@ -22,7 +23,7 @@ export interface Notice {
 }
 
 /** Event types the watcher reads; everything else in the log is skipped by the query. */
-export const NOTICE_EVENT_TYPES: readonly string[] = [
+export const NOTICE_EVENT_TYPES: readonly FlowEventType[] = [
   'flow_paused',
   'flow_failed',
   'flow_completed',
@@ -76,7 +77,10 @@ export function noticeFor(event: RunEvent, ctx: NoticeContext): Notice | null {
   const code = str(data.reason_code) ?? 'unknown';
   const reason = str(data.reason) ?? '';
   const base = { runId, seq };
-  switch (event.type) {
+  // A type this version does not write (an older database) falls to `default`; every type it does
+  // write is decided on here, so a new event type cannot be forgotten.
+  const type = event.type as FlowEventType;
+  switch (type) {
     case 'flow_paused': {
       if (code === 'dispatch') {
         const dispatchSeq = typeof data.dispatch_seq === 'number' ? data.dispatch_seq : null;
@@ -181,7 +185,55 @@ export function noticeFor(event: RunEvent, ctx: NoticeContext): Notice | null {
         buttons: [],
       };
     }
-    default:
+    case 'run_created':
+    case 'flow_started':
+    case 'flow_resumed':
+    case 'resume_requested':
+    case 'pause_requested':
+    case 'stop_requested':
+    case 'git_index_lock_removed':
+    case 'orphan_agents_stopped':
+    case 'internal_error': // the run's flow_failed follows and is told
+    case 'reply_written':
+    case 'chat_reply':
+    case 'reply_archived':
+    case 'ticket_selected':
+    case 'ticket_vanished':
+    case 'commit_barrier':
+    case 'ticket_verified':
+    case 'ticket_done':
+    case 'lint_repair':
+    case 'tamper_finding': // a notify finding arrives as a dispatch; a blocking one as verify_failed
+    case 'verify_command':
+    case 'verify_passed':
+    case 'verify_failed':
+    case 'verify_rebaselined':
+    case 'turn_started':
+    case 'turn_finished':
+    case 'diff_updated':
+    case 'thread_reset':
+    case 'stall_retry':
+    case 'network_retry':
+    case 'quota_wait_over':
+    case 'quota_fallback_over':
+    case 'auto_commit':
+    case 'auto_commit_failed':
+    case 'agent_delta':
+    case 'agent_message':
+    case 'tool_call':
+    case 'tool_result':
+    case 'file_change':
+    case 'command_output':
+    case 'usage':
+    case 'agent_status':
+    case 'agent_error':
       return null;
+    default:
+      return notToldOf(type);
   }
+}
+
+/** Types this version never writes; `never` makes the switch above fail to compile when one is missing. */
+function notToldOf(_type: never): null {
+  return null;
 }

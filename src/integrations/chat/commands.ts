@@ -3,6 +3,7 @@
 // actions go through FlowControl; starting a worker process is the surface's job (`startWorker`).
 import { type FlowControl, FlowControlError, liveLock } from '../../control/flow-control.ts';
 import { knownAgentIds } from '../../core/config/index.ts';
+import type { FlowEvent } from '../../core/flow/events.ts';
 import type { ChatStore, Platform } from '../../core/notify/chat-store.ts';
 import type { NoticeAction, NoticeButton } from '../../core/notify/notices.ts';
 import { dispatchLookup } from '../../core/notify/watcher.ts';
@@ -289,7 +290,7 @@ export class ChatCommands implements CommandHandler {
         user_id: msg.userId,
         bytes: Buffer.byteLength(text),
       },
-    });
+    } satisfies FlowEvent);
     if (run.status !== 'paused') return `Reply saved; run ${short(run.id)} reads it on its next turn.`;
     const resumed = await this.#resume(run.id, false);
     return `Reply saved. ${resumed}`;

@@ -206,8 +206,8 @@ export async function hubStatus(io: CliIo, flags: HubFlags): Promise<void> {
         `${r.tickets.done}/${r.tickets.total}`,
         r.run ? r.run.run_id.slice(0, 8) : '-',
         r.error ??
-          (r.run?.quota_wait_until && r.state === 'running'
-            ? `waiting for ${r.run.quota_wait_agent}'s plan until ${r.run.quota_wait_until}`
+          (r.run?.quota_wait && r.state === 'running'
+            ? `waiting for ${r.run.quota_wait.agent}'s plan until ${r.run.quota_wait.until}`
             : (r.run?.reason_code ?? '')),
       ]);
     }

@@ -1,4 +1,6 @@
 // The API's JSON shapes, as far as the UI reads them.
+import type { RunJson } from '../../../../core/flow/run-json.ts';
+
 export interface LintIssue {
   code: string;
   severity: 'error' | 'warning';
@@ -36,23 +38,8 @@ export interface TicketPage {
   summary: { total: number; done: number; open: number; invalid: number };
 }
 
-export interface Run {
-  run_id: string;
-  status: string;
-  reason_code: string | null;
-  reason: string | null;
-  created_at: string;
-  started_at: string | null;
-  finished_at: string | null;
-  total_turns: number;
-  turn_limit: number;
-  current_ticket: string | null;
-  /** Input + output tokens used, and the budgets (null: none). */
-  tokens: { run: number; run_limit: number | null; ticket: number | null; ticket_limit: number | null };
-  /** An agent's used-up plan the run waits out; it goes on by itself at `until`. */
-  quota_wait: { agent: string; until: string } | null;
-  last_event_seq: number;
-}
+/** A run: the server's own type (src/core/flow/run-json.ts), so the two cannot drift apart. */
+export type Run = RunJson;
 
 export interface Turn {
   id: number;
@@ -142,14 +129,7 @@ export interface HubRepo {
   enabled: boolean;
   exists: boolean;
   state: string;
-  run: {
-    run_id: string;
-    status: string;
-    reason_code: string | null;
-    reason: string | null;
-    quota_wait_agent: string | null;
-    quota_wait_until: string | null;
-  } | null;
+  run: Run | null;
   worker: { status: 'alive' | 'stale' | 'none'; pid: number | null };
   tickets: { total: number; done: number; open: number; next: string | null };
   error?: string;

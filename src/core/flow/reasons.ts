@@ -1,0 +1,141 @@
+// Why a run paused, failed, stopped or completed: one machine-readable code per reason, and one table
+// that says, per code, which status it ends a run with, whether resuming needs a change first, what a
+// resume resets, and what a person should do next. The engine, resume gating (control), `car flow
+// status`, chat notices and the web app all read this table instead of spelling codes out themselves.
+
+/** What `FlowControl.resume` resets so the next step does not pause again at once. */
+export type ResumeReset =
+  | 'turn_limit' // max_turns: grant the configured number of turns again
+  | 'wallclock' // max_wallclock: the working-time clock starts again
+  | 'token_budget' // token_budget: grant the budget (ticket or run, as paused on) again
+  | 'loop_guard' // loop_no_diff: count no-change turns afresh
+  | 'commit_attempts'; // commit_barrier: the agent gets its commit attempts again
+
+export interface ReasonInfo {
+  status: 'paused' | 'completed' | 'failed' | 'stopped';
+  /**
+   * Resuming unchanged would just pause again: a reply or a change to the repo must come first (or
+   * `--force`).
+   */
+  blocking: boolean;
+  resumeResets: ResumeReset | null;
+  /** The recommended next action for a run that ended here, for `car flow status` and the web app. */
+  next: string;
+}
+
+const FIX_AND_RESUME = 'fix what the reason says, then car flow resume';
+
+export const REASONS = {
+  all_done: {
+    status: 'completed',
+    blocking: false,
+    resumeResets: null,
+    next: 'none: all tickets are done (add tickets and car flow start for more)',
+  },
+  stop_requested: {
+    status: 'stopped',
+    blocking: false,
+    resumeResets: null,
+    next: 'car flow start begins a new run',
+  },
+  pause_requested: {
+    status: 'paused',
+    blocking: false,
+    resumeResets: null,
+    next: 'car flow resume continues',
+  },
+  interrupted: { status: 'paused', blocking: false, resumeResets: null, next: 'car flow resume continues' },
+  dispatch: {
+    status: 'paused',
+    blocking: false,
+    resumeResets: null,
+    next: 'answer with: car flow reply "<answer>" --resume',
+  },
+  invalid_dispatch: { status: 'paused', blocking: false, resumeResets: null, next: FIX_AND_RESUME },
+  user_ticket: {
+    status: 'paused',
+    blocking: false,
+    resumeResets: null,
+    next: 'do the user ticket, mark it done (car ticket done N), then car flow resume',
+  },
+  no_tickets: {
+    status: 'paused',
+    blocking: false,
+    resumeResets: null,
+    next: 'add a ticket (car ticket new), then car flow resume',
+  },
+  duplicate_tickets: { status: 'paused', blocking: false, resumeResets: null, next: FIX_AND_RESUME },
+  ticket_invalid: { status: 'paused', blocking: false, resumeResets: null, next: FIX_AND_RESUME },
+  max_turns: {
+    status: 'paused',
+    blocking: false,
+    resumeResets: 'turn_limit',
+    next: 'review the tickets, then car flow resume',
+  },
+  max_wallclock: {
+    status: 'paused',
+    blocking: false,
+    resumeResets: 'wallclock',
+    next: 'car flow resume continues',
+  },
+  token_budget: {
+    status: 'paused',
+    blocking: false,
+    resumeResets: 'token_budget',
+    next: 'car flow resume grants the token budget again',
+  },
+  loop_no_diff: {
+    status: 'paused',
+    blocking: true,
+    resumeResets: 'loop_guard',
+    next: 'reply with guidance (car flow reply "<text>" --resume) or fix the ticket',
+  },
+  commit_barrier: {
+    status: 'paused',
+    blocking: true,
+    resumeResets: 'commit_attempts',
+    next: 'commit the work, then car flow resume',
+  },
+  verify_failed: {
+    status: 'paused',
+    blocking: true,
+    resumeResets: null,
+    next: "fix the ticket's work or its verify commands, then car flow resume",
+  },
+  agent_unavailable: {
+    status: 'paused',
+    blocking: false,
+    resumeResets: null,
+    next: 'check the agent (car doctor), then car flow resume',
+  },
+  agent_error: { status: 'paused', blocking: false, resumeResets: null, next: FIX_AND_RESUME },
+  quota_exhausted: {
+    status: 'paused',
+    blocking: false,
+    resumeResets: null,
+    next: "car flow resume once the agent's usage limit has reset",
+  },
+  missing_required_context: {
+    status: 'failed',
+    blocking: false,
+    resumeResets: null,
+    next: "add the ticket's required context file, then car flow start",
+  },
+  internal_error: {
+    status: 'failed',
+    blocking: false,
+    resumeResets: null,
+    next: 'car run goes on from the first open ticket; please report it (car flow events <run>)',
+  },
+} as const satisfies Record<string, ReasonInfo>;
+
+export type ReasonCode = keyof typeof REASONS;
+
+/** The table's entry for a code read back from the store (null for a code this version does not know). */
+export function reasonInfo(code: string | null | undefined): ReasonInfo | null {
+  return code && Object.hasOwn(REASONS, code) ? REASONS[code as ReasonCode] : null;
+}
+
+export function isReasonCode(code: string): code is ReasonCode {
+  return Object.hasOwn(REASONS, code);
+}

@@ -1,0 +1,23 @@
+// The one JSON shape of a run, as `car flow status|runs|show --json`, the HTTP API, `car hub status`
+// and the web app show it. Types only and no imports: the web app imports this file as it is.
+
+export interface RunJson {
+  run_id: string;
+  status: string;
+  /** Why it paused, stopped, failed or completed (core/flow/reasons.ts); null while it works. */
+  reason_code: string | null;
+  reason: string | null;
+  reason_details: { [key: string]: unknown } | null;
+  created_at: string;
+  started_at: string | null;
+  finished_at: string | null;
+  updated_at: string;
+  total_turns: number;
+  turn_limit: number;
+  current_ticket: string | null;
+  /** Input + output tokens used, and the budgets (null: none). */
+  tokens: { run: number; run_limit: number | null; ticket: number | null; ticket_limit: number | null };
+  /** An agent's used-up plan the run is waiting out (it goes on by itself at `until`). */
+  quota_wait: { agent: string; until: string } | null;
+  last_event_seq: number;
+}
