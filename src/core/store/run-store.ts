@@ -24,6 +24,7 @@ import {
   toRun,
   toTurn,
 } from './rows.ts';
+import { RUN_STORE_SQL } from './run-store-sql.ts';
 import { RUN_STORE_MIGRATIONS } from './schema.ts';
 import { openSqlite, type SqlDb, type SqlStatement, type SqlValue } from './sqlite.ts';
 import type {
@@ -94,26 +95,7 @@ export class RunStore {
   readonly #maxEventBytes: number;
   readonly #maxEventsPerType: number;
   readonly #highVolume: ReadonlySet<string>;
-  readonly #sql: Record<
-    | 'insertRun'
-    | 'getRun'
-    | 'latestRun'
-    | 'nextTurnSeq'
-    | 'insertTurn'
-    | 'getTurn'
-    | 'finishTurn'
-    | 'interruptTurns'
-    | 'listTurns'
-    | 'runSeq'
-    | 'setRunSeq'
-    | 'insertEvent'
-    | 'getCounts'
-    | 'upsertCounts'
-    | 'eventStats'
-    | 'insertArtifact'
-    | 'listArtifacts',
-    SqlStatement
-  >;
+  readonly #sql: Record<keyof typeof RUN_STORE_SQL, SqlStatement>;
 
   /** Migrates `db` to the current schema first; see `openRunStore` for the usual entry point. */
   constructor(db: SqlDb, opts: RunStoreOptions = {}) {
@@ -126,48 +108,9 @@ export class RunStore {
     this.#highVolume = new Set(opts.highVolumeTypes ?? DEFAULT_HIGH_VOLUME_TYPES);
     if (this.#maxEventBytes < 256) throw new Error('maxEventBytes must be at least 256');
     if (this.#maxEventsPerType < 0) throw new Error('maxEventsPerType must not be negative');
-    const p = (sql: string) => db.prepare(sql);
-    this.#sql = {
-      insertRun: p(
-        `INSERT INTO runs (id, status, created_at, updated_at, state, input, metadata)
-         VALUES (@id, 'pending', @now, @now, @state, @input, @metadata)`,
-      ),
-      getRun: p('SELECT * FROM runs WHERE id = ?'),
-      latestRun: p('SELECT * FROM runs ORDER BY created_at DESC, rowid DESC LIMIT 1'),
-      nextTurnSeq: p('SELECT COALESCE(MAX(seq), 0) + 1 AS seq FROM turns WHERE run_id = ?'),
-      insertTurn: p(
-        `INSERT INTO turns (run_id, seq, ticket_path, ticket_id, agent, kind, status, started_at)
-         VALUES (@runId, @seq, @ticketPath, @ticketId, @agent, @kind, 'running', @now) RETURNING *`,
-      ),
-      getTurn: p('SELECT * FROM turns WHERE id = ?'),
-      finishTurn: p(
-        `UPDATE turns SET status = @status, finished_at = @now, usage = @usage, error = @error,
-           output_excerpt = @outputExcerpt
-         WHERE id = @id AND status = 'running' RETURNING *`,
-      ),
-      interruptTurns: p(
-        `UPDATE turns SET status = 'interrupted', finished_at = ?, error = ?
-         WHERE run_id = ? AND status = 'running'`,
-      ),
-      listTurns: p('SELECT * FROM turns WHERE run_id = ? ORDER BY seq'),
-      runSeq: p('SELECT last_event_seq FROM runs WHERE id = ?'),
-      setRunSeq: p('UPDATE runs SET last_event_seq = ? WHERE id = ?'),
-      insertEvent: p('INSERT INTO events (run_id, seq, turn_id, type, at, data) VALUES (?, ?, ?, ?, ?, ?)'),
-      getCounts: p('SELECT kept, dropped, truncated FROM event_counts WHERE run_id = ? AND type = ?'),
-      upsertCounts: p(
-        `INSERT INTO event_counts (run_id, type, kept, dropped, truncated) VALUES (?, ?, ?, ?, ?)
-         ON CONFLICT (run_id, type) DO UPDATE SET
-           kept = excluded.kept, dropped = excluded.dropped, truncated = excluded.truncated`,
-      ),
-      eventStats: p(
-        'SELECT type, kept, dropped, truncated, pruned FROM event_counts WHERE run_id = ? ORDER BY type',
-      ),
-      insertArtifact: p(
-        `INSERT INTO artifacts (id, run_id, kind, path, created_at, metadata)
-         VALUES (?, ?, ?, ?, ?, ?) RETURNING *`,
-      ),
-      listArtifacts: p('SELECT * FROM artifacts WHERE run_id = ? ORDER BY created_at, rowid'),
-    };
+    this.#sql = Object.fromEntries(
+      Object.entries(RUN_STORE_SQL).map(([name, sql]) => [name, db.prepare(sql)]),
+    ) as Record<keyof typeof RUN_STORE_SQL, SqlStatement>;
   }
 
   #iso(): string {
