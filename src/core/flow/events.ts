@@ -4,6 +4,7 @@
 // a generic append-only log (old databases may hold types this version no longer writes).
 import type { AgentEvent, TurnError, TurnStatus } from '../agent.ts';
 import type { JsonObject } from '../store/types.ts';
+import type { EvidenceCommand } from '../verify/evidence.ts';
 import type { OutcomeStatus } from './flow-types.ts';
 import type { ReasonCode } from './reasons.ts';
 
@@ -61,18 +62,8 @@ export type FlowEventData = {
   lint_repair: { ticket: string; attempt: number; errors: string[] };
   // the verify gate
   tamper_finding: Finding & { ticket: string; action: string };
-  verify_command: {
-    ticket: string;
-    command: string;
-    source: 'config' | 'ticket';
-    exit_code: number | null;
-    signal: string | null;
-    timed_out: boolean;
-    duration_ms: number;
-    output_bytes: number;
-    output_sha256: string;
-    passed: boolean;
-  };
+  /** A command's evidence entry without its output tail (that is kept in the evidence file). */
+  verify_command: Omit<EvidenceCommand, 'output_tail'> & { ticket: string; passed: boolean };
   verify_passed: { ticket: string; commands: number; findings: number };
   verify_failed: {
     ticket: string;
