@@ -1,21 +1,22 @@
-// kill -9 of the real CLI at three points of a run, then a restart that must continue from disk truth:
-// no ticket transition lost or recorded twice, the interrupted turn recorded as such, a clean end.
+// kill -9 of the built CLI (`node dist/car.js`, and the detached `dist/car.js flow worker` it starts) at
+// three points of a run, then a restart that must continue from disk truth: no ticket transition lost or
+// recorded twice, the interrupted turn recorded as such, a clean end.
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { initRepo } from '../src/core/init.ts';
 import { repoPaths } from '../src/core/paths.ts';
 import { openRunStore } from '../src/core/store/run-store.ts';
 import { newTicketId, renderNewTicket } from '../src/core/tickets/index.ts';
+import { type CarChild, carEnv, runCar, startCar, tempHome } from './helpers/built-car.ts';
 import { makeGitRepo } from './helpers/git-repo.ts';
 import { alive } from './helpers/processes.ts';
 import { waitFor } from './helpers/wait.ts';
 
-const MAIN = fileURLToPath(new URL('../src/surfaces/cli/main.ts', import.meta.url));
-const cleanups: (() => void)[] = [];
+const home = tempHome();
+const env = carEnv(home.home);
+const cleanups: (() => void)[] = [home.cleanup];
 after(() => {
   for (const c of cleanups) c();
 });
@@ -41,18 +42,13 @@ function setup(scripts: string[][], config = '') {
   return { repo, paths, ids };
 }
 
-function car(dir: string, args: string[]): ChildProcess {
-  return spawn(process.execPath, ['--import', 'tsx', MAIN, '--repo', dir, ...args], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+function car(dir: string, args: string[]): CarChild {
+  return startCar(args, { cwd: dir, env });
 }
 
-function carSync(dir: string, args: string[]) {
-  const r = spawnSync(process.execPath, ['--import', 'tsx', MAIN, '--repo', dir, ...args], {
-    encoding: 'utf8',
-    timeout: 90_000,
-  });
-  return { code: r.status, out: `${r.stdout}${r.stderr}` };
+async function carRun(dir: string, args: string[]) {
+  const r = await runCar(args, { cwd: dir, env, timeoutMs: 90_000 });
+  return { code: r.code, out: `${r.stdout}${r.stderr}`, stdout: r.stdout };
 }
 
 /** The step index the demo agent recorded for a ticket (its progress files under runs/), or -1. */
@@ -99,15 +95,15 @@ test('kill -9 of a background worker mid-turn: restart recovers the run and reco
     ['write two-a.txt started', 'sleep 60000', 'write two-b.txt finished', 'done', 'commit two'],
     ['write three.txt three', 'done', 'commit three'],
   ]);
-  const start = carSync(repo.dir, ['flow', 'start', '--json']);
+  const start = await carRun(repo.dir, ['flow', 'start', '--json']);
   assert.equal(start.code, 0, start.out);
-  const workerPid = (JSON.parse(start.out) as { worker_pid: number }).worker_pid;
+  const workerPid = (JSON.parse(start.stdout) as { worker_pid: number }).worker_pid;
   // mid-turn = inside the sleep step: the demo agent has recorded it (step index 2) before sleeping
   await waitFor('the second ticket to be mid-turn', () => demoStep(paths.runsDir, ids[1]!) === 2);
   killHard(workerPid);
   await waitFor('the worker to die', () => !alive(workerPid));
 
-  const status = JSON.parse(carSync(repo.dir, ['flow', 'status', '--json']).out) as {
+  const status = JSON.parse((await carRun(repo.dir, ['flow', 'status', '--json'])).stdout) as {
     run: { status: string };
     worker: { status: string };
     recommended_action: string;
@@ -116,7 +112,7 @@ test('kill -9 of a background worker mid-turn: restart recovers the run and reco
   assert.equal(status.worker.status, 'stale');
   assert.match(status.recommended_action, /died/);
 
-  const restart = carSync(repo.dir, ['run']);
+  const restart = await carRun(repo.dir, ['run']);
   assert.equal(restart.code, 0, restart.out);
   assert.match(restart.out, /recovering run/);
   const s = summary(paths.dbFile);
@@ -145,11 +141,11 @@ test('kill -9 after the agent marked the ticket done, before car recorded it: re
     repo.git(['log', '--format=%s']).startsWith('one'),
   );
   assert.match(readFileSync(join(paths.ticketsDir, 'TICKET-010.md'), 'utf8'), /^done: true$/m);
-  killHard(child.pid!);
-  await waitFor('car to die', () => child.exitCode !== null || child.signalCode !== null);
+  child.child.kill('SIGKILL');
+  await child.exited;
   assert.deepEqual(summary(paths.dbFile).done, [], 'the crash came before car recorded the transition');
 
-  const restart = carSync(repo.dir, ['run']);
+  const restart = await carRun(repo.dir, ['run']);
   assert.equal(restart.code, 0, restart.out);
   const s = summary(paths.dbFile);
   assert.equal(s.status, 'completed');
@@ -183,14 +179,14 @@ test('kill -9 in the middle of car’s own commit: the stale index.lock is clear
   const child = car(repo.dir, ['run']);
   await waitFor('car to be inside git commit', () => existsSync(marker));
   const indexLock = join(repo.dir, '.git', 'index.lock');
-  killHard(child.pid!);
+  child.child.kill('SIGKILL');
   for (const pid of readFileSync(marker, 'utf8').trim().split(/\s+/).map(Number)) killHard(pid);
-  await waitFor('car to die', () => child.exitCode !== null || child.signalCode !== null);
+  await child.exited;
   // A plain `git commit` releases index.lock before its hooks run; a kill during car's `git add -A`
   // (the other half of the commit) leaves the lock behind. Leave it as that kill would.
   if (!existsSync(indexLock)) writeFileSync(indexLock, '');
 
-  const restart = carSync(repo.dir, ['run']);
+  const restart = await carRun(repo.dir, ['run']);
   assert.equal(restart.code, 0, restart.out);
   const s = summary(paths.dbFile);
   assert.equal(s.status, 'completed');

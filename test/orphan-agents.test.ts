@@ -1,12 +1,12 @@
 // A worker killed with SIGKILL runs no exit hook, so its agent (in its own process group, with whatever it
 // started) keeps running and editing the repo. The next owner of the repo must stop it first: a restarted
-// run before its first turn, and `car flow stop` when no worker is alive.
+// run before its first turn, and `car flow stop` when no worker is alive. The CLI is the built one
+// (`node dist/car.js`), its worker `dist/car.js flow worker`.
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { writeGroupLedger } from '../src/agents/group-ledger.ts';
 import { stopOrphanedAgents } from '../src/agents/orphans.ts';
 import { liveGroupMembers } from '../src/agents/process.ts';
@@ -14,12 +14,14 @@ import { initRepo } from '../src/core/init.ts';
 import { repoPaths } from '../src/core/paths.ts';
 import { openRunStore } from '../src/core/store/run-store.ts';
 import { newTicketId, renderNewTicket } from '../src/core/tickets/index.ts';
+import { carEnv, runCar, tempHome } from './helpers/built-car.ts';
 import { makeGitRepo } from './helpers/git-repo.ts';
 import { alive } from './helpers/processes.ts';
 import { waitFor } from './helpers/wait.ts';
 
-const MAIN = fileURLToPath(new URL('../src/surfaces/cli/main.ts', import.meta.url));
-const cleanups: (() => void)[] = [];
+const home = tempHome();
+const env = carEnv(home.home);
+const cleanups: (() => void)[] = [home.cleanup];
 after(() => {
   for (const c of cleanups) c();
 });
@@ -82,17 +84,14 @@ function setup() {
   return { repo, paths, pidFile };
 }
 
-function carSync(dir: string, args: string[]) {
-  const r = spawnSync(process.execPath, ['--import', 'tsx', MAIN, '--repo', dir, ...args], {
-    encoding: 'utf8',
-    timeout: 90_000,
-  });
-  return { code: r.status, out: `${r.stdout}${r.stderr}`, stdout: r.stdout };
+async function carRun(dir: string, args: string[]) {
+  const r = await runCar(args, { cwd: dir, env, timeoutMs: 90_000 });
+  return { code: r.code, out: `${r.stdout}${r.stderr}`, stdout: r.stdout };
 }
 
 /** Starts a detached worker, waits for the agent to be mid-turn, then SIGKILLs the worker only. */
 async function orphanAnAgent(dir: string, pidFile: string): Promise<number> {
-  const start = carSync(dir, ['flow', 'start', '--json']);
+  const start = await carRun(dir, ['flow', 'start', '--json']);
   assert.equal(start.code, 0, start.out);
   const worker = (JSON.parse(start.stdout) as { worker_pid: number }).worker_pid;
   await waitFor(
@@ -132,7 +131,7 @@ test('a restarted run stops the agents its killed worker left running before its
   const agent = await orphanAnAgent(repo.dir, pidFile);
   assert.ok(existsSync(paths.agentGroupsFile), 'the killed worker left its ledger');
 
-  const restart = carSync(repo.dir, ['run']);
+  const restart = await carRun(repo.dir, ['run']);
   assert.equal(restart.code, 0, restart.out);
   assert.deepEqual(liveGroupMembers(agent), [], 'the orphaned group is gone');
   assert.equal(existsSync(paths.agentGroupsFile), false, 'no agents left, no ledger');
@@ -160,7 +159,7 @@ test('car flow stop with no live worker stops the agents the killed worker left 
   const agent = await orphanAnAgent(repo.dir, pidFile);
 
   // doctor sees them
-  const doctor = JSON.parse(carSync(repo.dir, ['doctor', '--json']).stdout) as {
+  const doctor = JSON.parse((await carRun(repo.dir, ['doctor', '--json'])).stdout) as {
     checks: { id: string; status: string; message: string }[];
   };
   const left = doctor.checks.find((c) => c.id === 'agents_running');
@@ -170,7 +169,7 @@ test('car flow stop with no live worker stops the agents the killed worker left 
     new RegExp(`sh \\(process group ${agent}\\) still running, left by a worker that is gone`),
   );
 
-  const stop = carSync(repo.dir, ['flow', 'stop', '--json']);
+  const stop = await carRun(repo.dir, ['flow', 'stop', '--json']);
   assert.equal(stop.code, 0, stop.out);
   const out = JSON.parse(stop.stdout) as {
     status: string;

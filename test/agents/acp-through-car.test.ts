@@ -1,20 +1,22 @@
-// Any ACP agent by config alone: `car run` drives the fake ACP agent through the resolver and the real
-// engine, records its events, applies the stop rules, and leaves no agent process behind.
+// Any ACP agent by config alone: `car run` (the built CLI, `node dist/car.js`) drives the fake ACP agent
+// through the resolver and the real engine, records its events, applies the stop rules, and leaves no
+// agent process behind.
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { type CarRepo, json, makeCarRepo, ticketText, tid } from '../helpers/cli.ts';
+import { type BuiltCarRepo, json, makeBuiltCarRepo } from '../helpers/built-car.ts';
+import { TICKETS_DIR, ticketText, tid } from '../helpers/cli.ts';
 import { assertGroupsGone, readPids } from '../helpers/processes.ts';
 
 const FAKE = fileURLToPath(new URL('../fakes/acp-agent.mjs', import.meta.url));
-const repos: CarRepo[] = [];
+const repos: BuiltCarRepo[] = [];
 after(() => {
   for (const r of repos) r.cleanup();
 });
 
 test('an ACP agent configured by command alone works tickets through car run', async () => {
-  const r = await makeCarRepo();
+  const r = await makeBuiltCarRepo();
   repos.push(r);
   const pidFile = join(r.dir, '.git', 'fake-acp-pids');
   r.write(
@@ -31,12 +33,12 @@ test('an ACP agent configured by command alone works tickets through car run', a
       '',
     ].join('\n'),
   );
-  r.ticket('TICKET-010.md', ticketText({ id: tid(1), agent: 'fake', title: 'talk only' }));
+  r.write(`${TICKETS_DIR}/TICKET-010.md`, ticketText({ id: tid(1), agent: 'fake', title: 'talk only' }));
   r.commitAll('plan');
 
   // The fake only talks and never changes the repo: two such turns trip the loop guard.
   const run = await r.run(['run']);
-  assert.equal(run.code, 5, run.stderr);
+  assert.equal(run.code, 5, `${run.stdout}\n${run.stderr}`);
   const status = json<{ run: { run_id: string; reason_code: string; total_turns: number } }>(
     await r.run(['flow', 'status', '--json']),
   );

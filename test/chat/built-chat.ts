@@ -2,29 +2,7 @@
 // starts are then `dist/car.js flow worker` too), with an env of only PATH, a temp HOME and what the test
 // passes (the bot token). The chat log lines go to stderr; "car chat: serving ..." to stdout.
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { type CarChild, startCar } from '../helpers/built-car.ts';
-
-/** A temp HOME for the child (removed by the returned cleanup). */
-export function tempHome(): { home: string; cleanup: () => void } {
-  const home = mkdtempSync(join(tmpdir(), 'car-chat-home-'));
-  return { home, cleanup: () => rmSync(home, { recursive: true, force: true }) };
-}
-
-export function chatEnv(home: string, extra: Record<string, string> = {}): NodeJS.ProcessEnv {
-  return { PATH: process.env.PATH, HOME: home, NO_COLOR: '1', ...extra };
-}
-
-export function running(car: CarChild): boolean {
-  return car.child.exitCode === null && car.child.signalCode === null;
-}
-
-/** Both streams, for failure messages. */
-export function output(car: CarChild): string {
-  return `--- stdout:\n${car.stdout}--- stderr:\n${car.stderr}`;
-}
+import { type CarChild, exitWithin, output, running, startCar } from '../helpers/built-car.ts';
 
 /**
  * Starts `node dist/car.js <args>`; `cleanups` gets a SIGKILL for the case the test fails before it
@@ -74,30 +52,6 @@ export async function waitForLog(
 /** The serving line on stdout: the platforms are connected and the loop runs. */
 export function serving(car: CarChild): Promise<void> {
   return withOutput(car, car.waitForOutput(/car chat: serving .*; Ctrl-C stops\n/));
-}
-
-/**
- * Awaits the child's exit, failing (and SIGKILLing it) when it takes longer than `boundMs`. Resolves to
- * the exit and how long the wait took.
- */
-export async function exitWithin(
-  car: CarChild,
-  boundMs: number,
-  what: string,
-): Promise<{ code: number | null; signal: NodeJS.Signals | null; ms: number }> {
-  const t0 = Date.now();
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<'late'>((r) => {
-    timer = setTimeout(() => r('late'), boundMs);
-  });
-  const result = await Promise.race([car.exited, late]);
-  clearTimeout(timer);
-  if (result === 'late') {
-    car.child.kill('SIGKILL');
-    await car.exited;
-    assert.fail(`${what}: car was still running ${boundMs / 1000} s later\n${output(car)}`);
-  }
-  return { ...result, ms: Date.now() - t0 };
 }
 
 /** SIGTERM, then a graceful stop: exit 0 within `boundMs`. */

@@ -10,19 +10,9 @@ import type { AddressInfo } from 'node:net';
 import { after, test } from 'node:test';
 import { startFakeDiscord } from '../fakes/discord-api.ts';
 import { startFakeTelegram } from '../fakes/telegram-api.ts';
-import type { CarChild } from '../helpers/built-car.ts';
+import { type CarChild, carEnv, exitWithin, output, running, tempHome } from '../helpers/built-car.ts';
 import { type CarRepo, makeCarRepo } from '../helpers/cli.ts';
-import {
-  chatEnv,
-  exitWithin,
-  output,
-  running,
-  serving,
-  startChat,
-  stopChat,
-  tempHome,
-  withOutput,
-} from './built-chat.ts';
+import { serving, startChat, stopChat, withOutput } from './built-chat.ts';
 
 const TELEGRAM_TOKEN = '123456:TEST-telegram-token-abc';
 const DISCORD_TOKEN = 'TEST.discord-token.xyz123';
@@ -59,7 +49,7 @@ function chat(repo: CarRepo, platforms: Platform[], tokens: Record<string, strin
   cleanups.push(home.cleanup);
   return startChat(
     ['chat', 'run', ...platforms.map((p) => `--${p}`), '--poll-ms', '100'],
-    { cwd: repo.dir, env: chatEnv(home.home, tokens) },
+    { cwd: repo.dir, env: carEnv(home.home, tokens) },
     cleanups,
   );
 }

@@ -11,16 +11,8 @@ import { repoPaths } from '../../src/core/paths.ts';
 import { SLASH_COMMANDS } from '../../src/integrations/chat/commands.ts';
 import { createRepoState } from '../../src/integrations/git/index.ts';
 import { startFakeDiscord } from '../fakes/discord-api.ts';
-import {
-  chatEnv,
-  output,
-  serving,
-  startChat,
-  stopChat,
-  tempHome,
-  waitForLog,
-  withOutput,
-} from './built-chat.ts';
+import { carEnv, output, tempHome } from '../helpers/built-car.ts';
+import { serving, startChat, stopChat, waitForLog, withOutput } from './built-chat.ts';
 import { askingRepo, filesContaining, openStore } from './harness.ts';
 
 const GUILD = '1200000000000000001';
@@ -54,7 +46,7 @@ test('discord: gateway commands, pause notice with buttons, Stop button, reply r
   cleanups.push(home.cleanup);
   const car = startChat(
     ['chat', 'run', '--discord', '--poll-ms', '100'],
-    { cwd: repo.dir, env: chatEnv(home.home, { CAR_DISCORD_BOT_TOKEN: dc.token }) },
+    { cwd: repo.dir, env: carEnv(home.home, { CAR_DISCORD_BOT_TOKEN: dc.token }) },
     cleanups,
   );
   await serving(car);

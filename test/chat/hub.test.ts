@@ -9,9 +9,9 @@ import { after, test } from 'node:test';
 import { repoPaths } from '../../src/core/paths.ts';
 import { openRunStore } from '../../src/core/store/run-store.ts';
 import { startFakeTelegram } from '../fakes/telegram-api.ts';
-import { runCar } from '../helpers/built-car.ts';
+import { carEnv, output, runCar, tempHome } from '../helpers/built-car.ts';
 import { demoTicket, git, makeHub, writeTicket } from '../hub/helpers.ts';
-import { chatEnv, output, startChat, stopChat, tempHome, withOutput } from './built-chat.ts';
+import { startChat, stopChat, withOutput } from './built-chat.ts';
 
 const ALICE = 7001;
 
@@ -63,7 +63,7 @@ test('hub chat: one bot serves every repo; notices name the repo, replies and bu
 
   const home = tempHome();
   cleanups.push(home.cleanup);
-  const env = chatEnv(home.home, { CAR_TELEGRAM_BOT_TOKEN: tg.token, CAR_TELEGRAM_CHAT_ID: String(ALICE) });
+  const env = carEnv(home.home, { CAR_TELEGRAM_BOT_TOKEN: tg.token, CAR_TELEGRAM_CHAT_ID: String(ALICE) });
   // run in the hub's root, where `car chat run` serves the hub
   const car = startChat(['chat', 'run', '--telegram', '--poll-ms', '100'], { cwd: hub.root, env }, cleanups);
   const say = (text: string) => tg.userMessage({ chatId: ALICE, userId: ALICE, text });

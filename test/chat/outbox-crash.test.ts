@@ -7,10 +7,10 @@ import { openChatStore } from '../../src/core/notify/chat-store.ts';
 import { repoPaths } from '../../src/core/paths.ts';
 import { startFakeDiscord } from '../fakes/discord-api.ts';
 import { startFakeTelegram } from '../fakes/telegram-api.ts';
-import { type CarChild, runCar } from '../helpers/built-car.ts';
+import { type CarChild, carEnv, output, runCar, tempHome } from '../helpers/built-car.ts';
 import { type CarRepo, makeCarRepo } from '../helpers/cli.ts';
 import { waitFor } from '../helpers/wait.ts';
-import { chatEnv, output, startChat, stopChat, tempHome, withOutput } from './built-chat.ts';
+import { startChat, stopChat, withOutput } from './built-chat.ts';
 import { filesContaining, openStore } from './harness.ts';
 
 const cleanups: (() => unknown)[] = [];
@@ -25,7 +25,7 @@ function carChat(root: string, flag: string, env: NodeJS.ProcessEnv): CarChild {
 function envWith(extra: Record<string, string>): NodeJS.ProcessEnv {
   const home = tempHome();
   cleanups.push(home.cleanup);
-  return chatEnv(home.home, extra);
+  return carEnv(home.home, extra);
 }
 
 async function chatStatus<T>(root: string, env: NodeJS.ProcessEnv): Promise<T> {

@@ -7,18 +7,9 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { type FakeTelegram, startFakeTelegram } from '../fakes/telegram-api.ts';
-import { type CarChild, runCar } from '../helpers/built-car.ts';
+import { type CarChild, carEnv, output, runCar, tempHome } from '../helpers/built-car.ts';
 import type { CarRepo } from '../helpers/cli.ts';
-import {
-  chatEnv,
-  output,
-  serving,
-  startChat,
-  stopChat,
-  tempHome,
-  waitForLog,
-  withOutput,
-} from './built-chat.ts';
+import { serving, startChat, stopChat, waitForLog, withOutput } from './built-chat.ts';
 import { askingRepo, filesContaining, openStore } from './harness.ts';
 
 const CHAT = 5001;
@@ -51,7 +42,7 @@ async function served(
   cleanups.push(() => repo.cleanup());
   const home = tempHome();
   cleanups.push(home.cleanup);
-  const env = chatEnv(home.home, { CAR_TELEGRAM_BOT_TOKEN: tg.token });
+  const env = carEnv(home.home, { CAR_TELEGRAM_BOT_TOKEN: tg.token });
   const car = startChat(['chat', 'run', '--telegram', '--poll-ms', '100'], { cwd: repo.dir, env }, cleanups);
   await serving(car);
   return { repo, car, env };

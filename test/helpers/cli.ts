@@ -38,14 +38,8 @@ export async function car(argv: readonly string[], opts: RunOptions): Promise<Cl
   return { code, stdout, stderr };
 }
 
-/** Parses stdout as JSON, failing with the output in the message when it is not. */
-export function json<T = Record<string, unknown>>(result: CliResult): T {
-  try {
-    return JSON.parse(result.stdout) as T;
-  } catch {
-    throw new Error(`stdout is not JSON (exit ${result.code}):\n${result.stdout}\nstderr:\n${result.stderr}`);
-  }
-}
+/** Parses stdout as JSON (the same for an in-process run and a run of the built CLI). */
+export { json } from './built-car.ts';
 
 export const TICKETS_DIR = '.codex-autorunner/tickets';
 

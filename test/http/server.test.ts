@@ -1,12 +1,10 @@
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
 import { after, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { initRepo } from '../../src/core/init.ts';
 import { startServer } from '../../src/surfaces/http/server.ts';
+import { carEnv, output, running, startCar, tempHome } from '../helpers/built-car.ts';
 import { makeGitRepo } from '../helpers/git-repo.ts';
 
-const MAIN = fileURLToPath(new URL('../../src/surfaces/cli/main.ts', import.meta.url));
 const cleanups: (() => void | Promise<void>)[] = [];
 after(async () => {
   for (const c of cleanups.reverse()) await c();
@@ -49,37 +47,18 @@ test('the real server on 127.0.0.1:0 answers fetch, with the token, and logs no 
   assert.ok(!lines.join('\n').includes('tok-123'));
 });
 
-async function readUntil(child: ChildProcess, pattern: RegExp, timeoutMs = 20_000): Promise<string> {
-  let out = '';
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`timed out; output so far:\n${out}`)), timeoutMs);
-    child.stdout!.on('data', (chunk: Buffer) => {
-      out += chunk.toString('utf8');
-      if (pattern.test(out)) {
-        clearTimeout(timer);
-        resolve(out);
-      }
-    });
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`car serve exited ${code}:\n${out}`));
-    });
-  });
-}
-
-test('car serve on a non-loopback address prints a generated token once and requires it', async () => {
+test('car serve (the built CLI) on a non-loopback address prints a generated token once and requires it', async () => {
   const root = carRepo();
-  const env = { ...process.env };
-  delete env.CAR_WEB_TOKEN;
-  const child = spawn(
-    process.execPath,
-    ['--import', 'tsx', MAIN, '--repo', root, 'serve', '--host', '0.0.0.0', '--port', '0'],
-    { env, stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  cleanups.push(() => {
-    if (child.exitCode === null) child.kill('SIGKILL');
+  const home = tempHome();
+  cleanups.push(home.cleanup);
+  // no CAR_WEB_TOKEN in the environment: car generates one
+  const car = startCar(['serve', '--host', '0.0.0.0', '--port', '0'], { cwd: root, env: carEnv(home.home) });
+  cleanups.push(async () => {
+    if (running(car)) car.child.kill('SIGKILL');
+    await car.exited;
   });
-  const out = await readUntil(child, /token[^\n]*:\n(\S+)\n/);
+  await car.waitForOutput(/token[^\n]*:\n(\S+)\n/, 60_000);
+  const out = car.stdout;
   const port = /at http:\/\/0\.0\.0\.0:(\d+)\/api/.exec(out)?.[1];
   const token = /token[^\n]*:\n(\S+)\n/.exec(out)?.[1];
   assert.ok(port && token, out);
@@ -91,7 +70,6 @@ test('car serve on a non-loopback address prints a generated token once and requ
   );
   const ok = await fetch(`${base}/api/health`, { headers: { authorization: `Bearer ${token}` } });
   assert.equal(ok.status, 200);
-  const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
-  child.kill('SIGTERM');
-  assert.equal(await exited, 0);
+  car.child.kill('SIGTERM');
+  assert.equal((await car.exited).code, 0, output(car));
 });
