@@ -135,6 +135,19 @@ test('hub add/list/remove edit the manifest in place and keep what car does not 
     'outside the hub: a relative path',
   );
   assert.ok(existsSync(join(outside.dir, 'elsewhere/.codex-autorunner/tickets')), 'auto-initialized');
+  // a repo whose .codex-autorunner/ holds only tickets still gets car's .gitignore and config
+  const partial = join(outside.dir, 'partial');
+  initGitRepo(partial);
+  mkdirSync(join(partial, '.codex-autorunner/tickets'), { recursive: true });
+  writeFileSync(
+    join(partial, '.codex-autorunner/tickets/TICKET-010.md'),
+    '---\nagent: demo\ndone: false\n---\n',
+  );
+  assert.equal((await h.run(['hub', 'add', partial, '--id', 'partial'])).code, 0);
+  assert.match(readFileSync(join(partial, '.codex-autorunner/.gitignore'), 'utf8'), /car\.db/);
+  assert.ok(existsSync(join(partial, '.codex-autorunner/config.yml')));
+  assert.match(readFileSync(join(partial, '.codex-autorunner/tickets/TICKET-010.md'), 'utf8'), /agent: demo/);
+  assert.equal((await h.run(['hub', 'remove', 'partial'])).code, 0);
   const dup = await h.run(['hub', 'add', join(outside.dir, 'elsewhere'), '--json']);
   assert.equal(json<{ added: boolean; repo: { id: string } }>(dup).added, false);
   assert.equal((await h.run(['hub', 'add', join(h.root, 'nope')])).code, 2);

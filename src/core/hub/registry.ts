@@ -88,10 +88,14 @@ export async function updateManifest<T>(
   }
 }
 
+/**
+ * Seeds car's files a repo lacks. A `.codex-autorunner/` holding only tickets still gets its `.gitignore`
+ * (without it an agent's `git add -A` commits car.db, flow.lock and runs/) and its config; what exists
+ * is kept.
+ */
 function initIfMissing(hub: Hub, dir: string, initialized: string[]): void {
-  if (!hub.settings.auto_init_missing || existsSync(join(dir, STATE_DIR))) return;
-  initRepo(dir);
-  initialized.push(dir);
+  if (!hub.settings.auto_init_missing) return;
+  if (initRepo(dir).created.length > 0) initialized.push(dir);
 }
 
 export interface AddResult {
