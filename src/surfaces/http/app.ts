@@ -20,9 +20,9 @@ import { bearerAuth } from 'hono/bearer-auth';
 import { bodyLimit } from 'hono/body-limit';
 import { cors } from 'hono/cors';
 import { HTTPException } from 'hono/http-exception';
-import pkg from '../../../package.json' with { type: 'json' };
 import { FlowControlError } from '../../control/flow-control.ts';
 import { isHubRoot } from '../../core/hub/paths.ts';
+import { CAR_VERSION } from '../version.ts';
 import { spawnWorker, WorkerSpawnError } from '../worker-spawn.ts';
 import { ApiContext, type StartWorker } from './context.ts';
 import { contextspaceRoutes } from './contextspace.ts';
@@ -144,13 +144,13 @@ export function createApp(opts: AppOptions): CarApp {
     }),
   );
 
-  app.get('/api/health', (c) => c.json({ ok: true, name: 'car', version: pkg.version }));
+  app.get('/api/health', (c) => c.json({ ok: true, name: 'car', version: CAR_VERSION }));
 
   app.get('/api/repo', (c) => {
     const { config, sources } = ctx.loaded();
     return c.json({
       root: ctx.paths.root,
-      version: pkg.version,
+      version: CAR_VERSION,
       config: {
         sources: sources.map((s) => ({
           layer: s.layer,
