@@ -1,11 +1,8 @@
 // What the CLI (`car flow status|runs|show`) and the HTTP API report about runs: one JSON shape for both.
-import { type FlowControl, liveLock } from '../control/flow-control.ts';
-import { knownAgentIds } from '../core/config/index.ts';
+import type { FlowControl } from '../control/flow-control.ts';
 import { DEFAULT_MAX_TOTAL_TURNS } from '../core/flow/settings.ts';
 import { loadState } from '../core/flow/state.ts';
-import { readLock } from '../core/lock.ts';
 import type { Run } from '../core/store/types.ts';
-import { loadTicketQueue } from '../core/tickets/index.ts';
 
 export function runJson(run: Run, control: FlowControl) {
   const settings = control.settings(run);
@@ -66,18 +63,7 @@ export function recommendedAction(run: Run, workerAlive: boolean): string {
 
 /** The latest run (or `runId`), its worker, the ticket counts, the last event and the next step. */
 export function flowStatusReport(control: FlowControl, runId?: string) {
-  const run = runId ? control.runOrLatest(runId) : control.store.latestRun();
-  const lock = readLock(control.paths.lockFile);
-  const live = liveLock(control.paths);
-  const queue = loadTicketQueue(control.paths.ticketsDir, {
-    repoRoot: control.paths.root,
-    agents: knownAgentIds(control.config),
-  });
-  const tickets = {
-    total: queue.tickets.length,
-    done: queue.tickets.filter((t) => t.isDone).length,
-    next: queue.tickets.find((t) => !t.isDone)?.relPath ?? null,
-  };
+  const { run, lock, workerAlive, tickets } = control.status(runId);
   const worker = lock?.holder
     ? {
         status: lock.stale ? 'stale' : 'alive',
@@ -96,7 +82,7 @@ export function flowStatusReport(control: FlowControl, runId?: string) {
     tickets,
     last_event: last ? { seq: last.seq, type: last.type, at: last.at } : null,
     recommended_action: run
-      ? recommendedAction(run, live !== null)
+      ? recommendedAction(run, workerAlive)
       : 'car flow start (or car run) begins the first run',
   };
 }

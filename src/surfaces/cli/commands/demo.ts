@@ -79,7 +79,7 @@ export async function demoCommand(io: CliIo, opts: { keep?: boolean; fast?: bool
     await runGit(['commit', '-q', '-m', 'plan: three demo tickets'], { cwd: dir });
 
     const { config } = loadConfig(dir, io.env);
-    const control = new FlowControl(paths, config, createRepoState(dir), agentProcessPort);
+    const control = new FlowControl(paths, config, createRepoState(dir), { agentProcesses: agentProcessPort });
     try {
       const prepared = await control.prepareStart();
       const printer = new ProgressPrinter(io);
