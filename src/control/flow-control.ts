@@ -1,6 +1,8 @@
 // Run management around the engine: which run a start continues, resume gating, pause/stop requests,
-// replies, and the worker that owns the repo while a run executes. Adapters (agent backends, git) are
-// passed in by the surface; this layer only knows the ports.
+// replies, and the worker that owns the repo while a run executes. Adapters (agent backends, git) and
+// how a background worker is started (`WorkerLauncher`) are passed in by the surface; this layer only
+// knows the ports. Every surface steers through here: start, resume and reply-and-resume prepare the
+// run and launch its worker in one place.
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { AgentResolver } from '../core/agent.ts';
@@ -18,8 +20,10 @@ import { initialState, loadState } from '../core/flow/state.ts';
 import { writeFileAtomic } from '../core/fs/atomic.ts';
 import { acquireLock, type LockStatus, readLock } from '../core/lock.ts';
 import { type RepoPaths, RUNTIME_PATHS } from '../core/paths.ts';
+import { abortableSleep } from '../core/sleep.ts';
 import { openRunStore, type RunStore } from '../core/store/run-store.ts';
 import type { JsonObject, Run } from '../core/store/types.ts';
+import { loadTicketQueue } from '../core/tickets/index.ts';
 import { type GuardIo, guardRun } from './run-guard.ts';
 
 /** A refusal the user can act on; `code` is stable for scripts (`busy`, `wrong_state`, `blocked`, `no_run`). */
@@ -42,10 +46,47 @@ export interface StartOptions {
   force?: boolean;
 }
 
+export interface ResumeOptions {
+  force?: boolean;
+  maxTotalTurns?: number;
+}
+
 export interface Prepared {
   run: Run;
   action: 'created' | 'resumed' | 'recovering' | 'reusing';
 }
+
+/** A run whose worker was launched: the run as read after the launch, and the worker's pid. */
+export interface Launched extends Prepared {
+  workerPid: number;
+}
+
+/**
+ * Starts a run's worker outside this process. The surface supplies it (`surfaces/worker-spawn.ts`: a
+ * detached `car flow worker`); it resolves to the worker's pid once the worker owns the repo lock, or
+ * finished within the wait.
+ */
+export interface WorkerLauncher {
+  launch(root: string, runId: string): Promise<number>;
+}
+
+/** What `status` reports: the run, who holds the repo lock, and the ticket queue. */
+export interface FlowStatus {
+  /** The run asked for, else the latest (null: no runs yet). */
+  run: Run | null;
+  /** The repo lock as read now (`stale`: its holder died); null when nobody holds it. */
+  lock: LockStatus | null;
+  /** A live process owns the repo (a worker, or a command briefly holding the lock). */
+  workerAlive: boolean;
+  tickets: { total: number; done: number; next: string | null };
+}
+
+/**
+ * How long a resume waits for the run's own worker to let go of the repo lock: a worker that has just
+ * paused the run holds it for a moment more (closing agents, writing the run manifest), and a person
+ * answering the pause notice at once should not be told the repo is busy.
+ */
+const PAUSED_WORKER_WAIT_MS = 10_000;
 
 export function openStore(paths: RepoPaths, config: CarConfig): RunStore {
   return openRunStore(paths.dbFile, {
@@ -92,18 +133,26 @@ export interface AgentProcessPort {
   keepLedger(ledgerFile: string | null): void;
 }
 
+export interface FlowControlPorts {
+  agentProcesses?: AgentProcessPort;
+  /** Needed by `launchStart`, `launchResume` and `replyAndResume`; foreground callers use `runWorker`. */
+  launcher?: WorkerLauncher;
+}
+
 export class FlowControl {
   readonly paths: RepoPaths;
   readonly config: CarConfig;
   readonly store: RunStore;
   readonly agentProcesses: AgentProcessPort | null;
   readonly #repo: RepoState;
+  readonly #launcher: WorkerLauncher | null;
 
-  constructor(paths: RepoPaths, config: CarConfig, repo: RepoState, agentProcesses?: AgentProcessPort) {
+  constructor(paths: RepoPaths, config: CarConfig, repo: RepoState, ports: FlowControlPorts = {}) {
     this.paths = paths;
     this.config = config;
     this.#repo = repo;
-    this.agentProcesses = agentProcesses ?? null;
+    this.agentProcesses = ports.agentProcesses ?? null;
+    this.#launcher = ports.launcher ?? null;
     this.store = openStore(paths, config);
   }
 
@@ -172,11 +221,76 @@ export class FlowControl {
     return { run, action: 'created' };
   }
 
-  /** Makes a paused run runnable again (the caller then runs a worker). */
-  async resume(
+  /** Starts or continues the queue (see `prepareStart`) in a worker from the launcher. */
+  async launchStart(opts: StartOptions = {}): Promise<Launched> {
+    const prepared = await this.prepareStart(opts);
+    return this.#launch(prepared.run.id, prepared.action);
+  }
+
+  /**
+   * Resumes a paused run (see `resume`) in a worker from the launcher. The run's own worker, still
+   * letting go of the repo lock after pausing, is waited for; any other holder is refused as busy.
+   */
+  async launchResume(runId: string | undefined, opts: ResumeOptions = {}): Promise<Launched> {
+    const run = this.runOrLatest(runId);
+    const deadline = Date.now() + PAUSED_WORKER_WAIT_MS;
+    while (
+      run.status === 'paused' &&
+      liveLock(this.paths)?.holder?.purpose === workerPurpose(run.id) &&
+      Date.now() < deadline
+    ) {
+      await abortableSleep(100);
+    }
+    const resumed = await this.resume(run.id, opts);
+    return this.#launch(resumed.id, 'resumed');
+  }
+
+  /**
+   * Writes the reply (see `reply`); a paused run is then resumed in a worker from the launcher. A run
+   * that is not paused reads the reply on its next turn (`workerPid` null).
+   */
+  async replyAndResume(
     runId: string | undefined,
-    opts: { force?: boolean; maxTotalTurns?: number } = {},
-  ): Promise<Run> {
+    body: string,
+    title?: string,
+  ): Promise<{ run: Run; file: string; workerPid: number | null }> {
+    const { run, file } = await this.reply(runId, body, title);
+    if (run.status !== 'paused') return { run, file, workerPid: null };
+    const launched = await this.launchResume(run.id);
+    return { run: launched.run, file, workerPid: launched.workerPid };
+  }
+
+  async #launch(runId: string, action: Prepared['action']): Promise<Launched> {
+    if (!this.#launcher) throw new Error('FlowControl was given no WorkerLauncher');
+    const workerPid = await this.#launcher.launch(this.paths.root, runId);
+    // the worker has moved the run on meanwhile (running, or even finished)
+    const run = this.store.getRun(runId);
+    if (!run) throw new FlowControlError('no_run', `no run ${runId}`);
+    return { run, action, workerPid };
+  }
+
+  /** The run (or the latest), whether a worker owns the repo, and how far the ticket queue is. */
+  status(runId?: string): FlowStatus {
+    const run = runId ? this.runOrLatest(runId) : this.store.latestRun();
+    const lock = readLock(this.paths.lockFile);
+    const queue = loadTicketQueue(this.paths.ticketsDir, {
+      repoRoot: this.paths.root,
+      agents: knownAgentIds(this.config),
+    });
+    return {
+      run,
+      lock,
+      workerAlive: lock !== null && !lock.stale,
+      tickets: {
+        total: queue.tickets.length,
+        done: queue.tickets.filter((t) => t.isDone).length,
+        next: queue.tickets.find((t) => !t.isDone)?.relPath ?? null,
+      },
+    };
+  }
+
+  /** Makes a paused run runnable again (the caller then runs a worker). */
+  async resume(runId: string | undefined, opts: ResumeOptions = {}): Promise<Run> {
     const run = this.runOrLatest(runId);
     if (run.status !== 'paused') {
       throw new FlowControlError('wrong_state', `run ${run.id} is ${run.status}, not paused`);

@@ -22,10 +22,11 @@ export interface SupervisorDeps {
   hubRoot: string;
   /** The manifest's entries, re-read every check so adds and removes are picked up. */
   readRepos(): ManifestRepo[];
-  /** The control plane of one checkout (the surface plugs in its config and git adapter). */
+  /**
+   * The control plane of one checkout: the surface plugs in its config, git adapter and the launcher
+   * of detached workers (`launchStart` resolves once the worker owns the repo lock).
+   */
   openControl(dir: string): FlowControl;
-  /** Starts a detached worker for the run; resolves with its pid once it owns the repo lock. */
-  spawnWorker(dir: string, runId: string): Promise<number>;
   /** Held while the supervisor runs: one supervisor per hub. */
   lockFile: string;
   /** Where the supervisor writes what it is doing (read by `car hub status`). */
@@ -279,13 +280,11 @@ export async function superviseHub(deps: SupervisorDeps, opts: SupervisorOptions
           const o = outcome(id);
           o.starts++;
           try {
-            const c = control(r.dir);
-            const prepared = await c.prepareStart({});
-            const pid = await deps.spawnWorker(r.dir, prepared.run.id);
-            tracked.set(id, { id, dir: r.dir, runId: prepared.run.id, pid });
+            const { run, action, workerPid: pid } = await control(r.dir).launchStart({});
+            tracked.set(id, { id, dir: r.dir, runId: run.id, pid });
             Object.assign(o, {
               state: 'running',
-              run_id: prepared.run.id,
+              run_id: run.id,
               pid,
               status: 'running',
               reason_code: null,
@@ -294,9 +293,9 @@ export async function superviseHub(deps: SupervisorDeps, opts: SupervisorOptions
             emit({
               type: 'started',
               repo: id,
-              runId: prepared.run.id,
+              runId: run.id,
               pid,
-              action: prepared.action,
+              action,
               live: live + chosen.length,
             });
           } catch (err) {

@@ -1,14 +1,11 @@
 // What the CLI (`car flow status|runs|show`) and the HTTP API report about runs: one JSON shape for both.
-import { type FlowControl, liveLock } from '../control/flow-control.ts';
-import { knownAgentIds } from '../core/config/index.ts';
+import type { FlowControl } from '../control/flow-control.ts';
 import { REASONS, reasonInfo } from '../core/flow/reasons.ts';
 import type { RunJson } from '../core/flow/run-json.ts';
 import { runJson as buildRunJson } from '../core/flow/run-report.ts';
 import { DEFAULT_MAX_TOTAL_TURNS } from '../core/flow/settings.ts';
 import { loadState } from '../core/flow/state.ts';
-import { readLock } from '../core/lock.ts';
 import type { Run } from '../core/store/types.ts';
-import { loadTicketQueue } from '../core/tickets/index.ts';
 
 /** The run as JSON (core/flow/run-json.ts), with the limits of its settings. */
 export function runJson(run: Run, control: FlowControl): RunJson {
@@ -40,18 +37,7 @@ export function recommendedAction(run: Run, workerAlive: boolean): string {
 
 /** The latest run (or `runId`), its worker, the ticket counts, the last event and the next step. */
 export function flowStatusReport(control: FlowControl, runId?: string) {
-  const run = runId ? control.runOrLatest(runId) : control.store.latestRun();
-  const lock = readLock(control.paths.lockFile);
-  const live = liveLock(control.paths);
-  const queue = loadTicketQueue(control.paths.ticketsDir, {
-    repoRoot: control.paths.root,
-    agents: knownAgentIds(control.config),
-  });
-  const tickets = {
-    total: queue.tickets.length,
-    done: queue.tickets.filter((t) => t.isDone).length,
-    next: queue.tickets.find((t) => !t.isDone)?.relPath ?? null,
-  };
+  const { run, lock, workerAlive, tickets } = control.status(runId);
   const worker = lock?.holder
     ? {
         status: lock.stale ? 'stale' : 'alive',
@@ -70,7 +56,7 @@ export function flowStatusReport(control: FlowControl, runId?: string) {
     tickets,
     last_event: last ? { seq: last.seq, type: last.type, at: last.at } : null,
     recommended_action: run
-      ? recommendedAction(run, live !== null)
+      ? recommendedAction(run, workerAlive)
       : 'car flow start (or car run) begins the first run',
   };
 }

@@ -1,9 +1,11 @@
-// Starting a run's worker as a detached `car flow worker` process, shared by the CLI (`car flow start`)
-// and the HTTP server: the caller stays light, and a restart of the caller does not kill the run.
+// Starting a run's worker as a detached `car flow worker` process: the `WorkerLauncher` every surface
+// (CLI, HTTP server, chat service, hub supervisor) gives FlowControl. The caller stays light, and a
+// restart of the caller does not kill the run.
 import { spawn } from 'node:child_process';
 import { closeSync, mkdirSync, openSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { WorkerLauncher } from '../control/flow-control.ts';
 import { runPaths } from '../core/flow/run-paths.ts';
 import { readLock } from '../core/lock.ts';
 import { repoPaths } from '../core/paths.ts';
@@ -83,4 +85,9 @@ export async function spawnWorker(opts: SpawnWorkerOptions): Promise<number> {
   throw new WorkerSpawnError(
     `the worker did not take the repo lock within ${timeoutMs / 1000}s; see ${logFile}`,
   );
+}
+
+/** The launcher for FlowControl: detached workers with `env` (the caller's secrets already taken out). */
+export function workerLauncher(env: NodeJS.ProcessEnv): WorkerLauncher {
+  return { launch: (root, runId) => spawnWorker({ root, runId, env }) };
 }

@@ -9,7 +9,7 @@ import { repoPaths } from '../../src/core/paths.ts';
 import { openRunStore, type RunStore } from '../../src/core/store/run-store.ts';
 import { type ChatRepo, ChatService, type ChatServiceOptions } from '../../src/integrations/chat/service.ts';
 import { createRepoState } from '../../src/integrations/git/index.ts';
-import { spawnWorker } from '../../src/surfaces/worker-spawn.ts';
+import { workerLauncher } from '../../src/surfaces/worker-spawn.ts';
 import { type CarRepo, makeCarRepo, ticketText, tid } from '../helpers/cli.ts';
 
 export const script = (lines: string[]) => `\n\`\`\`car-demo\n${lines.join('\n')}\n\`\`\`\n`;
@@ -53,12 +53,10 @@ export async function startService(
 ): Promise<InProcess> {
   const { config } = loadConfig(root, {});
   const logs: string[] = [];
-  const control = new FlowControl(repoPaths(root), config, createRepoState(root));
-  const repo: ChatRepo = {
-    id: null,
-    control,
-    startWorker: (runId) => spawnWorker({ root, runId, env: workerEnvWithout() }),
-  };
+  const control = new FlowControl(repoPaths(root), config, createRepoState(root), {
+    launcher: workerLauncher(workerEnvWithout()),
+  });
+  const repo: ChatRepo = { id: null, control };
   const service = new ChatService({
     mode: 'repo',
     repos: { list: () => [repo], close: () => control.close() },

@@ -240,6 +240,28 @@ describe('car doctor --json', () => {
     assert.match(bad?.message ?? '', /agents\.demo\.quota_fallback is "nobody", which is not configured/);
   });
 
+  test('config keys accepted for CAR compatibility but ignored are warnings, naming key and file', async () => {
+    const r = await repoWith({ 'TICKET-001.md': ticketText({ id: tid(1), agent: 'demo' }) });
+    r.write(
+      '.codex-autorunner/repo.override.yml',
+      'ticket_flow:\n  auto_resume: true\n  include_previous_ticket_context: true\n  loop_guard_turns: 3\n',
+    );
+    const res = await r.run(['doctor', '--json'], { env: { PATH: fakeBin() } });
+    assert.equal(res.code, 0, res.stdout);
+    const d = json<Doctor>(res);
+    assert.deepEqual(
+      d.checks.filter((c) => c.id.startsWith('config:ignored:')).map((c) => [c.status, c.message]),
+      [
+        [
+          'warning',
+          'accepted for CAR compatibility but ignored: ticket_flow.auto_resume (set by .codex-autorunner/repo.override.yml)',
+        ],
+      ],
+    );
+    const text = await r.run(['doctor'], { env: { PATH: fakeBin() } });
+    assert.match(text.stdout, /^WARN: accepted for CAR compatibility but ignored: ticket_flow\.auto_resume/m);
+  });
+
   test('text output: exit 1 with ERROR lines and a summary on stderr', async () => {
     const r = await repoWith({ 'TICKET-001.md': ticketText({ id: tid(1), agent: 'codex' }) });
     const res = await r.run(['doctor'], { env: { PATH: fakeBin() } });

@@ -23,6 +23,7 @@ const ticketFiles = (r: CarRepo) =>
 interface TicketJson {
   index: number;
   file: string;
+  name: string;
   path: string;
   ticket_id: string | null;
   agent: string | null;
@@ -66,6 +67,7 @@ describe('car ticket new', () => {
     const next = json<TicketJson>(await r.run(['ticket', 'new', 'Next one', '--agent', 'demo', '--json']));
     assert.equal(next.index, 11);
     assert.equal(next.file, 'TICKET-011-next-one.md');
+    assert.equal(next.name, next.file, 'the same field as the HTTP API names it');
     assert.equal(next.path, `${TICKETS_DIR}/TICKET-011-next-one.md`);
     assert.match(next.ticket_id ?? '', /^tkt_[0-9a-f]{32}$/);
     assert.equal(next.agent, 'demo');
@@ -200,6 +202,8 @@ describe('car ticket list', () => {
     const middle = out.tickets[2];
     assert.deepEqual(middle, {
       index: 20,
+      // `name` as the HTTP API has it; `file` as car ticket always had it
+      name: 'TICKET-020-middle.md',
       file: 'TICKET-020-middle.md',
       path: `${TICKETS_DIR}/TICKET-020-middle.md`,
       ticket_id: tid(20),

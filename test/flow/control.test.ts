@@ -4,8 +4,9 @@ import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { test } from 'node:test';
-import { FlowControlError, runWorker } from '../../src/control/flow-control.ts';
+import { FlowControl, FlowControlError, runWorker, workerPurpose } from '../../src/control/flow-control.ts';
 import type { AbortReason } from '../../src/core/flow/engine.ts';
+import { acquireLock } from '../../src/core/lock.ts';
 import {
   aborted,
   completed,
@@ -240,4 +241,91 @@ test('an abort with reason pause mid-turn leaves a resumable run (interrupted)',
     h.store.listTurns(run.id).map((t) => t.status),
     ['cancelled', 'completed'],
   );
+});
+
+/** A control plane whose launcher runs each launched worker in this process, as `car flow worker` would. */
+function launching(h: Harness) {
+  const launched: string[] = [];
+  const workers: Promise<unknown>[] = [];
+  const control: FlowControl = new FlowControl(h.paths, h.config, h.repo, {
+    launcher: {
+      launch: async (root, runId) => {
+        assert.equal(root, h.paths.root);
+        launched.push(runId);
+        workers.push(worker(h, control, runId));
+        return 4242;
+      },
+    },
+  });
+  return { control, launched, workersDone: () => Promise.all(workers) };
+}
+
+test('start, resume and reply-and-resume prepare the run, then launch its worker', async (t) => {
+  const h = setup({ tickets: 1 });
+  const { control, launched, workersDone } = launching(h);
+  t.after(() => {
+    control.close();
+    h.cleanup();
+  });
+  h.agent.script(idle(), idle());
+  const started = await control.launchStart();
+  assert.equal(started.action, 'created');
+  assert.equal(started.workerPid, 4242);
+  assert.deepEqual(launched, [started.run.id]);
+  await workersDone();
+  const runId = started.run.id;
+  assert.equal(h.store.getRun(runId)!.reasonCode, 'loop_no_diff');
+
+  // refused by the resume gate: nothing is launched
+  await assert.rejects(control.launchResume(runId), isControlError('blocked'));
+  assert.equal(launched.length, 1);
+
+  h.agent.script(finishTicket());
+  const replied = await control.replyAndResume(runId, 'Look at src/index.ts instead.');
+  assert.equal(replied.workerPid, 4242);
+  assert.equal(replied.file, h.runPaths(runId).rel.replyFile);
+  assert.deepEqual(launched, [runId, runId]);
+  await workersDone();
+  assert.equal(h.store.getRun(runId)!.status, 'completed');
+  assert.equal(h.events(runId, ['resume_requested']).length, 1);
+
+  // a run that is not paused reads the reply on its next turn: no worker is launched
+  h.ticket(2);
+  h.commit('another ticket');
+  const { run: pending } = await control.prepareStart();
+  const noted = await control.replyAndResume(pending.id, 'Mind the tests.');
+  assert.equal(noted.workerPid, null);
+  assert.equal(noted.run.status, 'pending');
+  assert.equal(launched.length, 2);
+  assert.ok(existsSync(h.runPaths(pending.id).replyFile));
+});
+
+test("launchResume waits for the run's own worker to let go of the repo lock; another holder is refused", async (t) => {
+  const h = setup({ tickets: 1 });
+  const { control, launched, workersDone } = launching(h);
+  t.after(() => {
+    control.close();
+    h.cleanup();
+  });
+  const { run } = await control.prepareStart();
+  await control.request(run.id, 'pause');
+
+  // any other process holding the repo is refused at once (were it waited for, the release would let it pass)
+  const other = acquireLock(h.paths.lockFile, { purpose: 'car flow stop' });
+  const refused = control.launchResume(run.id);
+  other.release();
+  await assert.rejects(refused, isControlError('busy'));
+  assert.equal(h.store.getRun(run.id)!.status, 'paused');
+
+  // the worker that paused the run, still holding the lock: waited for
+  const pausedWorker = acquireLock(h.paths.lockFile, { purpose: workerPurpose(run.id) });
+  const resuming = control.launchResume(run.id);
+  assert.equal(launched.length, 0);
+  pausedWorker.release();
+  h.agent.script(finishTicket());
+  const resumed = await resuming;
+  assert.deepEqual(launched, [run.id]);
+  assert.equal(resumed.action, 'resumed');
+  await workersDone();
+  assert.equal(h.store.getRun(run.id)!.status, 'completed');
 });

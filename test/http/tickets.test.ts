@@ -23,6 +23,7 @@ const ORIGINAL =
 
 interface TicketOut {
   name: string;
+  file: string;
   index: number;
   hash: string;
   done: boolean;
@@ -107,6 +108,7 @@ describe('writing tickets', () => {
     assert.equal(res.status, 201);
     const t = await json<TicketOut & { ticket_id: string }>(res);
     assert.equal(t.name, 'TICKET-005-add-login.md');
+    assert.equal(t.file, t.name, 'the same field as `car ticket new --json` names it');
     assert.equal(res.headers.get('location'), '/api/tickets/TICKET-005-add-login.md');
     const bytes = r.read(`${REL}/${t.name}`);
     assert.equal(t.hash, sha(bytes));

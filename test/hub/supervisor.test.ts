@@ -13,7 +13,7 @@ import { repoPaths } from '../../src/core/paths.ts';
 import { openRunStore } from '../../src/core/store/run-store.ts';
 import { createRepoState } from '../../src/integrations/git/index.ts';
 import { createApp } from '../../src/surfaces/http/app.ts';
-import { spawnWorker } from '../../src/surfaces/worker-spawn.ts';
+import { workerLauncher } from '../../src/surfaces/worker-spawn.ts';
 import { json } from '../helpers/cli.ts';
 import { demoTicket, git, liveHolder, makeHub, sampleLive, type TestHub, writeTicket } from './helpers.ts';
 
@@ -214,8 +214,8 @@ test('admission control: while the host is overloaded no worker starts; the hold
     {
       hubRoot: hub.root,
       readRepos: () => readManifest(join(hub.root, '.codex-autorunner/manifest.yml')).repos,
-      openControl: (d) => new FlowControl(repoPaths(d), config, createRepoState(d)),
-      spawnWorker: (d, runId) => spawnWorker({ root: d, runId, env: process.env }),
+      openControl: (d) =>
+        new FlowControl(repoPaths(d), config, createRepoState(d), { launcher: workerLauncher(process.env) }),
       lockFile: join(hub.root, '.codex-autorunner/hub.lock'),
       stateFile: join(hub.root, '.codex-autorunner/hub_supervisor.json'),
       // overloaded for the first five looks, then calm

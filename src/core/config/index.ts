@@ -3,6 +3,7 @@
 export { knownAgentIds } from './agents.ts';
 export { ENV_KNOBS } from './env.ts';
 export { ConfigError, type ConfigProblem, formatProblem } from './errors.ts';
+export type { IgnoredSetting } from './ignored.ts';
 export { CONFIG_PRECEDENCE, type ConfigSource, type LoadedConfig, loadConfig } from './load.ts';
 export {
   AGENT_BACKENDS,

@@ -399,3 +399,28 @@ test('configJsonSchema describes the known sections with defaults and allows unk
   assert.deepEqual(schema.properties.app_server?.properties?.command?.default, ['codex', 'app-server']);
   assert.ok(schema.properties.agents);
 });
+
+test('keys accepted for CAR but ignored are listed when a layer sets them to something not the default', () => {
+  const root = repo({
+    [REPO_CONFIG]: [
+      // include_previous_ticket_context is acted on (the prompt's previous-ticket section): not listed
+      'ticket_flow: {auto_resume: false, include_previous_ticket_context: true}',
+      'server: {base_path: /car}',
+      'agents:',
+      '  hermes: {default_profile: m4}',
+      '  mybot: {backend: command, command: [mybot], profiles: {fast: {model: small}}}',
+    ].join('\n'),
+  });
+  const { ignored } = loadConfig(root, { CAR__TICKET_FLOW__AUTO_RESUME: 'true' });
+  assert.deepEqual(ignored, [
+    { key: 'ticket_flow.auto_resume', source: 'CAR__TICKET_FLOW__AUTO_RESUME' },
+    { key: 'server.base_path', source: REPO_CONFIG },
+    { key: 'agents.hermes.default_profile', source: REPO_CONFIG },
+    { key: 'agents.mybot.profiles', source: REPO_CONFIG },
+  ]);
+  // defaults, set or not, are what car does anyway
+  assert.deepEqual(
+    loadConfig(repo({ [REPO_CONFIG]: 'ticket_flow: {auto_resume: false}\n' }), {}).ignored,
+    [],
+  );
+});

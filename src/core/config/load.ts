@@ -4,7 +4,8 @@ import { INPUT_LIMITS, InputLimitError, parseYamlWithinLimits, readFileBounded }
 import { envLayers } from './env.ts';
 import { ConfigError, type ConfigProblem } from './errors.ts';
 import { hubLayersFor, type LayerRead } from './hub-layers.ts';
-import { isMapping, type KeyPath, type Mapping, mergeLayer, Provenance } from './merge.ts';
+import { type IgnoredSetting, ignoredSettings } from './ignored.ts';
+import { isMapping, type KeyPath, type Mapping, mergeLayer, Provenance, valueAt } from './merge.ts';
 import { type CarConfig, CarConfigSchema, DEFAULT_CONFIG } from './schema.ts';
 
 /** Layer names, lowest precedence first (CAR's names, plus the repo override file). */
@@ -39,6 +40,8 @@ export interface ConfigSource {
 export interface LoadedConfig {
   config: CarConfig;
   sources: ConfigSource[];
+  /** Keys accepted for CAR compatibility but ignored, that a layer sets (see ignored.ts). */
+  ignored: IgnoredSetting[];
 }
 
 type FileRead = LayerRead;
@@ -90,15 +93,6 @@ function formatKeyPath(path: KeyPath): string {
     (out, key) => (typeof key === 'number' ? `${out}[${key}]` : out ? `${out}.${key}` : key),
     '',
   );
-}
-
-function valueAt(root: unknown, path: KeyPath): unknown {
-  let value = root;
-  for (const key of path) {
-    if (typeof value !== 'object' || value === null || !Object.hasOwn(value, key)) return undefined;
-    value = (value as Record<string | number, unknown>)[key];
-  }
-  return value;
 }
 
 function preview(value: unknown): string {
@@ -162,5 +156,5 @@ export function loadConfig(root: string, env: NodeJS.ProcessEnv = process.env): 
   if (!result.success) {
     throw new ConfigError(result.error.issues.map((issue) => issueToProblem(issue, merged, provenance)));
   }
-  return { config: result.data, sources };
+  return { config: result.data, sources, ignored: ignoredSettings(merged, provenance) };
 }

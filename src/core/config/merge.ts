@@ -7,6 +7,16 @@ export function isMapping(value: unknown): value is Mapping {
 
 export type KeyPath = readonly (string | number)[];
 
+/** The value at `path` (own keys only), or undefined. */
+export function valueAt(root: unknown, path: KeyPath): unknown {
+  let value = root;
+  for (const key of path) {
+    if (typeof value !== 'object' || value === null || !Object.hasOwn(value, key)) return undefined;
+    value = (value as Record<string | number, unknown>)[key];
+  }
+  return value;
+}
+
 // NUL cannot appear in a YAML key that matters to us, so it joins segments without ambiguity
 // (agent ids may contain dots).
 const keyOf = (path: KeyPath): string => path.join('\0');

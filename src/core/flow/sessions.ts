@@ -1,8 +1,18 @@
 // The run's live agent sessions, one per ticket, reused while the ticket's agent and profile stay the
 // same. A session's backend thread is persisted in the run state, so a restarted worker resumes it.
-import type { AgentSession } from '../agent.ts';
-import type { RunContext } from './run-context.ts';
-import type { TicketProgress } from './state.ts';
+import type { AgentResolver, AgentSession } from '../agent.ts';
+import type { FlowEvent } from './events.ts';
+import type { EngineState, TicketProgress } from './state.ts';
+
+/** What sessions need of the run (RunContext provides it). */
+export interface SessionHost {
+  readonly runId: string;
+  readonly root: string;
+  readonly state: EngineState;
+  readonly deps: { resolveAgent: AgentResolver };
+  event(event: FlowEvent): void;
+  wait<T>(label: string, work: Promise<T>): Promise<T>;
+}
 
 interface Live {
   agent: string;
@@ -11,10 +21,10 @@ interface Live {
 }
 
 export class AgentSessions {
-  readonly #ctx: RunContext;
+  readonly #ctx: SessionHost;
   readonly #live = new Map<string, Live>();
 
-  constructor(ctx: RunContext) {
+  constructor(ctx: SessionHost) {
     this.#ctx = ctx;
   }
 

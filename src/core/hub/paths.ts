@@ -2,7 +2,6 @@
 import { readFileSync } from 'node:fs';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { STATE_DIR } from '../paths.ts';
-import type { HubSettings } from './config.ts';
 
 export interface HubPaths {
   root: string;
@@ -23,10 +22,18 @@ export interface HubPaths {
 
 const inHub = (root: string, p: string) => (isAbsolute(p) ? p : join(root, p));
 
-export function hubPaths(
-  root: string,
-  hub: Pick<HubSettings, 'manifest' | 'repos_root' | 'worktrees_root'>,
-): HubPaths {
+/**
+ * The `hub:` settings that place things (hub/config.ts validates them). Spelled out here rather than
+ * taken from HubSettings: config reads the hub's layout (hub-layers.ts), so the layout must not
+ * depend on config.
+ */
+export interface HubLayout {
+  manifest: string;
+  repos_root: string;
+  worktrees_root: string;
+}
+
+export function hubPaths(root: string, hub: HubLayout): HubPaths {
   const stateDir = join(root, STATE_DIR);
   return {
     root,

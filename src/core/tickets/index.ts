@@ -1,4 +1,5 @@
 // The ticket engine's public surface.
+export { createTicket, type NewTicket, TicketCreateError } from './create.ts';
 export { renderNewTicket, type ScalarValue, setFrontmatterField, TicketEditError } from './edit.ts';
 export {
   loadTicketQueue,

@@ -1,14 +1,11 @@
 // The chat commands, the same on Telegram and Discord: /status /runs /start /pause /resume /stop
 // /reply <text> /bind /unbind /help, and plain text in a chat while the run waits for a reply. Flow
-// actions go through FlowControl; starting a worker process is the surface's job (`startWorker`).
-import { type FlowControl, FlowControlError, liveLock } from '../../control/flow-control.ts';
-import { knownAgentIds } from '../../core/config/index.ts';
+// actions go through FlowControl, which starts workers with the launcher the surface gave it.
+import { type FlowControl, FlowControlError } from '../../control/flow-control.ts';
 import type { FlowEvent } from '../../core/flow/events.ts';
 import type { ChatStore, Platform } from '../../core/notify/chat-store.ts';
 import type { NoticeAction, NoticeButton } from '../../core/notify/notices.ts';
 import { dispatchLookup } from '../../core/notify/watcher.ts';
-import type { Run } from '../../core/store/types.ts';
-import { loadTicketQueue } from '../../core/tickets/index.ts';
 
 export interface Inbound {
   platform: Platform;
@@ -42,13 +39,10 @@ export interface CommandHandler {
 }
 
 export interface CommandDeps {
+  /** Given a `WorkerLauncher`: /start, /resume and replies start workers through it. */
   control: FlowControl;
   chats: ChatStore;
-  /** Starts a detached worker for the run; resolves to its pid. */
-  startWorker: (runId: string) => Promise<number>;
   log: (line: string) => void;
-  /** How long a resume waits for the previous worker to let go of the repo lock. */
-  lockWaitMs?: number;
 }
 
 /** A command as chat platforms list it (Discord's slash commands; one optional text argument). */
@@ -192,19 +186,11 @@ export class ChatCommands implements CommandHandler {
   }
 
   #status(runId?: string): Answer {
-    const run = runId ? this.#control.runOrLatest(runId) : this.#control.store.latestRun();
-    const queue = loadTicketQueue(this.#control.paths.ticketsDir, {
-      repoRoot: this.#control.paths.root,
-      agents: knownAgentIds(this.#control.config),
-    });
-    const done = queue.tickets.filter((t) => t.isDone).length;
-    const next = queue.tickets
-      .find((t) => !t.isDone)
-      ?.relPath.split('/')
-      .pop();
-    const tickets = `tickets: ${done}/${queue.tickets.length} done${next ? `, next ${next}` : ''}`;
+    const { run, workerAlive, tickets: t } = this.#control.status(runId);
+    const next = t.next?.split('/').pop();
+    const tickets = `tickets: ${t.done}/${t.total} done${next ? `, next ${next}` : ''}`;
     if (!run) return { text: `No runs yet. /start begins one.\n${tickets}` };
-    const worker = liveLock(this.#control.paths) ? 'alive' : 'none';
+    const worker = workerAlive ? 'alive' : 'none';
     const lines = [
       `run ${short(run.id)}: ${run.status}${run.reasonCode ? ` (${run.reasonCode})` : ''}`,
       ...(run.reason ? [`reason: ${run.reason}`] : []),
@@ -240,9 +226,8 @@ export class ChatCommands implements CommandHandler {
   }
 
   async #start(): Promise<string> {
-    const prepared = await this.#control.prepareStart();
-    const pid = await this.#d.startWorker(prepared.run.id);
-    return `${prepared.action} run ${short(prepared.run.id)} (worker pid ${pid})`;
+    const { run, action, workerPid } = await this.#control.launchStart();
+    return `${action} run ${short(run.id)} (worker pid ${workerPid})`;
   }
 
   async #request(what: 'pause' | 'stop', runId?: string): Promise<string> {
@@ -255,24 +240,10 @@ export class ChatCommands implements CommandHandler {
     return `${what} requested for run ${short(r.run.id)}`;
   }
 
-  /**
-   * Resumes a paused run and starts its worker. A worker that just paused may still hold the repo lock
-   * for a moment (writing its manifest), so a busy lock is waited out briefly.
-   */
+  /** Resumes a paused run and starts its worker (its previous worker, still letting go, is waited for). */
   async #resume(runId: string | undefined, force: boolean): Promise<string> {
-    const deadline = Date.now() + (this.#d.lockWaitMs ?? 10_000);
-    let run: Run;
-    for (;;) {
-      try {
-        run = await this.#control.resume(runId, force ? { force } : {});
-        break;
-      } catch (err) {
-        if (!(err instanceof FlowControlError && err.code === 'busy') || Date.now() > deadline) throw err;
-        await new Promise((r) => setTimeout(r, 100));
-      }
-    }
-    const pid = await this.#d.startWorker(run.id);
-    return `Resumed run ${short(run.id)} (worker pid ${pid}).`;
+    const { run, workerPid } = await this.#control.launchResume(runId, force ? { force } : {});
+    return `Resumed run ${short(run.id)} (worker pid ${workerPid}).`;
   }
 
   /** Writes the reply for the latest run, records where it came from, and resumes a paused run. */

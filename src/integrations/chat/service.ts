@@ -15,12 +15,11 @@ import { DiscordAdapter } from './discord.ts';
 import { HUB_SLASH_COMMANDS, HubChatCommands, type HubChatRepo } from './hub-commands.ts';
 import { TelegramAdapter } from './telegram.ts';
 
-/** A repo the service serves: its control plane and how to start a worker for one of its runs. */
+/** A repo the service serves: its control plane, given a launcher of detached workers. */
 export interface ChatRepo {
   /** The hub's id for the repo; null for a service of one repo. */
   id: string | null;
   control: FlowControl;
-  startWorker: (runId: string) => Promise<number>;
 }
 
 /** The repos served, read again every pass (a hub's manifest changes); `close` releases them. */
@@ -147,7 +146,6 @@ export class ChatService {
       commands = new ChatCommands({
         control: repo.control,
         chats: this.chats,
-        startWorker: repo.startWorker,
         log: this.#opts.log,
       });
       this.#commands.set(repo.control, commands);

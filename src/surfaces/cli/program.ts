@@ -1,9 +1,7 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
-import pkg from '../../../package.json' with { type: 'json' };
+import { CAR_VERSION } from '../version.ts';
 import type { GlobalOptions } from './context.ts';
 import type { CliIo } from './io.ts';
-
-export const CAR_VERSION: string = pkg.version;
 
 function positiveInt(value: string): number {
   if (!/^\d+$/.test(value) || Number(value) < 1)

@@ -20,11 +20,11 @@ import { bearerAuth } from 'hono/bearer-auth';
 import { bodyLimit } from 'hono/body-limit';
 import { cors } from 'hono/cors';
 import { HTTPException } from 'hono/http-exception';
-import pkg from '../../../package.json' with { type: 'json' };
-import { FlowControlError } from '../../control/flow-control.ts';
+import { FlowControlError, type WorkerLauncher } from '../../control/flow-control.ts';
 import { isHubRoot } from '../../core/hub/paths.ts';
+import { CAR_VERSION } from '../version.ts';
 import { spawnWorker, WorkerSpawnError } from '../worker-spawn.ts';
-import { ApiContext, type StartWorker } from './context.ts';
+import { ApiContext } from './context.ts';
 import { contextspaceRoutes } from './contextspace.ts';
 import { ApiError } from './errors.ts';
 import { flowRoutes } from './flow.ts';
@@ -53,8 +53,8 @@ export interface AppOptions {
   /** Environment for config and workers (default process.env). */
   env?: NodeJS.ProcessEnv;
   maxBodyBytes?: number;
-  /** How a run's worker is started (default: a detached `car flow worker`). */
-  startWorker?: StartWorker;
+  /** How a run's worker is started (default: a detached `car flow worker` without the API tokens). */
+  launcher?: WorkerLauncher;
   stream?: StreamOptions;
   /** Where server-side failures are reported (never request bodies or headers). */
   log?: (line: string) => void;
@@ -69,19 +69,20 @@ const FLOW_ERROR_STATUS = { busy: 409, wrong_state: 409, blocked: 409, no_run: 4
 export function createApp(opts: AppOptions): CarApp {
   const env = opts.env ?? process.env;
   let ctx: ApiContext;
-  const startWorker: StartWorker =
-    opts.startWorker ??
-    ((runId) =>
+  // the token variables are read from the config of the moment
+  const launcher: WorkerLauncher = opts.launcher ?? {
+    launch: (root, runId) =>
       spawnWorker({
-        root: ctx.paths.root,
+        root,
         runId,
         env: envWithoutToken(
           env,
           ctx.loaded().config.server.auth_token_env,
           ctx.loaded().config.server.viewer_token_env,
         ),
-      }));
-  ctx = new ApiContext(opts.root, env, startWorker);
+      }),
+  };
+  ctx = new ApiContext(opts.root, env, launcher);
   const server = ctx.loaded().config.server;
   const allowedOrigins = opts.allowedOrigins ?? server.allowed_origins;
   const log = opts.log ?? (() => {});
@@ -144,13 +145,13 @@ export function createApp(opts: AppOptions): CarApp {
     }),
   );
 
-  app.get('/api/health', (c) => c.json({ ok: true, name: 'car', version: pkg.version }));
+  app.get('/api/health', (c) => c.json({ ok: true, name: 'car', version: CAR_VERSION }));
 
   app.get('/api/repo', (c) => {
     const { config, sources } = ctx.loaded();
     return c.json({
       root: ctx.paths.root,
-      version: pkg.version,
+      version: CAR_VERSION,
       config: {
         sources: sources.map((s) => ({
           layer: s.layer,

@@ -1,15 +1,13 @@
-// What every route shares: the repo's paths, its config (re-read when a config file changes), the flow
-// control plane with its open run store, and how a worker is started.
+// What every route shares: the repo's paths, its config (re-read when a config file changes), and the
+// flow control plane with its open run store and the launcher its runs' workers start through.
 import { statSync } from 'node:fs';
 import { agentProcessPort } from '../../agents/orphans.ts';
-import { FlowControl } from '../../control/flow-control.ts';
+import { FlowControl, type WorkerLauncher } from '../../control/flow-control.ts';
 import { ConfigError, type LoadedConfig, loadConfig } from '../../core/config/index.ts';
 import { type RepoPaths, repoPaths } from '../../core/paths.ts';
 import type { TicketCache } from '../../core/tickets/index.ts';
 import { createRepoState } from '../../integrations/git/index.ts';
 import { ApiError } from './errors.ts';
-
-export type StartWorker = (runId: string) => Promise<number>;
 
 function stampOf(loaded: LoadedConfig): string {
   return loaded.sources
@@ -28,17 +26,17 @@ function stampOf(loaded: LoadedConfig): string {
 export class ApiContext {
   readonly paths: RepoPaths;
   readonly env: NodeJS.ProcessEnv;
-  readonly startWorker: StartWorker;
+  readonly #launcher: WorkerLauncher;
   /** Parsed tickets reused while a file's stat stamp is unchanged; keyed by the agent set. */
   readonly ticketCaches = new Map<string, TicketCache>();
   #loaded: LoadedConfig;
   #stamp: string;
   #control: FlowControl | null = null;
 
-  constructor(root: string, env: NodeJS.ProcessEnv, startWorker: StartWorker) {
+  constructor(root: string, env: NodeJS.ProcessEnv, launcher: WorkerLauncher) {
     this.paths = repoPaths(root);
     this.env = env;
-    this.startWorker = startWorker;
+    this.#launcher = launcher;
     this.#loaded = loadConfig(root, env);
     this.#stamp = stampOf(this.#loaded);
   }
@@ -64,12 +62,10 @@ export class ApiContext {
    */
   control(): FlowControl {
     if (!this.#control) {
-      this.#control = new FlowControl(
-        this.paths,
-        this.loaded().config,
-        createRepoState(this.paths.root),
-        agentProcessPort,
-      );
+      this.#control = new FlowControl(this.paths, this.loaded().config, createRepoState(this.paths.root), {
+        agentProcesses: agentProcessPort,
+        launcher: this.#launcher,
+      });
     }
     return this.#control;
   }

@@ -2,7 +2,7 @@
 // the server stays light and restarting it never kills a run.
 import { Hono } from 'hono';
 import * as z from 'zod';
-import type { StartOptions } from '../../control/flow-control.ts';
+import type { ResumeOptions, StartOptions } from '../../control/flow-control.ts';
 import { flowStatusReport, runJson } from '../flow-report.ts';
 import type { ApiContext } from './context.ts';
 import { readJson, readQuery } from './validate.ts';
@@ -47,25 +47,21 @@ export function flowRoutes(ctx: ApiContext): Hono {
     if (body.new) opts.newRun = true;
     if (body.force) opts.force = true;
     if (body.max_total_turns !== undefined) opts.maxTotalTurns = body.max_total_turns;
-    const prepared = await control.prepareStart(opts);
-    const pid = await ctx.startWorker(prepared.run.id);
-    const run = control.store.getRun(prepared.run.id) ?? prepared.run;
-    return c.json(
-      { run_id: run.id, action: prepared.action, worker_pid: pid, run: runJson(run, control) },
-      202,
-    );
+    const { run, action, workerPid } = await control.launchStart(opts);
+    return c.json({ run_id: run.id, action, worker_pid: workerPid, run: runJson(run, control) }, 202);
   });
 
   app.post('/resume', async (c) => {
     const body = await readJson(c, ResumeBody);
     const control = ctx.control();
-    const opts: { force?: boolean; maxTotalTurns?: number } = {};
+    const opts: ResumeOptions = {};
     if (body.force) opts.force = true;
     if (body.max_total_turns !== undefined) opts.maxTotalTurns = body.max_total_turns;
-    const resumed = await control.resume(body.run_id, opts);
-    const pid = await ctx.startWorker(resumed.id);
-    const run = control.store.getRun(resumed.id) ?? resumed;
-    return c.json({ run_id: run.id, action: 'resumed', worker_pid: pid, run: runJson(run, control) }, 202);
+    const { run, workerPid } = await control.launchResume(body.run_id, opts);
+    return c.json(
+      { run_id: run.id, action: 'resumed', worker_pid: workerPid, run: runJson(run, control) },
+      202,
+    );
   });
 
   for (const what of ['pause', 'stop'] as const) {
@@ -87,19 +83,15 @@ export function flowRoutes(ctx: ApiContext): Hono {
   app.post('/reply', async (c) => {
     const body = await readJson(c, ReplyBody);
     const control = ctx.control();
-    const { run, file } = await control.reply(body.run_id, body.text, body.title);
-    let pid: number | null = null;
-    if (body.resume && run.status === 'paused') {
-      const resumed = await control.resume(run.id);
-      pid = await ctx.startWorker(resumed.id);
-    }
-    const latest = control.store.getRun(run.id) ?? run;
+    const { run, file, workerPid } = body.resume
+      ? await control.replyAndResume(body.run_id, body.text, body.title)
+      : { ...(await control.reply(body.run_id, body.text, body.title)), workerPid: null };
     return c.json({
       run_id: run.id,
       reply_file: file,
-      resumed: pid !== null,
-      worker_pid: pid,
-      run: runJson(latest, control),
+      resumed: workerPid !== null,
+      worker_pid: workerPid,
+      run: runJson(run, control),
     });
   });
 

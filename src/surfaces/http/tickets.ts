@@ -7,19 +7,16 @@ import { Hono } from 'hono';
 import * as z from 'zod';
 import { knownAgentIds } from '../../core/config/index.ts';
 import { writeFileAtomic } from '../../core/fs/atomic.ts';
-import { createFileExclusive } from '../../core/fs/create-exclusive.ts';
 import {
+  createTicket,
   type LintIssue,
   loadTicketQueue,
-  newTicketId,
-  nextTicketIndex,
   parseTicket,
-  renderNewTicket,
   setFrontmatterField,
   TICKET_NAME_RE,
   type Ticket,
+  TicketCreateError,
   TicketEditError,
-  ticketFileName,
   ticketState,
 } from '../../core/tickets/index.ts';
 import { collectEvidence } from '../../core/verify/evidence.ts';
@@ -57,7 +54,7 @@ export function checkTicketName(name: string): string {
 }
 
 function summaryJson(ticket: Ticket, hash: string) {
-  return { name: ticket.name, ...ticketFields(ticket), hash };
+  return { ...ticketFields(ticket), hash };
 }
 
 function fullJson(ticket: Ticket, hash: string) {
@@ -96,17 +93,6 @@ const PatchBody = z.strictObject({
     .refine((f) => Object.keys(f).length > 0, { error: 'give at least one field' }),
   base_hash: hashSchema.optional(),
 });
-
-const DEFAULT_BODY = '## Tasks\n- \n\n## Acceptance criteria\n- \n\n## Tests\n- \n';
-
-function slugify(text: string): string {
-  return text
-    .toLowerCase()
-    .replace(/[^a-z0-9]+/g, '-')
-    .replace(/^-+|-+$/g, '')
-    .slice(0, 48)
-    .replace(/-+$/, '');
-}
 
 const isForced = (q: { force?: string | undefined }) => q.force === '1' || q.force === 'true';
 
@@ -221,32 +207,18 @@ export function ticketRoutes(ctx: ApiContext): Hono {
 
   app.post('/', async (c) => {
     const body = await readJson(c, CreateBody);
-    const known = agents();
-    const agent = body.agent.toLowerCase();
-    if (!known.has(agent)) {
-      throw new ApiError(400, 'invalid_body', `invalid body: agent: unknown agent "${body.agent}"`, {
-        issues: [{ field: 'agent', message: `unknown agent (configured: ${[...known].sort().join(', ')})` }],
+    let ticket: Ticket;
+    try {
+      ticket = createTicket(ctx.paths, agents(), body);
+    } catch (err) {
+      if (!(err instanceof TicketCreateError)) throw err;
+      if (err.code === 'no_free_number') throw new ApiError(409, 'create_conflict', err.message);
+      throw new ApiError(400, 'invalid_body', `invalid body: ${err.field ?? 'body'}: ${err.message}`, {
+        issues: [{ field: err.field ?? 'body', message: err.message }],
       });
     }
-    const slug = slugify(body.slug ?? body.title ?? '') || undefined;
-    const fields: Parameters<typeof renderNewTicket>[0] = {
-      ticket_id: newTicketId(),
-      agent,
-      done: body.done,
-    };
-    if (body.title?.trim()) fields.title = body.title.trim();
-    if (body.goal?.trim()) fields.goal = body.goal.trim();
-    const text = renderNewTicket(fields, body.body ?? DEFAULT_BODY);
-    // Another writer may take the number between the listing and the create: try the next one.
-    for (let attempt = 0; attempt < 5; attempt++) {
-      const name = ticketFileName(nextTicketIndex(queue().tickets), slug);
-      const path = join(ctx.paths.ticketsDir, name);
-      if (createFileExclusive(path, text)) {
-        c.header('Location', `/api/tickets/${encodeURIComponent(name)}`);
-        return c.json(written(path, name, text), 201);
-      }
-    }
-    throw new ApiError(409, 'create_conflict', 'could not claim a ticket number; try again');
+    c.header('Location', `/api/tickets/${encodeURIComponent(ticket.name)}`);
+    return c.json(fullJson(ticket, sha256(Buffer.from(ticket.raw, 'utf8'))), 201);
   });
 
   app.get('/:name', (c) => {

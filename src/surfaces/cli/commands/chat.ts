@@ -16,7 +16,7 @@ import { openRunStore } from '../../../core/store/run-store.ts';
 import { type ChatRepo, type ChatRepoSource, ChatService } from '../../../integrations/chat/service.ts';
 import { createRepoState } from '../../../integrations/git/index.ts';
 import { createHubGit } from '../../../integrations/git/worktree.ts';
-import { spawnWorker } from '../../worker-spawn.ts';
+import { workerLauncher } from '../../worker-spawn.ts';
 import { type GlobalOptions, loadRepoConfig, repoSearchStart, resolveRepo } from '../context.ts';
 import { CliError, EXIT } from '../errors.ts';
 import { type CliIo, formatTable, printJson } from '../io.ts';
@@ -65,12 +65,11 @@ function hubRepoSource(hub: Hub, env: NodeJS.ProcessEnv, log: (line: string) => 
         if (open.has(id)) continue;
         try {
           const { config } = loadConfig(dir, env);
-          const control = new FlowControl(repoPaths(dir), config, createRepoState(dir), agentProcessPort);
-          const workerEnv = env;
-          open.set(id, {
-            dir,
-            repo: { id, control, startWorker: (runId) => spawnWorker({ root: dir, runId, env: workerEnv }) },
+          const control = new FlowControl(repoPaths(dir), config, createRepoState(dir), {
+            agentProcesses: agentProcessPort,
+            launcher: workerLauncher(env),
           });
+          open.set(id, { dir, repo: { id, control } });
           refused.delete(id);
         } catch (err) {
           // a repo with a broken config is left out (said once) until it is fixed
@@ -125,12 +124,11 @@ async function whatToServe(io: CliIo, global: GlobalOptions, flags: { hub?: stri
     chatDb: repo.paths.dbFile,
     config,
     repos: (_log, env) => {
-      const control = new FlowControl(repo.paths, config, createRepoState(repo.paths.root), agentProcessPort);
-      const one: ChatRepo = {
-        id: null,
-        control,
-        startWorker: (runId) => spawnWorker({ root: repo.paths.root, runId, env }),
-      };
+      const control = new FlowControl(repo.paths, config, createRepoState(repo.paths.root), {
+        agentProcesses: agentProcessPort,
+        launcher: workerLauncher(env),
+      });
+      const one: ChatRepo = { id: null, control };
       return { list: () => [one], close: () => control.close() };
     },
   };

@@ -1,13 +1,13 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { agentProcessPort } from '../../../agents/orphans.ts';
 import { createAgentResolver } from '../../../agents/resolver.ts';
 import { FlowControl, runWorker } from '../../../control/flow-control.ts';
-import { loadConfig } from '../../../core/config/index.ts';
+import { knownAgentIds, loadConfig } from '../../../core/config/index.ts';
 import { initRepo } from '../../../core/init.ts';
 import { repoPaths } from '../../../core/paths.ts';
-import { newTicketId, renderNewTicket } from '../../../core/tickets/index.ts';
+import { createTicket } from '../../../core/tickets/index.ts';
 import { createRepoState, runGit } from '../../../integrations/git/index.ts';
 import { CliError } from '../errors.ts';
 import { type CliIo, painter } from '../io.ts';
@@ -17,7 +17,8 @@ import { outcomeExit } from './flow.ts';
 /** Three small tickets whose ```car-demo scripts the demo agent follows step by step. */
 const DEMO_TICKETS = [
   {
-    file: 'TICKET-010-readme.md',
+    index: 10,
+    slug: 'readme',
     title: 'Write a README for the greeter',
     script: [
       'say Reading the ticket and the repo.',
@@ -28,7 +29,8 @@ const DEMO_TICKETS = [
     ],
   },
   {
-    file: 'TICKET-020-greet.md',
+    index: 20,
+    slug: 'greet',
     title: 'Add greet(name) with a test',
     script: [
       'say Adding greet() and a test for it.',
@@ -41,7 +43,8 @@ const DEMO_TICKETS = [
     ],
   },
   {
-    file: 'TICKET-030-changelog.md',
+    index: 30,
+    slug: 'changelog',
     title: 'Record the change in the changelog and decisions',
     script: [
       'say Updating CHANGELOG.md and the decisions log.',
@@ -67,19 +70,23 @@ export async function demoCommand(io: CliIo, opts: { keep?: boolean; fast?: bool
     await runGit(['config', 'user.email', 'demo@car.invalid'], { cwd: dir });
     initRepo(dir);
     const paths = repoPaths(dir);
+    const { config } = loadConfig(dir, io.env);
     for (const t of DEMO_TICKETS) {
       const body = `## Tasks\n- ${t.title}\n\n## Demo script\n\n\`\`\`car-demo\n${t.script.join('\n')}\n\`\`\`\n`;
-      const text = renderNewTicket(
-        { ticket_id: newTicketId(), agent: 'demo', done: false, title: t.title },
+      createTicket(paths, knownAgentIds(config), {
+        agent: 'demo',
+        title: t.title,
+        slug: t.slug,
+        index: t.index,
         body,
-      );
-      writeFileSync(join(paths.ticketsDir, t.file), text);
+      });
     }
     await runGit(['add', '-A'], { cwd: dir });
     await runGit(['commit', '-q', '-m', 'plan: three demo tickets'], { cwd: dir });
 
-    const { config } = loadConfig(dir, io.env);
-    const control = new FlowControl(paths, config, createRepoState(dir), agentProcessPort);
+    const control = new FlowControl(paths, config, createRepoState(dir), {
+      agentProcesses: agentProcessPort,
+    });
     try {
       const prepared = await control.prepareStart();
       const printer = new ProgressPrinter(io);

@@ -4,10 +4,10 @@ import { CONTEXTSPACE_DOCS, findRepoRoot, repoPaths, STATE_DIR } from '../../../
 import { TICKET_FILENAME_PATTERN } from '../../../core/tickets/index.ts';
 import { ticketFrontmatterJsonSchema } from '../../../core/tickets/schema.ts';
 import { which } from '../../../core/which.ts';
+import { CAR_VERSION } from '../../version.ts';
 import { type GlobalOptions, loadRepoConfig, repoSearchStart } from '../context.ts';
 import { CliError, EXIT_CODE_DOCS } from '../errors.ts';
 import { type CliIo, printJson } from '../io.ts';
-import { CAR_VERSION } from '../program.ts';
 
 interface CommandInfo {
   command: string;

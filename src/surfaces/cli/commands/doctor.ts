@@ -78,6 +78,18 @@ function agentChecks(loaded: LoadedConfig, openAgents: Set<string>, env: NodeJS.
   return checks;
 }
 
+/** Keys a config sets that car accepts (CAR's files must load) but does not act on. */
+function ignoredKeyChecks(loaded: LoadedConfig): Check[] {
+  return loaded.ignored.map(
+    (s): Check => ({
+      id: `config:ignored:${s.key}`,
+      status: 'warning',
+      message: `accepted for CAR compatibility but ignored: ${s.key} (set by ${s.source})`,
+      fix: `remove ${s.key} unless CAR reads this config too`,
+    }),
+  );
+}
+
 /** Agent processes a killed worker left running (its ledger outlived it), still editing the repo. */
 function orphanCheck(paths: RepoPaths): Check {
   const ledger = readGroupLedger(paths.agentGroupsFile);
@@ -220,6 +232,7 @@ export async function doctorCommand(
         loaded = await loadRepoConfig(io, found.root);
         const layers = loaded.sources.filter((s) => s.present).map((s) => s.file ?? s.layer);
         checks.push({ id: 'config', status: 'ok', message: `config valid (${layers.join(', ')})` });
+        checks.push(...ignoredKeyChecks(loaded));
       } catch (err) {
         if (!(err instanceof CliError)) throw err;
         checks.push({ id: 'config', status: 'error', message: err.message });

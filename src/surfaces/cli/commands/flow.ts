@@ -16,7 +16,7 @@ import { formatBytes, INPUT_LIMITS, readFileBounded } from '../../../core/input-
 import type { RunEvent } from '../../../core/store/types.ts';
 import { createRepoState } from '../../../integrations/git/index.ts';
 import { flowStatusReport, runJson } from '../../flow-report.ts';
-import { spawnWorker as startWorker, WorkerSpawnError } from '../../worker-spawn.ts';
+import { WorkerSpawnError, workerLauncher } from '../../worker-spawn.ts';
 import { type GlobalOptions, loadRepoConfig, resolveRepo } from '../context.ts';
 import { CliError, EXIT } from '../errors.ts';
 import { type CliIo, formatTable, painter, printJson } from '../io.ts';
@@ -30,14 +30,18 @@ interface JsonFlag {
 async function openControl(io: CliIo, global: GlobalOptions): Promise<FlowControl> {
   const repo = resolveRepo(io, global);
   const { config } = await loadRepoConfig(io, repo.paths.root);
-  return new FlowControl(repo.paths, config, createRepoState(repo.paths.root), agentProcessPort);
+  return new FlowControl(repo.paths, config, createRepoState(repo.paths.root), {
+    agentProcesses: agentProcessPort,
+    launcher: workerLauncher(io.env),
+  });
 }
 
-/** Maps control-plane refusals to exit codes; everything else propagates. */
+/** Maps control-plane refusals and a worker that cannot start to exit codes; everything else propagates. */
 async function guarded<T>(fn: () => Promise<T>): Promise<T> {
   try {
     return await fn();
   } catch (err) {
+    if (err instanceof WorkerSpawnError) throw new CliError(err.message, EXIT.failed);
     if (err instanceof FlowControlError) {
       const code = {
         busy: EXIT.conflict,
@@ -122,27 +126,16 @@ export async function runCommand(io: CliIo, global: GlobalOptions, flags: StartF
   }
 }
 
-/** Starts the run's detached worker; a worker that cannot start is a failed command. */
-async function spawnWorker(io: CliIo, control: FlowControl, runId: string): Promise<number> {
-  try {
-    return await startWorker({ root: control.paths.root, runId, env: io.env });
-  } catch (err) {
-    if (err instanceof WorkerSpawnError) throw new CliError(err.message, EXIT.failed);
-    throw err;
-  }
-}
-
 export async function flowStart(io: CliIo, global: GlobalOptions, flags: StartFlags): Promise<void> {
   if (flags.foreground) return runCommand(io, global, flags);
   const control = await openControl(io, global);
   try {
-    const prepared = await guarded(() => control.prepareStart(startOptions(flags)));
-    const pid = await spawnWorker(io, control, prepared.run.id);
-    const log = `${runPaths(control.paths.root, prepared.run.id).rel.runDir}/worker.log`;
-    if (flags.json) printJson(io, { run_id: prepared.run.id, action: prepared.action, worker_pid: pid, log });
+    const { run, action, workerPid } = await guarded(() => control.launchStart(startOptions(flags)));
+    const log = `${runPaths(control.paths.root, run.id).rel.runDir}/worker.log`;
+    if (flags.json) printJson(io, { run_id: run.id, action, worker_pid: workerPid, log });
     else
       io.stdout(
-        `${prepared.action} run ${prepared.run.id}; worker pid ${pid} (log: ${log}). Follow: car flow events --follow\n`,
+        `${action} run ${run.id}; worker pid ${workerPid} (log: ${log}). Follow: car flow events --follow\n`,
       );
   } finally {
     control.close();
@@ -156,16 +149,16 @@ export async function flowResume(
 ): Promise<void> {
   const control = await openControl(io, global);
   try {
-    const run = await guarded(() => control.resume(flags.run, startOptions(flags)));
     if (flags.foreground) {
+      const run = await guarded(() => control.resume(flags.run, startOptions(flags)));
       const outcome = await guarded(() => foreground(io, control, run.id));
       const code = outcomeExit(outcome);
       if (code !== EXIT.ok) throw new CliError('', code);
       return;
     }
-    const pid = await spawnWorker(io, control, run.id);
-    if (flags.json) printJson(io, { run_id: run.id, action: 'resumed', worker_pid: pid });
-    else io.stdout(`resumed run ${run.id}; worker pid ${pid}\n`);
+    const { run, workerPid } = await guarded(() => control.launchResume(flags.run, startOptions(flags)));
+    if (flags.json) printJson(io, { run_id: run.id, action: 'resumed', worker_pid: workerPid });
+    else io.stdout(`resumed run ${run.id}; worker pid ${workerPid}\n`);
   } finally {
     control.close();
   }
@@ -248,12 +241,13 @@ export async function flowReply(
   }
   const control = await openControl(io, global);
   try {
-    const { run, file } = await guarded(() => control.reply(flags.run, body, flags.title));
-    let worker: number | null = null;
-    if (flags.resume && run.status === 'paused') {
-      const resumed = await guarded(() => control.resume(run.id));
-      worker = await spawnWorker(io, control, resumed.id);
-    }
+    const {
+      run,
+      file,
+      workerPid: worker,
+    } = flags.resume
+      ? await guarded(() => control.replyAndResume(flags.run, body, flags.title))
+      : { ...(await guarded(() => control.reply(flags.run, body, flags.title))), workerPid: null };
     if (flags.json)
       printJson(io, { run_id: run.id, reply_file: file, resumed: worker !== null, worker_pid: worker });
     else

@@ -24,7 +24,7 @@ import { repoPaths, STATE_DIR } from '../../../core/paths.ts';
 import { commandPassed, describeExit as describeCommandExit } from '../../../core/verify/run-command.ts';
 import { createRepoState } from '../../../integrations/git/index.ts';
 import { hubStatusReport, openHubAt } from '../../hub-report.ts';
-import { spawnWorker } from '../../worker-spawn.ts';
+import { workerLauncher } from '../../worker-spawn.ts';
 import { CliError, EXIT } from '../errors.ts';
 import { type CliIo, formatTable, printJson } from '../io.ts';
 import { onStopSignals } from '../stop-signals.ts';
@@ -251,6 +251,7 @@ export async function hubRun(io: CliIo, flags: RunFlags): Promise<void> {
   const hub = resolveHub(io, flags);
   const maxParallel = flags.maxParallel ?? hub.settings.max_parallel;
   const perRepo = flags.perRepo ?? hub.settings.per_repo;
+  const launcher = workerLauncher(io.env);
   const abort = new AbortController();
   const signals = onStopSignals(io, 'car hub run', () => abort.abort());
   const events: SupervisorEvent[] = [];
@@ -264,9 +265,11 @@ export async function hubRun(io: CliIo, flags: RunFlags): Promise<void> {
           readRepos: () => readManifest(hub.paths.manifestFile).repos,
           openControl: (dir) => {
             const { config } = loadConfig(dir, io.env);
-            return new FlowControl(repoPaths(dir), config, createRepoState(dir), agentProcessPort);
+            return new FlowControl(repoPaths(dir), config, createRepoState(dir), {
+              agentProcesses: agentProcessPort,
+              launcher,
+            });
           },
-          spawnWorker: (dir, runId) => spawnWorker({ root: dir, runId, env: io.env }),
           lockFile: hub.paths.supervisorLock,
           stateFile: hub.paths.supervisorFile,
         },

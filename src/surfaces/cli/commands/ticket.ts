@@ -1,21 +1,19 @@
 import { readFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import { knownAgentIds } from '../../../core/config/index.ts';
 import { writeFileAtomic } from '../../../core/fs/atomic.ts';
-import { createFileExclusive } from '../../../core/fs/create-exclusive.ts';
 import { isLimitCode } from '../../../core/input-limits.ts';
 import {
+  createTicket,
   type LintIssue,
   loadTicketQueue,
   newTicketId,
-  nextTicketIndex,
   parseTicket,
   parseYaml,
-  renderNewTicket,
   setFrontmatterField,
   type Ticket,
+  TicketCreateError,
   TicketEditError,
-  ticketFileName,
   ticketState,
 } from '../../../core/tickets/index.ts';
 import { ticketFields } from '../../ticket-json.ts';
@@ -48,10 +46,6 @@ async function loadQueue(io: CliIo, global: GlobalOptions): Promise<Queue> {
     throw err;
   }
   return { repo, agents, tickets: queue.tickets, issues: queue.issues };
-}
-
-function ticketJson(ticket: Ticket) {
-  return { file: ticket.name, ...ticketFields(ticket) };
 }
 
 /** Finds a ticket by number, file name (with or without .md) or ticket_id. */
@@ -94,7 +88,7 @@ export async function ticketList(
     invalid: tickets.filter((t) => ticketState(t) === 'invalid').length,
   };
   if (opts.json) {
-    printJson(io, { tickets: shown.map(ticketJson), issues, summary, next: next?.relPath ?? null });
+    printJson(io, { tickets: shown.map(ticketFields), issues, summary, next: next?.relPath ?? null });
     return;
   }
   const paint = painter(io);
@@ -123,7 +117,7 @@ export async function ticketShow(
 ): Promise<void> {
   const { tickets } = await loadQueue(io, global);
   const ticket = findTicket(tickets, ref);
-  if (opts.json) printJson(io, { ...ticketJson(ticket), frontmatter: ticket.frontmatter, raw: ticket.raw });
+  if (opts.json) printJson(io, { ...ticketFields(ticket), frontmatter: ticket.frontmatter, raw: ticket.raw });
   else io.stdout(ticket.raw.endsWith('\n') ? ticket.raw : `${ticket.raw}\n`);
 }
 
@@ -204,7 +198,7 @@ export async function ticketSetDone(
   const { tickets, agents } = await loadQueue(io, global);
   const ticket = findTicket(tickets, ref);
   const after = editTicket(ticket, agents, 'done', done);
-  if (opts.json) printJson(io, ticketJson(after));
+  if (opts.json) printJson(io, ticketFields(after));
   else io.stdout(`${ticket.relPath}: done: ${done}\n`);
 }
 
@@ -229,27 +223,8 @@ export async function ticketEditField(
   const { tickets, agents } = await loadQueue(io, global);
   const ticket = findTicket(tickets, ref);
   const after = editTicket(ticket, agents, key, value);
-  if (opts.json) printJson(io, ticketJson(after));
+  if (opts.json) printJson(io, ticketFields(after));
   else io.stdout(`${ticket.relPath}: ${key}: ${JSON.stringify(value)}\n`);
-}
-
-const DEFAULT_BODY = `## Tasks
-- 
-
-## Acceptance criteria
-- 
-
-## Tests
-- 
-`;
-
-function slugify(text: string): string {
-  return text
-    .toLowerCase()
-    .replace(/[^a-z0-9]+/g, '-')
-    .replace(/^-+|-+$/g, '')
-    .slice(0, 48)
-    .replace(/-+$/, '');
 }
 
 export async function ticketNew(
@@ -265,18 +240,8 @@ export async function ticketNew(
     bodyFile?: string;
   },
 ): Promise<void> {
-  const { repo, agents, tickets } = await loadQueue(io, global);
-  const agent = opts.agent.trim().toLowerCase();
-  if (!agents.has(agent)) {
-    throw new CliError(
-      `unknown agent "${opts.agent}" (configured: ${[...agents].sort().join(', ')})`,
-      EXIT.usage,
-    );
-  }
-  const index = opts.at ?? nextTicketIndex(tickets);
-  const clash = tickets.find((t) => t.index === index);
-  if (clash) throw new CliError(`ticket number ${index} is taken by ${clash.name}`, EXIT.usage);
-  let body = opts.body ?? DEFAULT_BODY;
+  const { repo, agents } = await loadQueue(io, global);
+  let body = opts.body;
   if (opts.bodyFile) {
     try {
       body = readFileSync(resolve(io.cwd, opts.bodyFile), 'utf8');
@@ -284,22 +249,20 @@ export async function ticketNew(
       throw new CliError(`cannot read --body-file ${opts.bodyFile}: ${(err as Error).message}`, EXIT.usage);
     }
   }
-  const slug = opts.slug !== undefined ? slugify(opts.slug) : slugify(title);
-  const name = ticketFileName(index, slug || undefined);
-  const path = join(repo.paths.ticketsDir, name);
-  const fields: Parameters<typeof renderNewTicket>[0] = { ticket_id: newTicketId(), agent, done: false };
-  if (title.trim()) fields.title = title.trim();
-  if (opts.goal?.trim()) fields.goal = opts.goal.trim();
-  const text = renderNewTicket(fields, body);
-  const created = parseTicket(text, {
-    path,
-    relPath: `${repo.paths.ticketsDir.slice(repo.paths.root.length + 1)}/${name}`,
-    agents,
-  });
-  // A ticket over an input limit could not be read back: refuse it before anything is written.
-  const limit = created.issues.find((i) => isLimitCode(i.code));
-  if (limit) throw new CliError(`${name} not created: ${limit.message}`, EXIT.usage);
-  if (!createFileExclusive(path, text)) throw new CliError(`${name} already exists`, EXIT.usage);
-  if (opts.json) printJson(io, ticketJson(created));
+  let created: Ticket;
+  try {
+    created = createTicket(repo.paths, agents, {
+      agent: opts.agent,
+      title,
+      goal: opts.goal,
+      slug: opts.slug,
+      body,
+      index: opts.at,
+    });
+  } catch (err) {
+    if (!(err instanceof TicketCreateError)) throw err;
+    throw new CliError(err.message, err.code === 'no_free_number' ? EXIT.conflict : EXIT.usage);
+  }
+  if (opts.json) printJson(io, ticketFields(created));
   else io.stdout(`created ${created.relPath}\n`);
 }
