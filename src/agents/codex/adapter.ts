@@ -5,7 +5,7 @@
 // request (approvals) gets an answer, so a misbehaving agent cannot hang a run.
 
 import type { Agent, AgentSession, SessionOptions, TurnRequest, TurnResult } from '../../core/agent.ts';
-import { processGroupAlive, waitForGroupGone } from '../process.ts';
+import { processGroupAlive, waitForGroupGone } from '../../core/proc/group.ts';
 import { failedTurn, safeEmitter, startTurnHarness } from '../turn-harness.ts';
 import { type AppServer, CodexSessionError, errorKind, startAppServer, stopAppServer } from './app-server.ts';
 import {
