@@ -3,6 +3,7 @@
 // whoever takes the repo next find the agents that outlived their car (see orphans.ts).
 import { readFileSync, rmSync } from 'node:fs';
 import { writeFileAtomic } from '../core/fs/atomic.ts';
+import { bootId } from '../core/proc/liveness.ts';
 
 export interface LedgerGroup {
   /** Process group id: the agent's pid (it leads its own group). */
@@ -20,25 +21,6 @@ export interface GroupLedger {
   boot_id: string | null;
   owner_pid: number;
   groups: LedgerGroup[];
-}
-
-/** Field 22 of /proc/<pid>/stat (start time in ticks since boot); null where there is no /proc. */
-export function processStartTicks(pid: number): string | null {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
-    // pid (comm) state ppid ...: comm may hold spaces and parentheses, so count from the last ')'
-    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19] ?? null;
-  } catch {
-    return null;
-  }
-}
-
-export function bootId(): string | null {
-  try {
-    return readFileSync('/proc/sys/kernel/random/boot_id', 'latin1').trim() || null;
-  } catch {
-    return null;
-  }
 }
 
 /** The ledger at `file`, or null when there is none or it cannot be read as one. */

@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { tmpdir } from 'node:os';
 import { describe, test } from 'node:test';
 import { assertGroupsGone, groupExists } from '../../test/helpers/processes.ts';
-import { AgentError, processGroupAlive, spawnAgentProcess } from './process.ts';
+import { processGroupAlive } from '../core/proc/group.ts';
+import { AgentError, spawnAgentProcess } from './process.ts';
 
 function readLine(stream: NodeJS.ReadableStream): Promise<string> {
   return new Promise((resolve) => {

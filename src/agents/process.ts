@@ -1,11 +1,11 @@
 // Agent child processes: each agent runs in its own process group so that everything it starts
 // (shells, language servers, a native binary behind an npm shim) is stopped together.
-import { type ChildProcess, spawn } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
+import type { ChildProcess } from 'node:child_process';
 import type { Readable, Writable } from 'node:stream';
 import type { TurnError } from '../core/agent.ts';
-import { within } from '../core/proc/wait.ts';
-import { type LedgerGroup, processStartTicks, writeGroupLedger } from './group-ledger.ts';
+import { killProcessGroup, processGroupAlive, signalProcessGroup, spawnInGroup } from '../core/proc/group.ts';
+import { processStartTicks } from '../core/proc/liveness.ts';
+import { type LedgerGroup, writeGroupLedger } from './group-ledger.ts';
 
 /** An error with the classification the engine decides on (see `TurnError.kind`). */
 export class AgentError extends Error {
@@ -149,69 +149,6 @@ export function untrackGroup(pgid: number): void {
   if (liveGroups.delete(pgid)) saveLedger();
 }
 
-/** Signals every member of the group; false when the group is already gone. */
-export function signalProcessGroup(pgid: number, signal: NodeJS.Signals | 0): boolean {
-  try {
-    process.kill(-pgid, signal);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/**
- * Live (non-zombie) members of process group `pgid`. On Linux this reads /proc, so members that died
- * and wait to be reaped (an orphan re-parented to init, or children codex leaves behind) do not count;
- * elsewhere the group counts as live while kill(0) reaches it.
- */
-export function liveGroupMembers(pgid: number): number[] {
-  try {
-    process.kill(-pgid, 0);
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM' ? [pgid] : [];
-  }
-  if (process.platform !== 'linux') return [pgid];
-  let entries: string[];
-  try {
-    entries = readdirSync('/proc');
-  } catch {
-    return [pgid];
-  }
-  const live: number[] = [];
-  for (const entry of entries) {
-    if (entry.charCodeAt(0) < 48 || entry.charCodeAt(0) > 57) continue;
-    let stat: string;
-    try {
-      stat = readFileSync(`/proc/${entry}/stat`, 'latin1');
-    } catch {
-      continue;
-    }
-    // pid (comm) state ppid pgrp ...; comm may contain spaces and parentheses
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    if (Number(fields[2]) === pgid && fields[0] !== 'Z' && fields[0] !== 'X') live.push(Number(entry));
-  }
-  return live;
-}
-
-/** True while any member of process group `pgid` is alive (zombies do not count). */
-export function processGroupAlive(pgid: number): boolean {
-  return liveGroupMembers(pgid).length > 0;
-}
-
-function delay(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-/** Polls until the group has no live member or `timeoutMs` passed; true when it is gone. */
-export async function waitForGroupGone(pgid: number, timeoutMs: number): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (!processGroupAlive(pgid)) return true;
-    if (Date.now() >= deadline) return false;
-    await delay(25);
-  }
-}
-
 class StderrTail {
   #chunks: Buffer[] = [];
   #size = 0;
@@ -250,11 +187,10 @@ export function spawnAgentProcess(options: SpawnAgentOptions): Promise<AgentProc
   return new Promise<AgentProcess>((resolve, reject) => {
     let child: ChildProcess;
     try {
-      child = spawn(binary, args, {
+      child = spawnInGroup(binary, args, {
         cwd: options.cwd,
         env: options.env ?? process.env,
         stdio: [options.stdin ?? 'pipe', 'pipe', 'pipe'],
-        detached: true,
       });
     } catch (err) {
       reject(new AgentError('spawn', `cannot start agent "${binary}": ${(err as Error).message}`));
@@ -330,20 +266,7 @@ export function spawnAgentProcess(options: SpawnAgentOptions): Promise<AgentProc
         signalGroup,
         kill(graceMs = graceDefault) {
           killing ??= (async () => {
-            if (exit === null || processGroupAlive(pid)) {
-              signalGroup('SIGTERM');
-              const deadline = Date.now() + graceMs;
-              let gone = false;
-              while (!gone && Date.now() < deadline) {
-                await delay(20);
-                gone = exit !== null && !processGroupAlive(pid);
-              }
-              if (!gone) {
-                signalGroup('SIGKILL');
-                await within(exited, 5000);
-                await waitForGroupGone(pid, 2000);
-              }
-            }
+            await killProcessGroup(pid, graceMs, () => exit !== null);
             untrackGroup(pid);
             child.stdout?.destroy();
             child.stderr?.destroy();

@@ -15,6 +15,11 @@ export interface WatchdogOptions {
 export interface Watchdog {
   /** Records activity: restarts the idle timer. */
   touch(): void;
+  /**
+   * Suspends the idle timer until the returned function is called (every hold, when several overlap):
+   * while car itself is deciding an answer the agent waits for, the agent's silence is not a stall.
+   */
+  hold(): () => void;
   /** Stops both timers; the watchdog never fires afterwards. */
   stop(): void;
   /** The reason it fired, or null. */
@@ -26,6 +31,7 @@ export function startWatchdog(options: WatchdogOptions): Watchdog {
   const turnMs = options.turnTimeoutMs ?? 0;
   let fired: WatchdogReason | null = null;
   let stopped = false;
+  let holds = 0;
   let idleTimer: NodeJS.Timeout | undefined;
   let capTimer: NodeJS.Timeout | undefined;
 
@@ -38,9 +44,9 @@ export function startWatchdog(options: WatchdogOptions): Watchdog {
   };
   const armIdle = () => {
     clearTimeout(idleTimer);
-    if (stallMs > 0) {
+    if (stallMs > 0 && holds === 0) {
       idleTimer = setTimeout(
-        () => fire('stalled', `agent stalled: no activity for ${formatMs(stallMs)}`),
+        () => fire('stalled', `agent stalled: no progress for ${formatMs(stallMs)}`),
         stallMs,
       );
     }
@@ -52,6 +58,17 @@ export function startWatchdog(options: WatchdogOptions): Watchdog {
   return {
     touch() {
       if (!stopped && !fired) armIdle();
+    },
+    hold() {
+      holds += 1;
+      clearTimeout(idleTimer);
+      let released = false;
+      return () => {
+        if (released) return;
+        released = true;
+        holds -= 1;
+        if (!stopped && !fired) armIdle();
+      };
     },
     stop() {
       stopped = true;

@@ -15,8 +15,8 @@ import {
   CodexSessionError,
   createCodexAgent,
 } from '../../src/agents/codex/adapter.ts';
-import { liveGroupMembers } from '../../src/agents/process.ts';
 import type { AgentEvent, TurnRequest } from '../../src/core/agent.ts';
+import { liveGroupMembers } from '../../src/core/proc/group.ts';
 import {
   type CodexHomeConfig,
   errorReply,

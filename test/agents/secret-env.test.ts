@@ -11,11 +11,11 @@ import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import type { CodexAgentSession } from '../../src/agents/codex/adapter.ts';
-import { liveGroupMembers } from '../../src/agents/process.ts';
 import { createAgentResolver } from '../../src/agents/resolver.ts';
 import type { AgentEvent, AgentSession } from '../../src/core/agent.ts';
 import { CarConfigSchema } from '../../src/core/config/schema.ts';
 import { readManifest, renderManifest } from '../../src/core/hub/manifest.ts';
+import { liveGroupMembers } from '../../src/core/proc/group.ts';
 import {
   execCommandReply,
   FakeResponsesApi,

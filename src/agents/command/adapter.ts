@@ -2,14 +2,7 @@
 // exec, or any command printing text). The CLI's session id, when it reports one, becomes the thread
 // id and is passed back on the next turn so the conversation continues.
 import { StringDecoder } from 'node:string_decoder';
-import type {
-  Agent,
-  AgentEvent,
-  AgentSession,
-  SessionOptions,
-  TurnRequest,
-  TurnResult,
-} from '../../core/agent.ts';
+import type { Agent, AgentSession, SessionOptions, TurnRequest, TurnResult } from '../../core/agent.ts';
 import { within } from '../../core/proc/wait.ts';
 import {
   type AgentProcess,
@@ -18,7 +11,7 @@ import {
   spawnAgentProcess,
   toTurnError,
 } from '../process.ts';
-import { startWatchdog, type WatchdogReason } from '../watchdog.ts';
+import { failedTurn, safeEmitter, startTurnHarness } from '../turn-harness.ts';
 import { type CommandFormat, createParser } from './parsers.ts';
 
 export interface CommandAgentOptions {
@@ -119,23 +112,10 @@ class CommandSession implements AgentSession {
   }
 
   async runTurn(request: TurnRequest): Promise<TurnResult> {
-    if (this.#closed)
-      return { status: 'failed', finalText: '', error: { kind: 'agent', message: 'session closed' } };
-    if (this.#running) {
-      return {
-        status: 'failed',
-        finalText: '',
-        error: { kind: 'agent', message: 'a turn is already running' },
-      };
-    }
+    if (this.#closed) return failedTurn({ kind: 'agent', message: 'session closed' });
+    if (this.#running) return failedTurn({ kind: 'agent', message: 'a turn is already running' });
     if (request.signal.aborted) return { status: 'cancelled', finalText: '' };
-    const emit = (event: AgentEvent) => {
-      try {
-        request.onEvent(event);
-      } catch {
-        // a failing listener must not break the turn
-      }
-    };
+    const emit = safeEmitter(request.onEvent);
     const { argv, ignored } = buildCommandArgv(this.#options, request, this.#threadId);
     for (const what of ignored)
       emit({ type: 'status', message: `${what} ignored: the command has no flag for it` });
@@ -159,33 +139,23 @@ class CommandSession implements AgentSession {
     } catch (err) {
       const error = toTurnError(err, 'spawn');
       emit({ type: 'error', message: error.message });
-      return { status: 'failed', finalText: '', error };
+      return failedTurn(error);
     }
     this.#running = proc;
-
-    let stopReason: 'abort' | WatchdogReason | null = null;
-    let stopMessage = '';
-    const stop = (reason: 'abort' | WatchdogReason, message: string) => {
-      if (stopReason) return;
-      stopReason = reason;
-      stopMessage = message;
-      void proc.kill();
-    };
-    const watchdog = startWatchdog({
+    // the CLI runs for one turn: stopping the turn is killing it
+    const turn = startTurnHarness(request, {
       stallTimeoutMs: settings.stallTimeoutMs,
       turnTimeoutMs: settings.turnTimeoutMs,
-      onFire: (reason, message) => stop(reason, message),
+      onStop: () => void proc.kill(),
     });
-    const onAbort = () => stop('abort', 'cancelled');
-    request.signal.addEventListener('abort', onAbort, { once: true });
-    touch = () => watchdog.touch();
+    touch = () => turn.touch();
 
     const parser = createParser(this.#options.format);
     const decoder = new StringDecoder('utf8');
     let pending = '';
     const feed = (line: string) => {
       for (const event of parser.line(line)) {
-        if (event.type !== 'error') watchdog.touch(); // an agent only reporting errors (retry loops) is stalled
+        if (event.type !== 'error') turn.touch(); // an agent only reporting errors (retry loops) is stalled
         emit(event);
       }
     };
@@ -209,8 +179,7 @@ class CommandSession implements AgentSession {
     const exit = await proc.exited;
     // a grandchild may hold stdout open after the CLI exited; do not wait for it long
     await within(stdoutDone, 1000);
-    watchdog.stop();
-    request.signal.removeEventListener('abort', onAbort);
+    turn.end();
     await proc.kill();
     this.#running = null;
     pending += decoder.end();
@@ -222,11 +191,10 @@ class CommandSession implements AgentSession {
     if (outcome.usage) emit({ type: 'usage', usage: outcome.usage });
     const base = { finalText: outcome.finalText, ...(outcome.usage ? { usage: outcome.usage } : {}) };
 
-    const reason = stopReason as 'abort' | WatchdogReason | null;
-    if (reason === 'abort') return { status: 'cancelled', ...base };
-    if (reason) {
-      emit({ type: 'error', message: stopMessage });
-      return { status: 'failed', ...base, error: { kind: reason, message: stopMessage } };
+    const stopped = turn.stoppedResult(base);
+    if (stopped) {
+      if (stopped.error) emit({ type: 'error', message: stopped.error.message });
+      return stopped;
     }
     if (exit.code !== 0 || outcome.error) {
       const tail = proc.stderrTail();

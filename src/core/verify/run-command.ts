@@ -2,9 +2,8 @@
 // own process group (so a timeout, or the shell exiting while a background child still runs, takes the
 // whole group down), stdin closed, stdout and stderr interleaved into one bounded tail, and the sha256
 // of everything it printed.
-import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { closeAfterExit } from '../proc/wait.ts';
+import { runInGroup } from '../proc/run.ts';
 
 export interface VerifyCommandOptions {
   cwd: string;
@@ -57,90 +56,58 @@ const STRIPPED_ENV = ['NODE_TEST_CONTEXT'];
 /** After the shell exits (and its group is killed), how long its pipes may take to close. */
 const PIPE_GRACE_MS = 2000;
 
-function killGroup(pid: number | undefined, signal: NodeJS.Signals): void {
-  if (pid === undefined) return;
-  try {
-    process.kill(-pid, signal);
-  } catch {
-    // the group is gone already
-  }
-}
-
-export function runVerifyCommand(command: string, opts: VerifyCommandOptions): Promise<VerifyCommandResult> {
+export async function runVerifyCommand(
+  command: string,
+  opts: VerifyCommandOptions,
+): Promise<VerifyCommandResult> {
   const started = performance.now();
   const env: NodeJS.ProcessEnv = { ...process.env };
   for (const name of [...STRIPPED_ENV, ...(opts.unsetEnv ?? [])]) delete env[name];
   Object.assign(env, opts.env);
-  return new Promise((resolve) => {
-    const hash = createHash('sha256');
-    let total = 0;
-    let tail: Buffer[] = [];
-    let tailBytes = 0;
-    let timedOut = false;
-    let spawnError: string | undefined;
-    const keep = (chunk: Buffer): void => {
-      hash.update(chunk);
-      total += chunk.length;
-      tail.push(chunk);
-      tailBytes += chunk.length;
-      // compact now and then; the final cut happens at the end
-      if (tailBytes > opts.maxOutputBytes * 2 + 65536) {
-        const joined = Buffer.concat(tail);
-        tail = [joined.subarray(joined.length - opts.maxOutputBytes)];
-        tailBytes = opts.maxOutputBytes;
-      }
-    };
-
-    const child = spawn('sh', ['-c', command], {
-      cwd: opts.cwd,
-      env,
-      stdio: ['ignore', 'pipe', 'pipe'],
-      detached: true, // its own process group
-    });
-    let killTimer: NodeJS.Timeout | undefined;
-    const timer = setTimeout(() => {
-      timedOut = true;
-      killGroup(child.pid, 'SIGTERM');
-      killTimer = setTimeout(() => killGroup(child.pid, 'SIGKILL'), opts.killGraceMs ?? 2000);
-    }, opts.timeoutMs);
-
-    const onAbort = (): void => killGroup(child.pid, 'SIGKILL');
-    opts.signal?.addEventListener('abort', onAbort, { once: true });
-    if (opts.signal?.aborted) onAbort();
-
-    child.stdout.on('data', keep);
-    child.stderr.on('data', keep);
-    child.on('error', (err) => {
-      spawnError = err.message;
-    });
-    // The shell is gone: anything it left running in the group (a backgrounded server, a stuck child
-    // holding our pipes) goes too, so verification never leaks processes.
-    child.on('exit', () => {
-      killGroup(child.pid, 'SIGKILL');
-    });
-    closeAfterExit(child, PIPE_GRACE_MS);
-    child.on('close', (exitCode, signal) => {
-      clearTimeout(timer);
-      if (killTimer) clearTimeout(killTimer);
-      opts.signal?.removeEventListener('abort', onAbort);
-      killGroup(child.pid, 'SIGKILL');
-      const all = Buffer.concat(tail);
-      let cut = all.length > opts.maxOutputBytes ? all.subarray(all.length - opts.maxOutputBytes) : all;
-      let start = 0;
-      while (start < cut.length && ((cut[start] ?? 0) & 0xc0) === 0x80) start++;
-      cut = cut.subarray(start);
-      resolve({
-        command,
-        exitCode: spawnError ? null : exitCode,
-        signal: signal ?? null,
-        timedOut,
-        durationMs: Math.round(performance.now() - started),
-        outputBytes: total,
-        outputSha256: hash.digest('hex'),
-        output: cut.toString('utf8'),
-        outputTruncated: total > cut.length,
-        ...(spawnError ? { spawnError } : {}),
-      });
-    });
+  const hash = createHash('sha256');
+  let total = 0;
+  let tail: Buffer[] = [];
+  let tailBytes = 0;
+  const keep = (chunk: Buffer): void => {
+    hash.update(chunk);
+    total += chunk.length;
+    tail.push(chunk);
+    tailBytes += chunk.length;
+    // compact now and then; the final cut happens at the end
+    if (tailBytes > opts.maxOutputBytes * 2 + 65536) {
+      const joined = Buffer.concat(tail);
+      tail = [joined.subarray(joined.length - opts.maxOutputBytes)];
+      tailBytes = opts.maxOutputBytes;
+    }
+  };
+  // The shell's group is killed when it exits: anything it left running (a backgrounded server, a stuck
+  // child holding our pipes) goes too, so verification never leaks processes.
+  const exit = await runInGroup('sh', ['-c', command], {
+    cwd: opts.cwd,
+    env,
+    timeoutMs: opts.timeoutMs,
+    killGraceMs: opts.killGraceMs ?? 2000,
+    ...(opts.signal ? { signal: opts.signal } : {}),
+    killLeftovers: true,
+    pipeGraceMs: PIPE_GRACE_MS,
+    onStdout: keep,
+    onStderr: keep,
   });
+  const all = Buffer.concat(tail);
+  let cut = all.length > opts.maxOutputBytes ? all.subarray(all.length - opts.maxOutputBytes) : all;
+  let start = 0;
+  while (start < cut.length && ((cut[start] ?? 0) & 0xc0) === 0x80) start++;
+  cut = cut.subarray(start);
+  return {
+    command,
+    exitCode: exit.exitCode,
+    signal: exit.signal,
+    timedOut: exit.timedOut,
+    durationMs: Math.round(performance.now() - started),
+    outputBytes: total,
+    outputSha256: hash.digest('hex'),
+    output: cut.toString('utf8'),
+    outputTruncated: total > cut.length,
+    ...(exit.spawnError ? { spawnError: exit.spawnError.message } : {}),
+  };
 }

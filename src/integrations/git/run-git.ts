@@ -1,6 +1,5 @@
 // One way to run git: a fixed environment, a timeout, and errors that say what failed.
-import { spawn } from 'node:child_process';
-import { closeAfterExit } from '../../core/proc/wait.ts';
+import { runInGroup } from '../../core/proc/run.ts';
 
 export interface RunGitOptions {
   cwd: string;
@@ -76,51 +75,32 @@ export function gitEnv(readOnly = false, unsetEnv: readonly string[] = []): Node
  * Runs git and hands each stdout chunk to `onStdout` as it arrives, so large output (binary diffs)
  * can be hashed without being held in memory. Rejects with GitError on a non-zero exit or timeout.
  */
-export function streamGit(
+export async function streamGit(
   args: readonly string[],
   opts: RunGitOptions,
   onStdout: (chunk: Buffer) => void,
 ): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const child = spawn('git', args, {
-      cwd: opts.cwd,
-      env: gitEnv(opts.readOnly, opts.unsetEnv),
-      stdio: ['pipe', 'pipe', 'pipe'],
-      // Its own process group, so a timeout also kills hooks or helpers git started; they would
-      // otherwise keep our pipes open after git itself is gone.
-      detached: true,
-    });
-    let stderr = Buffer.alloc(0);
-    let timedOut = false;
-    const timer = setTimeout(() => {
-      timedOut = true;
-      try {
-        if (child.pid !== undefined) process.kill(-child.pid, 'SIGKILL');
-      } catch {
-        child.kill('SIGKILL'); // the group is already gone; make sure git is too
-      }
-    }, opts.timeoutMs ?? DEFAULT_TIMEOUT_MS);
-
-    closeAfterExit(child, PIPE_GRACE_MS);
-    child.stdout.on('data', onStdout);
-    child.stderr.on('data', (chunk: Buffer) => {
+  let stderr = Buffer.alloc(0);
+  // Its own process group, so a timeout also kills hooks or helpers git started; they would otherwise
+  // keep our pipes open after git itself is gone.
+  const exit = await runInGroup('git', args, {
+    cwd: opts.cwd,
+    env: gitEnv(opts.readOnly, opts.unsetEnv),
+    input: opts.input ?? '',
+    timeoutMs: opts.timeoutMs ?? DEFAULT_TIMEOUT_MS,
+    killGraceMs: 0,
+    pipeGraceMs: PIPE_GRACE_MS,
+    onStdout,
+    onStderr: (chunk) => {
       stderr = Buffer.concat([stderr, chunk]);
       if (stderr.length > STDERR_TAIL_BYTES) stderr = stderr.subarray(stderr.length - STDERR_TAIL_BYTES);
-    });
-    child.on('error', (err) => {
-      clearTimeout(timer);
-      reject(err);
-    });
-    child.on('close', (exitCode, signal) => {
-      clearTimeout(timer);
-      if (exitCode === 0 && !timedOut) resolve();
-      else reject(new GitError(args, { exitCode, signal, timedOut, stderr: stderr.toString('utf8') }));
-    });
-    // git may exit before reading its input (EPIPE); the exit code reports what went wrong.
-    child.stdin.on('error', () => {});
-    if (opts.input === undefined) child.stdin.end();
-    else child.stdin.end(opts.input);
+    },
   });
+  if (exit.spawnError) throw exit.spawnError;
+  if (exit.exitCode !== 0 || exit.timedOut) {
+    const { exitCode, signal, timedOut } = exit;
+    throw new GitError(args, { exitCode, signal, timedOut, stderr: stderr.toString('utf8') });
+  }
 }
 
 /** Runs git and returns its stdout bytes. */

@@ -1,10 +1,10 @@
 import { accessSync, constants } from 'node:fs';
 import { readGroupLedger } from '../../../agents/group-ledger.ts';
-import { liveGroupMembers } from '../../../agents/process.ts';
 import type { LoadedConfig } from '../../../core/config/index.ts';
 import { knownAgentIds } from '../../../core/config/index.ts';
 import { readLock } from '../../../core/lock.ts';
 import { findRepoRoot, type RepoPaths, repoPaths } from '../../../core/paths.ts';
+import { liveGroupMembers } from '../../../core/proc/group.ts';
 import { loadTicketQueue } from '../../../core/tickets/index.ts';
 import { which } from '../../../core/which.ts';
 import { gitVersion } from '../../../integrations/git/index.ts';
