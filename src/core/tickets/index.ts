@@ -1,5 +1,12 @@
 // The ticket engine's public surface.
-export { renderNewTicket, type ScalarValue, setFrontmatterField, TicketEditError } from './edit.ts';
+export {
+  renderNewTicket,
+  type ScalarValue,
+  setFrontmatterField,
+  setFrontmatterFieldBytes,
+  setTicketFileField,
+  TicketEditError,
+} from './edit.ts';
 export {
   loadTicketQueue,
   nextTicketIndex,
@@ -7,7 +14,7 @@ export {
   type TicketQueue,
   ticketFileName,
 } from './queue.ts';
-export { newTicketId, parseTicket, TICKET_NAME_RE, ticketState } from './ticket.ts';
+export { newTicketId, parseTicket, parseTicketBytes, TICKET_NAME_RE, ticketState } from './ticket.ts';
 export type { LintIssue, Ticket, TicketContextEntry } from './types.ts';
 export { parseYaml } from './yaml.ts';
 

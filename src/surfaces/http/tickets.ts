@@ -14,8 +14,9 @@ import {
   newTicketId,
   nextTicketIndex,
   parseTicket,
+  parseTicketBytes,
   renderNewTicket,
-  setFrontmatterField,
+  setFrontmatterFieldBytes,
   TICKET_NAME_RE,
   type Ticket,
   TicketEditError,
@@ -28,16 +29,6 @@ import type { ApiContext } from './context.ts';
 import { ApiError, notFound } from './errors.ts';
 import { confinedPath, expectedHash, sha256 } from './security.ts';
 import { readJson, readQuery } from './validate.ts';
-
-const decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
-
-function decode(bytes: Uint8Array): string {
-  try {
-    return decoder.decode(bytes);
-  } catch {
-    return Buffer.from(bytes).toString('utf8');
-  }
-}
 
 /** A ticket file name from a request: the ticket filename rule, one path segment, nothing to escape. */
 export function checkTicketName(name: string): string {
@@ -144,8 +135,8 @@ export function ticketRoutes(ctx: ApiContext): Hono {
       if (code === 'EISDIR') throw new ApiError(400, 'not_a_file', `${name} is not a file`);
       throw err;
     }
-    const ticket = parseTicket(decode(bytes), { path, relPath: relOf(name), agents: agents() });
-    return { name, path, real, hash: sha256(bytes), ticket };
+    const ticket = parseTicketBytes(bytes, { path, relPath: relOf(name), agents: agents() });
+    return { name, path, real, hash: sha256(bytes), bytes, ticket };
   };
 
   const guard = (current: string, ifMatch: string | undefined, baseHash: string | undefined) => {
@@ -167,9 +158,9 @@ export function ticketRoutes(ctx: ApiContext): Hono {
     }
   };
 
-  const written = (path: string, name: string, text: string) => {
-    const ticket = parseTicket(text, { path, relPath: relOf(name), agents: agents() });
-    return fullJson(ticket, sha256(Buffer.from(text, 'utf8')));
+  const written = (path: string, name: string, bytes: Buffer) => {
+    const ticket = parseTicketBytes(bytes, { path, relPath: relOf(name), agents: agents() });
+    return fullJson(ticket, sha256(bytes));
   };
 
   app.get('/', (c) => {
@@ -189,9 +180,10 @@ export function ticketRoutes(ctx: ApiContext): Hono {
       } catch {
         return [];
       }
-      const text = decode(bytes);
       const ticket =
-        text === t.raw ? t : parseTicket(text, { path: t.path, relPath: t.relPath, agents: agents() });
+        bytes.toString('utf8') === t.raw
+          ? t
+          : parseTicketBytes(bytes, { path: t.path, relPath: t.relPath, agents: agents() });
       return [summaryJson(ticket, sha256(bytes))];
     });
     const next = q.tickets.find((t) => ticketState(t) !== 'done');
@@ -236,7 +228,7 @@ export function ticketRoutes(ctx: ApiContext): Hono {
     };
     if (body.title?.trim()) fields.title = body.title.trim();
     if (body.goal?.trim()) fields.goal = body.goal.trim();
-    const text = renderNewTicket(fields, body.body ?? DEFAULT_BODY);
+    const text = Buffer.from(renderNewTicket(fields, body.body ?? DEFAULT_BODY), 'utf8');
     // Another writer may take the number between the listing and the create: try the next one.
     for (let attempt = 0; attempt < 5; attempt++) {
       const name = ticketFileName(nextTicketIndex(queue().tickets), slug);
@@ -279,8 +271,9 @@ export function ticketRoutes(ctx: ApiContext): Hono {
       });
     }
     // Read, check and write with no await in between: within this server they cannot interleave.
-    writeFileAtomic(current.real, body.content);
-    const out = written(current.path, current.name, body.content);
+    const bytes = Buffer.from(body.content, 'utf8');
+    writeFileAtomic(current.real, bytes);
+    const out = written(current.path, current.name, bytes);
     c.header('ETag', `"${out.hash}"`);
     return c.json(out);
   });
@@ -290,14 +283,17 @@ export function ticketRoutes(ctx: ApiContext): Hono {
     const body = await readJson(c, PatchBody);
     const current = read(c.req.param('name'));
     guard(current.hash, c.req.header('if-match'), body.base_hash);
-    let text = current.ticket.raw;
+    // Edits the bytes: every byte outside the edited values is kept, invalid UTF-8 included.
+    let bytes = current.bytes;
     try {
-      for (const [key, value] of Object.entries(body.fields)) text = setFrontmatterField(text, key, value);
+      for (const [key, value] of Object.entries(body.fields)) {
+        bytes = setFrontmatterFieldBytes(bytes, key, value);
+      }
     } catch (err) {
       if (err instanceof TicketEditError) throw new ApiError(422, 'edit_failed', err.message);
       throw err;
     }
-    const after = parseTicket(text, {
+    const after = parseTicketBytes(bytes, {
       path: current.path,
       relPath: current.ticket.relPath,
       agents: agents(),
@@ -314,8 +310,8 @@ export function ticketRoutes(ctx: ApiContext): Hono {
         },
       );
     }
-    writeFileAtomic(current.real, text);
-    const out = written(current.path, current.name, text);
+    writeFileAtomic(current.real, bytes);
+    const out = written(current.path, current.name, bytes);
     c.header('ETag', `"${out.hash}"`);
     return c.json(out);
   });
