@@ -22,6 +22,7 @@ import { cors } from 'hono/cors';
 import { HTTPException } from 'hono/http-exception';
 import pkg from '../../../package.json' with { type: 'json' };
 import { FlowControlError } from '../../control/flow-control.ts';
+import { diskErrorOf } from '../../core/fs/disk-error.ts';
 import { isHubRoot } from '../../core/hub/paths.ts';
 import { spawnWorker, WorkerSpawnError } from '../worker-spawn.ts';
 import { ApiContext, type StartWorker } from './context.ts';
@@ -192,6 +193,11 @@ export function createApp(opts: AppOptions): CarApp {
       return c.json({ error: err.code, message: err.message }, FLOW_ERROR_STATUS[err.code]);
     }
     if (err instanceof WorkerSpawnError) return c.json({ error: 'worker_failed', message: err.message }, 500);
+    const disk = diskErrorOf(err);
+    if (disk) {
+      // 507 Insufficient Storage: the server could not store what the request asked for
+      return c.json({ error: 'disk_error', code: disk.code, path: disk.path, message: disk.message }, 507);
+    }
     log(
       `error: ${c.req.method} ${c.req.path}: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`,
     );
