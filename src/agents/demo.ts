@@ -11,7 +11,7 @@ import type {
 } from '../core/agent.ts';
 import { writeFileAtomic } from '../core/fs/atomic.ts';
 import { abortableSleep } from '../core/sleep.ts';
-import { setFrontmatterField } from '../core/tickets/index.ts';
+import { setTicketFileField } from '../core/tickets/index.ts';
 
 /**
  * car's bundled demo agent: deterministic, offline, no account. It does not think; it follows a small
@@ -181,7 +181,7 @@ class DemoSession implements AgentSession {
           break;
         }
         case 'done':
-          writeFileAtomic(ticketFile, setFrontmatterField(readFileSync(ticketFile, 'utf8'), 'done', true));
+          setTicketFileField(ticketFile, 'done', true);
           emit({ type: 'file_change', path: ticketPath, kind: 'modify' });
           break;
         case 'ask':

@@ -18,6 +18,7 @@ import { runPaths } from '../core/flow/run-paths.ts';
 import { type FlowSettings, flowSettings, runSettings } from '../core/flow/settings.ts';
 import { initialState, loadState } from '../core/flow/state.ts';
 import { writeFileAtomic } from '../core/fs/atomic.ts';
+import { removeStaleTempFiles } from '../core/fs/stale-temp.ts';
 import { acquireLock, type LockStatus, readLock } from '../core/lock.ts';
 import { type RepoPaths, RUNTIME_PATHS } from '../core/paths.ts';
 import { abortableSleep } from '../core/sleep.ts';
@@ -478,6 +479,14 @@ export async function runWorker(opts: WorkerOptions): Promise<FlowOutcome> {
   const awaiting = new Awaiting();
   const unguard = opts.guard ? guardRun(control.store, run.id, awaiting, opts.guard) : null;
   try {
+    // Temp files of writers killed mid-write: readers skip them, the run start clears them.
+    const { stateDir, ticketsDir, contextspaceDir } = control.paths;
+    removeStaleTempFiles([
+      stateDir,
+      ticketsDir,
+      contextspaceDir,
+      runPaths(control.paths.root, run.id).runDir,
+    ]);
     // Before any turn: stop agents a killed predecessor left running, then record our own.
     await awaiting.on('stopping agents a killed worker left running', control.stopOrphans(run.id));
     control.agentProcesses?.keepLedger(control.paths.agentGroupsFile);

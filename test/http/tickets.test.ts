@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
+import { spliceBytes, ticketBytes } from '../helpers/ticket-bytes.ts';
 import { type ApiRepo, json, makeApiRepo, sha } from './helpers.ts';
 
 const cleanups: (() => void)[] = [];
@@ -219,6 +220,27 @@ describe('writing tickets', () => {
     });
     assert.equal(bad.status, 422);
     assert.equal(readFileSync(path, 'utf8'), expected);
+  });
+
+  test('PATCH edits the bytes: CRLF, a BOM and invalid UTF-8 elsewhere are kept', async () => {
+    const r = repo();
+    const path = r.ticket('TICKET-001.md', '');
+    for (let seed = 1; seed <= 20; seed++) {
+      const t = ticketBytes(seed);
+      writeFileSync(path, t.bytes);
+      const res = await r.call('PATCH', '/api/tickets/TICKET-001.md', {
+        body: { fields: { done: false, owner: 'ana' } },
+        headers: { 'if-match': sha(t.bytes) },
+      });
+      assert.equal(res.status, 200, `${t.label}: ${await res.clone().text()}`);
+      const expected = spliceBytes(
+        spliceBytes(t.bytes, [t.close, t.close], `owner: ana${t.eol}`),
+        t.done,
+        'false',
+      );
+      assert.deepEqual(readFileSync(path), expected, t.label);
+      assert.equal((await json<TicketOut>(res)).hash, sha(expected));
+    }
   });
 });
 

@@ -11,8 +11,11 @@ import {
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, test } from 'node:test';
+import { after, describe, test } from 'node:test';
+import { mountSmallFs, smallFsUnavailable } from '../../../test/helpers/small-fs.ts';
 import { writeFileAtomic } from './atomic.ts';
+import { createFileExclusive } from './create-exclusive.ts';
+import { DiskError, type DiskErrorCode } from './disk-error.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'car-atomic-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -66,4 +69,38 @@ test('removes the temp file and keeps the target when the rename fails', () => {
 
 test('fails cleanly when the directory does not exist', () => {
   assert.throws(() => writeFileAtomic(join(dir, 'missing', 'f.md'), 'x'), { code: 'ENOENT' });
+});
+
+/** A DiskError with `code` naming `path`. */
+const diskError = (code: DiskErrorCode, path: string) => (err: unknown) =>
+  err instanceof DiskError && err.code === code && err.path === path && err.message.includes(path);
+
+describe('on a full or read-only disk (a real tmpfs)', { skip: smallFsUnavailable ?? false }, () => {
+  test('a DiskError naming the target, the old bytes kept, no temp file left', () => {
+    const disk = mountSmallFs(join(dir, 'small'), 256);
+    try {
+      const target = join(disk.dir, 'TICKET-001.md');
+      const fresh = join(disk.dir, 'TICKET-002.md');
+      writeFileSync(target, 'old\n');
+      disk.fill();
+      assert.throws(() => writeFileAtomic(target, 'new\n'), diskError('ENOSPC', target));
+      assert.throws(() => writeFileAtomic(target, 'new\n', { durable: false }), diskError('ENOSPC', target));
+      assert.throws(() => createFileExclusive(fresh, 'new\n'), diskError('ENOSPC', fresh));
+      assert.equal(readFileSync(target, 'utf8'), 'old\n');
+      assert.deepEqual(readdirSync(disk.dir).sort(), ['.filler', 'TICKET-001.md']);
+
+      disk.free();
+      disk.readOnly();
+      assert.throws(() => writeFileAtomic(target, 'new\n'), diskError('EROFS', target));
+      const nested = join(disk.dir, 'runs', 'summary.md');
+      assert.throws(() => writeFileAtomic(nested, 'x', { createDirs: true }), diskError('EROFS', nested));
+      assert.throws(() => createFileExclusive(fresh, 'new\n'), diskError('EROFS', fresh));
+      assert.deepEqual(readdirSync(disk.dir), ['TICKET-001.md']);
+      disk.readWrite();
+      writeFileAtomic(target, 'new\n');
+      assert.equal(readFileSync(target, 'utf8'), 'new\n');
+    } finally {
+      disk.unmount();
+    }
+  });
 });

@@ -1,6 +1,8 @@
 // The narrow SQLite port the run store is written against. better-sqlite3 is imported here and
 // nowhere else, so swapping the backend (node:sqlite, libsql) means rewriting this one file.
+import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
+import { DiskError, probeDisk } from '../fs/disk-error.ts';
 
 export type SqlValue = string | number | bigint | Uint8Array | null;
 /** Positional parameters, or a single object for `@name` parameters. */
@@ -61,13 +63,42 @@ function ensureWal(db: Database.Database): void {
   }
 }
 
+/**
+ * SQLite's answer to a full or read-only disk as a DiskError naming the database. SQLITE_FULL is a full
+ * disk; otherwise SQLite gives no errno (a read-only disk is READONLY or CANTOPEN, a full one growing
+ * the shared-memory file an IOERR), so the disk is asked. Null for anything else.
+ */
+function sqliteDiskError(err: unknown, path: string): DiskError | null {
+  const code = (err as { code?: unknown } | null)?.code;
+  if (code === 'SQLITE_FULL') return new DiskError('ENOSPC', path, { cause: err });
+  if (typeof code !== 'string' || !/^SQLITE_(READONLY|CANTOPEN|IOERR)/.test(code)) return null;
+  const disk = probeDisk(dirname(path));
+  return disk && new DiskError(disk, path, { cause: err });
+}
+
+function diskGuard<T>(path: string, fn: () => T): T {
+  try {
+    return fn();
+  } catch (err) {
+    throw sqliteDiskError(err, path) ?? err;
+  }
+}
+
 export function openSqlite(path: string, opts: OpenSqliteOptions = {}): SqlDb {
-  const db = new Database(path);
-  db.pragma('busy_timeout = 5000');
-  ensureWal(db);
-  db.pragma(`synchronous = ${opts.durable ? 'FULL' : 'NORMAL'}`);
-  db.pragma('foreign_keys = ON');
-  return wrap(db, path, 'immediate');
+  return diskGuard(path, () => {
+    const db = new Database(path);
+    try {
+      db.pragma('busy_timeout = 5000');
+      ensureWal(db);
+      db.pragma(`synchronous = ${opts.durable ? 'FULL' : 'NORMAL'}`);
+      db.pragma('foreign_keys = ON');
+    } catch (err) {
+      // Closed, SQLite removes the -wal and -shm files it may have begun (a full disk fails here).
+      db.close();
+      throw err;
+    }
+    return wrap(db, path, 'immediate');
+  });
 }
 
 /**
@@ -80,24 +111,28 @@ export function openSqliteReadOnly(path: string): SqlDb {
   return wrap(db, path, 'deferred');
 }
 
-/** The port over one better-sqlite3 connection; writers take the write lock up front (IMMEDIATE). */
+/**
+ * The port over one better-sqlite3 connection; writers take the write lock up front (IMMEDIATE). A full
+ * or read-only disk surfaces as a DiskError naming the database file.
+ */
 function wrap(db: Database.Database, path: string, txMode: 'immediate' | 'deferred'): SqlDb {
+  const guard = <T>(fn: () => T): T => diskGuard(path, fn);
   return {
     path,
     exec: (sql) => {
-      db.exec(sql);
+      guard(() => db.exec(sql));
     },
     prepare: (sql) => {
-      const stmt = db.prepare<unknown[], unknown>(sql);
+      const stmt = guard(() => db.prepare<unknown[], unknown>(sql));
       return {
-        run: (...args) => stmt.run(...args),
-        get: <T>(...args: SqlArgs) => stmt.get(...args) as T | undefined,
-        all: <T>(...args: SqlArgs) => stmt.all(...args) as T[],
+        run: (...args) => guard(() => stmt.run(...args)),
+        get: <T>(...args: SqlArgs) => guard(() => stmt.get(...args) as T | undefined),
+        all: <T>(...args: SqlArgs) => guard(() => stmt.all(...args) as T[]),
       };
     },
-    transaction: (fn) => db.transaction(fn)[txMode](),
+    transaction: (fn) => guard(() => db.transaction(fn)[txMode]()),
     close: () => {
-      db.close();
+      guard(() => db.close());
     },
   };
 }

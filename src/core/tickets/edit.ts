@@ -2,10 +2,12 @@
 // key order, quoting, line endings, a BOM and the body stay exactly as the author (or CAR) left them.
 import { isDeepStrictEqual } from 'node:util';
 import { isAlias, isMap, isScalar, Scalar, type YAMLMap } from 'yaml';
-import { checkTextSize, INPUT_LIMITS } from '../input-limits.ts';
+import { writeFileAtomic } from '../fs/atomic.ts';
+import { checkTextSize, INPUT_LIMITS, InputLimitError, readFileBounded } from '../input-limits.ts';
 import { type FrontmatterSplit, splitFrontmatter } from './frontmatter.ts';
 import { sanitizeTicketId } from './lint.ts';
 import { newTicketId } from './ticket.ts';
+import { decodeWithOffsets } from './utf8-offsets.ts';
 import {
   documentProblems,
   documentValue,
@@ -118,33 +120,81 @@ function valueRegion(
   return [colon + 1, Math.max(end, colon + 1), ` ${rendered}`];
 }
 
+/** One edit of a file's text: replace [start, end) with `insert`. */
+interface Splice {
+  start: number;
+  end: number;
+  insert: string;
+}
+
+const applySplice = (text: string, s: Splice): string =>
+  text.slice(0, s.start) + s.insert + text.slice(s.end);
+
+/** The splice that sets `key`, checked to read back as intended (see setFrontmatterField). */
+function planEdit(text: string, key: string, value: ScalarValue, where: string): Splice {
+  const { map, split } = parseFrontmatterMap(text, where);
+  const yaml = split.yaml!;
+  const offset = split.yamlOffset;
+  const rendered = renderScalar(value);
+  let splice: Splice;
+  const region = map && valueRegion(yaml, map, key, rendered);
+  if (region) {
+    const [start, end, insert] = region;
+    splice = { start: offset + start, end: offset + end, insert };
+  } else {
+    if (map?.flow) throw new TicketEditError(`${where}cannot add '${key}' to a flow-style frontmatter`);
+    const firstKey = (map?.items[0]?.key as Scalar | undefined)?.range?.[0];
+    const indent =
+      firstKey === undefined ? '' : yaml.slice(yaml.lastIndexOf('\n', firstKey - 1) + 1, firstKey);
+    const at = offset + yaml.length;
+    splice = { start: at, end: at, insert: `${indent}${renderScalar(key)}: ${rendered}${split.eol}` };
+  }
+  verifyEdit(text, applySplice(text, splice), key, value, where);
+  return splice;
+}
+
 /**
  * Sets one top-level frontmatter key, changing only the bytes of its value. An absent key is added
  * as a new line just before the closing fence. Throws TicketEditError when the text has no valid
  * frontmatter mapping or the result would not read back as intended.
  */
 export function setFrontmatterField(text: string, key: string, value: ScalarValue, file?: string): string {
-  const where = file ? `${file}: ` : '';
-  const { map, split } = parseFrontmatterMap(text, where);
-  const yaml = split.yaml!;
-  const offset = split.yamlOffset;
-  const rendered = renderScalar(value);
-  let output: string;
-  const region = map && valueRegion(yaml, map, key, rendered);
-  if (region) {
-    const [start, end, replacement] = region;
-    output = text.slice(0, offset + start) + replacement + text.slice(offset + end);
-  } else {
-    if (map?.flow) throw new TicketEditError(`${where}cannot add '${key}' to a flow-style frontmatter`);
-    const firstKey = (map?.items[0]?.key as Scalar | undefined)?.range?.[0];
-    const indent =
-      firstKey === undefined ? '' : yaml.slice(yaml.lastIndexOf('\n', firstKey - 1) + 1, firstKey);
-    const line = `${indent}${renderScalar(key)}: ${rendered}${split.eol}`;
-    const at = offset + yaml.length;
-    output = text.slice(0, at) + line + text.slice(at);
+  return applySplice(text, planEdit(text, key, value, file ? `${file}: ` : ''));
+}
+
+/**
+ * setFrontmatterField on a file's bytes, which need not be valid UTF-8: every byte outside the edited
+ * value is kept exactly (decoding and encoding the whole file would turn invalid bytes into U+FFFD).
+ */
+export function setFrontmatterFieldBytes(
+  bytes: Uint8Array,
+  key: string,
+  value: ScalarValue,
+  file?: string,
+): Buffer {
+  const { text, byteOffset } = decodeWithOffsets(bytes);
+  const splice = planEdit(text, key, value, file ? `${file}: ` : '');
+  return Buffer.concat([
+    bytes.subarray(0, byteOffset(splice.start)),
+    Buffer.from(splice.insert, 'utf8'),
+    bytes.subarray(byteOffset(splice.end)),
+  ]);
+}
+
+/**
+ * Sets one frontmatter key of the ticket file at `path` in place, atomically and keeping every other
+ * byte. Throws TicketEditError naming `file` (default: `path`) for a file it cannot edit, a DiskError
+ * when the disk is full or read-only.
+ */
+export function setTicketFileField(path: string, key: string, value: ScalarValue, file = path): void {
+  let bytes: Buffer;
+  try {
+    bytes = readFileBounded(path, INPUT_LIMITS.ticketFileBytes, 'a ticket file');
+  } catch (err) {
+    if (err instanceof InputLimitError) throw new TicketEditError(`${file}: ${err.message}`);
+    throw err;
   }
-  verifyEdit(text, output, key, value, where);
-  return output;
+  writeFileAtomic(path, setFrontmatterFieldBytes(bytes, key, value, file));
 }
 
 function verifyEdit(before: string, after: string, key: string, value: ScalarValue, where: string): void {

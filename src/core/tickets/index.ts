@@ -1,6 +1,13 @@
 // The ticket engine's public surface.
 export { createTicket, type NewTicket, TicketCreateError } from './create.ts';
-export { renderNewTicket, type ScalarValue, setFrontmatterField, TicketEditError } from './edit.ts';
+export {
+  renderNewTicket,
+  type ScalarValue,
+  setFrontmatterField,
+  setFrontmatterFieldBytes,
+  setTicketFileField,
+  TicketEditError,
+} from './edit.ts';
 export {
   loadTicketQueue,
   nextTicketIndex,
@@ -8,7 +15,7 @@ export {
   type TicketQueue,
   ticketFileName,
 } from './queue.ts';
-export { newTicketId, parseTicket, TICKET_NAME_RE, ticketState } from './ticket.ts';
+export { newTicketId, parseTicket, parseTicketBytes, TICKET_NAME_RE, ticketState } from './ticket.ts';
 export type { LintIssue, Ticket, TicketContextEntry } from './types.ts';
 export { parseYaml } from './yaml.ts';
 

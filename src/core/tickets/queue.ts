@@ -2,7 +2,7 @@ import { type Dirent, readdirSync, statSync } from 'node:fs';
 import { join, relative, sep } from 'node:path';
 import { INPUT_LIMITS, InputLimitError, readFileBounded } from '../input-limits.ts';
 import { lintTicketDirectory } from './lint.ts';
-import { parseTicket, refusedTicket, ticketIndexFromName } from './ticket.ts';
+import { parseTicketBytes, refusedTicket, ticketIndexFromName } from './ticket.ts';
 import type { LintIssue, Ticket } from './types.ts';
 
 /** Files CAR keeps in `tickets/` that are not tickets. */
@@ -45,8 +45,6 @@ function isFile(dir: string, entry: Dirent): boolean {
   }
 }
 
-const decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
-
 function readTicket(path: string, relPath: string, opts: LoadQueueOptions): Ticket {
   let bytes: Buffer;
   try {
@@ -56,20 +54,7 @@ function readTicket(path: string, relPath: string, opts: LoadQueueOptions): Tick
     if (!(err instanceof InputLimitError)) throw err;
     return refusedTicket({ ...opts, path, relPath }, err.code, err.message);
   }
-  let text: string;
-  try {
-    text = decoder.decode(bytes);
-  } catch {
-    const ticket = parseTicket(bytes.toString('utf8'), { ...opts, path, relPath });
-    const issue: LintIssue = {
-      file: relPath,
-      message: 'Failed to read ticket',
-      code: 'read-failed',
-      severity: 'error',
-    };
-    return { ...ticket, issues: [issue, ...ticket.issues], valid: false, isDone: false };
-  }
-  return parseTicket(text, { ...opts, path, relPath });
+  return parseTicketBytes(bytes, { ...opts, path, relPath });
 }
 
 /**

@@ -178,6 +178,29 @@ export function parseTicket(text: string, opts: ParseTicketOptions): Ticket {
   };
 }
 
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+
+/**
+ * parseTicket of a file's bytes. Bytes that are not valid UTF-8 are an error (CAR cannot read the file);
+ * the rest is still parsed, read with replacement characters, so lint can say more.
+ */
+export function parseTicketBytes(bytes: Buffer, opts: ParseTicketOptions): Ticket {
+  let text: string;
+  try {
+    text = strictUtf8.decode(bytes);
+  } catch {
+    const ticket = parseTicket(bytes.toString('utf8'), opts);
+    const issue: LintIssue = {
+      file: opts.relPath,
+      message: 'Failed to read ticket',
+      code: 'read-failed',
+      severity: 'error',
+    };
+    return { ...ticket, issues: [issue, ...ticket.issues], valid: false, isDone: false };
+  }
+  return parseTicket(text, opts);
+}
+
 /** Where a ticket stands in the queue: invalid frontmatter, done, or open (the only three states). */
 export function ticketState(ticket: Pick<Ticket, 'valid' | 'isDone'>): 'done' | 'open' | 'invalid' {
   if (!ticket.valid) return 'invalid';

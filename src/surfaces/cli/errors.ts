@@ -14,6 +14,8 @@ export const EXIT = {
   conflict: 4,
   /** A foreground run ended paused or stopped: it needs a person, hit a limit, or was stopped. */
   notFinished: 5,
+  /** A write failed because the disk is full, over quota or read-only; no partial file was left. */
+  disk: 6,
 } as const;
 
 export const EXIT_CODE_DOCS: Record<string, string> = {
@@ -23,6 +25,7 @@ export const EXIT_CODE_DOCS: Record<string, string> = {
   '3': 'invalid input on disk (config or ticket) blocks the command; nothing was changed',
   '4': 'conflict: the repo is locked by another process or the run is in the wrong state',
   '5': 'a run ended paused or stopped (needs a person, hit a limit, or was stopped); see car flow status',
+  '6': 'the disk is full, over quota or read-only: a write failed (the message names the file); no partial file was left',
 };
 
 /** An error meant for the user: printed as `car: <message>` without a stack, exiting with `code`. */

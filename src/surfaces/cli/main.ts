@@ -1,6 +1,7 @@
 import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { CommanderError } from 'commander';
+import { diskErrorOf } from '../../core/fs/disk-error.ts';
 import { CliError, EXIT } from './errors.ts';
 import { type CliIo, processIo } from './io.ts';
 import { buildProgram } from './program.ts';
@@ -20,6 +21,12 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
       // an empty message means the command already printed its own report
       if (err.message) io.stderr(`car: ${err.message}\n`);
       return err.code;
+    }
+    // an expected condition, not a bug: one line naming the file, no stack
+    const disk = diskErrorOf(err);
+    if (disk) {
+      io.stderr(`car: ${disk.message}\n`);
+      return EXIT.disk;
     }
     io.stderr(`car: internal error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
     return EXIT.failed;

@@ -21,6 +21,7 @@ import { bodyLimit } from 'hono/body-limit';
 import { cors } from 'hono/cors';
 import { HTTPException } from 'hono/http-exception';
 import { FlowControlError, type WorkerLauncher } from '../../control/flow-control.ts';
+import { diskErrorOf } from '../../core/fs/disk-error.ts';
 import { isHubRoot } from '../../core/hub/paths.ts';
 import { CAR_VERSION } from '../version.ts';
 import { spawnWorker, WorkerSpawnError } from '../worker-spawn.ts';
@@ -193,6 +194,11 @@ export function createApp(opts: AppOptions): CarApp {
       return c.json({ error: err.code, message: err.message }, FLOW_ERROR_STATUS[err.code]);
     }
     if (err instanceof WorkerSpawnError) return c.json({ error: 'worker_failed', message: err.message }, 500);
+    const disk = diskErrorOf(err);
+    if (disk) {
+      // 507 Insufficient Storage: the server could not store what the request asked for
+      return c.json({ error: 'disk_error', code: disk.code, path: disk.path, message: disk.message }, 507);
+    }
     log(
       `error: ${c.req.method} ${c.req.path}: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`,
     );

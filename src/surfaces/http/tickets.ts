@@ -12,7 +12,8 @@ import {
   type LintIssue,
   loadTicketQueue,
   parseTicket,
-  setFrontmatterField,
+  parseTicketBytes,
+  setFrontmatterFieldBytes,
   TICKET_NAME_RE,
   type Ticket,
   TicketCreateError,
@@ -25,16 +26,6 @@ import type { ApiContext } from './context.ts';
 import { ApiError, notFound } from './errors.ts';
 import { confinedPath, expectedHash, sha256 } from './security.ts';
 import { readJson, readQuery } from './validate.ts';
-
-const decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
-
-function decode(bytes: Uint8Array): string {
-  try {
-    return decoder.decode(bytes);
-  } catch {
-    return Buffer.from(bytes).toString('utf8');
-  }
-}
 
 /** A ticket file name from a request: the ticket filename rule, one path segment, nothing to escape. */
 export function checkTicketName(name: string): string {
@@ -130,8 +121,8 @@ export function ticketRoutes(ctx: ApiContext): Hono {
       if (code === 'EISDIR') throw new ApiError(400, 'not_a_file', `${name} is not a file`);
       throw err;
     }
-    const ticket = parseTicket(decode(bytes), { path, relPath: relOf(name), agents: agents() });
-    return { name, path, real, hash: sha256(bytes), ticket };
+    const ticket = parseTicketBytes(bytes, { path, relPath: relOf(name), agents: agents() });
+    return { name, path, real, hash: sha256(bytes), bytes, ticket };
   };
 
   const guard = (current: string, ifMatch: string | undefined, baseHash: string | undefined) => {
@@ -153,9 +144,9 @@ export function ticketRoutes(ctx: ApiContext): Hono {
     }
   };
 
-  const written = (path: string, name: string, text: string) => {
-    const ticket = parseTicket(text, { path, relPath: relOf(name), agents: agents() });
-    return fullJson(ticket, sha256(Buffer.from(text, 'utf8')));
+  const written = (path: string, name: string, bytes: Buffer) => {
+    const ticket = parseTicketBytes(bytes, { path, relPath: relOf(name), agents: agents() });
+    return fullJson(ticket, sha256(bytes));
   };
 
   app.get('/', (c) => {
@@ -175,9 +166,10 @@ export function ticketRoutes(ctx: ApiContext): Hono {
       } catch {
         return [];
       }
-      const text = decode(bytes);
       const ticket =
-        text === t.raw ? t : parseTicket(text, { path: t.path, relPath: t.relPath, agents: agents() });
+        bytes.toString('utf8') === t.raw
+          ? t
+          : parseTicketBytes(bytes, { path: t.path, relPath: t.relPath, agents: agents() });
       return [summaryJson(ticket, sha256(bytes))];
     });
     const next = q.tickets.find((t) => ticketState(t) !== 'done');
@@ -251,8 +243,9 @@ export function ticketRoutes(ctx: ApiContext): Hono {
       });
     }
     // Read, check and write with no await in between: within this server they cannot interleave.
-    writeFileAtomic(current.real, body.content);
-    const out = written(current.path, current.name, body.content);
+    const bytes = Buffer.from(body.content, 'utf8');
+    writeFileAtomic(current.real, bytes);
+    const out = written(current.path, current.name, bytes);
     c.header('ETag', `"${out.hash}"`);
     return c.json(out);
   });
@@ -262,14 +255,17 @@ export function ticketRoutes(ctx: ApiContext): Hono {
     const body = await readJson(c, PatchBody);
     const current = read(c.req.param('name'));
     guard(current.hash, c.req.header('if-match'), body.base_hash);
-    let text = current.ticket.raw;
+    // Edits the bytes: every byte outside the edited values is kept, invalid UTF-8 included.
+    let bytes = current.bytes;
     try {
-      for (const [key, value] of Object.entries(body.fields)) text = setFrontmatterField(text, key, value);
+      for (const [key, value] of Object.entries(body.fields)) {
+        bytes = setFrontmatterFieldBytes(bytes, key, value);
+      }
     } catch (err) {
       if (err instanceof TicketEditError) throw new ApiError(422, 'edit_failed', err.message);
       throw err;
     }
-    const after = parseTicket(text, {
+    const after = parseTicketBytes(bytes, {
       path: current.path,
       relPath: current.ticket.relPath,
       agents: agents(),
@@ -286,8 +282,8 @@ export function ticketRoutes(ctx: ApiContext): Hono {
         },
       );
     }
-    writeFileAtomic(current.real, text);
-    const out = written(current.path, current.name, text);
+    writeFileAtomic(current.real, bytes);
+    const out = written(current.path, current.name, bytes);
     c.header('ETag', `"${out.hash}"`);
     return c.json(out);
   });

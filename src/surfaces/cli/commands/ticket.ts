@@ -2,15 +2,16 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { knownAgentIds } from '../../../core/config/index.ts';
 import { writeFileAtomic } from '../../../core/fs/atomic.ts';
-import { isLimitCode } from '../../../core/input-limits.ts';
+import { INPUT_LIMITS, InputLimitError, isLimitCode, readFileBounded } from '../../../core/input-limits.ts';
 import {
   createTicket,
   type LintIssue,
   loadTicketQueue,
   newTicketId,
-  parseTicket,
+  parseTicketBytes,
   parseYaml,
-  setFrontmatterField,
+  setFrontmatterFieldBytes,
+  setTicketFileField,
   type Ticket,
   TicketCreateError,
   TicketEditError,
@@ -131,7 +132,12 @@ export async function ticketLint(
   if (opts.fixTicketIds) {
     for (const ticket of queue.tickets) {
       if (ticket.frontmatter === null || ticket.frontmatter.ticket_id !== undefined) continue;
-      writeFileAtomic(ticket.path, setFrontmatterField(ticket.raw, 'ticket_id', newTicketId()));
+      try {
+        setTicketFileField(ticket.path, 'ticket_id', newTicketId(), ticket.relPath);
+      } catch (err) {
+        if (err instanceof TicketEditError) throw new CliError(err.message, EXIT.invalidInput);
+        throw err;
+      }
       fixed.push(ticket.relPath);
     }
     if (fixed.length > 0) queue = await loadQueue(io, global);
@@ -149,7 +155,10 @@ export async function ticketLint(
   if (errors.length > 0) throw new CliError('', EXIT.failed);
 }
 
-/** Applies one field edit, refusing (and writing nothing) when it would leave that field invalid. */
+/**
+ * Applies one field edit to the file's bytes (every other byte kept, invalid UTF-8 included), refusing
+ * (and writing nothing) when it would leave that field invalid.
+ */
 function editTicket(
   ticket: Ticket,
   agents: Set<string>,
@@ -164,15 +173,14 @@ function editTicket(
       EXIT.invalidInput,
     );
   }
-  let text: string;
+  let bytes: Buffer;
   try {
-    text = setFrontmatterField(ticket.raw, key, value);
+    bytes = setFrontmatterFieldBytes(readTicketBytes(ticket), key, value, ticket.relPath);
   } catch (err) {
-    if (err instanceof TicketEditError)
-      throw new CliError(`${ticket.relPath}: ${err.message}`, EXIT.invalidInput);
+    if (err instanceof TicketEditError) throw new CliError(err.message, EXIT.invalidInput);
     throw err;
   }
-  const after = parseTicket(text, { path: ticket.path, relPath: ticket.relPath, agents });
+  const after = parseTicketBytes(bytes, { path: ticket.path, relPath: ticket.relPath, agents });
   const fieldErrors = (issues: LintIssue[]) =>
     issues.filter((i) => i.severity === 'error' && (i.field === key || i.field?.startsWith(`${key}[`)));
   const introduced = fieldErrors(after.issues).filter(
@@ -184,8 +192,18 @@ function editTicket(
       EXIT.invalidInput,
     );
   }
-  writeFileAtomic(ticket.path, text);
+  writeFileAtomic(ticket.path, bytes);
   return after;
+}
+
+/** The ticket's bytes as they are now, within the ticket size limit. */
+function readTicketBytes(ticket: Ticket): Buffer {
+  try {
+    return readFileBounded(ticket.path, INPUT_LIMITS.ticketFileBytes, 'a ticket file');
+  } catch (err) {
+    if (err instanceof InputLimitError) throw new TicketEditError(`${ticket.relPath}: ${err.message}`);
+    throw err;
+  }
 }
 
 export async function ticketSetDone(
@@ -227,6 +245,9 @@ export async function ticketEditField(
   else io.stdout(`${ticket.relPath}: ${key}: ${JSON.stringify(value)}\n`);
 }
 
+// A body that is not UTF-8 would make a ticket CAR cannot read; decoding it leniently would change its bytes.
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
+
 export async function ticketNew(
   io: CliIo,
   global: GlobalOptions,
@@ -244,9 +265,13 @@ export async function ticketNew(
   let body = opts.body;
   if (opts.bodyFile) {
     try {
-      body = readFileSync(resolve(io.cwd, opts.bodyFile), 'utf8');
+      body = strictUtf8.decode(readFileSync(resolve(io.cwd, opts.bodyFile)));
     } catch (err) {
-      throw new CliError(`cannot read --body-file ${opts.bodyFile}: ${(err as Error).message}`, EXIT.usage);
+      const why =
+        (err as NodeJS.ErrnoException).code === 'ERR_ENCODING_INVALID_ENCODED_DATA'
+          ? 'it is not valid UTF-8'
+          : (err as Error).message;
+      throw new CliError(`cannot read --body-file ${opts.bodyFile}: ${why}`, EXIT.usage);
     }
   }
   let created: Ticket;
