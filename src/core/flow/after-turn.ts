@@ -51,6 +51,9 @@ export async function afterTurn(
   // git looks at the tree while car files the turn's records, which live under the excluded runtime
   // paths: the git process runs on another core instead of after them.
   const snapshotting = repo.snapshot(RUNTIME_PATHS);
+  // awaited only after the filing below: a look that fails sooner must not count as an unhandled rejection
+  // (the run guard would end the run on it)
+  snapshotting.catch(() => {});
   const settleSnapshot = async (err: unknown) => {
     await snapshotting.catch(() => {});
     throw err;

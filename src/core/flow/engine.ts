@@ -4,8 +4,10 @@
 // RunContext before the next side effect, so a killed process resumes without losing or repeating a
 // ticket transition. Each step lives in its own module; this file only orders them.
 
+import { type DiskError, diskErrorOf } from '../fs/disk-error.ts';
 import type { TicketCache } from '../tickets/index.ts';
 import { checkBeforeTurn, controlOutcome } from './checks.ts';
+import { waitForDisk } from './disk-wait.ts';
 import { end, type FlowDeps, type FlowOutcome, type Step } from './flow-types.ts';
 import { recover } from './recover.ts';
 import { archiveReply } from './replies.ts';
@@ -35,38 +37,59 @@ export class FlowEngine {
     this.#deps = deps;
   }
 
-  /** Works the run until it pauses, completes, fails or is stopped. */
+  /**
+   * Works the run until it pauses, completes, fails or is stopped. A full disk is waited out: the run
+   * then goes on from its last record, as a restarted worker would (disk-wait.ts).
+   */
   async run(runId: string): Promise<FlowOutcome> {
+    for (;;) {
+      const ctx = this.#context(runId);
+      try {
+        return await this.#work(ctx);
+      } catch (err) {
+        const disk = diskErrorOf(err);
+        if (!disk) throw err;
+        await ctx.wait('closing agent sessions', ctx.sessions.closeAll());
+        const ended = await waitForDisk(ctx, disk);
+        if (ended) return finishOnDisk(ctx, ended, disk);
+      } finally {
+        await ctx.wait('closing agent sessions', ctx.sessions.closeAll());
+      }
+    }
+  }
+
+  /** The run as last recorded. */
+  #context(runId: string): RunContext {
     const run = this.#deps.store.getRun(runId);
     if (!run) throw new Error(`no such run: ${runId}`);
-    const ctx = new RunContext(this.#deps, {
+    return new RunContext(this.#deps, {
       runId,
       state: loadState(run.state, this.#deps.settings.maxTotalTurns),
       paths: runPaths(this.#deps.root, runId),
       cache: this.#ticketCache,
     });
+  }
+
+  async #work(ctx: RunContext): Promise<FlowOutcome> {
     const { state } = ctx;
-    try {
-      const recovered = await recover(ctx);
-      if (recovered) return ctx.finish(recovered);
-      await rebaselineAfterVerifyPause(ctx);
-      ctx.persist({ status: 'running', startedAt: run.startedAt ?? new Date(ctx.now()).toISOString() }, [
-        { type: run.startedAt ? 'flow_resumed' : 'flow_started', data: { total_turns: state.totalTurns } },
-      ]);
-      for (;;) {
-        const asked = await controlOutcome(ctx);
-        if (asked) return ctx.finish(asked);
-        const started = ctx.now();
-        const step = await ctx.wait('flow step', this.#step(ctx));
-        // the step's post-turn work is done; only a crash inside it leaves a non-idle phase behind
-        state.phase = 'idle';
-        state.activeMs += ctx.now() - started - ctx.idleMs;
-        ctx.idleMs = 0;
-        if (step.kind === 'end') return ctx.finish(step.outcome);
-        ctx.persist();
-      }
-    } finally {
-      await ctx.wait('closing agent sessions', ctx.sessions.closeAll());
+    const startedAt = ctx.store.getRun(ctx.runId)?.startedAt ?? null;
+    const recovered = await recover(ctx);
+    if (recovered) return ctx.finish(recovered);
+    await rebaselineAfterVerifyPause(ctx);
+    ctx.persist({ status: 'running', startedAt: startedAt ?? new Date(ctx.now()).toISOString() }, [
+      { type: startedAt ? 'flow_resumed' : 'flow_started', data: { total_turns: state.totalTurns } },
+    ]);
+    for (;;) {
+      const asked = await controlOutcome(ctx);
+      if (asked) return ctx.finish(asked);
+      const started = ctx.now();
+      const step = await ctx.wait('flow step', this.#step(ctx));
+      // the step's post-turn work is done; only a crash inside it leaves a non-idle phase behind
+      state.phase = 'idle';
+      state.activeMs += ctx.now() - started - ctx.idleMs;
+      ctx.idleMs = 0;
+      if (step.kind === 'end') return ctx.finish(step.outcome);
+      ctx.persist();
     }
   }
 
@@ -85,5 +108,18 @@ export class FlowEngine {
     const blocked = await checkBeforeTurn(ctx, ticket, progress);
     if (blocked) return end(blocked);
     return runTurn(ctx, ticket, progress, queue.tickets[queue.tickets.indexOf(ticket) - 1]);
+  }
+}
+
+/**
+ * Records how a run on a bad disk ended. When even that cannot be written, the disk error is what the
+ * caller hears (the CLI prints it in one line); the next `car run` recovers the run.
+ */
+function finishOnDisk(ctx: RunContext, outcome: FlowOutcome, disk: DiskError): FlowOutcome {
+  try {
+    return ctx.finish(outcome);
+  } catch (err) {
+    if (diskErrorOf(err)) throw disk;
+    throw err;
   }
 }

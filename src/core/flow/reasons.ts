@@ -115,6 +115,18 @@ export const REASONS = {
     resumeResets: null,
     next: "car flow resume once the agent's usage limit has reset",
   },
+  disk_full: {
+    status: 'paused',
+    blocking: false,
+    resumeResets: null,
+    next: 'free disk space: the run goes on by itself (car flow resume if its worker is gone)',
+  },
+  disk_read_only: {
+    status: 'paused',
+    blocking: false,
+    resumeResets: null,
+    next: 'make the file system writable, then car flow resume',
+  },
   missing_required_context: {
     status: 'failed',
     blocking: false,

@@ -2,10 +2,9 @@
 // it), then its work must be committed (commit barrier), then the transition is recorded with its
 // evidence, exactly once, even across a crash.
 import { readFileSync } from 'node:fs';
-import { writeFileAtomic } from '../fs/atomic.ts';
 import { RUNTIME_PATHS } from '../paths.ts';
 import type { JsonObject } from '../store/types.ts';
-import { parseTicket, setFrontmatterField, type Ticket } from '../tickets/index.ts';
+import { parseTicket, setTicketFileField, type Ticket, TicketEditError } from '../tickets/index.ts';
 import {
   EVIDENCE_VERSION,
   type EvidenceRecord,
@@ -182,7 +181,16 @@ async function reopen(
     findings,
   };
   progress.commitPending = false;
-  writeFileAtomic(ticket.path, setFrontmatterField(readFileSync(ticket.path, 'utf8'), 'done', false));
+  try {
+    setTicketFileField(ticket.path, 'done', false, ticket.relPath);
+  } catch (err) {
+    if (!(err instanceof TicketEditError)) throw err;
+    return {
+      outcome: await ctx.pause('ticket_invalid', `${err.message}. Fix it and resume.`, {
+        ticket: ticket.relPath,
+      }),
+    };
+  }
   ctx.forgetTree();
   const summary = failed
     ? `${failed.planned.command}: ${describeExit(failed.result)}`
