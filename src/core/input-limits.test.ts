@@ -7,14 +7,12 @@ import { test } from 'node:test';
 import { parseDocument } from 'yaml';
 import {
   checkTextSize,
-  checkYamlDocument,
   formatBytes,
   INPUT_LIMITS,
   InputLimitError,
-  parseDocumentWithinLimits,
-  parseYamlWithinLimits,
   readFileBounded,
 } from './input-limits.ts';
+import { checkYamlDocument, parseDocumentWithinLimits, parseYamlWithinLimits } from './yaml-limits.ts';
 
 const L = INPUT_LIMITS;
 

@@ -1,4 +1,5 @@
-import { checkTextSize, INPUT_LIMITS, parseYamlWithinLimits } from '../input-limits.ts';
+import { checkTextSize, INPUT_LIMITS } from '../input-limits.ts';
+import { parseYamlWithinLimits } from '../yaml-limits.ts';
 import { parseArgv } from './argv.ts';
 import type { ConfigProblem } from './errors.ts';
 import type { Mapping } from './merge.ts';

@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import type { z } from 'zod';
-import { INPUT_LIMITS, InputLimitError, parseYamlWithinLimits, readFileBounded } from '../input-limits.ts';
+import { INPUT_LIMITS, InputLimitError, readFileBounded } from '../input-limits.ts';
+import { parseYamlWithinLimits } from '../yaml-limits.ts';
 import { envLayers } from './env.ts';
 import { ConfigError, type ConfigProblem } from './errors.ts';
 import { hubLayersFor, type LayerRead } from './hub-layers.ts';

@@ -4,14 +4,9 @@
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { writeFileAtomic } from '../fs/atomic.ts';
-import {
-  checkTextSize,
-  INPUT_LIMITS,
-  InputLimitError,
-  parseYamlWithinLimits,
-  readFileBounded,
-} from '../input-limits.ts';
+import { checkTextSize, INPUT_LIMITS, InputLimitError, readFileBounded } from '../input-limits.ts';
 import { splitFrontmatter as splitTicketFrontmatter } from '../tickets/frontmatter.ts';
+import { parseYamlWithinLimits } from '../yaml-limits.ts';
 import type { RunPaths } from './run-paths.ts';
 import { archiveStaged, createSeqDir, nextSeq, seqName } from './run-paths.ts';
 

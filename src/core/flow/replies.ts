@@ -5,13 +5,8 @@ import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { writeFileAtomic } from '../fs/atomic.ts';
-import {
-  checkTextSize,
-  INPUT_LIMITS,
-  InputLimitError,
-  parseYamlWithinLimits,
-  readFileBounded,
-} from '../input-limits.ts';
+import { checkTextSize, INPUT_LIMITS, InputLimitError, readFileBounded } from '../input-limits.ts';
+import { parseYamlWithinLimits } from '../yaml-limits.ts';
 import { normalizeBody, splitFrontmatter } from './dispatch.ts';
 import type { RunPaths } from './run-paths.ts';
 import { archiveStaged, listSeqs, nextSeq, seqName } from './run-paths.ts';

@@ -13,7 +13,7 @@ import {
   type SchemaOptions,
   type YAMLMap,
 } from 'yaml';
-import { lineAndColumn, parseDocumentWithinLimits, type YamlLimitProblem } from '../input-limits.ts';
+import { lineAndColumn, parseDocumentWithinLimits, type YamlLimitProblem } from '../yaml-limits.ts';
 
 const INT_TAG = 'tag:yaml.org,2002:int';
 const FLOAT_TAG = 'tag:yaml.org,2002:float';
