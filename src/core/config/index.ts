@@ -1,6 +1,6 @@
 // Configuration: layered YAML files plus environment, validated with zod. The CLI imports this module
 // lazily (it pulls in zod); `agents.ts` and `template.ts` are zod-free for callers that only need those.
-export { knownAgentIds } from './agents.ts';
+export { defaultAgentId, knownAgentIds } from './agents.ts';
 export { ENV_KNOBS } from './env.ts';
 export { ConfigError, type ConfigProblem, formatProblem } from './errors.ts';
 export { CONFIG_PRECEDENCE, type ConfigSource, type LoadedConfig, loadConfig } from './load.ts';
@@ -14,4 +14,4 @@ export {
   DEFAULT_CONFIG,
 } from './schema.ts';
 export { carSecretEnvNames, envWithout, secretEnvToRemove, WEB_TOKEN_ENV } from './secrets.ts';
-export { initialRepoConfigYaml } from './template.ts';
+export { type InitialAgent, initialRepoConfigYaml } from './template.ts';

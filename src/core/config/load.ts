@@ -39,6 +39,11 @@ export interface ConfigSource {
 export interface LoadedConfig {
   config: CarConfig;
   sources: ConfigSource[];
+  /**
+   * The layer that set the value at a key path (a file's repo-relative name, an environment variable,
+   * or `built_in_defaults`), e.g. `origin(['agents', 'codex', 'binary'])`.
+   */
+  origin(path: readonly (string | number)[]): string;
 }
 
 type FileRead = LayerRead;
@@ -162,5 +167,9 @@ export function loadConfig(root: string, env: NodeJS.ProcessEnv = process.env): 
   if (!result.success) {
     throw new ConfigError(result.error.issues.map((issue) => issueToProblem(issue, merged, provenance)));
   }
-  return { config: result.data, sources };
+  return {
+    config: result.data,
+    sources,
+    origin: (path) => provenance.sourceOf(path) ?? DEFAULTS_SOURCE,
+  };
 }

@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Hono } from 'hono';
 import * as z from 'zod';
-import { knownAgentIds } from '../../core/config/index.ts';
+import { defaultAgentId, knownAgentIds } from '../../core/config/index.ts';
 import { writeFileAtomic } from '../../core/fs/atomic.ts';
 import { createFileExclusive } from '../../core/fs/create-exclusive.ts';
 import {
@@ -79,7 +79,8 @@ const ForceQuery = z.object({ force: z.enum(['0', '1', 'true', 'false']).optiona
 const hashSchema = z.string().regex(/^[0-9a-fA-F]{64}$/, { error: 'must be a sha256 hex digest' });
 
 const CreateBody = z.strictObject({
-  agent: z.string().trim().min(1).max(100).default('codex'),
+  /** Default: the config's `ticket_flow.default_agent`. */
+  agent: z.string().trim().min(1).max(100).optional(),
   title: z.string().max(500).optional(),
   goal: z.string().max(2000).optional(),
   body: z.string().optional(),
@@ -222,7 +223,7 @@ export function ticketRoutes(ctx: ApiContext): Hono {
   app.post('/', async (c) => {
     const body = await readJson(c, CreateBody);
     const known = agents();
-    const agent = body.agent.toLowerCase();
+    const agent = (body.agent ?? defaultAgentId(ctx.loaded().config)).toLowerCase();
     if (!known.has(agent)) {
       throw new ApiError(400, 'invalid_body', `invalid body: agent: unknown agent "${body.agent}"`, {
         issues: [{ field: 'agent', message: `unknown agent (configured: ${[...known].sort().join(', ')})` }],

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { knownAgentIds } from '../../../core/config/index.ts';
+import { defaultAgentId, knownAgentIds } from '../../../core/config/index.ts';
 import { writeFileAtomic } from '../../../core/fs/atomic.ts';
 import { createFileExclusive } from '../../../core/fs/create-exclusive.ts';
 import { isLimitCode } from '../../../core/input-limits.ts';
@@ -30,6 +30,8 @@ interface JsonFlag {
 interface Queue {
   repo: RepoContext;
   agents: Set<string>;
+  /** `ticket_flow.default_agent`: what `car ticket new` gives a ticket without --agent. */
+  defaultAgent: string;
   tickets: Ticket[];
   issues: LintIssue[];
 }
@@ -47,7 +49,13 @@ async function loadQueue(io: CliIo, global: GlobalOptions): Promise<Queue> {
     }
     throw err;
   }
-  return { repo, agents, tickets: queue.tickets, issues: queue.issues };
+  return {
+    repo,
+    agents,
+    defaultAgent: defaultAgentId(config),
+    tickets: queue.tickets,
+    issues: queue.issues,
+  };
 }
 
 function ticketJson(ticket: Ticket) {
@@ -257,7 +265,7 @@ export async function ticketNew(
   global: GlobalOptions,
   title: string,
   opts: JsonFlag & {
-    agent: string;
+    agent?: string;
     goal?: string;
     slug?: string;
     at?: number;
@@ -265,11 +273,11 @@ export async function ticketNew(
     bodyFile?: string;
   },
 ): Promise<void> {
-  const { repo, agents, tickets } = await loadQueue(io, global);
-  const agent = opts.agent.trim().toLowerCase();
+  const { repo, agents, tickets, defaultAgent } = await loadQueue(io, global);
+  const agent = (opts.agent ?? defaultAgent).trim().toLowerCase();
   if (!agents.has(agent)) {
     throw new CliError(
-      `unknown agent "${opts.agent}" (configured: ${[...agents].sort().join(', ')})`,
+      `unknown agent "${opts.agent ?? agent}" (configured: ${[...agents].sort().join(', ')})`,
       EXIT.usage,
     );
   }
