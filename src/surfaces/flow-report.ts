@@ -1,6 +1,6 @@
 // What the CLI (`car flow status|runs|show`) and the HTTP API report about runs: one JSON shape for both.
 import { type FlowControl, liveLock } from '../control/flow-control.ts';
-import { knownAgentIds } from '../core/config/index.ts';
+import { defaultAgentId, knownAgentIds } from '../core/config/index.ts';
 import { REASONS, reasonInfo } from '../core/flow/reasons.ts';
 import type { RunJson } from '../core/flow/run-json.ts';
 import { runJson as buildRunJson } from '../core/flow/run-report.ts';
@@ -8,7 +8,7 @@ import { DEFAULT_MAX_TOTAL_TURNS } from '../core/flow/settings.ts';
 import { loadState } from '../core/flow/state.ts';
 import { readLock } from '../core/lock.ts';
 import type { Run } from '../core/store/types.ts';
-import { loadTicketQueue } from '../core/tickets/index.ts';
+import { invalidTicketFiles, loadTicketQueue } from '../core/tickets/index.ts';
 
 /** The run as JSON (core/flow/run-json.ts), with the limits of its settings. */
 export function runJson(run: Run, control: FlowControl): RunJson {
@@ -51,6 +51,8 @@ export function flowStatusReport(control: FlowControl, runId?: string) {
     total: queue.tickets.length,
     done: queue.tickets.filter((t) => t.isDone).length,
     next: queue.tickets.find((t) => !t.isDone)?.relPath ?? null,
+    /** Files meant as tickets that car cannot work as they are, each with its fix. */
+    invalid: invalidTicketFiles(queue, control.paths.ticketsDir, defaultAgentId(control.config)),
   };
   const worker = lock?.holder
     ? {

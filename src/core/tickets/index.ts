@@ -1,6 +1,12 @@
 // The ticket engine's public surface.
 export { renderNewTicket, type ScalarValue, setFrontmatterField, TicketEditError } from './edit.ts';
 export {
+  frontmatterFix,
+  type InvalidTicketFile,
+  invalidFileLines,
+  invalidTicketFiles,
+} from './invalid-files.ts';
+export {
   loadTicketQueue,
   nextTicketIndex,
   type TicketCache,
