@@ -29,7 +29,7 @@ const cap = (support: Support, how: string): CapabilityInfo => ({ support, how }
 const COMMAND_COMMON = {
   quota_detection: cap('partial', 'from the error text ("usage limit reached", "insufficient_quota")'),
   approvals: cap('no', "the CLI's own flags decide (car cannot answer a question)"),
-  stall_watchdog: cap('yes', '5 min without output: killed'),
+  stall_watchdog: cap('yes', '5 min without output: killed, retried'),
 };
 
 export const BACKEND_CAPABILITIES: Record<BackendKind, Record<Capability, CapabilityInfo>> = {
@@ -38,7 +38,7 @@ export const BACKEND_CAPABILITIES: Record<BackendKind, Record<Capability, Capabi
     token_usage: cap('yes', 'per model call, live (a token budget interrupts the turn)'),
     quota_detection: cap('yes', '`usageLimitExceeded`, with the reset time'),
     approvals: cap('yes', 'never asked in yolo; in review car answers by `default_approval_decision`'),
-    stall_watchdog: cap('yes', '`app_server.turn_stall_timeout_seconds` (600 s), then a fresh process'),
+    stall_watchdog: cap('yes', '`app_server.turn_stall_timeout_seconds` (600 s) silent: ended, retried'),
     resume: cap('yes', '`thread/resume`, also after a car restart'),
   },
   acp: {
@@ -46,7 +46,7 @@ export const BACKEND_CAPABILITIES: Record<BackendKind, Record<Capability, Capabi
     token_usage: cap('partial', 'when the agent reports it, at the end of the turn'),
     quota_detection: cap('partial', 'from the error text ("usage limit reached", "insufficient_quota")'),
     approvals: cap('yes', '`session/request_permission`: allowed in yolo, rejected in review'),
-    stall_watchdog: cap('yes', '5 min without an update: cancelled, then killed'),
+    stall_watchdog: cap('yes', '5 min without an update: cancelled, killed, retried'),
     resume: cap('partial', '`session/load`, when the agent supports it'),
   },
   'command:claude-stream-json': {
