@@ -1,7 +1,8 @@
+import { basename } from 'node:path';
 import type { Agent, AgentResolver } from '../core/agent.ts';
 import type { AgentConfig, CarConfig } from '../core/config/index.ts';
 import { envWithout, secretEnvToRemove } from '../core/config/secrets.ts';
-import { createAcpAgent, resolveAcpPreset } from './acp/adapter.ts';
+import { ACP_PRESETS, createAcpAgent, resolveAcpPreset } from './acp/adapter.ts';
 import { createCodexAgent } from './codex/adapter.ts';
 import { seedCodexHome, workspaceCodexHome } from './codex/home.ts';
 import { createCommandAgent } from './command/adapter.ts';
@@ -17,6 +18,24 @@ export interface ResolverOptions {
   env?: NodeJS.ProcessEnv;
 }
 
+/** The backends an agent entry can resolve to (`backend: opencode` is CAR's name for an ACP agent). */
+export type Backend = 'codex' | 'acp' | 'command' | 'demo';
+
+/** What car starts for an agent entry, before any turn: the part of the config a person can check. */
+export interface AgentLaunch {
+  backend: Backend;
+  /**
+   * The argv car spawns; null for the built-in demo agent. A command agent gets model, reasoning and
+   * resume flags and the prompt appended per turn.
+   */
+  command: string[] | null;
+  /** Environment the entry (or a known ACP agent's preset) adds. */
+  env: Record<string, string>;
+  /** Command agents: how their output is read. */
+  format?: CommandFormat;
+  promptVia?: 'arg' | 'stdin';
+}
+
 const seconds = (value: number | null | undefined): number | undefined =>
   value === null ? 0 : value === undefined ? undefined : Math.round(value * 1000);
 
@@ -25,8 +44,66 @@ function extra(entry: AgentConfig, key: string): unknown {
   return (entry as Record<string, unknown>)[key];
 }
 
-function argv(entry: AgentConfig, fallback: string[]): string[] {
-  return [...(entry.command ?? fallback), ...(entry.args ?? [])];
+/**
+ * A known ACP agent's preset, by agent id or else by the binary the entry runs (so `claude-acp:
+ * {command: [claude-agent-acp]}` gets what `claude-agent-acp` needs, like any other id would).
+ */
+function acpPreset(agentId: string, entry: AgentConfig): ReturnType<typeof resolveAcpPreset> {
+  const named = resolveAcpPreset(entry.backend === 'opencode' ? 'opencode' : agentId);
+  if (named) return named;
+  const binary = entry.command?.[0] ?? entry.binary;
+  if (!binary) return null;
+  const match = Object.entries(ACP_PRESETS).find(([, p]) => p.command[0] === basename(binary));
+  return match ? resolveAcpPreset(match[0]) : null;
+}
+
+/**
+ * The backend, argv and environment an agent entry resolves to. Incomplete entries fail with a message
+ * naming the agent and the key.
+ */
+export function agentLaunch(agentId: string, entry: AgentConfig, config: CarConfig): AgentLaunch {
+  const args = entry.args ?? [];
+  const env = entry.env ?? {};
+  switch (entry.backend) {
+    case 'demo':
+      return { backend: 'demo', command: null, env };
+    case 'codex': {
+      const command =
+        entry.command ?? (entry.binary ? [entry.binary, 'app-server'] : config.app_server.command);
+      return { backend: 'codex', command: [...command, ...args], env };
+    }
+    case 'acp':
+    case 'opencode': {
+      const preset = acpPreset(agentId, entry);
+      // `binary` replaces the preset's program, keeping its arguments (`hermes acp` → `/opt/hermes acp`)
+      const fallback = preset
+        ? [entry.binary ?? preset.command[0]!, ...preset.command.slice(1)]
+        : [entry.binary ?? agentId];
+      return {
+        backend: 'acp',
+        command: [...(entry.command ?? fallback), ...args],
+        env: { ...(preset?.env ?? {}), ...env },
+      };
+    }
+    case 'command': {
+      const format = extra(entry, 'format');
+      if (typeof format !== 'string' || !COMMAND_FORMATS.includes(format as CommandFormat)) {
+        throw new Error(`agents.${agentId}.format must be one of: ${COMMAND_FORMATS.join(', ')}`);
+      }
+      if (!entry.command) throw new Error(`agents.${agentId}.command is required for the command backend`);
+      return {
+        backend: 'command',
+        command: [...entry.command, ...args],
+        env,
+        format: format as CommandFormat,
+        promptVia: extra(entry, 'prompt_via') === 'stdin' ? 'stdin' : 'arg',
+      };
+    }
+    default:
+      throw new Error(
+        `agent "${agentId}" has no backend set (agents.${agentId}.backend: codex, acp, command or demo)`,
+      );
+  }
 }
 
 /**
@@ -40,7 +117,9 @@ export function agentBaseEnv(config: CarConfig, env: NodeJS.ProcessEnv = process
 function build(agentId: string, entry: AgentConfig, config: CarConfig, opts: ResolverOptions): Agent {
   const unattended = config.ticket_flow.approval_mode === 'yolo';
   const baseEnv = agentBaseEnv(config, opts.env);
-  switch (entry.backend) {
+  const launch = agentLaunch(agentId, entry, config);
+  const env = Object.keys(launch.env).length > 0 ? { env: launch.env } : {};
+  switch (launch.backend) {
     case 'demo': {
       const configured = extra(entry, 'step_delay_ms');
       return createDemoAgent({
@@ -49,8 +128,6 @@ function build(agentId: string, entry: AgentConfig, config: CarConfig, opts: Res
       });
     }
     case 'codex': {
-      const command =
-        entry.command ?? (entry.binary ? [entry.binary, 'app-server'] : config.app_server.command);
       let codexHome: string | undefined;
       if (opts.root) {
         codexHome = workspaceCodexHome(opts.root);
@@ -59,9 +136,9 @@ function build(agentId: string, entry: AgentConfig, config: CarConfig, opts: Res
       const decision = config.ticket_flow.default_approval_decision === 'decline' ? 'decline' : 'accept';
       return createCodexAgent({
         id: agentId,
-        command: [...command, ...(entry.args ?? [])],
+        command: launch.command!,
         baseEnv,
-        ...(entry.env ? { env: entry.env } : {}),
+        ...env,
         ...(codexHome ? { codexHome } : {}),
         ...(entry.model ? { model: entry.model } : {}),
         // yolo (CAR's default): never ask, full access. review: the sandbox asks and car answers by policy.
@@ -74,41 +151,55 @@ function build(agentId: string, entry: AgentConfig, config: CarConfig, opts: Res
       });
     }
     case 'acp':
-    case 'opencode': {
-      const preset = resolveAcpPreset(entry.backend === 'opencode' ? 'opencode' : agentId);
-      const command = argv(entry, preset?.command ?? [entry.binary ?? agentId]);
       return createAcpAgent({
         id: agentId,
-        command,
+        command: launch.command!,
         baseEnv,
-        env: { ...(preset?.env ?? {}), ...(entry.env ?? {}) },
+        env: launch.env,
         permission: unattended ? 'allow' : 'reject',
       });
-    }
-    case 'command': {
-      const format = extra(entry, 'format');
-      if (typeof format !== 'string' || !COMMAND_FORMATS.includes(format as CommandFormat)) {
-        throw new Error(`agents.${agentId}.format must be one of: ${COMMAND_FORMATS.join(', ')}`);
-      }
-      if (!entry.command) throw new Error(`agents.${agentId}.command is required for the command backend`);
+    case 'command':
       return createCommandAgent({
         id: agentId,
-        format: format as CommandFormat,
-        command: argv(entry, []),
+        format: launch.format!,
+        command: launch.command!,
         baseEnv,
-        ...(entry.env ? { env: entry.env } : {}),
-        ...(extra(entry, 'prompt_via') === 'stdin' ? { promptVia: 'stdin' as const } : {}),
+        ...env,
+        ...(launch.promptVia === 'stdin' ? { promptVia: 'stdin' as const } : {}),
       });
-    }
-    default:
-      throw new Error(
-        `agent "${agentId}" has no backend set (agents.${agentId}.backend: codex, acp, command or demo)`,
-      );
   }
 }
 
 function definedMs<K extends string>(key: K, value: number | undefined): Partial<Record<K, number>> {
   return value === undefined ? {} : ({ [key]: value } as Record<K, number>);
+}
+
+/**
+ * The entry's `model` and `reasoning` for turns whose ticket sets none (a ticket's own values win).
+ * codex also takes `model` as its threads' default; the other backends only see it per turn.
+ */
+function withEntryDefaults(agent: Agent, entry: AgentConfig): Agent {
+  const model = entry.model ?? undefined;
+  const reasoning = entry.reasoning ?? undefined;
+  if (!model && !reasoning) return agent;
+  return {
+    id: agent.id,
+    async startSession(options) {
+      const session = await agent.startSession(options);
+      return {
+        get threadId() {
+          return session.threadId;
+        },
+        runTurn: (request) =>
+          session.runTurn({
+            ...request,
+            ...(model && !request.model ? { model } : {}),
+            ...(reasoning && !request.reasoning ? { reasoning } : {}),
+          }),
+        close: () => session.close(),
+      };
+    },
+  };
 }
 
 /**
@@ -126,7 +217,7 @@ export function createAgentResolver(config: CarConfig, opts: ResolverOptions = {
         `agent "${agentId}" is not configured (configured: ${Object.keys(config.agents).sort().join(', ')})`,
       );
     }
-    const agent = build(agentId, entry, config, opts);
+    const agent = withEntryDefaults(build(agentId, entry, config, opts), entry);
     cache.set(agentId, agent);
     return agent;
   };

@@ -7,7 +7,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { AgentResolver } from '../core/agent.ts';
 import type { CarConfig } from '../core/config/index.ts';
-import { knownAgentIds } from '../core/config/index.ts';
+import { defaultAgentId, knownAgentIds } from '../core/config/index.ts';
 import { Awaiting } from '../core/flow/awaiting.ts';
 import { type AbortReason, FlowEngine, type FlowOutcome, type FlowProgress } from '../core/flow/engine.ts';
 import type { FlowEvent } from '../core/flow/events.ts';
@@ -24,7 +24,7 @@ import { type RepoPaths, RUNTIME_PATHS } from '../core/paths.ts';
 import { abortableSleep } from '../core/sleep.ts';
 import { openRunStore, type RunStore } from '../core/store/run-store.ts';
 import type { JsonObject, Run } from '../core/store/types.ts';
-import { loadTicketQueue } from '../core/tickets/index.ts';
+import { type InvalidTicketFile, invalidTicketFiles, loadTicketQueue } from '../core/tickets/index.ts';
 import { type GuardIo, guardRun } from './run-guard.ts';
 
 /** A refusal the user can act on; `code` is stable for scripts (`busy`, `wrong_state`, `blocked`, `no_run`). */
@@ -79,7 +79,13 @@ export interface FlowStatus {
   lock: LockStatus | null;
   /** A live process owns the repo (a worker, or a command briefly holding the lock). */
   workerAlive: boolean;
-  tickets: { total: number; done: number; next: string | null };
+  tickets: {
+    total: number;
+    done: number;
+    next: string | null;
+    /** Files meant as tickets that car cannot work as they are, each with its fix. */
+    invalid: InvalidTicketFile[];
+  };
 }
 
 /**
@@ -286,6 +292,7 @@ export class FlowControl {
         total: queue.tickets.length,
         done: queue.tickets.filter((t) => t.isDone).length,
         next: queue.tickets.find((t) => !t.isDone)?.relPath ?? null,
+        invalid: invalidTicketFiles(queue, this.paths.ticketsDir, defaultAgentId(this.config)),
       },
     };
   }

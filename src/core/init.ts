@@ -1,6 +1,6 @@
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
-import { initialRepoConfigYaml } from './config/index.ts';
+import { type InitialAgent, initialRepoConfigYaml } from './config/template.ts';
 import { writeFileAtomic } from './fs/atomic.ts';
 import { CONTEXTSPACE_DOCS, repoPaths, STATE_DIR } from './paths.ts';
 
@@ -63,9 +63,10 @@ export interface InitResult {
 
 /**
  * Creates the repo layout. Never overwrites a file a person may have edited; `force` only regenerates
- * car's own generated briefings (recognised by their marker line).
+ * car's own generated briefings (recognised by their marker line). `agent` becomes the default agent of
+ * a config.yml created now.
  */
-export function initRepo(root: string, opts: { force?: boolean } = {}): InitResult {
+export function initRepo(root: string, opts: { force?: boolean; agent?: InitialAgent } = {}): InitResult {
   const paths = repoPaths(root);
   const result: InitResult = { root, created: [], kept: [] };
   for (const dir of [paths.stateDir, paths.ticketsDir, paths.contextspaceDir])
@@ -85,7 +86,7 @@ export function initRepo(root: string, opts: { force?: boolean } = {}): InitResu
   };
 
   seed(join(paths.stateDir, '.gitignore'), GITIGNORE);
-  seed(paths.configFile, initialRepoConfigYaml());
+  seed(paths.configFile, initialRepoConfigYaml(opts.agent));
   seed(join(paths.stateDir, 'ABOUT_CAR.md'), ABOUT_CAR, true);
   seed(join(paths.ticketsDir, 'AGENTS.md'), TICKETS_AGENTS, true);
   for (const doc of CONTEXTSPACE_DOCS) seed(join(paths.contextspaceDir, doc.file), '');

@@ -31,7 +31,19 @@ interface Description {
     required_fields: string[];
     frontmatter_schema: { type: string; required: string[]; properties: Record<string, { type?: string }> };
   };
-  agents: Record<string, { backend: string | null; binary: string | null; on_path: boolean | null }>;
+  agents: Record<
+    string,
+    {
+      backend: string | null;
+      binary: string | null;
+      on_path: boolean | null;
+      command: string[] | null;
+      sources: string[];
+      default: boolean;
+      capabilities: Record<string, string> | null;
+    }
+  >;
+  agent_backends: Record<string, Record<string, { support: string; how: string }>>;
 }
 
 /** The command tree as the test sees it, walked independently of describe's own walker. */
@@ -113,9 +125,10 @@ describe('car describe --json', () => {
     assert.ok(flags('car ticket new').includes('--at <number>'));
     assert.ok(flags('car init').includes('--git-init'));
     const agentOpt = described.get('car ticket new')?.options.find((o) => o.name === 'agent');
+    // no fixed default: ticket_flow.default_agent decides
     assert.deepEqual(
       { takes_value: agentOpt?.takes_value, default: agentOpt?.default },
-      { takes_value: true, default: 'codex' },
+      { takes_value: true, default: undefined },
     );
     const mode = described.get('car init')?.options.find((o) => o.name === 'mode');
     assert.deepEqual(mode?.choices, ['auto', 'repo', 'hub']);
@@ -145,10 +158,28 @@ describe('car describe --json', () => {
     const r = await repoWith({});
     const bin = fakeBin('codex');
     const d = json<Description>(await r.run(['describe', '--json'], { env: { PATH: bin } }));
-    assert.deepEqual(d.agents.codex, { backend: 'codex', binary: 'codex', on_path: true });
+    const pick = (a: Description['agents'][string] | undefined) => ({
+      backend: a?.backend,
+      binary: a?.binary,
+      on_path: a?.on_path,
+      command: a?.command,
+    });
+    assert.deepEqual(pick(d.agents.codex), {
+      backend: 'codex',
+      binary: 'codex',
+      on_path: true,
+      command: ['codex', 'app-server'],
+    });
     assert.equal(d.agents.hermes?.on_path, false);
+    assert.deepEqual(d.agents.hermes?.command, ['hermes', 'acp']);
     assert.equal(d.agents.opencode?.on_path, false);
-    assert.deepEqual(d.agents.demo, { backend: 'demo', binary: null, on_path: null });
+    assert.deepEqual(pick(d.agents.demo), { backend: 'demo', binary: null, on_path: null, command: null });
+    // capabilities as in the table of docs/AGENTS.md, per agent and per backend
+    assert.equal(d.agents.codex?.capabilities?.token_usage, 'yes');
+    assert.equal(d.agents.opencode?.capabilities?.resume, 'partial');
+    assert.deepEqual(d.agents.codex?.sources, ['built_in_defaults']);
+    assert.equal(d.agent_backends['command:text']?.resume?.support, 'no');
+    assert.equal(d.agent_backends.codex?.approvals?.support, 'yes');
     const none = json<Description>(await r.run(['describe', '--json'], { env: { PATH: '' } }));
     assert.equal(none.agents.codex?.on_path, false);
   });

@@ -52,7 +52,12 @@ test('car run pauses on a dispatch (exit 5); status calls it a pause; reply + re
   assert.equal(paused.run?.reason_code, 'dispatch');
   assert.equal(paused.worker.status, 'none', 'a clean pause has no worker, and that is not a crash');
   assert.match(paused.recommended_action, /car flow reply/);
-  assert.deepEqual(paused.tickets, { total: 2, done: 1, next: '.codex-autorunner/tickets/TICKET-020.md' });
+  assert.deepEqual(paused.tickets, {
+    total: 2,
+    done: 1,
+    next: '.codex-autorunner/tickets/TICKET-020.md',
+    invalid: [],
+  });
 
   const reply = await r.run(['flow', 'reply', 'Blue,', 'please']);
   assert.equal(reply.code, 0, reply.stderr);

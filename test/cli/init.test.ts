@@ -152,12 +152,14 @@ describe('car init', () => {
     assert.equal(list.code, 0, list.stderr);
   });
 
-  test('--json has root, created and kept', async () => {
+  test('--json has root, created, kept, changed and the default agent', async () => {
     const repo = gitRepo();
-    const res = await car(['init', '--json'], { cwd: repo.dir });
+    const res = await car(['init', '--json', '--agent', 'demo'], { cwd: repo.dir });
     assert.equal(res.code, 0, res.stderr);
     const out = json<Record<string, unknown>>(res);
-    assert.deepEqual(Object.keys(out).sort(), ['created', 'kept', 'root']);
+    assert.deepEqual(Object.keys(out).sort(), ['changed', 'created', 'default_agent', 'kept', 'root']);
+    assert.deepEqual(out.default_agent, { id: 'demo', note: 'chosen with car init --agent demo' });
+    assert.deepEqual(out.changed, []);
     assert.deepEqual([...(out.created as string[])].sort(), [...LAYOUT].sort());
     assert.deepEqual(out.kept, []);
   });

@@ -1,15 +1,35 @@
 // A local fake of the Anthropic Messages API (loopback only) for running real Claude-based agents
-// offline. Every POST /v1/messages answers one assistant text message: streamed as SSE when the request
-// asks for `stream: true` (message_start, content_block_start, content_block_delta text_delta…,
-// content_block_stop, message_delta with stop_reason and usage, message_stop), else as one JSON body.
+// offline. Every POST /v1/messages answers one assistant message, a text or (when `reply` says so) one
+// tool call: streamed as SSE when the request asks for `stream: true` (message_start,
+// content_block_start, content_block_delta text_delta… or input_json_delta, content_block_stop,
+// message_delta with stop_reason and usage, message_stop), else as one JSON body.
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
+/** What the fake model answers: a text, or a call of one of the tools the request offers. */
+export type AnthropicReply = { text: string } | { tool: string; input: Record<string, unknown> };
+
+/** The parts of a Messages request the scripts look at. */
+export interface MessagesBody {
+  model?: string;
+  stream?: boolean;
+  tools?: { name: string }[];
+  messages?: { role: string; content: string | { type: string }[] }[];
+}
+
 export interface FakeAnthropicOptions {
-  /** The assistant's reply text (split into a few deltas). */
+  /** The assistant's reply text (split into a few deltas), when `reply` is not given. */
   text?: string;
+  /** Decides each answer from the request. */
+  reply?: (body: MessagesBody) => AnthropicReply;
   inputTokens?: number;
   outputTokens?: number;
+}
+
+/** The request's last message carries a tool result: the model has seen its tool's output. */
+export function hasToolResult(body: MessagesBody): boolean {
+  const last = body.messages?.at(-1)?.content;
+  return Array.isArray(last) && last.some((block) => block.type === 'tool_result');
 }
 
 export interface RecordedRequest {
@@ -56,10 +76,16 @@ export async function startFakeAnthropicApi(options: FakeAnthropicOptions = {}):
         res.end(JSON.stringify({ type: 'error', error: { type: 'not_found_error', message: 'not found' } }));
         return;
       }
-      const request = (body ?? {}) as { model?: string; stream?: boolean };
+      const request = (body ?? {}) as MessagesBody;
       const id = `msg_fake_${++n}`;
       const model = request.model ?? 'claude-fake';
       const usage = { input_tokens: inputTokens, output_tokens: outputTokens };
+      const reply = options.reply?.(request) ?? { text };
+      const block =
+        'text' in reply
+          ? { type: 'text', text: reply.text }
+          : { type: 'tool_use', id: `toolu_fake_${n}`, name: reply.tool, input: reply.input };
+      const stopReason = 'text' in reply ? 'end_turn' : 'tool_use';
       if (!request.stream) {
         res.writeHead(200, { 'content-type': 'application/json' });
         res.end(
@@ -68,8 +94,8 @@ export async function startFakeAnthropicApi(options: FakeAnthropicOptions = {}):
             type: 'message',
             role: 'assistant',
             model,
-            content: [{ type: 'text', text }],
-            stop_reason: 'end_turn',
+            content: [block],
+            stop_reason: stopReason,
             stop_sequence: null,
             usage,
           }),
@@ -95,17 +121,24 @@ export async function startFakeAnthropicApi(options: FakeAnthropicOptions = {}):
         ],
         [
           'content_block_start',
-          { type: 'content_block_start', index: 0, content_block: { type: 'text', text: '' } },
+          {
+            type: 'content_block_start',
+            index: 0,
+            content_block: 'text' in reply ? { type: 'text', text: '' } : { ...block, input: {} },
+          },
         ],
       ];
-      const mid = Math.ceil(text.length / 2);
-      for (const part of [text.slice(0, mid), text.slice(mid)]) {
-        if (part) {
-          events.push([
-            'content_block_delta',
-            { type: 'content_block_delta', index: 0, delta: { type: 'text_delta', text: part } },
-          ]);
+      const delta = (d: Record<string, unknown>): [string, unknown] => [
+        'content_block_delta',
+        { type: 'content_block_delta', index: 0, delta: d },
+      ];
+      if ('text' in reply) {
+        const mid = Math.ceil(reply.text.length / 2);
+        for (const part of [reply.text.slice(0, mid), reply.text.slice(mid)]) {
+          if (part) events.push(delta({ type: 'text_delta', text: part }));
         }
+      } else {
+        events.push(delta({ type: 'input_json_delta', partial_json: JSON.stringify(reply.input) }));
       }
       events.push(
         ['content_block_stop', { type: 'content_block_stop', index: 0 }],
@@ -113,7 +146,7 @@ export async function startFakeAnthropicApi(options: FakeAnthropicOptions = {}):
           'message_delta',
           {
             type: 'message_delta',
-            delta: { stop_reason: 'end_turn', stop_sequence: null },
+            delta: { stop_reason: stopReason, stop_sequence: null },
             usage: { output_tokens: outputTokens },
           },
         ],

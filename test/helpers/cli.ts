@@ -50,12 +50,13 @@ export interface CarRepo extends GitRepo {
   read(relPath: string): string;
 }
 
-/** A real git repo with `car init` already run in it. */
+/** A real git repo with `car init` already run in it (codex as the default agent). */
 export async function makeCarRepo(): Promise<CarRepo> {
   const repo = makeGitRepo();
   const run = (argv: readonly string[], opts: Partial<RunOptions> = {}) =>
     car(argv, { cwd: repo.dir, ...opts });
-  const init = await run(['init']);
+  // a fixed default agent: plain `car init` would pick whichever agent this machine has on PATH
+  const init = await run(['init', '--agent', 'codex']);
   if (init.code !== 0) throw new Error(`car init failed: ${init.stderr}`);
   return {
     ...repo,

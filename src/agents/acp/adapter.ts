@@ -41,6 +41,8 @@ export const ACP_PRESETS: Readonly<Record<string, AcpPreset>> = {
   gemini: { command: ['gemini', '--acp'] },
   'codex-acp': { command: ['codex-acp'] },
   hermes: { command: ['hermes', 'acp'] },
+  // CAR starts both of its ACP runtimes as `<binary> acp`
+  omp: { command: ['omp', 'acp'] },
 };
 
 /** The command and env of a preset for this process (adds `rootEnv` when running as root). */

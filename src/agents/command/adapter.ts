@@ -48,7 +48,12 @@ const FORMAT_DEFAULTS: Record<CommandFormat, { resume: ArgsFn; model: ArgsFn; re
     reasoning: null,
   },
   'gemini-stream-json': { resume: (id) => ['--resume', id], model: (m) => ['-m', m], reasoning: null },
-  'opencode-json': { resume: (id) => ['--session', id], model: (m) => ['-m', m], reasoning: null },
+  // `--variant`: opencode's provider-specific reasoning effort (high, max, minimal, ...)
+  'opencode-json': {
+    resume: (id) => ['--session', id],
+    model: (m) => ['-m', m],
+    reasoning: (r) => ['--variant', r],
+  },
   // `codex exec [options] resume <id> [prompt]`: exec options (model) come before `resume`
   'codex-exec-json': {
     resume: (id) => ['resume', id],

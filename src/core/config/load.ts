@@ -43,6 +43,11 @@ export interface LoadedConfig {
   sources: ConfigSource[];
   /** Keys accepted for CAR compatibility but ignored, that a layer sets (see ignored.ts). */
   ignored: IgnoredSetting[];
+  /**
+   * The layer that set the value at a key path (a file's repo-relative name, an environment variable,
+   * or `built_in_defaults`), e.g. `origin(['agents', 'codex', 'binary'])`.
+   */
+  origin(path: readonly (string | number)[]): string;
 }
 
 type FileRead = LayerRead;
@@ -157,5 +162,10 @@ export function loadConfig(root: string, env: NodeJS.ProcessEnv = process.env): 
   if (!result.success) {
     throw new ConfigError(result.error.issues.map((issue) => issueToProblem(issue, merged, provenance)));
   }
-  return { config: result.data, sources, ignored: ignoredSettings(merged, provenance) };
+  return {
+    config: result.data,
+    sources,
+    ignored: ignoredSettings(merged, provenance),
+    origin: (path) => provenance.sourceOf(path) ?? DEFAULTS_SOURCE,
+  };
 }

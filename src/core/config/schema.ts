@@ -47,7 +47,7 @@ const argv = () =>
     .min(1, { error: 'must not be empty' });
 
 export const AGENT_ID_PATTERN = /^[a-z0-9][a-z0-9._-]*$/;
-const agentId = z.string().regex(AGENT_ID_PATTERN, {
+const agentId = z.string({ error: 'must be an agent id (a string)' }).regex(AGENT_ID_PATTERN, {
   error:
     'is not a valid agent id (lowercase letters, digits, ".", "_", "-"; starting with a letter or digit)',
 });
@@ -88,6 +88,11 @@ const DEFAULT_AGENTS: Record<string, z.input<typeof agentSchema>> = {
 const APPROVAL_MODES = ['yolo', 'review', 'safe'] as const;
 
 const ticketFlow = mapping({
+  /**
+   * car's key (CAR has none): the agent new tickets get (`car ticket new`, the web board's form); null:
+   * codex. `car init` sets it to the first agent it finds on PATH. Read it with `defaultAgentId`.
+   */
+  default_agent: agentId.nullable().default(null),
   /** null: the engine's built-in budget (50). */
   max_total_turns: positiveInt('must be a positive integer or null').nullable().default(null),
   // `safe` is CAR's alias of `review`; normalized here so the engine only ever sees yolo|review.
@@ -272,6 +277,15 @@ export const CarConfigSchema = mapping({
      */
     pass_secret_env: z.array(envName(), { error: 'must be a list of env var names' }).default([]),
   }).prefault({}),
+}).superRefine((config, ctx) => {
+  const id = config.ticket_flow.default_agent;
+  if (id !== null && id !== 'user' && !Object.hasOwn(config.agents, id)) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['ticket_flow', 'default_agent'],
+      message: `must be a configured agent (configured: ${Object.keys(config.agents).sort().join(', ')})`,
+    });
+  }
 });
 
 /** The effective, validated configuration. */

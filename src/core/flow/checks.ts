@@ -1,7 +1,7 @@
 // The stop rules: what a person asked for (pause, stop, an aborted signal), and what must hold before
 // another agent turn on a ticket (valid frontmatter, an agent ticket, the turn, token and wall-clock
 // budgets). Budgets only stop another turn: a run whose last turn finished the queue completes.
-import type { Ticket } from '../tickets/index.ts';
+import { frontmatterFix, type Ticket } from '../tickets/index.ts';
 import { ticketVerifyCommands } from '../verify/commands.ts';
 import { type FlowOutcome, stopped } from './flow-types.ts';
 import type { RunContext } from './run-context.ts';
@@ -32,11 +32,14 @@ export async function checkBeforeTurn(
     );
   }
   const errors = ticket.issues.filter((i) => i.severity === 'error');
-  if (errors.length > 0 && !progress.lintErrors) {
-    return ctx.pause('ticket_invalid', `Ticket frontmatter invalid: ${ticket.relPath}. Fix it and resume.`, {
-      ticket: ticket.relPath,
-      issues: issueLines(errors),
-    });
+  const [error] = errors;
+  if (error && !progress.lintErrors) {
+    const fix = frontmatterFix(error, settings.defaultAgent);
+    return ctx.pause(
+      'ticket_invalid',
+      `Ticket frontmatter invalid: ${ticket.relPath} (${error.message}); fix: ${fix}. Then resume.`,
+      { ticket: ticket.relPath, issues: issueLines(errors), fix },
+    );
   }
   if (progress.agent === 'user') {
     return ctx.pause(

@@ -2,7 +2,13 @@
 // unchanged files skip re-parsing); the ticket being worked stays pinned while it owes a commit or a
 // frontmatter repair, otherwise the first ticket by number that is not done is taken.
 import { join } from 'node:path';
-import { type LintIssue, loadTicketQueue, type Ticket } from '../tickets/index.ts';
+import {
+  invalidFileLines,
+  invalidTicketFiles,
+  type LintIssue,
+  loadTicketQueue,
+  type Ticket,
+} from '../tickets/index.ts';
 import { planCommands } from '../verify/commands.ts';
 import type { FlowOutcome } from './flow-types.ts';
 import type { RunContext } from './run-context.ts';
@@ -10,9 +16,13 @@ import { newTicketProgress, newVerifyProgress } from './state.ts';
 
 const DUPLICATE_CODES = new Set(['duplicate-index', 'duplicate-ticket-id']);
 
-/** The tickets on disk, or the pause a queue nobody can work asks for. */
+/**
+ * The tickets on disk, or the pause a queue nobody can work asks for: duplicate numbers, files meant as
+ * tickets whose names car does not read as tickets (they would be skipped silently), or no tickets.
+ */
 export async function readQueue(ctx: RunContext): Promise<{ tickets: Ticket[] } | { outcome: FlowOutcome }> {
-  const queue = loadTicketQueue(join(ctx.root, '.codex-autorunner', 'tickets'), {
+  const ticketsDir = join(ctx.root, '.codex-autorunner', 'tickets');
+  const queue = loadTicketQueue(ticketsDir, {
     cache: ctx.ticketCache,
     repoRoot: ctx.root,
     agents: ctx.deps.knownAgents,
@@ -26,6 +36,21 @@ export async function readQueue(ctx: RunContext): Promise<{ tickets: Ticket[] } 
         {
           issues: issueLines(duplicates),
         },
+      ),
+    };
+  }
+  const invalid = invalidTicketFiles(queue, ticketsDir, ctx.settings.defaultAgent);
+  const misnamed = invalid.filter((f) => f.kind === 'name');
+  if (misnamed.length > 0) {
+    // the ticket being repaired by lint-repair turns is the agent's to fix, not a reason to stop
+    const repairing = ctx.state.ticket?.lintErrors ? ctx.state.ticket.path : null;
+    const files = invalid.filter((f) => f.file !== repairing);
+    const names = files.map((f) => `${f.file.split('/').pop()} (${f.fix})`);
+    return {
+      outcome: await ctx.pause(
+        'ticket_invalid',
+        `${files.length} file(s) in tickets/ look like tickets but are not valid: ${names.join('; ')}. Fix them and resume.`,
+        { issues: invalidFileLines(files) },
       ),
     };
   }

@@ -1,3 +1,4 @@
+import { defaultAgentId } from '../config/agents.ts';
 import type { CarConfig } from '../config/index.ts';
 import type { TamperAction, TamperKind } from '../config/schema.ts';
 import { secretEnvToRemove } from '../config/secrets.ts';
@@ -42,6 +43,8 @@ export interface FlowSettings {
   /** fsync run records (config `storage.durable_writes`); tickets are always fsynced. */
   durableWrites: boolean;
   verify: VerifySettings;
+  /** The agent new tickets get (`ticket_flow.default_agent`), for the frontmatter car suggests. */
+  defaultAgent: string;
 }
 
 export const DEFAULT_MAX_TOTAL_TURNS = 50;
@@ -69,6 +72,7 @@ export function flowSettings(config: CarConfig, overrides: Partial<FlowSettings>
     includePreviousTicketContext: tf.include_previous_ticket_context,
     durableWrites: config.storage.durable_writes,
     verify: verifySettings(config),
+    defaultAgent: defaultAgentId(config),
     ...overrides,
   };
 }

@@ -9,6 +9,12 @@ export {
   TicketEditError,
 } from './edit.ts';
 export {
+  frontmatterFix,
+  type InvalidTicketFile,
+  invalidFileLines,
+  invalidTicketFiles,
+} from './invalid-files.ts';
+export {
   loadTicketQueue,
   nextTicketIndex,
   type TicketCache,

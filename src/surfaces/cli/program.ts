@@ -1,5 +1,6 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { CAR_VERSION } from '../version.ts';
+import { addAgentsCommand } from './commands/agents.ts';
 import type { GlobalOptions } from './context.ts';
 import type { CliIo } from './io.ts';
 
@@ -41,6 +42,10 @@ export function buildProgram(io: CliIo): Command {
         .choices(['auto', 'repo', 'hub'])
         .default('auto'),
     )
+    .option(
+      '--agent <id>',
+      'default agent for new tickets (default: the first of codex, claude, opencode, gemini on PATH)',
+    )
     .option('--json', 'machine-readable output')
     .action(async (path: string, opts, cmd: Command) =>
       (await import('./commands/init.ts')).initCommand(io, global(cmd), path, opts),
@@ -54,7 +59,10 @@ export function buildProgram(io: CliIo): Command {
     .command('new')
     .description('create the next ticket (number = highest + 1)')
     .argument('[title...]', 'ticket title')
-    .option('--agent <id>', 'agent that works it (or "user" for a human step)', 'codex')
+    .option(
+      '--agent <id>',
+      'agent that works it (default: ticket_flow.default_agent; "user" for a human step)',
+    )
     .option('--goal <text>', 'one-sentence intent')
     .option('--slug <slug>', 'filename suffix (default: from the title)')
     .option('--at <number>', 'use this ticket number instead of the next one', positiveInt)
@@ -399,6 +407,8 @@ export function buildProgram(io: CliIo): Command {
     .action(async (opts, cmd: Command) =>
       (await import('./commands/describe.ts')).describeCommand(io, global(cmd), program, opts),
     );
+
+  addAgentsCommand(program, io);
 
   program
     .command('doctor')

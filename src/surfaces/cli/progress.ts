@@ -98,5 +98,8 @@ export class ProgressPrinter {
     this.#io.stdout(
       `${this.#paint(colour, `run ${outcome.status}`)} (${outcome.reasonCode}) after ${this.#elapsed()}: ${outcome.reason}\n`,
     );
+    // what the pause is about, file by file (invalid or duplicate tickets)
+    const issues = outcome.details?.issues;
+    if (Array.isArray(issues)) for (const line of issues) this.#io.stdout(`  ${String(line)}\n`);
   }
 }

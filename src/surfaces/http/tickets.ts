@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Hono } from 'hono';
 import * as z from 'zod';
-import { knownAgentIds } from '../../core/config/index.ts';
+import { defaultAgentId, knownAgentIds } from '../../core/config/index.ts';
 import { writeFileAtomic } from '../../core/fs/atomic.ts';
 import {
   createTicket,
@@ -67,7 +67,8 @@ const ForceQuery = z.object({ force: z.enum(['0', '1', 'true', 'false']).optiona
 const hashSchema = z.string().regex(/^[0-9a-fA-F]{64}$/, { error: 'must be a sha256 hex digest' });
 
 const CreateBody = z.strictObject({
-  agent: z.string().trim().min(1).max(100).default('codex'),
+  /** Default: the config's `ticket_flow.default_agent`. */
+  agent: z.string().trim().min(1).max(100).optional(),
   title: z.string().max(500).optional(),
   goal: z.string().max(2000).optional(),
   body: z.string().optional(),
@@ -201,7 +202,10 @@ export function ticketRoutes(ctx: ApiContext): Hono {
     const body = await readJson(c, CreateBody);
     let ticket: Ticket;
     try {
-      ticket = createTicket(ctx.paths, agents(), body);
+      ticket = createTicket(ctx.paths, agents(), {
+        ...body,
+        agent: body.agent ?? defaultAgentId(ctx.loaded().config),
+      });
     } catch (err) {
       if (!(err instanceof TicketCreateError)) throw err;
       if (err.code === 'no_free_number') throw new ApiError(409, 'create_conflict', err.message);

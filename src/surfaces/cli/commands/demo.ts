@@ -1,24 +1,21 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { rmSync } from 'node:fs';
 import { agentProcessPort } from '../../../agents/orphans.ts';
 import { createAgentResolver } from '../../../agents/resolver.ts';
 import { FlowControl, runWorker } from '../../../control/flow-control.ts';
-import { knownAgentIds, loadConfig } from '../../../core/config/index.ts';
-import { initRepo } from '../../../core/init.ts';
+import { loadConfig } from '../../../core/config/index.ts';
 import { repoPaths } from '../../../core/paths.ts';
-import { createTicket } from '../../../core/tickets/index.ts';
+import { newTicketId, renderNewTicket } from '../../../core/tickets/index.ts';
 import { createRepoState, runGit } from '../../../integrations/git/index.ts';
 import { CliError } from '../errors.ts';
 import { type CliIo, painter } from '../io.ts';
 import { ProgressPrinter } from '../progress.ts';
+import { makeScratchRepo } from '../scratch-repo.ts';
 import { outcomeExit } from './flow.ts';
 
 /** Three small tickets whose ```car-demo scripts the demo agent follows step by step. */
 const DEMO_TICKETS = [
   {
-    index: 10,
-    slug: 'readme',
+    file: 'TICKET-010-readme.md',
     title: 'Write a README for the greeter',
     script: [
       'say Reading the ticket and the repo.',
@@ -29,8 +26,7 @@ const DEMO_TICKETS = [
     ],
   },
   {
-    index: 20,
-    slug: 'greet',
+    file: 'TICKET-020-greet.md',
     title: 'Add greet(name) with a test',
     script: [
       'say Adding greet() and a test for it.',
@@ -43,8 +39,7 @@ const DEMO_TICKETS = [
     ],
   },
   {
-    index: 30,
-    slug: 'changelog',
+    file: 'TICKET-030-changelog.md',
     title: 'Record the change in the changelog and decisions',
     script: [
       'say Updating CHANGELOG.md and the decisions log.',
@@ -58,32 +53,20 @@ const DEMO_TICKETS = [
 
 export async function demoCommand(io: CliIo, opts: { keep?: boolean; fast?: boolean }): Promise<void> {
   const paint = painter(io);
-  const dir = mkdtempSync(join(tmpdir(), 'car-demo-'));
   io.stdout(
     `${paint('bold', 'car demo')}: the bundled demo agent (deterministic, offline, no account) works 3 tickets\n`,
   );
+  const tickets = DEMO_TICKETS.map((t) => {
+    const body = `## Tasks\n- ${t.title}\n\n## Demo script\n\n\`\`\`car-demo\n${t.script.join('\n')}\n\`\`\`\n`;
+    const fields = { ticket_id: newTicketId(), agent: 'demo', done: false, title: t.title };
+    return { file: t.file, text: renderNewTicket(fields, body) };
+  });
+  const dir = await makeScratchRepo('car-demo-', tickets, 'plan: three demo tickets');
   io.stdout(`repo: ${dir}\n\n`);
   const started = Date.now();
+  const paths = repoPaths(dir);
   try {
-    await runGit(['init', '-q', '-b', 'main'], { cwd: dir });
-    await runGit(['config', 'user.name', 'car demo'], { cwd: dir });
-    await runGit(['config', 'user.email', 'demo@car.invalid'], { cwd: dir });
-    initRepo(dir);
-    const paths = repoPaths(dir);
     const { config } = loadConfig(dir, io.env);
-    for (const t of DEMO_TICKETS) {
-      const body = `## Tasks\n- ${t.title}\n\n## Demo script\n\n\`\`\`car-demo\n${t.script.join('\n')}\n\`\`\`\n`;
-      createTicket(paths, knownAgentIds(config), {
-        agent: 'demo',
-        title: t.title,
-        slug: t.slug,
-        index: t.index,
-        body,
-      });
-    }
-    await runGit(['add', '-A'], { cwd: dir });
-    await runGit(['commit', '-q', '-m', 'plan: three demo tickets'], { cwd: dir });
-
     const control = new FlowControl(paths, config, createRepoState(dir), {
       agentProcesses: agentProcessPort,
     });

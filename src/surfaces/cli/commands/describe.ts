@@ -1,9 +1,10 @@
 import type { Command, Option } from 'commander';
+import { BACKEND_CAPABILITIES } from '../../../agents/capabilities.ts';
+import { reportAgents } from '../../../agents/report.ts';
 import { CONFIG_PRECEDENCE, ENV_KNOBS, type LoadedConfig } from '../../../core/config/index.ts';
 import { CONTEXTSPACE_DOCS, findRepoRoot, repoPaths, STATE_DIR } from '../../../core/paths.ts';
 import { TICKET_FILENAME_PATTERN } from '../../../core/tickets/index.ts';
 import { ticketFrontmatterJsonSchema } from '../../../core/tickets/schema.ts';
-import { which } from '../../../core/which.ts';
 import { CAR_VERSION } from '../../version.ts';
 import { type GlobalOptions, loadRepoConfig, repoSearchStart } from '../context.ts';
 import { CliError, EXIT_CODE_DOCS } from '../errors.ts';
@@ -60,18 +61,10 @@ export function walkCommands(cmd: Command, prefix: string[] = []): CommandInfo[]
   return [own, ...cmd.commands.flatMap((sub) => walkCommands(sub, path))];
 }
 
+/** Every configured agent with its backend, command, PATH status, config layers and capabilities. */
 function agentsInfo(loaded: LoadedConfig | null, env: NodeJS.ProcessEnv) {
   if (!loaded) return {};
-  const out: Record<string, { backend: string | null; binary: string | null; on_path: boolean | null }> = {};
-  for (const [id, agent] of Object.entries(loaded.config.agents)) {
-    const binary = agent.command?.[0] ?? agent.binary ?? null;
-    out[id] = {
-      backend: agent.backend ?? null,
-      binary,
-      on_path: binary === null ? null : which(binary, env) !== null,
-    };
-  }
-  return out;
+  return Object.fromEntries(reportAgents(loaded, env).map(({ id, ...agent }) => [id, agent]));
 }
 
 export async function describeCommand(
@@ -124,6 +117,8 @@ export async function describeCommand(
     config_error: configError,
     env_knobs: [...ENV_KNOBS].sort(),
     agents: agentsInfo(loaded, io.env),
+    /** What car can do with each backend (docs/AGENTS.md has the same table). */
+    agent_backends: BACKEND_CAPABILITIES,
     commands: walkCommands(program),
     exit_codes: EXIT_CODE_DOCS,
   };

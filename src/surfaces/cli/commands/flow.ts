@@ -10,10 +10,12 @@ import {
   runWorker,
   type StartOptions,
 } from '../../../control/flow-control.ts';
+import { defaultAgentId, knownAgentIds } from '../../../core/config/agents.ts';
 import { secretEnvToRemove } from '../../../core/config/secrets.ts';
 import { runPaths } from '../../../core/flow/run-paths.ts';
 import { formatBytes, INPUT_LIMITS, readFileBounded } from '../../../core/input-limits.ts';
 import type { RunEvent } from '../../../core/store/types.ts';
+import { type InvalidTicketFile, invalidTicketFiles, loadTicketQueue } from '../../../core/tickets/index.ts';
 import { createRepoState } from '../../../integrations/git/index.ts';
 import { flowStatusReport, runJson } from '../../flow-report.ts';
 import { WorkerSpawnError, workerLauncher } from '../../worker-spawn.ts';
@@ -34,6 +36,21 @@ async function openControl(io: CliIo, global: GlobalOptions): Promise<FlowContro
     agentProcesses: agentProcessPort,
     launcher: workerLauncher(io.env),
   });
+}
+
+/** Files in tickets/ meant as tickets that the run cannot work as they are. */
+function invalidTickets(control: FlowControl): InvalidTicketFile[] {
+  const queue = loadTicketQueue(control.paths.ticketsDir, {
+    repoRoot: control.paths.root,
+    agents: knownAgentIds(control.config),
+  });
+  return invalidTicketFiles(queue, control.paths.ticketsDir, defaultAgentId(control.config));
+}
+
+function printInvalidTickets(io: CliIo, files: readonly InvalidTicketFile[], note: string): void {
+  if (files.length === 0) return;
+  io.stdout(`${painter(io)('yellow', `invalid ticket files (${files.length}):`)} ${note}\n`);
+  for (const f of files) io.stdout(`  ${f.file}: ${f.problem}\n    fix: ${f.fix}\n`);
 }
 
 /** Maps control-plane refusals and a worker that cannot start to exit codes; everything else propagates. */
@@ -132,11 +149,15 @@ export async function flowStart(io: CliIo, global: GlobalOptions, flags: StartFl
   try {
     const { run, action, workerPid } = await guarded(() => control.launchStart(startOptions(flags)));
     const log = `${runPaths(control.paths.root, run.id).rel.runDir}/worker.log`;
-    if (flags.json) printJson(io, { run_id: run.id, action, worker_pid: workerPid, log });
-    else
+    const invalid = invalidTickets(control);
+    if (flags.json)
+      printJson(io, { run_id: run.id, action, worker_pid: workerPid, log, invalid_tickets: invalid });
+    else {
       io.stdout(
         `${action} run ${run.id}; worker pid ${workerPid} (log: ${log}). Follow: car flow events --follow\n`,
       );
+      printInvalidTickets(io, invalid, 'the run pauses (ticket_invalid) on these until they are fixed');
+    }
   } finally {
     control.close();
   }
@@ -299,6 +320,7 @@ export async function flowStatus(
     io.stdout(
       `tickets: ${tickets.done}/${tickets.total} done${tickets.next ? `, next ${tickets.next}` : ''}\n`,
     );
+    printInvalidTickets(io, tickets.invalid, 'car cannot work these as they are');
     io.stdout(`next step: ${report.recommended_action}\n`);
   } finally {
     control.close();

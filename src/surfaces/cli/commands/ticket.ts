@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { knownAgentIds } from '../../../core/config/index.ts';
+import { defaultAgentId, knownAgentIds } from '../../../core/config/index.ts';
 import { writeFileAtomic } from '../../../core/fs/atomic.ts';
 import { INPUT_LIMITS, InputLimitError, isLimitCode, readFileBounded } from '../../../core/input-limits.ts';
 import {
@@ -29,6 +29,8 @@ interface JsonFlag {
 interface Queue {
   repo: RepoContext;
   agents: Set<string>;
+  /** `ticket_flow.default_agent`: what `car ticket new` gives a ticket without --agent. */
+  defaultAgent: string;
   tickets: Ticket[];
   issues: LintIssue[];
 }
@@ -46,7 +48,13 @@ async function loadQueue(io: CliIo, global: GlobalOptions): Promise<Queue> {
     }
     throw err;
   }
-  return { repo, agents, tickets: queue.tickets, issues: queue.issues };
+  return {
+    repo,
+    agents,
+    defaultAgent: defaultAgentId(config),
+    tickets: queue.tickets,
+    issues: queue.issues,
+  };
 }
 
 /** Finds a ticket by number, file name (with or without .md) or ticket_id. */
@@ -253,7 +261,7 @@ export async function ticketNew(
   global: GlobalOptions,
   title: string,
   opts: JsonFlag & {
-    agent: string;
+    agent?: string;
     goal?: string;
     slug?: string;
     at?: number;
@@ -261,7 +269,7 @@ export async function ticketNew(
     bodyFile?: string;
   },
 ): Promise<void> {
-  const { repo, agents } = await loadQueue(io, global);
+  const { repo, agents, defaultAgent } = await loadQueue(io, global);
   let body = opts.body;
   if (opts.bodyFile) {
     try {
@@ -277,7 +285,7 @@ export async function ticketNew(
   let created: Ticket;
   try {
     created = createTicket(repo.paths, agents, {
-      agent: opts.agent,
+      agent: opts.agent ?? defaultAgent,
       title,
       goal: opts.goal,
       slug: opts.slug,
