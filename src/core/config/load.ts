@@ -39,6 +39,8 @@ export interface ConfigSource {
 export interface LoadedConfig {
   config: CarConfig;
   sources: ConfigSource[];
+  /** The file (label) or environment variable that supplied the value at a key path. */
+  sourceOf(path: KeyPath): string;
 }
 
 type FileRead = LayerRead;
@@ -162,5 +164,5 @@ export function loadConfig(root: string, env: NodeJS.ProcessEnv = process.env): 
   if (!result.success) {
     throw new ConfigError(result.error.issues.map((issue) => issueToProblem(issue, merged, provenance)));
   }
-  return { config: result.data, sources };
+  return { config: result.data, sources, sourceOf: (path) => provenance.sourceOf(path) ?? DEFAULTS_SOURCE };
 }
