@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { parseDocument } from 'yaml';
+import { cpuTimeMs } from '../../test/helpers/cpu.ts';
 import {
   checkTextSize,
   formatBytes,
@@ -193,6 +194,44 @@ test('checkYamlDocument with uniqueKeys reports duplicate keys as yaml does, in 
   const big = parseDocument(`${keys}\nk7: again\n`, { uniqueKeys: false });
   checkYamlDocument(big, { uniqueKeys: true });
   assert.equal(big.errors.length, 1);
+});
+
+test('block nesting the parser sees past the limit is refused as it is parsed, never a stack overflow', () => {
+  // Each `a: b:` line nests one level deeper in the yaml package's parser, which unwinds them
+  // recursively at the next line less indented: a RangeError from parseDocument alone.
+  const text = `a:\n${'  a: b:\n'.repeat(3000)}x\n`;
+  assert.throws(() => parseDocument(text), RangeError);
+  const { doc, limit } = parseDocumentWithinLimits(text);
+  assert.equal(doc, null);
+  assert.equal(limit?.code, 'limit-yaml-depth');
+  // Real nesting at the limit is still read.
+  const nested = Array.from({ length: L.yamlDepth }, (_, i) => `${' '.repeat(i)}k${i}:`).join('\n');
+  assert.equal(parseDocumentWithinLimits(`${nested} v\n`).limit, null);
+});
+
+test('a collection as a key raises no Node process warning, which reached the terminal (fuzz finding)', async () => {
+  const warnings: string[] = [];
+  const onWarning = (warning: Error) => warnings.push(warning.message);
+  process.on('warning', onWarning);
+  try {
+    assert.deepEqual(parseYamlWithinLimits('{a: 1}: x\n').value, { '{ a: 1 }': 'x' });
+    // process.emitWarning reports on the next tick.
+    await new Promise((resolve) => setImmediate(resolve));
+  } finally {
+    process.off('warning', onWarning);
+  }
+  assert.deepEqual(warnings, []);
+});
+
+test('thousands of duplicate keys cost linear time and at most 20 errors (fuzz finding)', () => {
+  // Each duplicate's line was found by scanning the text from its start: 20k keys in a 100 KB file
+  // took seconds.
+  const start = cpuTimeMs();
+  const { problems } = parseYamlWithinLimits('k: 1\n'.repeat(20_000));
+  assert.ok(cpuTimeMs() - start < 1000, `${Math.round(cpuTimeMs() - start)} ms of CPU`);
+  assert.equal(problems?.length, 20);
+  assert.deepEqual(problems?.[0], { message: 'Map keys must be unique', line: 2, col: 1 });
+  assert.deepEqual(problems?.[19], { message: 'Map keys must be unique', line: 21, col: 1 });
 });
 
 test('parseYamlWithinLimits: a value, or problems with line and column, a limit hit with its code', () => {

@@ -48,6 +48,28 @@ export interface CheckYamlDocumentOptions {
   text?: string;
 }
 
+/**
+ * `lineAndColumn` for many offsets in one text: the line starts are found once, each lookup is a
+ * binary search (a file with thousands of duplicate keys made one scan per key cost seconds).
+ */
+function lineLocator(text: string): (offset: number) => { line: number; col: number } {
+  let starts: number[] | null = null;
+  return (offset) => {
+    if (starts === null) {
+      starts = [0];
+      for (let i = text.indexOf('\n'); i !== -1; i = text.indexOf('\n', i + 1)) starts.push(i + 1);
+    }
+    let lo = 0;
+    let hi = starts.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >> 1;
+      if (starts[mid]! <= offset) lo = mid;
+      else hi = mid - 1;
+    }
+    return { line: lo + 1, col: offset - starts[lo]! + 1 };
+  };
+}
+
 /** 1-based line and column of `offset` in `text`. */
 export function lineAndColumn(text: string, offset: number): { line: number; col: number } {
   let line = 1;
@@ -72,6 +94,8 @@ export function checkYamlDocument(
 ): YamlLimitProblem | null {
   const anchors = new Map<string, unknown>();
   const sizes = new Map<unknown, { size: number; height: number }>();
+  const locate = opts.text === undefined ? undefined : lineLocator(opts.text);
+  let duplicates = 0;
   const open = new Set<unknown>();
   let aliases = 0;
   let expansion = 0;
@@ -132,8 +156,8 @@ export function checkYamlDocument(
       if (isPair(item)) {
         if (keys) {
           const k = isScalar(item.key) ? item.key.value : item.key;
-          if (keys.has(k)) duplicateKey(doc, item.key, opts.text);
-          else keys.add(k);
+          if (!keys.has(k)) keys.add(k);
+          else if (++duplicates <= MAX_DUPLICATE_KEY_ERRORS) duplicateKey(doc, item.key, locate);
         }
         const key = walk(item.key, level + 1);
         const value = walk(item.value, level + 1);
@@ -162,12 +186,17 @@ export function checkYamlDocument(
   }
 }
 
-function duplicateKey(doc: Document.Parsed, key: unknown, text: string | undefined): void {
+/** Duplicate keys reported per document: enough to fix a file, not a wall of text. */
+const MAX_DUPLICATE_KEY_ERRORS = 20;
+
+function duplicateKey(
+  doc: Document.Parsed,
+  key: unknown,
+  locate: ((offset: number) => { line: number; col: number }) | undefined,
+): void {
   const range = (key as { range?: [number, number, number] } | null)?.range ?? [0, 0, 0];
   const error = new YAMLParseError([range[0], range[1]], 'DUPLICATE_KEY', 'Map keys must be unique');
-  if (text !== undefined) {
-    error.linePos = [lineAndColumn(text, range[0])];
-  }
+  if (locate) error.linePos = [locate(range[0])];
   doc.errors.push(error);
 }
 
@@ -175,6 +204,8 @@ type YamlOptions = ParseOptions & DocumentOptions & SchemaOptions;
 
 // The lexer's control tokens (document start, scalar, flow end) are not in the text.
 const CONTROL_TOKENS = new Set(['\x02', '\x1f', '\x18']);
+/** Parser stack entries beyond the nesting levels: the document and a token in progress or two. */
+const PARSER_STACK_SLACK = 8;
 
 /**
  * `yaml`'s parseDocument, with the flow nesting checked as the text is lexed: the lexer runs once and
@@ -191,7 +222,9 @@ export function parseDocumentWithinLimits(
 ): { doc: Document.Parsed; limit: null } | { doc: null; limit: YamlLimitProblem } {
   const lineCounter = options.lineCounter ?? (options.prettyErrors === false ? undefined : new LineCounter());
   const parser = new Parser(lineCounter?.addNewLine);
-  const composer = new Composer({ ...options, uniqueKeys: false });
+  // logLevel 'error': yaml's warnings (a collection as a key, stringified) would reach the user's
+  // terminal as a Node process warning; they are in doc.warnings for whoever wants them.
+  const composer = new Composer({ logLevel: 'error', ...options, uniqueKeys: false });
   function* tokens() {
     lineCounter?.addNewLine(0);
     let depth = 0;
@@ -203,6 +236,11 @@ export function parseDocumentWithinLimits(
       } else if ((lexeme === ']' || lexeme === '}') && depth > 0) depth--;
       if (!CONTROL_TOKENS.has(lexeme)) offset += lexeme.length;
       yield* parser.next(lexeme);
+      // Block nesting, as the parser sees it: past the limit it is broken text (lines the parser
+      // takes as ever deeper, say), and the parser's own recursion would exhaust the stack.
+      if (parser.stack.length > L.yamlDepth + PARSER_STACK_SLACK) {
+        throw new Stop({ code: 'limit-yaml-depth', message: depthMessage, offset });
+      }
     }
     yield* parser.end();
   }

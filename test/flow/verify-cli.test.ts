@@ -1,6 +1,8 @@
 // The verify gate through the real CLI: `car run` with the bundled demo agent closes a ticket only
 // after its `verify:` passes, and `car ticket evidence` shows why.
 import assert from 'node:assert/strict';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { test } from 'node:test';
 import type { EvidenceRecord } from '../../src/core/verify/evidence.ts';
 import { createApp } from '../../src/surfaces/http/app.ts';
@@ -35,6 +37,11 @@ test('car run closes a verified ticket; car ticket evidence shows the record (te
     ],
   );
   assert.match(record!.path, new RegExp(`^\\.codex-autorunner/runs/[^/]+/evidence/${tid(1)}\\.json$`));
+  assert.deepEqual(
+    record!.commands.map((c) => typeof c.output_tail),
+    ['string', 'string'],
+    'output tails from the file',
+  );
 
   const text = await repo.run(['ticket', 'evidence', 'TICKET-001.md']);
   assert.equal(text.code, 0);
@@ -47,6 +54,32 @@ test('car run closes a verified ticket; car ticket evidence shows the record (te
   assert.match(none.stdout, /TICKET-002\.md: no evidence yet/);
   assert.deepEqual(json(await repo.run(['ticket', 'evidence', '2', '--json'])).evidence, []);
   assert.equal((await repo.run(['ticket', 'evidence', '9'])).code, 2, 'no such ticket');
+
+  // A damaged evidence file (fuzz finding: `commands: 5` crashed the text view): the store's row is
+  // the record, the file only adds output tails where they fit.
+  const file = join(repo.dir, record!.path);
+  const good = readFileSync(file, 'utf8');
+  for (const damaged of [
+    '{"commands": 5, "commit": 7, "findings": [1]}',
+    '[1]',
+    'null',
+    '{"commands": [{"output_tail": 3}]}',
+    '{',
+  ]) {
+    writeFileSync(file, damaged);
+    const shown = await repo.run(['ticket', 'evidence', '1']);
+    assert.equal(shown.code, 0, `${damaged}: ${shown.stderr}`);
+    assert.match(shown.stdout, new RegExp(`^commit ${record!.commit} `, 'm'), damaged);
+    const listed = json<{ evidence: EvidenceRecord[] }>(
+      await repo.run(['ticket', 'evidence', '1', '--json']),
+    );
+    assert.deepEqual(
+      listed.evidence[0]!.commands.map((c) => [c.command, c.output_tail]),
+      record!.commands.map((c) => [c.command, undefined]),
+      damaged,
+    );
+  }
+  writeFileSync(file, good);
 
   // the same record over the API
   const app = createApp({ root: repo.dir });

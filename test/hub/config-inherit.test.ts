@@ -5,6 +5,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { knownAgentIds, loadConfig } from '../../src/core/config/index.ts';
+import { loadHubConfig } from '../../src/core/hub/config.ts';
 import { openRunStore } from '../../src/core/store/run-store.ts';
 import { car } from '../helpers/cli.ts';
 import { git, makeHub, type TestHub, writeTicket } from './helpers.ts';
@@ -94,4 +95,20 @@ test('a repo under the hub that is not registered inherits nothing; a bad hub va
     bad.stderr,
     /\.\.\/\.\.\/codex-autorunner\.override\.yml: agents\.mine\.backend must be one of/,
   );
+});
+
+test('a bad `hub:` setting names the hub file it is in (fuzz finding: it said "hub config")', async () => {
+  const { h } = await hubWithApp();
+  writeFileSync(join(h.root, 'codex-autorunner.yml'), 'hub:\n  max_parallel: 0\n');
+  assert.throws(() => loadHubConfig(h.root, {}), {
+    name: 'ConfigError',
+    message: /^codex-autorunner\.yml: hub\.max_parallel must be a positive integer/,
+  });
+  writeFileSync(join(h.root, 'codex-autorunner.yml'), 'hub: [x]\n');
+  assert.throws(() => loadHubConfig(h.root, {}), {
+    message: /^codex-autorunner\.yml: hub must be a mapping/,
+  });
+  assert.throws(() => loadHubConfig(h.root, { CAR__HUB__MAX_PARALLEL: '-1' }), {
+    message: /^CAR__HUB__MAX_PARALLEL: hub\.max_parallel/,
+  });
 });

@@ -75,10 +75,31 @@ test('parseDispatch rejects frontmatter that could hide a pause', () => {
     '---\nmode: pause\ntitle: [a\n---\nx',
     '---\n- a list\n---\nx',
     '---\nmode: pause\nno closing fence',
-    '---\ntitle: 5\n---\nx',
   ]) {
     assert.throws(() => parseDispatch(bad), DispatchFrontmatterError, bad);
   }
+});
+
+test('parseDispatch reads YAML as CAR (PyYAML) does', () => {
+  // A title PyYAML reads as something other than a str is no title to CAR: a number, a bool, a date.
+  for (const title of ['5', 'yes', '2026-08-14', '[a]']) {
+    assert.equal(parseDispatch(`---\nmode: pause\ntitle: ${title}\n---\nx`).title, null, title);
+  }
+  // Duplicate keys: the last wins. Python's strip() (U+001F, U+0085 are space to it).
+  assert.equal(parseDispatch('---\nmode: notify\nmode: pause\n---\nx').mode, 'pause');
+  assert.equal(parseDispatch('---\nmode: "\\x1fPause\\x85"\ntitle: "\\x1fT"\n---\nx').title, 'T');
+  // CAR splits lines at U+2028 (and \f, \v, ...) before PyYAML sees them; a line break in a value.
+  assert.equal(parseDispatch('---\u2028mode: pause\u2028title: "a\u2028b"\u2028---\u2028x').title, 'a b');
+  // PyYAML refuses a control character, even in a comment: the YAML does not parse.
+  assert.throws(() => parseDispatch('---\nmode: pause # \x07\n---\nx'), /unacceptable character #x0007/);
+  // A BOM is skipped (CAR would see no frontmatter and lose the pause), in the body too.
+  assert.deepEqual(
+    parseDispatch('\ufeff---\nmode: pause\n---\nQ?'),
+    parseDispatch('---\nmode: pause\n---\nQ?'),
+  );
+  assert.equal(parseDispatch('\ufeffJust a note.').body, 'Just a note.');
+  // The body's line breaks are \n, as CAR reads the file with universal newlines.
+  assert.equal(parseDispatch('---\r\nmode: pause\r\n---\r\na\r\nb\rc').body, 'a\nb\nc');
 });
 
 test('two archives get 0001 and 0002; staging is cleared', async () => {
@@ -133,6 +154,23 @@ test('invalid frontmatter throws a typed error and keeps the staging file', asyn
   assert.equal(await readFile(paths.dispatchFile, 'utf8'), text);
   assert.deepEqual(await readdir(paths.dispatchDir), ['log.txt']);
   assert.deepEqual(await readdir(paths.dispatchHistoryDir), [], 'no seq folder claimed');
+});
+
+test('a DISPATCH.md that is not UTF-8 is refused (CAR cannot read it either) and kept', async () => {
+  const paths = await freshRun();
+  const bytes = Buffer.concat([
+    Buffer.from('---\nmode: pause\n---\nWhich '),
+    Buffer.from([0xff]),
+    Buffer.from('?\n'),
+  ]);
+  await writeFile(paths.dispatchFile, bytes);
+  await assert.rejects(archiveDispatch(paths, 1), (err: unknown) => {
+    assert.ok(err instanceof DispatchFrontmatterError);
+    assert.equal(err.message, 'the file is not valid UTF-8');
+    return true;
+  });
+  assert.deepEqual(await readFile(paths.dispatchFile), bytes);
+  assert.deepEqual(await readdir(paths.dispatchHistoryDir), []);
 });
 
 test('attachments are copied (folders too), dot-files ignored and left in place', async () => {

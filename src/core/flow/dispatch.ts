@@ -6,7 +6,8 @@ import { stringify } from 'yaml';
 import { writeFileAtomic } from '../fs/atomic.ts';
 import { checkTextSize, INPUT_LIMITS, InputLimitError, readFileBounded } from '../input-limits.ts';
 import { splitFrontmatter as splitTicketFrontmatter } from '../tickets/frontmatter.ts';
-import { parseYamlWithinLimits } from '../yaml-limits.ts';
+import { pyJoinLines, pyStrip } from '../tickets/python-str.ts';
+import { documentProblems, documentValue, parseBoundedYamlValues, timestampKeys } from '../tickets/yaml.ts';
 import type { RunPaths } from './run-paths.ts';
 import { archiveStaged, createSeqDir, nextSeq, seqName } from './run-paths.ts';
 
@@ -63,7 +64,8 @@ export interface SplitDoc {
 /** Splits frontmatter off a dispatch or reply with the same rules as tickets (CAR's fences). */
 export function splitFrontmatter(text: string): SplitDoc {
   const split = splitTicketFrontmatter(text);
-  if (split.yaml === null) return { yaml: null, body: text, unclosed: split.absence === 'unclosed' };
+  // Without frontmatter the body is the text after a BOM, if any.
+  if (split.yaml === null) return { yaml: null, body: split.body, unclosed: split.absence === 'unclosed' };
   return { yaml: split.yaml, body: split.body, unclosed: false };
 }
 
@@ -73,22 +75,51 @@ export function normalizeBody(body: string): string {
 }
 
 /**
- * Parses DISPATCH.md. Stricter than CAR on purpose: unreadable YAML or an unknown mode is an error,
- * not a silent `notify`, because a lost `pause` means the agent's question is never seen.
+ * The frontmatter of a dispatch or reply as CAR's PyYAML reads it (the lines joined as CAR joins
+ * them): its value, the top-level keys that hold a timestamp (text in car, a date for CAR, so no
+ * title) and the first problem, an input limit hit (`code`) or a syntax error.
+ */
+export function readFrontmatterYaml(yaml: string): {
+  value: unknown;
+  timestamps: ReadonlySet<string>;
+  problem: { message: string; line: number; code?: string } | null;
+} {
+  const none = { value: null, timestamps: new Set<string>() };
+  const tooBig = checkTextSize(yaml, INPUT_LIMITS.frontmatterBytes, 'frontmatter');
+  if (tooBig) return { ...none, problem: { message: tooBig.message, line: 1, code: tooBig.code } };
+  const { doc, limit, text } = parseBoundedYamlValues(pyJoinLines(yaml));
+  if (limit) return { ...none, problem: limit };
+  const problems = documentProblems(doc);
+  const { value, errors } =
+    problems.length > 0 ? { value: null, errors: problems } : documentValue(doc, text);
+  if (errors[0]) return { ...none, problem: errors[0] };
+  return { value, timestamps: timestampKeys(doc), problem: null };
+}
+
+/** Text of a dispatch or reply body as CAR reads it: its line breaks as \n (universal newlines). */
+function bodyText(doc: SplitDoc): string {
+  return doc.yaml === null ? doc.body.replace(/\r\n?/g, '\n') : pyJoinLines(doc.body);
+}
+
+/**
+ * Parses DISPATCH.md. Stricter than CAR on purpose: unreadable YAML, frontmatter that is not a
+ * mapping or never closed, or a mode that is not one of the three is an error, not a silent
+ * `notify`, because a lost `pause` means the agent's question is never seen (README, "Differences
+ * from CAR").
  */
 export function parseDispatch(text: string): Dispatch {
   const doc = splitFrontmatter(text);
   if (doc.unclosed) throw new DispatchFrontmatterError(['frontmatter opened with --- but never closed']);
   let data: unknown = {};
+  let timestamps: ReadonlySet<string> = new Set();
   if (doc.yaml !== null) {
-    const tooBig = checkTextSize(doc.yaml, INPUT_LIMITS.frontmatterBytes, 'frontmatter');
-    if (tooBig) throw new DispatchFrontmatterError([tooBig.message]);
+    const parsed = readFrontmatterYaml(doc.yaml);
+    const problem = parsed.problem;
     // Line numbers in the file: the YAML starts on line 2, after the opening fence.
-    const parsed = parseYamlWithinLimits(doc.yaml, { logLevel: 'error' });
-    const problem = parsed.problems?.[0];
     if (problem?.code) throw new DispatchFrontmatterError([`line ${problem.line + 1}: ${problem.message}`]);
     if (problem) throw new DispatchFrontmatterError([`YAML does not parse: ${problem.message}`]);
     data = parsed.value ?? {};
+    timestamps = parsed.timestamps;
   }
   if (typeof data !== 'object' || data === null || Array.isArray(data)) {
     throw new DispatchFrontmatterError(['frontmatter must be a YAML mapping']);
@@ -97,17 +128,15 @@ export function parseDispatch(text: string): Dispatch {
   const errors: string[] = [];
   let mode: DispatchMode = 'notify';
   if (rawMode !== undefined && rawMode !== null) {
-    const m = typeof rawMode === 'string' ? rawMode.trim().toLowerCase() : '';
+    const m = typeof rawMode === 'string' && !timestamps.has('mode') ? pyStrip(rawMode).toLowerCase() : '';
     if (MODES.includes(m)) mode = m as DispatchMode;
     else errors.push("mode must be 'notify', 'pause' or 'turn_summary'");
   }
-  if (rawTitle !== undefined && rawTitle !== null && typeof rawTitle !== 'string') {
-    errors.push('title must be a string');
-  }
   const options = parseOptions(rawOptions, errors);
   if (errors.length > 0) throw new DispatchFrontmatterError(errors);
-  const title = typeof rawTitle === 'string' && rawTitle.trim() ? rawTitle.trim() : null;
-  return { mode, title, body: normalizeBody(doc.body), options, extra };
+  // As in CAR, a title that is not a string (a number, a date) is no title.
+  const title = typeof rawTitle === 'string' && !timestamps.has('title') ? pyStrip(rawTitle) || null : null;
+  return { mode, title, body: normalizeBody(bodyText(doc)), options, extra };
 }
 
 /** Most answers a chat can offer as buttons in one message without burying the question. */
@@ -137,22 +166,40 @@ export function nextDispatchSeq(paths: RunPaths): Promise<number> {
   return nextSeq(paths.dispatchHistoryDir);
 }
 
+const UTF8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+
 /**
- * Archives the staged DISPATCH.md and `dispatch/*` into `dispatch_history/<NNNN>/` and clears staging.
- * Returns null when the agent wrote no dispatch. Throws DispatchFrontmatterError (staging untouched)
- * on bad frontmatter, and EEXIST when `seq` is already taken.
+ * Reads and parses a staged DISPATCH.md; null when there is none. Throws DispatchFrontmatterError
+ * when it cannot be used: over the size limit (checked before reading, core/input-limits.ts), not
+ * UTF-8 (CAR cannot read it either), or bad frontmatter.
  */
-export async function archiveDispatch(paths: RunPaths, seq: number): Promise<ArchivedDispatch | null> {
-  let text: string;
+export function readDispatchFile(file: string): Dispatch | null {
+  let bytes: Buffer;
   try {
-    // The size is checked before reading (core/input-limits.ts).
-    text = readFileBounded(paths.dispatchFile, INPUT_LIMITS.dispatchFileBytes, 'a dispatch').toString('utf8');
+    bytes = readFileBounded(file, INPUT_LIMITS.dispatchFileBytes, 'a dispatch');
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
     if (err instanceof InputLimitError) throw new DispatchTooLargeError(err.message);
     throw err;
   }
-  const dispatch = parseDispatch(text);
+  let text: string;
+  try {
+    text = UTF8.decode(bytes);
+  } catch {
+    const reason = 'the file is not valid UTF-8';
+    throw new DispatchFrontmatterError([reason], reason);
+  }
+  return parseDispatch(text);
+}
+
+/**
+ * Archives the staged DISPATCH.md and `dispatch/*` into `dispatch_history/<NNNN>/` and clears staging.
+ * Returns null when the agent wrote no dispatch. Throws DispatchFrontmatterError (staging untouched)
+ * when it cannot be used (readDispatchFile), and EEXIST when `seq` is already taken.
+ */
+export async function archiveDispatch(paths: RunPaths, seq: number): Promise<ArchivedDispatch | null> {
+  const dispatch = readDispatchFile(paths.dispatchFile);
+  if (dispatch === null) return null;
   const { dir, attachments } = await archiveStaged({
     messageFile: paths.dispatchFile,
     stagingDir: paths.dispatchDir,

@@ -2,7 +2,7 @@
 // plus car's supervisor caps and worktree set-up). The repo config schema keeps unknown sections, so
 // this section is validated here, with the same "key path + message" errors.
 import * as z from 'zod';
-import { type CarConfig, ConfigError, loadConfig } from '../config/index.ts';
+import { type CarConfig, ConfigError, type LoadedConfig, loadConfig } from '../config/index.ts';
 
 const str = () => z.string({ error: 'must be a string' }).min(1, { error: 'must not be empty' });
 const positiveInt = () =>
@@ -67,16 +67,16 @@ const HubSection = z
 
 export type HubSettings = z.output<typeof HubSection>;
 
-export function hubSettingsFrom(config: CarConfig): HubSettings {
+/** The `hub:` settings of a loaded config; a bad value is a ConfigError naming the file it came from. */
+export function hubSettingsFrom({ config, origin }: Pick<LoadedConfig, 'config' | 'origin'>): HubSettings {
   const raw = (config as Record<string, unknown>).hub;
   const result = HubSection.safeParse(raw ?? {});
   if (result.success) return result.data;
   throw new ConfigError(
-    result.error.issues.map((issue) => ({
-      file: 'hub config',
-      keyPath: ['hub', ...issue.path.map(String)].join('.'),
-      message: issue.message,
-    })),
+    result.error.issues.map((issue) => {
+      const path = ['hub', ...issue.path.map(String)];
+      return { file: origin(path), keyPath: path.join('.'), message: issue.message };
+    }),
   );
 }
 
@@ -87,6 +87,6 @@ export interface LoadedHub {
 
 /** The hub root's layered config and its `hub:` settings (throws ConfigError). */
 export function loadHubConfig(hubRoot: string, env: NodeJS.ProcessEnv = process.env): LoadedHub {
-  const { config } = loadConfig(hubRoot, env);
-  return { config, hub: hubSettingsFrom(config) };
+  const loaded = loadConfig(hubRoot, env);
+  return { config: loaded.config, hub: hubSettingsFrom(loaded) };
 }

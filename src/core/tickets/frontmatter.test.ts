@@ -54,6 +54,14 @@ describe('splitFrontmatter', () => {
     assert.equal(none.body, '# title\n');
   });
 
+  test('lines end where Python’s splitlines() ends them; fences take Python’s trailing whitespace', () => {
+    const s = splitFrontmatter('---\u2028a: 1\f---\x1f\x85body');
+    assert.equal(s.yaml, 'a: 1\f');
+    assert.equal(s.body, 'body');
+    assert.equal(splitFrontmatter('---\x1f\na: 1\n--- \u3000\n').absence, null);
+    assert.equal(splitFrontmatter('---\u200b\na: 1\n---\n').absence, 'missing');
+  });
+
   test('a lone CR ends a line, as in Python universal newlines', () => {
     assert.equal(splitFrontmatter('---\ra: 1\r---\rbody').yaml, 'a: 1\r');
   });

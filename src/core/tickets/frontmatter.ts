@@ -1,13 +1,15 @@
 // Splits a ticket's YAML frontmatter from its body the way CAR does (`tickets/frontmatter.py`), keeping
 // exact offsets so lint lines and surgical edits map back onto the original bytes.
+import { PY_BREAK, PY_INLINE_SPACE } from './python-str.ts';
 
-// Python's `\s` has no U+FEFF, JavaScript's does; the fence must not match a stray BOM.
-const OPEN_RE = /^---[^\S\uFEFF]*$/;
-// Python's universal newlines treat \r\n, \n and a lone \r as line ends.
-const EOL_RE = /\r\n|\n|\r/g;
-// A closing fence line (`---` or `...`, trailing whitespace but no BOM) starting right at lastIndex (sticky), or after a line break.
-const CLOSE_AT_RE = /(?:---|\.\.\.)[^\S\uFEFF\r\n]*(?=\r|\n|$)/y;
-const CLOSE_LINE_RE = /(\r\n|\n|\r)(?:---|\.\.\.)[^\S\uFEFF\r\n]*(?=\r|\n|$)/g;
+// Fences are whole lines as CAR's `str.splitlines()` cuts them, with trailing Python whitespace (`\s`:
+// no U+FEFF, but U+001F; python-str.ts). A lone CR ends a line too, as in Python's universal newlines.
+const OPEN_RE = new RegExp(`^---[${PY_INLINE_SPACE}]*$`);
+const EOL_RE = new RegExp(`\\r\\n|[${PY_BREAK}]`, 'g');
+const FENCE = `(?:---|\\.\\.\\.)[${PY_INLINE_SPACE}]*(?=[${PY_BREAK}]|$)`;
+// A closing fence line starting right at lastIndex (sticky), or after a line break.
+const CLOSE_AT_RE = new RegExp(FENCE, 'y');
+const CLOSE_LINE_RE = new RegExp(`(\\r\\n|[${PY_BREAK}])${FENCE}`, 'g');
 
 export type FrontmatterAbsence = 'empty' | 'missing' | 'unclosed';
 

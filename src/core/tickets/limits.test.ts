@@ -56,6 +56,14 @@ test('more than 100 aliases, or nesting past 64 levels, are lint errors with the
   assert.match(only(deep.issues).message, /deeper than 64 levels/);
 });
 
+test('lines the YAML parser nests ever deeper are a depth error, not a stack overflow (fuzz finding)', () => {
+  // 24 KB of `  a: b:` lines: the yaml package's parser nested one level per line and unwound them
+  // recursively at the last line, a RangeError that `car ticket lint` printed as an internal error.
+  const t = parse(ticket(`a:\n${'  a: b:\n'.repeat(3000)}x: 1\n`));
+  assert.equal(only(t.issues).code, 'limit-yaml-depth');
+  assert.equal(only(t.issues).file, REL);
+});
+
 test('frontmatter over 32 KiB is refused unparsed, on the fence line', () => {
   const keys = Array.from({ length: 10_000 }, (_, i) => `key_${i}: value ${i}`).join('\n');
   const t = parse(ticket(`${keys}\n`));

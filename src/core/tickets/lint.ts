@@ -1,5 +1,6 @@
 // Ticket lint rules with CAR's message strings (`tickets/lint.py`, `tickets/portable_lint.py`).
 import type { Located } from './load.ts';
+import { pyStrip } from './python-str.ts';
 import type { LintIssue, Ticket, TicketContextEntry, TicketFields } from './types.ts';
 
 const TICKET_ID_RE = /^[A-Za-z0-9._-]{6,128}$/;
@@ -28,12 +29,21 @@ function pyRepr(s: string): string {
 
 export function sanitizeTicketId(raw: unknown): string | null {
   if (typeof raw !== 'string') return null;
-  const value = raw.trim();
+  const value = pyStrip(raw);
   return TICKET_ID_RE.test(value) ? value : null;
 }
 
+/** CAR's `_as_optional_str`: a str, stripped, or null when empty or not a str. */
 function optionalString(value: unknown): string | null {
-  return typeof value === 'string' ? value.trim() || null : null;
+  return typeof value === 'string' ? pyStrip(value) || null : null;
+}
+
+/** Stands for a value PyYAML reads as a date: car keeps a timestamp as its text, CAR gets no str. */
+const TIMESTAMP = Symbol('timestamp');
+
+/** `data[key]`, or TIMESTAMP when its node is a timestamp. */
+function pyValue(data: Record<string, unknown>, node: Located | undefined, key: string): unknown {
+  return node?.pairs?.get(key)?.value.isTimestamp ? TIMESTAMP : data[key];
 }
 
 function isPlainObject(value: unknown): value is Record<string, unknown> {
@@ -59,7 +69,8 @@ export function lintFrontmatter(
     issues.push({ file, line, field, message, code, severity: 'error' });
   };
 
-  const rawId = data.ticket_id;
+  const value = (key: string): unknown => pyValue(data, root, key);
+  const rawId = value('ticket_id');
   const ticketId = sanitizeTicketId(rawId);
   if (rawId != null && ticketId === null) {
     issue(
@@ -69,7 +80,7 @@ export function lintFrontmatter(
     );
   }
 
-  const rawAgent = optionalString(data.agent);
+  const rawAgent = optionalString(value('agent'));
   if (rawAgent === null) issue(data.agent == null ? 'agent-missing' : 'agent-empty', AGENT_REQUIRED, 'agent');
 
   const done = typeof data.done === 'boolean' ? data.done : null;
@@ -77,21 +88,28 @@ export function lintFrontmatter(
 
   let profile: string | null = null;
   if (data.profile != null) {
-    profile = optionalString(data.profile);
+    profile = optionalString(value('profile'));
     if (profile === null) {
       issue('profile-empty', 'frontmatter.profile must be a non-empty string when provided.', 'profile');
     }
   }
 
-  let agent = rawAgent?.toLowerCase() ?? null;
+  // As in CAR, only an agent of exactly `user` is the human step; any other is lowercased, and
+  // `hermes-m4` means agent `hermes`, profile `m4`. Unlike CAR, a profile keeps its case: it may name
+  // an ACP agent's mode, and mode ids are case-sensitive (`acceptEdits`).
+  let agent = rawAgent;
   if (agent !== null && agent !== 'user') {
-    // CAR's syntactic Hermes alias: `hermes-m4` means agent `hermes` with profile `m4`.
-    const alias = /^hermes[-_](.+)$/.exec(agent);
-    if (alias?.[1]?.trim()) {
-      agent = 'hermes';
-      profile ??= alias[1].trim();
+    agent = agent.toLowerCase();
+    for (const prefix of ['hermes-', 'hermes_']) {
+      if (!agent.startsWith(prefix)) continue;
+      const suffix = pyStrip(agent.slice(prefix.length));
+      if (suffix) {
+        agent = 'hermes';
+        profile ??= suffix;
+      }
+      break;
     }
-    if (agents && issues.length === 0 && !agents.has(agent)) {
+    if (agents && issues.length === 0 && (agent === 'user' || !agents.has(agent))) {
       issue('agent-invalid', `frontmatter.agent is invalid: Unknown agent: ${pyRepr(rawAgent!)}`, 'agent');
     }
   }
@@ -105,10 +123,10 @@ export function lintFrontmatter(
     ticketId,
     agent,
     done,
-    title: optionalString(data.title),
-    goal: optionalString(data.goal),
-    model: optionalString(data.model),
-    reasoning: optionalString(data.reasoning),
+    title: optionalString(value('title')),
+    goal: optionalString(value('goal')),
+    model: optionalString(value('model')),
+    reasoning: optionalString(value('reasoning')),
     profile,
     context,
     extra,
@@ -154,7 +172,7 @@ function lintContext(
       issue('context-entry-not-mapping', `frontmatter.${field} must be a mapping.`, field, node?.line);
       return;
     }
-    const path = optionalString(item.path);
+    const path = optionalString(pyValue(item, node, 'path'));
     const bad = pathProblem(path);
     if (bad) {
       const [code, what] = bad;

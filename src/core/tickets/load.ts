@@ -1,15 +1,17 @@
 // Loads frontmatter YAML into plain values plus the line of every node lint needs. Most tickets are
 // flat `key: scalar` lines; those take a line-by-line fast path (the `yaml` package costs ~0.3 ms per
 // document in a cold process, which 500 tickets cannot afford). Anything else goes to the full parser.
-import { type Document, isAlias, isMap, isScalar, isSeq, LineCounter } from 'yaml';
+import { type Document, isAlias, isMap, isScalar, isSeq } from 'yaml';
 import type { InputLimitCode } from '../input-limits.ts';
+import { pyYamlRefusal } from './pyyaml-compat.ts';
 import {
   BOOL_RE,
   documentProblems,
   documentValue,
   isIntNode,
+  isTimestampNode,
   NULL_RE,
-  parseBoundedYamlDocument,
+  parseBoundedYamlValues,
   resolvePlain,
 } from './yaml.ts';
 
@@ -18,6 +20,8 @@ export interface Located {
   line: number;
   /** An int as PyYAML constructs it (not a float, not a string). */
   isInt: boolean;
+  /** A timestamp: car keeps its text where PyYAML constructs a date, so it is no str to CAR. */
+  isTimestamp?: true;
   /** Mapping: each string key's line and value; the last duplicate wins, as in PyYAML. */
   pairs?: Map<string, { keyLine: number; value: Located }>;
   /** Sequence items. */
@@ -40,8 +44,10 @@ const SINGLE_RE = /^'((?:[^'\p{C}\p{Zl}\p{Zp}]|'')*)'(?:[ ]+#.*)?[ ]*$/u;
 // Plain scalars that cannot start an indicator, hold a tab or a YAML 1.1 line break.
 const PLAIN_RE = /^[\p{L}\p{N}_./~(+-][^\p{C}\p{Zl}\p{Zp}]*$/u;
 
+type FastValue = { value: unknown; isInt: boolean; isTimestamp?: true };
+
 /** A flat value, or undefined when the text needs the full parser. */
-function fastValue(rest: string | undefined): { value: unknown; isInt: boolean } | undefined {
+function fastValue(rest: string | undefined): FastValue | undefined {
   const text = rest?.replace(/^ +/, '') ?? '';
   if (text === '' || text.startsWith('#')) return { value: null, isInt: false };
   if (text[0] === '"') {
@@ -57,7 +63,15 @@ function fastValue(rest: string | undefined): { value: unknown; isInt: boolean }
   if (!PLAIN_RE.test(plain) || plain.includes(': ') || plain.endsWith(':')) return undefined;
   if (plain[0] === '-' && (plain.length === 1 || plain[1] === ' ')) return undefined;
   const node = resolvePlain(plain);
-  return node ? { value: node.value, isInt: isIntNode(node) } : undefined;
+  if (!node) return undefined;
+  return isTimestampNode(node)
+    ? { value: node.value, isInt: false, isTimestamp: true }
+    : { value: node.value, isInt: isIntNode(node) };
+}
+
+/** The Located of a flat value on `line`. */
+function locatedValue(line: number, v: FastValue): Located {
+  return v.isTimestamp ? { line, isInt: false, isTimestamp: true } : { line, isInt: v.isInt };
 }
 
 type Pairs = Map<string, { keyLine: number; value: Located }>;
@@ -69,7 +83,7 @@ function addPair(m: RegExpExecArray, line: number, data: Record<string, unknown>
   const v = fastValue(m[2]);
   if (!v) return false;
   data[key] = v.value;
-  pairs.set(key, { keyLine: line, value: { line, isInt: v.isInt } });
+  pairs.set(key, { keyLine: line, value: locatedValue(line, v) });
   return true;
 }
 
@@ -113,7 +127,7 @@ function loadSeq(
     const v = fastValue(text);
     if (!v || v.value === null) return null;
     value.push(v.value);
-    items.push({ line: firstLine + i, isInt: v.isInt });
+    items.push(locatedValue(firstLine + i, v));
   }
   // Trailing comment lines belong to whatever follows.
   while (i > start && SKIP_LINE_RE.test(lines[i - 1]!)) i--;
@@ -176,20 +190,21 @@ function locate(
   }
   if (isSeq(target))
     return { line, isInt: false, items: target.items.map((it) => locate(it, doc, lineOf, line)) };
-  return { line, isInt: isIntNode(target) };
+  return isTimestampNode(target)
+    ? { line, isInt: false, isTimestamp: true }
+    : { line, isInt: isIntNode(target) };
 }
 
 /** The full parser, within the input limits (the caller has checked the frontmatter's size). */
 export function loadFull(yaml: string, firstLine: number): LoadedYaml {
-  const counter = new LineCounter();
-  const { doc, limit } = parseBoundedYamlDocument(yaml, counter);
+  const { doc, limit, text, lineCounter: counter } = parseBoundedYamlValues(yaml);
   if (limit) {
     const problem = { message: limit.message, line: firstLine - 1 + limit.line };
     return { value: null, root: null, problem: limit.code ? { ...problem, code: limit.code } : problem };
   }
   const problems = documentProblems(doc);
   const { value, errors } =
-    problems.length > 0 ? { value: null, errors: problems } : documentValue(doc, yaml);
+    problems.length > 0 ? { value: null, errors: problems } : documentValue(doc, text);
   const problem = errors[0];
   if (problem) {
     return {
@@ -205,5 +220,7 @@ export function loadFull(yaml: string, firstLine: number): LoadedYaml {
 
 /** PyYAML `safe_load` of frontmatter whose first line is `firstLine` in the file. */
 export function loadFrontmatterYaml(yaml: string, firstLine: number): LoadedYaml {
+  // The fast path takes any character in a comment; the full parser reports what PyYAML refuses.
+  if (pyYamlRefusal(yaml)) return loadFull(yaml, firstLine);
   return loadFlat(yaml, firstLine) ?? loadFull(yaml, firstLine);
 }

@@ -101,6 +101,69 @@ describe('parseTicket', () => {
   });
 });
 
+// CAR runs on Python: where Python's str, re and dict semantics differ from JavaScript's, car follows
+// Python (the full comparison is test/differential).
+describe('CAR’s rules as Python applies them', () => {
+  const opts = {
+    path: '/r/.codex-autorunner/tickets/TICKET-005.md',
+    relPath: '.codex-autorunner/tickets/TICKET-005.md',
+    agents: new Set(['codex', 'hermes', 'user']),
+  };
+  const codes = (text: string) => parseTicket(text, opts).issues.map((i) => i.code);
+
+  test('ticket names: `$` before a final newline, Unicode digits, Python’s case folding', () => {
+    assert.equal(ticketIndexFromName('TICKET-001.md\n'), 1);
+    assert.equal(ticketIndexFromName('TICKET-001.md\n\n'), null);
+    assert.equal(ticketIndexFromName('TICKET-١٢٣-arabic.md'), 123);
+    assert.equal(ticketIndexFromName('TICKET-００７.md'), 7);
+    assert.equal(ticketIndexFromName('TIC\u212aET-002.md'), 2);
+    assert.equal(ticketIndexFromName('T\u0131CKET-003.md'), 3);
+    assert.equal(ticketIndexFromName('TICKET-001.ｍｄ'), null);
+  });
+
+  test('a BOM hides the frontmatter from CAR, so it is an error', () => {
+    const t = parseTicket('\ufeff---\nagent: codex\ndone: true\n---\n', opts);
+    assert.deepEqual(codes('\ufeff---\nagent: codex\ndone: true\n---\n'), ['bom']);
+    assert.equal(t.frontmatter, null);
+    assert.equal(t.isDone, false);
+    assert.deepEqual(codes('\ufeff'), ['bom']);
+  });
+
+  test('only an agent of exactly `user` is the human step; others are lowercased (not their profile)', () => {
+    assert.deepEqual(codes('---\nagent: User\ndone: false\n---\n'), ['agent-invalid']);
+    const codex = parseTicket('---\nagent: Codex\nprofile: acceptEdits\ndone: false\n---\n', opts);
+    assert.deepEqual([codex.agent, codex.profile, codex.valid], ['codex', 'acceptEdits', true]);
+    const user = parseTicket('---\nagent: " user "\nprofile: Fast\ndone: false\n---\n', opts);
+    assert.deepEqual([user.agent, user.profile, user.valid], ['user', 'Fast', true]);
+    const alias = parseTicket('---\nagent: "Hermes-M4\\nx"\ndone: false\n---\n', opts);
+    assert.deepEqual([alias.agent, alias.profile], ['hermes', 'm4\nx']);
+  });
+
+  test('str() strips Python’s whitespace; a date is no str', () => {
+    const t = parseTicket(
+      '---\nticket_id: "\\x1ftkt_abcdef"\nagent: codex\ndone: false\ntitle: "\\x85T\\ufeff"\n---\n',
+      opts,
+    );
+    assert.deepEqual([t.ticketId, t.title], ['tkt_abcdef', 'T\ufeff']);
+    const dated = parseTicket(
+      '---\nagent: codex\ndone: false\ntitle: 2026-08-14\ngoal: "2026-08-14"\n---\n',
+      opts,
+    );
+    assert.deepEqual([dated.title, dated.goal, dated.frontmatter?.title], [null, '2026-08-14', '2026-08-14']);
+    assert.deepEqual(codes('---\nticket_id: 2026-08-14\nagent: codex\ndone: false\n---\n'), [
+      'ticket-id-invalid',
+    ]);
+    assert.deepEqual(codes('---\nagent: codex\ndone: false\ncontext:\n  - path: 2026-08-14\n---\n'), [
+      'context-path-missing',
+    ]);
+  });
+
+  test('lines end where Python’s splitlines() ends them, fences included', () => {
+    const t = parseTicket('---\u2028agent: codex\fdone: true\x85title: "a\u2029b"\x1c---\x1f\nbody', opts);
+    assert.deepEqual([t.valid, t.done, t.title], [true, true, 'a b']);
+  });
+});
+
 describe('loadTicketQueue', () => {
   test('directory rules on the dupes fixture', () => {
     const root = join(tmp, 'repo');

@@ -4,14 +4,20 @@ import { checkTextSize, INPUT_LIMITS } from '../input-limits.ts';
 import { type FrontmatterSplit, splitFrontmatter } from './frontmatter.ts';
 import { INVALID_FILENAME, lintFrontmatter } from './lint.ts';
 import { loadFrontmatterYaml } from './load.ts';
+import { pyDigitsValue, pyJoinLines } from './python-str.ts';
 import type { LintIssue, Ticket, TicketFields } from './types.ts';
 
-export const TICKET_NAME_RE = /^TICKET-(\d{3,})(?:[^/]*)\.md$/i;
+/**
+ * CAR's `^TICKET-(\d{3,})(?:[^/]*)\.md$` with re.IGNORECASE, as Python reads it: `\d` is any Unicode
+ * decimal digit, `$` also matches before a final newline, and the case folding matches `İ`, `ı` for
+ * `i` and the Kelvin sign for `k`.
+ */
+export const TICKET_NAME_RE = /^[Tt][Ii\u0130\u0131][Cc][Kk\u212a][Ee][Tt]-(\p{Nd}{3,})[^/]*\.[Mm][Dd]\n?$/u;
 
 /** The ticket number in a file name, or null when it is not a ticket name. */
 export function ticketIndexFromName(name: string): number | null {
   const digits = TICKET_NAME_RE.exec(name)?.[1];
-  return digits === undefined ? null : Number.parseInt(digits, 10);
+  return digits === undefined ? null : pyDigitsValue(digits);
 }
 
 /** A fresh id as CAR writes them: `tkt_` + uuid4 hex. */
@@ -59,6 +65,8 @@ const ABSENCE_MESSAGES = {
 } as const;
 
 const NOT_A_MAPPING = 'Missing or invalid YAML frontmatter (expected a mapping).';
+const BOM_MESSAGE =
+  'File starts with a UTF-8 byte order mark, so CAR finds no frontmatter in it; remove the mark.';
 
 interface ReadFrontmatter {
   data: Record<string, unknown> | null;
@@ -76,6 +84,7 @@ function readFrontmatter(
     fields: emptyFields(),
     issues: [{ file, line, message, code, severity: 'error' }],
   });
+  if (split.bom) return fail('bom', BOM_MESSAGE);
   if (split.yaml === null) {
     const [code, message] = ABSENCE_MESSAGES[split.absence ?? 'missing'];
     return fail(code, message);
@@ -83,7 +92,7 @@ function readFrontmatter(
   // Checked before parsing: the fence is on line 1.
   const tooBig = checkTextSize(split.yaml, INPUT_LIMITS.frontmatterBytes, 'frontmatter');
   if (tooBig) return fail(tooBig.code, tooBig.message);
-  const { value, root, problem } = loadFrontmatterYaml(split.yaml, split.yamlLine);
+  const { value, root, problem } = loadFrontmatterYaml(pyJoinLines(split.yaml), split.yamlLine);
   if (problem?.code) return fail(problem.code, problem.message, problem.line);
   if (problem) return fail('yaml-invalid', `YAML parse error: ${problem.message}`, problem.line);
   if (root === null) return fail('frontmatter-empty', NOT_A_MAPPING);
@@ -148,15 +157,6 @@ export function parseTicket(text: string, opts: ParseTicketOptions): Ticket {
   const issues: LintIssue[] = [];
   if (index === null)
     issues.push({ file, message: INVALID_FILENAME, code: 'filename-invalid', severity: 'error' });
-  if (split.bom) {
-    issues.push({
-      file,
-      line: 1,
-      message: 'File starts with a UTF-8 byte order mark; CAR reads such a ticket as having no frontmatter.',
-      code: 'bom',
-      severity: 'warning',
-    });
-  }
   const { data, fields, issues: fmIssues } = readFrontmatter(split, file, opts.agents);
   issues.push(...fmIssues);
   const valid = !issues.some((i) => i.severity === 'error');

@@ -3,10 +3,9 @@ import { spawnSync } from 'node:child_process';
 import { describe, test } from 'node:test';
 import { isDeepStrictEqual } from 'node:util';
 import { isMap, isScalar } from 'yaml';
-import { isIntNode, parseYaml, parseYamlDocument } from './yaml.ts';
+import { isIntNode, parseBoundedYamlValues, parseYaml, parseYamlDocument } from './yaml.ts';
 
-// Scalars and documents where YAML 1.2, YAML 1.1 and PyYAML tend to disagree. Known gap, left out:
-// a flow collection as an implicit key (`a: [a, b]: c`) parses here but is an error in PyYAML.
+// Scalars and documents where YAML 1.2, YAML 1.1 and PyYAML tend to disagree.
 const SCALARS = [
   '010',
   '0o10',
@@ -132,6 +131,21 @@ const DOCUMENTS = [
   '? a\n: 1',
   'a: !!binary aGVsbG8=',
   '%YAML 1.1\n---\na: 1',
+  'a: [a, b]: c',
+  'a:\tb',
+  'a: b\t# c',
+  "a: 'x\ty' #\tc",
+  'a: &x.y 1',
+  'a: &x-y_1 1\nb: *x-y_1',
+  'a: "x\ny"',
+  "a:\n  b: 'x\n\n  y'",
+  'a: |\n  x\n  y',
+  'a: >+\n  x',
+  'a: !!omap [x: 1, y: 2]',
+  'a: !!pairs [x: 1, x: 2]',
+  '? [a]\n: 1',
+  'a: 1\n? x\n- item',
+  'a: "\x07"',
 ];
 
 const PYTHON = `
@@ -242,5 +256,57 @@ describe('parseYaml', () => {
   test('empty and comment-only documents are null', () => {
     assert.deepEqual(parseYaml(''), { value: null, errors: [] });
     assert.deepEqual(parseYaml('# x\n'), { value: null, errors: [] });
+  });
+
+  test('what PyYAML refuses and the yaml package reads is an error (pyyaml-compat.ts)', () => {
+    const refused: Array<[string, RegExp]> = [
+      ['a: 1 # \x07', /unacceptable character #x0007/],
+      ['a: x\x7fy', /unacceptable character #x007f/],
+      ['a:\tb', /found character '\\t'/],
+      ['a: b\t', /found character '\\t'/],
+      ['a: b\tc', /found character '\\t'/],
+      ['a:\n\t- b', /found character '\\t'/],
+      ['a: |\n\tb', /found character '\\t'/],
+      ['a: &x.y 1', /while scanning an anchor/],
+      ['? {a: 1}\n: 2', /unhashable key/],
+      ['[a, b]: c', /unhashable key/],
+      ['a: [x, y]: c', /mapping values are not allowed here/],
+      ['a: 1\n? x\n- item', /expected <block end>/],
+    ];
+    for (const [text, message] of refused) {
+      assert.match(parseYaml(text).errors[0]?.message ?? 'parsed', message, JSON.stringify(text));
+    }
+    // Tabs inside quotes, comments and block scalar content are fine.
+    assert.deepEqual(parseYaml("a: 'x\ty' #\tc\nb: |\n  p\tq\n").value, { a: 'x\ty', b: 'p\tq\n' });
+  });
+
+  test('PyYAML’s values where the yaml package’s differ', () => {
+    // A block scalar that ends the text has no final line break (CAR's frontmatter never ends with one).
+    assert.deepEqual(parseYaml('a: |\n  x\n  y').value, { a: 'x\ny' });
+    assert.deepEqual(parseYaml('a: >\n  x\n  y').value, { a: 'x y' });
+    assert.deepEqual(parseYaml('a: |\n  x\n').value, { a: 'x\n' });
+    // !!omap and !!pairs are lists of pairs, in order, duplicates kept (not a Map, which JSON loses).
+    assert.deepEqual(parseYaml('a: !!omap [x: 1, y: 2]\nb: !!pairs [x: 1, x: 2]').value, {
+      a: [
+        ['x', 1],
+        ['y', 2],
+      ],
+      b: [
+        ['x', 1],
+        ['x', 2],
+      ],
+    });
+    assert.match(parseYaml('a: !!omap [x, y]').errors[0]?.message ?? '', /expected a mapping of length 1/);
+  });
+
+  test('parseBoundedYamlValues joins a quoted value continued on lines without indentation', () => {
+    const text = 'a: "x\ny"\nb:\n  c: \'p\n\nq\'\nd: 1';
+    assert.ok(parseYamlDocument(text).errors.length > 0, 'the yaml package alone refuses it');
+    assert.deepEqual(parseYaml(text).value, { a: 'x y', b: { c: 'p\nq' }, d: 1 });
+    const { doc, text: parsed } = parseBoundedYamlValues(text);
+    assert.deepEqual(doc?.toJS(), { a: 'x y', b: { c: 'p\nq' }, d: 1 });
+    assert.equal(parsed.split('\n').length, text.split('\n').length, 'lines stay where they were');
+    // A document marker inside the value is refused by PyYAML too.
+    assert.ok((parseBoundedYamlValues('a: "x\n---\ny"').doc?.errors.length ?? 0) > 0);
   });
 });

@@ -1,10 +1,15 @@
 // YAML reading that matches PyYAML's `safe_load` (YAML 1.1 resolvers), which is what CAR uses for
 // ticket frontmatter. The `yaml` package does the parsing; only plain-scalar resolution is replaced.
 import {
+  type CollectionTag,
   type Document,
   type DocumentOptions,
+  isAlias,
+  isMap,
+  isNode,
+  isPair,
   isScalar,
-  type LineCounter,
+  LineCounter,
   type Pair,
   type ParseOptions,
   parseDocument,
@@ -12,8 +17,16 @@ import {
   type ScalarTag,
   type SchemaOptions,
   type YAMLMap,
+  YAMLParseError,
+  YAMLSeq,
 } from 'yaml';
 import { lineAndColumn, parseDocumentWithinLimits, type YamlLimitProblem } from '../yaml-limits.ts';
+import {
+  dropFinalBreakAtEnd,
+  indentQuotedContinuations,
+  pyYamlRefusal,
+  unhashableKey,
+} from './pyyaml-compat.ts';
 
 const INT_TAG = 'tag:yaml.org,2002:int';
 const FLOAT_TAG = 'tag:yaml.org,2002:float';
@@ -147,18 +160,75 @@ export function resolvePlain(source: string): Scalar | null {
   return new Scalar(source);
 }
 
+type ToJSContext = Parameters<YAMLSeq['toJSON']>[1];
+
+function nodeValue(node: unknown, ctx: ToJSContext): unknown {
+  return isNode(node) ? (node as YAMLSeq).toJSON('', ctx) : node;
+}
+
+/**
+ * PyYAML's `!!omap` and `!!pairs`: a list of [key, value] pairs, in order, duplicates kept (the `yaml`
+ * package makes an omap a Map, which JSON writes as `{}`, and refuses duplicates).
+ */
+class PairList extends YAMLSeq {
+  override toJSON(_?: unknown, ctx?: ToJSContext): unknown[] {
+    return this.items.map((item) =>
+      isPair(item) ? [nodeValue(item.key, ctx), nodeValue(item.value, ctx)] : nodeValue(item, ctx),
+    );
+  }
+}
+
+function pairListTag(tag: string): CollectionTag {
+  return {
+    tag,
+    collection: 'seq',
+    nodeClass: PairList,
+    resolve(seq, onError) {
+      const list = new PairList();
+      for (const item of seq.items) {
+        const pair = isPair(item) ? item : isMap(item) && item.items.length === 1 ? item.items[0] : undefined;
+        if (pair) list.items.push(pair);
+        else onError(`expected a mapping of length 1 in ${tag.replace('tag:yaml.org,2002:', '!!')}`);
+      }
+      return list;
+    },
+  };
+}
+
 const OPTIONS: ParseOptions & DocumentOptions & SchemaOptions = {
   version: '1.1',
   schema: 'failsafe',
-  customTags: [...TAGS, 'binary', 'omap', 'pairs', 'set'],
+  customTags: [
+    ...TAGS,
+    'binary',
+    pairListTag('tag:yaml.org,2002:omap'),
+    pairListTag('tag:yaml.org,2002:pairs'),
+    'set',
+  ],
   merge: true,
   // PyYAML keeps the last of duplicate keys silently.
   uniqueKeys: false,
 };
 
+/**
+ * `doc` as PyYAML would read `text` (pyyaml-compat.ts): what PyYAML refuses is added as a parse error,
+ * and a block scalar that ends the text loses the final line break PyYAML would not add.
+ */
+function asPyYaml(doc: Document.Parsed, text: string): Document.Parsed {
+  dropFinalBreakAtEnd(doc, text);
+  const refusal = pyYamlRefusal(text) ?? unhashableKey(doc);
+  if (refusal) {
+    const { offset, message } = refusal;
+    const error = new YAMLParseError([offset, offset + 1], 'UNEXPECTED_TOKEN', message);
+    error.linePos = [lineAndColumn(text, offset)];
+    doc.errors.unshift(error);
+  }
+  return doc;
+}
+
 /** Parses YAML text into a Document whose plain scalars resolve like PyYAML's safe_load. */
 export function parseYamlDocument(text: string, lineCounter?: LineCounter): Document.Parsed {
-  return parseDocument(text, lineCounter ? { ...OPTIONS, lineCounter } : OPTIONS);
+  return asPyYaml(parseDocument(text, lineCounter ? { ...OPTIONS, lineCounter } : OPTIONS), text);
 }
 
 function limitProblem(text: string, limit: YamlLimitProblem): YamlProblem {
@@ -175,7 +245,33 @@ export function parseBoundedYamlDocument(
   lineCounter?: LineCounter,
 ): { doc: Document.Parsed; limit: null } | { doc: null; limit: YamlProblem } {
   const { doc, limit } = parseDocumentWithinLimits(text, lineCounter ? { ...OPTIONS, lineCounter } : OPTIONS);
-  return limit ? { doc: null, limit: limitProblem(text, limit) } : { doc, limit: null };
+  return limit ? { doc: null, limit: limitProblem(text, limit) } : { doc: asPyYaml(doc, text), limit: null };
+}
+
+const UNCLOSED_QUOTE_RE = /^Missing closing ["']quote/;
+
+/**
+ * parseBoundedYamlDocument for reading values, never for edits: when a quoted value seems unclosed
+ * to the `yaml` package because its continuation lines are not indented enough (PyYAML joins them
+ * whatever their indent), the text is parsed again with them indented (pyyaml-compat.ts). `text` is
+ * what was parsed (line breaks unchanged) and `lineCounter` counts its lines.
+ */
+export function parseBoundedYamlValues(source: string): (
+  | { doc: Document.Parsed; limit: null }
+  | { doc: null; limit: YamlProblem }
+) & {
+  text: string;
+  lineCounter: LineCounter;
+} {
+  const lineCounter = new LineCounter();
+  const first = parseBoundedYamlDocument(source, lineCounter);
+  if (!first.doc?.errors.some((e) => e.code === 'MISSING_CHAR' && UNCLOSED_QUOTE_RE.test(e.message))) {
+    return { ...first, text: source, lineCounter };
+  }
+  const text = indentQuotedContinuations(source);
+  if (text === source) return { ...first, text: source, lineCounter };
+  const again = new LineCounter();
+  return { ...parseBoundedYamlDocument(text, again), text, lineCounter: again };
 }
 
 /**
@@ -213,8 +309,8 @@ export function documentValue(doc: Document.Parsed, text: string): { value: unkn
  * PyYAML-compatible `safe_load`: the value (null for an empty document) and any problems, an input
  * limit hit among them (with its `code`). Callers check the size of the text first.
  */
-export function parseYaml(text: string): { value: unknown; errors: YamlProblem[] } {
-  const { doc, limit } = parseBoundedYamlDocument(text);
+export function parseYaml(source: string): { value: unknown; errors: YamlProblem[] } {
+  const { doc, limit, text } = parseBoundedYamlValues(source);
   if (limit) return { value: null, errors: [limit] };
   const errors = documentProblems(doc);
   return errors.length > 0 ? { value: null, errors } : documentValue(doc, text);
@@ -223,6 +319,24 @@ export function parseYaml(text: string): { value: unknown; errors: YamlProblem[]
 /** True when a node is a plain-resolved or `!!int`-tagged integer (not a float). */
 export function isIntNode(node: unknown): boolean {
   return node instanceof Scalar && node.tag === INT_TAG && typeof node.value === 'number';
+}
+
+/** True when a node is a timestamp: car keeps its text, PyYAML constructs a date (not a str). */
+export function isTimestampNode(node: unknown): boolean {
+  return node instanceof Scalar && node.tag === TIMESTAMP_TAG;
+}
+
+/** Top-level keys of a mapping document whose (last) value is a timestamp, aliases followed. */
+export function timestampKeys(doc: Document.Parsed): Set<string> {
+  const keys = new Set<string>();
+  if (!isMap(doc.contents)) return keys;
+  for (const pair of doc.contents.items) {
+    if (!isScalar(pair.key) || typeof pair.key.value !== 'string') continue;
+    const value = isAlias(pair.value) ? pair.value.resolve(doc) : pair.value;
+    if (isTimestampNode(value)) keys.add(pair.key.value);
+    else keys.delete(pair.key.value);
+  }
+  return keys;
 }
 
 /** The pair for a top-level key; the last of duplicates wins, as in PyYAML. */

@@ -83,26 +83,51 @@ export interface EvidenceEntry extends EvidenceRecord {
 }
 
 /**
+ * The command output tails of an evidence file, by command index: only those, and only where the
+ * file's command matches the row's. The row (car's own store) is the record; the file may have been
+ * edited or damaged, and a wrong type there must not reach the renderers.
+ */
+function outputTails(file: string, commands: readonly EvidenceCommand[]): Map<number, string> {
+  const tails = new Map<number, string>();
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(readFileSync(file, 'utf8'));
+  } catch {
+    return tails;
+  }
+  const listed = (parsed as { commands?: unknown } | null)?.commands;
+  if (!Array.isArray(listed)) return tails;
+  commands.forEach((command, i) => {
+    const entry = listed[i] as { command?: unknown; output_tail?: unknown } | null | undefined;
+    if (entry?.command === command.command && typeof entry.output_tail === 'string') {
+      tails.set(i, entry.output_tail);
+    }
+  });
+  return tails;
+}
+
+/**
  * Every evidence record of a ticket across runs, newest first: the store's `evidence` artifacts,
  * completed with the output tails from the JSON files next to them (the row alone when the run folder
- * was removed).
+ * was removed or its file cannot be read as one).
  */
 export function collectEvidence(store: RunStore, root: string, ticketId: string): EvidenceEntry[] {
   const out: EvidenceEntry[] = [];
   for (const run of store.listRuns({ limit: 100_000 })) {
     for (const artifact of store.listArtifacts(run.id)) {
       if (artifact.kind !== 'evidence' || artifact.metadata.ticket_id !== ticketId) continue;
-      let record = artifact.metadata as unknown as EvidenceRecord;
-      try {
-        record = {
-          ...record,
-          ...(JSON.parse(readFileSync(join(root, artifact.path), 'utf8')) as object),
-          ticket_id: ticketId,
-        };
-      } catch {
-        // the row is still the record
-      }
-      out.push({ ...record, path: artifact.path, recorded_at: artifact.createdAt });
+      const record = artifact.metadata as unknown as EvidenceRecord;
+      const tails = outputTails(join(root, artifact.path), record.commands);
+      const commands = record.commands.map((c, i) =>
+        tails.has(i) ? { ...c, output_tail: tails.get(i)! } : c,
+      );
+      out.push({
+        ...record,
+        commands,
+        ticket_id: ticketId,
+        path: artifact.path,
+        recorded_at: artifact.createdAt,
+      });
     }
   }
   return out.sort((a, b) => (a.recorded_at < b.recorded_at ? 1 : a.recorded_at > b.recorded_at ? -1 : 0));
