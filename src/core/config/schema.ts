@@ -172,6 +172,14 @@ export const CarConfigSchema = mapping({
     .default(DEFAULT_AGENTS),
   ticket_flow: ticketFlow,
   verify,
+  /**
+   * CAR's legacy loop section. car acts on `stop_after_runs` only (the other keys are in ignored.ts).
+   * CAR accepted any integer and checked it after each agent turn, so 0 or less still let one turn
+   * run; car does the same rather than refuse a file CAR loads.
+   */
+  runner: mapping({
+    stop_after_runs: z.int({ error: 'must be an integer or null' }).nullable().default(null),
+  }).prefault({}),
   git: mapping({
     auto_commit: bool().default(false),
     // CAR's default; placeholders are {run_id}, {turn}, {ticket}.

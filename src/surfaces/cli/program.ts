@@ -141,9 +141,15 @@ export function buildProgram(io: CliIo): Command {
       .description(
         'work the ticket queue in the foreground until it pauses or finishes (exit 5 when paused)',
       ),
-  ).action(async (opts, cmd: Command) =>
-    (await import('./commands/flow.ts')).runCommand(io, global(cmd), opts),
-  );
+  )
+    .option(
+      '--stop-after-runs <n>',
+      "pause after n agent turns of this invocation (default: runner.stop_after_runs, CAR's key)",
+      positiveInt,
+    )
+    .action(async (opts, cmd: Command) =>
+      (await import('./commands/flow.ts')).runCommand(io, global(cmd), opts),
+    );
 
   const flow = program.command('flow').description('start, watch and steer ticket-flow runs');
   startFlags(flow.command('start').description('start (or continue) a run in a background worker'))

@@ -67,7 +67,7 @@ async function foreground(
   io: CliIo,
   control: FlowControl,
   runId: string,
-  opts: { quiet?: boolean } = {},
+  opts: { quiet?: boolean; stopAfterRuns?: number } = {},
 ): Promise<FlowOutcome> {
   const printer = opts.quiet ? null : new ProgressPrinter(io);
   const abort = new AbortController();
@@ -86,6 +86,7 @@ async function foreground(
       repo: createRepoState(control.paths.root, { unsetEnv: secretEnvToRemove(control.config) }),
       resolveAgent: createAgentResolver(control.config, { root: control.paths.root }),
       signal: abort.signal,
+      ...(opts.stopAfterRuns !== undefined ? { stopAfterRuns: opts.stopAfterRuns } : {}),
       ...(printer ? { onProgress: printer.onProgress } : {}),
       ...(io.exit ? { guard: { stderr: io.stderr, exit: io.exit } } : {}),
     });
@@ -99,6 +100,8 @@ async function foreground(
 interface StartFlags {
   new?: boolean;
   maxTotalTurns?: number;
+  /** `car run` only: agent turns before this invocation pauses the run. */
+  stopAfterRuns?: number;
   force?: boolean;
   foreground?: boolean;
   json?: boolean;
@@ -118,7 +121,14 @@ export async function runCommand(io: CliIo, global: GlobalOptions, flags: StartF
   try {
     const prepared = await guarded(() => control.prepareStart(startOptions(flags)));
     io.stdout(`${prepared.action} run ${prepared.run.id}\n`);
-    const outcome = await guarded(() => foreground(io, control, prepared.run.id));
+    const outcome = await guarded(() =>
+      foreground(
+        io,
+        control,
+        prepared.run.id,
+        flags.stopAfterRuns !== undefined ? { stopAfterRuns: flags.stopAfterRuns } : {},
+      ),
+    );
     const code = outcomeExit(outcome);
     if (code !== EXIT.ok) throw new CliError('', code);
   } finally {
