@@ -1,5 +1,6 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { CAR_VERSION } from '../version.ts';
+import { carAliasHelp } from './car-aliases.ts';
 import type { GlobalOptions } from './context.ts';
 import type { CliIo } from './io.ts';
 
@@ -413,6 +414,9 @@ export function buildProgram(io: CliIo): Command {
     .action(async (opts, cmd: Command) =>
       (await import('./commands/doctor.ts')).doctorCommand(io, global(cmd), opts),
     );
+
+  // CAR's command names: main.ts rewrites them to these commands before parsing (car-aliases.ts)
+  program.addHelpText('after', carAliasHelp());
 
   return program;
 }
