@@ -5,6 +5,7 @@ import type { RunJson } from '../core/flow/run-json.ts';
 import { runJson as buildRunJson } from '../core/flow/run-report.ts';
 import { DEFAULT_MAX_TOTAL_TURNS } from '../core/flow/settings.ts';
 import { loadState } from '../core/flow/state.ts';
+import { readCarFlowsDb } from '../core/store/car-flows-db.ts';
 import type { Run } from '../core/store/types.ts';
 
 /** The run as JSON (core/flow/run-json.ts), with the limits of its settings. */
@@ -63,5 +64,6 @@ export function flowStatusReport(control: FlowControl, runId?: string) {
     recommended_action: run
       ? recommendedAction(run, workerAlive)
       : 'car flow start (or car run) begins the first run',
+    car_flows_db: readCarFlowsDb(control.paths.root),
   };
 }

@@ -310,6 +310,15 @@ export async function flowStatus(
       `tickets: ${tickets.done}/${tickets.total} done${tickets.next ? `, next ${tickets.next}` : ''}\n`,
     );
     io.stdout(`next step: ${report.recommended_action}\n`);
+    const car = report.car_flows_db;
+    if (car) {
+      const latest = car.latest ? `, latest ${car.latest.run_id} ${car.latest.status}` : '';
+      io.stdout(
+        car.error
+          ? `CAR's history: ${car.file} could not be read (${car.error}); car does not need it\n`
+          : `CAR's history: ${car.file}, ${car.ticket_flow_runs} ticket_flow run(s)${latest}; not imported (car keeps its runs in car.db)\n`,
+      );
+    }
   } finally {
     control.close();
   }
