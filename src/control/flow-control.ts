@@ -466,6 +466,8 @@ export interface WorkerOptions {
   onProgress?: (progress: FlowProgress) => void;
   /** Given by a process that runs the flow as its main job: a silent end of the run becomes a recorded failure. */
   guard?: GuardIo;
+  /** Agent turns this worker runs before pausing (`car run --stop-after-runs`), over the config's. */
+  stopAfterRuns?: number;
 }
 
 /**
@@ -504,7 +506,10 @@ export async function runWorker(opts: WorkerOptions): Promise<FlowOutcome> {
       store: control.store,
       repo: opts.repo,
       resolveAgent: opts.resolveAgent,
-      settings: control.settings(run),
+      settings: {
+        ...control.settings(run),
+        ...(opts.stopAfterRuns !== undefined ? { stopAfterRuns: opts.stopAfterRuns } : {}),
+      },
       knownAgents: knownAgentIds(control.config),
       awaiting,
       ...(opts.signal ? { signal: opts.signal } : {}),

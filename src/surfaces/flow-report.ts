@@ -5,6 +5,7 @@ import type { RunJson } from '../core/flow/run-json.ts';
 import { runJson as buildRunJson } from '../core/flow/run-report.ts';
 import { DEFAULT_MAX_TOTAL_TURNS } from '../core/flow/settings.ts';
 import { loadState } from '../core/flow/state.ts';
+import { readCarFlowsDb } from '../core/store/car-flows-db.ts';
 import type { Run } from '../core/store/types.ts';
 
 /** The run as JSON (core/flow/run-json.ts), with the limits of its settings. */
@@ -50,13 +51,19 @@ export function flowStatusReport(control: FlowControl, runId?: string) {
   const last = run
     ? control.store.listEvents(run.id, { afterSeq: Math.max(0, run.lastEventSeq - 1), limit: 1 })[0]
     : undefined;
+  const json = run ? runJson(run, control) : null;
   return {
-    run: run ? runJson(run, control) : null,
+    // CAR's `ticket-flow status --json` has the run's fields at the top level, where scripts read them
+    ...json,
+    run: json,
     worker,
     tickets,
+    ticket_progress: { done: tickets.done, total: tickets.total },
     last_event: last ? { seq: last.seq, type: last.type, at: last.at } : null,
+    last_event_at: last?.at ?? null,
     recommended_action: run
       ? recommendedAction(run, workerAlive)
       : 'car flow start (or car run) begins the first run',
+    car_flows_db: readCarFlowsDb(control.paths.root),
   };
 }

@@ -33,7 +33,8 @@ export function hubStatusReport(hub: Hub, reader: HubStatusReader) {
     hub_root: hub.root,
     generated_at: new Date().toISOString(),
     summary: { repos: repos.length, ...summarize(repos) },
-    repos,
+    // CAR's `hub repos --json` names a repo's id and state `repo_id` and `status`
+    repos: repos.map((r) => ({ repo_id: r.id, status: r.state, ...r })),
     supervisor: supervisorReport(hub),
     manifest_issues: manifest.issues,
   };

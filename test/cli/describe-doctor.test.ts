@@ -285,7 +285,7 @@ describe('car doctor --json', () => {
       [
         [
           'warning',
-          'accepted for CAR compatibility but ignored: ticket_flow.auto_resume (set by .codex-autorunner/repo.override.yml)',
+          "accepted for CAR compatibility but ignored: ticket_flow.auto_resume (set by .codex-autorunner/repo.override.yml): car's chat bots resume a run whenever a reply answers its dispatch",
         ],
       ],
     );

@@ -81,6 +81,39 @@ test('max_wallclock pauses once the active time is used; resume grants a new bud
   assert.equal(h.agent.turnsRun, 4, 'resume granted another full budget');
 });
 
+test("stop_after_runs (CAR's runner.stop_after_runs) pauses after n agent turns of each worker; the queue done on the nth completes", async (t) => {
+  const h = setup({ tickets: 2 });
+  t.after(() => h.cleanup());
+  const config = { ...DEFAULT_CONFIG, runner: { ...DEFAULT_CONFIG.runner, stop_after_runs: 2 } };
+  const control = h.control(config);
+  const { run } = await control.prepareStart();
+  const work = (stopAfterRuns?: number) =>
+    runWorker({
+      control,
+      runId: run.id,
+      repo: h.repo,
+      resolveAgent: resolverFor(h.agent),
+      ...(stopAfterRuns !== undefined ? { stopAfterRuns } : {}),
+    });
+
+  h.agent.script(...times(2, makeProgress()), finishTicket(), makeProgress());
+  assertOutcome(h, run.id, await work(), 'paused', 'stop_after_runs');
+  assert.equal(h.agent.turnsRun, 2);
+  assert.deepEqual(h.store.getRun(run.id)!.reasonDetails, { runs: 2, stop_after_runs: 2 });
+
+  // the next worker counts afresh; a ticket finished on the way does not end the count
+  await control.resume(run.id);
+  assertOutcome(h, run.id, await work(), 'paused', 'stop_after_runs');
+  assert.equal(h.agent.turnsRun, 4, 'two more turns: the first ticket finished, one turn on the second');
+
+  // the invocation's own count (car run --stop-after-runs) overrides the config's
+  h.agent.script(finishTicket());
+  await control.resume(run.id);
+  assertOutcome(h, run.id, await work(1), 'completed', 'all_done');
+  assert.equal(h.agent.turnsRun, 5, 'the turn that finishes the queue completes the run, not pauses it');
+  assert.equal(h.state(run.id).totalTurns, 5);
+});
+
 test('loop guard: two turns without a repo change pause with loop_no_diff and a runner dispatch', async (t) => {
   const h = setup({ tickets: 1 });
   t.after(() => h.cleanup());

@@ -412,15 +412,61 @@ test('keys accepted for CAR but ignored are listed when a layer sets them to som
     ].join('\n'),
   });
   const { ignored } = loadConfig(root, { CAR__TICKET_FLOW__AUTO_RESUME: 'true' });
-  assert.deepEqual(ignored, [
-    { key: 'ticket_flow.auto_resume', source: 'CAR__TICKET_FLOW__AUTO_RESUME' },
-    { key: 'server.base_path', source: REPO_CONFIG },
-    { key: 'agents.hermes.default_profile', source: REPO_CONFIG },
-    { key: 'agents.mybot.profiles', source: REPO_CONFIG },
-  ]);
+  assert.ok(
+    ignored.every((s) => s.why.length > 0),
+    'each says why',
+  );
+  assert.deepEqual(
+    ignored.map(({ key, source }) => ({ key, source })),
+    [
+      { key: 'ticket_flow.auto_resume', source: 'CAR__TICKET_FLOW__AUTO_RESUME' },
+      { key: 'server.base_path', source: REPO_CONFIG },
+      { key: 'agents.hermes.default_profile', source: REPO_CONFIG },
+      { key: 'agents.mybot.profiles', source: REPO_CONFIG },
+    ],
+  );
   // defaults, set or not, are what car does anyway
   assert.deepEqual(
     loadConfig(repo({ [REPO_CONFIG]: 'ticket_flow: {auto_resume: false}\n' }), {}).ignored,
     [],
+  );
+});
+
+test("CAR's sections car lacks are listed with the reason, unless switched off or at CAR's default", () => {
+  const root = repo({
+    'codex-autorunner.yml': [
+      'review: {enabled: true, agent: opencode}',
+      'voice: {enabled: false, provider: local_whisper}',
+      'runner: {sleep_seconds: 5, no_progress_threshold: 5, stop_after_runs: 3}',
+      'docs: {spec: .codex-autorunner/contextspace/spec.md}',
+      'pma: {enabled: true}',
+      'notifications: {events: [run_finished, paused]}',
+    ].join('\n'),
+  });
+  const { ignored, config } = loadConfig(root, {});
+  assert.deepEqual(
+    ignored.map((s) => `${s.key} (${s.source})`),
+    [
+      'review (codex-autorunner.yml)',
+      'runner.no_progress_threshold (codex-autorunner.yml)',
+      'notifications.events (codex-autorunner.yml)',
+      'pma (codex-autorunner.yml)',
+    ],
+    'voice is off, sleep_seconds and docs are at CAR default, stop_after_runs is acted on',
+  );
+  assert.match(ignored.find((s) => s.key === 'review')!.why, /no review flow/);
+  assert.deepEqual(config.notifications.events, ['paused'], "CAR's event names are dropped");
+});
+
+test("notifications.events: CAR's names load; `all` is every notice, a list of only CAR's names keeps the default", () => {
+  const events = (list: string) =>
+    loadConfig(repo({ [REPO_CONFIG]: `notifications: {events: ${list}}\n` }), {}).config.notifications.events;
+  assert.deepEqual(events('[run_finished, run_error, tui_idle]'), DEFAULT_CONFIG.notifications.events);
+  assert.deepEqual(events('[all]'), DEFAULT_CONFIG.notifications.events);
+  assert.deepEqual(events('[failed, run_error]'), ['failed']);
+  assert.deepEqual(events('[]'), [], 'an empty list still means no notices');
+  assert.throws(
+    () => events('[sometimes]'),
+    /notifications\.events\[0\] must be one of: paused, .* \(or CAR's run_finished, .*all\)/,
   );
 });

@@ -38,6 +38,33 @@ export const NOTICE_EVENTS = [
   'recovered',
   'waiting',
 ] as const;
+/**
+ * CAR's names in `notifications.events`: its webhook notifier's events (core/notifications.py), which
+ * CAR's ticket flow no longer sends, and `all`. A CAR config must load: `all` means every notice, the
+ * others are ignored (ignored.ts says so), and a list of only those keeps car's default notices.
+ */
+export const CAR_NOTIFICATION_EVENTS = [
+  'run_finished',
+  'run_error',
+  'tui_idle',
+  'tui_session_finished',
+] as const;
+type NoticeEvent = (typeof NOTICE_EVENTS)[number];
+const isNotice = (e: string): e is NoticeEvent => (NOTICE_EVENTS as readonly string[]).includes(e);
+const noticeEvents = () =>
+  z
+    .array(
+      z.enum([...NOTICE_EVENTS, ...CAR_NOTIFICATION_EVENTS, 'all'], {
+        error: `must be one of: ${NOTICE_EVENTS.join(', ')} (or CAR's ${CAR_NOTIFICATION_EVENTS.join(', ')}, all)`,
+      }),
+      { error: 'must be a list' },
+    )
+    .transform((events): NoticeEvent[] => {
+      if (events.includes('all')) return [...NOTICE_EVENTS];
+      const ours = events.filter(isNotice);
+      return ours.length === 0 && events.length > 0 ? [...NOTICE_EVENTS] : ours;
+    })
+    .default([...NOTICE_EVENTS]);
 const stringList = () => z.array(str(), { error: 'must be a list of strings' });
 const argv = () =>
   z
@@ -177,6 +204,14 @@ export const CarConfigSchema = mapping({
     .default(DEFAULT_AGENTS),
   ticket_flow: ticketFlow,
   verify,
+  /**
+   * CAR's legacy loop section. car acts on `stop_after_runs` only (the other keys are in ignored.ts).
+   * CAR accepted any integer and checked it after each agent turn, so 0 or less still let one turn
+   * run; car does the same rather than refuse a file CAR loads.
+   */
+  runner: mapping({
+    stop_after_runs: z.int({ error: 'must be an integer or null' }).nullable().default(null),
+  }).prefault({}),
   git: mapping({
     auto_commit: bool().default(false),
     // CAR's default; placeholders are {run_id}, {turn}, {ticket}.
@@ -212,11 +247,7 @@ export const CarConfigSchema = mapping({
       .union([z.boolean(), z.literal('auto')], { error: 'must be true, false or "auto"' })
       .default('auto'),
     /** Which run events become chat notices. */
-    events: z
-      .array(z.enum(NOTICE_EVENTS, { error: `must be one of: ${NOTICE_EVENTS.join(', ')}` }), {
-        error: 'must be a list',
-      })
-      .default([...NOTICE_EVENTS]),
+    events: noticeEvents(),
     /** Seconds between looks at the run store for new events. */
     poll_seconds: positiveNumber().default(2),
     /** Least time between two messages to the same chat (platform flood limits). */

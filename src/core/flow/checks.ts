@@ -1,6 +1,7 @@
 // The stop rules: what a person asked for (pause, stop, an aborted signal), and what must hold before
 // another agent turn on a ticket (valid frontmatter, an agent ticket, the turn, token and wall-clock
-// budgets). Budgets only stop another turn: a run whose last turn finished the queue completes.
+// budgets, the worker's stop-after-runs count). Budgets only stop another turn: a run whose last turn
+// finished the queue completes.
 import { frontmatterFix, type Ticket } from '../tickets/index.ts';
 import { ticketVerifyCommands } from '../verify/commands.ts';
 import { type FlowOutcome, stopped } from './flow-types.ts';
@@ -50,6 +51,14 @@ export async function checkBeforeTurn(
   }
   if (state.totalTurns >= state.turnLimit) {
     return ctx.pause('max_turns', `Max turns reached (${state.totalTurns}). Review the tickets and resume.`);
+  }
+  const runs = state.totalTurns - ctx.turnsAtStart;
+  if (settings.stopAfterRuns !== null && runs >= settings.stopAfterRuns) {
+    return ctx.pause(
+      'stop_after_runs',
+      `Stopped after ${runs} agent turn(s) of this worker (stop after runs: ${settings.stopAfterRuns}). car run continues.`,
+      { runs, stop_after_runs: settings.stopAfterRuns },
+    );
   }
   const budget = tightestTokenBudget(state, settings);
   if (budget && budget.used >= budget.limit) return budgetPause(ctx, ticket, budget);

@@ -42,8 +42,10 @@ export class FlowEngine {
    * then goes on from its last record, as a restarted worker would (disk-wait.ts).
    */
   async run(runId: string): Promise<FlowOutcome> {
+    let turnsAtStart: number | undefined;
     for (;;) {
-      const ctx = this.#context(runId);
+      const ctx = this.#context(runId, turnsAtStart);
+      turnsAtStart = ctx.turnsAtStart;
       try {
         return await this.#work(ctx);
       } catch (err) {
@@ -58,8 +60,8 @@ export class FlowEngine {
     }
   }
 
-  /** The run as last recorded. */
-  #context(runId: string): RunContext {
+  /** The run as last recorded; `turnsAtStart` carries this call's turn count over a disk wait. */
+  #context(runId: string, turnsAtStart?: number): RunContext {
     const run = this.#deps.store.getRun(runId);
     if (!run) throw new Error(`no such run: ${runId}`);
     return new RunContext(this.#deps, {
@@ -67,6 +69,7 @@ export class FlowEngine {
       state: loadState(run.state, this.#deps.settings.maxTotalTurns),
       paths: runPaths(this.#deps.root, runId),
       cache: this.#ticketCache,
+      ...(turnsAtStart !== undefined ? { turnsAtStart } : {}),
     });
   }
 

@@ -72,6 +72,12 @@ export const REASONS = {
     resumeResets: 'turn_limit',
     next: 'review the tickets, then car flow resume',
   },
+  stop_after_runs: {
+    status: 'paused',
+    blocking: false,
+    resumeResets: null,
+    next: 'car run (or car flow resume) continues; each worker counts its agent turns afresh',
+  },
   max_wallclock: {
     status: 'paused',
     blocking: false,

@@ -32,6 +32,8 @@ export class RunContext {
   /** Parsed tickets by file, reused while the file's stat stamp is unchanged. */
   readonly ticketCache: TicketCache;
   readonly sessions: AgentSessions;
+  /** The run's turn count when this engine started working it: `stop_after_runs` counts from here. */
+  readonly turnsAtStart: number;
   /** Time the current step spent waiting for a quota reset, which is not working time. */
   idleMs = 0;
   /** The tree as the last look left it; reused until a turn or a commit may have changed it. */
@@ -39,11 +41,12 @@ export class RunContext {
 
   constructor(
     deps: FlowDeps,
-    run: { runId: string; state: EngineState; paths: RunPaths; cache: TicketCache },
+    run: { runId: string; state: EngineState; paths: RunPaths; cache: TicketCache; turnsAtStart?: number },
   ) {
     this.deps = deps;
     this.runId = run.runId;
     this.state = run.state;
+    this.turnsAtStart = run.turnsAtStart ?? run.state.totalTurns;
     this.paths = run.paths;
     this.ticketCache = run.cache;
     this.now = deps.now ?? Date.now;

@@ -3,15 +3,23 @@
 
 export interface RunJson {
   run_id: string;
+  /** Always `ticket_flow`: CAR's field, for scripts that check it. */
+  flow_type: 'ticket_flow';
   status: string;
   /** Why it paused, stopped, failed or completed (core/flow/reasons.ts); null while it works. */
   reason_code: string | null;
   reason: string | null;
+  /** CAR's field: `reason` cut to 120 characters. */
+  reason_summary: string | null;
   reason_details: { [key: string]: unknown } | null;
+  /** CAR's field: why a failed run failed. */
+  error_message: string | null;
   created_at: string;
   started_at: string | null;
   finished_at: string | null;
   updated_at: string;
+  /** CAR's field: seconds from start to finish (to now while the run is not over); null before it starts. */
+  duration_seconds: number | null;
   total_turns: number;
   turn_limit: number;
   current_ticket: string | null;

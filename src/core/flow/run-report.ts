@@ -6,18 +6,34 @@ import { loadState } from './state.ts';
 
 export type RunLimits = Pick<FlowSettings, 'maxTotalTurns' | 'maxTokensPerRun' | 'maxTokensPerTicket'>;
 
-export function runJson(run: Run, limits: RunLimits): RunJson {
+/** CAR's reason_summary: the reason, at most 120 characters. */
+const SUMMARY_CHARS = 120;
+
+/** Seconds from start to finish; a run not over yet (finishedAt null) counts to `now`, as CAR does. */
+function durationSeconds(run: Run, now: number): number | null {
+  if (!run.startedAt) return null;
+  const end = run.finishedAt ? Date.parse(run.finishedAt) : now;
+  return Math.max(0, Math.round((end - Date.parse(run.startedAt)) / 1000));
+}
+
+export function runJson(run: Run, limits: RunLimits, now = Date.now()): RunJson {
   const state = loadState(run.state, limits.maxTotalTurns);
+  const reason = run.reason;
   return {
     run_id: run.id,
+    flow_type: 'ticket_flow',
     status: run.status,
     reason_code: run.reasonCode,
-    reason: run.reason,
+    reason,
+    reason_summary:
+      reason && reason.length > SUMMARY_CHARS ? `${reason.slice(0, SUMMARY_CHARS).trimEnd()}…` : reason,
     reason_details: run.reasonDetails,
+    error_message: run.error ?? (run.status === 'failed' ? reason : null),
     created_at: run.createdAt,
     started_at: run.startedAt,
     finished_at: run.finishedAt,
     updated_at: run.updatedAt,
+    duration_seconds: durationSeconds(run, now),
     total_turns: state.totalTurns,
     turn_limit: state.turnLimit,
     current_ticket: state.ticket?.path ?? null,

@@ -26,3 +26,22 @@ test('agents.<id>.quota_fallback becomes the quota fallback map', () => {
   assert.deepEqual(flowSettings(loadConfig(root, {}).config).quotaFallback, { codex: 'opencode' });
   assert.deepEqual(flowSettings(DEFAULT_CONFIG).quotaFallback, {});
 });
+
+test("runner.stop_after_runs (CAR's key): any integer loads, as in CAR; below 1 still allows one turn", () => {
+  assert.equal(flowSettings(DEFAULT_CONFIG).stopAfterRuns, null);
+  const file = join(root, '.codex-autorunner', 'config.yml');
+  for (const [value, expected] of [
+    ['3', 3],
+    ['0', 1],
+    ['-2', 1],
+    ['null', null],
+  ] as const) {
+    writeFileSync(file, `runner:\n  stop_after_runs: ${value}\n`);
+    assert.equal(flowSettings(loadConfig(root, {}).config).stopAfterRuns, expected, value);
+  }
+  writeFileSync(file, 'runner:\n  stop_after_runs: many\n');
+  assert.throws(
+    () => loadConfig(root, {}),
+    /config\.yml: runner\.stop_after_runs must be an integer or null \(got "many"\)/,
+  );
+});

@@ -19,6 +19,11 @@ export interface VerifySettings {
 /** The stop rules and limits of one run, resolved from config and `car flow start` flags. */
 export interface FlowSettings {
   maxTotalTurns: number;
+  /**
+   * Agent turns one worker runs before it pauses the run (`stop_after_runs`), counted from the worker's
+   * start, as CAR's loop counted its runs: CAR's `runner.stop_after_runs`, or `car run --stop-after-runs`.
+   */
+  stopAfterRuns: number | null;
   maxWallclockSeconds: number | null;
   /** Consecutive no-change turns on one ticket before the run pauses. */
   loopGuardTurns: number;
@@ -53,6 +58,8 @@ export function flowSettings(config: CarConfig, overrides: Partial<FlowSettings>
   const tf = config.ticket_flow;
   return {
     maxTotalTurns: tf.max_total_turns ?? DEFAULT_MAX_TOTAL_TURNS,
+    // CAR checked its count after each run, so a value below 1 still allowed one turn
+    stopAfterRuns: config.runner.stop_after_runs === null ? null : Math.max(1, config.runner.stop_after_runs),
     maxWallclockSeconds: tf.max_wallclock_seconds,
     loopGuardTurns: tf.loop_guard_turns,
     maxLintRetries: tf.max_lint_retries,

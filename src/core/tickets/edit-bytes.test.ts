@@ -37,7 +37,11 @@ describe('setFrontmatterFieldBytes', () => {
         const bom = t.label.includes(', BOM');
         const read = parseTicketBytes(bom ? out.subarray(3) : out, opts);
         assert.deepEqual(read.frontmatter?.[key], value, `${t.label}: ${key} reads back`);
-        if (bom) assert.ok(parseTicketBytes(out, opts).issues.some((i) => i.code === 'bom'), t.label);
+        if (bom)
+          assert.ok(
+            parseTicketBytes(out, opts).issues.some((i) => i.code === 'bom'),
+            t.label,
+          );
       }
     }
     // The generator covers every combination of line endings, BOM, invalid bytes and final newline.

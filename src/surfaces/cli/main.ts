@@ -2,6 +2,7 @@ import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { CommanderError } from 'commander';
 import { diskErrorOf } from '../../core/fs/disk-error.ts';
+import { carArgv } from './car-aliases.ts';
 import { CliError, EXIT } from './errors.ts';
 import { type CliIo, processIo } from './io.ts';
 import { buildProgram } from './program.ts';
@@ -10,7 +11,11 @@ import { buildProgram } from './program.ts';
 export async function runCli(argv: readonly string[], io: CliIo): Promise<number> {
   const program = buildProgram(io);
   try {
-    await program.parseAsync([...argv], { from: 'user' });
+    // CAR's command names and flags become the car command they map to (car-aliases.ts)
+    const args = await carArgv(program, argv, async (id, hub) =>
+      (await import('./commands/hub.ts')).hubRepoDir(io, id, hub),
+    );
+    await program.parseAsync(args, { from: 'user' });
     return EXIT.ok;
   } catch (err) {
     if (err instanceof CommanderError) {

@@ -1,5 +1,6 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { CAR_VERSION } from '../version.ts';
+import { carAliasHelp } from './car-aliases.ts';
 import { addAgentsCommand } from './commands/agents.ts';
 import type { GlobalOptions } from './context.ts';
 import type { CliIo } from './io.ts';
@@ -149,9 +150,15 @@ export function buildProgram(io: CliIo): Command {
       .description(
         'work the ticket queue in the foreground until it pauses or finishes (exit 5 when paused)',
       ),
-  ).action(async (opts, cmd: Command) =>
-    (await import('./commands/flow.ts')).runCommand(io, global(cmd), opts),
-  );
+  )
+    .option(
+      '--stop-after-runs <n>',
+      "pause after n agent turns of this invocation (default: runner.stop_after_runs, CAR's key)",
+      positiveInt,
+    )
+    .action(async (opts, cmd: Command) =>
+      (await import('./commands/flow.ts')).runCommand(io, global(cmd), opts),
+    );
 
   const flow = program.command('flow').description('start, watch and steer ticket-flow runs');
   startFlags(flow.command('start').description('start (or continue) a run in a background worker'))
@@ -417,6 +424,9 @@ export function buildProgram(io: CliIo): Command {
     .action(async (opts, cmd: Command) =>
       (await import('./commands/doctor.ts')).doctorCommand(io, global(cmd), opts),
     );
+
+  // CAR's command names: main.ts rewrites them to these commands before parsing (car-aliases.ts)
+  program.addHelpText('after', carAliasHelp());
 
   return program;
 }

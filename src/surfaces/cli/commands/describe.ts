@@ -6,6 +6,7 @@ import { CONTEXTSPACE_DOCS, findRepoRoot, repoPaths, STATE_DIR } from '../../../
 import { TICKET_FILENAME_PATTERN } from '../../../core/tickets/index.ts';
 import { ticketFrontmatterJsonSchema } from '../../../core/tickets/schema.ts';
 import { CAR_VERSION } from '../../version.ts';
+import { CAR_ALIASES } from '../car-aliases.ts';
 import { type GlobalOptions, loadRepoConfig, repoSearchStart } from '../context.ts';
 import { CliError, EXIT_CODE_DOCS } from '../errors.ts';
 import { type CliIo, printJson } from '../io.ts';
@@ -120,6 +121,14 @@ export async function describeCommand(
     /** What car can do with each backend (docs/AGENTS.md has the same table). */
     agent_backends: BACKEND_CAPABILITIES,
     commands: walkCommands(program),
+    // CAR's command names: each runs the car command named, with CAR's flags mapped as listed
+    car_aliases: CAR_ALIASES.map((a) => ({
+      car: `car ${a.car}`,
+      runs: `car ${a.runs}`,
+      flags: a.flags ?? {},
+      on_by_default: a.on ?? [],
+      adds: a.add ?? [],
+    })),
     exit_codes: EXIT_CODE_DOCS,
   };
   if (opts.json) {
@@ -132,5 +141,7 @@ export async function describeCommand(
   io.stdout(`config: ${CONFIG_PRECEDENCE.join(' < ')}\n`);
   io.stdout(`commands:\n`);
   for (const c of description.commands.slice(1)) io.stdout(`  ${c.command.padEnd(24)} ${c.description}\n`);
-  io.stdout(`(car describe --json has every flag, the ticket schema and exit codes)\n`);
+  io.stdout(`CAR's commands:\n`);
+  for (const a of description.car_aliases) io.stdout(`  ${a.car.slice(4).padEnd(24)} runs ${a.runs}\n`);
+  io.stdout(`(car describe --json has every flag, the ticket schema, CAR's flags and exit codes)\n`);
 }

@@ -5,6 +5,7 @@ import { knownAgentIds } from '../../../core/config/index.ts';
 import { readLock } from '../../../core/lock.ts';
 import { findRepoRoot, type RepoPaths, repoPaths } from '../../../core/paths.ts';
 import { liveGroupMembers } from '../../../core/proc/group.ts';
+import { CAR_OPEN_STATUSES, readCarFlowsDb } from '../../../core/store/car-flows-db.ts';
 import { loadTicketQueue } from '../../../core/tickets/index.ts';
 import { which } from '../../../core/which.ts';
 import { gitVersion } from '../../../integrations/git/index.ts';
@@ -84,10 +85,39 @@ function ignoredKeyChecks(loaded: LoadedConfig): Check[] {
     (s): Check => ({
       id: `config:ignored:${s.key}`,
       status: 'warning',
-      message: `accepted for CAR compatibility but ignored: ${s.key} (set by ${s.source})`,
+      message: `accepted for CAR compatibility but ignored: ${s.key} (set by ${s.source}): ${s.why}`,
       fix: `remove ${s.key} unless CAR reads this config too`,
     }),
   );
+}
+
+/** CAR's run history in a repo CAR worked: car reads it for this report only and never imports it. */
+function carFlowsDbCheck(root: string): Check | null {
+  const car = readCarFlowsDb(root);
+  if (!car) return null;
+  const id = 'car_flows_db';
+  if (car.error) {
+    return {
+      id,
+      status: 'warning',
+      message: `CAR's run history ${car.file} cannot be read (${car.error}); car does not need it`,
+    };
+  }
+  const latest = car.latest;
+  const what = `${car.file}: ${car.ticket_flow_runs} ticket_flow run(s)${latest ? `, the latest ${latest.run_id} ${latest.status}` : ''}`;
+  if (latest && CAR_OPEN_STATUSES.has(latest.status)) {
+    return {
+      id,
+      status: 'warning',
+      message: `CAR's run history (${what}) is not imported, and car does not continue CAR's runs: its dispatch and replies stay in CAR's files`,
+      fix: "stop CAR's worker if it still runs (CAR's own .codex-autorunner/bin/car ticket-flow stop); car run starts a car run from the first open ticket",
+    };
+  }
+  return {
+    id,
+    status: 'ok',
+    message: `CAR's run history (${what}) is not imported: car keeps its own runs in car.db`,
+  };
 }
 
 /** Agent processes a killed worker left running (its ledger outlived it), still editing the repo. */
@@ -258,6 +288,8 @@ export async function doctorCommand(
         checks.push(...(await chatChecks(loaded, io.env)));
       }
       checks.push(orphanCheck(paths));
+      const car = carFlowsDbCheck(found.root);
+      if (car) checks.push(car);
     }
   }
 

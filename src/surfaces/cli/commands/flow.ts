@@ -84,7 +84,7 @@ async function foreground(
   io: CliIo,
   control: FlowControl,
   runId: string,
-  opts: { quiet?: boolean } = {},
+  opts: { quiet?: boolean; stopAfterRuns?: number } = {},
 ): Promise<FlowOutcome> {
   const printer = opts.quiet ? null : new ProgressPrinter(io);
   const abort = new AbortController();
@@ -103,6 +103,7 @@ async function foreground(
       repo: createRepoState(control.paths.root, { unsetEnv: secretEnvToRemove(control.config) }),
       resolveAgent: createAgentResolver(control.config, { root: control.paths.root }),
       signal: abort.signal,
+      ...(opts.stopAfterRuns !== undefined ? { stopAfterRuns: opts.stopAfterRuns } : {}),
       ...(printer ? { onProgress: printer.onProgress } : {}),
       ...(io.exit ? { guard: { stderr: io.stderr, exit: io.exit } } : {}),
     });
@@ -116,6 +117,8 @@ async function foreground(
 interface StartFlags {
   new?: boolean;
   maxTotalTurns?: number;
+  /** `car run` only: agent turns before this invocation pauses the run. */
+  stopAfterRuns?: number;
   force?: boolean;
   foreground?: boolean;
   json?: boolean;
@@ -135,7 +138,14 @@ export async function runCommand(io: CliIo, global: GlobalOptions, flags: StartF
   try {
     const prepared = await guarded(() => control.prepareStart(startOptions(flags)));
     io.stdout(`${prepared.action} run ${prepared.run.id}\n`);
-    const outcome = await guarded(() => foreground(io, control, prepared.run.id));
+    const outcome = await guarded(() =>
+      foreground(
+        io,
+        control,
+        prepared.run.id,
+        flags.stopAfterRuns !== undefined ? { stopAfterRuns: flags.stopAfterRuns } : {},
+      ),
+    );
     const code = outcomeExit(outcome);
     if (code !== EXIT.ok) throw new CliError('', code);
   } finally {
@@ -322,6 +332,15 @@ export async function flowStatus(
     );
     printInvalidTickets(io, tickets.invalid, 'car cannot work these as they are');
     io.stdout(`next step: ${report.recommended_action}\n`);
+    const car = report.car_flows_db;
+    if (car) {
+      const latest = car.latest ? `, latest ${car.latest.run_id} ${car.latest.status}` : '';
+      io.stdout(
+        car.error
+          ? `CAR's history: ${car.file} could not be read (${car.error}); car does not need it\n`
+          : `CAR's history: ${car.file}, ${car.ticket_flow_runs} ticket_flow run(s)${latest}; not imported (car keeps its runs in car.db)\n`,
+      );
+    }
   } finally {
     control.close();
   }

@@ -78,6 +78,17 @@ async function guarded<T>(fn: () => Promise<T>): Promise<T> {
   }
 }
 
+/** The folder of the hub's repo `id` (CAR's `--repo-id`), in `hub` or the hub around the working directory. */
+export async function hubRepoDir(io: CliIo, id: string, hub: string | undefined): Promise<string> {
+  const found = resolveHub(io, hub !== undefined ? { hub } : {});
+  const manifest = await guarded(async () => readManifest(found.paths.manifestFile));
+  const repo = manifest.repos.find((r) => r.id === id);
+  if (!repo) {
+    throw new CliError(`no repo ${id} in the hub manifest ${found.paths.manifestFile}`, EXIT.usage);
+  }
+  return repoDir(found.root, repo);
+}
+
 export async function hubAdd(io: CliIo, path: string, flags: HubFlags & { id?: string }): Promise<void> {
   const hub = resolveHub(io, flags);
   const result = await guarded(() =>
