@@ -194,7 +194,17 @@ function shortestCycle(graph: Map<string, ImportEdge[]>, group: string[]): Impor
  */
 export const CORE_RANKS: readonly (readonly string[])[] = [
   // primitives: files on disk, limits, processes, the agent interface
-  ['fs', 'proc', 'input-limits.ts', 'yaml-limits.ts', 'paths.ts', 'lock.ts', 'sleep.ts', 'which.ts', 'agent.ts'],
+  [
+    'fs',
+    'proc',
+    'input-limits.ts',
+    'yaml-limits.ts',
+    'paths.ts',
+    'lock.ts',
+    'sleep.ts',
+    'which.ts',
+    'agent.ts',
+  ],
   // what is stored: tickets, the run store, a hub's manifest and layout (config reads them for a hub's
   // repo_defaults), the flow's ports and run folder layout (verify works on them)
   ['tickets', 'store', 'hub/manifest.ts', 'hub/paths.ts', 'flow/ports.ts', 'flow/run-paths.ts'],

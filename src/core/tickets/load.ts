@@ -18,6 +18,8 @@ export interface Located {
   line: number;
   /** An int as PyYAML constructs it (not a float, not a string). */
   isInt: boolean;
+  /** An int's text as written: PyYAML reads `010` as octal 8, a ticket number in `depends_on` is decimal. */
+  intText?: string;
   /** Mapping: each string key's line and value; the last duplicate wins, as in PyYAML. */
   pairs?: Map<string, { keyLine: number; value: Located }>;
   /** Sequence items. */
@@ -41,7 +43,9 @@ const SINGLE_RE = /^'((?:[^'\p{C}\p{Zl}\p{Zp}]|'')*)'(?:[ ]+#.*)?[ ]*$/u;
 const PLAIN_RE = /^[\p{L}\p{N}_./~(+-][^\p{C}\p{Zl}\p{Zp}]*$/u;
 
 /** A flat value, or undefined when the text needs the full parser. */
-function fastValue(rest: string | undefined): { value: unknown; isInt: boolean } | undefined {
+function fastValue(
+  rest: string | undefined,
+): { value: unknown; isInt: boolean; intText?: string } | undefined {
   const text = rest?.replace(/^ +/, '') ?? '';
   if (text === '' || text.startsWith('#')) return { value: null, isInt: false };
   if (text[0] === '"') {
@@ -57,10 +61,17 @@ function fastValue(rest: string | undefined): { value: unknown; isInt: boolean }
   if (!PLAIN_RE.test(plain) || plain.includes(': ') || plain.endsWith(':')) return undefined;
   if (plain[0] === '-' && (plain.length === 1 || plain[1] === ' ')) return undefined;
   const node = resolvePlain(plain);
-  return node ? { value: node.value, isInt: isIntNode(node) } : undefined;
+  if (!node) return undefined;
+  return isIntNode(node)
+    ? { value: node.value, isInt: true, intText: plain }
+    : { value: node.value, isInt: false };
 }
 
 type Pairs = Map<string, { keyLine: number; value: Located }>;
+
+function located(line: number, v: { isInt: boolean; intText?: string }): Located {
+  return v.intText === undefined ? { line, isInt: v.isInt } : { line, isInt: v.isInt, intText: v.intText };
+}
 
 /** Adds `key: scalar` (from a KEY_LINE_RE match) to a mapping; false when it needs the full parser. */
 function addPair(m: RegExpExecArray, line: number, data: Record<string, unknown>, pairs: Pairs): boolean {
@@ -69,7 +80,7 @@ function addPair(m: RegExpExecArray, line: number, data: Record<string, unknown>
   const v = fastValue(m[2]);
   if (!v) return false;
   data[key] = v.value;
-  pairs.set(key, { keyLine: line, value: { line, isInt: v.isInt } });
+  pairs.set(key, { keyLine: line, value: located(line, v) });
   return true;
 }
 
@@ -113,7 +124,7 @@ function loadSeq(
     const v = fastValue(text);
     if (!v || v.value === null) return null;
     value.push(v.value);
-    items.push({ line: firstLine + i, isInt: v.isInt });
+    items.push(located(firstLine + i, v));
   }
   // Trailing comment lines belong to whatever follows.
   while (i > start && SKIP_LINE_RE.test(lines[i - 1]!)) i--;
@@ -176,7 +187,9 @@ function locate(
   }
   if (isSeq(target))
     return { line, isInt: false, items: target.items.map((it) => locate(it, doc, lineOf, line)) };
-  return { line, isInt: isIntNode(target) };
+  if (!isIntNode(target)) return { line, isInt: false };
+  const text = (target as { source?: string }).source;
+  return text === undefined ? { line, isInt: true } : { line, isInt: true, intText: text };
 }
 
 /** The full parser, within the input limits (the caller has checked the frontmatter's size). */

@@ -49,6 +49,7 @@ const emptyFields = (): TicketFields => ({
   reasoning: null,
   profile: null,
   context: [],
+  dependsOn: [],
   extra: {},
 });
 
