@@ -24,7 +24,7 @@ import { type RepoPaths, RUNTIME_PATHS } from '../core/paths.ts';
 import { abortableSleep } from '../core/sleep.ts';
 import { openRunStore, type RunStore } from '../core/store/run-store.ts';
 import type { JsonObject, Run } from '../core/store/types.ts';
-import { loadTicketQueue } from '../core/tickets/index.ts';
+import { loadTicketQueue, readiness } from '../core/tickets/index.ts';
 import { type GuardIo, guardRun } from './run-guard.ts';
 
 /** A refusal the user can act on; `code` is stable for scripts (`busy`, `wrong_state`, `blocked`, `no_run`). */
@@ -79,7 +79,11 @@ export interface FlowStatus {
   lock: LockStatus | null;
   /** A live process owns the repo (a worker, or a command briefly holding the lock). */
   workerAlive: boolean;
-  tickets: { total: number; done: number; next: string | null };
+  /**
+   * `next`: the ticket a run takes next (the first ready one: not done, its `depends_on` all done);
+   * `blocked`: tickets not done that wait for a dependency.
+   */
+  tickets: { total: number; done: number; next: string | null; blocked: number };
 }
 
 /**
@@ -278,6 +282,7 @@ export class FlowControl {
       repoRoot: this.paths.root,
       agents: knownAgentIds(this.config),
     });
+    const { ready, blocked } = readiness(queue.tickets, queue.dependencies);
     return {
       run,
       lock,
@@ -285,7 +290,8 @@ export class FlowControl {
       tickets: {
         total: queue.tickets.length,
         done: queue.tickets.filter((t) => t.isDone).length,
-        next: queue.tickets.find((t) => !t.isDone)?.relPath ?? null,
+        next: ready[0]?.relPath ?? null,
+        blocked: blocked.length,
       },
     };
   }

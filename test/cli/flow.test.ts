@@ -36,7 +36,7 @@ async function demoRepo(): Promise<CarRepo> {
 interface Status {
   run: { run_id: string; status: string; reason_code: string | null; total_turns: number } | null;
   worker: { status: string };
-  tickets: { total: number; done: number; next: string | null };
+  tickets: { total: number; done: number; next: string | null; blocked: number };
   recommended_action: string;
 }
 
@@ -52,7 +52,12 @@ test('car run pauses on a dispatch (exit 5); status calls it a pause; reply + re
   assert.equal(paused.run?.reason_code, 'dispatch');
   assert.equal(paused.worker.status, 'none', 'a clean pause has no worker, and that is not a crash');
   assert.match(paused.recommended_action, /car flow reply/);
-  assert.deepEqual(paused.tickets, { total: 2, done: 1, next: '.codex-autorunner/tickets/TICKET-020.md' });
+  assert.deepEqual(paused.tickets, {
+    total: 2,
+    done: 1,
+    next: '.codex-autorunner/tickets/TICKET-020.md',
+    blocked: 0,
+  });
 
   const reply = await r.run(['flow', 'reply', 'Blue,', 'please']);
   assert.equal(reply.code, 0, reply.stderr);

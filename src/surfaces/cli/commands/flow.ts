@@ -297,7 +297,8 @@ export async function flowStatus(
       `worker: ${worker.status}${'pid' in worker ? ` (pid ${worker.pid} on ${worker.host} since ${worker.since})` : ''}\n`,
     );
     io.stdout(
-      `tickets: ${tickets.done}/${tickets.total} done${tickets.next ? `, next ${tickets.next}` : ''}\n`,
+      `tickets: ${tickets.done}/${tickets.total} done${tickets.blocked > 0 ? `, ${tickets.blocked} blocked` : ''}` +
+        `${tickets.next ? `, next ${tickets.next}` : ''}\n`,
     );
     io.stdout(`next step: ${report.recommended_action}\n`);
   } finally {
