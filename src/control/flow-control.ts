@@ -24,7 +24,12 @@ import { type RepoPaths, RUNTIME_PATHS } from '../core/paths.ts';
 import { abortableSleep } from '../core/sleep.ts';
 import { openRunStore, type RunStore } from '../core/store/run-store.ts';
 import type { JsonObject, Run } from '../core/store/types.ts';
-import { type InvalidTicketFile, invalidTicketFiles, loadTicketQueue } from '../core/tickets/index.ts';
+import {
+  type InvalidTicketFile,
+  invalidTicketFiles,
+  loadTicketQueue,
+  readiness,
+} from '../core/tickets/index.ts';
 import { type GuardIo, guardRun } from './run-guard.ts';
 
 /** A refusal the user can act on; `code` is stable for scripts (`busy`, `wrong_state`, `blocked`, `no_run`). */
@@ -79,11 +84,16 @@ export interface FlowStatus {
   lock: LockStatus | null;
   /** A live process owns the repo (a worker, or a command briefly holding the lock). */
   workerAlive: boolean;
+  /**
+   * `next`: the ticket a run takes next (the first ready one: not done, its `depends_on` all done);
+   * `blocked`: tickets not done that wait for a dependency; `invalid`: files meant as tickets that car
+   * cannot work as they are, each with its fix.
+   */
   tickets: {
     total: number;
     done: number;
     next: string | null;
-    /** Files meant as tickets that car cannot work as they are, each with its fix. */
+    blocked: number;
     invalid: InvalidTicketFile[];
   };
 }
@@ -284,6 +294,7 @@ export class FlowControl {
       repoRoot: this.paths.root,
       agents: knownAgentIds(this.config),
     });
+    const { ready, blocked } = readiness(queue.tickets, queue.dependencies);
     return {
       run,
       lock,
@@ -291,7 +302,8 @@ export class FlowControl {
       tickets: {
         total: queue.tickets.length,
         done: queue.tickets.filter((t) => t.isDone).length,
-        next: queue.tickets.find((t) => !t.isDone)?.relPath ?? null,
+        next: ready[0]?.relPath ?? null,
+        blocked: blocked.length,
         invalid: invalidTicketFiles(queue, this.paths.ticketsDir, defaultAgentId(this.config)),
       },
     };

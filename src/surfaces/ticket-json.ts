@@ -1,5 +1,5 @@
 // The fields of a ticket the CLI (`car ticket ... --json`) and the HTTP API report alike.
-import { type Ticket, ticketState } from '../core/tickets/index.ts';
+import { type Ticket, type TicketQueue, ticketState, waitsFor } from '../core/tickets/index.ts';
 
 export function ticketFields(ticket: Ticket) {
   return {
@@ -16,4 +16,17 @@ export function ticketFields(ticket: Ticket) {
     goal: ticket.goal ?? null,
     issues: ticket.issues,
   };
+}
+
+/**
+ * ticketFields plus the ticket's place in its queue: `depends_on` (the tickets its `depends_on` names,
+ * as repo-relative paths) and `blocked_by` (those of them not done).
+ */
+export function queuedTicketFields(queue: Pick<TicketQueue, 'tickets' | 'dependencies'>) {
+  const byPath = new Map(queue.tickets.map((t) => [t.relPath, t]));
+  return (ticket: Ticket) => ({
+    ...ticketFields(ticket),
+    depends_on: [...(queue.dependencies.edges.get(ticket.relPath) ?? [])],
+    blocked_by: waitsFor(ticket, queue.dependencies, byPath).map((t) => t.relPath),
+  });
 }

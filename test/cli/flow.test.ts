@@ -36,7 +36,7 @@ async function demoRepo(): Promise<CarRepo> {
 interface Status {
   run: { run_id: string; status: string; reason_code: string | null; total_turns: number } | null;
   worker: { status: string };
-  tickets: { total: number; done: number; next: string | null };
+  tickets: { total: number; done: number; next: string | null; blocked: number };
   recommended_action: string;
 }
 
@@ -56,6 +56,7 @@ test('car run pauses on a dispatch (exit 5); status calls it a pause; reply + re
     total: 2,
     done: 1,
     next: '.codex-autorunner/tickets/TICKET-020.md',
+    blocked: 0,
     invalid: [],
   });
 

@@ -213,6 +213,8 @@ describe('car ticket list', () => {
       title: 'Middle',
       goal: null,
       issues: [],
+      depends_on: [],
+      blocked_by: [],
     });
     const broken = out.tickets[3];
     assert.ok(broken && broken.issues.length > 0, 'invalid ticket carries its issues');

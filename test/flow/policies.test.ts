@@ -15,7 +15,7 @@ import { settleCurrent } from '../../src/core/flow/settle.ts';
 import { newTicketProgress, newVerifyProgress } from '../../src/core/flow/state.ts';
 import { afterFailedTurn, networkRetryDelayMs } from '../../src/core/flow/turn-failure.ts';
 import { runVerifyGate } from '../../src/core/flow/verify-gate.ts';
-import type { Ticket } from '../../src/core/tickets/index.ts';
+import { dependencyGraph, type Ticket } from '../../src/core/tickets/index.ts';
 import { type PolicyContext, policyContext } from './policy-context.ts';
 
 const open: PolicyContext[] = [];
@@ -93,23 +93,33 @@ describe('stop rules (checks.ts)', () => {
 });
 
 describe('selection (select.ts)', () => {
-  test('the first ticket not done is selected and recorded once; none left means null', async () => {
+  /** The ticket chooseTicket picks, or how the run ends. */
+  const choose = async (p: PolicyContext, tickets: Ticket[], current: Ticket | undefined) => {
+    const chosen = await chooseTicket(p.ctx, tickets, dependencyGraph(tickets), current);
+    return 'ticket' in chosen ? chosen.ticket : chosen.outcome;
+  };
+
+  test('the first ticket not done is selected and recorded once; none left completes the run', async () => {
     const p = setup();
     const tickets = [p.ticket(1, { done: true }), p.ticket(2), p.ticket(3)];
-    const chosen = await chooseTicket(p.ctx, tickets, undefined);
-    assert.equal(chosen?.relPath, tickets[1]!.relPath);
+    const chosen = (await choose(p, tickets, undefined)) as Ticket;
+    assert.equal(chosen.relPath, tickets[1]!.relPath);
     assert.equal(p.ctx.state.ticket?.path, tickets[1]!.relPath);
     assert.equal(p.ctx.state.ticket?.verify?.baseHead, p.repo.headSha);
-    await chooseTicket(p.ctx, tickets, chosen!);
+    await choose(p, tickets, chosen);
     assert.equal(p.events(['ticket_selected']).length, 1);
-    assert.equal(await chooseTicket(p.ctx, [tickets[0]!], undefined), null);
+    assert.deepEqual(await choose(p, [tickets[0]!], undefined), {
+      status: 'completed',
+      reasonCode: 'all_done',
+      reason: 'All tickets done.',
+    });
   });
 
   test('a ticket that owes a commit stays pinned even though it says done', async () => {
     const p = setup();
     const tickets = [p.ticket(1, { done: true }), p.ticket(2)];
     work(p, tickets[0]!).commitPending = true;
-    assert.equal((await chooseTicket(p.ctx, tickets, tickets[0]))?.relPath, tickets[0]!.relPath);
+    assert.equal(((await choose(p, tickets, tickets[0])) as Ticket).relPath, tickets[0]!.relPath);
   });
 });
 

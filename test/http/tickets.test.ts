@@ -123,6 +123,41 @@ describe('writing tickets', () => {
     assert.equal(second.agent, 'codex');
   });
 
+  test('POST with depends_on writes it; a target that names no ticket is a 400 naming the field', async () => {
+    const r = repo();
+    r.ticket('TICKET-004.md', ORIGINAL);
+    const res = await r.call('POST', '/api/tickets', {
+      body: { title: 'After four', depends_on: [4, 'tkt_00000000000000000000000000000001'] },
+    });
+    assert.equal(res.status, 201, await res.clone().text());
+    const t = await json<TicketOut>(res);
+    assert.match(
+      r.read(`${REL}/${t.name}`).toString('utf8'),
+      /\ntitle: After four\ndepends_on:\n- TICKET-004\n- tkt_0{31}1\n---\n/,
+    );
+    const listed = await json<{ tickets: { name: string; depends_on: string[]; blocked_by: string[] }[] }>(
+      await r.call('GET', '/api/tickets'),
+    );
+    assert.deepEqual(listed.tickets[1], {
+      ...listed.tickets[1],
+      depends_on: [`${REL}/TICKET-004.md`],
+      blocked_by: [`${REL}/TICKET-004.md`],
+    });
+
+    const refused = await r.call('POST', '/api/tickets', {
+      body: { title: 'Lost', depends_on: ['TICKET-404'] },
+    });
+    assert.equal(refused.status, 400);
+    const out = await json<{ error: string; message: string; issues: { field: string }[] }>(refused);
+    assert.equal(out.error, 'invalid_body');
+    assert.deepEqual(
+      out.issues.map((i) => i.field),
+      ['depends_on'],
+    );
+    assert.match(out.message, /TICKET-006-lost\.md not created: depends_on: unknown ticket TICKET-404/);
+    assert.equal(existsSync(join(r.paths.ticketsDir, 'TICKET-006-lost.md')), false);
+  });
+
   test('PUT replaces the whole file when the hash matches (If-Match or base_hash)', async () => {
     const r = repo();
     r.ticket('TICKET-001.md', ORIGINAL);

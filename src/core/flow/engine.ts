@@ -105,8 +105,9 @@ export class FlowEngine {
     if ('outcome' in queue) return end(queue.outcome);
     const settled = await settleCurrent(ctx, queue.tickets);
     if ('outcome' in settled) return end(settled.outcome);
-    const ticket = await chooseTicket(ctx, queue.tickets, settled.current);
-    if (!ticket) return end({ status: 'completed', reasonCode: 'all_done', reason: 'All tickets done.' });
+    const chosen = await chooseTicket(ctx, queue.tickets, queue.dependencies, settled.current);
+    if ('outcome' in chosen) return end(chosen.outcome);
+    const { ticket } = chosen;
     const progress = ctx.state.ticket!;
     const blocked = await checkBeforeTurn(ctx, ticket, progress);
     if (blocked) return end(blocked);

@@ -66,6 +66,12 @@ export const REASONS = {
   },
   duplicate_tickets: { status: 'paused', blocking: false, resumeResets: null, next: FIX_AND_RESUME },
   ticket_invalid: { status: 'paused', blocking: false, resumeResets: null, next: FIX_AND_RESUME },
+  dependencies_blocked: {
+    status: 'paused',
+    blocking: false,
+    resumeResets: null,
+    next: 'mark a dependency done (car ticket done N) or fix depends_on (car ticket lint), then car flow resume',
+  },
   max_turns: {
     status: 'paused',
     blocking: false,

@@ -1,13 +1,18 @@
 // Which ticket the next turn works. The queue is re-read from disk every step (a stat stamp lets
 // unchanged files skip re-parsing); the ticket being worked stays pinned while it owes a commit or a
-// frontmatter repair, otherwise the first ticket by number that is not done is taken.
+// frontmatter repair, otherwise the first ticket by number that is ready (not done, and every ticket
+// its `depends_on` names done) is taken. Without any `depends_on` that is the first ticket not done.
 import { join } from 'node:path';
 import {
+  type BlockedTicket,
+  type DependencyGraph,
   invalidFileLines,
   invalidTicketFiles,
   type LintIssue,
   loadTicketQueue,
+  readiness,
   type Ticket,
+  ticketLabel,
 } from '../tickets/index.ts';
 import { planCommands } from '../verify/commands.ts';
 import type { FlowOutcome } from './flow-types.ts';
@@ -20,7 +25,9 @@ const DUPLICATE_CODES = new Set(['duplicate-index', 'duplicate-ticket-id']);
  * The tickets on disk, or the pause a queue nobody can work asks for: duplicate numbers, files meant as
  * tickets whose names car does not read as tickets (they would be skipped silently), or no tickets.
  */
-export async function readQueue(ctx: RunContext): Promise<{ tickets: Ticket[] } | { outcome: FlowOutcome }> {
+export async function readQueue(
+  ctx: RunContext,
+): Promise<{ tickets: Ticket[]; dependencies: DependencyGraph } | { outcome: FlowOutcome }> {
   const ticketsDir = join(ctx.root, '.codex-autorunner', 'tickets');
   const queue = loadTicketQueue(ticketsDir, {
     cache: ctx.ticketCache,
@@ -57,24 +64,58 @@ export async function readQueue(ctx: RunContext): Promise<{ tickets: Ticket[] } 
   if (queue.tickets.length === 0) {
     return { outcome: await ctx.pause('no_tickets', 'No tickets yet. Add one (car ticket new) and resume.') };
   }
-  return { tickets: queue.tickets };
+  return { tickets: queue.tickets, dependencies: queue.dependencies };
 }
 
 /**
  * The ticket to work next (`current` is the run's ticket as on disk, if still there), recorded as
- * selected when it changes; null when every ticket is done.
+ * selected when it changes; or the end: every ticket done, or every one not done waiting for another.
  */
 export async function chooseTicket(
   ctx: RunContext,
   tickets: readonly Ticket[],
+  dependencies: DependencyGraph,
   current: Ticket | undefined,
-): Promise<Ticket | null> {
+): Promise<{ ticket: Ticket } | { outcome: FlowOutcome }> {
   const progress = ctx.state.ticket;
   const pinned = progress && (progress.commitPending || progress.lintErrors) ? current : undefined;
-  const ticket = pinned ?? tickets.find((t) => !t.isDone);
-  if (!ticket) return null;
+  const { ready, blocked } = readiness(tickets, dependencies);
+  const ticket = pinned ?? ready[0];
+  if (!ticket) {
+    if (blocked.length === 0) {
+      return { outcome: { status: 'completed', reasonCode: 'all_done', reason: 'All tickets done.' } };
+    }
+    return { outcome: await blockedPause(ctx, blocked, dependencies.issues) };
+  }
   if (progress?.path !== ticket.relPath) await selectTicket(ctx, ticket);
-  return ticket;
+  return { ticket };
+}
+
+/**
+ * No ticket can be worked: each one not done waits for another that is not done (a cycle), or for a
+ * target that does not exist. Marking a dependency done, or fixing `depends_on`, lets a resume go on.
+ */
+function blockedPause(
+  ctx: RunContext,
+  blocked: readonly BlockedTicket[],
+  issues: readonly LintIssue[],
+): Promise<FlowOutcome> {
+  const waits = blocked.map(({ ticket, waitsFor, unknown }) => {
+    const on = [...waitsFor.map(ticketLabel), ...unknown.map((ref) => `${ref} (no such ticket)`)];
+    return `${ticketLabel(ticket)} waits for ${on.join(', ')}`;
+  });
+  return ctx.pause(
+    'dependencies_blocked',
+    `No ticket is ready: ${waits.join('; ')}. Mark a dependency done or fix depends_on, then resume.`,
+    {
+      blocked: blocked.map(({ ticket, waitsFor, unknown }) => ({
+        ticket: ticket.relPath,
+        waits_for: waitsFor.map((t) => t.relPath),
+        unknown: [...unknown],
+      })),
+      issues: issueLines(issues),
+    },
+  );
 }
 
 async function selectTicket(ctx: RunContext, ticket: Ticket): Promise<void> {

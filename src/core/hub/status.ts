@@ -13,7 +13,7 @@ import { repoPaths, STATE_DIR } from '../paths.ts';
 import { type RunRow, toRun } from '../store/rows.ts';
 import { openSqlite, openSqliteReadOnly, type SqlDb, type SqlStatement } from '../store/sqlite.ts';
 import type { Run } from '../store/types.ts';
-import { loadTicketQueue, type TicketCache } from '../tickets/index.ts';
+import { loadTicketQueue, readiness, type TicketCache } from '../tickets/index.ts';
 import { baseIdOf, type ManifestRepo, repoDir } from './manifest.ts';
 
 export type RepoState =
@@ -177,12 +177,8 @@ export class HubStatusReader {
         this.#tickets.set(dir, cache);
       }
       const queue = loadTicketQueue(paths.ticketsDir, { repoRoot: dir, cache });
-      let done = 0;
-      let next: string | null = null;
-      for (const t of queue.tickets) {
-        if (t.isDone) done++;
-        else next ??= t.relPath;
-      }
+      const done = queue.tickets.filter((t) => t.isDone).length;
+      const next = readiness(queue.tickets, queue.dependencies).ready[0]?.relPath ?? null;
       status.tickets = { total: queue.tickets.length, done, open: queue.tickets.length - done, next };
     } catch (err) {
       problems.push(`tickets: ${(err as Error).message}`);

@@ -5,8 +5,9 @@ import { basename, join, relative, sep } from 'node:path';
 import { createFileExclusive } from '../fs/create-exclusive.ts';
 import { isLimitCode } from '../input-limits.ts';
 import type { RepoPaths } from '../paths.ts';
+import { dependencyGraph, ticketNumberOf } from './dag.ts';
 import { renderNewTicket } from './edit.ts';
-import { nextTicketIndex, ticketFileName } from './queue.ts';
+import { loadTicketQueue, nextTicketIndex, ticketFileName } from './queue.ts';
 import { newTicketId, parseTicket, ticketIndexFromName } from './ticket.ts';
 import type { Ticket } from './types.ts';
 
@@ -27,9 +28,19 @@ export interface NewTicket {
   done?: boolean | undefined;
   /** This number, or nothing; default: one past the highest (taken meanwhile: the next one). */
   index?: number | undefined;
+  /**
+   * The tickets this one waits for (`depends_on`): numbers, file names or ticket_ids of tickets that
+   * exist. A number is written as `TICKET-<nnn>`, anything else as given.
+   */
+  dependsOn?: readonly string[] | undefined;
 }
 
-export type TicketCreateErrorCode = 'unknown_agent' | 'number_taken' | 'too_large' | 'no_free_number';
+export type TicketCreateErrorCode =
+  | 'unknown_agent'
+  | 'number_taken'
+  | 'too_large'
+  | 'no_free_number'
+  | 'invalid_depends_on';
 
 /** The ticket was not created (nothing was written); `field` names the input at fault. */
 export class TicketCreateError extends Error {
@@ -103,8 +114,29 @@ function createNumbered(paths: Paths, index: number, path: string, text: string)
 }
 
 /**
+ * Refuses a new ticket whose `depends_on` names no ticket, or closes a cycle (an existing ticket that
+ * named the new one's number before it existed). Tickets with its number are left out: they make it a
+ * number_taken error instead.
+ */
+function refuseBadDependencies(ticket: Ticket, others: readonly Ticket[]): void {
+  const queue = others.filter((t) => t.index !== ticket.index);
+  const before = new Set(dependencyGraph(queue).issues.map((i) => `${i.file}\n${i.message}`));
+  const problem =
+    ticket.issues.find((i) => i.field?.startsWith('depends_on') && i.severity === 'error') ??
+    dependencyGraph([...queue, ticket]).issues.find((i) => !before.has(`${i.file}\n${i.message}`));
+  if (problem) {
+    throw new TicketCreateError(
+      'invalid_depends_on',
+      `${ticket.name} not created: depends_on: ${problem.message}`,
+      'depends_on',
+    );
+  }
+}
+
+/**
  * Creates the next ticket (or ticket number `spec.index`) and returns it as parsed back. Refuses,
- * writing nothing, an unknown agent, a given number already in use, and a ticket over an input limit.
+ * writing nothing, an unknown agent, a given number already in use, a ticket over an input limit, and
+ * a dependency on a ticket that does not exist or one that would close a cycle.
  */
 export function createTicket(paths: Paths, agents: ReadonlySet<string>, spec: NewTicket): Ticket {
   const agent = spec.agent.trim().toLowerCase();
@@ -122,7 +154,16 @@ export function createTicket(paths: Paths, agents: ReadonlySet<string>, spec: Ne
   };
   if (spec.title?.trim()) fields.title = spec.title.trim();
   if (spec.goal?.trim()) fields.goal = spec.goal.trim();
+  const dependsOn = (spec.dependsOn ?? []).map((ref) => ref.trim()).filter((ref) => ref !== '');
+  if (dependsOn.length > 0) {
+    fields.depends_on = dependsOn.map((ref) => {
+      const number = ticketNumberOf(ref);
+      return number === null ? ref : `TICKET-${String(number).padStart(3, '0')}`;
+    });
+  }
   const text = renderNewTicket(fields, spec.body ?? DEFAULT_TICKET_BODY);
+  const others =
+    dependsOn.length > 0 ? loadTicketQueue(paths.ticketsDir, { repoRoot: paths.root }).tickets : [];
   const slug = slugify(spec.slug ?? spec.title ?? '') || undefined;
   const relDir = relative(paths.root, paths.ticketsDir).split(sep).join('/');
   const numbered = (index: number): Ticket => {
@@ -136,6 +177,7 @@ export function createTicket(paths: Paths, agents: ReadonlySet<string>, spec: Ne
     const limit = ticket.issues.find((i) => isLimitCode(i.code));
     if (limit)
       throw new TicketCreateError('too_large', `${name} not created: ${limit.message}`, limit.field ?? null);
+    if (dependsOn.length > 0) refuseBadDependencies(ticket, others);
     return ticket;
   };
 

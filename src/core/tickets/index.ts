@@ -1,6 +1,15 @@
 // The ticket engine's public surface.
 export { createTicket, type NewTicket, TicketCreateError } from './create.ts';
 export {
+  type BlockedTicket,
+  type DependencyGraph,
+  dependencyGraph,
+  readiness,
+  ticketLabel,
+  ticketResolver,
+  waitsFor,
+} from './dag.ts';
+export {
   renderNewTicket,
   type ScalarValue,
   setFrontmatterField,
@@ -22,7 +31,7 @@ export {
   ticketFileName,
 } from './queue.ts';
 export { newTicketId, parseTicket, parseTicketBytes, TICKET_NAME_RE, ticketState } from './ticket.ts';
-export type { LintIssue, Ticket, TicketContextEntry } from './types.ts';
+export type { LintIssue, Ticket, TicketContextEntry, TicketDependency } from './types.ts';
 export { parseYaml } from './yaml.ts';
 
 /** The filename rule as a string, for `car describe --json`. */

@@ -1,7 +1,7 @@
 // Ticket lint rules with CAR's message strings (`tickets/lint.py`, `tickets/portable_lint.py`).
 import type { Located } from './load.ts';
 import { pyStrip } from './python-str.ts';
-import type { LintIssue, Ticket, TicketContextEntry, TicketFields } from './types.ts';
+import type { LintIssue, Ticket, TicketContextEntry, TicketDependency, TicketFields } from './types.ts';
 
 const TICKET_ID_RE = /^[A-Za-z0-9._-]{6,128}$/;
 const KNOWN_KEYS = new Set([
@@ -115,6 +115,7 @@ export function lintFrontmatter(
   }
 
   const context = lintContext(file, data.context, root.pairs?.get('context'), issues);
+  const dependsOn = lintDependsOn(file, data.depends_on, root.pairs?.get('depends_on'), issues);
 
   const extra: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(data)) if (!KNOWN_KEYS.has(key)) extra[key] = value;
@@ -129,6 +130,7 @@ export function lintFrontmatter(
     reasoning: optionalString(value('reasoning')),
     profile,
     context,
+    dependsOn,
     extra,
   };
   return { fields, issues };
@@ -209,6 +211,48 @@ function lintContext(
       return;
     }
     entries.push({ path: path!, maxBytes, required });
+  });
+  return entries;
+}
+
+const DEPENDENCY_SHAPE =
+  'must be a ticket number (decimal digits), a ticket name (TICKET-010), a file name or a ticket_id';
+
+/**
+ * car's `depends_on` (CAR ignores the key): a list of tickets, or one. Each entry is a string or an int
+ * written in decimal digits; whether it names a ticket needs the whole queue (dag.ts).
+ */
+function lintDependsOn(
+  file: string,
+  raw: unknown,
+  located: { keyLine: number; value: Located } | undefined,
+  issues: LintIssue[],
+): TicketDependency[] {
+  if (raw == null) return [];
+  const keyLine = located?.keyLine ?? 1;
+  const list = Array.isArray(raw) ? raw : [raw];
+  const nodes = Array.isArray(raw) ? (located?.value.items ?? []) : [located?.value];
+  const entries: TicketDependency[] = [];
+  list.forEach((item: unknown, i) => {
+    const node = nodes[i];
+    const field = Array.isArray(raw) ? `depends_on[${i}]` : 'depends_on';
+    const line = node?.line ?? keyLine;
+    let ref: string | null = null;
+    if (typeof item === 'string') ref = item.trim() || null;
+    // the digits as written: PyYAML reads `010` as octal 8, but ticket numbers are decimal
+    else if (node?.isInt && node.intText !== undefined && /^\d+$/.test(node.intText)) ref = node.intText;
+    if (ref === null) {
+      issues.push({
+        file,
+        line,
+        field,
+        message: `frontmatter.${field} ${DEPENDENCY_SHAPE}.`,
+        code: 'depends-on-invalid',
+        severity: 'error',
+      });
+      return;
+    }
+    entries.push({ ref, line });
   });
   return entries;
 }

@@ -22,6 +22,8 @@ export interface Located {
   isInt: boolean;
   /** A timestamp: car keeps its text where PyYAML constructs a date, so it is no str to CAR. */
   isTimestamp?: true;
+  /** An int's text as written: PyYAML reads `010` as octal 8, a ticket number in `depends_on` is decimal. */
+  intText?: string;
   /** Mapping: each string key's line and value; the last duplicate wins, as in PyYAML. */
   pairs?: Map<string, { keyLine: number; value: Located }>;
   /** Sequence items. */
@@ -44,7 +46,7 @@ const SINGLE_RE = /^'((?:[^'\p{C}\p{Zl}\p{Zp}]|'')*)'(?:[ ]+#.*)?[ ]*$/u;
 // Plain scalars that cannot start an indicator, hold a tab or a YAML 1.1 line break.
 const PLAIN_RE = /^[\p{L}\p{N}_./~(+-][^\p{C}\p{Zl}\p{Zp}]*$/u;
 
-type FastValue = { value: unknown; isInt: boolean; isTimestamp?: true };
+type FastValue = { value: unknown; isInt: boolean; isTimestamp?: true; intText?: string };
 
 /** A flat value, or undefined when the text needs the full parser. */
 function fastValue(rest: string | undefined): FastValue | undefined {
@@ -64,14 +66,16 @@ function fastValue(rest: string | undefined): FastValue | undefined {
   if (plain[0] === '-' && (plain.length === 1 || plain[1] === ' ')) return undefined;
   const node = resolvePlain(plain);
   if (!node) return undefined;
-  return isTimestampNode(node)
-    ? { value: node.value, isInt: false, isTimestamp: true }
-    : { value: node.value, isInt: isIntNode(node) };
+  if (isTimestampNode(node)) return { value: node.value, isInt: false, isTimestamp: true };
+  return isIntNode(node)
+    ? { value: node.value, isInt: true, intText: plain }
+    : { value: node.value, isInt: false };
 }
 
 /** The Located of a flat value on `line`. */
 function locatedValue(line: number, v: FastValue): Located {
-  return v.isTimestamp ? { line, isInt: false, isTimestamp: true } : { line, isInt: v.isInt };
+  if (v.isTimestamp) return { line, isInt: false, isTimestamp: true };
+  return v.intText === undefined ? { line, isInt: v.isInt } : { line, isInt: v.isInt, intText: v.intText };
 }
 
 type Pairs = Map<string, { keyLine: number; value: Located }>;
@@ -190,9 +194,10 @@ function locate(
   }
   if (isSeq(target))
     return { line, isInt: false, items: target.items.map((it) => locate(it, doc, lineOf, line)) };
-  return isTimestampNode(target)
-    ? { line, isInt: false, isTimestamp: true }
-    : { line, isInt: isIntNode(target) };
+  if (isTimestampNode(target)) return { line, isInt: false, isTimestamp: true };
+  if (!isIntNode(target)) return { line, isInt: false };
+  const text = (target as { source?: string }).source;
+  return text === undefined ? { line, isInt: true } : { line, isInt: true, intText: text };
 }
 
 /** The full parser, within the input limits (the caller has checked the frontmatter's size). */

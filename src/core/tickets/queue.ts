@@ -1,6 +1,7 @@
 import { type Dirent, readdirSync, statSync } from 'node:fs';
 import { join, relative, sep } from 'node:path';
 import { INPUT_LIMITS, InputLimitError, readFileBounded } from '../input-limits.ts';
+import { type DependencyGraph, dependencyGraph } from './dag.ts';
 import { lintTicketDirectory } from './lint.ts';
 import { parseTicketBytes, refusedTicket, ticketIndexFromName } from './ticket.ts';
 import type { LintIssue, Ticket } from './types.ts';
@@ -11,8 +12,13 @@ const NON_TICKET_FILES = new Set(['AGENTS.md', 'ingest_state.json']);
 export interface TicketQueue {
   /** Sorted by index, then name. */
   tickets: Ticket[];
-  /** Directory-level issues: stray files, duplicate indices, duplicate ticket_ids. */
+  /**
+   * Directory-level issues: stray files, duplicate indices, duplicate ticket_ids, `depends_on` targets
+   * that name no ticket and dependency cycles.
+   */
   issues: LintIssue[];
+  /** The tickets' `depends_on`, resolved. */
+  dependencies: DependencyGraph;
 }
 
 export interface LoadQueueOptions {
@@ -66,7 +72,9 @@ export function loadTicketQueue(ticketsDir: string, opts: LoadQueueOptions): Tic
   try {
     entries = readdirSync(ticketsDir, { withFileTypes: true });
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { tickets: [], issues: [] };
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') {
+      return { tickets: [], issues: [], dependencies: dependencyGraph([]) };
+    }
     throw error;
   }
   // Entries are direct children: resolve the folder once rather than normalising every path.
@@ -98,7 +106,8 @@ export function loadTicketQueue(ticketsDir: string, opts: LoadQueueOptions): Tic
   }
   tickets.sort((a, b) => a.index! - b.index! || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   stray.sort();
-  return { tickets, issues: lintTicketDirectory(tickets, stray) };
+  const dependencies = dependencyGraph(tickets);
+  return { tickets, issues: [...lintTicketDirectory(tickets, stray), ...dependencies.issues], dependencies };
 }
 
 /** The index for a new ticket: one past the highest (gaps are never backfilled), 1 when empty. */

@@ -12,6 +12,10 @@ const contextEntry = z.object({
   required: z.boolean().optional().describe('true: the run fails when the file is missing'),
 });
 
+const dependency = z
+  .union([z.string().min(1), z.int().nonnegative()])
+  .describe('a ticket number (decimal digits), TICKET-<number>, a ticket file name or a ticket_id');
+
 const frontmatter = z
   .looseObject({
     ticket_id: z
@@ -30,6 +34,12 @@ const frontmatter = z
     reasoning: z.string().optional().describe('per-ticket reasoning effort override'),
     profile: z.string().min(1).optional().describe('agent runtime profile'),
     context: z.array(contextEntry).optional().describe('files to include in the prompt'),
+    depends_on: z
+      .union([dependency, z.array(dependency)])
+      .optional()
+      .describe(
+        'car only (CAR ignores it): tickets that must be done before this one runs. Each names a ticket by number (10 or TICKET-010), file name or ticket_id; a target that names no ticket and a cycle are lint errors. The run takes the first ticket by number whose depends_on tickets are all done; when every ticket left waits, it pauses (dependencies_blocked)',
+      ),
   })
   .describe(
     'YAML frontmatter of .codex-autorunner/tickets/TICKET-<number>[suffix].md; unknown keys are kept',

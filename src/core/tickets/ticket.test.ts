@@ -214,7 +214,11 @@ describe('loadTicketQueue', () => {
   });
 
   test('a missing directory is an empty queue', () => {
-    assert.deepEqual(loadTicketQueue(join(tmp, 'nope'), { repoRoot: tmp }), { tickets: [], issues: [] });
+    const { tickets, issues, dependencies } = loadTicketQueue(join(tmp, 'nope'), { repoRoot: tmp });
+    assert.deepEqual(
+      { tickets, issues, edges: dependencies.edges.size },
+      { tickets: [], issues: [], edges: 0 },
+    );
   });
 
   test('invalid UTF-8 is a read failure, never done', () => {

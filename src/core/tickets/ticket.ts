@@ -55,6 +55,7 @@ const emptyFields = (): TicketFields => ({
   reasoning: null,
   profile: null,
   context: [],
+  dependsOn: [],
   extra: {},
 });
 

@@ -14,6 +14,14 @@ export interface LintIssue {
   severity: Severity;
 }
 
+/** One `depends_on` entry that passed the shape check (whether it names a ticket is dag.ts's question). */
+export interface TicketDependency {
+  /** As written: a number's decimal digits, a `TICKET-<n>` name, a file name or a ticket_id. */
+  ref: string;
+  /** 1-based line of the entry in the file. */
+  line: number;
+}
+
 export interface TicketContextEntry {
   path: string;
   maxBytes: number | null;
@@ -34,6 +42,8 @@ export interface TicketFields {
   profile: string | null;
   /** The entries that passed validation. */
   context: TicketContextEntry[];
+  /** car's `depends_on` (CAR ignores the key, so it stays in `extra` too): the entries that passed lint. */
+  dependsOn: TicketDependency[];
   /** Every other top-level key, verbatim. */
   extra: Record<string, unknown>;
 }

@@ -67,6 +67,10 @@ export function buildProgram(io: CliIo): Command {
     .option('--goal <text>', 'one-sentence intent')
     .option('--slug <slug>', 'filename suffix (default: from the title)')
     .option('--at <number>', 'use this ticket number instead of the next one', positiveInt)
+    .option(
+      '--depends-on <tickets>',
+      'comma-separated tickets it waits for (numbers, file names or ticket_ids), written as depends_on',
+    )
     .option('--body <markdown>', 'ticket body (default: a Tasks/Acceptance/Tests skeleton)')
     .option('--body-file <path>', 'read the ticket body from a file')
     .option('--json', 'machine-readable output')
@@ -75,7 +79,7 @@ export function buildProgram(io: CliIo): Command {
     );
   ticket
     .command('list')
-    .description('list tickets in run order')
+    .description('list tickets by number (blocked: waits for a depends_on ticket; * = runs next)')
     .option('--open', 'only tickets that are not done')
     .option('--done', 'only tickets that are done')
     .option('--json', 'machine-readable output')

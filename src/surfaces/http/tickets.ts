@@ -13,6 +13,7 @@ import {
   loadTicketQueue,
   parseTicket,
   parseTicketBytes,
+  readiness,
   setFrontmatterFieldBytes,
   TICKET_NAME_RE,
   type Ticket,
@@ -21,7 +22,7 @@ import {
   ticketState,
 } from '../../core/tickets/index.ts';
 import { collectEvidence } from '../../core/verify/evidence.ts';
-import { ticketFields } from '../ticket-json.ts';
+import { queuedTicketFields, ticketFields } from '../ticket-json.ts';
 import type { ApiContext } from './context.ts';
 import { ApiError, notFound } from './errors.ts';
 import { confinedPath, expectedHash, sha256 } from './security.ts';
@@ -74,6 +75,10 @@ const CreateBody = z.strictObject({
   body: z.string().optional(),
   slug: z.string().max(100).optional(),
   done: z.boolean().default(false),
+  depends_on: z
+    .array(z.union([z.string().trim().min(1).max(200), z.int().nonnegative()]))
+    .max(100)
+    .optional(),
 });
 
 const PutBody = z.strictObject({ content: z.string(), base_hash: hashSchema.optional() });
@@ -154,6 +159,7 @@ export function ticketRoutes(ctx: ApiContext): Hono {
     const { offset, limit } = readQuery(c, PageQuery);
     const q = queue();
     const root = ctx.paths.root;
+    const fields = queuedTicketFields(q);
     const page = q.tickets.slice(offset, offset + limit).flatMap((t) => {
       let real: string;
       try {
@@ -171,9 +177,9 @@ export function ticketRoutes(ctx: ApiContext): Hono {
         bytes.toString('utf8') === t.raw
           ? t
           : parseTicketBytes(bytes, { path: t.path, relPath: t.relPath, agents: agents() });
-      return [summaryJson(ticket, sha256(bytes))];
+      return [{ ...fields(ticket), hash: sha256(bytes) }];
     });
-    const next = q.tickets.find((t) => ticketState(t) !== 'done');
+    const next = readiness(q.tickets, q.dependencies).ready[0];
     return c.json({
       tickets: page,
       offset,
@@ -202,9 +208,11 @@ export function ticketRoutes(ctx: ApiContext): Hono {
     const body = await readJson(c, CreateBody);
     let ticket: Ticket;
     try {
+      const { depends_on, ...spec } = body;
       ticket = createTicket(ctx.paths, agents(), {
-        ...body,
-        agent: body.agent ?? defaultAgentId(ctx.loaded().config),
+        ...spec,
+        agent: spec.agent ?? defaultAgentId(ctx.loaded().config),
+        dependsOn: depends_on?.map(String),
       });
     } catch (err) {
       if (!(err instanceof TicketCreateError)) throw err;

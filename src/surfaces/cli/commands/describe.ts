@@ -107,7 +107,8 @@ export async function describeCommand(
     },
     tickets: {
       filename_pattern: TICKET_FILENAME_PATTERN,
-      order: 'ascending ticket number from the file name; the first ticket not done runs next',
+      order:
+        'ascending ticket number from the file name; the first ticket that is ready (not done, every ticket its depends_on names done) runs next',
       completion: 'frontmatter `done: true` (a YAML boolean) is the only completion signal',
       required_fields: ['agent', 'done'],
       ticket_id:

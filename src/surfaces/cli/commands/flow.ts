@@ -328,7 +328,8 @@ export async function flowStatus(
       `worker: ${worker.status}${'pid' in worker ? ` (pid ${worker.pid} on ${worker.host} since ${worker.since})` : ''}\n`,
     );
     io.stdout(
-      `tickets: ${tickets.done}/${tickets.total} done${tickets.next ? `, next ${tickets.next}` : ''}\n`,
+      `tickets: ${tickets.done}/${tickets.total} done${tickets.blocked > 0 ? `, ${tickets.blocked} blocked` : ''}` +
+        `${tickets.next ? `, next ${tickets.next}` : ''}\n`,
     );
     printInvalidTickets(io, tickets.invalid, 'car cannot work these as they are');
     io.stdout(`next step: ${report.recommended_action}\n`);

@@ -10,14 +10,17 @@ import {
   newTicketId,
   parseTicketBytes,
   parseYaml,
+  readiness,
   setFrontmatterFieldBytes,
   setTicketFileField,
   type Ticket,
   TicketCreateError,
   TicketEditError,
+  type TicketQueue,
+  ticketResolver,
   ticketState,
 } from '../../../core/tickets/index.ts';
-import { ticketFields } from '../../ticket-json.ts';
+import { queuedTicketFields, ticketFields } from '../../ticket-json.ts';
 import { type GlobalOptions, loadRepoConfig, type RepoContext, resolveRepo } from '../context.ts';
 import { CliError, EXIT } from '../errors.ts';
 import { type CliIo, formatTable, painter, printJson } from '../io.ts';
@@ -26,13 +29,11 @@ interface JsonFlag {
   json?: boolean;
 }
 
-interface Queue {
+interface Queue extends TicketQueue {
   repo: RepoContext;
   agents: Set<string>;
   /** `ticket_flow.default_agent`: what `car ticket new` gives a ticket without --agent. */
   defaultAgent: string;
-  tickets: Ticket[];
-  issues: LintIssue[];
 }
 
 async function loadQueue(io: CliIo, global: GlobalOptions): Promise<Queue> {
@@ -48,25 +49,12 @@ async function loadQueue(io: CliIo, global: GlobalOptions): Promise<Queue> {
     }
     throw err;
   }
-  return {
-    repo,
-    agents,
-    defaultAgent: defaultAgentId(config),
-    tickets: queue.tickets,
-    issues: queue.issues,
-  };
+  return { repo, agents, defaultAgent: defaultAgentId(config), ...queue };
 }
 
-/** Finds a ticket by number, file name (with or without .md) or ticket_id. */
+/** Finds a ticket by number (`7`, `TICKET-007`), file name (with or without .md) or ticket_id. */
 export function findTicket(tickets: Ticket[], ref: string): Ticket {
-  let matches: Ticket[];
-  if (/^\d+$/.test(ref)) matches = tickets.filter((t) => t.index === Number(ref));
-  else {
-    const name = ref.toLowerCase().replace(/\.md$/, '');
-    matches = tickets.filter(
-      (t) => t.name.toLowerCase().replace(/\.md$/, '') === name || t.ticketId === ref || t.relPath === ref,
-    );
-  }
+  const matches = ticketResolver(tickets)(ref);
   if (matches.length === 0) throw new CliError(`no ticket matches "${ref}"`, EXIT.usage);
   if (matches.length > 1) {
     throw new CliError(
@@ -87,8 +75,13 @@ export async function ticketList(
   global: GlobalOptions,
   opts: JsonFlag & { open?: boolean; done?: boolean },
 ): Promise<void> {
-  const { tickets, issues } = await loadQueue(io, global);
-  const next = tickets.find((t) => ticketState(t) !== 'done');
+  const queue = await loadQueue(io, global);
+  const { tickets, issues } = queue;
+  const { ready, blocked } = readiness(tickets, queue.dependencies);
+  // the ticket a run takes next: the first ready one
+  const next = ready[0];
+  // open tickets that wait for a dependency (an invalid one stays `invalid`)
+  const waiting = new Set(blocked.map((b) => b.ticket).filter((t) => ticketState(t) === 'open'));
   const shown = tickets.filter((t) => (opts.open ? !t.isDone : true) && (opts.done ? t.isDone : true));
   const summary = {
     total: tickets.length,
@@ -97,7 +90,8 @@ export async function ticketList(
     invalid: tickets.filter((t) => ticketState(t) === 'invalid').length,
   };
   if (opts.json) {
-    printJson(io, { tickets: shown.map(ticketFields), issues, summary, next: next?.relPath ?? null });
+    const fields = queuedTicketFields(queue);
+    printJson(io, { tickets: shown.map(fields), issues, summary, next: next?.relPath ?? null });
     return;
   }
   const paint = painter(io);
@@ -105,8 +99,14 @@ export async function ticketList(
   else {
     const rows = [['#', 'STATE', 'AGENT', 'TITLE', 'FILE']];
     for (const t of shown) {
-      const state = t === next ? `${ticketState(t)}*` : ticketState(t);
-      rows.push([String(t.index).padStart(3, '0'), state, t.agent ?? '-', t.title ?? '', t.name]);
+      const state = waiting.has(t) ? 'blocked' : ticketState(t);
+      rows.push([
+        String(t.index).padStart(3, '0'),
+        t === next ? `${state}*` : state,
+        t.agent ?? '-',
+        t.title ?? '',
+        t.name,
+      ]);
     }
     const [header, ...body] = formatTable(rows).split('\n');
     io.stdout(`${paint('bold', header ?? '')}\n${body.join('\n')}\n`);
@@ -114,6 +114,7 @@ export async function ticketList(
   for (const issue of issues) io.stdout(`${paint('yellow', formatIssue(issue))}\n`);
   io.stdout(
     `${summary.total} tickets: ${summary.done} done, ${summary.open} open, ${summary.invalid} invalid` +
+      `${waiting.size > 0 ? `, ${waiting.size} blocked` : ''}` +
       `${next ? ` (* = next: ${next.name})` : ''}\n`,
   );
 }
@@ -124,10 +125,11 @@ export async function ticketShow(
   ref: string,
   opts: JsonFlag,
 ): Promise<void> {
-  const { tickets } = await loadQueue(io, global);
-  const ticket = findTicket(tickets, ref);
-  if (opts.json) printJson(io, { ...ticketFields(ticket), frontmatter: ticket.frontmatter, raw: ticket.raw });
-  else io.stdout(ticket.raw.endsWith('\n') ? ticket.raw : `${ticket.raw}\n`);
+  const queue = await loadQueue(io, global);
+  const ticket = findTicket(queue.tickets, ref);
+  if (opts.json) {
+    printJson(io, { ...queuedTicketFields(queue)(ticket), frontmatter: ticket.frontmatter, raw: ticket.raw });
+  } else io.stdout(ticket.raw.endsWith('\n') ? ticket.raw : `${ticket.raw}\n`);
 }
 
 export async function ticketLint(
@@ -267,6 +269,7 @@ export async function ticketNew(
     at?: number;
     body?: string;
     bodyFile?: string;
+    dependsOn?: string;
   },
 ): Promise<void> {
   const { repo, agents, defaultAgent } = await loadQueue(io, global);
@@ -291,6 +294,7 @@ export async function ticketNew(
       slug: opts.slug,
       body,
       index: opts.at,
+      dependsOn: opts.dependsOn?.split(','),
     });
   } catch (err) {
     if (!(err instanceof TicketCreateError)) throw err;

@@ -77,7 +77,7 @@ export interface EventPage {
 export interface FlowStatus {
   run: Run | null;
   worker: { status: 'alive' | 'stale' | 'none'; pid?: number };
-  tickets: { total: number; done: number; next: string | null };
+  tickets: { total: number; done: number; next: string | null; blocked: number };
   last_event: { seq: number; type: string; at: string } | null;
   recommended_action: string;
 }
