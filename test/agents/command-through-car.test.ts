@@ -147,7 +147,13 @@ test('car flow start from the built CLI: the detached worker is dist/car.js and 
   const log = readFileSync(join(r.dir, started.log), 'utf8');
   assert.equal(last.run?.run_id, started.run_id, log);
   assert.equal(last.run?.status, 'completed', log);
-  assert.deepEqual(last.tickets, { total: TICKETS.length, done: TICKETS.length, next: null, invalid: [] });
+  assert.deepEqual(last.tickets, {
+    total: TICKETS.length,
+    done: TICKETS.length,
+    next: null,
+    blocked: 0,
+    invalid: [],
+  });
   assertQueueDone(r, log);
   assert.deepEqual(
     parents(),

@@ -143,6 +143,7 @@ test("a CAR repo (hub of one): doctor, status and car run work on CAR's files wi
       total: 4,
       done: 1,
       next: '.codex-autorunner/tickets/TICKET-002.md',
+      blocked: 0,
       invalid: [],
     });
     assert.deepEqual(s.car_flows_db, {
@@ -173,7 +174,7 @@ test("a CAR repo (hub of one): doctor, status and car run work on CAR's files wi
   assert.match(second.stdout, /run completed \(all_done\)/);
   const done = json<Status>(await run(['flow', 'status', '--json']));
   assert.equal(done.status, 'completed');
-  assert.deepEqual(done.tickets, { total: 4, done: 4, next: null, invalid: [] });
+  assert.deepEqual(done.tickets, { total: 4, done: 4, next: null, blocked: 0, invalid: [] });
   assert.equal(done.car_flows_db?.latest.run_id, CAR_RUNS.paused, "CAR's history is still reported");
   for (const n of ['002', '003', '004'])
     assert.equal(readFileSync(join(repo.dir, `work/TICKET-${n}.txt`), 'utf8'), 'done\n');
@@ -242,6 +243,6 @@ test("a repo in a CAR hub: hub repos lists it, ticket-flow start works its ticke
   );
   assert.equal(s.status, 'completed', JSON.stringify(s));
   assert.equal(s.turn_limit, 150, "the hub's repo_defaults apply");
-  assert.deepEqual(s.tickets, { total: 4, done: 4, next: null, invalid: [] });
+  assert.deepEqual(s.tickets, { total: 4, done: 4, next: null, blocked: 0, invalid: [] });
   assert.equal(s.car_flows_db?.ticket_flow_runs, 2);
 });
