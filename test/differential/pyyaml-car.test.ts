@@ -136,7 +136,10 @@ function carTicket(c: GeneratedCase): { classes: string[]; ticket: Ticket | null
   const queue = loadTicketQueue(ticketsDir, { repoRoot: tmp, agents: new Set([...CAR_AGENTS, 'user']) });
   unlinkSync(file);
   const ticket = queue.tickets[0] ?? null;
-  const issues = [...queue.issues, ...(ticket?.issues ?? [])].filter((x) => x.severity === 'error');
+  // `depends_on` is car's key (issue 16): car checks its targets, CAR keeps it as an unknown key (README)
+  const issues = [...queue.issues, ...(ticket?.issues ?? [])].filter(
+    (x) => x.severity === 'error' && !x.code.startsWith('depends-on-'),
+  );
   return { classes: [...new Set(issues.map((x) => ticketClass(x.code)))].sort(), ticket };
 }
 
