@@ -276,3 +276,26 @@ test('artifacts and explicit transactions', () => {
   assert.equal(store.lastEventSeq('r1'), 0);
   store.close();
 });
+
+test('changeStamp changes with every write, by this connection or another, and only then', () => {
+  const file = freshFile();
+  const store = openRunStore(file);
+  const other = openRunStore(file);
+  const run = store.createRun({});
+  const first = store.changeStamp();
+  assert.equal(store.changeStamp(), first);
+  store.getRun(run.id);
+  store.listEvents(run.id);
+  assert.equal(store.changeStamp(), first, 'reads change nothing');
+  store.appendEvent(run.id, { type: 'mine' });
+  const mine = store.changeStamp();
+  assert.notEqual(mine, first);
+  other.updateRun(run.id, { status: 'running' });
+  const theirs = store.changeStamp();
+  assert.notEqual(theirs, mine);
+  assert.deepEqual(store.runProgress(run.id), { status: 'running', lastEventSeq: 1 });
+  assert.equal(store.runProgress('nope'), null);
+  assert.equal(store.listEventsRaw(run.id)[0]?.dataJson, '{}');
+  other.close();
+  store.close();
+});

@@ -95,6 +95,17 @@ export interface RunEvent {
   data: JsonObject;
 }
 
+/** An event with its payload as the JSON text stored (not parsed), for callers that pass it on as is. */
+export interface RawRunEvent extends Omit<RunEvent, 'data'> {
+  dataJson: string;
+}
+
+/** What a run's followers poll: its status and its highest event sequence number. */
+export interface RunProgress {
+  status: RunStatus;
+  lastEventSeq: number;
+}
+
 export interface NewEvent {
   type: string;
   data?: JsonObject;

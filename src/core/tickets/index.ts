@@ -6,6 +6,7 @@ export {
   type TicketCache,
   type TicketQueue,
   ticketFileName,
+  ticketQueueSteps,
 } from './queue.ts';
 export { newTicketId, parseTicket, TICKET_NAME_RE, ticketState } from './ticket.ts';
 export type { LintIssue, Ticket, TicketContextEntry } from './types.ts';
