@@ -8,7 +8,7 @@ import { DEFAULT_MAX_TOTAL_TURNS } from '../core/flow/settings.ts';
 import { loadState } from '../core/flow/state.ts';
 import { readLock } from '../core/lock.ts';
 import type { Run } from '../core/store/types.ts';
-import { loadTicketQueue } from '../core/tickets/index.ts';
+import { loadTicketQueue, type TicketQueue } from '../core/tickets/index.ts';
 
 /** The run as JSON (core/flow/run-json.ts), with the limits of its settings. */
 export function runJson(run: Run, control: FlowControl): RunJson {
@@ -38,20 +38,30 @@ export function recommendedAction(run: Run, workerAlive: boolean): string {
   }
 }
 
-/** The latest run (or `runId`), its worker, the ticket counts, the last event and the next step. */
-export function flowStatusReport(control: FlowControl, runId?: string) {
-  const run = runId ? control.runOrLatest(runId) : control.store.latestRun();
-  const lock = readLock(control.paths.lockFile);
-  const live = liveLock(control.paths);
-  const queue = loadTicketQueue(control.paths.ticketsDir, {
-    repoRoot: control.paths.root,
-    agents: knownAgentIds(control.config),
-  });
-  const tickets = {
+/** The ticket counts status reports. */
+function ticketProgress(queue: TicketQueue) {
+  return {
     total: queue.tickets.length,
     done: queue.tickets.filter((t) => t.isDone).length,
     next: queue.tickets.find((t) => !t.isDone)?.relPath ?? null,
   };
+}
+
+/**
+ * The latest run (or `runId`), its worker, the ticket counts, the last event and the next step. `queue`:
+ * the ticket queue when the caller keeps it (the server), else it is read here.
+ */
+export function flowStatusReport(control: FlowControl, runId?: string, queue?: TicketQueue) {
+  const run = runId ? control.runOrLatest(runId) : control.store.latestRun();
+  const lock = readLock(control.paths.lockFile);
+  const live = liveLock(control.paths);
+  const tickets = ticketProgress(
+    queue ??
+      loadTicketQueue(control.paths.ticketsDir, {
+        repoRoot: control.paths.root,
+        agents: knownAgentIds(control.config),
+      }),
+  );
   const worker = lock?.holder
     ? {
         status: lock.stale ? 'stale' : 'alive',

@@ -8,13 +8,15 @@
 //   GET  /api/contextspace                GET|PUT /api/contextspace/:kind
 //   GET  /api/flow/status[?run]           POST /api/flow/start|resume|pause|stop|reply
 //   GET  /api/runs?offset&limit&status    GET  /api/runs/:id             GET /api/runs/:id/events?after&limit&types
-//   GET  /api/runs/:id/stream (SSE; `id:` = event seq, resumes from Last-Event-ID or ?after)
+//   GET  /api/runs/:id/stream (SSE; `id:` = event seq, resumes from Last-Event-ID or ?after; a client too
+//        slow to follow gets `event: dropped` with the reason)
 //   GET  /api/usage?by=day|ticket[&run][&since]
 //   GET  /api/hub/repos   GET /api/hub/repos/:id   POST /api/hub/scan   (at a hub root; see hub.ts)
 //   GET  /*  the web UI from `webRoot` (see web.ts): files, else index.html for the app's own routes
 //
 // Writes to tickets and contextspace need the sha256 of the bytes the client read (If-Match or
 // `base_hash`): a stale one is 409 with `current_hash`, none is 428. Errors are `{error, message, ...}`.
+// Listings, flow status and runs carry strong ETags; `If-None-Match` with the current one is a 304.
 import { Hono } from 'hono';
 import { bearerAuth } from 'hono/bearer-auth';
 import { bodyLimit } from 'hono/body-limit';
@@ -29,7 +31,8 @@ import { contextspaceRoutes } from './contextspace.ts';
 import { ApiError } from './errors.ts';
 import { flowRoutes } from './flow.ts';
 import { hubRoutes } from './hub.ts';
-import { runRoutes, type StreamOptions } from './runs.ts';
+import type { StreamOptions } from './run-stream.ts';
+import { runRoutes } from './runs.ts';
 import { envWithoutToken, hostGuard, originGuard, tokenRole, viewerGuard } from './security.ts';
 import { ticketRoutes } from './tickets.ts';
 import { usageRoutes } from './usage.ts';
@@ -107,7 +110,7 @@ export function createApp(opts: AppOptions): CarApp {
       cors({
         origin: [...allowedOrigins],
         allowMethods: ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'],
-        allowHeaders: ['Authorization', 'Content-Type', 'If-Match', 'Last-Event-ID'],
+        allowHeaders: ['Authorization', 'Content-Type', 'If-Match', 'If-None-Match', 'Last-Event-ID'],
         exposeHeaders: ['ETag', 'Location'],
         maxAge: 600,
       }),
@@ -176,7 +179,8 @@ export function createApp(opts: AppOptions): CarApp {
   app.route('/api/tickets', ticketRoutes(ctx));
   app.route('/api/contextspace', contextspaceRoutes(ctx));
   app.route('/api/flow', flowRoutes(ctx));
-  app.route('/api/runs', runRoutes(ctx, opts.stream));
+  const runs = runRoutes(ctx, opts.stream, log);
+  app.route('/api/runs', runs.routes);
   app.route('/api/usage', usageRoutes(ctx));
   const hub = hubRoutes(ctx);
   app.route('/api/hub', hub.routes);
@@ -200,6 +204,7 @@ export function createApp(opts: AppOptions): CarApp {
 
   return Object.assign(app, {
     close: () => {
+      runs.close();
       hub.close();
       ctx.close();
     },
