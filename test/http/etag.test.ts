@@ -27,6 +27,7 @@ async function unchanged(r: ApiRepo, path: string, etag: string): Promise<void> 
   const res = await r.call('GET', path, { headers: { 'if-none-match': etag } });
   assert.equal(res.status, 304, `${path} is unchanged`);
   assert.equal(res.headers.get('etag'), etag);
+  assert.equal(res.headers.get('cache-control'), 'no-store');
   assert.equal(await res.text(), '');
 }
 
@@ -50,6 +51,8 @@ describe('ticket listings', () => {
     assert.equal(first.status, 200);
     const etag = first.headers.get('etag')!;
     assert.match(etag, /^"[^"]+"$/);
+    assert.equal(first.headers.get('cache-control'), 'no-store');
+    assert.equal(first.headers.get('x-content-type-options'), 'nosniff');
     await unchanged(r, '/api/tickets?limit=10', etag);
     const listed = await r.call('GET', '/api/tickets?limit=10', {
       headers: { 'if-none-match': `"x", ${etag}` },

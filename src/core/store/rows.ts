@@ -1,5 +1,5 @@
 // SQLite row shapes of the run store and their mapping to the camelCase types callers see.
-import type { Artifact, JsonObject, RawRunEvent, Run, RunEvent, RunStatus, Turn } from './types.ts';
+import type { Artifact, JsonObject, Run, RunEvent, RunStatus, Turn } from './types.ts';
 
 export interface RunRow {
   id: string;
@@ -101,10 +101,6 @@ export function toEvent(r: EventRow): RunEvent {
     at: r.at,
     data: parseObject(r.data),
   };
-}
-
-export function toRawEvent(r: EventRow): RawRunEvent {
-  return { runId: r.run_id, seq: r.seq, turnId: r.turn_id, type: r.type, at: r.at, dataJson: r.data };
 }
 
 export function toArtifact(r: ArtifactRow): Artifact {

@@ -21,7 +21,6 @@ import {
   type TurnRow,
   toArtifact,
   toEvent,
-  toRawEvent,
   toRun,
   toTurn,
 } from './rows.ts';
@@ -30,6 +29,7 @@ import { RUN_STORE_MIGRATIONS } from './schema.ts';
 import { openSqlite, type SqlDb, type SqlStatement, type SqlValue } from './sqlite.ts';
 import type {
   Artifact,
+  EventJson,
   EventTypeStats,
   ListEventsOptions,
   ListRunsOptions,
@@ -37,7 +37,6 @@ import type {
   NewEvent,
   NewRun,
   NewTurn,
-  RawRunEvent,
   Run,
   RunEvent,
   RunPatch,
@@ -75,6 +74,11 @@ interface Counts {
 function boundExcerpt(text: string): string {
   return text.length <= MAX_OUTPUT_EXCERPT_CHARS ? text : text.slice(text.length - MAX_OUTPUT_EXCERPT_CHARS);
 }
+
+/** `{run_id, seq, type, at, turn_id, data}` as text; `data` is JSON text already (event-bounds.ts). */
+const EVENT_JSON_COLUMNS = `seq, type, '{"run_id":' || json_quote(run_id) || ',"seq":' || seq ||
+  ',"type":' || json_quote(type) || ',"at":' || json_quote(at) || ',"turn_id":' || coalesce(turn_id, 'null') ||
+  ',"data":' || data || '}' AS json`;
 
 const placeholders = (n: number) => Array.from({ length: n }, () => '?').join(', ');
 
@@ -309,19 +313,23 @@ export class RunStore {
 
   /** Events in seq order; at most `limit` (default 1000) per call, page with `afterSeq`. */
   listEvents(runId: string, opts: ListEventsOptions = {}): RunEvent[] {
-    return this.#eventRows(runId, opts).map(toEvent);
+    return this.#eventQuery<EventRow>('*', runId, opts).map(toEvent);
   }
 
-  /** `listEvents` with each payload left as its stored JSON text. */
-  listEventsRaw(runId: string, opts: ListEventsOptions = {}): RawRunEvent[] {
-    return this.#eventRows(runId, opts).map(toRawEvent);
+  /**
+   * `listEvents` as JSON text, one object per event, the payload embedded as stored: SQLite builds it,
+   * so a caller that only sends events on neither parses nor re-serializes them (json_quote escapes as
+   * JSON.stringify does). One string per event also leaves a fraction of the garbage.
+   */
+  listEventsJson(runId: string, opts: ListEventsOptions = {}): EventJson[] {
+    return this.#eventQuery<EventJson>(EVENT_JSON_COLUMNS, runId, opts);
   }
 
-  #eventRows(runId: string, opts: ListEventsOptions): EventRow[] {
+  #eventQuery<T>(columns: string, runId: string, opts: ListEventsOptions): T[] {
     const types = opts.types ?? [];
     const typeFilter = types.length > 0 ? `AND type IN (${placeholders(types.length)})` : '';
-    const sql = `SELECT * FROM events WHERE run_id = ? AND seq > ? ${typeFilter} ORDER BY seq LIMIT ? OFFSET ?`;
-    return this.#prepare(sql).all<EventRow>(
+    const sql = `SELECT ${columns} FROM events WHERE run_id = ? AND seq > ? ${typeFilter} ORDER BY seq LIMIT ? OFFSET ?`;
+    return this.#prepare(sql).all<T>(
       runId,
       opts.afterSeq ?? 0,
       ...types,

@@ -95,9 +95,14 @@ export interface RunEvent {
   data: JsonObject;
 }
 
-/** An event with its payload as the JSON text stored (not parsed), for callers that pass it on as is. */
-export interface RawRunEvent extends Omit<RunEvent, 'data'> {
-  dataJson: string;
+/**
+ * An event as JSON text, built by SQLite around the stored payload (never parsed): the object
+ * `{run_id, seq, type, at, turn_id, data}`, for readers that send events on (the HTTP API).
+ */
+export interface EventJson {
+  seq: number;
+  type: string;
+  json: string;
 }
 
 /** What a run's followers poll: its status and its highest event sequence number. */

@@ -98,10 +98,12 @@ export function createApp(opts: AppOptions): CarApp {
       allowedHosts: opts.allowedHosts ?? server.allowed_hosts,
     }),
   );
+  // Set before the route runs, so they go into the response it makes (a route may set its own
+  // Cache-Control); touching a finished response's headers costs a copy of it per request.
   app.use('/api/*', async (c, next) => {
-    await next();
     c.header('X-Content-Type-Options', 'nosniff');
-    if (!c.res.headers.has('Cache-Control')) c.header('Cache-Control', 'no-store');
+    c.header('Cache-Control', 'no-store');
+    await next();
   });
   if (allowedOrigins.length > 0) {
     // Before auth, so a browser's preflight (which carries no token) is answered.
@@ -131,20 +133,21 @@ export function createApp(opts: AppOptions): CarApp {
     if (tokens.viewer !== null) app.use('/api/*', viewerGuard({ full: tokens.full, viewer: tokens.viewer }));
   }
   const maxBodyBytes = opts.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
-  app.use(
-    '/api/*',
-    bodyLimit({
-      maxSize: maxBodyBytes,
-      onError: (c) =>
-        c.json(
-          {
-            error: 'payload_too_large',
-            message: `the body is over ${maxBodyBytes} bytes`,
-            max_bytes: maxBodyBytes,
-          },
-          413,
-        ),
-    }),
+  const limitBody = bodyLimit({
+    maxSize: maxBodyBytes,
+    onError: (c) =>
+      c.json(
+        {
+          error: 'payload_too_large',
+          message: `the body is over ${maxBodyBytes} bytes`,
+          max_bytes: maxBodyBytes,
+        },
+        413,
+      ),
+  });
+  // GET and HEAD carry no body; asking for one costs a full Request object per request
+  app.use('/api/*', (c, next) =>
+    c.req.method === 'GET' || c.req.method === 'HEAD' ? next() : limitBody(c, next),
   );
 
   app.get('/api/health', (c) => c.json({ ok: true, name: 'car', version: pkg.version }));
@@ -191,7 +194,11 @@ export function createApp(opts: AppOptions): CarApp {
 
   app.onError((err, c) => {
     if (err instanceof ApiError) return c.json(err.body(), err.status);
-    if (err instanceof HTTPException) return err.getResponse();
+    if (err instanceof HTTPException) {
+      // with the headers every API answer carries
+      const res = err.getResponse();
+      return c.newResponse(res.body, res);
+    }
     if (err instanceof FlowControlError) {
       return c.json({ error: err.code, message: err.message }, FLOW_ERROR_STATUS[err.code]);
     }

@@ -1,18 +1,23 @@
 // GET /api/runs/:id/stream: a run's events as Server-Sent Events (`id:` = the event's seq), resumable
 // with Last-Event-ID.
 //
-// A new client first replays what it has not seen from the store, one bounded batch per step on the
-// StepRunner's bulk lane, and only while its stream has room: a stream holds at most HIGH_WATER bytes
-// queued, and the server (@hono/node-server) takes the next chunk only once the socket drained the last
-// one, so a client that reads slowly is replayed slowly and costs a bounded buffer. Caught up, it joins
-// its run's feed: one poller per followed run, which reads each batch of new events from the store once
-// and hands the same bytes to every client. A client that still has more than `maxBufferedBytes` queued
+// A new client first replays what it has not seen from the store, one bounded batch (<= `batch` events,
+// <= 16 KiB) per step on the StepRunner's bulk lane, and only while its stream has room: the next batch
+// waits until less than HIGH_WATER is queued, and the server (@hono/node-server) takes the next chunk
+// only once the socket drained the last one, so a client that reads slowly is replayed slowly and costs
+// a bounded buffer. Caught up, it joins its run's feed: one poller per followed run, which reads each
+// batch of new events from the store once and hands the same text to every client. A client that still has more than `maxBufferedBytes` queued
 // when a batch comes is too slow to follow live: it gets a `dropped` event with the reason and its
 // stream ends (reconnecting with Last-Event-ID replays the rest at its own pace). A dropped client that
 // does not even read that is cut off after DROP_GRACE_MS.
+//
+// Events come from the store as JSON text (RunStore.listEventsJson), one string each, and chunks are
+// text when the stream goes to a Node socket (@hono/node-server): Node encodes a string into the socket
+// write and frees it at once, where a Buffer per chunk piles up as garbage until the next GC. With small
+// chunks (a replaying client holds about two), 100 clients replaying took the server's peak RSS from
+// ~150 to ~107 MiB. A web consumer (app.request) gets bytes.
 import type { RunStore } from '../../core/store/run-store.ts';
-import type { RawRunEvent, RunStatus } from '../../core/store/types.ts';
-import { eventJsonText } from './event-json.ts';
+import type { EventJson, RunStatus } from '../../core/store/types.ts';
 import type { StepRunner } from './step-runner.ts';
 
 export interface StreamOptions {
@@ -20,7 +25,7 @@ export interface StreamOptions {
   pollMs?: number;
   /** Comment frames keep proxies from closing an idle stream (default 15 s). */
   keepAliveMs?: number;
-  /** Events per store read (default 200). */
+  /** Events per store read (default 100). */
   batch?: number;
   /** Bytes a live client may leave unread before it is dropped (default 512 KiB). */
   maxBufferedBytes?: number;
@@ -29,9 +34,9 @@ export interface StreamOptions {
 export const ACTIVE_STATUSES: ReadonlySet<RunStatus> = new Set(['pending', 'running', 'stopping']);
 
 /** Bytes a stream holds queued before a replay waits for the client to read. */
-const HIGH_WATER = 64 * 1024;
+const HIGH_WATER = 16 * 1024;
 /** A chunk stops growing at this size (a batch of large events goes out in several). */
-const CHUNK_CHARS = 64 * 1024;
+const CHUNK_CHARS = 16 * 1024;
 const DROP_GRACE_MS = 30_000;
 
 interface Frame {
@@ -40,12 +45,21 @@ interface Frame {
   text: string;
 }
 
+/** One fan-out batch for every client that takes all of it: the text, encoded at most once. */
+interface SharedFrames {
+  text: string;
+  lastSeq: number;
+  bytes: Uint8Array | null;
+}
+
+type Chunk = Uint8Array | string;
+
 /** SSE frames for `events`, in order, cut after CHUNK_CHARS (the rest is read again). */
-function framesOf(events: readonly RawRunEvent[]): Frame[] {
+function framesOf(events: readonly EventJson[]): Frame[] {
   const frames: Frame[] = [];
   let size = 0;
   for (const e of events) {
-    const text = `id: ${e.seq}\ndata: ${eventJsonText(e)}\n\n`;
+    const text = `id: ${e.seq}\ndata: ${e.json}\n\n`;
     frames.push({ seq: e.seq, type: e.type, text });
     size += text.length;
     if (size >= CHUNK_CHARS) break;
@@ -55,7 +69,7 @@ function framesOf(events: readonly RawRunEvent[]): Frame[] {
 
 class Client {
   readonly runId: string;
-  readonly stream: ReadableStream<Uint8Array>;
+  readonly stream: ReadableStream<Chunk>;
   readonly types: ReadonlySet<string> | null;
   /** Every event up to this seq was sent, or is not one this client asked for. */
   cursor: number;
@@ -63,18 +77,29 @@ class Client {
   lastSent: number;
   lastWrite = Date.now();
   closed = false;
-  #controller!: ReadableStreamDefaultController<Uint8Array>;
+  #controller!: ReadableStreamDefaultController<Chunk>;
+  readonly #bytes: boolean;
   #room: (() => void) | null = null;
   readonly #onGone: (c: Client) => void;
 
-  /** `onGone`: called once, when the stream ended or its reader went away. */
-  constructor(runId: string, after: number, types: readonly string[], onGone: (c: Client) => void) {
+  /**
+   * `bytes`: chunks as bytes (else text, for a Node socket). `onGone`: called once, when the stream
+   * ended or its reader went away.
+   */
+  constructor(
+    runId: string,
+    after: number,
+    types: readonly string[],
+    bytes: boolean,
+    onGone: (c: Client) => void,
+  ) {
     this.runId = runId;
+    this.#bytes = bytes;
     this.#onGone = onGone;
     this.cursor = after;
     this.lastSent = after;
     this.types = types.length > 0 ? new Set(types) : null;
-    this.stream = new ReadableStream<Uint8Array>(
+    this.stream = new ReadableStream<Chunk>(
       {
         start: (controller) => {
           this.#controller = controller;
@@ -82,7 +107,10 @@ class Client {
         pull: () => this.#wake(),
         cancel: () => this.#gone(),
       },
-      { highWaterMark: HIGH_WATER, size: (chunk) => chunk.byteLength },
+      {
+        highWaterMark: HIGH_WATER,
+        size: (chunk) => (typeof chunk === 'string' ? chunk.length : chunk.byteLength),
+      },
     );
   }
 
@@ -114,25 +142,33 @@ class Client {
       text += f.text;
       this.lastSent = f.seq;
     }
-    if (text !== '') this.write(Buffer.from(text));
+    if (text !== '') this.write(text);
   }
 
-  /** Sends frames already encoded for a client without a filter whose cursor is before all of them. */
-  sendShared(bytes: Uint8Array, lastSeq: number): void {
-    this.cursor = lastSeq;
-    this.lastSent = lastSeq;
-    this.write(bytes);
+  /** Sends frames to a client without a filter whose cursor is before all of them. */
+  sendAll(frames: SharedFrames): void {
+    this.cursor = frames.lastSeq;
+    this.lastSent = frames.lastSeq;
+    if (!this.#bytes) this.write(frames.text);
+    else {
+      frames.bytes ??= Buffer.from(frames.text);
+      this.#enqueue(frames.bytes);
+    }
   }
 
-  write(bytes: Uint8Array): void {
-    this.#controller.enqueue(bytes);
+  write(text: string): void {
+    this.#enqueue(this.#bytes ? Buffer.from(text) : text);
+  }
+
+  #enqueue(chunk: Chunk): void {
+    this.#controller.enqueue(chunk);
     this.lastWrite = Date.now();
   }
 
   /** A last named event, then the stream ends. */
   end(event: 'end' | 'dropped', data: Record<string, unknown>): void {
     if (this.closed) return;
-    this.write(Buffer.from(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`));
+    this.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
     this.close();
   }
 
@@ -223,7 +259,7 @@ class RunFeed {
     const progress = store().runProgress(this.#runId);
     const status = progress?.status ?? 'failed';
     if ((progress?.lastEventSeq ?? 0) > this.#sentUpTo) {
-      const events = store().listEventsRaw(this.#runId, { afterSeq: this.#sentUpTo, limit: options.batch });
+      const events = store().listEventsJson(this.#runId, { afterSeq: this.#sentUpTo, limit: options.batch });
       if (events.length > 0) {
         this.#fanOut(framesOf(events));
         // read on in the next turn (the status again first), once the sockets had a chance to take this
@@ -236,15 +272,14 @@ class RunFeed {
       return true;
     }
     const stale = Date.now() - options.keepAliveMs;
-    const keepAlive = Buffer.from(': keep-alive\n\n');
-    for (const c of this.#clients) if (c.lastWrite <= stale) c.write(keepAlive);
+    for (const c of this.#clients) if (c.lastWrite <= stale) c.write(': keep-alive\n\n');
     return true;
   }
 
   #fanOut(frames: Frame[]): void {
     const first = frames[0]!.seq;
     const last = frames.at(-1)!.seq;
-    let shared: Uint8Array | null = null;
+    let shared: SharedFrames | null = null;
     for (const c of this.#clients) {
       if (c.queued > this.#streams.options.maxBufferedBytes) {
         this.#clients.delete(c);
@@ -252,8 +287,8 @@ class RunFeed {
         continue;
       }
       if (c.types === null && c.cursor < first) {
-        shared ??= Buffer.from(frames.map((f) => f.text).join(''));
-        c.sendShared(shared, last);
+        shared ??= { text: frames.map((f) => f.text).join(''), lastSeq: last, bytes: null };
+        c.sendAll(shared);
       } else c.send(frames);
     }
     this.#sentUpTo = last;
@@ -276,14 +311,14 @@ export class RunStreams {
     this.options = {
       pollMs: opts.pollMs ?? 200,
       keepAliveMs: opts.keepAliveMs ?? 15_000,
-      batch: opts.batch ?? 200,
+      batch: opts.batch ?? 100,
       maxBufferedBytes: opts.maxBufferedBytes ?? 512 * 1024,
     };
   }
 
-  /** A stream of the run's events after `after` (only `types`, when given). */
-  open(runId: string, after: number, types: readonly string[]): ReadableStream<Uint8Array> {
-    const client = new Client(runId, after, types, (c) => {
+  /** A stream of the run's events after `after` (only `types`, when given); `bytes`: see Client. */
+  open(runId: string, after: number, types: readonly string[], bytes: boolean): ReadableStream<Chunk> {
+    const client = new Client(runId, after, types, bytes, (c) => {
       this.#clients.delete(c);
       this.#feeds.get(runId)?.leave(c);
     });
@@ -305,7 +340,7 @@ export class RunStreams {
     const status = progress?.status ?? 'failed';
     const { batch } = this.options;
     const filter = client.types ? { types: [...client.types] } : {};
-    const events = this.store().listEventsRaw(client.runId, {
+    const events = this.store().listEventsJson(client.runId, {
       afterSeq: client.cursor,
       limit: batch,
       ...filter,

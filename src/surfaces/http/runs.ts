@@ -8,7 +8,6 @@ import { runJson } from '../flow-report.ts';
 import { AnswerCache, jsonAnswer, rawAnswer, sendAnswer } from './answer.ts';
 import type { ApiContext } from './context.ts';
 import { ApiError, notFound } from './errors.ts';
-import { eventJsonText } from './event-json.ts';
 import { runIdSchema } from './flow.ts';
 import { ACTIVE_STATUSES, RunStreams, type StreamOptions } from './run-stream.ts';
 import { readQuery } from './validate.ts';
@@ -116,7 +115,7 @@ export function runRoutes(
     const answer = await answers.get(key, () => {
       const progress = store.runProgress(id);
       if (!progress) throw notFound(`run ${id}`);
-      const rows = store.listEventsRaw(id, {
+      const rows = store.listEventsJson(id, {
         afterSeq: after,
         limit: limit + 1,
         offset,
@@ -124,7 +123,7 @@ export function runRoutes(
       });
       const events = rows.slice(0, limit);
       return rawAnswer(
-        `{"run_id":${JSON.stringify(id)},"events":[${events.map(eventJsonText).join(',')}],` +
+        `{"run_id":${JSON.stringify(id)},"events":[${events.map((e) => e.json).join(',')}],` +
           `"next_after":${events.at(-1)?.seq ?? after},"has_more":${rows.length > limit},` +
           `"last_event_seq":${progress.lastEventSeq}}`,
       );
@@ -151,7 +150,7 @@ export function runRoutes(
     // Nothing more will ever come: 204 tells an EventSource to stop reconnecting.
     if (
       !ACTIVE_STATUSES.has(progress.status) &&
-      store.listEventsRaw(id, { afterSeq: after, limit: 1, ...types }).length === 0
+      store.listEventsJson(id, { afterSeq: after, limit: 1, ...types }).length === 0
     ) {
       return c.body(null, 204);
     }
@@ -160,7 +159,9 @@ export function runRoutes(
     c.header('X-Accel-Buffering', 'no');
     // chunked: the server sends the head at once instead of waiting for a first chunk
     c.header('Transfer-Encoding', 'chunked');
-    return c.body(streams.open(id, after, query.types), 200);
+    // @hono/node-server passes its Node response as `outgoing`: that consumer takes text
+    const toSocket = (c.env as { outgoing?: unknown } | undefined)?.outgoing !== undefined;
+    return c.body(streams.open(id, after, query.types, !toSocket), 200);
   });
 
   return { routes: app, close: () => streams.close() };
