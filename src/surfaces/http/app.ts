@@ -34,6 +34,7 @@ import { hubRoutes } from './hub.ts';
 import type { StreamOptions } from './run-stream.ts';
 import { runRoutes } from './runs.ts';
 import { envWithoutToken, hostGuard, originGuard, tokenRole, viewerGuard } from './security.ts';
+import { ServerClosingError } from './step-runner.ts';
 import { ticketRoutes } from './tickets.ts';
 import { usageRoutes } from './usage.ts';
 import { webRoutes } from './web.ts';
@@ -203,6 +204,7 @@ export function createApp(opts: AppOptions): CarApp {
       return c.json({ error: err.code, message: err.message }, FLOW_ERROR_STATUS[err.code]);
     }
     if (err instanceof WorkerSpawnError) return c.json({ error: 'worker_failed', message: err.message }, 500);
+    if (err instanceof ServerClosingError) return c.json({ error: 'closing', message: err.message }, 503);
     log(
       `error: ${c.req.method} ${c.req.path}: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`,
     );

@@ -18,7 +18,7 @@
 // ~150 to ~107 MiB. A web consumer (app.request) gets bytes.
 import type { RunStore } from '../../core/store/run-store.ts';
 import type { EventJson, RunStatus } from '../../core/store/types.ts';
-import type { StepRunner } from './step-runner.ts';
+import { ServerClosingError, type StepRunner } from './step-runner.ts';
 
 export interface StreamOptions {
   /** How often a followed run is checked for new events (default 200 ms). */
@@ -65,6 +65,20 @@ function framesOf(events: readonly EventJson[]): Frame[] {
     if (size >= CHUNK_CHARS) break;
   }
   return frames;
+}
+
+/** `framesOf` as one text, for a replay (the store filtered already): the most garbage-lean form. */
+function replayChunk(events: readonly EventJson[]): { text: string; lastSeq: number; count: number } {
+  const parts: string[] = [];
+  let size = 0;
+  let count = 0;
+  for (const e of events) {
+    parts.push('id: ', String(e.seq), '\ndata: ', e.json, '\n\n');
+    count++;
+    size += e.json.length;
+    if (size >= CHUNK_CHARS) break;
+  }
+  return { text: parts.join(''), lastSeq: events[count - 1]!.seq, count };
 }
 
 class Client {
@@ -143,6 +157,13 @@ class Client {
       this.lastSent = f.seq;
     }
     if (text !== '') this.write(text);
+  }
+
+  /** Sends replayed frames (read after this client's cursor, with its filter), the last one `lastSeq`. */
+  sendReplayed(text: string, lastSeq: number): void {
+    this.cursor = lastSeq;
+    this.lastSent = lastSeq;
+    this.write(text);
   }
 
   /** Sends frames to a client without a filter whose cursor is before all of them. */
@@ -240,7 +261,7 @@ class RunFeed {
       this.#streams.steps
         .run(() => this.#step(), 'bulk')
         .catch((err: unknown) => {
-          this.#streams.log(`stream: run ${this.#runId}: ${(err as Error).stack ?? String(err)}`);
+          this.#streams.failed(this.#runId, err);
           this.stop();
         })
         .finally(() => {
@@ -326,7 +347,7 @@ export class RunStreams {
     this.steps
       .run(() => this.#replay(client), 'bulk')
       .catch((err: unknown) => {
-        this.log(`stream: run ${runId}: ${(err as Error).stack ?? String(err)}`);
+        this.failed(runId, err);
         client.cutOff(err as Error);
       });
     return client.stream;
@@ -346,9 +367,9 @@ export class RunStreams {
       ...filter,
     });
     if (events.length > 0) {
-      const frames = framesOf(events);
-      client.send(frames);
-      if (frames.length < events.length || events.length === batch) return false;
+      const chunk = replayChunk(events);
+      client.sendReplayed(chunk.text, chunk.lastSeq);
+      if (chunk.count < events.length || events.length === batch) return false;
     }
     // every event the store had at the progress read was sent (or filtered out)
     client.cursor = Math.max(client.cursor, progress?.lastEventSeq ?? 0);
@@ -376,6 +397,12 @@ export class RunStreams {
     });
     this.log(`stream: run ${client.runId}: a client was dropped (slow_client: ${waiting} bytes unread)`);
     setTimeout(() => client.cutOff(new Error('dropped: slow client')), DROP_GRACE_MS).unref();
+  }
+
+  /** Reports a stream's failure (a server closing is none). */
+  failed(runId: string, err: unknown): void {
+    if (!(err instanceof ServerClosingError))
+      this.log(`stream: run ${runId}: ${(err as Error).stack ?? String(err)}`);
   }
 
   forget(runId: string, feed: RunFeed): void {

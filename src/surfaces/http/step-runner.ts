@@ -23,6 +23,14 @@ interface Job {
 
 const QUANTUM_MS = 0.5;
 
+/** A request whose work was still waiting when the server closed. */
+export class ServerClosingError extends Error {
+  constructor() {
+    super('the server is closing');
+    this.name = 'ServerClosingError';
+  }
+}
+
 export class StepRunner {
   readonly #budgetMs: number;
   readonly #lanes: Record<Lane, Job[]> = { request: [], bulk: [] };
@@ -35,7 +43,7 @@ export class StepRunner {
 
   /** Runs `step` until it says it is finished (or throws). */
   run(step: Step, lane: Lane = 'request'): Promise<void> {
-    if (this.#closed) return Promise.reject(new Error('the server is closing'));
+    if (this.#closed) return Promise.reject(new ServerClosingError());
     return new Promise((resolve, reject) => {
       this.#lanes[lane].push({ step, resolve, reject });
       this.#schedule();
@@ -52,11 +60,12 @@ export class StepRunner {
     return (result as IteratorReturnResult<T>).value;
   }
 
-  /** Stops taking work; queued jobs are dropped (their callers are closing too). */
+  /** Stops taking work; the jobs not finished fail with ServerClosingError. */
   close(): void {
     this.#closed = true;
-    this.#lanes.request.length = 0;
-    this.#lanes.bulk.length = 0;
+    for (const lane of [this.#lanes.request, this.#lanes.bulk]) {
+      for (const job of lane.splice(0)) job.reject(new ServerClosingError());
+    }
   }
 
   #schedule(): void {
@@ -96,6 +105,7 @@ export class StepRunner {
       else {
         result.then(
           () => {
+            if (this.#closed) return job.reject(new ServerClosingError());
             lane.push(job);
             this.#schedule();
           },
