@@ -9,7 +9,7 @@ export const auth = $state({ token: localStorage.getItem(TOKEN_KEY) ?? '', neede
 
 /** GET answers by URL with their ETag, the most recently used last; bounded. */
 const kept = new Map<string, { etag: string; text: string }>();
-const MAX_KEPT = 64;
+const MAX_KEPT = 32;
 
 function keep(path: string, etag: string | null, text: string): void {
   kept.delete(path);
