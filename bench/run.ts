@@ -7,7 +7,7 @@ const here = dirname(fileURLToPath(import.meta.url));
 
 export async function main(): Promise<void> {
   const files = readdirSync(here)
-    .filter((f) => f.endsWith('.ts') && f !== 'run.ts' && !f.endsWith('.test.ts'))
+    .filter((f) => f.endsWith('.ts') && f !== 'run.ts' && !f.endsWith('.test.ts') && !f.endsWith('.d.ts'))
     .sort();
   let ran = 0;
   for (const file of files) {

@@ -9,24 +9,28 @@ import { pathToFileURL } from 'node:url';
 import { initRepo } from '../src/core/init.ts';
 import { repoPaths } from '../src/core/paths.ts';
 import { openRunStore } from '../src/core/store/run-store.ts';
-import { ensureBundle } from './ticket-list.ts';
+import { BUNDLE, ensureBundle } from './ticket-list.ts';
 
-const CLK_TCK = 100; // Linux USER_HZ
+export const CLK_TCK = 100; // Linux USER_HZ
 
-function cpuTicks(pid: number): number {
+export function cpuTicks(pid: number): number {
   // fields after the command name: utime is the 14th, stime the 15th of /proc/<pid>/stat
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   return Number(fields[11]) + Number(fields[12]);
 }
 
-function rssMiB(pid: number): number {
+export function rssMiB(pid: number): number {
   const kb = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
   return Number(kb) / 1024;
 }
 
-async function startServe(root: string): Promise<{ child: ChildProcess; url: string }> {
-  const child = spawn(process.execPath, ['dist/car.js', '--repo', root, 'serve', '--port', '0', '--quiet'], {
+/** `car serve --port 0` of `bundle` on `root`; resolves with the URL it prints. */
+export async function startServe(
+  root: string,
+  bundle = BUNDLE,
+): Promise<{ child: ChildProcess; url: string }> {
+  const child = spawn(process.execPath, [bundle, '--repo', root, 'serve', '--port', '0', '--quiet'], {
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   const url = await new Promise<string>((resolve, reject) => {
@@ -90,8 +94,8 @@ async function idle(seconds: number): Promise<string> {
   }
 }
 
-async function bigRun(events: number): Promise<string> {
-  const dir = makeRepo();
+/** Adds a completed run of `events` agent_delta events to the repo's store; returns its id. */
+export function writeBigRun(dir: string, events: number): string {
   const store = openRunStore(repoPaths(dir).dbFile, { maxEventsPerType: events });
   const run = store.createRun({});
   const batch = Array.from({ length: 500 }, (_, i) => ({
@@ -101,6 +105,12 @@ async function bigRun(events: number): Promise<string> {
   for (let n = 0; n < events; n += batch.length) store.appendEvents(run.id, batch);
   store.updateRun(run.id, { status: 'completed' });
   store.close();
+  return run.id;
+}
+
+async function bigRun(events: number): Promise<string> {
+  const dir = makeRepo();
+  const runId = writeBigRun(dir, events);
   const { child, url } = await startServe(dir);
   try {
     const pid = child.pid!;
@@ -113,7 +123,7 @@ async function bigRun(events: number): Promise<string> {
     let after = 0;
     let seen = 0;
     for (;;) {
-      const res = await fetch(`${url}/api/runs/${run.id}/events?after=${after}&limit=1000`);
+      const res = await fetch(`${url}/api/runs/${runId}/events?after=${after}&limit=1000`);
       const body = (await res.json()) as { events: { seq: number }[] };
       if (body.events.length === 0) break;
       seen += body.events.length;
@@ -121,7 +131,7 @@ async function bigRun(events: number): Promise<string> {
     }
     const paged = performance.now() - t0;
     const t1 = performance.now();
-    const stream = await fetch(`${url}/api/runs/${run.id}/stream?after=0`);
+    const stream = await fetch(`${url}/api/runs/${runId}/stream?after=0`);
     const streamed = ((await stream.text()).match(/^id: /gm) ?? []).length;
     const sse = performance.now() - t1;
     clearInterval(sample);

@@ -29,6 +29,7 @@ import {
   invalidTicketFiles,
   loadTicketQueue,
   readiness,
+  type TicketQueue,
 } from '../core/tickets/index.ts';
 import { type GuardIo, guardRun } from './run-guard.ts';
 
@@ -287,10 +288,11 @@ export class FlowControl {
   }
 
   /** The run (or the latest), whether a worker owns the repo, and how far the ticket queue is. */
-  status(runId?: string): FlowStatus {
+  /** `queue`: the ticket queue when the caller keeps one up to date (the server), else it is read here. */
+  status(runId?: string, queue?: TicketQueue): FlowStatus {
     const run = runId ? this.runOrLatest(runId) : this.store.latestRun();
     const lock = readLock(this.paths.lockFile);
-    const queue = loadTicketQueue(this.paths.ticketsDir, {
+    queue ??= loadTicketQueue(this.paths.ticketsDir, {
       repoRoot: this.paths.root,
       agents: knownAgentIds(this.config),
     });

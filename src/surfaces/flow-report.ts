@@ -7,6 +7,7 @@ import { DEFAULT_MAX_TOTAL_TURNS } from '../core/flow/settings.ts';
 import { loadState } from '../core/flow/state.ts';
 import { readCarFlowsDb } from '../core/store/car-flows-db.ts';
 import type { Run } from '../core/store/types.ts';
+import type { TicketQueue } from '../core/tickets/index.ts';
 
 /** The run as JSON (core/flow/run-json.ts), with the limits of its settings. */
 export function runJson(run: Run, control: FlowControl): RunJson {
@@ -36,9 +37,12 @@ export function recommendedAction(run: Run, workerAlive: boolean): string {
   }
 }
 
-/** The latest run (or `runId`), its worker, the ticket counts, the last event and the next step. */
-export function flowStatusReport(control: FlowControl, runId?: string) {
-  const { run, lock, workerAlive, tickets } = control.status(runId);
+/**
+ * The latest run (or `runId`), its worker, the ticket counts, the last event and the next step. `queue`:
+ * the ticket queue when the caller keeps it (the server), else it is read here.
+ */
+export function flowStatusReport(control: FlowControl, runId?: string, queue?: TicketQueue) {
+  const { run, lock, workerAlive, tickets } = control.status(runId, queue);
   const worker = lock?.holder
     ? {
         status: lock.stale ? 'stale' : 'alive',

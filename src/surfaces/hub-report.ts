@@ -2,9 +2,9 @@
 // JSON shape for both, and the one place the hub is wired to the git adapter.
 import { readFileSync } from 'node:fs';
 import { loadHubConfig } from '../core/hub/config.ts';
-import { readManifest } from '../core/hub/manifest.ts';
+import { type Manifest, readManifest } from '../core/hub/manifest.ts';
 import { type Hub, openHub } from '../core/hub/registry.ts';
-import { type HubStatusReader, summarize } from '../core/hub/status.ts';
+import { type HubRepoStatus, type HubStatusReader, summarize } from '../core/hub/status.ts';
 import { readLock } from '../core/lock.ts';
 import { createHubGit } from '../integrations/git/worktree.ts';
 
@@ -28,7 +28,11 @@ export function supervisorReport(hub: Hub): Record<string, unknown> | null {
 /** Every registered repo's latest run, worker and tickets, plus counts by state and the supervisor. */
 export function hubStatusReport(hub: Hub, reader: HubStatusReader) {
   const manifest = readManifest(hub.paths.manifestFile);
-  const repos = reader.list(hub.root, manifest.repos);
+  return hubReport(hub, manifest, reader.list(hub.root, manifest.repos));
+}
+
+/** The report around the statuses of `manifest`'s repos, read by the caller. */
+export function hubReport(hub: Hub, manifest: Manifest, repos: HubRepoStatus[]) {
   return {
     hub_root: hub.root,
     generated_at: new Date().toISOString(),

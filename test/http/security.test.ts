@@ -39,6 +39,8 @@ describe('bearer auth', () => {
     ]) {
       const none = await r.call('GET', path);
       assert.equal(none.status, 401, path);
+      assert.equal(none.headers.get('x-content-type-options'), 'nosniff');
+      assert.equal(none.headers.get('cache-control'), 'no-store');
       assert.equal((await json(none)).error, 'unauthorized');
       const wrong = await r.call('GET', path, { token: 's3cret-tokem' });
       assert.equal(wrong.status, 401, path);

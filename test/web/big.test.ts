@@ -1,7 +1,7 @@
 // Large data in a real browser: a board of 1,000 tickets and a run of 100,000 events render and scroll
 // without freezing (windowed lists, events paged by sequence number), and the UI fits a phone screen.
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import type { Page } from 'playwright-core';
@@ -22,12 +22,14 @@ const TICKETS = 1000;
 const EVENTS = 100_000;
 let runId: string;
 let waitingRunId: string;
+let ticketsDir: string;
 
 const suite = browserSuite(async (cleanups) => {
   const repo = makeGitRepo();
   cleanups.push(repo.cleanup);
   initRepo(repo.dir);
   const paths = repoPaths(repo.dir);
+  ticketsDir = paths.ticketsDir;
   for (let i = 1; i <= TICKETS; i++) {
     const done = i <= 400;
     const text = renderNewTicket(
@@ -211,6 +213,41 @@ test('phone-sized screen (390×844): board and run view fit the width', {
   await page.getByTestId('event-log').locator('[data-seq="1"]').waitFor();
   assert.ok((await overflow()) <= 0, 'no horizontal scrolling on the run view');
   await page.screenshot({ path: shot('phone-run.png') });
+  await page.close();
+});
+
+test('the board and the flow bar revalidate: a 304 keeps what is shown, an edited ticket shows on the next poll', {
+  skip,
+  timeout: 60_000,
+}, async () => {
+  const page = await browser().context.newPage();
+  const isList = (url: string) => new URL(url).pathname === '/api/tickets';
+  await page.goto(server().url);
+  const open = page.getByRole('region', { name: 'Open tickets' });
+  await open.getByText('Ticket number 401', { exact: true }).waitFor();
+  // the polls ask with the ETags they got; unchanged answers come back empty (304) and are reused
+  const [list, status] = await Promise.all([
+    page.waitForResponse((r) => isList(r.url()) && r.status() === 304),
+    page.waitForResponse((r) => r.url().endsWith('/api/flow/status') && r.status() === 304),
+  ]);
+  assert.ok(list.request().headers()['if-none-match'], 'the board sent its ETag');
+  assert.ok(status.request().headers()['if-none-match'], 'the flow bar sent its ETag');
+  // by the next polls, the answers of these were shown
+  await Promise.all([
+    page.waitForRequest((r) => isList(r.url())),
+    page.waitForRequest((r) => r.url().endsWith('/api/flow/status')),
+  ]);
+  assert.equal(await page.getByRole('alert').count(), 0, 'no error shown');
+  assert.equal(await open.getByText('Ticket number 401', { exact: true }).count(), 1);
+  assert.match((await page.getByTestId('flow-status').textContent()) ?? '', /running/);
+  assert.match((await page.locator('header').textContent()) ?? '', /400\/1000 done/);
+
+  // edited on disk: the next poll gets a 200 with the new board
+  const name = join(ticketsDir, 'TICKET-0401.md');
+  writeFileSync(name, readFileSync(name, 'utf8').replace('Ticket number 401', 'Ticket number 401, edited'));
+  const changed = page.waitForResponse((r) => isList(r.url()) && r.status() === 200);
+  await open.getByText('Ticket number 401, edited', { exact: true }).waitFor();
+  assert.ok((await changed).request().headers()['if-none-match'], 'asked with the old ETag');
   await page.close();
 });
 

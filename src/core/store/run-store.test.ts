@@ -276,3 +276,70 @@ test('artifacts and explicit transactions', () => {
   assert.equal(store.lastEventSeq('r1'), 0);
   store.close();
 });
+
+test('changeStamp changes with every write, by this connection or another, and only then', () => {
+  const file = freshFile();
+  const store = openRunStore(file);
+  const other = openRunStore(file);
+  const run = store.createRun({});
+  const first = store.changeStamp();
+  assert.equal(store.changeStamp(), first);
+  store.getRun(run.id);
+  store.listEvents(run.id);
+  assert.equal(store.changeStamp(), first, 'reads change nothing');
+  store.appendEvent(run.id, { type: 'mine' });
+  const mine = store.changeStamp();
+  assert.notEqual(mine, first);
+  other.updateRun(run.id, { status: 'running' });
+  const theirs = store.changeStamp();
+  assert.notEqual(theirs, mine);
+  assert.deepEqual(store.runProgress(run.id), { status: 'running', lastEventSeq: 1 });
+  assert.equal(store.runProgress('nope'), null);
+  assert.deepEqual(store.listEventsJson(run.id), [
+    {
+      seq: 1,
+      type: 'mine',
+      json: JSON.stringify({
+        run_id: run.id,
+        seq: 1,
+        type: 'mine',
+        at: store.listEvents(run.id)[0]!.at,
+        turn_id: null,
+        data: {},
+      }),
+    },
+  ]);
+  other.close();
+  store.close();
+});
+
+test('listEventsJson: each event as JSON text equal to JSON.stringify of the parsed event', () => {
+  const store = openRunStore(freshFile(), { maxEventBytes: 512 });
+  const run = store.createRun({ id: 'run "quoted" \\ é' });
+  const turn = store.beginTurn({ runId: run.id, agent: 'codex' });
+  store.appendEvents(run.id, [
+    {
+      type: 'agent_message',
+      data: { text: 'line\nbreak\t"q" \\ é 😀 \u2028 \ud800 \u0000\u001f\u007f', n: 1e21, f: -0.5 },
+    },
+    {
+      type: 'odd "type" \u0001',
+      turnId: turn.id,
+      data: { nested: { a: [1, null, true, { '1': 'x', b: 'y' }] } },
+    },
+    { type: 'empty', at: 'not a date \u2029' },
+    { type: 'big', data: { text: 'x'.repeat(2000) } },
+  ]);
+  const parsed = store.listEvents(run.id);
+  const json = store.listEventsJson(run.id);
+  assert.equal(json.length, 4);
+  for (const [i, e] of parsed.entries()) {
+    const expected = { run_id: e.runId, seq: e.seq, type: e.type, at: e.at, turn_id: e.turnId, data: e.data };
+    assert.deepEqual(json[i], { seq: e.seq, type: e.type, json: JSON.stringify(expected) });
+  }
+  assert.deepEqual(
+    store.listEventsJson(run.id, { afterSeq: 1, types: ['empty', 'big'], limit: 1 }).map((e) => e.seq),
+    [3],
+  );
+  store.close();
+});

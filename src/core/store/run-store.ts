@@ -29,6 +29,7 @@ import { RUN_STORE_MIGRATIONS } from './schema.ts';
 import { openSqlite, type SqlDb, type SqlStatement, type SqlValue } from './sqlite.ts';
 import type {
   Artifact,
+  EventJson,
   EventTypeStats,
   ListEventsOptions,
   ListRunsOptions,
@@ -39,6 +40,7 @@ import type {
   Run,
   RunEvent,
   RunPatch,
+  RunProgress,
   RunStatus,
   Turn,
   TurnOutcome,
@@ -73,6 +75,11 @@ function boundExcerpt(text: string): string {
   return text.length <= MAX_OUTPUT_EXCERPT_CHARS ? text : text.slice(text.length - MAX_OUTPUT_EXCERPT_CHARS);
 }
 
+/** `{run_id, seq, type, at, turn_id, data}` as text; `data` is JSON text already (event-bounds.ts). */
+const EVENT_JSON_COLUMNS = `seq, type, '{"run_id":' || json_quote(run_id) || ',"seq":' || seq ||
+  ',"type":' || json_quote(type) || ',"at":' || json_quote(at) || ',"turn_id":' || coalesce(turn_id, 'null') ||
+  ',"data":' || data || '}' AS json`;
+
 const placeholders = (n: number) => Array.from({ length: n }, () => '?').join(', ');
 
 /** Maps RunPatch keys to columns; JSON-valued keys are serialized. */
@@ -96,6 +103,8 @@ export class RunStore {
   readonly #maxEventsPerType: number;
   readonly #highVolume: ReadonlySet<string>;
   readonly #sql: Record<keyof typeof RUN_STORE_SQL, SqlStatement>;
+  /** Statements whose SQL depends on the arguments (type filters), prepared once per shape. */
+  readonly #shaped = new Map<string, SqlStatement>();
 
   /** Migrates `db` to the current schema first; see `openRunStore` for the usual entry point. */
   constructor(db: SqlDb, opts: RunStoreOptions = {}) {
@@ -126,6 +135,26 @@ export class RunStore {
     this.#db.close();
   }
 
+  /**
+   * Changes whenever the store may have changed: a commit by another connection (a worker process) or
+   * a write through this one. Equal stamps from one store mean nothing was written in between, so what
+   * was built from it then still holds.
+   */
+  changeStamp(): string {
+    const version = this.#sql.dataVersion.get<{ data_version: number }>()!.data_version;
+    const changes = this.#sql.totalChanges.get<{ n: number }>()!.n;
+    return `${version}.${changes}`;
+  }
+
+  #prepare(sql: string): SqlStatement {
+    let stmt = this.#shaped.get(sql);
+    if (!stmt) {
+      stmt = this.#db.prepare(sql);
+      this.#shaped.set(sql, stmt);
+    }
+    return stmt;
+  }
+
   // --- runs ---
 
   createRun(run: NewRun = {}): Run {
@@ -145,6 +174,12 @@ export class RunStore {
     return row ? toRun(row) : null;
   }
 
+  /** The run's status and last event seq, without parsing its state; null for an unknown run. */
+  runProgress(id: string): RunProgress | null {
+    const row = this.#sql.runProgress.get<{ status: RunStatus; last_event_seq: number }>(id);
+    return row ? { status: row.status, lastEventSeq: row.last_event_seq } : null;
+  }
+
   latestRun(): Run | null {
     const row = this.#sql.latestRun.get<RunRow>();
     return row ? toRun(row) : null;
@@ -156,7 +191,7 @@ export class RunStore {
       opts.status === undefined ? [] : typeof opts.status === 'string' ? [opts.status] : opts.status;
     const where = statuses.length > 0 ? `WHERE status IN (${placeholders(statuses.length)})` : '';
     const sql = `SELECT * FROM runs ${where} ORDER BY created_at DESC, rowid DESC LIMIT ? OFFSET ?`;
-    const rows = this.#db.prepare(sql).all<RunRow>(...statuses, opts.limit ?? -1, opts.offset ?? 0);
+    const rows = this.#prepare(sql).all<RunRow>(...statuses, opts.limit ?? -1, opts.offset ?? 0);
     return rows.map(toRun);
   }
 
@@ -278,13 +313,29 @@ export class RunStore {
 
   /** Events in seq order; at most `limit` (default 1000) per call, page with `afterSeq`. */
   listEvents(runId: string, opts: ListEventsOptions = {}): RunEvent[] {
+    return this.#eventQuery<EventRow>('*', runId, opts).map(toEvent);
+  }
+
+  /**
+   * `listEvents` as JSON text, one object per event, the payload embedded as stored: SQLite builds it,
+   * so a caller that only sends events on neither parses nor re-serializes them (json_quote escapes as
+   * JSON.stringify does). One string per event also leaves a fraction of the garbage.
+   */
+  listEventsJson(runId: string, opts: ListEventsOptions = {}): EventJson[] {
+    return this.#eventQuery<EventJson>(EVENT_JSON_COLUMNS, runId, opts);
+  }
+
+  #eventQuery<T>(columns: string, runId: string, opts: ListEventsOptions): T[] {
     const types = opts.types ?? [];
     const typeFilter = types.length > 0 ? `AND type IN (${placeholders(types.length)})` : '';
-    const sql = `SELECT * FROM events WHERE run_id = ? AND seq > ? ${typeFilter} ORDER BY seq LIMIT ? OFFSET ?`;
-    const rows = this.#db
-      .prepare(sql)
-      .all<EventRow>(runId, opts.afterSeq ?? 0, ...types, opts.limit ?? DEFAULT_EVENT_PAGE, opts.offset ?? 0);
-    return rows.map(toEvent);
+    const sql = `SELECT ${columns} FROM events WHERE run_id = ? AND seq > ? ${typeFilter} ORDER BY seq LIMIT ? OFFSET ?`;
+    return this.#prepare(sql).all<T>(
+      runId,
+      opts.afterSeq ?? 0,
+      ...types,
+      opts.limit ?? DEFAULT_EVENT_PAGE,
+      opts.offset ?? 0,
+    );
   }
 
   /** The run's highest sequence number so far (0 when none); throws for an unknown run. */

@@ -95,6 +95,22 @@ export interface RunEvent {
   data: JsonObject;
 }
 
+/**
+ * An event as JSON text, built by SQLite around the stored payload (never parsed): the object
+ * `{run_id, seq, type, at, turn_id, data}`, for readers that send events on (the HTTP API).
+ */
+export interface EventJson {
+  seq: number;
+  type: string;
+  json: string;
+}
+
+/** What a run's followers poll: its status and its highest event sequence number. */
+export interface RunProgress {
+  status: RunStatus;
+  lastEventSeq: number;
+}
+
 export interface NewEvent {
   type: string;
   data?: JsonObject;

@@ -29,6 +29,7 @@ export {
   type TicketCache,
   type TicketQueue,
   ticketFileName,
+  ticketQueueSteps,
 } from './queue.ts';
 export { newTicketId, parseTicket, parseTicketBytes, TICKET_NAME_RE, ticketState } from './ticket.ts';
 export type { LintIssue, Ticket, TicketContextEntry, TicketDependency } from './types.ts';

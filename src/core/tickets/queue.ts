@@ -68,6 +68,18 @@ function readTicket(path: string, relPath: string, opts: LoadQueueOptions): Tick
  * A missing directory is an empty queue; callers that need it to exist check first.
  */
 export function loadTicketQueue(ticketsDir: string, opts: LoadQueueOptions): TicketQueue {
+  const steps = ticketQueueSteps(ticketsDir, opts);
+  for (;;) {
+    const step = steps.next();
+    if (step.done) return step.value;
+  }
+}
+
+/**
+ * `loadTicketQueue` in steps: it yields after each ticket file it stat'ed or read, so a caller sharing
+ * its thread with other work (the HTTP server) can run a large queue in slices.
+ */
+export function* ticketQueueSteps(ticketsDir: string, opts: LoadQueueOptions): Generator<void, TicketQueue> {
   let entries: Dirent[];
   try {
     entries = readdirSync(ticketsDir, { withFileTypes: true });
@@ -93,16 +105,17 @@ export function loadTicketQueue(ticketsDir: string, opts: LoadQueueOptions): Tic
     }
     if (!opts.cache) {
       tickets.push(readTicket(path, toRel(entry.name), opts));
-      continue;
+    } else {
+      const stamp = statStamp(path);
+      const hit = opts.cache.get(path);
+      if (hit && hit.stamp === stamp) tickets.push(hit.ticket);
+      else {
+        const ticket = readTicket(path, toRel(entry.name), opts);
+        opts.cache.set(path, { stamp, ticket });
+        tickets.push(ticket);
+      }
     }
-    const stamp = statStamp(path);
-    const hit = opts.cache.get(path);
-    if (hit && hit.stamp === stamp) tickets.push(hit.ticket);
-    else {
-      const ticket = readTicket(path, toRel(entry.name), opts);
-      opts.cache.set(path, { stamp, ticket });
-      tickets.push(ticket);
-    }
+    yield;
   }
   tickets.sort((a, b) => a.index! - b.index! || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   stray.sort();

@@ -8,13 +8,15 @@
 //   GET  /api/contextspace                GET|PUT /api/contextspace/:kind
 //   GET  /api/flow/status[?run]           POST /api/flow/start|resume|pause|stop|reply
 //   GET  /api/runs?offset&limit&status    GET  /api/runs/:id             GET /api/runs/:id/events?after&limit&types
-//   GET  /api/runs/:id/stream (SSE; `id:` = event seq, resumes from Last-Event-ID or ?after)
+//   GET  /api/runs/:id/stream (SSE; `id:` = event seq, resumes from Last-Event-ID or ?after; a client too
+//        slow to follow gets `event: dropped` with the reason)
 //   GET  /api/usage?by=day|ticket[&run][&since]
 //   GET  /api/hub/repos   GET /api/hub/repos/:id   POST /api/hub/scan   (at a hub root; see hub.ts)
 //   GET  /*  the web UI from `webRoot` (see web.ts): files, else index.html for the app's own routes
 //
 // Writes to tickets and contextspace need the sha256 of the bytes the client read (If-Match or
 // `base_hash`): a stale one is 409 with `current_hash`, none is 428. Errors are `{error, message, ...}`.
+// Listings, flow status and runs carry strong ETags; `If-None-Match` with the current one is a 304.
 import { Hono } from 'hono';
 import { bearerAuth } from 'hono/bearer-auth';
 import { bodyLimit } from 'hono/body-limit';
@@ -30,8 +32,10 @@ import { contextspaceRoutes } from './contextspace.ts';
 import { ApiError } from './errors.ts';
 import { flowRoutes } from './flow.ts';
 import { hubRoutes } from './hub.ts';
-import { runRoutes, type StreamOptions } from './runs.ts';
+import type { StreamOptions } from './run-stream.ts';
+import { runRoutes } from './runs.ts';
 import { envWithoutToken, hostGuard, originGuard, tokenRole, viewerGuard } from './security.ts';
+import { ServerClosingError } from './step-runner.ts';
 import { ticketRoutes } from './tickets.ts';
 import { usageRoutes } from './usage.ts';
 import { webRoutes } from './web.ts';
@@ -97,10 +101,12 @@ export function createApp(opts: AppOptions): CarApp {
       allowedHosts: opts.allowedHosts ?? server.allowed_hosts,
     }),
   );
+  // Set before the route runs, so they go into the response it makes (a route may set its own
+  // Cache-Control); touching a finished response's headers costs a copy of it per request.
   app.use('/api/*', async (c, next) => {
-    await next();
     c.header('X-Content-Type-Options', 'nosniff');
-    if (!c.res.headers.has('Cache-Control')) c.header('Cache-Control', 'no-store');
+    c.header('Cache-Control', 'no-store');
+    await next();
   });
   if (allowedOrigins.length > 0) {
     // Before auth, so a browser's preflight (which carries no token) is answered.
@@ -109,7 +115,7 @@ export function createApp(opts: AppOptions): CarApp {
       cors({
         origin: [...allowedOrigins],
         allowMethods: ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'],
-        allowHeaders: ['Authorization', 'Content-Type', 'If-Match', 'Last-Event-ID'],
+        allowHeaders: ['Authorization', 'Content-Type', 'If-Match', 'If-None-Match', 'Last-Event-ID'],
         exposeHeaders: ['ETag', 'Location'],
         maxAge: 600,
       }),
@@ -130,20 +136,21 @@ export function createApp(opts: AppOptions): CarApp {
     if (tokens.viewer !== null) app.use('/api/*', viewerGuard({ full: tokens.full, viewer: tokens.viewer }));
   }
   const maxBodyBytes = opts.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
-  app.use(
-    '/api/*',
-    bodyLimit({
-      maxSize: maxBodyBytes,
-      onError: (c) =>
-        c.json(
-          {
-            error: 'payload_too_large',
-            message: `the body is over ${maxBodyBytes} bytes`,
-            max_bytes: maxBodyBytes,
-          },
-          413,
-        ),
-    }),
+  const limitBody = bodyLimit({
+    maxSize: maxBodyBytes,
+    onError: (c) =>
+      c.json(
+        {
+          error: 'payload_too_large',
+          message: `the body is over ${maxBodyBytes} bytes`,
+          max_bytes: maxBodyBytes,
+        },
+        413,
+      ),
+  });
+  // GET and HEAD carry no body; asking for one costs a full Request object per request
+  app.use('/api/*', (c, next) =>
+    c.req.method === 'GET' || c.req.method === 'HEAD' ? next() : limitBody(c, next),
   );
 
   app.get('/api/health', (c) => c.json({ ok: true, name: 'car', version: CAR_VERSION }));
@@ -178,7 +185,8 @@ export function createApp(opts: AppOptions): CarApp {
   app.route('/api/tickets', ticketRoutes(ctx));
   app.route('/api/contextspace', contextspaceRoutes(ctx));
   app.route('/api/flow', flowRoutes(ctx));
-  app.route('/api/runs', runRoutes(ctx, opts.stream));
+  const runs = runRoutes(ctx, opts.stream, log);
+  app.route('/api/runs', runs.routes);
   app.route('/api/usage', usageRoutes(ctx));
   const hub = hubRoutes(ctx);
   app.route('/api/hub', hub.routes);
@@ -189,7 +197,11 @@ export function createApp(opts: AppOptions): CarApp {
 
   app.onError((err, c) => {
     if (err instanceof ApiError) return c.json(err.body(), err.status);
-    if (err instanceof HTTPException) return err.getResponse();
+    if (err instanceof HTTPException) {
+      // with the headers every API answer carries
+      const res = err.getResponse();
+      return c.newResponse(res.body, res);
+    }
     if (err instanceof FlowControlError) {
       return c.json({ error: err.code, message: err.message }, FLOW_ERROR_STATUS[err.code]);
     }
@@ -199,6 +211,7 @@ export function createApp(opts: AppOptions): CarApp {
       // 507 Insufficient Storage: the server could not store what the request asked for
       return c.json({ error: 'disk_error', code: disk.code, path: disk.path, message: disk.message }, 507);
     }
+    if (err instanceof ServerClosingError) return c.json({ error: 'closing', message: err.message }, 503);
     log(
       `error: ${c.req.method} ${c.req.path}: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`,
     );
@@ -207,6 +220,7 @@ export function createApp(opts: AppOptions): CarApp {
 
   return Object.assign(app, {
     close: () => {
+      runs.close();
       hub.close();
       ctx.close();
     },

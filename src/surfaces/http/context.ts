@@ -1,13 +1,15 @@
-// What every route shares: the repo's paths, its config (re-read when a config file changes), and the
-// flow control plane with its open run store and the launcher its runs' workers start through.
+// What every route shares: the repo's paths, its config (re-read when a config file changes), the flow
+// control plane with its open run store and the launcher its runs' workers start through, the ticket
+// queue kept up to date between requests, and the runner that slices long work.
 import { statSync } from 'node:fs';
 import { agentProcessPort } from '../../agents/orphans.ts';
 import { FlowControl, type WorkerLauncher } from '../../control/flow-control.ts';
-import { ConfigError, type LoadedConfig, loadConfig } from '../../core/config/index.ts';
+import { ConfigError, knownAgentIds, type LoadedConfig, loadConfig } from '../../core/config/index.ts';
 import { type RepoPaths, repoPaths } from '../../core/paths.ts';
-import type { TicketCache } from '../../core/tickets/index.ts';
 import { createRepoState } from '../../integrations/git/index.ts';
 import { ApiError } from './errors.ts';
+import { StepRunner } from './step-runner.ts';
+import { TicketListing } from './ticket-listing.ts';
 
 function stampOf(loaded: LoadedConfig): string {
   return loaded.sources
@@ -27,8 +29,10 @@ export class ApiContext {
   readonly paths: RepoPaths;
   readonly env: NodeJS.ProcessEnv;
   readonly #launcher: WorkerLauncher;
-  /** Parsed tickets reused while a file's stat stamp is unchanged; keyed by the agent set. */
-  readonly ticketCaches = new Map<string, TicketCache>();
+  /** Runs work that grows with the repo in slices, between requests. */
+  readonly steps = new StepRunner();
+  /** The ticket queue, parsed files reused while their stat stamps are unchanged. */
+  readonly tickets: TicketListing;
   #loaded: LoadedConfig;
   #stamp: string;
   #control: FlowControl | null = null;
@@ -39,6 +43,7 @@ export class ApiContext {
     this.#launcher = launcher;
     this.#loaded = loadConfig(root, env);
     this.#stamp = stampOf(this.#loaded);
+    this.tickets = new TicketListing(this.paths, this.steps, () => knownAgentIds(this.loaded().config));
   }
 
   /** The repo's config, re-read when one of its files changed since the last request. */
@@ -71,6 +76,8 @@ export class ApiContext {
   }
 
   close(): void {
+    this.tickets.close();
+    this.steps.close();
     this.#control?.close();
     this.#control = null;
   }

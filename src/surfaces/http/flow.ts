@@ -3,8 +3,10 @@
 import { Hono } from 'hono';
 import * as z from 'zod';
 import type { ResumeOptions, StartOptions } from '../../control/flow-control.ts';
-import { flowStatusReport, runJson } from '../flow-report.ts';
+import { runJson } from '../flow-report.ts';
+import { sendAnswer } from './answer.ts';
 import type { ApiContext } from './context.ts';
+import { flowStatusAnswers } from './flow-status.ts';
 import { readJson, readQuery } from './validate.ts';
 
 export const runIdSchema = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._:-]{0,99}$/, { error: 'not a run id' });
@@ -35,9 +37,10 @@ const StatusQuery = z.object({ run: runIdSchema.optional() });
 export function flowRoutes(ctx: ApiContext): Hono {
   const app = new Hono();
 
-  app.get('/status', (c) => {
+  const status = flowStatusAnswers(ctx);
+  app.get('/status', async (c) => {
     const { run } = readQuery(c, StatusQuery);
-    return c.json(flowStatusReport(ctx.control(), run));
+    return sendAnswer(c, await status(run));
   });
 
   app.post('/start', async (c) => {

@@ -6,14 +6,15 @@
 //   POST /api/hub/scan         `car hub scan`
 //
 // The listing is the hot path (CAR#1367: 7-30 s): the status reader stays open for the server's life,
-// so store connections and parsed tickets are reused between requests.
+// so store connections and parsed tickets are reused between requests; repos are read one per step
+// (StepRunner), so a large hub does not hold up other requests.
 import { Hono } from 'hono';
 import { ConfigError } from '../../core/config/index.ts';
-import { ManifestError } from '../../core/hub/manifest.ts';
+import { ManifestError, readManifest } from '../../core/hub/manifest.ts';
 import { isHubRoot } from '../../core/hub/paths.ts';
 import { type Hub, HubError, scanHub } from '../../core/hub/registry.ts';
-import { HubStatusReader } from '../../core/hub/status.ts';
-import { hubStatusReport, openHubAt } from '../hub-report.ts';
+import { type HubRepoStatus, HubStatusReader } from '../../core/hub/status.ts';
+import { hubReport, openHubAt } from '../hub-report.ts';
 import type { ApiContext } from './context.ts';
 import { ApiError } from './errors.ts';
 
@@ -51,10 +52,25 @@ export function hubRoutes(ctx: ApiContext): HubRoutes {
     }
   };
 
+  const readReport = async () => {
+    const hub = currentHub();
+    const manifest = guard(() => readManifest(hub.paths.manifestFile));
+    const repos: HubRepoStatus[] = [];
+    await ctx.steps.drive(
+      (function* () {
+        for (const entry of manifest.repos) {
+          repos.push(reader.repo(hub.root, entry));
+          yield;
+        }
+      })(),
+    );
+    return hubReport(hub, manifest, repos);
+  };
+
   const routes = new Hono();
-  routes.get('/repos', (c) => c.json(guard(() => hubStatusReport(currentHub(), reader))));
-  routes.get('/repos/:id', (c) => {
-    const report = guard(() => hubStatusReport(currentHub(), reader));
+  routes.get('/repos', async (c) => c.json(await readReport()));
+  routes.get('/repos/:id', async (c) => {
+    const report = await readReport();
     const repo = report.repos.find((r) => r.id === c.req.param('id'));
     if (!repo) throw new ApiError(404, 'not_found', `no repo ${c.req.param('id')} in the hub`);
     return c.json(repo);

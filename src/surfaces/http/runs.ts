@@ -1,26 +1,16 @@
 // /api/runs: run history, one run with its turns, its events paged by sequence number, and a live SSE
-// stream of them. Nothing here loads a whole run's events: pages and stream batches are bounded.
+// stream of them (run-stream.ts). Nothing here loads a whole run's events: pages and stream batches are
+// bounded. Answers are kept while the store's change stamp holds (strong ETags, If-None-Match: 304).
 import { Hono } from 'hono';
-import { streamSSE } from 'hono/streaming';
 import * as z from 'zod';
 import { RUN_STATUSES } from '../../core/store/schema.ts';
-import type { Run, RunEvent } from '../../core/store/types.ts';
 import { runJson } from '../flow-report.ts';
+import { AnswerCache, jsonAnswer, rawAnswer, sendAnswer } from './answer.ts';
 import type { ApiContext } from './context.ts';
 import { ApiError, notFound } from './errors.ts';
 import { runIdSchema } from './flow.ts';
+import { ACTIVE_STATUSES, RunStreams, type StreamOptions } from './run-stream.ts';
 import { readQuery } from './validate.ts';
-
-const ACTIVE: ReadonlySet<string> = new Set(['pending', 'running', 'stopping']);
-
-export interface StreamOptions {
-  /** How often the stream looks for new events (default 200 ms). */
-  pollMs?: number;
-  /** Comment frames keep proxies from closing an idle stream (default 15 s). */
-  keepAliveMs?: number;
-  /** Events per store read (default 200). */
-  batch?: number;
-}
 
 const RunsQuery = z.object({
   offset: z.coerce.number().int().min(0).default(0),
@@ -51,81 +41,101 @@ const EventsQuery = z.object({
 
 const StreamQuery = z.object({ after: z.coerce.number().int().min(0).optional(), types: typesSchema });
 
-export function eventJson(e: RunEvent) {
-  return { run_id: e.runId, seq: e.seq, type: e.type, at: e.at, turn_id: e.turnId, data: e.data };
+export interface RunRoutes {
+  routes: Hono;
+  /** Ends the open streams. */
+  close(): void;
 }
 
-export function runRoutes(ctx: ApiContext, stream: StreamOptions = {}): Hono {
+export function runRoutes(
+  ctx: ApiContext,
+  stream: StreamOptions = {},
+  log: (line: string) => void = () => {},
+): RunRoutes {
   const app = new Hono();
-  const pollMs = stream.pollMs ?? 200;
-  const keepAliveMs = stream.keepAliveMs ?? 15_000;
-  const batch = stream.batch ?? 200;
+  const streams = new RunStreams(() => ctx.control().store, ctx.steps, stream, log);
+  const answers = new AnswerCache();
 
-  const runOf = (raw: string): Run => {
+  const runIdOf = (raw: string): string => {
     const parsed = runIdSchema.safeParse(raw);
     if (!parsed.success) throw new ApiError(400, 'invalid_run_id', 'not a run id', { field: 'id' });
-    const run = ctx.control().store.getRun(parsed.data);
-    if (!run) throw notFound(`run ${parsed.data}`);
-    return run;
+    return parsed.data;
   };
 
-  app.get('/', (c) => {
+  app.get('/', async (c) => {
     const { offset, limit, status } = readQuery(c, RunsQuery);
     const control = ctx.control();
-    const rows = control.store.listRuns({ offset, limit: limit + 1, ...(status ? { status } : {}) });
-    return c.json({
-      runs: rows.slice(0, limit).map((r) => runJson(r, control)),
-      offset,
-      limit,
-      has_more: rows.length > limit,
+    const key = JSON.stringify(['runs', control.store.changeStamp(), offset, limit, status ?? null]);
+    const answer = await answers.get(key, () => {
+      const rows = control.store.listRuns({ offset, limit: limit + 1, ...(status ? { status } : {}) });
+      return jsonAnswer({
+        runs: rows.slice(0, limit).map((r) => runJson(r, control)),
+        offset,
+        limit,
+        has_more: rows.length > limit,
+      });
     });
+    return sendAnswer(c, answer);
   });
 
-  app.get('/:id', (c) => {
-    const run = runOf(c.req.param('id'));
+  app.get('/:id', async (c) => {
+    const id = runIdOf(c.req.param('id'));
     const control = ctx.control();
-    return c.json({
-      run: runJson(run, control),
-      turns: control.store.listTurns(run.id).map((t) => ({
-        id: t.id,
-        seq: t.seq,
-        ticket_path: t.ticketPath,
-        ticket_id: t.ticketId,
-        agent: t.agent,
-        kind: t.kind,
-        status: t.status,
-        started_at: t.startedAt,
-        finished_at: t.finishedAt,
-        usage: t.usage,
-        error: t.error,
-        output_excerpt: t.outputExcerpt,
-      })),
-      event_stats: control.store.eventStats(run.id),
-      artifacts: control.store.listArtifacts(run.id),
+    const answer = await answers.get(JSON.stringify(['run', control.store.changeStamp(), id]), () => {
+      const run = control.store.getRun(id);
+      if (!run) throw notFound(`run ${id}`);
+      return jsonAnswer({
+        run: runJson(run, control),
+        turns: control.store.listTurns(run.id).map((t) => ({
+          id: t.id,
+          seq: t.seq,
+          ticket_path: t.ticketPath,
+          ticket_id: t.ticketId,
+          agent: t.agent,
+          kind: t.kind,
+          status: t.status,
+          started_at: t.startedAt,
+          finished_at: t.finishedAt,
+          usage: t.usage,
+          error: t.error,
+          output_excerpt: t.outputExcerpt,
+        })),
+        event_stats: control.store.eventStats(run.id),
+        artifacts: control.store.listArtifacts(run.id),
+      });
     });
+    return sendAnswer(c, answer);
   });
 
-  app.get('/:id/events', (c) => {
-    const run = runOf(c.req.param('id'));
+  app.get('/:id/events', async (c) => {
+    const id = runIdOf(c.req.param('id'));
     const { after, limit, types, offset } = readQuery(c, EventsQuery);
-    const rows = ctx.control().store.listEvents(run.id, {
-      afterSeq: after,
-      limit: limit + 1,
-      offset,
-      ...(types.length > 0 ? { types } : {}),
+    const store = ctx.control().store;
+    const key = JSON.stringify(['events', store.changeStamp(), id, after, limit, types, offset]);
+    const answer = await answers.get(key, () => {
+      const progress = store.runProgress(id);
+      if (!progress) throw notFound(`run ${id}`);
+      const rows = store.listEventsJson(id, {
+        afterSeq: after,
+        limit: limit + 1,
+        offset,
+        ...(types.length > 0 ? { types } : {}),
+      });
+      const events = rows.slice(0, limit);
+      return rawAnswer(
+        `{"run_id":${JSON.stringify(id)},"events":[${events.map((e) => e.json).join(',')}],` +
+          `"next_after":${events.at(-1)?.seq ?? after},"has_more":${rows.length > limit},` +
+          `"last_event_seq":${progress.lastEventSeq}}`,
+      );
     });
-    const events = rows.slice(0, limit);
-    return c.json({
-      run_id: run.id,
-      events: events.map(eventJson),
-      next_after: events.at(-1)?.seq ?? after,
-      has_more: rows.length > limit,
-      last_event_seq: run.lastEventSeq,
-    });
+    return sendAnswer(c, answer);
   });
 
   app.get('/:id/stream', (c) => {
-    const run = runOf(c.req.param('id'));
+    const id = runIdOf(c.req.param('id'));
+    const store = ctx.control().store;
+    const progress = store.runProgress(id);
+    if (!progress) throw notFound(`run ${id}`);
     const query = readQuery(c, StreamQuery);
     // A reconnecting EventSource sends the last id it saw; it wins over the URL's ?after.
     const header = c.req.header('last-event-id')?.trim();
@@ -137,44 +147,22 @@ export function runRoutes(ctx: ApiContext, stream: StreamOptions = {}): Hono {
       after = Number(header);
     }
     const types = query.types.length > 0 ? { types: query.types } : {};
-    const store = ctx.control().store;
     // Nothing more will ever come: 204 tells an EventSource to stop reconnecting.
     if (
-      !ACTIVE.has(run.status) &&
-      store.listEvents(run.id, { afterSeq: after, limit: 1, ...types }).length === 0
+      !ACTIVE_STATUSES.has(progress.status) &&
+      store.listEventsJson(id, { afterSeq: after, limit: 1, ...types }).length === 0
     ) {
       return c.body(null, 204);
     }
+    c.header('Content-Type', 'text/event-stream');
     c.header('Cache-Control', 'no-store');
     c.header('X-Accel-Buffering', 'no');
-    return streamSSE(c, async (sse) => {
-      let lastWrite = Date.now();
-      while (!sse.aborted) {
-        // Status first, then events: events written before the run settled are always in this read.
-        const status = store.getRun(run.id)?.status ?? 'failed';
-        const events = store.listEvents(run.id, { afterSeq: after, limit: batch, ...types });
-        for (const e of events) {
-          if (sse.aborted) return;
-          await sse.writeSSE({ id: String(e.seq), data: JSON.stringify(eventJson(e)) });
-          after = e.seq;
-          lastWrite = Date.now();
-        }
-        if (events.length === batch) continue;
-        if (events.length === 0 && !ACTIVE.has(status)) {
-          await sse.writeSSE({
-            event: 'end',
-            data: JSON.stringify({ run_id: run.id, status, last_seq: after }),
-          });
-          return;
-        }
-        if (Date.now() - lastWrite >= keepAliveMs) {
-          await sse.write(': keep-alive\n\n');
-          lastWrite = Date.now();
-        }
-        await sse.sleep(pollMs);
-      }
-    });
+    // chunked: the server sends the head at once instead of waiting for a first chunk
+    c.header('Transfer-Encoding', 'chunked');
+    // @hono/node-server passes its Node response as `outgoing`: that consumer takes text
+    const toSocket = (c.env as { outgoing?: unknown } | undefined)?.outgoing !== undefined;
+    return c.body(streams.open(id, after, query.types, !toSocket), 200);
   });
 
-  return app;
+  return { routes: app, close: () => streams.close() };
 }

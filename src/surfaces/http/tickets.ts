@@ -1,5 +1,8 @@
 // /api/tickets: list (paged), read, create, replace and field edits. Every write is guarded by the hash
-// of the bytes the client last saw, so an editor and the UI never overwrite each other silently.
+// of the bytes the client last saw, so an editor and the UI never overwrite each other silently. The list
+// and lint answers are kept per queue generation (ticket-listing.ts) with strong ETags (If-None-Match:
+// 304), so an unchanged queue costs a scan of stat stamps shared by concurrent requests. One ticket's
+// ETag is its bytes' sha256, the hash writes are guarded with.
 
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -10,7 +13,6 @@ import { writeFileAtomic } from '../../core/fs/atomic.ts';
 import {
   createTicket,
   type LintIssue,
-  loadTicketQueue,
   parseTicket,
   parseTicketBytes,
   readiness,
@@ -23,6 +25,7 @@ import {
 } from '../../core/tickets/index.ts';
 import { collectEvidence } from '../../core/verify/evidence.ts';
 import { queuedTicketFields, ticketFields } from '../ticket-json.ts';
+import { AnswerCache, jsonAnswer, sendAnswer } from './answer.ts';
 import type { ApiContext } from './context.ts';
 import { ApiError, notFound } from './errors.ts';
 import { confinedPath, expectedHash, sha256 } from './security.ts';
@@ -101,17 +104,7 @@ export function ticketRoutes(ctx: ApiContext): Hono {
   const agents = () => knownAgentIds(ctx.loaded().config);
   const relOf = (name: string) => `${ctx.paths.ticketsDir.slice(ctx.paths.root.length + 1)}/${name}`;
 
-  const queue = () => {
-    const known = agents();
-    const key = [...known].sort().join(',');
-    let cache = ctx.ticketCaches.get(key);
-    if (!cache) {
-      ctx.ticketCaches.clear();
-      cache = new Map();
-      ctx.ticketCaches.set(key, cache);
-    }
-    return loadTicketQueue(ctx.paths.ticketsDir, { repoRoot: ctx.paths.root, agents: known, cache });
-  };
+  const answers = new AnswerCache();
 
   /** Reads a ticket by name: its bytes, hash and parse, with the file confined to the repo. */
   const read = (rawName: string) => {
@@ -155,53 +148,40 @@ export function ticketRoutes(ctx: ApiContext): Hono {
     return fullJson(ticket, sha256(bytes));
   };
 
-  app.get('/', (c) => {
+  app.get('/', async (c) => {
     const { offset, limit } = readQuery(c, PageQuery);
-    const q = queue();
-    const root = ctx.paths.root;
-    const fields = queuedTicketFields(q);
-    const page = q.tickets.slice(offset, offset + limit).flatMap((t) => {
-      let real: string;
-      try {
-        real = confinedPath(root, t.path);
-      } catch {
-        return []; // a link leading out of the repo is not shown
-      }
-      let bytes: Buffer;
-      try {
-        bytes = readFileSync(real);
-      } catch {
-        return [];
-      }
-      const ticket =
-        bytes.toString('utf8') === t.raw
-          ? t
-          : parseTicketBytes(bytes, { path: t.path, relPath: t.relPath, agents: agents() });
-      return [{ ...fields(ticket), hash: sha256(bytes) }];
-    });
-    const next = readiness(q.tickets, q.dependencies).ready[0];
-    return c.json({
-      tickets: page,
-      offset,
-      limit,
-      total: q.tickets.length,
-      has_more: offset + limit < q.tickets.length,
-      summary: {
+    const { queue: q, generation } = await ctx.tickets.current();
+    const answer = await answers.get(`list:${generation}:${offset}:${limit}`, async () => {
+      const shown = await ctx.tickets.shown(q.tickets.slice(offset, offset + limit));
+      const fields = queuedTicketFields(q);
+      const next = readiness(q.tickets, q.dependencies).ready[0];
+      return jsonAnswer({
+        tickets: shown.flatMap((s) => (s ? [{ ...fields(s.ticket), hash: s.hash }] : [])),
+        offset,
+        limit,
         total: q.tickets.length,
-        done: q.tickets.filter((t) => t.isDone).length,
-        open: q.tickets.filter((t) => ticketState(t) === 'open').length,
-        invalid: q.tickets.filter((t) => ticketState(t) === 'invalid').length,
-      },
-      next: next?.name ?? null,
-      issues: q.issues,
+        has_more: offset + limit < q.tickets.length,
+        summary: {
+          total: q.tickets.length,
+          done: q.tickets.filter((t) => t.isDone).length,
+          open: q.tickets.filter((t) => ticketState(t) === 'open').length,
+          invalid: q.tickets.filter((t) => ticketState(t) === 'invalid').length,
+        },
+        next: next?.name ?? null,
+        issues: q.issues,
+      });
     });
+    return sendAnswer(c, answer);
   });
 
-  app.get('/lint', (c) => {
-    const q = queue();
-    const issues = [...q.issues, ...q.tickets.flatMap((t) => t.issues)];
-    const errors = issues.filter((i) => i.severity === 'error').length;
-    return c.json({ ok: errors === 0, tickets: q.tickets.length, errors, issues });
+  app.get('/lint', async (c) => {
+    const { queue: q, generation } = await ctx.tickets.current();
+    const answer = await answers.get(`lint:${generation}`, () => {
+      const issues = [...q.issues, ...q.tickets.flatMap((t) => t.issues)];
+      const errors = issues.filter((i) => i.severity === 'error').length;
+      return jsonAnswer({ ok: errors === 0, tickets: q.tickets.length, errors, issues });
+    });
+    return sendAnswer(c, answer);
   });
 
   app.post('/', async (c) => {

@@ -1,9 +1,11 @@
 // /api/usage: tokens and cost summed per day or per ticket. A turn's own usage (what the agent reported
-// when the turn ended) counts; a turn without one counts its last `usage` event instead.
+// when the turn ended) counts; a turn without one counts its last `usage` event instead. The sums are
+// taken run by run in slices (the store holds any number of runs) and kept while the store is unchanged.
 import { Hono } from 'hono';
 import * as z from 'zod';
 import type { RunStore } from '../../core/store/run-store.ts';
 import type { JsonObject, Turn } from '../../core/store/types.ts';
+import { AnswerCache, jsonAnswer, sendAnswer } from './answer.ts';
 import type { ApiContext } from './context.ts';
 import { notFound } from './errors.ts';
 import { runIdSchema } from './flow.ts';
@@ -66,43 +68,59 @@ function usageEvents(store: RunStore, runId: string): Map<number, JsonObject> {
 
 export function usageRoutes(ctx: ApiContext): Hono {
   const app = new Hono();
+  const answers = new AnswerCache();
 
-  app.get('/', (c) => {
+  app.get('/', async (c) => {
     const { by, run, since } = readQuery(c, UsageQuery);
     const store = ctx.control().store;
-    const groups = new Map<string, Totals>();
-    const total = emptyTotals();
-    const count = (turns: Turn[], runId: string) => {
-      const missing = turns.some((t) => t.usage === null);
-      const fromEvents = missing ? usageEvents(store, runId) : new Map<number, JsonObject>();
-      for (const t of turns) {
-        if (since !== undefined && t.startedAt.slice(0, 10) < since) continue;
-        const usage = t.usage ?? fromEvents.get(t.id);
-        if (!usage) continue;
-        const key = by === 'day' ? t.startedAt.slice(0, 10) : (t.ticketPath ?? '(none)');
-        let g = groups.get(key);
-        if (!g) {
-          g = emptyTotals();
-          groups.set(key, g);
+    const key = JSON.stringify([store.changeStamp(), by, run ?? null, since ?? null]);
+    const answer = await answers.get(key, async () => {
+      const groups = new Map<string, Totals>();
+      const total = emptyTotals();
+      const count = (turns: Turn[], runId: string) => {
+        const missing = turns.some((t) => t.usage === null);
+        const fromEvents = missing ? usageEvents(store, runId) : new Map<number, JsonObject>();
+        for (const t of turns) {
+          if (since !== undefined && t.startedAt.slice(0, 10) < since) continue;
+          const usage = t.usage ?? fromEvents.get(t.id);
+          if (!usage) continue;
+          const key = by === 'day' ? t.startedAt.slice(0, 10) : (t.ticketPath ?? '(none)');
+          let g = groups.get(key);
+          if (!g) {
+            g = emptyTotals();
+            groups.set(key, g);
+          }
+          add(g, usage);
+          add(total, usage);
         }
-        add(g, usage);
-        add(total, usage);
+      };
+      if (run !== undefined) {
+        if (!store.getRun(run)) throw notFound(`run ${run}`);
+        count(store.listTurns(run), run);
+      } else {
+        // one run per step; a run created meanwhile shifts the pages (newest first): count each once
+        const counted = new Set<string>();
+        await ctx.steps.drive(
+          (function* () {
+            for (let offset = 0; ; offset += 100) {
+              const runs = store.listRuns({ offset, limit: 100 });
+              for (const r of runs) {
+                if (counted.has(r.id)) continue;
+                counted.add(r.id);
+                count(store.listTurns(r.id), r.id);
+                yield;
+              }
+              if (runs.length < 100) return;
+            }
+          })(),
+        );
       }
-    };
-    if (run !== undefined) {
-      if (!store.getRun(run)) throw notFound(`run ${run}`);
-      count(store.listTurns(run), run);
-    } else {
-      for (let offset = 0; ; offset += 100) {
-        const runs = store.listRuns({ offset, limit: 100 });
-        for (const r of runs) count(store.listTurns(r.id), r.id);
-        if (runs.length < 100) break;
-      }
-    }
-    const rows = [...groups.entries()]
-      .map(([key, t]) => ({ key, ...t }))
-      .sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
-    return c.json({ by, rows, total });
+      const rows = [...groups.entries()]
+        .map(([key, t]) => ({ key, ...t }))
+        .sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+      return jsonAnswer({ by, rows, total });
+    });
+    return sendAnswer(c, answer);
   });
 
   return app;

@@ -1,5 +1,6 @@
 // A Server-Sent Events reader over fetch, so the bearer token travels in a header (EventSource cannot
-// send one, and a token in the URL would end up in logs). Reconnects from the last `id:` it saw.
+// send one, and a token in the URL would end up in logs). Reconnects from the last `id:` it saw, also
+// when the server dropped it for reading too slowly (`event: dropped`).
 import { ApiError, auth, authHeaders } from './api.svelte.ts';
 import type { RunEvent } from './types.ts';
 
@@ -82,6 +83,7 @@ export async function followRun(runId: string, opts: FollowOptions): Promise<voi
             if (batch.length > 0) opts.onEvents(batch);
             return opts.onEnd();
           }
+          if (frame.event === 'dropped') break;
           const event = JSON.parse(frame.data) as RunEvent;
           batch.push(event);
           last = event.seq;
