@@ -151,6 +151,14 @@ const ticketFlow = mapping({
    */
   max_tokens_per_ticket: positiveInt('must be a positive integer or null').nullable().default(null),
   max_tokens_per_run: positiveInt('must be a positive integer or null').nullable().default(null),
+  /**
+   * car's keys (CAR has none): tickets worked at once, each in a git worktree of its own
+   * (`.codex-autorunner/lanes/`), merged one at a time into the integration branch (null: the branch
+   * checked out when the run starts) by a merge commit or a rebase, re-verified on the merged tree.
+   */
+  lanes: positiveInt().max(32, { error: 'must be at most 32' }).default(1),
+  integration_branch: str().min(1, { error: 'must not be empty' }).nullable().default(null),
+  merge_mode: z.enum(['merge', 'rebase'], { error: 'must be one of: merge, rebase' }).default('merge'),
 }).prefault({});
 
 const timeout = () => positiveNumber('must be a positive number of seconds or null').nullable();

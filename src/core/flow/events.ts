@@ -106,6 +106,17 @@ export type FlowEventData = {
   usage: AgentData<'usage'>;
   agent_status: AgentData<'status'>;
   agent_error: AgentData<'error'>;
+  // lanes (a run working tickets side by side, each in a worktree; on the run that drives them)
+  lanes_started: { lanes: number; integration: string; mode: string };
+  lane_started: { lane: number; ticket: string; run_id: string; branch: string; worktree: string; base: string };
+  lane_ended: { lane: number; ticket: string; run_id: string; status: string; reason_code: string | null; reason: string | null };
+  merge_started: { lane: number; ticket: string; onto: string };
+  merge_conflict: { lane: number; ticket: string; files: string[]; attempt: number };
+  merge_verify_failed: { lane: number; ticket: string; summary: string; attempt: number };
+  merge_blocked: { lane: number; ticket: string; reason: string; detail: string };
+  lane_merged: { lane: number; ticket: string; sha: string; ms: number };
+  lane_recovered: { lane: number; ticket: string; action: string };
+  lane_worktree_removed: { path: string; branch: string | null };
 };
 
 export type FlowEventType = keyof FlowEventData;

@@ -49,6 +49,11 @@ export interface FlowDeps {
   onProgress?: (progress: FlowProgress) => void;
   /** Names the engine's open waits, for a report when one can never end (control/run-guard.ts). */
   awaiting?: Awaiting;
+  /**
+   * Set for a lane's run (lanes/scheduler.ts): the one ticket it works, in its own worktree (`root`), and
+   * the run that drives the lanes, whose pause and stop requests apply to it.
+   */
+  lane?: { ticket: string; controlRunId: string };
   /** Waits between network retries; tests pass an instant one. */
   sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
   now?: () => number;

@@ -64,3 +64,42 @@ export interface FileChange {
   /** The patch was longer than the adapter keeps and was cut. */
   patchTruncated: boolean;
 }
+
+/** What lanes (parallel tickets, each in a git worktree of its own) need from git. */
+export interface LaneGit {
+  /** The branch checked out at `dir`, or null when HEAD is detached or unborn. */
+  currentBranch(dir: string): Promise<string | null>;
+  /** The commit `ref` names, or null when it names none. */
+  resolve(dir: string, ref: string): Promise<string | null>;
+  isAncestor(dir: string, ancestor: string, descendant: string): Promise<boolean>;
+  /** The worktrees git knows for the repo at `root` (absolute paths), the main one included. */
+  worktrees(root: string): Promise<{ path: string; branch: string | null }[]>;
+  /** `branch` created (or reset) at `base` and checked out in a new worktree at `path`. */
+  addWorktree(root: string, path: string, branch: string, base: string): Promise<void>;
+  /** A new worktree at `path` with `commit` checked out detached (the merge queue's scratch tree). */
+  addDetachedWorktree(root: string, path: string, commit: string): Promise<void>;
+  /** The worktree at `path` (forced) and `branch` removed; either may already be gone. */
+  removeWorktree(root: string, path: string, branch: string | null): Promise<void>;
+  /**
+   * In the worktree `dir`: `onto` checked out detached over anything left there (an aborted merge, a
+   * killed rebase), then `branch` merged into it (a merge commit) or replayed onto it (rebase).
+   */
+  integrate(dir: string, onto: string, branch: string, mode: MergeMode, message: string): Promise<IntegrateResult>;
+  /**
+   * Moves `branch` from `from` to `to`, only if it is still at `from`. When `branch` is checked out at
+   * `root`, git's own fast-forward there: the working tree follows, and a change of the person's own that
+   * the new commits would overwrite makes it refuse, touching nothing.
+   */
+  advance(root: string, branch: string, from: string, to: string): Promise<AdvanceResult>;
+}
+
+export type MergeMode = 'merge' | 'rebase';
+
+export type IntegrateResult =
+  | { ok: true; sha: string }
+  | { ok: false; conflicts: string[]; output: string };
+
+export type AdvanceResult =
+  | { ok: true }
+  /** Someone else moved the branch meanwhile, or the checkout's own changes are in the way. */
+  | { ok: false; reason: 'moved' | 'local_changes'; detail: string };

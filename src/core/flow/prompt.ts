@@ -1,5 +1,7 @@
 // The prompt for one ticket turn, in CAR's XML-tagged section order (car-spec §4.4), with a byte budget
 // enforced by a fixed shrink order so the same inputs always give the same prompt.
+import { mergeFailedBlock, tag, type VerifyFailedInput, verifyFailedBlock } from './prompt-feedback.ts';
+import type { MergeFeedback } from './state.ts';
 import { TRUNCATION_MARKER, tailExcerpt, truncateUtf8, truncateUtf8Start, utf8Bytes } from './text-cut.ts';
 
 export const DEFAULT_PROMPT_MAX_BYTES = 5 * 1024 * 1024;
@@ -77,17 +79,13 @@ export interface PromptInput {
   loopGuard?: { noChangeTurns: number } | null | undefined;
   /** car's acceptance check rejected the ticket's `done: true` (verify gate). */
   verifyFailed?: VerifyFailedInput | null | undefined;
+  /** The merge queue sent this lane's ticket back (a conflict, or the merged tree failed verification). */
+  mergeFailed?: MergeFeedback | null | undefined;
   maxBytes?: number | undefined;
 }
 
-export interface VerifyFailedInput {
-  /** Failed verifications so far on this ticket, and how many pause the run. */
-  attempt: number;
-  maxFailures: number;
-  /** The command that failed, how it ended, and the kept tail of its output. */
-  command: { command: string; exit: string; output: string; outputBytes: number } | null;
-  findings: readonly { kind: string; file: string; detail: string }[];
-}
+
+export type { VerifyFailedInput };
 
 export type SectionName =
   | 'instructions'
@@ -98,6 +96,7 @@ export type SectionName =
   | 'lint_repair'
   | 'loop_guard'
   | 'verify_failed'
+  | 'merge_failed'
   | 'requested_context'
   | 'contextspace'
   | 'human_replies'
@@ -126,7 +125,13 @@ type Shrinkable =
   | 'human_replies'
   | 'requested_context'
   | 'contextspace';
-type Droppable = 'checkpoint_warning' | 'commit_required' | 'lint_repair' | 'loop_guard' | 'verify_failed';
+type Droppable =
+  | 'checkpoint_warning'
+  | 'commit_required'
+  | 'lint_repair'
+  | 'loop_guard'
+  | 'verify_failed'
+  | 'merge_failed';
 
 // Least valuable first (CAR's order); the ticket body goes last and its frontmatter never goes.
 const SHRINK_ORDER: readonly Shrinkable[] = [
@@ -142,6 +147,7 @@ const DROP_ORDER: readonly Droppable[] = [
   'lint_repair',
   'loop_guard',
   'verify_failed',
+  'merge_failed',
 ];
 
 interface Model {
@@ -168,42 +174,12 @@ const REQUIRED_MARKERS = [
   '</CAR_TICKET>',
 ];
 
-function tag(name: string, body: string): string {
-  return body ? `<${name}>\n${body}\n</${name}>` : `<${name}>\n</${name}>`;
-}
 
 /** Splits the raw ticket after its frontmatter's closing fence, which shrinking must keep. */
 function splitTicket(raw: string): { head: string; body: string } {
   const match = /^---[ \t]*\r?\n(?:[^\r\n]*\r?\n)*?(?:---|\.\.\.)[ \t]*(?:\r?\n|$)/.exec(raw);
   if (!match) return { head: '', body: raw };
   return { head: match[0], body: raw.slice(match[0].length) };
-}
-
-function verifyFailedBlock(v: VerifyFailedInput): string {
-  const parts = [
-    "The last time this ticket was marked done, car's acceptance check failed, so car set `done: false` again. " +
-      'car closes a ticket only when its verify commands pass and the diff shows no tampering.',
-    `Failed checks on this ticket: ${v.attempt} (a human steps in at ${v.maxFailures}).`,
-  ];
-  if (v.command) {
-    const cmd = v.command;
-    const shown = utf8Bytes(cmd.output);
-    const scope =
-      shown < cmd.outputBytes ? `last ${shown} of ${cmd.outputBytes} bytes` : `${cmd.outputBytes} bytes`;
-    parts.push(
-      `Command: ${cmd.command}\nResult: ${cmd.exit}\nOutput (${scope}):\n${cmd.output.trimEnd() || '(none)'}`,
-    );
-  }
-  if (v.findings.length > 0) {
-    parts.push(
-      `Tamper findings that block completion:\n${v.findings.map((f) => `- ${f.kind}: ${f.file}: ${f.detail}`).join('\n')}`,
-    );
-  }
-  parts.push(
-    'Fix the work, not the check: do not delete, skip or weaken tests, and do not edit the verify commands, ' +
-      "CI config or other tickets' frontmatter. When the work is really done, commit it and set `done: true` again.",
-  );
-  return tag('CAR_VERIFY_FAILED', parts.join('\n\n'));
 }
 
 function warningBlocks(input: PromptInput): Record<Droppable, string> {
@@ -243,6 +219,7 @@ function warningBlocks(input: PromptInput): Record<Droppable, string> {
           )
         : '',
     verify_failed: input.verifyFailed ? verifyFailedBlock(input.verifyFailed) : '',
+    merge_failed: input.mergeFailed ? mergeFailedBlock(input.mergeFailed) : '',
   };
 }
 

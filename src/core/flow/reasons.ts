@@ -66,6 +66,30 @@ export const REASONS = {
   },
   duplicate_tickets: { status: 'paused', blocking: false, resumeResets: null, next: FIX_AND_RESUME },
   ticket_invalid: { status: 'paused', blocking: false, resumeResets: null, next: FIX_AND_RESUME },
+  lanes_waiting: {
+    status: 'paused',
+    blocking: false,
+    resumeResets: null,
+    next: "answer or fix what each lane waits for (car flow status lists them; car flow reply --run <lane run id>), then car flow resume",
+  },
+  merge_blocked: {
+    status: 'paused',
+    blocking: false,
+    resumeResets: null,
+    next: 'commit or stash your own changes in the repo (they overlap the merged work), then car flow resume',
+  },
+  tickets_uncommitted: {
+    status: 'paused',
+    blocking: false,
+    resumeResets: null,
+    next: 'commit the tickets (lanes work from commits), then car flow resume',
+  },
+  lane_merged: {
+    status: 'completed',
+    blocking: false,
+    resumeResets: null,
+    next: "none: the lane's ticket is merged",
+  },
   dependencies_blocked: {
     status: 'paused',
     blocking: false,

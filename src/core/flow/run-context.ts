@@ -113,7 +113,8 @@ export class RunContext {
 
   /** A pause or stop another process asked for (`car flow pause|stop`). */
   requested(): ControlRequest | undefined {
-    return this.deps.store.getRun(this.runId)?.metadata.requested as ControlRequest | undefined;
+    const id = this.deps.lane?.controlRunId ?? this.runId;
+    return this.deps.store.getRun(id)?.metadata.requested as ControlRequest | undefined;
   }
 
   /** The outcome the caller's abort asks for, or null while the signal is not aborted. */

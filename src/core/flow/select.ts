@@ -78,6 +78,8 @@ export async function chooseTicket(
   current: Ticket | undefined,
 ): Promise<{ ticket: Ticket } | { outcome: FlowOutcome }> {
   const progress = ctx.state.ticket;
+  const lane = ctx.deps.lane;
+  if (lane) return laneTicket(ctx, tickets, lane.ticket);
   const pinned = progress && (progress.commitPending || progress.lintErrors) ? current : undefined;
   const { ready, blocked } = readiness(tickets, dependencies);
   const ticket = pinned ?? ready[0];
@@ -88,6 +90,23 @@ export async function chooseTicket(
     return { outcome: await blockedPause(ctx, blocked, dependencies.issues) };
   }
   if (progress?.path !== ticket.relPath) await selectTicket(ctx, ticket);
+  return { ticket };
+}
+
+/** A lane works its one ticket until it is done (settled, so verified and committed), then ends. */
+async function laneTicket(
+  ctx: RunContext,
+  tickets: readonly Ticket[],
+  path: string,
+): Promise<{ ticket: Ticket } | { outcome: FlowOutcome }> {
+  const ticket = tickets.find((t) => t.relPath === path);
+  if (!ticket) {
+    return { outcome: await ctx.pause('ticket_invalid', `${path} is gone from its lane's worktree.`) };
+  }
+  if (ticket.isDone && !ctx.state.ticket) {
+    return { outcome: { status: 'completed', reasonCode: 'all_done', reason: `${path} is done in its lane.` } };
+  }
+  if (ctx.state.ticket?.path !== ticket.relPath) await selectTicket(ctx, ticket);
   return { ticket };
 }
 

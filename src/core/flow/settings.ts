@@ -2,6 +2,7 @@ import { defaultAgentId } from '../config/agents.ts';
 import type { CarConfig } from '../config/index.ts';
 import type { TamperAction, TamperKind } from '../config/schema.ts';
 import { secretEnvToRemove } from '../config/secrets.ts';
+import type { MergeMode } from './ports.ts';
 
 /** The verify gate: what car runs before it accepts a ticket's `done: true`. */
 export interface VerifySettings {
@@ -50,6 +51,11 @@ export interface FlowSettings {
   verify: VerifySettings;
   /** The agent new tickets get (`ticket_flow.default_agent`), for the frontmatter car suggests. */
   defaultAgent: string;
+  /** Tickets worked at once, each in its own worktree (1: in the repo itself, one after another). */
+  lanes: number;
+  /** The branch lanes merge into; null: the one checked out when the run starts. */
+  integrationBranch: string | null;
+  mergeMode: MergeMode;
 }
 
 export const DEFAULT_MAX_TOTAL_TURNS = 50;
@@ -80,6 +86,9 @@ export function flowSettings(config: CarConfig, overrides: Partial<FlowSettings>
     durableWrites: config.storage.durable_writes,
     verify: verifySettings(config),
     defaultAgent: defaultAgentId(config),
+    lanes: tf.lanes,
+    integrationBranch: tf.integration_branch,
+    mergeMode: tf.merge_mode,
     ...overrides,
   };
 }
@@ -105,8 +114,11 @@ export function verifySettings(config: CarConfig): VerifySettings {
   };
 }
 
-/** The settings a run works under: the config's, with the turn budget `car flow start` may have set. */
+/** The settings a run works under: the config's, with the turn budget and lanes `car flow start` may have set. */
 export function runSettings(config: CarConfig, run: { input: Record<string, unknown> }): FlowSettings {
-  const max = run.input.max_total_turns;
-  return flowSettings(config, typeof max === 'number' ? { maxTotalTurns: max } : {});
+  const { max_total_turns: max, lanes } = run.input;
+  return flowSettings(config, {
+    ...(typeof max === 'number' ? { maxTotalTurns: max } : {}),
+    ...(typeof lanes === 'number' ? { lanes } : {}),
+  });
 }

@@ -30,6 +30,19 @@ export interface TicketProgress {
   tokenLimit?: number | null;
   /** The verify gate's baseline and record for this ticket (absent in state from before the gate). */
   verify?: VerifyProgress;
+  /** A lane's done ticket could not be merged: why, for the next prompt (lanes/merge.ts). */
+  merge?: MergeFeedback | null;
+}
+
+/** Why the merge queue sent a lane's ticket back: a conflict, or the merged tree failed verification. */
+export interface MergeFeedback {
+  kind: 'conflict' | 'verify_failed';
+  /** The branch the lane merges into, and its commit the merge was tried on. */
+  integration: string;
+  onto: string;
+  attempt: number;
+  files: string[];
+  output: string;
 }
 
 /** One failed command or blocking finding, carried into the next prompt. */

@@ -85,6 +85,7 @@ export async function runTurn(
     lintErrors: progress.lintErrors,
     loopGuard: progress.noChange > 0 ? { noChangeTurns: progress.noChange } : null,
     verifyFailed: progress.verify?.feedback ?? null,
+    mergeFailed: progress.merge ?? null,
     checkpointWarning: state.checkpointError,
   });
 

@@ -227,6 +227,18 @@ export function noticeFor(event: RunEvent, ctx: NoticeContext): Notice | null {
     case 'usage':
     case 'agent_status':
     case 'agent_error':
+    // lanes: a lane's pause is told from its own run; the driving run's pause (lanes_waiting,
+    // merge_blocked) from its flow_paused
+    case 'lanes_started':
+    case 'lane_started':
+    case 'lane_ended':
+    case 'merge_started':
+    case 'merge_conflict':
+    case 'merge_verify_failed':
+    case 'merge_blocked':
+    case 'lane_merged':
+    case 'lane_recovered':
+    case 'lane_worktree_removed':
       return null;
     default:
       return notToldOf(type);

@@ -7,6 +7,7 @@ import { countFileLines, fileDigest, mapConcurrent } from './files.ts';
 import { parseNumstat } from './numstat.ts';
 import { formatStatusLine, parsePorcelainV2, type StatusEntry } from './porcelain.ts';
 import { isGitExit, type RunGitOptions, runGit, runGitText, streamGit } from './run-git.ts';
+import { identityOverrides } from './identity.ts';
 
 export interface RepoStateOptions {
   /** Per git call (default 60 s). */
@@ -21,7 +22,6 @@ const EMPTY_DIGEST = createHash('sha256').digest('hex');
 /** Per-file patch text kept by diffFiles; tamper checks only need the lines, not a huge blob. */
 const MAX_PATCH_BYTES = 1024 * 1024;
 const BINARY_SNIFF_BYTES = 8000;
-const FALLBACK_IDENTITY = { 'user.name': 'car', 'user.email': 'car@localhost' } as const;
 // Keep diffs byte-for-byte git's own, whatever diff drivers or colours the user configured.
 const PLAIN_DIFF = ['--no-ext-diff', '--no-textconv', '--no-color'];
 
@@ -87,28 +87,6 @@ export function createRepoState(repoRoot: string, opts: RepoStateOptions = {}): 
 
   const untrackedPaths = (entries: StatusEntry[]): string[] =>
     entries.filter((e) => e.kind === 'untracked').map((e) => e.path);
-
-  // Config keys to supply with `-c` because git cannot work out an identity of its own.
-  const identityOverrides = async (): Promise<string[]> => {
-    const known = await Promise.all(
-      ['GIT_AUTHOR_IDENT', 'GIT_COMMITTER_IDENT'].map((v) =>
-        runGit(['var', v], read).then(
-          () => true,
-          () => false,
-        ),
-      ),
-    );
-    if (known.every(Boolean)) return [];
-    const args: string[] = [];
-    for (const [key, fallback] of Object.entries(FALLBACK_IDENTITY)) {
-      const value = await runGitText(['config', '--get', key], read).catch((err: unknown) => {
-        if (isGitExit(err, 1)) return ''; // not set
-        throw err;
-      });
-      if (value.trim() === '') args.push('-c', `${key}=${fallback}`);
-    }
-    return args;
-  };
 
   return {
     head,
@@ -260,7 +238,7 @@ export function createRepoState(repoRoot: string, opts: RepoStateOptions = {}): 
       } catch (err) {
         if (!isGitExit(err, 1)) throw err;
       }
-      await runGit([...(await identityOverrides()), 'commit', '-q', '-m', message], write);
+      await runGit([...(await identityOverrides(read)), 'commit', '-q', '-m', message], write);
       return head();
     },
 

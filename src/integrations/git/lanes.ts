@@ -1,0 +1,151 @@
+// The git side of lanes (the `LaneGit` port): a worktree and a branch per lane, the merge queue's
+// scratch worktree where a lane is merged and re-verified, and the compare-and-swap move of the
+// integration branch. Nothing here touches the person's checkout except `advance`, through git's own
+// fast-forward, which refuses rather than overwrite a change of theirs.
+import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
+import type { AdvanceResult, IntegrateResult, LaneGit, MergeMode } from '../../core/flow/ports.ts';
+import { identityOverrides } from './identity.ts';
+import { GitError, isGitExit, type RunGitOptions, runGitText } from './run-git.ts';
+import { parseWorktreeList } from './worktree.ts';
+
+const LANE_GIT_TIMEOUT_MS = 120_000;
+
+const opts = (cwd: string, readOnly = false): RunGitOptions => ({
+  cwd,
+  timeoutMs: LANE_GIT_TIMEOUT_MS,
+  readOnly,
+});
+const git = (cwd: string, args: string[], readOnly = false) => runGitText(args, opts(cwd, readOnly));
+
+/** Paths git lists as unmerged in `dir`. */
+async function unmergedPaths(dir: string): Promise<string[]> {
+  const out = await git(dir, ['diff', '--name-only', '-z', '--diff-filter=U'], true);
+  return out.split('\0').filter((p) => p !== '');
+}
+
+/** Leaves no merge or rebase in progress in `dir`; there is none to leave most of the time. */
+async function abandonInProgress(dir: string): Promise<void> {
+  const gitPath = async (name: string) =>
+    git(dir, ['rev-parse', '--path-format=absolute', '--git-path', name], true);
+  if (existsSync(await gitPath('rebase-merge')) || existsSync(await gitPath('rebase-apply'))) {
+    await git(dir, ['rebase', '--abort']).catch(() => undefined);
+  }
+  if (existsSync(await gitPath('MERGE_HEAD'))) await git(dir, ['merge', '--abort']).catch(() => undefined);
+}
+
+export function createLaneGit(): LaneGit {
+  return {
+    async currentBranch(dir) {
+      try {
+        return (await git(dir, ['symbolic-ref', '--short', '-q', 'HEAD'], true)) || null;
+      } catch (err) {
+        if (isGitExit(err, 1)) return null;
+        throw err;
+      }
+    },
+
+    async resolve(dir, ref) {
+      try {
+        return await git(dir, ['rev-parse', '--verify', '-q', `${ref}^{commit}`], true);
+      } catch (err) {
+        if (isGitExit(err, 1) || isGitExit(err, 128)) return null;
+        throw err;
+      }
+    },
+
+    async isAncestor(dir, ancestor, descendant) {
+      try {
+        await git(dir, ['merge-base', '--is-ancestor', ancestor, descendant], true);
+        return true;
+      } catch (err) {
+        if (isGitExit(err, 1)) return false;
+        throw err;
+      }
+    },
+
+    async worktrees(root) {
+      const list = parseWorktreeList(`${await git(root, ['worktree', 'list', '--porcelain', '-z'], true)}\0`);
+      return list.map((w) => ({ path: resolve(w.path), branch: w.branch }));
+    },
+
+    async addWorktree(root, path, branch, base) {
+      // a worktree folder a crash left half made is not a worktree git knows: prune it first
+      await git(root, ['worktree', 'prune']);
+      await git(root, ['worktree', 'add', '-q', '-B', branch, path, base]);
+    },
+
+    async addDetachedWorktree(root, path, commit) {
+      await git(root, ['worktree', 'prune']);
+      await git(root, ['worktree', 'add', '-q', '--detach', path, commit]);
+    },
+
+    async removeWorktree(root, path, branch) {
+      try {
+        await git(root, ['worktree', 'remove', '--force', '--force', path]);
+      } catch (err) {
+        if (!(err instanceof GitError)) throw err;
+        // not a worktree (any more): what is left is a plain folder, if anything
+        await git(root, ['worktree', 'prune']);
+      }
+      if (branch) {
+        await git(root, ['branch', '-D', branch]).catch((err: unknown) => {
+          if (!isGitExit(err, 1)) throw err; // no such branch
+        });
+      }
+    },
+
+    async integrate(dir, onto, branch, mode: MergeMode, message): Promise<IntegrateResult> {
+      await abandonInProgress(dir);
+      const ident = await identityOverrides(opts(dir, true));
+      if (mode === 'merge') {
+        await git(dir, ['checkout', '-q', '--detach', '--force', onto]);
+        await git(dir, ['clean', '-fdq']);
+        try {
+          await git(dir, [...ident, 'merge', '-q', '--no-ff', '--no-edit', '-m', message, branch]);
+        } catch (err) {
+          if (!(err instanceof GitError)) throw err;
+          const conflicts = await unmergedPaths(dir);
+          await git(dir, ['merge', '--abort']).catch(() => undefined);
+          return { ok: false, conflicts, output: err.message };
+        }
+      } else {
+        await git(dir, ['checkout', '-q', '--detach', '--force', branch]);
+        await git(dir, ['clean', '-fdq']);
+        try {
+          await git(dir, [...ident, 'rebase', '-q', onto]);
+        } catch (err) {
+          if (!(err instanceof GitError)) throw err;
+          const conflicts = await unmergedPaths(dir);
+          await git(dir, ['rebase', '--abort']).catch(() => undefined);
+          return { ok: false, conflicts, output: err.message };
+        }
+      }
+      return { ok: true, sha: await git(dir, ['rev-parse', 'HEAD'], true) };
+    },
+
+    async advance(root, branch, from, to): Promise<AdvanceResult> {
+      const checkedOut = (await this.currentBranch(root)) === branch;
+      if (!checkedOut) {
+        try {
+          await git(root, ['update-ref', '-m', 'car: merge queue', `refs/heads/${branch}`, to, from]);
+          return { ok: true };
+        } catch (err) {
+          if (!(err instanceof GitError)) throw err;
+          return { ok: false, reason: 'moved', detail: err.message };
+        }
+      }
+      const head = await this.resolve(root, 'HEAD');
+      if (head !== from) {
+        return { ok: false, reason: 'moved', detail: `${branch} is at ${head ?? 'nothing'}, not ${from}` };
+      }
+      try {
+        await git(root, ['merge', '-q', '--ff-only', to]);
+        return { ok: true };
+      } catch (err) {
+        if (!(err instanceof GitError)) throw err;
+        return { ok: false, reason: 'local_changes', detail: err.message };
+      }
+    },
+  };
+}
