@@ -11,7 +11,8 @@ import { defaultAgentId, knownAgentIds } from '../core/config/index.ts';
 import { Awaiting } from '../core/flow/awaiting.ts';
 import { type AbortReason, FlowEngine, type FlowOutcome, type FlowProgress } from '../core/flow/engine.ts';
 import type { FlowEvent } from '../core/flow/events.ts';
-import type { RepoState } from '../core/flow/ports.ts';
+import type { LanePorts, RepoState } from '../core/flow/ports.ts';
+import { runLanes } from '../core/flow/lanes/scheduler.ts';
 import { reasonInfo } from '../core/flow/reasons.ts';
 import { writeReply } from '../core/flow/replies.ts';
 import { runPaths } from '../core/flow/run-paths.ts';
@@ -49,6 +50,8 @@ export interface StartOptions {
   /** Always create a new run; a paused one is superseded. */
   newRun?: boolean;
   maxTotalTurns?: number;
+  /** Tickets worked at once (`--lanes`), over `ticket_flow.lanes`; fixed for the run's life. */
+  lanes?: number;
   /** Resume a blocking pause without a reply or repo change. */
   force?: boolean;
 }
@@ -224,6 +227,7 @@ export class FlowControl {
     }
     const input: JsonObject = { workspace_root: this.paths.root };
     if (opts.maxTotalTurns !== undefined) input.max_total_turns = opts.maxTotalTurns;
+    if (opts.lanes !== undefined) input.lanes = opts.lanes;
     const settings = flowSettings(
       this.config,
       opts.maxTotalTurns ? { maxTotalTurns: opts.maxTotalTurns } : {},
@@ -482,6 +486,8 @@ export interface WorkerOptions {
   guard?: GuardIo;
   /** Agent turns this worker runs before pausing (`car run --stop-after-runs`), over the config's. */
   stopAfterRuns?: number;
+  /** Git for lanes and a RepoState per worktree: needed by a run with more than one lane. */
+  lanePorts?: LanePorts;
 }
 
 /**
@@ -515,7 +521,7 @@ export async function runWorker(opts: WorkerOptions): Promise<FlowOutcome> {
     control.agentProcesses?.keepLedger(control.paths.agentGroupsFile);
     // bounded by policy: old finished runs lose their raw stream events, never their lifecycle
     control.store.pruneEvents({ olderThanDays: EVENT_RETENTION_DAYS });
-    const engine = new FlowEngine({
+    const deps = {
       root: control.paths.root,
       store: control.store,
       repo: opts.repo,
@@ -528,8 +534,14 @@ export async function runWorker(opts: WorkerOptions): Promise<FlowOutcome> {
       awaiting,
       ...(opts.signal ? { signal: opts.signal } : {}),
       ...(opts.onProgress ? { onProgress: opts.onProgress } : {}),
-    });
-    const outcome = await engine.run(run.id);
+    };
+    let outcome: FlowOutcome;
+    if (deps.settings.lanes > 1) {
+      if (!opts.lanePorts) throw new Error('a run with lanes needs the lane ports');
+      outcome = await runLanes({ ...deps, lanePorts: opts.lanePorts }, run.id);
+    } else {
+      outcome = await new FlowEngine(deps).run(run.id);
+    }
     writeRunManifest(control.store, control.paths.root, run.id);
     return outcome;
   } finally {

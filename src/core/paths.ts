@@ -46,6 +46,8 @@ export const RUNTIME_PATHS: readonly string[] = [
   `${STATE_DIR}/car.db-shm`,
   `${STATE_DIR}/car.db-journal`,
   `${STATE_DIR}/flow.lock`,
+  // lanes' worktrees (ticket_flow.lanes): their own checkouts, never part of the repo's tree
+  `${STATE_DIR}/lanes`,
 ];
 
 /** Contextspace documents in prompt order, as CAR catalogues them. */

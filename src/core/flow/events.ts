@@ -108,8 +108,22 @@ export type FlowEventData = {
   agent_error: AgentData<'error'>;
   // lanes (a run working tickets side by side, each in a worktree; on the run that drives them)
   lanes_started: { lanes: number; integration: string; mode: string };
-  lane_started: { lane: number; ticket: string; run_id: string; branch: string; worktree: string; base: string };
-  lane_ended: { lane: number; ticket: string; run_id: string; status: string; reason_code: string | null; reason: string | null };
+  lane_started: {
+    lane: number;
+    ticket: string;
+    run_id: string;
+    branch: string;
+    worktree: string;
+    base: string;
+  };
+  lane_ended: {
+    lane: number;
+    ticket: string;
+    run_id: string;
+    status: string;
+    reason_code: string | null;
+    reason: string | null;
+  };
   merge_started: { lane: number; ticket: string; onto: string };
   merge_conflict: { lane: number; ticket: string; files: string[]; attempt: number };
   merge_verify_failed: { lane: number; ticket: string; summary: string; attempt: number };

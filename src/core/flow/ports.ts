@@ -78,26 +78,49 @@ export interface LaneGit {
   addWorktree(root: string, path: string, branch: string, base: string): Promise<void>;
   /** A new worktree at `path` with `commit` checked out detached (the merge queue's scratch tree). */
   addDetachedWorktree(root: string, path: string, commit: string): Promise<void>;
+  /** `commit` checked out detached in the worktree `dir`, over anything left there. */
+  checkoutDetached(dir: string, commit: string): Promise<void>;
   /** The worktree at `path` (forced) and `branch` removed; either may already be gone. */
   removeWorktree(root: string, path: string, branch: string | null): Promise<void>;
   /**
    * In the worktree `dir`: `onto` checked out detached over anything left there (an aborted merge, a
    * killed rebase), then `branch` merged into it (a merge commit) or replayed onto it (rebase).
    */
-  integrate(dir: string, onto: string, branch: string, mode: MergeMode, message: string): Promise<IntegrateResult>;
+  integrate(
+    dir: string,
+    onto: string,
+    branch: string,
+    mode: MergeMode,
+    message: string,
+  ): Promise<IntegrateResult>;
   /**
    * Moves `branch` from `from` to `to`, only if it is still at `from`. When `branch` is checked out at
    * `root`, git's own fast-forward there: the working tree follows, and a change of the person's own that
    * the new commits would overwrite makes it refuse, touching nothing.
    */
   advance(root: string, branch: string, from: string, to: string): Promise<AdvanceResult>;
+  /**
+   * Merges `commit` into the branch checked out at `dir`. A conflict is left in place (markers in the
+   * files, the merge in progress) for the lane's agent to resolve and commit.
+   */
+  mergeInto(
+    dir: string,
+    commit: string,
+    message: string,
+  ): Promise<{ ok: true } | { ok: false; conflicts: string[] }>;
+  /** Adds `patterns` to the repo's own exclude file (`info/exclude`, shared by its worktrees) if missing. */
+  ignoreLocally(root: string, patterns: readonly string[]): Promise<void>;
+}
+
+/** What a run with lanes needs besides the engine's ports: git for lanes, and a RepoState per worktree. */
+export interface LanePorts {
+  git: LaneGit;
+  repoAt(dir: string): RepoState;
 }
 
 export type MergeMode = 'merge' | 'rebase';
 
-export type IntegrateResult =
-  | { ok: true; sha: string }
-  | { ok: false; conflicts: string[]; output: string };
+export type IntegrateResult = { ok: true; sha: string } | { ok: false; conflicts: string[]; output: string };
 
 export type AdvanceResult =
   | { ok: true }

@@ -84,7 +84,6 @@ export interface PromptInput {
   maxBytes?: number | undefined;
 }
 
-
 export type { VerifyFailedInput };
 
 export type SectionName =
@@ -173,7 +172,6 @@ const REQUIRED_MARKERS = [
   '<CAR_TICKET>',
   '</CAR_TICKET>',
 ];
-
 
 /** Splits the raw ticket after its frontmatter's closing fence, which shrinking must keep. */
 function splitTicket(raw: string): { head: string; body: string } {

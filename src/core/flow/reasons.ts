@@ -70,7 +70,7 @@ export const REASONS = {
     status: 'paused',
     blocking: false,
     resumeResets: null,
-    next: "answer or fix what each lane waits for (car flow status lists them; car flow reply --run <lane run id>), then car flow resume",
+    next: 'answer or fix what each lane waits for (car flow status lists them; car flow reply --run <lane run id>), then car flow resume',
   },
   merge_blocked: {
     status: 'paused',

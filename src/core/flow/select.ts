@@ -104,7 +104,9 @@ async function laneTicket(
     return { outcome: await ctx.pause('ticket_invalid', `${path} is gone from its lane's worktree.`) };
   }
   if (ticket.isDone && !ctx.state.ticket) {
-    return { outcome: { status: 'completed', reasonCode: 'all_done', reason: `${path} is done in its lane.` } };
+    return {
+      outcome: { status: 'completed', reasonCode: 'all_done', reason: `${path} is done in its lane.` },
+    };
   }
   if (ctx.state.ticket?.path !== ticket.relPath) await selectTicket(ctx, ticket);
   return { ticket };

@@ -3,7 +3,11 @@ export const RUN_STORE_SQL = {
   insertRun: `INSERT INTO runs (id, status, created_at, updated_at, state, input, metadata)
          VALUES (@id, 'pending', @now, @now, @state, @input, @metadata)`,
   getRun: 'SELECT * FROM runs WHERE id = ?',
-  latestRun: 'SELECT * FROM runs ORDER BY created_at DESC, rowid DESC LIMIT 1',
+  // a lane's run belongs to the run that drives the lanes, which is the one people start and steer
+  latestRun: `SELECT * FROM runs WHERE json_extract(metadata, '$.parent_run_id') IS NULL
+         ORDER BY created_at DESC, rowid DESC LIMIT 1`,
+  laneRuns: `SELECT * FROM runs WHERE json_extract(metadata, '$.parent_run_id') = ?
+         ORDER BY created_at, rowid`,
   nextTurnSeq: 'SELECT COALESCE(MAX(seq), 0) + 1 AS seq FROM turns WHERE run_id = ?',
   insertTurn: `INSERT INTO turns (run_id, seq, ticket_path, ticket_id, agent, kind, status, started_at)
          VALUES (@runId, @seq, @ticketPath, @ticketId, @agent, @kind, 'running', @now) RETURNING *`,

@@ -185,12 +185,21 @@ export class RunStore {
     return row ? toRun(row) : null;
   }
 
-  /** Newest first. */
+  /** The runs of a run's lanes, oldest first. */
+  laneRuns(parentRunId: string): Run[] {
+    return this.#sql.laneRuns.all<RunRow>(parentRunId).map(toRun);
+  }
+
+  /** Newest first; lane runs only with `includeLanes`. */
   listRuns(opts: ListRunsOptions = {}): Run[] {
     const statuses =
       opts.status === undefined ? [] : typeof opts.status === 'string' ? [opts.status] : opts.status;
-    const where = statuses.length > 0 ? `WHERE status IN (${placeholders(statuses.length)})` : '';
-    const sql = `SELECT * FROM runs ${where} ORDER BY created_at DESC, rowid DESC LIMIT ? OFFSET ?`;
+    const where = [
+      ...(statuses.length > 0 ? [`status IN (${placeholders(statuses.length)})`] : []),
+      ...(opts.includeLanes ? [] : ["json_extract(metadata, '$.parent_run_id') IS NULL"]),
+    ];
+    const whereSql = where.length > 0 ? `WHERE ${where.join(' AND ')}` : '';
+    const sql = `SELECT * FROM runs ${whereSql} ORDER BY created_at DESC, rowid DESC LIMIT ? OFFSET ?`;
     const rows = this.#prepare(sql).all<RunRow>(...statuses, opts.limit ?? -1, opts.offset ?? 0);
     return rows.map(toRun);
   }

@@ -46,6 +46,8 @@ export interface RunPatch {
 }
 
 export interface ListRunsOptions {
+  /** Also the runs of lanes (by default only the runs people start). */
+  includeLanes?: boolean;
   limit?: number;
   offset?: number;
   status?: RunStatus | readonly RunStatus[];

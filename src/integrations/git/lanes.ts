@@ -2,39 +2,42 @@
 // scratch worktree where a lane is merged and re-verified, and the compare-and-swap move of the
 // integration branch. Nothing here touches the person's checkout except `advance`, through git's own
 // fast-forward, which refuses rather than overwrite a change of theirs.
-import { existsSync } from 'node:fs';
-import { resolve } from 'node:path';
-import type { AdvanceResult, IntegrateResult, LaneGit, MergeMode } from '../../core/flow/ports.ts';
+import { appendFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import type { AdvanceResult, IntegrateResult, LaneGit, LanePorts, MergeMode } from '../../core/flow/ports.ts';
 import { identityOverrides } from './identity.ts';
+import { createRepoState } from './repo-state.ts';
 import { GitError, isGitExit, type RunGitOptions, runGitText } from './run-git.ts';
 import { parseWorktreeList } from './worktree.ts';
 
 const LANE_GIT_TIMEOUT_MS = 120_000;
 
-const opts = (cwd: string, readOnly = false): RunGitOptions => ({
-  cwd,
-  timeoutMs: LANE_GIT_TIMEOUT_MS,
-  readOnly,
-});
-const git = (cwd: string, args: string[], readOnly = false) => runGitText(args, opts(cwd, readOnly));
+/** `unsetEnv`: car's secrets, kept from git and the hooks it runs (a merge commit runs the repo's hooks). */
+export function createLaneGit(unsetEnv: readonly string[] = []): LaneGit {
+  const opts = (cwd: string, readOnly = false): RunGitOptions => ({
+    cwd,
+    timeoutMs: LANE_GIT_TIMEOUT_MS,
+    readOnly,
+    unsetEnv,
+  });
+  const git = (cwd: string, args: string[], readOnly = false) => runGitText(args, opts(cwd, readOnly));
 
-/** Paths git lists as unmerged in `dir`. */
-async function unmergedPaths(dir: string): Promise<string[]> {
-  const out = await git(dir, ['diff', '--name-only', '-z', '--diff-filter=U'], true);
-  return out.split('\0').filter((p) => p !== '');
-}
+  /** Paths git lists as unmerged in `dir`. */
+  const unmergedPaths = async (dir: string): Promise<string[]> => {
+    const out = await git(dir, ['diff', '--name-only', '-z', '--diff-filter=U'], true);
+    return out.split('\0').filter((p) => p !== '');
+  };
 
-/** Leaves no merge or rebase in progress in `dir`; there is none to leave most of the time. */
-async function abandonInProgress(dir: string): Promise<void> {
-  const gitPath = async (name: string) =>
-    git(dir, ['rev-parse', '--path-format=absolute', '--git-path', name], true);
-  if (existsSync(await gitPath('rebase-merge')) || existsSync(await gitPath('rebase-apply'))) {
-    await git(dir, ['rebase', '--abort']).catch(() => undefined);
-  }
-  if (existsSync(await gitPath('MERGE_HEAD'))) await git(dir, ['merge', '--abort']).catch(() => undefined);
-}
+  /** Leaves no merge or rebase in progress in `dir`; there is none to leave most of the time. */
+  const abandonInProgress = async (dir: string): Promise<void> => {
+    const gitPath = async (name: string) =>
+      git(dir, ['rev-parse', '--path-format=absolute', '--git-path', name], true);
+    if (existsSync(await gitPath('rebase-merge')) || existsSync(await gitPath('rebase-apply'))) {
+      await git(dir, ['rebase', '--abort']).catch(() => undefined);
+    }
+    if (existsSync(await gitPath('MERGE_HEAD'))) await git(dir, ['merge', '--abort']).catch(() => undefined);
+  };
 
-export function createLaneGit(): LaneGit {
   return {
     async currentBranch(dir) {
       try {
@@ -95,12 +98,16 @@ export function createLaneGit(): LaneGit {
       }
     },
 
-    async integrate(dir, onto, branch, mode: MergeMode, message): Promise<IntegrateResult> {
+    async checkoutDetached(dir, commit) {
       await abandonInProgress(dir);
+      await git(dir, ['checkout', '-q', '--detach', '--force', commit]);
+      await git(dir, ['clean', '-fdq']);
+    },
+
+    async integrate(dir, onto, branch, mode: MergeMode, message): Promise<IntegrateResult> {
       const ident = await identityOverrides(opts(dir, true));
       if (mode === 'merge') {
-        await git(dir, ['checkout', '-q', '--detach', '--force', onto]);
-        await git(dir, ['clean', '-fdq']);
+        await this.checkoutDetached(dir, onto);
         try {
           await git(dir, [...ident, 'merge', '-q', '--no-ff', '--no-edit', '-m', message, branch]);
         } catch (err) {
@@ -110,8 +117,7 @@ export function createLaneGit(): LaneGit {
           return { ok: false, conflicts, output: err.message };
         }
       } else {
-        await git(dir, ['checkout', '-q', '--detach', '--force', branch]);
-        await git(dir, ['clean', '-fdq']);
+        await this.checkoutDetached(dir, branch);
         try {
           await git(dir, [...ident, 'rebase', '-q', onto]);
         } catch (err) {
@@ -122,6 +128,34 @@ export function createLaneGit(): LaneGit {
         }
       }
       return { ok: true, sha: await git(dir, ['rev-parse', 'HEAD'], true) };
+    },
+
+    async mergeInto(dir, commit, message) {
+      const ident = await identityOverrides(opts(dir, true));
+      try {
+        await git(dir, [...ident, 'merge', '-q', '--no-ff', '--no-edit', '-m', message, commit]);
+        return { ok: true };
+      } catch (err) {
+        if (!(err instanceof GitError)) throw err;
+        const conflicts = await unmergedPaths(dir);
+        if (conflicts.length === 0) throw err; // not a conflict: something else is wrong
+        return { ok: false, conflicts };
+      }
+    },
+
+    async ignoreLocally(root, patterns) {
+      const file = await git(
+        root,
+        ['rev-parse', '--path-format=absolute', '--git-path', 'info/exclude'],
+        true,
+      );
+      const text = existsSync(file) ? readFileSync(file, 'utf8') : '';
+      const lines = new Set(text.split(/\r?\n/));
+      const missing = patterns.filter((p) => !lines.has(p));
+      if (missing.length === 0) return;
+      mkdirSync(dirname(file), { recursive: true });
+      const sep = text === '' || text.endsWith('\n') ? '' : '\n';
+      appendFileSync(file, `${sep}# car lanes\n${missing.join('\n')}\n`);
     },
 
     async advance(root, branch, from, to): Promise<AdvanceResult> {
@@ -148,4 +182,9 @@ export function createLaneGit(): LaneGit {
       }
     },
   };
+}
+
+/** The ports a run with lanes needs, for a repo whose git must not see `unsetEnv`. */
+export function createLanePorts(unsetEnv: readonly string[] = []): LanePorts {
+  return { git: createLaneGit(unsetEnv), repoAt: (dir) => createRepoState(dir, { unsetEnv }) };
 }

@@ -4,10 +4,10 @@ import { lstat, open, unlink } from 'node:fs/promises';
 import { join, relative, sep } from 'node:path';
 import type { DiffStat, FileChange, FileChangeStatus, RepoState } from '../../core/flow/ports.ts';
 import { countFileLines, fileDigest, mapConcurrent } from './files.ts';
+import { identityOverrides } from './identity.ts';
 import { parseNumstat } from './numstat.ts';
 import { formatStatusLine, parsePorcelainV2, type StatusEntry } from './porcelain.ts';
 import { isGitExit, type RunGitOptions, runGit, runGitText, streamGit } from './run-git.ts';
-import { identityOverrides } from './identity.ts';
 
 export interface RepoStateOptions {
   /** Per git call (default 60 s). */

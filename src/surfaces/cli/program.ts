@@ -147,7 +147,12 @@ export function buildProgram(io: CliIo): Command {
         'turn budget for this run (default: ticket_flow.max_total_turns or 50)',
         positiveInt,
       )
-      .option('--force', 'resume a run paused on a blocking condition without a reply or repo change');
+      .option('--force', 'resume a run paused on a blocking condition without a reply or repo change')
+      .option(
+        '--lanes <n>',
+        'tickets worked at once, each in its own git worktree, merged one at a time (default: ticket_flow.lanes or 1; a new run only)',
+        positiveInt,
+      );
   startFlags(
     program
       .command('run')

@@ -16,7 +16,7 @@ import { runPaths } from '../../../core/flow/run-paths.ts';
 import { formatBytes, INPUT_LIMITS, readFileBounded } from '../../../core/input-limits.ts';
 import type { RunEvent } from '../../../core/store/types.ts';
 import { type InvalidTicketFile, invalidTicketFiles, loadTicketQueue } from '../../../core/tickets/index.ts';
-import { createRepoState } from '../../../integrations/git/index.ts';
+import { createLanePorts, createRepoState } from '../../../integrations/git/index.ts';
 import { flowStatusReport, runJson } from '../../flow-report.ts';
 import { WorkerSpawnError, workerLauncher } from '../../worker-spawn.ts';
 import { type GlobalOptions, loadRepoConfig, resolveRepo } from '../context.ts';
@@ -102,6 +102,7 @@ async function foreground(
       // git hooks and agents run the repo's code: neither gets car's secrets
       repo: createRepoState(control.paths.root, { unsetEnv: secretEnvToRemove(control.config) }),
       resolveAgent: createAgentResolver(control.config, { root: control.paths.root }),
+      lanePorts: createLanePorts(secretEnvToRemove(control.config)),
       signal: abort.signal,
       ...(opts.stopAfterRuns !== undefined ? { stopAfterRuns: opts.stopAfterRuns } : {}),
       ...(printer ? { onProgress: printer.onProgress } : {}),
@@ -122,6 +123,7 @@ interface StartFlags {
   force?: boolean;
   foreground?: boolean;
   json?: boolean;
+  lanes?: number;
 }
 
 function startOptions(flags: StartFlags): StartOptions {
@@ -129,6 +131,7 @@ function startOptions(flags: StartFlags): StartOptions {
   if (flags.new) opts.newRun = true;
   if (flags.force) opts.force = true;
   if (flags.maxTotalTurns !== undefined) opts.maxTotalTurns = flags.maxTotalTurns;
+  if (flags.lanes !== undefined) opts.lanes = flags.lanes;
   return opts;
 }
 

@@ -1,0 +1,91 @@
+// What a killed worker left of its lanes, put right before they go on: a merge or re-verify cut short
+// goes back to the queue; an integration branch move that did happen is recognised by ancestry (the
+// move is a compare-and-swap, so it either happened or not); worktrees a crash left missing are made
+// again from their branches (the work is in commits there); git index locks in car's own worktrees are
+// removed (the worker owns the repo, the agents a killed worker left are stopped before this); lane
+// worktrees no record names are removed, their branches kept unless already merged.
+import { existsSync } from 'node:fs';
+import { join, sep } from 'node:path';
+import { reasonInfo } from '../reasons.ts';
+import { runPaths } from '../run-paths.ts';
+import { LANE_BRANCH_PREFIX, LANES_DIR, MERGE_TREE } from './lane-state.ts';
+import type { LaneScheduler } from './scheduler.ts';
+
+export async function recoverLanes(s: LaneScheduler): Promise<void> {
+  const { deps, lanes } = s;
+  const { git, repoAt } = deps.lanePorts;
+  const root = deps.root;
+  const trees = await git.worktrees(root);
+  const known = new Set(trees.map((t) => t.path));
+  const tip = await git.resolve(root, lanes.integration);
+  for (const lane of [...lanes.lanes]) {
+    const dir = join(root, lane.worktree);
+    const laneTip = await git.resolve(root, lane.branch);
+    if (lane.phase === 'advancing' || lane.phase === 'merging') {
+      const merged = laneTip !== null && tip !== null && (await git.isAncestor(root, laneTip, tip));
+      if (lane.phase === 'advancing' && (await git.currentBranch(root)) === lanes.integration) {
+        // the fast-forward in the person's checkout may have been killed holding the index lock
+        if (await repoAt(root).removeStaleIndexLock()) {
+          s.persist([
+            { type: 'git_index_lock_removed', data: { reason: 'car was killed while merging a lane' } },
+          ]);
+        }
+      }
+      if (merged) {
+        s.persist([
+          { type: 'lane_recovered', data: { lane: lane.slot, ticket: lane.ticket, action: 'merged' } },
+        ]);
+        await s.closeLane(lane);
+        continue;
+      }
+      lane.phase = 'queued';
+      s.persist([
+        { type: 'lane_recovered', data: { lane: lane.slot, ticket: lane.ticket, action: 'queued again' } },
+      ]);
+    }
+    if (!known.has(dir)) {
+      await s.makeWorktree(lane, laneTip ?? lane.base);
+      s.persist([
+        {
+          type: 'lane_recovered',
+          data: { lane: lane.slot, ticket: lane.ticket, action: 'worktree made again' },
+        },
+      ]);
+    } else if (await repoAt(dir).removeStaleIndexLock()) {
+      s.persist([
+        { type: 'git_index_lock_removed', data: { reason: `lane ${lane.slot}: car was killed mid-way` } },
+      ]);
+    }
+    if (lane.phase === 'waiting' && resumable(s, lane.runId)) lane.phase = 'working';
+  }
+  const scratch = join(root, MERGE_TREE);
+  if (known.has(scratch)) await repoAt(scratch).removeStaleIndexLock();
+  const lanesRoot = join(root, LANES_DIR) + sep;
+  const recorded = new Set(lanes.lanes.map((l) => join(root, l.worktree)));
+  for (const tree of trees) {
+    if (!tree.path.startsWith(lanesRoot) || tree.path === scratch || recorded.has(tree.path)) continue;
+    const branchTip = tree.branch ? await git.resolve(root, tree.branch) : null;
+    const merged =
+      tree.branch?.startsWith(LANE_BRANCH_PREFIX) &&
+      branchTip !== null &&
+      tip !== null &&
+      (await git.isAncestor(root, branchTip, tip));
+    await git.removeWorktree(root, tree.path, merged ? tree.branch : null);
+    s.persist([
+      { type: 'lane_worktree_removed', data: { path: tree.path, branch: merged ? tree.branch : null } },
+    ]);
+  }
+  s.persist();
+}
+
+/**
+ * A lane run that paused, failed or stopped goes on when its driving run does, unless its pause needs a
+ * change first (a reply or a fix) and none came (resume gating, as `car flow resume` does for a run).
+ */
+function resumable(s: LaneScheduler, runId: string): boolean {
+  const run = s.deps.store.getRun(runId);
+  if (!run) return false;
+  if (run.status !== 'paused') return true;
+  if (!reasonInfo(run.reasonCode)?.blocking) return true;
+  return existsSync(runPaths(s.deps.root, runId).replyFile);
+}

@@ -1,0 +1,470 @@
+// A run with lanes (`ticket_flow.lanes` > 1): up to N ready tickets worked at once, each by a lane run
+// of the ordinary engine in a git worktree of its own, all in this one process; a lane whose ticket is
+// done joins the merge queue (merge.ts), which merges one lane at a time into the integration branch.
+// The queue is read from the integration tip (the scratch worktree), so a ticket counts as done once its
+// work is merged, and a lane's dependencies are always on the branch it starts from.
+import { existsSync, mkdirSync, rmSync, symlinkSync } from 'node:fs';
+import { join } from 'node:path';
+import { STATE_DIR } from '../../paths.ts';
+import type { JsonObject } from '../../store/types.ts';
+import {
+  loadTicketQueue,
+  readiness,
+  type Ticket,
+  type TicketCache,
+  ticketLabel,
+} from '../../tickets/index.ts';
+import { FlowEngine } from '../engine.ts';
+import type { FlowEvent } from '../events.ts';
+import { type FlowDeps, type FlowOutcome, stopped } from '../flow-types.ts';
+import type { LanePorts } from '../ports.ts';
+import { recoverLanes } from './lane-recover.ts';
+import {
+  LANES_DIR,
+  type LaneRecord,
+  type LanesState,
+  laneBranch,
+  laneWorktree,
+  MERGE_TREE,
+  readLanesState,
+} from './lane-state.ts';
+import { MergeAborted, mergeLane } from './merge.ts';
+
+export type LaneDeps = FlowDeps & { lanePorts: LanePorts };
+
+/** How often the driving run looks at pause and stop requests while every lane is busy. */
+const REQUEST_POLL_MS = 500;
+
+type LaneEnd = { lane: LaneRecord; outcome: FlowOutcome };
+
+export async function runLanes(deps: LaneDeps, runId: string): Promise<FlowOutcome> {
+  return new LaneScheduler(deps, runId).run();
+}
+
+class LaneScheduler {
+  readonly deps: LaneDeps;
+  readonly runId: string;
+  lanes!: LanesState;
+  readonly #running = new Map<number, Promise<LaneEnd>>();
+  readonly #cache: TicketCache = new Map();
+  #queueOrder = 0;
+  /** merge_blocked told for this detail already (told once, not every loop). */
+  #toldBlocked = new Set<string>();
+
+  constructor(deps: LaneDeps, runId: string) {
+    this.deps = deps;
+    this.runId = runId;
+  }
+
+  /** Writes the lanes into the run's state, with optional events, in one transaction. */
+  persist(events: FlowEvent[] = [], patch: Parameters<LaneDeps['store']['updateRun']>[1] = {}): void {
+    const { store } = this.deps;
+    const run = store.getRun(this.runId);
+    store.transaction(() => {
+      store.updateRun(this.runId, {
+        ...patch,
+        state: { ...(run?.state ?? {}), lanes: this.lanes as unknown as JsonObject },
+      });
+      if (events.length > 0) store.appendEvents(this.runId, events);
+    });
+  }
+
+  async run(): Promise<FlowOutcome> {
+    const { deps } = this;
+    const { git } = deps.lanePorts;
+    const run = deps.store.getRun(this.runId);
+    if (!run) throw new Error(`no such run: ${this.runId}`);
+    const known = readLanesState(run.state);
+    const integration =
+      known?.integration ?? deps.settings.integrationBranch ?? (await git.currentBranch(deps.root));
+    if (!integration || !(await git.resolve(deps.root, integration))) {
+      return this.finish({
+        status: 'paused',
+        reasonCode: 'lanes_waiting',
+        reason: integration
+          ? `The integration branch ${integration} has no commit yet; commit something first, then resume.`
+          : 'Lanes merge into a branch: check out a branch (or set ticket_flow.integration_branch), then resume.',
+      });
+    }
+    this.lanes = known ?? { integration, lanes: [], merged: [] };
+    for (const lane of this.lanes.lanes) this.#queueOrder = Math.max(this.#queueOrder, lane.queuedAt ?? 0);
+    if (!known && (await this.ticketsUncommitted())) {
+      return this.finish({
+        status: 'paused',
+        reasonCode: 'tickets_uncommitted',
+        reason: `Lanes work from commits: commit the changes under ${STATE_DIR}/tickets/ (on ${integration}), then resume.`,
+      });
+    }
+    await git.ignoreLocally(deps.root, [`/${LANES_DIR}/`, `/${STATE_DIR}/runs`]);
+    this.persist(
+      [
+        { type: run.startedAt ? 'flow_resumed' : 'flow_started', data: { total_turns: 0 } },
+        {
+          type: 'lanes_started',
+          data: { lanes: deps.settings.lanes, integration, mode: deps.settings.mergeMode },
+        },
+      ],
+      { status: 'running', ...(run.startedAt ? {} : { startedAt: new Date().toISOString() }) },
+    );
+    await recoverLanes(this);
+    for (const lane of this.lanes.lanes) if (lane.phase === 'working') this.launch(lane);
+    return this.#loop();
+  }
+
+  async #loop(): Promise<FlowOutcome> {
+    for (;;) {
+      const asked = this.#asked();
+      if (asked) return this.#drain(asked);
+      const blocked = await this.#mergeQueued();
+      if (blocked === 'aborted') continue;
+      const queue = await this.#integrationQueue();
+      const inLane = new Set(this.lanes.lanes.map((l) => l.ticket));
+      const { ready, blocked: waiting } = readiness(queue.tickets, queue.dependencies);
+      for (const ticket of ready) {
+        // a lane that waits for a person does not hold up the others
+        const busy = this.lanes.lanes.filter((l) => l.phase !== 'waiting').length;
+        if (busy >= this.deps.settings.lanes) break;
+        if (inLane.has(ticket.relPath)) continue;
+        await this.#startLane(ticket);
+      }
+      if (this.#running.size === 0) {
+        const end = this.#idleOutcome(queue.tickets, waiting.length, blocked);
+        if (end) return this.finish(end);
+        continue;
+      }
+      const ended = await this.#nextEnd();
+      if (ended) this.#laneEnded(ended);
+    }
+  }
+
+  /** Nothing runs: every ticket is merged, or what is left waits for a person (or a dependency). */
+  #idleOutcome(tickets: readonly Ticket[], waiting: number, blocked: string | null): FlowOutcome | null {
+    const open = this.lanes.lanes;
+    if (open.some((l) => l.phase === 'queued' || l.phase === 'merging' || l.phase === 'advancing')) {
+      return {
+        status: 'paused',
+        reasonCode: 'merge_blocked',
+        reason: `Merging into ${this.lanes.integration} waits: ${blocked ?? 'the branch moved'}. Commit or stash your own changes there, then resume.`,
+        details: { lanes: this.#lanesDetail() },
+      };
+    }
+    if (open.length > 0) {
+      const lines = open.map((l) => {
+        const run = this.deps.store.getRun(l.runId);
+        return `lane ${l.slot} (${l.ticket}, run ${l.runId}): ${run?.reason ?? run?.status ?? 'waiting'}`;
+      });
+      return {
+        status: 'paused',
+        reasonCode: 'lanes_waiting',
+        reason: `Every lane waits for a person: ${lines.join('; ')}`,
+        details: { lanes: this.#lanesDetail() },
+      };
+    }
+    if (tickets.every((t) => t.isDone)) {
+      return { status: 'completed', reasonCode: 'all_done', reason: 'All tickets done and merged.' };
+    }
+    if (waiting > 0) {
+      const notDone = tickets.filter((t) => !t.isDone).map(ticketLabel);
+      return {
+        status: 'paused',
+        reasonCode: 'dependencies_blocked',
+        reason: `No ticket is ready: ${notDone.join(', ')} wait for tickets that are not done. Fix depends_on, then resume.`,
+      };
+    }
+    return null;
+  }
+
+  #lanesDetail(): JsonObject[] {
+    return this.lanes.lanes.map((l) => ({
+      lane: l.slot,
+      ticket: l.ticket,
+      run_id: l.runId,
+      phase: l.phase,
+      worktree: l.worktree,
+      branch: l.branch,
+    }));
+  }
+
+  /** Merges every queued lane, oldest first; returns why the queue stopped, if it did. */
+  async #mergeQueued(): Promise<string | null | 'aborted'> {
+    for (;;) {
+      const next = this.lanes.lanes
+        .filter((l) => l.phase === 'queued')
+        .sort((a, b) => (a.queuedAt ?? 0) - (b.queuedAt ?? 0))[0];
+      if (!next) return null;
+      let result: Awaited<ReturnType<typeof mergeLane>>;
+      try {
+        result = await this.#await(`merging ${next.ticket}`, mergeLane(this, next));
+      } catch (err) {
+        if (!(err instanceof MergeAborted)) throw err;
+        next.phase = 'queued';
+        this.persist();
+        return 'aborted';
+      }
+      if (result.kind === 'merged') {
+        await this.closeLane(next);
+        continue;
+      }
+      if (result.kind === 'sent_back') {
+        if (!result.toPerson) this.launch(next);
+        continue;
+      }
+      // blocked: the person's changes are in the way, or the branch moved under us
+      next.blocked = result.detail;
+      const told = `${result.reason}:${result.detail}`;
+      this.persist(
+        this.#toldBlocked.has(told)
+          ? []
+          : [
+              {
+                type: 'merge_blocked',
+                data: { lane: next.slot, ticket: next.ticket, reason: result.reason, detail: result.detail },
+              },
+            ],
+      );
+      this.#toldBlocked.add(told);
+      if (result.reason === 'moved') continue; // merged again onto the new tip
+      return result.detail;
+    }
+  }
+
+  /** Merged: the record goes first (a crash then leaves only a worktree the next start sweeps). */
+  async closeLane(lane: LaneRecord): Promise<void> {
+    const { store } = this.deps;
+    this.lanes.lanes = this.lanes.lanes.filter((l) => l !== lane);
+    this.lanes.merged.push(lane.ticket);
+    store.transaction(() => {
+      store.updateRun(lane.runId, {
+        status: 'completed',
+        reasonCode: 'lane_merged',
+        reason: `${lane.ticket} merged into ${this.lanes.integration}.`,
+        finishedAt: new Date().toISOString(),
+      });
+      this.persist();
+    });
+    await this.deps.lanePorts.git.removeWorktree(
+      this.deps.root,
+      join(this.deps.root, lane.worktree),
+      lane.branch,
+    );
+    rmSync(join(this.deps.root, lane.worktree), { recursive: true, force: true });
+  }
+
+  async #startLane(ticket: Ticket): Promise<void> {
+    const { deps } = this;
+    const base = await deps.lanePorts.git.resolve(deps.root, this.lanes.integration);
+    if (!base) throw new Error(`the integration branch ${this.lanes.integration} does not exist`);
+    const used = new Set(this.lanes.lanes.map((l) => l.slot));
+    let slot = 1;
+    while (used.has(slot)) slot++;
+    const child = deps.store.createRun({
+      input: { lanes: 1 },
+      metadata: { parent_run_id: this.runId, lane: slot, ticket: ticket.relPath },
+    });
+    const lane: LaneRecord = {
+      slot,
+      ticket: ticket.relPath,
+      ticketId: ticket.ticketId,
+      runId: child.id,
+      branch: laneBranch(this.runId, ticket.name),
+      worktree: laneWorktree(ticket.name),
+      base,
+      phase: 'working',
+      mergeAttempts: 0,
+      queuedAt: null,
+      blocked: null,
+    };
+    this.lanes.lanes.push(lane);
+    this.persist();
+    await this.makeWorktree(lane);
+    this.persist([
+      {
+        type: 'lane_started',
+        data: {
+          lane: slot,
+          ticket: lane.ticket,
+          run_id: lane.runId,
+          branch: lane.branch,
+          worktree: lane.worktree,
+          base,
+        },
+      },
+    ]);
+    this.launch(lane);
+  }
+
+  /** The lane's worktree on its branch, with the repo's run folders shared into it. */
+  async makeWorktree(lane: LaneRecord, from?: string): Promise<void> {
+    const { root } = this.deps;
+    const dir = join(root, lane.worktree);
+    rmSync(dir, { recursive: true, force: true });
+    mkdirSync(join(root, LANES_DIR), { recursive: true });
+    await this.deps.lanePorts.git.addWorktree(root, dir, lane.branch, from ?? lane.base);
+    // run folders (dispatches, replies) stay where car and people look for them: the repo's own
+    const runs = join(root, STATE_DIR, 'runs');
+    mkdirSync(runs, { recursive: true });
+    const link = join(dir, STATE_DIR, 'runs');
+    if (!existsSync(link)) {
+      mkdirSync(join(dir, STATE_DIR), { recursive: true });
+      symlinkSync(runs, link, 'dir');
+    }
+  }
+
+  launch(lane: LaneRecord): void {
+    const { deps } = this;
+    const dir = join(deps.root, lane.worktree);
+    const engine = new FlowEngine({
+      ...deps,
+      root: dir,
+      repo: deps.lanePorts.repoAt(dir),
+      settings: { ...deps.settings, lanes: 1, requireCommit: true },
+      lane: { ticket: lane.ticket, controlRunId: this.runId },
+    });
+    lane.phase = 'working';
+    const ended = engine.run(lane.runId).then(
+      (outcome) => ({ lane, outcome }),
+      (err: unknown): LaneEnd => {
+        // one lane's crash is that lane's failure, recorded on its run; the others go on
+        const reason = `internal error: ${err instanceof Error ? err.message : String(err)}`.slice(0, 2000);
+        this.deps.store.updateRun(lane.runId, {
+          status: 'failed',
+          reasonCode: 'internal_error',
+          reason,
+          finishedAt: new Date().toISOString(),
+        });
+        return { lane, outcome: { status: 'failed', reasonCode: 'internal_error', reason } };
+      },
+    );
+    this.#running.set(lane.slot, ended);
+  }
+
+  #laneEnded({ lane, outcome }: LaneEnd): void {
+    this.#running.delete(lane.slot);
+    const done = outcome.status === 'completed';
+    lane.phase = done ? 'queued' : 'waiting';
+    lane.queuedAt = done ? ++this.#queueOrder : null;
+    this.persist([
+      {
+        type: 'lane_ended',
+        data: {
+          lane: lane.slot,
+          ticket: lane.ticket,
+          run_id: lane.runId,
+          status: outcome.status,
+          reason_code: outcome.reasonCode,
+          reason: outcome.reason,
+        },
+      },
+    ]);
+  }
+
+  /** The first lane to end, or null after a short wait (to look at requests again). */
+  async #nextEnd(): Promise<LaneEnd | null> {
+    let timer: NodeJS.Timeout | undefined;
+    const tick = new Promise<null>((resolve) => {
+      timer = setTimeout(() => resolve(null), REQUEST_POLL_MS);
+    });
+    try {
+      return await this.#await('lanes working', Promise.race([...this.#running.values(), tick]));
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** A pause or stop asked for: every lane run sees it at its next step; wait for all of them. */
+  async #drain(outcome: FlowOutcome): Promise<FlowOutcome> {
+    const ends = await this.#await('lanes stopping', Promise.all(this.#running.values()));
+    for (const end of ends) this.#laneEnded(end);
+    if (outcome.status === 'stopped') {
+      for (const lane of this.lanes.lanes) {
+        const run = this.deps.store.getRun(lane.runId);
+        if (run && (run.status === 'paused' || run.status === 'pending')) {
+          this.deps.store.updateRun(lane.runId, {
+            status: 'stopped',
+            reasonCode: 'stop_requested',
+            reason: 'Stopped with the run that drives the lanes.',
+            finishedAt: new Date().toISOString(),
+          });
+        }
+      }
+    }
+    return this.finish(outcome);
+  }
+
+  #asked(): FlowOutcome | null {
+    const requested = this.deps.store.getRun(this.runId)?.metadata.requested;
+    if (requested === 'stop') return stopped();
+    if (requested === 'pause') {
+      return {
+        status: 'paused',
+        reasonCode: 'pause_requested',
+        reason: 'Paused on request; resume to continue.',
+      };
+    }
+    const signal = this.deps.signal;
+    if (!signal?.aborted) return null;
+    return signal.reason === 'pause'
+      ? { status: 'paused', reasonCode: 'interrupted', reason: 'Interrupted; resume to continue.' }
+      : stopped();
+  }
+
+  /** The tickets at the integration tip: the scratch worktree is moved there when the tip moved. */
+  async #integrationQueue() {
+    const { root } = this.deps;
+    const { git } = this.deps.lanePorts;
+    const scratch = join(root, MERGE_TREE);
+    const tip = await git.resolve(root, this.lanes.integration);
+    if (!tip) throw new Error(`the integration branch ${this.lanes.integration} does not exist`);
+    const trees = await git.worktrees(root);
+    if (!trees.some((w) => w.path === scratch)) {
+      rmSync(scratch, { recursive: true, force: true });
+      await git.addDetachedWorktree(root, scratch, tip);
+    } else if ((await git.resolve(scratch, 'HEAD')) !== tip) {
+      await git.checkoutDetached(scratch, tip);
+    }
+    return loadTicketQueue(join(scratch, STATE_DIR, 'tickets'), {
+      cache: this.#cache,
+      repoRoot: scratch,
+      agents: this.deps.knownAgents,
+    });
+  }
+
+  async ticketsUncommitted(): Promise<boolean> {
+    const lines = await this.deps.repo.statusLines([]);
+    return lines.some((l) => l.includes(`${STATE_DIR}/tickets/`));
+  }
+
+  #await<T>(label: string, work: Promise<T>): Promise<T> {
+    return this.deps.awaiting ? this.deps.awaiting.on(label, work) : work;
+  }
+
+  finish(outcome: FlowOutcome): FlowOutcome {
+    const terminal = outcome.status !== 'paused';
+    const run = this.deps.store.getRun(this.runId);
+    const metadata = { ...(run?.metadata ?? {}) };
+    delete metadata.requested;
+    const patch = {
+      status: outcome.status,
+      reasonCode: outcome.reasonCode,
+      reason: outcome.reason,
+      reasonDetails: outcome.details ?? null,
+      metadata,
+      ...(terminal ? { finishedAt: new Date().toISOString() } : {}),
+    };
+    const event: FlowEvent = {
+      type: `flow_${outcome.status}`,
+      data: { reason_code: outcome.reasonCode, reason: outcome.reason, ...(outcome.details ?? {}) },
+    } as FlowEvent;
+    if (this.lanes) {
+      this.persist([event], patch);
+    } else {
+      this.deps.store.transaction(() => {
+        this.deps.store.updateRun(this.runId, patch);
+        this.deps.store.appendEvents(this.runId, [event]);
+      });
+    }
+    return outcome;
+  }
+}
+
+export type { LaneScheduler };
