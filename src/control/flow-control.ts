@@ -207,6 +207,17 @@ export class FlowControl {
     return run;
   }
 
+  /** The run people steer: a lane's run is steered through the run that drives the lanes. */
+  steerable(runId?: string): Run {
+    const run = this.runOrLatest(runId);
+    const parent = run.metadata.parent_run_id;
+    return typeof parent === 'string' ? this.runOrLatest(parent) : run;
+  }
+
+  #replyTarget(run: Run): Run {
+    return replyTargetOf(this.store, run);
+  }
+
   /**
    * Picks the run a start works on: a crashed or paused run continues (CAR's start silently did nothing
    * for a paused run), otherwise a new run. Refuses while another live process owns the repo.
@@ -254,7 +265,7 @@ export class FlowControl {
    * letting go of the repo lock after pausing, is waited for; any other holder is refused as busy.
    */
   async launchResume(runId: string | undefined, opts: ResumeOptions = {}): Promise<Launched> {
-    const run = this.runOrLatest(runId);
+    const run = this.steerable(runId);
     const deadline = Date.now() + PAUSED_WORKER_WAIT_MS;
     while (
       run.status === 'paused' &&
@@ -276,7 +287,9 @@ export class FlowControl {
     body: string,
     title?: string,
   ): Promise<{ run: Run; file: string; workerPid: number | null }> {
-    const { run, file } = await this.reply(runId, body, title);
+    const { run: target, file } = await this.reply(runId, body, title);
+    // a lane's reply resumes the run that drives the lanes
+    const run = this.steerable(target.id);
     if (run.status !== 'paused') return { run, file, workerPid: null };
     const launched = await this.launchResume(run.id);
     return { run: launched.run, file, workerPid: launched.workerPid };
@@ -317,7 +330,7 @@ export class FlowControl {
 
   /** Makes a paused run runnable again (the caller then runs a worker). */
   async resume(runId: string | undefined, opts: ResumeOptions = {}): Promise<Run> {
-    const run = this.runOrLatest(runId);
+    const run = this.steerable(runId);
     if (run.status !== 'paused') {
       throw new FlowControlError('wrong_state', `run ${run.id} is ${run.status}, not paused`);
     }
@@ -391,7 +404,7 @@ export class FlowControl {
     runId: string | undefined,
     what: 'pause' | 'stop',
   ): Promise<{ run: Run; immediate: boolean; workerPid: number | null; orphans: OrphanedAgent[] }> {
-    const run = this.runOrLatest(runId);
+    const run = this.steerable(runId);
     if (what === 'pause' && !ACTIVE.has(run.status)) {
       throw new FlowControlError(
         'wrong_state',
@@ -460,7 +473,7 @@ export class FlowControl {
 
   /** Writes USER_REPLY.md for the run; the next turn archives it and shows it to the agent. */
   async reply(runId: string | undefined, body: string, title?: string): Promise<{ run: Run; file: string }> {
-    const run = this.runOrLatest(runId);
+    const run = this.#replyTarget(this.runOrLatest(runId));
     const paths = runPaths(this.paths.root, run.id);
     await writeReply(paths, title ? { body, title } : { body });
     this.store.appendEvent(run.id, {
@@ -469,6 +482,25 @@ export class FlowControl {
     } satisfies FlowEvent);
     return { run, file: paths.rel.replyFile };
   }
+}
+
+/**
+ * Where a reply to `run` goes: a run with lanes passes it to its one lane that waits on a question; with
+ * several, the person names the lane's run (`--run`).
+ */
+function replyTargetOf(store: RunStore, run: Run): Run {
+  if (!isLanesRun(run)) return run;
+  const asking = store.laneRuns(run.id).filter((r) => r.status === 'paused' && r.reasonCode === 'dispatch');
+  if (asking.length === 1) return asking[0]!;
+  if (asking.length === 0) return run;
+  throw new FlowControlError(
+    'wrong_state',
+    `${asking.length} lanes wait for an answer; reply to one with --run: ${asking.map((r) => `${r.id} (${String(r.metadata.ticket)})`).join(', ')}`,
+  );
+}
+
+function isLanesRun(run: Run): boolean {
+  return typeof (run.state as { lanes?: unknown }).lanes === 'object';
 }
 
 export function workerPurpose(runId: string): string {

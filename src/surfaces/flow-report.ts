@@ -1,5 +1,6 @@
 // What the CLI (`car flow status|runs|show`) and the HTTP API report about runs: one JSON shape for both.
 import type { FlowControl } from '../control/flow-control.ts';
+import { readLanesState } from '../core/flow/lanes/lane-state.ts';
 import { REASONS, reasonInfo } from '../core/flow/reasons.ts';
 import type { RunJson } from '../core/flow/run-json.ts';
 import { runJson as buildRunJson } from '../core/flow/run-report.ts';
@@ -68,6 +69,34 @@ export function flowStatusReport(control: FlowControl, runId?: string, queue?: T
     recommended_action: run
       ? recommendedAction(run, workerAlive)
       : 'car flow start (or car run) begins the first run',
+    lanes: run ? lanesReport(control, run) : null,
     car_flows_db: readCarFlowsDb(control.paths.root),
+  };
+}
+
+/** A run with lanes: the integration branch, what it merged, and each open lane with its own run. */
+export function lanesReport(control: FlowControl, run: Run) {
+  const lanes = readLanesState(run.state);
+  if (!lanes) return null;
+  return {
+    count: control.settings(run).lanes,
+    integration: lanes.integration,
+    merged: lanes.merged,
+    open: lanes.lanes.map((l) => {
+      const laneRun = control.store.getRun(l.runId);
+      return {
+        lane: l.slot,
+        ticket: l.ticket,
+        phase: l.phase,
+        run_id: l.runId,
+        status: laneRun?.status ?? null,
+        reason_code: laneRun?.reasonCode ?? null,
+        reason: laneRun?.reason ?? null,
+        branch: l.branch,
+        worktree: l.worktree,
+        merge_attempts: l.mergeAttempts,
+        blocked: l.blocked,
+      };
+    }),
   };
 }

@@ -438,7 +438,8 @@ class LaneScheduler {
     return this.deps.awaiting ? this.deps.awaiting.on(label, work) : work;
   }
 
-  finish(outcome: FlowOutcome): FlowOutcome {
+  /** Records how the run left the loop; the scratch worktree goes (it is made again when needed). */
+  async finish(outcome: FlowOutcome): Promise<FlowOutcome> {
     const terminal = outcome.status !== 'paused';
     const run = this.deps.store.getRun(this.runId);
     const metadata = { ...(run?.metadata ?? {}) };
@@ -457,6 +458,9 @@ class LaneScheduler {
     } as FlowEvent;
     if (this.lanes) {
       this.persist([event], patch);
+      const scratch = join(this.deps.root, MERGE_TREE);
+      await this.deps.lanePorts.git.removeWorktree(this.deps.root, scratch, null);
+      rmSync(scratch, { recursive: true, force: true });
     } else {
       this.deps.store.transaction(() => {
         this.deps.store.updateRun(this.runId, patch);

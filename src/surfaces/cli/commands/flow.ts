@@ -335,6 +335,18 @@ export async function flowStatus(
         `${tickets.next ? `, next ${tickets.next}` : ''}\n`,
     );
     printInvalidTickets(io, tickets.invalid, 'car cannot work these as they are');
+    const lanes = report.lanes;
+    if (lanes) {
+      io.stdout(
+        `lanes: ${lanes.open.length} open of ${lanes.count}, merging into ${lanes.integration}; ${lanes.merged.length} merged\n`,
+      );
+      for (const l of lanes.open) {
+        const why = l.blocked ?? (l.phase === 'waiting' ? l.reason : null);
+        io.stdout(
+          `  lane ${l.lane}: ${l.ticket} ${l.phase} (run ${l.run_id} ${l.status ?? '?'})${why ? `: ${why}` : ''}\n`,
+        );
+      }
+    }
     io.stdout(`next step: ${report.recommended_action}\n`);
     const car = report.car_flows_db;
     if (car) {

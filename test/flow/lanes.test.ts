@@ -1,0 +1,257 @@
+// Lanes through the built CLI (`node dist/car.js run --lanes N`) in real git repos: a shell-script agent
+// (the command backend) works each ticket in its lane's worktree, writes a file, sets `done: true` and
+// commits; car merges each lane into the integration branch one at a time. Covered: a diamond of
+// dependencies, a forced merge conflict the agent resolves from car's prompt, the person's own change in
+// the way of a merge, and kill -9 of the worker while lanes work and while a merge is being verified.
+import assert from 'node:assert/strict';
+import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, test } from 'node:test';
+import { type BuiltCarRepo, json, makeBuiltCarRepo, startCar } from '../helpers/built-car.ts';
+import { TICKETS_DIR, tid } from '../helpers/cli.ts';
+import { waitFor } from '../helpers/wait.ts';
+
+/**
+ * The agent. Argument 1 is car's prompt, naming the ticket. A merge in progress (car brought the
+ * integration branch into the lane and it conflicted) is resolved by keeping both sides' lines.
+ */
+const AGENT = [
+  `f=$(printf '%s\\n' "$1" | sed -n 's/^Current ticket file: //p' | head -1)`,
+  'test -f "$f" || { echo "no ticket file in the prompt" >&2; exit 1; }',
+  'name=$(basename "$f" .md)',
+  'echo "$name $(pwd)" >> "$CAR_TEST_LOG"',
+  'case "$1" in *CAR_MERGE_FAILED*) echo "$name merge-feedback" >> "$CAR_TEST_LOG";; esac',
+  // a test holds an agent here until it has done what it needed to (kill the worker)
+  'while [ -e "$CAR_TEST_HOLD" ]; do sleep 0.05; done',
+  'if git rev-parse -q --verify MERGE_HEAD >/dev/null; then',
+  `  for c in $(git diff --name-only --diff-filter=U); do sed -i '/^<<<<<<<\\|^=======\\|^>>>>>>>/d' "$c"; git add "$c"; done`,
+  '  git commit -qm "resolve the merge for $name"',
+  'elif [ -n "$CAR_TEST_SHARED" ]; then',
+  '  echo "line from $name" >> shared.txt',
+  'else',
+  '  mkdir -p work && echo "$name" > "work/$name.txt"',
+  'fi',
+  `sed -i 's/^done: false$/done: true/' "$f"`,
+  'git add -A',
+  'git commit -qm "work on $name"',
+  'echo "worked on $name"',
+  '',
+].join('\n');
+
+const cleanups: (() => void)[] = [];
+after(() => {
+  for (const c of cleanups) c();
+});
+
+interface LaneRepo {
+  r: BuiltCarRepo;
+  log: () => string[];
+  hold: string;
+}
+
+/** A repo with `tickets` (name → depends_on) for the script agent, all committed. */
+async function laneRepo(
+  tickets: Record<string, string[]>,
+  opts: { shared?: boolean; verify?: string[] } = {},
+): Promise<LaneRepo> {
+  const r = await makeBuiltCarRepo();
+  const aside = (what: string) => `${r.dir}-${what}`;
+  const files = { script: aside('agent.sh'), log: aside('log'), hold: aside('hold') };
+  cleanups.push(() => {
+    r.cleanup();
+    for (const f of Object.values(files)) rmSync(f, { force: true });
+  });
+  writeFileSync(files.script, AGENT);
+  writeFileSync(files.log, '');
+  const config = [
+    'version: 2',
+    'mode: repo',
+    'agents:',
+    '  script:',
+    '    backend: command',
+    '    format: text',
+    `    command: [sh, ${JSON.stringify(files.script)}]`,
+    '    env:',
+    `      CAR_TEST_LOG: ${JSON.stringify(files.log)}`,
+    `      CAR_TEST_HOLD: ${JSON.stringify(files.hold)}`,
+    ...(opts.shared ? ['      CAR_TEST_SHARED: "1"'] : []),
+    ...(opts.verify
+      ? ['verify:', '  commands:', ...opts.verify.map((c) => `    - ${JSON.stringify(c)}`)]
+      : []),
+    '',
+  ];
+  r.write('.codex-autorunner/config.yml', config.join('\n'));
+  Object.entries(tickets).forEach(([name, deps], i) => {
+    const lines = ['---', `ticket_id: ${tid(i + 1)}`, 'agent: script', 'done: false', `title: ${name}`];
+    if (deps.length > 0) lines.push(`depends_on: [${deps.join(', ')}]`);
+    r.write(`${TICKETS_DIR}/${name}.md`, `${lines.join('\n')}\n---\n\n## Tasks\n- ${name}\n`);
+  });
+  if (opts.shared) r.write('shared.txt', 'base\n');
+  r.commitAll('plan');
+  const log = () => readFileSync(files.log, 'utf8').split('\n').filter(Boolean);
+  return { r, log, hold: files.hold };
+}
+
+type Event = { seq: number; type: string; data: Record<string, unknown> };
+
+async function events(r: BuiltCarRepo): Promise<Event[]> {
+  const res = await r.run(['flow', 'events', '--json', '--limit', '10000']);
+  assert.equal(res.code, 0, res.stderr);
+  return res.stdout
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as Event);
+}
+
+/** Every ticket done on main, merged exactly once, nothing of the lanes left behind. */
+function assertAllMerged(r: BuiltCarRepo, names: string[]): void {
+  assert.equal(r.git(['branch', '--show-current']).trim(), 'main');
+  assert.equal(r.git(['status', '--porcelain']).trim(), '', 'the checkout is clean');
+  const log = r.git(['log', '--format=%s', 'main']);
+  for (const name of names) {
+    const ticket = readFileSync(join(r.dir, TICKETS_DIR, `${name}.md`), 'utf8');
+    assert.match(ticket, /^done: true$/m, `${name} is done on main`);
+    const merges = log.split('\n').filter((s) => s.startsWith(`car: merge ${name} `));
+    assert.equal(merges.length, 1, `${name} merged once:\n${log}`);
+  }
+  assert.deepEqual(
+    r.git(['worktree', 'list', '--porcelain']).match(/^worktree /gm)?.length,
+    1,
+    'only the main worktree is left',
+  );
+  assert.equal(r.git(['branch', '--list', 'car/lane/*']).trim(), '', 'lane branches are deleted once merged');
+  const lanesDir = join(r.dir, '.codex-autorunner/lanes');
+  assert.ok(!existsSync(lanesDir) || readdirSync(lanesDir).length === 0, 'no lane folders left');
+}
+
+test('a diamond of five tickets in three lanes: each merged once, after its dependencies, in one worker', async () => {
+  // 1 and 2 are independent; 3 needs both; 4 needs 1; 5 needs 3 and 4
+  const names = ['TICKET-001', 'TICKET-002', 'TICKET-003', 'TICKET-004', 'TICKET-005'];
+  const { r, log } = await laneRepo({
+    'TICKET-001': [],
+    'TICKET-002': [],
+    'TICKET-003': ['1', '2'],
+    'TICKET-004': ['TICKET-001'],
+    'TICKET-005': ['3', '4'],
+  });
+  const res = await r.run(['run', '--lanes', '3']);
+  assert.equal(res.code, 0, `${res.stdout}\n${res.stderr}`);
+  assert.match(res.stdout, /All tickets done and merged/);
+  assertAllMerged(r, names);
+  for (const name of names) assert.equal(readFileSync(join(r.dir, `work/${name}.txt`), 'utf8'), `${name}\n`);
+
+  // every turn ran in its lane's worktree, never in the checkout itself
+  const turns = log();
+  assert.equal(turns.length, 5);
+  for (const line of turns) assert.match(line, /\/\.codex-autorunner\/lanes\/TICKET-00\d$/);
+
+  const evs = await events(r);
+  const merged = evs.filter((e) => e.type === 'lane_merged').map((e) => String(e.data.ticket));
+  const order = (name: string) => merged.findIndex((t) => t.endsWith(`${name}.md`));
+  assert.equal(merged.length, 5);
+  assert.ok(order('TICKET-003') > order('TICKET-001') && order('TICKET-003') > order('TICKET-002'));
+  assert.ok(order('TICKET-005') > order('TICKET-003') && order('TICKET-005') > order('TICKET-004'));
+  // a lane starts only once what it depends on is merged
+  const started = (name: string) =>
+    evs.findIndex((e) => e.type === 'lane_started' && String(e.data.ticket).endsWith(`${name}.md`));
+  const mergedAt = (name: string) =>
+    evs.findIndex((e) => e.type === 'lane_merged' && String(e.data.ticket).endsWith(`${name}.md`));
+  assert.ok(started('TICKET-003') > mergedAt('TICKET-002') && started('TICKET-003') > mergedAt('TICKET-001'));
+  assert.ok(started('TICKET-005') > mergedAt('TICKET-004'));
+  // 1 and 2 ran side by side: both lanes started before either merged
+  assert.ok(started('TICKET-002') < mergedAt('TICKET-001'));
+
+  // the run people see is the one that drove the lanes; lane runs are behind it
+  const status = json<{ run_id: string; status: string; lanes: { merged: string[]; open: unknown[] } }>(
+    await r.run(['flow', 'status', '--json']),
+  );
+  assert.equal(status.status, 'completed');
+  assert.equal(status.lanes.merged.length, 5);
+  assert.deepEqual(status.lanes.open, []);
+  const runs = await r.run(['flow', 'runs', '--json']);
+  assert.equal(json<{ runs: unknown[] }>(runs).runs.length, 1, runs.stdout);
+});
+
+test('a forced merge conflict goes back to its lane with the conflict in the prompt, and both sides survive', async () => {
+  const { r, log } = await laneRepo({ 'TICKET-001': [], 'TICKET-002': [] }, { shared: true });
+  const res = await r.run(['run', '--lanes', '2']);
+  assert.equal(res.code, 0, `${res.stdout}\n${res.stderr}`);
+  assertAllMerged(r, ['TICKET-001', 'TICKET-002']);
+  const shared = readFileSync(join(r.dir, 'shared.txt'), 'utf8').split('\n').filter(Boolean);
+  assert.deepEqual(shared.slice().sort(), ['base', 'line from TICKET-001', 'line from TICKET-002']);
+  const evs = await events(r);
+  const conflicts = evs.filter((e) => e.type === 'merge_conflict');
+  assert.equal(conflicts.length, 1);
+  assert.deepEqual(conflicts[0]!.data.files, ['shared.txt']);
+  // the lane that lost the race got a second turn whose prompt carried CAR_MERGE_FAILED
+  const loser = String(conflicts[0]!.data.ticket).split('/').pop()!.replace('.md', '');
+  assert.ok(log().includes(`${loser} merge-feedback`), log().join('\n'));
+});
+
+test("the person's own change in the way of a merge pauses the run (merge_blocked) and is never touched", async () => {
+  const { r, hold } = await laneRepo({ 'TICKET-001': [] });
+  writeFileSync(hold, '');
+  const car = startCar(['run', '--lanes', '2'], { cwd: r.dir, env: r.env });
+  await car.waitForOutput('TICKET-001.md');
+  // while the agent works in its lane, the person edits (without committing) the file it will add
+  r.write('work/TICKET-001.txt', 'mine\n');
+  rmSync(hold);
+  const exit = await car.exited;
+  assert.equal(exit.code, 5, `${car.stdout}\n${car.stderr}`);
+  const status = json<{ reason_code: string; lanes: { open: { phase: string; blocked: string }[] } }>(
+    await r.run(['flow', 'status', '--json']),
+  );
+  assert.equal(status.reason_code, 'merge_blocked');
+  assert.equal(status.lanes.open[0]!.phase, 'queued');
+  assert.equal(readFileSync(join(r.dir, 'work/TICKET-001.txt'), 'utf8'), 'mine\n', 'their change is kept');
+  // they move it out of the way; resuming merges
+  rmSync(join(r.dir, 'work'), { recursive: true });
+  const again = await r.run(['run']);
+  assert.equal(again.code, 0, `${again.stdout}\n${again.stderr}`);
+  assertAllMerged(r, ['TICKET-001']);
+});
+
+test('kill -9 while lanes work, and again while a merge is verified: the next run finishes every ticket once', async () => {
+  const names = ['TICKET-001', 'TICKET-002', 'TICKET-003'];
+  const { r, hold } = await laneRepo(
+    { 'TICKET-001': [], 'TICKET-002': [], 'TICKET-003': ['1'] },
+    // the re-verify of a merged tree (in the scratch worktree, .merge) waits while the hold file exists
+    { verify: ['case "$PWD" in */.merge) while [ -e "$CAR_TEST_HOLD_VERIFY" ]; do sleep 0.05; done;; esac'] },
+  );
+  const holdVerify = `${r.dir}-hold-verify`;
+  cleanups.push(() => rmSync(holdVerify, { force: true }));
+  const env = { ...r.env, CAR_TEST_HOLD_VERIFY: holdVerify };
+
+  // 1: killed while both lanes' agents are mid-turn
+  writeFileSync(hold, '');
+  const first = startCar(['run', '--lanes', '2'], { cwd: r.dir, env });
+  await waitFor('two lanes working', () => (first.stdout.match(/▶ TICKET-00/g) ?? []).length >= 2);
+  first.child.kill('SIGKILL');
+  await first.exited;
+  rmSync(hold);
+
+  // 2: killed while the first merge's re-verify runs (in the scratch worktree)
+  writeFileSync(holdVerify, '');
+  const second = startCar(['run'], { cwd: r.dir, env });
+  await waitFor('a merge being verified', async () => {
+    if (second.child.exitCode !== null)
+      throw new Error(`car run ended early:\n${second.stdout}\n${second.stderr}`);
+    return (await events(r)).some((e) => e.type === 'merge_started');
+  });
+  second.child.kill('SIGKILL');
+  await second.exited;
+  rmSync(holdVerify);
+
+  const third = await r.run(['run']);
+  assert.equal(third.code, 0, `${third.stdout}\n${third.stderr}`);
+  assertAllMerged(r, names);
+  const evs = await events(r);
+  assert.ok(
+    evs.some((e) => e.type === 'lane_recovered'),
+    'recovery was recorded',
+  );
+  for (const name of names) {
+    const done = evs.filter((e) => e.type === 'lane_merged' && String(e.data.ticket).endsWith(`${name}.md`));
+    assert.equal(done.length, 1, `${name} merged once`);
+  }
+});
