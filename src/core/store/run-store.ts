@@ -280,7 +280,8 @@ export class RunStore {
   listEvents(runId: string, opts: ListEventsOptions = {}): RunEvent[] {
     const types = opts.types ?? [];
     const typeFilter = types.length > 0 ? `AND type IN (${placeholders(types.length)})` : '';
-    const sql = `SELECT * FROM events WHERE run_id = ? AND seq > ? ${typeFilter} ORDER BY seq LIMIT ? OFFSET ?`;
+    const page = `SELECT * FROM events WHERE run_id = ? AND seq > ? ${typeFilter} ORDER BY seq ${opts.fromEnd ? 'DESC ' : ''}LIMIT ? OFFSET ?`;
+    const sql = opts.fromEnd ? `SELECT * FROM (${page}) ORDER BY seq` : page;
     const rows = this.#db
       .prepare(sql)
       .all<EventRow>(runId, opts.afterSeq ?? 0, ...types, opts.limit ?? DEFAULT_EVENT_PAGE, opts.offset ?? 0);

@@ -147,7 +147,11 @@ export function buildProgram(io: CliIo): Command {
         'turn budget for this run (default: ticket_flow.max_total_turns or 50)',
         positiveInt,
       )
-      .option('--force', 'resume a run paused on a blocking condition without a reply or repo change');
+      .option('--force', 'resume a run paused on a blocking condition without a reply or repo change')
+      .option(
+        '--bootstrap',
+        "when there is no ticket yet, first write CAR's bootstrap ticket (TICKET-001: plan the request into tickets)",
+      );
   startFlags(
     program
       .command('run')
@@ -239,6 +243,7 @@ export function buildProgram(io: CliIo): Command {
     .option('--after <seq>', 'only events after this sequence number', (v) => Number.parseInt(v, 10))
     .option('--type <type...>', 'only these event types')
     .option('--limit <n>', 'how many to print before following', positiveInt, 1000)
+    .option('--tail <n>', 'print the last n instead (before following)', positiveInt)
     .option('--follow', 'keep printing new events until the run stops being active')
     .option('--json', 'one JSON object per line')
     .action(async (run: string | undefined, opts, cmd: Command) =>
