@@ -4,10 +4,11 @@
 // leaves the twins in the same state. The last test checks that every alias in the table was run.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
+import { parse } from 'yaml';
 import { gitEnv } from '../../src/integrations/git/run-git.ts';
 import { CAR_ALIASES } from '../../src/surfaces/cli/car-aliases.ts';
 import {
@@ -92,6 +93,25 @@ async function same([a, b]: [Twin, Twin], step: Step): Promise<[CarResult, CarRe
   return [ra, rb];
 }
 
+/** A read-only CAR command and car's own, one after the other in the same twin: the same answer. */
+async function sameHere(twin: Twin, step: Step): Promise<CarResult> {
+  exercised.add(aliasOf(step.car));
+  const ra = await run(twin, step.car);
+  const rb = await run(twin, step.ours);
+  // a paused run's duration goes on growing between the two
+  const shown = (r: CarResult) => ({
+    code: r.code,
+    stdout: blank(r.stdout, twin),
+    stderr: blank(r.stderr, twin),
+  });
+  assert.deepEqual(
+    shown(ra),
+    shown(rb),
+    `car ${step.car.join(' ')} should answer as car ${step.ours.join(' ')}`,
+  );
+  return ra;
+}
+
 /** CAR's command alone (a flag car refuses): exit 2 with the reason. */
 async function refused(twin: Twin, argv: string[], reason: RegExp): Promise<void> {
   exercised.add(aliasOf(argv));
@@ -128,6 +148,16 @@ const TICKETS: Record<string, string> = {
     demo(['ask Which size?', 'write three.txt 3', 'done', 'commit three']),
   ),
 };
+
+/** A repo with no tickets yet, whose default agent is the demo agent. */
+async function emptyTwin(): Promise<Twin> {
+  const r = await makeBuiltCarRepo();
+  cleanups.push(r.cleanup);
+  const init = await r.run(['init', '--agent', 'demo']);
+  assert.equal(init.code, 0, init.stderr);
+  r.commitAll('car files');
+  return { cwd: r.dir, root: r.dir, env: r.env, vars: { root: r.dir } };
+}
 
 async function repoTwin(): Promise<Twin> {
   const r = await makeBuiltCarRepo();
@@ -181,16 +211,42 @@ test("a CAR script's ticket-flow, tickets, doctor and describe commands answer a
     ours: ['flow', 'resume', '--run', '{run}'],
   });
   for (const t of twins) assert.equal((await settled(t)).status, 'paused', 'the third ticket asks too');
-  await same(twins, {
+  // CAR's runner commands: car's runner is the flow
+  const [tree] = await same(twins, { car: ['status'], ours: ['flow', 'status'] });
+  assert.match(tree.stdout, /: paused \(dispatch\)/);
+  await sameHere(twins[0], {
+    car: ['status', '--json', '--path', '/no/hub'],
+    ours: ['flow', 'status', '--json'],
+  });
+  // CAR's log: the last 200 lines unless --tail; its --run numbers are not car's runs
+  const log = await sameHere(twins[0], { car: ['log'], ours: ['flow', 'events', '--tail', '200'] });
+  assert.match(log.stdout, /^#1 .* run_created /m);
+  const tail = await sameHere(twins[0], {
+    car: ['--repo', '{root}', 'log', '--tail', '2', '--run', '7'],
+    ours: ['flow', 'events', '--tail', '2'],
+  });
+  assert.equal(tail.stdout.trim().split('\n').length, 2);
+  assert.match(tail.stdout, /dispatch/, 'the last events: the run paused on the dispatch');
+  await same(twins, { car: ['kill', '--path', '/no/hub'], ours: ['flow', 'stop'] });
+  for (const t of twins) assert.equal((await settled(t)).status, 'stopped');
+  // already stopped: the same refusal (exit 4)
+  const [stopped] = await same(twins, {
     car: ['ticket-flow', 'stop', '--run-id', '{run}'],
     ours: ['flow', 'stop', '--run', '{run}'],
   });
+  assert.equal(stopped.code, 4);
   await same(twins, { car: ['ticket-flow', 'status', '--json'], ours: ['flow', 'status', '--json'] });
   await same(twins, {
     car: ['ticket-flow', 'status', '--run-id', 'no-such-run'],
     ours: ['flow', 'status', '--run', 'no-such-run'],
   });
   await same(twins, { car: ['ticket-flow', '--help'], ours: ['flow', '--help'] });
+
+  // the worker only car starts: CAR's --run-id names its run
+  await same(twins, {
+    car: ['flow', 'worker', '--run-id', 'no-such-run'],
+    ours: ['flow', 'worker', '--run', 'no-such-run'],
+  });
 
   await same(twins, { car: ['doctor', '--dev'], ours: ['doctor'] });
   await same(twins, { car: ['describe', '--json', '--path', '/no/hub'], ours: ['describe', '--json'] });
@@ -209,8 +265,82 @@ test("a CAR script's ticket-flow, tickets, doctor and describe commands answer a
       },
       on_by_default: [],
       adds: [],
+      defaults: {},
     },
   );
+  assert.deepEqual(
+    described.car_aliases.find((a) => a.car === 'car ticket-flow retire'),
+    {
+      car: 'car ticket-flow retire',
+      runs: null,
+      not_supported:
+        'car keeps every run in its history and never moves tickets to an archive; to start afresh: car flow stop, then car flow start --new',
+    },
+  );
+});
+
+test("CAR's ticket-flow bootstrap seeds CAR's bootstrap ticket into an empty queue and starts the run", async () => {
+  const twins: [Twin, Twin] = [await emptyTwin(), await emptyTwin()];
+  const [started] = await same(twins, {
+    car: ['ticket-flow', 'bootstrap', '--force-new', '--max-total-turns', '1', '--path', '/no/hub'],
+    ours: ['flow', 'start', '--bootstrap', '--new', '--max-total-turns', '1'],
+  });
+  assert.match(started.stdout, /^seeded \.codex-autorunner\/tickets\/TICKET-001\.md: /);
+  for (const t of twins) {
+    await settled(t);
+    const text = readFileSync(join(t.root, TICKETS_DIR, 'TICKET-001.md'), 'utf8');
+    const fm = parse(text.split('---\n')[1]!) as Record<string, unknown>;
+    // CAR's title and goal, for the repo's default agent
+    assert.equal(fm.title, 'Bootstrap ticket plan');
+    assert.equal(fm.goal, 'Capture scope and seed follow-up tickets');
+    assert.equal(fm.agent, 'demo');
+    assert.equal(fm.done, true, 'the demo agent worked it');
+    assert.match(text, /\.codex-autorunner\/ISSUE\.md/);
+    assert.match(text, /mode: pause/);
+  }
+  // a queue with tickets gets none: the start alone
+  const [again] = await same(twins, {
+    car: ['ticket-flow', 'bootstrap', '--force-new'],
+    ours: ['flow', 'start', '--bootstrap', '--new'],
+  });
+  assert.match(again.stdout, /^created run /);
+  for (const t of twins) {
+    await settled(t);
+    assert.deepEqual(
+      readdirSync(join(t.root, TICKETS_DIR)).filter((n) => n.startsWith('TICKET-')),
+      ['TICKET-001.md'],
+    );
+  }
+  const json1 = await run(twins[0], ['flow', 'start', '--bootstrap', '--new', '--json']);
+  assert.equal(json<{ seeded_ticket: string | null }>(json1).seeded_ticket, null);
+  await settled(twins[0]);
+});
+
+test("CAR's commands car has no counterpart for exit 2 with what to use instead, changing nothing", async () => {
+  const twin = await repoTwin();
+  const refusals = CAR_ALIASES.filter((a) => 'none' in a);
+  assert.ok(refusals.length > 30);
+  // a group's refusal covers its subcommands and flags
+  const extra = [
+    ['pma', 'thread', 'list', '--json'],
+    ['hub', 'inbox', 'clear', '--stale'],
+    ['telegram', 'health', '--path', '{root}'],
+    ['--repo', '{root}', 'templates', 'apply', 'blessed:x'],
+  ];
+  const before = execFileSync('git', ['status', '--porcelain', '--untracked-files=all'], { cwd: twin.root });
+  for (const argv of [...refusals.map((a) => a.car.split(' ')), ...extra]) {
+    exercised.add(aliasOf(argv));
+    const refusal = refusals.find((a) => a.car === aliasOf(argv))!;
+    const r = await run(twin, argv);
+    assert.equal(r.code, 2, `car ${argv.join(' ')}: ${r.stderr}`);
+    assert.equal(r.stdout, '');
+    assert.equal(
+      r.stderr,
+      `car: car ${refusal.car}: not supported: ${'none' in refusal ? refusal.none : ''}\n`,
+    );
+  }
+  const after = execFileSync('git', ['status', '--porcelain', '--untracked-files=all'], { cwd: twin.root });
+  assert.equal(after.toString(), before.toString());
 });
 
 test("CAR's serve and hub serve start car's server on the repo; --base-path is refused", async () => {
@@ -358,6 +488,34 @@ test("a CAR script's hub commands (create, clone, scan, repos, worktree, dispatc
   });
   await same(twins, { car: ['hub', 'worktree', '--help'], ours: ['worktree', '--help'] });
 
+  // CAR's ticket check of a hub repo by id is car's lint of that repo
+  for (const t of twins) t.vars.app = join(t.root, 'repos', 'app');
+  const [lint] = await same(twins, {
+    car: [
+      'hub',
+      'tickets',
+      'doctor',
+      '--repo',
+      'app',
+      '--path',
+      '{root}',
+      '--json',
+      '--default-agent',
+      'codex',
+    ],
+    ours: ['ticket', 'lint', '--repo', '{app}', '--json'],
+  });
+  assert.equal(lint.code, 0, lint.stderr);
+  await same(twins, {
+    car: ['hub', 'tickets', 'doctor', '--repo', 'app'],
+    ours: ['ticket', 'lint', '--repo', '{app}'],
+  });
+  await refused(
+    twins[0],
+    ['hub', 'tickets', 'doctor', '--repo', 'app', '--fix'],
+    /--fix: not supported: car does not rewrite/,
+  );
+
   // the bots, without tokens: the same refusal
   await same(twins, {
     car: ['telegram', 'start', '--path', '{root}'],
@@ -370,7 +528,6 @@ test("a CAR script's hub commands (create, clone, scan, repos, worktree, dispatc
 
   // a paused run in a hub repo, answered as CAR answers one: by repo id, resuming by default
   for (const t of twins) {
-    t.vars.app = join(t.root, 'repos', 'app');
     const paused = await run(t, ['run', '--repo', '{app}']);
     assert.equal(paused.code, 5, paused.stderr);
     t.vars.run = json<{ run_id: string }>(

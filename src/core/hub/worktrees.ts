@@ -3,7 +3,18 @@
 // object store (git worktree), get `gc.auto 0` in their own config so an automatic gc cannot race
 // another checkout's commit, get car's files seeded fresh (never copied from the base), and can link
 // heavy git-ignored folders (node_modules) from the base instead of rebuilding them.
-import { cpSync, existsSync, lstatSync, mkdirSync, symlinkSync, unlinkSync } from 'node:fs';
+import {
+  cpSync,
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  readdirSync,
+  readlinkSync,
+  rmdirSync,
+  rmSync,
+  symlinkSync,
+  unlinkSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { initRepo } from '../init.ts';
 import { readLock } from '../lock.ts';
@@ -41,6 +52,26 @@ function isSymlink(path: string): boolean {
   }
 }
 
+/**
+ * A git step the user's repo can refuse (a bad branch name, a broken checkout): its failure becomes a
+ * refusal that says what car was doing, with git's own words, instead of an internal error.
+ */
+async function gitStep<T>(what: string, step: () => Promise<T>): Promise<T> {
+  try {
+    return await step();
+  } catch (err) {
+    throw new HubError('invalid', `${what}: ${err instanceof Error ? err.message : String(err)}`);
+  }
+}
+
+/** A repo whose HEAD names no commit yet (`git init` and nothing committed). */
+function noCommitsYet(baseId: string, baseDir: string): HubError {
+  return new HubError(
+    'invalid',
+    `repo ${baseId} (${baseDir}) has no commits yet: a worktree needs a first commit to branch from; commit something there (git commit) and run this again`,
+  );
+}
+
 export async function newWorktree(
   hub: Hub,
   baseId: string,
@@ -63,11 +94,18 @@ export async function newWorktree(
   if (existsSync(dir)) throw new HubError('conflict', `${dir} already exists`);
 
   const branchSha = await hub.git.resolveCommit(baseDir, `refs/heads/${branch}`);
+  const headSha = await hub.git.resolveCommit(baseDir, 'HEAD');
+  if (!headSha && !(await hub.git.inspect(baseDir)))
+    throw new HubError('invalid', `repo ${baseId}: ${baseDir} is not a git repo`);
   let startSha: string | null = null;
   if (opts.startPoint !== undefined) {
     startSha = await hub.git.resolveCommit(baseDir, opts.startPoint);
+    if (!startSha && !headSha && !branchSha) throw noCommitsYet(baseId, baseDir);
     if (!startSha)
       throw new HubError('invalid', `start point ${opts.startPoint} is not a commit in ${baseId}`);
+  } else if (!branchSha && !headSha) {
+    // git would fail half-way (`not a valid object name: 'HEAD'`); nothing is created
+    throw noCommitsYet(baseId, baseDir);
   }
   if (branchSha && startSha && branchSha !== startSha) {
     throw new HubError(
@@ -75,13 +113,38 @@ export async function newWorktree(
       `branch ${branch} already exists at ${branchSha.slice(0, 12)}, not at ${opts.startPoint} (${startSha.slice(0, 12)})`,
     );
   }
-  mkdirSync(hub.paths.worktreesRoot, { recursive: true });
-  await hub.git.addWorktree(baseDir, {
-    path: dir,
-    branch,
-    create: branchSha === null,
-    ...(branchSha === null && opts.startPoint !== undefined ? { startPoint: opts.startPoint } : {}),
-  });
+  if (branchSha) {
+    // git checks a branch out in one worktree at a time
+    const holder = (
+      await gitStep(`cannot list the worktrees of ${baseId}`, () => hub.git.listWorktrees(baseDir))
+    ).find((w) => w.branch === branch);
+    if (holder?.prunable)
+      throw new HubError(
+        'conflict',
+        `branch ${branch} is still checked out in ${holder.path}, a worktree whose folder is gone: run git worktree prune in ${baseDir}, then this again`,
+      );
+    if (holder)
+      throw new HubError(
+        'conflict',
+        `branch ${branch} is already checked out in ${holder.path}; a branch can be checked out in one worktree at a time`,
+      );
+  }
+  const madeRoot = mkdirSync(hub.paths.worktreesRoot, { recursive: true });
+  try {
+    await gitStep(`git could not add worktree ${id} of ${baseId}`, () =>
+      hub.git.addWorktree(baseDir, {
+        path: dir,
+        branch,
+        create: branchSha === null,
+        ...(branchSha === null && opts.startPoint !== undefined ? { startPoint: opts.startPoint } : {}),
+      }),
+    );
+  } catch (err) {
+    // leave the disk as it was: git removes what it started; the worktrees folder was made here
+    if (existsSync(dir) && readdirSync(dir).length === 0) rmdirSync(dir);
+    if (madeRoot && readdirSync(hub.paths.worktreesRoot).length === 0) rmSync(madeRoot, { recursive: true });
+    throw err;
+  }
 
   let autoGcDisabled = false;
   if (hub.settings.worktree_setup.disable_auto_gc) {
@@ -166,6 +229,8 @@ export async function removeWorktree(
   const dir = repoDir(hub.root, repo);
   const onDisk = existsSync(dir);
   let archivedTo: string | null = null;
+  /** The first folder made for the archive copy, removed with it when git refuses the removal. */
+  let archiveMade: string | undefined;
   if (onDisk) {
     const lock = readLock(repoPaths(dir).lockFile);
     if (lock && !lock.stale && !opts.force) {
@@ -175,7 +240,11 @@ export async function removeWorktree(
       );
     }
     const links = setupLinks(hub);
-    const dirty = (await hub.git.dirtyPaths(dir)).filter(
+    const status = await gitStep(
+      `${id}: ${dir} is not a working git worktree any more (move the folder away, then car worktree remove ${id} drops it from the manifest)`,
+      () => hub.git.dirtyPaths(dir),
+    );
+    const dirty = status.filter(
       (p) => !p.startsWith(`${STATE_DIR}/`) && !links.some((l) => p === l || p.startsWith(`${l}/`)),
     );
     if (dirty.length > 0 && !opts.force) {
@@ -185,15 +254,34 @@ export async function removeWorktree(
       );
     }
     if (existsSync(join(dir, STATE_DIR))) {
-      archivedTo = join(hub.paths.stateDir, 'archive', 'worktrees', `${id}-${Date.now()}`);
+      const archiveRoot = join(hub.paths.stateDir, 'archive', 'worktrees');
+      archiveMade = mkdirSync(archiveRoot, { recursive: true });
+      archivedTo = join(archiveRoot, `${id}-${Date.now()}`);
       cpSync(join(dir, STATE_DIR), archivedTo, {
         recursive: true,
         filter: (src) => !src.endsWith('flow.lock'),
       });
     }
-    for (const rel of links) if (isSymlink(join(dir, rel))) unlinkSync(join(dir, rel));
-    // car's own state is untracked in a fresh worktree; it is archived above
-    await hub.git.removeWorktree(baseDir, dir, { force: true });
+    const unlinked: [string, string][] = [];
+    for (const rel of links) {
+      const at = join(dir, rel);
+      if (!isSymlink(at)) continue;
+      const target = readlinkSync(at);
+      unlinkSync(at);
+      unlinked.push([at, target]);
+    }
+    try {
+      // car's own state is untracked in a fresh worktree; it is archived above
+      await gitStep(`git could not remove worktree ${id}`, () =>
+        hub.git.removeWorktree(baseDir, dir, { force: true }),
+      );
+    } catch (err) {
+      // nothing removed: put the links back and drop the archive copy
+      for (const [at, target] of unlinked) if (!isSymlink(at) && !existsSync(at)) symlinkSync(target, at);
+      const copy = archiveMade ?? archivedTo;
+      if (copy) rmSync(copy, { recursive: true, force: true });
+      throw err;
+    }
   }
   await updateManifest(hub, async (m) => {
     m.repos = m.repos.filter((r) => r.id !== id);

@@ -154,6 +154,19 @@ test('events: seq per run is gap-free across batches, runs and restarts', () => 
     again.listEvents('r1', { types: ['run_started', 'run_finished'] }).map((e) => e.seq),
     [1, 7],
   );
+  // the last ones (car flow events --tail), still oldest first
+  assert.deepEqual(
+    again.listEvents('r1', { limit: 3, fromEnd: true }).map((e) => e.seq),
+    [5, 6, 7],
+  );
+  assert.deepEqual(
+    again.listEvents('r1', { afterSeq: 5, limit: 3, fromEnd: true }).map((e) => e.seq),
+    [6, 7],
+  );
+  assert.deepEqual(
+    again.listEvents('r1', { types: ['agent_delta'], limit: 2, fromEnd: true }).map((e) => e.seq),
+    [5, 6],
+  );
   assert.equal(again.getRun('r1')?.lastEventSeq, 7);
   assert.throws(() => again.appendEvent('missing', { type: 'x' }), /unknown run missing/);
   assert.throws(() => again.appendEvent('r1', { type: 'x', turnId: 12345 }), /FOREIGN KEY/);

@@ -337,7 +337,8 @@ export class RunStore {
   #eventQuery<T>(columns: string, runId: string, opts: ListEventsOptions): T[] {
     const types = opts.types ?? [];
     const typeFilter = types.length > 0 ? `AND type IN (${placeholders(types.length)})` : '';
-    const sql = `SELECT ${columns} FROM events WHERE run_id = ? AND seq > ? ${typeFilter} ORDER BY seq LIMIT ? OFFSET ?`;
+    const page = `SELECT ${columns} FROM events WHERE run_id = ? AND seq > ? ${typeFilter} ORDER BY seq ${opts.fromEnd ? 'DESC ' : ''}LIMIT ? OFFSET ?`;
+    const sql = opts.fromEnd ? `SELECT * FROM (${page}) ORDER BY seq` : page;
     return this.#prepare(sql).all<T>(
       runId,
       opts.afterSeq ?? 0,

@@ -129,6 +129,8 @@ export interface ListEventsOptions {
   types?: readonly string[];
   /** Skip this many matching events first (random access into a filtered log). */
   offset?: number;
+  /** The last `limit` matching events (`offset` counted from the end), still in ascending seq order. */
+  fromEnd?: boolean;
 }
 
 /** Per event type: rows stored, not stored (over the cap), stored truncated, deleted by retention. */

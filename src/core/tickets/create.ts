@@ -199,3 +199,44 @@ export function createTicket(paths: Paths, agents: ReadonlySet<string>, spec: Ne
   }
   throw new TicketCreateError('no_free_number', 'could not claim a ticket number; try again');
 }
+
+/**
+ * The ticket CAR's `ticket-flow bootstrap` seeds into an empty queue (`car flow start --bootstrap`):
+ * CAR's title and goal; the body, in car's words, gives the agent CAR's instructions (turn the request in
+ * `.codex-autorunner/ISSUE.md`, or the user's answer, into tickets).
+ */
+export const BOOTSTRAP_TICKET = {
+  title: 'Bootstrap ticket plan',
+  goal: 'Capture scope and seed follow-up tickets',
+  body: `
+This is the first ticket of a new run: turn the request into a plan of tickets.
+
+- Read \`.codex-autorunner/ISSUE.md\`. If there is none, get the request first: with GitHub at hand, ask the
+  user for the issue or PR (URL or number) and write \`.codex-autorunner/ISSUE.md\` from it; without it, write
+  \`DISPATCH.md\` with \`mode: pause\` asking the user to describe the work (or to point at a document), and
+  write \`.codex-autorunner/ISSUE.md\` from the reply.
+- Where it helps, write the contextspace docs in \`.codex-autorunner/contextspace/\`: \`active_context.md\`
+  (what is going on, with links), \`decisions.md\` (decisions and why), \`spec.md\` (requirements and
+  constraints).
+- Split the work into more tickets (\`TICKET-002.md\`, \`TICKET-003.md\`, ...), each with a clear goal and
+  agent. Keep this ticket open until they exist.
+- To message the user, write \`DISPATCH.md\`: \`mode: pause\` waits for their reply, \`mode: notify\` tells
+  them and goes on.
+`,
+} as const;
+
+/**
+ * Writes the bootstrap ticket as TICKET-001.md for `agent` when the tickets folder holds no ticket file
+ * yet, as CAR's bootstrap does; null (nothing written) when it holds one.
+ */
+export function seedBootstrapTicket(paths: Paths, agents: ReadonlySet<string>, agent: string): Ticket | null {
+  mkdirSync(paths.ticketsDir, { recursive: true });
+  if (numbersInUse(paths.ticketsDir).length > 0) return null;
+  try {
+    return createTicket(paths, agents, { agent, ...BOOTSTRAP_TICKET, slug: '', index: 1 });
+  } catch (err) {
+    // another writer created TICKET-001 meanwhile: the queue is no longer empty
+    if (err instanceof TicketCreateError && err.code === 'number_taken') return null;
+    throw err;
+  }
+}

@@ -2,6 +2,8 @@
 // and agents' habits run unchanged. One table maps each CAR command to the car command that does the
 // same, and `carArgv` rewrites the arguments through it before commander parses them: an alias runs
 // exactly the car command (its code, validation, help, output and exit codes), and nothing is copied.
+// A CAR command car has no counterpart for is in the table too, with what to use instead: it exits 2
+// with that one line rather than "unknown command".
 import type { Command, Option } from 'commander';
 import { CliError, EXIT } from './errors.ts';
 
@@ -20,7 +22,8 @@ export type FlagRule =
   /** The hub root the `hubRepo` flag is looked up in (default: the hub around the working directory). */
   | { hub: true };
 
-export interface CarAlias {
+/** A CAR command car runs as one of its own. */
+export interface CarMapping {
   /** CAR's command path. */
   car: string;
   /** The car command path it runs. */
@@ -30,7 +33,17 @@ export interface CarAlias {
   on?: readonly string[];
   /** Flags always passed to the car command (`telegram start` is `chat run --telegram`). */
   add?: readonly string[];
+  /** CAR's defaults car's command lacks: the flag and value passed unless the CAR command gives the flag. */
+  defaults?: Readonly<Record<string, string>>;
 }
+
+/** A CAR command (or a whole group) car has no counterpart for: exit 2 saying what to use instead. */
+export interface CarRefusal {
+  car: string;
+  none: string;
+}
+
+export type CarAlias = CarMapping | CarRefusal;
 
 const HUB_ROOT: Readonly<Record<string, FlagRule>> = { '--path': { to: '--hub' } };
 const REPO_HUB: Readonly<Record<string, FlagRule>> = {
@@ -44,8 +57,24 @@ const SERVE: Readonly<Record<string, FlagRule>> = {
   '--base-path': { refuse: 'car serves the web UI and API at the root path only' },
 };
 
-/** Every CAR command car has an equivalent for. Longer paths are matched first. */
+const NO_SESSIONS = 'car keeps no terminal sessions';
+const BOTS =
+  "car doctor checks each enabled bot (token set, api_root reachable, token accepted); car chat status lists bound chats and the notices' delivery";
+const WORKERS =
+  "car flow status shows the run's worker (alive/stale/none); car doctor finds agents a gone worker left running and car flow stop stops them";
+const CHAT_STATE = 'car chat status lists bound chats and the outbox of notices';
+
+/**
+ * Every CAR command: the ones car has an equivalent for, then the ones it has none for. Longer paths are
+ * matched first, so a group's refusal leaves its mapped commands alone.
+ */
 export const CAR_ALIASES: readonly CarAlias[] = [
+  {
+    car: 'ticket-flow bootstrap',
+    runs: 'flow start',
+    flags: { ...REPO_HUB, '--force-new': { to: '--new' } },
+    add: ['--bootstrap'],
+  },
   { car: 'ticket-flow start', runs: 'flow start', flags: { ...REPO_HUB, '--force-new': { to: '--new' } } },
   { car: 'ticket-flow status', runs: 'flow status', flags: RUN_ID },
   { car: 'ticket-flow stop', runs: 'flow stop', flags: RUN_ID },
@@ -54,6 +83,36 @@ export const CAR_ALIASES: readonly CarAlias[] = [
   { car: 'ticket-flow preflight', runs: 'doctor', flags: REPO_HUB, on: ['--json'] },
   { car: 'ticket-flow', runs: 'flow' },
   { car: 'tickets lint', runs: 'ticket lint' },
+  // CAR's runner commands: car's one runner is the ticket flow
+  { car: 'status', runs: 'flow status', flags: REPO_HUB },
+  {
+    car: 'log',
+    runs: 'flow events',
+    flags: {
+      ...REPO_HUB,
+      '--run': {
+        ignore:
+          "CAR's numbered runner runs are not car runs: car shows the latest run's (car flow events <run>)",
+        value: true,
+      },
+    },
+    // CAR prints the last 200 lines unless --tail says otherwise
+    defaults: { '--tail': '200' },
+  },
+  { car: 'kill', runs: 'flow stop', flags: REPO_HUB },
+  {
+    car: 'hub tickets doctor',
+    runs: 'ticket lint',
+    flags: {
+      '--repo': { hubRepo: true },
+      '--path': { hub: true },
+      '--fix': {
+        refuse:
+          'car does not rewrite ticket frontmatter wholesale; car ticket lint --fix-ticket-ids adds missing ticket ids and car ticket edit-field sets one field',
+      },
+      '--default-agent': { ignore: 'CAR fills it in with --fix only, which car refuses', value: true },
+    },
+  },
   { car: 'hub repos', runs: 'hub status', flags: HUB_ROOT },
   { car: 'hub serve', runs: 'serve', flags: SERVE },
   {
@@ -118,6 +177,8 @@ export const CAR_ALIASES: readonly CarAlias[] = [
   { car: 'discord start', runs: 'chat run', flags: HUB_ROOT, add: ['--discord'] },
   { car: 'serve', runs: 'serve', flags: SERVE },
   { car: 'doctor', runs: 'doctor', flags: { '--dev': { ignore: 'car has no developer checks' } } },
+  // only car itself starts one; CAR's flag name for the run it works
+  { car: 'flow worker', runs: 'flow worker', flags: { ...REPO_HUB, '--run-id': { to: '--run' } } },
   {
     car: 'describe',
     runs: 'describe',
@@ -128,21 +189,141 @@ export const CAR_ALIASES: readonly CarAlias[] = [
       },
     },
   },
+
+  // CAR commands car has no counterpart for
+  {
+    car: 'ticket-flow retire',
+    none: 'car keeps every run in its history and never moves tickets to an archive; to start afresh: car flow stop, then car flow start --new',
+  },
+  { car: 'ticket-flow repair-visibility', none: 'car has no web hub chat records to repair' },
+  { car: 'sessions', none: `${NO_SESSIONS}; car flow status shows the run and its worker` },
+  { car: 'stop-session', none: `${NO_SESSIONS}; car flow stop stops the run` },
+  {
+    car: 'usage',
+    none: "car reads no Codex/OpenCode session logs; car flow status shows the run's tokens against its budgets",
+  },
+  {
+    car: 'edit',
+    none: 'car opens no editor: edit .codex-autorunner/contextspace/active_context.md, decisions.md or spec.md directly',
+  },
+  { car: 'hub endpoint', none: 'car records no running server; car serve prints its URL when it starts' },
+  {
+    car: 'hub cleanup',
+    none: 'car has no threads or run artifacts to retire; car worktree remove removes a worktree',
+  },
+  {
+    car: 'hub snapshot',
+    none: "car hub status --json has every repo's latest run, its reason and worker",
+  },
+  {
+    car: 'hub subscription',
+    none: 'car has no managed threads to subscribe to; car chat run sends run notices',
+  },
+  { car: 'hub destination', none: 'car runs every repo on this machine (no docker destinations)' },
+  {
+    car: 'hub orchestration',
+    none: "car keeps each repo's runs in its own .codex-autorunner/car.db; car hub status and car flow runs show them",
+  },
+  {
+    car: 'hub inbox',
+    none: 'car has no hub inbox: car hub status shows the repos whose run waits, car flow reply answers one',
+  },
+  { car: 'hub runs', none: "car keeps every run's record; car flow runs lists a repo's runs" },
+  {
+    car: 'hub worktree setup',
+    none: "set the repo's worktree_setup_commands in the hub's .codex-autorunner/manifest.yml; car worktree new runs them",
+  },
+  {
+    car: 'hub tickets import',
+    none: "car imports no ticket packs: unzip the pack into the repo's .codex-autorunner/tickets/, then car ticket lint",
+  },
+  {
+    car: 'hub tickets setup-pack',
+    none: "car imports no ticket packs: unzip the pack into the repo's .codex-autorunner/tickets/, then car ticket lint and car flow start",
+  },
+  {
+    car: 'hub tickets bulk-set',
+    none: 'car sets one ticket at a time: car ticket edit-field <ticket> agent <id> --repo <repo folder>',
+  },
+  {
+    car: 'hub tickets bulk-clear-model',
+    none: 'car clears one ticket at a time: car ticket edit-field <ticket> model null (and reasoning) --repo <repo folder>',
+  },
+  {
+    car: 'hub tickets fmt',
+    none: 'car does not reformat tickets (its edits keep every other byte); car ticket lint checks them',
+  },
+  { car: 'telegram', none: BOTS },
+  { car: 'discord', none: BOTS },
+  { car: 'chat resolve', none: CHAT_STATE },
+  { car: 'chat channels', none: CHAT_STATE },
+  { car: 'chat queue', none: CHAT_STATE },
+  { car: 'chat index', none: CHAT_STATE },
+  { car: 'chat capsules', none: CHAT_STATE },
+  { car: 'doctor versions', none: "car --version prints car's version; car doctor checks node and git" },
+  { car: 'doctor processes', none: WORKERS },
+  { car: 'doctor flow-workers', none: WORKERS },
+  {
+    car: 'doctor execution-history',
+    none: 'car keeps no execution history apart from its runs: car flow runs and car flow events show them',
+  },
+  {
+    car: 'doctor runtime-chain',
+    none: "car agents list shows each agent's backend, command and the config layer that set it",
+  },
+  {
+    car: 'flow housekeep',
+    none: "car prunes finished runs' stream events by itself when a run starts; car flow events shows a run's events",
+  },
+  {
+    car: 'flow telemetry',
+    none: "car records no wire telemetry; car flow events --json prints a run's events",
+  },
+  {
+    car: 'pma',
+    none: 'car has no project-management agent: car ticket new plans work, car flow start runs it, car hub status watches every repo',
+  },
+  {
+    car: 'templates',
+    none: 'car has no ticket templates: car ticket new --body-file <file> creates a ticket from a file',
+  },
+  { car: 'apps', none: 'car has no app bundles: car ticket new adds a ticket' },
+  {
+    car: 'artifacts',
+    none: "car delivers no artifacts to chat: a run's files are under .codex-autorunner/runs/<run_id>/",
+  },
+  { car: 'render', none: 'car renders no markdown exports or screenshots' },
+  { car: 'services', none: 'car runs no preview services' },
+  {
+    car: 'automation',
+    none: 'car has no scheduled automations: schedule car run (or car hub run) with cron',
+  },
+  {
+    car: 'cleanup',
+    none: "car cleans up after itself when a run starts (killed writers' temp files, old stream events); car worktree remove removes a worktree",
+  },
+  {
+    car: 'docs',
+    none: "car's docs are its README.md and docs/; car describe --json describes every command",
+  },
+  { car: 'protocol', none: 'car vendors no agent protocol schemas to refresh' },
 ];
 
 const BY_LENGTH = [...CAR_ALIASES].sort((a, b) => b.car.split(' ').length - a.car.split(' ').length);
 
+const MAPPINGS = CAR_ALIASES.filter((a): a is CarMapping => 'runs' in a);
+
 /** The `car --help` lines naming CAR's commands, grouped by their first words. */
 export function carAliasHelp(): string {
   const groups = new Map<string, string[]>();
-  for (const { car } of CAR_ALIASES) {
-    if (CAR_ALIASES.some((a) => a.car.startsWith(`${car} `))) continue; // a group: its commands are listed
+  for (const { car } of MAPPINGS) {
+    if (MAPPINGS.some((a) => a.car.startsWith(`${car} `))) continue; // a group: its commands are listed
     const words = car.split(' ');
     const head = words.slice(0, -1).join(' ');
     groups.set(head, [...(groups.get(head) ?? []), words.at(-1)!]);
   }
   const names = [...groups].map(([head, last]) => (head ? `${head} ${last.join('|')}` : last.join(', ')));
-  return `\nCAR's commands work too, with CAR's flags: ${names.join('; ')}.\n(car describe --json says what each runs: car_aliases)`;
+  return `\nCAR's commands work too, with CAR's flags: ${names.join('; ')}.\nCAR's others (pma, templates, ...) exit 2 saying what to use instead.\n(car describe --json says what each runs: car_aliases)`;
 }
 
 function takesValue(option: Option): boolean {
@@ -189,6 +370,7 @@ export async function carArgv(
     return path.every((name, i) => words[i] === name);
   });
   if (!alias) return [...argv];
+  if (!('runs' in alias)) throw new CliError(`car ${alias.car}: not supported: ${alias.none}`, EXIT.usage);
   const target = commandAt(program, alias.runs);
   const rest = words.slice(alias.car.split(' ').length);
 
@@ -239,6 +421,8 @@ export async function carArgv(
     if (option && takesValue(option) && inline === undefined && i + 1 < rest.length) out.push(rest[++i]!);
   }
   for (const flag of alias.on ?? []) if (!off.has(flag) && !out.includes(flag)) out.push(flag);
+  for (const [flag, value] of Object.entries(alias.defaults ?? {}))
+    if (!out.some((t) => t === flag || t.startsWith(`${flag}=`))) out.push(flag, value);
   out.push(...(alias.add ?? []));
   if (repoId !== undefined) out.unshift('--repo', await hubRepoDir(repoId, hub));
   if (text.length > 0) out.push('--', ...text);

@@ -152,6 +152,10 @@ export function buildProgram(io: CliIo): Command {
         '--lanes <n>',
         'tickets worked at once, each in its own git worktree, merged one at a time (default: ticket_flow.lanes or 1; a new run only)',
         positiveInt,
+      )
+      .option(
+        '--bootstrap',
+        "when there is no ticket yet, first write CAR's bootstrap ticket (TICKET-001: plan the request into tickets)",
       );
   startFlags(
     program
@@ -244,6 +248,7 @@ export function buildProgram(io: CliIo): Command {
     .option('--after <seq>', 'only events after this sequence number', (v) => Number.parseInt(v, 10))
     .option('--type <type...>', 'only these event types')
     .option('--limit <n>', 'how many to print before following', positiveInt, 1000)
+    .option('--tail <n>', 'print the last n instead (before following)', positiveInt)
     .option('--follow', 'keep printing new events until the run stops being active')
     .option('--json', 'one JSON object per line')
     .action(async (run: string | undefined, opts, cmd: Command) =>

@@ -122,14 +122,20 @@ export async function describeCommand(
     /** What car can do with each backend (docs/AGENTS.md has the same table). */
     agent_backends: BACKEND_CAPABILITIES,
     commands: walkCommands(program),
-    // CAR's command names: each runs the car command named, with CAR's flags mapped as listed
-    car_aliases: CAR_ALIASES.map((a) => ({
-      car: `car ${a.car}`,
-      runs: `car ${a.runs}`,
-      flags: a.flags ?? {},
-      on_by_default: a.on ?? [],
-      adds: a.add ?? [],
-    })),
+    // CAR's command names: each runs the car command named, with CAR's flags mapped as listed; the ones
+    // car has no counterpart for (`runs: null`) exit 2 with `not_supported`, what to use instead
+    car_aliases: CAR_ALIASES.map((a) =>
+      'runs' in a
+        ? {
+            car: `car ${a.car}`,
+            runs: `car ${a.runs}`,
+            flags: a.flags ?? {},
+            on_by_default: a.on ?? [],
+            adds: a.add ?? [],
+            defaults: a.defaults ?? {},
+          }
+        : { car: `car ${a.car}`, runs: null, not_supported: a.none },
+    ),
     exit_codes: EXIT_CODE_DOCS,
   };
   if (opts.json) {
@@ -143,6 +149,7 @@ export async function describeCommand(
   io.stdout(`commands:\n`);
   for (const c of description.commands.slice(1)) io.stdout(`  ${c.command.padEnd(24)} ${c.description}\n`);
   io.stdout(`CAR's commands:\n`);
-  for (const a of description.car_aliases) io.stdout(`  ${a.car.slice(4).padEnd(24)} runs ${a.runs}\n`);
+  for (const a of description.car_aliases)
+    io.stdout(`  ${a.car.slice(4).padEnd(24)} ${a.runs ? `runs ${a.runs}` : 'not supported (exit 2)'}\n`);
   io.stdout(`(car describe --json has every flag, the ticket schema, CAR's flags and exit codes)\n`);
 }

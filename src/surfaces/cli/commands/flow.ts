@@ -15,7 +15,14 @@ import { secretEnvToRemove } from '../../../core/config/secrets.ts';
 import { runPaths } from '../../../core/flow/run-paths.ts';
 import { formatBytes, INPUT_LIMITS, readFileBounded } from '../../../core/input-limits.ts';
 import type { RunEvent } from '../../../core/store/types.ts';
-import { type InvalidTicketFile, invalidTicketFiles, loadTicketQueue } from '../../../core/tickets/index.ts';
+import { seedBootstrapTicket } from '../../../core/tickets/create.ts';
+import {
+  type InvalidTicketFile,
+  invalidTicketFiles,
+  loadTicketQueue,
+  type Ticket,
+  TicketCreateError,
+} from '../../../core/tickets/index.ts';
 import { createLanePorts, createRepoState } from '../../../integrations/git/index.ts';
 import { flowStatusReport, runJson } from '../../flow-report.ts';
 import { WorkerSpawnError, workerLauncher } from '../../worker-spawn.ts';
@@ -124,6 +131,27 @@ interface StartFlags {
   foreground?: boolean;
   json?: boolean;
   lanes?: number;
+  /** CAR's `ticket-flow bootstrap`: seed the bootstrap ticket into an empty queue first. */
+  bootstrap?: boolean;
+}
+
+/** `--bootstrap`: the bootstrap ticket as TICKET-001.md when the queue has no ticket yet (else null). */
+function seedBootstrap(io: CliIo, control: FlowControl, flags: StartFlags): Ticket | null {
+  if (!flags.bootstrap) return null;
+  let seeded: Ticket | null;
+  try {
+    seeded = seedBootstrapTicket(
+      control.paths,
+      knownAgentIds(control.config),
+      defaultAgentId(control.config),
+    );
+  } catch (err) {
+    if (err instanceof TicketCreateError) throw new CliError(`bootstrap ticket: ${err.message}`, EXIT.usage);
+    throw err;
+  }
+  if (seeded && !flags.json)
+    io.stdout(`seeded ${seeded.relPath}: the agent turns the request into tickets first\n`);
+  return seeded;
 }
 
 function startOptions(flags: StartFlags): StartOptions {
@@ -139,6 +167,7 @@ function startOptions(flags: StartFlags): StartOptions {
 export async function runCommand(io: CliIo, global: GlobalOptions, flags: StartFlags): Promise<void> {
   const control = await openControl(io, global);
   try {
+    seedBootstrap(io, control, flags);
     const prepared = await guarded(() => control.prepareStart(startOptions(flags)));
     io.stdout(`${prepared.action} run ${prepared.run.id}\n`);
     const outcome = await guarded(() =>
@@ -160,11 +189,19 @@ export async function flowStart(io: CliIo, global: GlobalOptions, flags: StartFl
   if (flags.foreground) return runCommand(io, global, flags);
   const control = await openControl(io, global);
   try {
+    const seeded = seedBootstrap(io, control, flags);
     const { run, action, workerPid } = await guarded(() => control.launchStart(startOptions(flags)));
     const log = `${runPaths(control.paths.root, run.id).rel.runDir}/worker.log`;
     const invalid = invalidTickets(control);
     if (flags.json)
-      printJson(io, { run_id: run.id, action, worker_pid: workerPid, log, invalid_tickets: invalid });
+      printJson(io, {
+        run_id: run.id,
+        action,
+        worker_pid: workerPid,
+        log,
+        invalid_tickets: invalid,
+        ...(flags.bootstrap ? { seeded_ticket: seeded?.relPath ?? null } : {}),
+      });
     else {
       io.stdout(
         `${action} run ${run.id}; worker pid ${workerPid} (log: ${log}). Follow: car flow events --follow\n`,
@@ -434,7 +471,7 @@ export async function flowEvents(
   io: CliIo,
   global: GlobalOptions,
   runId: string | undefined,
-  flags: JsonFlag & { after?: number; type?: string[]; limit: number; follow?: boolean },
+  flags: JsonFlag & { after?: number; type?: string[]; limit: number; tail?: number; follow?: boolean },
 ): Promise<void> {
   const control = await openControl(io, global);
   try {
@@ -445,7 +482,8 @@ export async function flowEvents(
       if (events.length > 0) after = events.at(-1)!.seq;
     };
     const types = flags.type && flags.type.length > 0 ? { types: flags.type } : {};
-    print(control.store.listEvents(run.id, { afterSeq: after, limit: flags.limit, ...types }));
+    const page = flags.tail !== undefined ? { limit: flags.tail, fromEnd: true } : { limit: flags.limit };
+    print(control.store.listEvents(run.id, { afterSeq: after, ...page, ...types }));
     if (!flags.follow) return;
     // Follow until the run stops being active and nothing new is left to print.
     const active = new Set(['pending', 'running', 'stopping']);
