@@ -60,6 +60,8 @@ export interface NoticeContext {
   repo: string;
   /** The archived dispatch with this number (for a pause on a dispatch), if still in the log. */
   dispatch: (runId: string, dispatchSeq: number) => DispatchInfo | null;
+  /** For a lane's run: which lane and ticket (`lane 2: TICKET-004`), named instead of the run. */
+  lane?: (runId: string) => string | null;
 }
 
 const short = (runId: string) => runId.slice(0, 8);
@@ -73,7 +75,8 @@ const controls = (runId: string): NoticeButton[] => [
 /** The notice for one event, or null when the event is not one people are told about. */
 export function noticeFor(event: RunEvent, ctx: NoticeContext): Notice | null {
   const { runId, seq, data } = event;
-  const where = `${ctx.repo}, run ${short(runId)}`;
+  const lane = ctx.lane?.(runId) ?? null;
+  const where = `${ctx.repo}, ${lane ?? `run ${short(runId)}`}`;
   const code = str(data.reason_code) ?? 'unknown';
   const reason = str(data.reason) ?? '';
   const base = { runId, seq };

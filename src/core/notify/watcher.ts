@@ -1,7 +1,7 @@
 // Turns new run events into outbox rows for every bound chat: reads each run's event log by seq from
 // the chat's cursor, and enqueues + advances the cursor in one transaction (one notice per event).
 import type { RunStore } from '../store/run-store.ts';
-import type { RunEvent } from '../store/types.ts';
+import type { Run, RunEvent } from '../store/types.ts';
 import type { Binding, ChatStore, Platform } from './chat-store.ts';
 import { type DispatchInfo, NOTICE_EVENT_TYPES, type Notice, noticeFor } from './notices.ts';
 import { splitText } from './text.ts';
@@ -48,11 +48,21 @@ export function dispatchLookup(runs: RunStore) {
   };
 }
 
+/** `lane 2: TICKET-004` for a lane's run among `runs`, else null. */
+function laneOf(runs: readonly Run[]): (runId: string) => string | null {
+  return (runId) => {
+    const meta = runs.find((r) => r.id === runId)?.metadata;
+    if (typeof meta?.lane !== 'number' || typeof meta.ticket !== 'string') return null;
+    return `lane ${meta.lane}: ${meta.ticket.split('/').pop()?.replace(/\.md$/i, '')}`;
+  };
+}
+
 /** One pass over the bound chats; returns how many outbox rows were added. */
 export function collectNotices(runs: RunStore, chats: ChatStore, opts: CollectOptions): number {
   let added = 0;
-  const recent = runs.listRuns({ limit: opts.runLimit ?? 20 });
-  const ctx = { repo: opts.repo, dispatch: dispatchLookup(runs) };
+  // lanes' runs too: a lane's question reaches the person while the other lanes work on
+  const recent = runs.listRuns({ limit: opts.runLimit ?? 20, includeLanes: true });
+  const ctx = { repo: opts.repo, dispatch: dispatchLookup(runs), lane: laneOf(recent) };
   for (const target of opts.targets) {
     for (const binding of chats.bindings(target.platform)) {
       if (opts.follows && !opts.follows(binding)) continue;

@@ -113,7 +113,7 @@ function outputTails(file: string, commands: readonly EvidenceCommand[]): Map<nu
  */
 export function collectEvidence(store: RunStore, root: string, ticketId: string): EvidenceEntry[] {
   const out: EvidenceEntry[] = [];
-  for (const run of store.listRuns({ limit: 100_000 })) {
+  for (const run of store.listRuns({ limit: 100_000, includeLanes: true })) {
     for (const artifact of store.listArtifacts(run.id)) {
       if (artifact.kind !== 'evidence' || artifact.metadata.ticket_id !== ticketId) continue;
       const record = artifact.metadata as unknown as EvidenceRecord;

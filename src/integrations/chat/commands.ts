@@ -218,7 +218,9 @@ export class ChatCommands implements CommandHandler {
   }
 
   #bind(msg: Inbound): string {
-    const runs = this.#control.store.listRuns().map((r) => ({ id: r.id, lastEventSeq: r.lastEventSeq }));
+    const runs = this.#control.store
+      .listRuns({ includeLanes: true })
+      .map((r) => ({ id: r.id, lastEventSeq: r.lastEventSeq }));
     const added = this.#d.chats.bind(msg.platform, msg.chatId, msg.userId, runs);
     return added
       ? `This chat now gets notices for ${this.#control.paths.root.split('/').pop()}: pauses, failures, completions.`

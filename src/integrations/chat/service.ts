@@ -161,7 +161,8 @@ export class ChatService {
         commands: this.#repoCommands(repo),
         latestRun: () => store.latestRun(),
         hasRun: (runId) => store.getRun(runId) !== null,
-        runCursors: () => store.listRuns().map((r) => ({ id: r.id, lastEventSeq: r.lastEventSeq })),
+        runCursors: () =>
+          store.listRuns({ includeLanes: true }).map((r) => ({ id: r.id, lastEventSeq: r.lastEventSeq })),
       };
     });
   }
@@ -180,7 +181,9 @@ export class ChatService {
         const runs = this.#opts.repos
           .list()
           .flatMap((r) =>
-            r.control.store.listRuns().map((run) => ({ id: run.id, lastEventSeq: run.lastEventSeq })),
+            r.control.store
+              .listRuns({ includeLanes: true })
+              .map((run) => ({ id: run.id, lastEventSeq: run.lastEventSeq })),
           );
         if (!this.chats.isBound('telegram', chatId) && this.chats.bind('telegram', chatId, 'config', runs))
           log(`telegram: bound chat ${chatId} from env`);

@@ -103,7 +103,7 @@ export function usageRoutes(ctx: ApiContext): Hono {
         await ctx.steps.drive(
           (function* () {
             for (let offset = 0; ; offset += 100) {
-              const runs = store.listRuns({ offset, limit: 100 });
+              const runs = store.listRuns({ offset, limit: 100, includeLanes: true });
               for (const r of runs) {
                 if (counted.has(r.id)) continue;
                 counted.add(r.id);
