@@ -101,7 +101,12 @@ async function laneTicket(
 ): Promise<{ ticket: Ticket } | { outcome: FlowOutcome }> {
   const ticket = tickets.find((t) => t.relPath === path);
   if (!ticket) {
-    return { outcome: await ctx.pause('ticket_invalid', `${path} is gone from its lane's worktree.`) };
+    return {
+      outcome: await ctx.pause(
+        'ticket_invalid',
+        `${path} is not in its lane's worktree: lanes work from commits; commit the ticket, then resume.`,
+      ),
+    };
   }
   if (ticket.isDone && !ctx.state.ticket) {
     return {

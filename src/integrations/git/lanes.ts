@@ -30,12 +30,28 @@ export function createLaneGit(unsetEnv: readonly string[] = []): LaneGit {
 
   /** Leaves no merge or rebase in progress in `dir`; there is none to leave most of the time. */
   const abandonInProgress = async (dir: string): Promise<void> => {
-    const gitPath = async (name: string) =>
-      git(dir, ['rev-parse', '--path-format=absolute', '--git-path', name], true);
-    if (existsSync(await gitPath('rebase-merge')) || existsSync(await gitPath('rebase-apply'))) {
+    const [rebaseMerge, rebaseApply, mergeHead] = (
+      await git(
+        dir,
+        [
+          'rev-parse',
+          '--path-format=absolute',
+          ...['rebase-merge', 'rebase-apply', 'MERGE_HEAD'].flatMap((p) => ['--git-path', p]),
+        ],
+        true,
+      )
+    ).split('\n');
+    if ((rebaseMerge && existsSync(rebaseMerge)) || (rebaseApply && existsSync(rebaseApply))) {
       await git(dir, ['rebase', '--abort']).catch(() => undefined);
     }
-    if (existsSync(await gitPath('MERGE_HEAD'))) await git(dir, ['merge', '--abort']).catch(() => undefined);
+    if (mergeHead && existsSync(mergeHead)) await git(dir, ['merge', '--abort']).catch(() => undefined);
+  };
+
+  // what git needs to commit here (asked once: the repo's identity does not change during a run)
+  let identity: Promise<string[]> | null = null;
+  const ident = (dir: string) => {
+    identity ??= identityOverrides(opts(dir, true));
+    return identity;
   };
 
   return {
@@ -105,11 +121,11 @@ export function createLaneGit(unsetEnv: readonly string[] = []): LaneGit {
     },
 
     async integrate(dir, onto, branch, mode: MergeMode, message): Promise<IntegrateResult> {
-      const ident = await identityOverrides(opts(dir, true));
+      const who = await ident(dir);
       if (mode === 'merge') {
         await this.checkoutDetached(dir, onto);
         try {
-          await git(dir, [...ident, 'merge', '-q', '--no-ff', '--no-edit', '-m', message, branch]);
+          await git(dir, [...who, 'merge', '-q', '--no-ff', '--no-edit', '-m', message, branch]);
         } catch (err) {
           if (!(err instanceof GitError)) throw err;
           const conflicts = await unmergedPaths(dir);
@@ -119,7 +135,7 @@ export function createLaneGit(unsetEnv: readonly string[] = []): LaneGit {
       } else {
         await this.checkoutDetached(dir, branch);
         try {
-          await git(dir, [...ident, 'rebase', '-q', onto]);
+          await git(dir, [...who, 'rebase', '-q', onto]);
         } catch (err) {
           if (!(err instanceof GitError)) throw err;
           const conflicts = await unmergedPaths(dir);
@@ -131,9 +147,9 @@ export function createLaneGit(unsetEnv: readonly string[] = []): LaneGit {
     },
 
     async mergeInto(dir, commit, message) {
-      const ident = await identityOverrides(opts(dir, true));
+      const who = await ident(dir);
       try {
-        await git(dir, [...ident, 'merge', '-q', '--no-ff', '--no-edit', '-m', message, commit]);
+        await git(dir, [...who, 'merge', '-q', '--no-ff', '--no-edit', '-m', message, commit]);
         return { ok: true };
       } catch (err) {
         if (!(err instanceof GitError)) throw err;

@@ -3,7 +3,7 @@
 // ticket's verify commands), and only then the integration branch moves, by compare-and-swap. A conflict
 // or a failing check sends the ticket back to its lane: car merges the tip into the lane's branch
 // (leaving any conflict for the agent), sets `done: false`, and the next prompt says why.
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseTicketBytes, setTicketFileField, type Ticket } from '../../tickets/index.ts';
 import { planCommands } from '../../verify/commands.ts';
@@ -39,7 +39,8 @@ export async function mergeLane(host: MergeHost, lane: LaneRecord): Promise<Merg
   const onto = await git.resolve(root, lanes.integration);
   if (!onto) throw new Error(`the integration branch ${lanes.integration} does not exist`);
   const scratch = join(root, MERGE_TREE);
-  if (!(await git.worktrees(root)).some((w) => w.path === scratch)) {
+  if (!existsSync(join(scratch, '.git')) || !(await git.worktrees(root)).some((w) => w.path === scratch)) {
+    rmSync(scratch, { recursive: true, force: true });
     await git.addDetachedWorktree(root, scratch, onto);
   }
   lane.phase = 'merging';

@@ -12,6 +12,7 @@ import {
   readiness,
   type Ticket,
   type TicketCache,
+  type TicketQueue,
   ticketLabel,
 } from '../../tickets/index.ts';
 import { FlowEngine } from '../engine.ts';
@@ -34,6 +35,8 @@ export type LaneDeps = FlowDeps & { lanePorts: LanePorts };
 
 /** How often the driving run looks at pause and stop requests while every lane is busy. */
 const REQUEST_POLL_MS = 500;
+/** A merge the person's own changes are in the way of is tried again this often while lanes work. */
+const BLOCKED_MERGE_RETRY_MS = 5000;
 
 type LaneEnd = { lane: LaneRecord; outcome: FlowOutcome };
 
@@ -48,6 +51,13 @@ class LaneScheduler {
   readonly #running = new Map<number, Promise<LaneEnd>>();
   readonly #cache: TicketCache = new Map();
   #queueOrder = 0;
+  /** The merge in flight (one at a time). */
+  #merging: Promise<null> | null = null;
+  /** Why the last merge could not move the integration branch (the person's changes), until one can. */
+  #blocked: string | null = null;
+  #retryMergeAt = 0;
+  #scratchKnown = false;
+  #lastQueue: TicketQueue | null = null;
   /** merge_blocked told for this detail already (told once, not every loop). */
   #toldBlocked = new Set<string>();
 
@@ -115,8 +125,11 @@ class LaneScheduler {
     for (;;) {
       const asked = this.#asked();
       if (asked) return this.#drain(asked);
-      const blocked = await this.#mergeQueued();
-      if (blocked === 'aborted') continue;
+      // the merge queue works beside the lanes: one merge at a time, while the lanes go on
+      if (!this.#merging) {
+        const next = this.#nextToMerge();
+        if (next) this.#merging = this.#merge(next);
+      }
       const queue = await this.#integrationQueue();
       const inLane = new Set(this.lanes.lanes.map((l) => l.ticket));
       const { ready, blocked: waiting } = readiness(queue.tickets, queue.dependencies);
@@ -127,14 +140,67 @@ class LaneScheduler {
         if (inLane.has(ticket.relPath)) continue;
         await this.#startLane(ticket);
       }
-      if (this.#running.size === 0) {
-        const end = this.#idleOutcome(queue.tickets, waiting.length, blocked);
+      if (this.#running.size === 0 && !this.#merging) {
+        const end = this.#idleOutcome(queue.tickets, waiting.length, this.#blocked);
         if (end) return this.finish(end);
-        continue;
+        if (!this.#nextToMerge()) continue;
       }
       const ended = await this.#nextEnd();
       if (ended) this.#laneEnded(ended);
     }
+  }
+
+  /** The oldest queued lane, unless a blocked merge waits for the person (retried every few seconds). */
+  #nextToMerge(): LaneRecord | undefined {
+    const next = this.lanes.lanes
+      .filter((l) => l.phase === 'queued')
+      .sort((a, b) => (a.queuedAt ?? 0) - (b.queuedAt ?? 0))[0];
+    if (next && this.#blocked !== null && Date.now() < this.#retryMergeAt) return undefined;
+    return next;
+  }
+
+  /** One merge, in the background of the loop; the loop hears of its end as of a lane's. */
+  async #merge(lane: LaneRecord): Promise<null> {
+    try {
+      const result = await mergeLane(this, lane);
+      this.#blocked = null;
+      if (result.kind === 'merged') {
+        await this.closeLane(lane);
+      } else if (result.kind === 'sent_back') {
+        if (!result.toPerson) this.launch(lane);
+      } else if (result.reason === 'moved') {
+        lane.phase = 'queued'; // merged again onto the new tip next time round
+      } else {
+        // the person's own changes are in the way: told once, retried now and then, paused when idle
+        lane.blocked = result.detail;
+        this.#blocked = result.detail;
+        this.#retryMergeAt = Date.now() + BLOCKED_MERGE_RETRY_MS;
+        const told = `${result.reason}:${result.detail}`;
+        this.persist(
+          this.#toldBlocked.has(told)
+            ? []
+            : [
+                {
+                  type: 'merge_blocked',
+                  data: {
+                    lane: lane.slot,
+                    ticket: lane.ticket,
+                    reason: result.reason,
+                    detail: result.detail,
+                  },
+                },
+              ],
+        );
+        this.#toldBlocked.add(told);
+      }
+    } catch (err) {
+      if (!(err instanceof MergeAborted)) throw err;
+      lane.phase = 'queued';
+      this.persist();
+    } finally {
+      this.#merging = null;
+    }
+    return null;
   }
 
   /** Nothing runs: every ticket is merged, or what is left waits for a person (or a dependency). */
@@ -183,49 +249,6 @@ class LaneScheduler {
       worktree: l.worktree,
       branch: l.branch,
     }));
-  }
-
-  /** Merges every queued lane, oldest first; returns why the queue stopped, if it did. */
-  async #mergeQueued(): Promise<string | null | 'aborted'> {
-    for (;;) {
-      const next = this.lanes.lanes
-        .filter((l) => l.phase === 'queued')
-        .sort((a, b) => (a.queuedAt ?? 0) - (b.queuedAt ?? 0))[0];
-      if (!next) return null;
-      let result: Awaited<ReturnType<typeof mergeLane>>;
-      try {
-        result = await this.#await(`merging ${next.ticket}`, mergeLane(this, next));
-      } catch (err) {
-        if (!(err instanceof MergeAborted)) throw err;
-        next.phase = 'queued';
-        this.persist();
-        return 'aborted';
-      }
-      if (result.kind === 'merged') {
-        await this.closeLane(next);
-        continue;
-      }
-      if (result.kind === 'sent_back') {
-        if (!result.toPerson) this.launch(next);
-        continue;
-      }
-      // blocked: the person's changes are in the way, or the branch moved under us
-      next.blocked = result.detail;
-      const told = `${result.reason}:${result.detail}`;
-      this.persist(
-        this.#toldBlocked.has(told)
-          ? []
-          : [
-              {
-                type: 'merge_blocked',
-                data: { lane: next.slot, ticket: next.ticket, reason: result.reason, detail: result.detail },
-              },
-            ],
-      );
-      this.#toldBlocked.add(told);
-      if (result.reason === 'moved') continue; // merged again onto the new tip
-      return result.detail;
-    }
   }
 
   /** Merged: the record goes first (a crash then leaves only a worktree the next start sweeps). */
@@ -365,7 +388,8 @@ class LaneScheduler {
       timer = setTimeout(() => resolve(null), REQUEST_POLL_MS);
     });
     try {
-      return await this.#await('lanes working', Promise.race([...this.#running.values(), tick]));
+      const merging = this.#merging ? [this.#merging] : [];
+      return await this.#await('lanes working', Promise.race([...this.#running.values(), ...merging, tick]));
     } finally {
       clearTimeout(timer);
     }
@@ -374,6 +398,7 @@ class LaneScheduler {
   /** A pause or stop asked for: every lane run sees it at its next step; wait for all of them. */
   async #drain(outcome: FlowOutcome): Promise<FlowOutcome> {
     const ends = await this.#await('lanes stopping', Promise.all(this.#running.values()));
+    if (this.#merging) await this.#await('merge stopping', this.#merging);
     for (const end of ends) this.#laneEnded(end);
     if (outcome.status === 'stopped') {
       for (const lane of this.lanes.lanes) {
@@ -408,25 +433,48 @@ class LaneScheduler {
       : stopped();
   }
 
-  /** The tickets at the integration tip: the scratch worktree is moved there when the tip moved. */
-  async #integrationQueue() {
+  /**
+   * The tickets at the integration tip. Where the integration branch is checked out (the usual case) its
+   * checkout follows every merge, so that is read; else the scratch worktree, moved to the tip, between
+   * merges (during one, the last reading stands).
+   */
+  async #integrationQueue(): Promise<TicketQueue> {
+    const { root } = this.deps;
+    const { git } = this.deps.lanePorts;
+    let dir = root;
+    if ((await git.currentBranch(root)) !== this.lanes.integration) {
+      if (this.#merging) {
+        if (this.#lastQueue) return this.#lastQueue;
+        await this.#merging;
+      }
+      dir = join(root, MERGE_TREE);
+      await this.#scratchAtTip();
+    }
+    this.#lastQueue = loadTicketQueue(join(dir, STATE_DIR, 'tickets'), {
+      cache: this.#cache,
+      repoRoot: dir,
+      agents: this.deps.knownAgents,
+    });
+    return this.#lastQueue;
+  }
+
+  async #scratchAtTip(): Promise<void> {
     const { root } = this.deps;
     const { git } = this.deps.lanePorts;
     const scratch = join(root, MERGE_TREE);
     const tip = await git.resolve(root, this.lanes.integration);
     if (!tip) throw new Error(`the integration branch ${this.lanes.integration} does not exist`);
-    const trees = await git.worktrees(root);
-    if (!trees.some((w) => w.path === scratch)) {
+    // a scratch worktree made earlier in this process is known; otherwise ask git
+    const present =
+      existsSync(join(scratch, '.git')) &&
+      (this.#scratchKnown || (await git.worktrees(root)).some((w) => w.path === scratch));
+    if (!present) {
       rmSync(scratch, { recursive: true, force: true });
       await git.addDetachedWorktree(root, scratch, tip);
     } else if ((await git.resolve(scratch, 'HEAD')) !== tip) {
       await git.checkoutDetached(scratch, tip);
     }
-    return loadTicketQueue(join(scratch, STATE_DIR, 'tickets'), {
-      cache: this.#cache,
-      repoRoot: scratch,
-      agents: this.deps.knownAgents,
-    });
+    this.#scratchKnown = true;
   }
 
   async ticketsUncommitted(): Promise<boolean> {

@@ -2,6 +2,7 @@ import type { Command, Option } from 'commander';
 import { BACKEND_CAPABILITIES } from '../../../agents/capabilities.ts';
 import { reportAgents } from '../../../agents/report.ts';
 import { CONFIG_PRECEDENCE, ENV_KNOBS, type LoadedConfig } from '../../../core/config/index.ts';
+import { LANE_BRANCH_PREFIX, LANES_DIR } from '../../../core/flow/lanes/lane-state.ts';
 import { CONTEXTSPACE_DOCS, findRepoRoot, repoPaths, STATE_DIR } from '../../../core/paths.ts';
 import { TICKET_FILENAME_PATTERN } from '../../../core/tickets/index.ts';
 import { ticketFrontmatterJsonSchema } from '../../../core/tickets/schema.ts';
@@ -114,6 +115,34 @@ export async function describeCommand(
       ticket_id:
         'optional in the file: when absent it is derived from the path (tkt_auto_<sha256 prefix>), as CAR does',
       frontmatter_schema: ticketFrontmatterJsonSchema(),
+    },
+    lanes: {
+      what: 'ticket_flow.lanes (or car run|flow start --lanes N) > 1: up to N ready tickets are worked at once by one worker, each by a lane run (its own run id, events and run folder) in a git worktree of its own',
+      worktrees: `${LANES_DIR}/<ticket file name>`,
+      branches: `${LANE_BRANCH_PREFIX}<run id prefix>/<ticket file name>`,
+      merge_queue:
+        "a lane whose ticket is done (verified, committed) is merged onto the integration branch's tip one at a time (ticket_flow.merge_mode: merge | rebase) in a scratch worktree, the verify gate runs again on the merged tree, then the branch moves by compare-and-swap (git's fast-forward where it is checked out, which refuses rather than overwrite the person's own changes)",
+      integration_branch: 'ticket_flow.integration_branch, or the branch checked out when the run starts',
+      sent_back:
+        "a conflict or a failing check on the merged tree: car merges the tip into the lane's branch (a conflict left for the agent), sets done: false, and the next prompt's <CAR_MERGE_FAILED> says why",
+      tickets_read_from:
+        'the integration tip: a ticket counts as done once its work is merged; uncommitted tickets pause the run (tickets_uncommitted)',
+      status:
+        'car flow status shows lanes.open (each lane: ticket, phase, run_id, status, reason) and lanes.merged',
+      replies:
+        'car flow reply reaches the one lane that asks; with several, --run <lane run id>; pause, stop and resume of a lane run steer the run that drives the lanes',
+      events: [
+        'lanes_started',
+        'lane_started',
+        'lane_ended',
+        'merge_started',
+        'merge_conflict',
+        'merge_verify_failed',
+        'merge_blocked',
+        'lane_merged',
+        'lane_recovered',
+        'lane_worktree_removed',
+      ],
     },
     config_precedence: CONFIG_PRECEDENCE,
     config_error: configError,

@@ -1,0 +1,130 @@
+// Lanes (issue 16): independent tickets worked side by side through the built CLI, in a real git repo,
+// by a command agent that takes 2 s a ticket (a shell script: sleep, write a file, set done, commit).
+// Prints the wall time of `car run --lanes N` beside one lane (sequential), the merge queue's time per
+// ticket (merge onto the tip, re-verify, move the branch: `lane_merged.ms`, with no verify commands), and
+// the worker's peak RSS at 8 lanes. Targets: 20 tickets × 2 s in 4 lanes ≤ 12 s (ideal 10 s), merge
+// overhead ≤ 50 ms a ticket, RSS ≤ 120 MB at 8 lanes.
+// Run: node --import tsx bench/lanes.ts [tickets=20] [seconds=2]
+import { execFileSync, spawn } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { BUNDLE, ensureBundle, percentile } from './ticket-list.ts';
+
+const AGENT = (seconds: number) =>
+  [
+    `f=$(printf '%s\\n' "$1" | sed -n 's/^Current ticket file: //p' | head -1)`,
+    'name=$(basename "$f" .md)',
+    `sleep ${seconds}`,
+    'mkdir -p work && echo "$name" > "work/$name.txt"',
+    `sed -i 's/^done: false$/done: true/' "$f"`,
+    'git add -A && git commit -qm "work on $name"',
+    '',
+  ].join('\n');
+
+function makeRepo(tickets: number, seconds: number): { dir: string; env: NodeJS.ProcessEnv } {
+  const dir = mkdtempSync(join(tmpdir(), 'car-bench-lanes-'));
+  const home = join(dir, 'home');
+  const repo = join(dir, 'repo');
+  mkdirSync(home);
+  mkdirSync(repo);
+  const env = { ...process.env, HOME: home, GIT_CONFIG_NOSYSTEM: '1' };
+  const git = (...args: string[]) => execFileSync('git', args, { cwd: repo, env, stdio: 'ignore' });
+  git('init', '-q', '-b', 'main');
+  git('config', 'user.name', 'bench');
+  git('config', 'user.email', 'bench@example.com');
+  git('config', 'commit.gpgsign', 'false');
+  execFileSync(process.execPath, [BUNDLE, 'init'], { cwd: repo, env, stdio: 'ignore' });
+  writeFileSync(join(dir, 'agent.sh'), AGENT(seconds));
+  writeFileSync(
+    join(repo, '.codex-autorunner/config.yml'),
+    `version: 2\nmode: repo\nagents:\n  script:\n    backend: command\n    format: text\n    command: [sh, ${JSON.stringify(join(dir, 'agent.sh'))}]\n`,
+  );
+  for (let i = 1; i <= tickets; i++) {
+    const name = `TICKET-${String(i).padStart(3, '0')}`;
+    writeFileSync(
+      join(repo, '.codex-autorunner/tickets', `${name}.md`),
+      `---\nticket_id: tkt_${i.toString(16).padStart(32, '0')}\nagent: script\ndone: false\ntitle: ${name}\n---\n\nDo ${name}.\n`,
+    );
+  }
+  git('add', '-A');
+  git('commit', '-qm', 'plan');
+  return { dir: repo, env };
+}
+
+interface Measured {
+  wallS: number;
+  peakRssMb: number;
+  mergeMs: number[];
+}
+
+/** One `car run --lanes N` to its end, its peak RSS sampled from /proc. */
+async function measure(lanes: number, tickets: number, seconds: number): Promise<Measured> {
+  const { dir, env } = makeRepo(tickets, seconds);
+  try {
+    const started = performance.now();
+    const child = spawn(process.execPath, [BUNDLE, 'run', '--lanes', String(lanes)], {
+      cwd: dir,
+      env,
+      stdio: 'ignore',
+    });
+    let peak = 0;
+    const sample = setInterval(() => {
+      try {
+        const status = readFileSync(`/proc/${child.pid}/status`, 'utf8');
+        const hwm = /VmHWM:\s+(\d+) kB/.exec(status);
+        if (hwm) peak = Math.max(peak, Number(hwm[1]) / 1024);
+      } catch {
+        // gone
+      }
+    }, 100);
+    const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+    clearInterval(sample);
+    const wallS = (performance.now() - started) / 1000;
+    if (code !== 0) throw new Error(`car run --lanes ${lanes} exited ${code}`);
+    const events = execFileSync(
+      process.execPath,
+      [BUNDLE, 'flow', 'events', '--json', '--type', 'lane_merged'],
+      {
+        cwd: dir,
+        env,
+        encoding: 'utf8',
+      },
+    );
+    const mergeMs = events
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => (JSON.parse(l) as { data: { ms: number } }).data.ms);
+    return { wallS, peakRssMb: peak, mergeMs };
+  } finally {
+    rmSync(join(dir, '..'), { recursive: true, force: true });
+  }
+}
+
+export async function main(tickets = 20, seconds = 2): Promise<void> {
+  ensureBundle();
+  console.log(
+    `machine: ${cpus().length} x ${cpus()[0]?.model ?? '?'}, node ${process.version}, load average ${loadavg()[0]!.toFixed(2)}`,
+  );
+  console.log(`${tickets} independent tickets, an agent that takes ${seconds} s each`);
+  const one = await measure(1, tickets, seconds);
+  console.log(`1 lane (sequential):  ${one.wallS.toFixed(1)} s (ideal ${tickets * seconds} s)`);
+  const four = await measure(4, tickets, seconds);
+  const ideal4 = Math.ceil(tickets / 4) * seconds;
+  const sorted = [...four.mergeMs].sort((a, b) => a - b);
+  console.log(
+    `4 lanes: ${four.wallS.toFixed(1)} s (ideal ${ideal4} s, target ≤ ${(ideal4 * 1.2).toFixed(0)} s); ` +
+      `merge queue per ticket (merge + re-verify + branch move): median ${percentile(sorted, 0.5).toFixed(0)} ms, ` +
+      `p90 ${percentile(sorted, 0.9).toFixed(0)} ms (target ≤ 50 ms); worker peak RSS ${four.peakRssMb.toFixed(0)} MB`,
+  );
+  const eight = await measure(8, tickets, seconds);
+  console.log(
+    `8 lanes: ${eight.wallS.toFixed(1)} s (ideal ${Math.ceil(tickets / 8) * seconds} s); worker peak RSS ${eight.peakRssMb.toFixed(0)} MB (target ≤ 120 MB)`,
+  );
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  const [tickets, seconds] = process.argv.slice(2).map(Number);
+  await main(tickets || 20, seconds || 2);
+}
