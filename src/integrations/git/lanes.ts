@@ -2,8 +2,8 @@
 // scratch worktree where a lane is merged and re-verified, and the compare-and-swap move of the
 // integration branch. Nothing here touches the person's checkout except `advance`, through git's own
 // fast-forward, which refuses rather than overwrite a change of theirs.
-import { appendFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
+import { appendFileSync, existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 import type { AdvanceResult, IntegrateResult, LaneGit, LanePorts, MergeMode } from '../../core/flow/ports.ts';
 import { identityOverrides } from './identity.ts';
 import { createRepoState } from './repo-state.ts';
@@ -11,6 +11,18 @@ import { GitError, isGitExit, type RunGitOptions, runGitText } from './run-git.t
 import { parseWorktreeList } from './worktree.ts';
 
 const LANE_GIT_TIMEOUT_MS = 120_000;
+
+/** The HEAD file of the checkout at `dir` (its `.git` folder, or the folder a worktree's `.git` file names). */
+function headFile(dir: string): string | null {
+  const dotGit = join(dir, '.git');
+  try {
+    if (statSync(dotGit).isDirectory()) return join(dotGit, 'HEAD');
+    const line = readFileSync(dotGit, 'utf8').trim();
+    return line.startsWith('gitdir: ') ? resolve(dir, line.slice('gitdir: '.length), 'HEAD') : null;
+  } catch {
+    return null;
+  }
+}
 
 /** `unsetEnv`: car's secrets, kept from git and the hooks it runs (a merge commit runs the repo's hooks). */
 export function createLaneGit(unsetEnv: readonly string[] = []): LaneGit {
@@ -56,6 +68,17 @@ export function createLaneGit(unsetEnv: readonly string[] = []): LaneGit {
 
   return {
     async currentBranch(dir) {
+      // HEAD is a small file: read it (the loop asks often) and ask git only when it is not plain
+      const head = headFile(dir);
+      if (head) {
+        try {
+          const text = readFileSync(head, 'utf8').trim();
+          if (text.startsWith('ref: refs/heads/')) return text.slice('ref: refs/heads/'.length);
+          if (/^[0-9a-f]{40,64}$/.test(text)) return null; // detached
+        } catch {
+          // fall through to git
+        }
+      }
       try {
         return (await git(dir, ['symbolic-ref', '--short', '-q', 'HEAD'], true)) || null;
       } catch (err) {
