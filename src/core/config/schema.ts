@@ -159,6 +159,8 @@ const ticketFlow = mapping({
   lanes: positiveInt().max(32, { error: 'must be at most 32' }).default(1),
   integration_branch: str().min(1, { error: 'must not be empty' }).nullable().default(null),
   merge_mode: z.enum(['merge', 'rebase'], { error: 'must be one of: merge, rebase' }).default('merge'),
+  /** Shell commands run in each worktree lanes make before it is used (CAR_REPO_ROOT names the repo). */
+  lane_setup: z.array(str(), { error: 'must be a list of commands' }).default([]),
 }).prefault({});
 
 const timeout = () => positiveNumber('must be a positive number of seconds or null').nullable();

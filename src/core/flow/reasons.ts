@@ -78,6 +78,12 @@ export const REASONS = {
     resumeResets: null,
     next: 'commit or stash your own changes in the repo (they overlap the merged work), then car flow resume',
   },
+  lane_setup_failed: {
+    status: 'paused',
+    blocking: false,
+    resumeResets: null,
+    next: 'fix ticket_flow.lane_setup (the failing command and its output are in the reason), then car flow resume',
+  },
   tickets_uncommitted: {
     status: 'paused',
     blocking: false,

@@ -56,6 +56,8 @@ export interface FlowSettings {
   /** The branch lanes merge into; null: the one checked out when the run starts. */
   integrationBranch: string | null;
   mergeMode: MergeMode;
+  /** Commands run in each worktree lanes make (`ticket_flow.lane_setup`). */
+  laneSetup: string[];
 }
 
 export const DEFAULT_MAX_TOTAL_TURNS = 50;
@@ -89,6 +91,7 @@ export function flowSettings(config: CarConfig, overrides: Partial<FlowSettings>
     lanes: tf.lanes,
     integrationBranch: tf.integration_branch,
     mergeMode: tf.merge_mode,
+    laneSetup: [...tf.lane_setup],
     ...overrides,
   };
 }

@@ -10,6 +10,7 @@ import { reasonInfo } from '../reasons.ts';
 import { runPaths } from '../run-paths.ts';
 import { LANE_BRANCH_PREFIX, LANES_DIR, MERGE_TREE } from './lane-state.ts';
 import type { LaneScheduler } from './scheduler.ts';
+import { LaneSetupError, setupWorktree } from './setup.ts';
 
 export async function recoverLanes(s: LaneScheduler): Promise<void> {
   const { deps, lanes } = s;
@@ -44,7 +45,13 @@ export async function recoverLanes(s: LaneScheduler): Promise<void> {
       ]);
     }
     if (!known.has(dir)) {
-      await s.makeWorktree(lane, laneTip ?? lane.base);
+      try {
+        await s.makeWorktree(lane, laneTip ?? lane.base);
+      } catch (err) {
+        if (!(err instanceof LaneSetupError)) throw err;
+        s.setupFailed(lane, err);
+        continue;
+      }
       s.persist([
         {
           type: 'lane_recovered',
@@ -56,7 +63,18 @@ export async function recoverLanes(s: LaneScheduler): Promise<void> {
         { type: 'git_index_lock_removed', data: { reason: `lane ${lane.slot}: car was killed mid-way` } },
       ]);
     }
-    if (lane.phase === 'waiting' && resumable(s, lane.runId)) lane.phase = 'working';
+    if (lane.phase === 'waiting' && resumable(s, lane.runId)) {
+      if (s.deps.store.getRun(lane.runId)?.reasonCode === 'lane_setup_failed') {
+        try {
+          await setupWorktree(s.deps, dir);
+        } catch (err) {
+          if (!(err instanceof LaneSetupError)) throw err;
+          s.setupFailed(lane, err);
+          continue;
+        }
+      }
+      lane.phase = 'working';
+    }
   }
   const scratch = join(root, MERGE_TREE);
   if (known.has(scratch)) await repoAt(scratch).removeStaleIndexLock();

@@ -15,13 +15,14 @@ import { runPaths } from '../run-paths.ts';
 import { loadState, type MergeFeedback, newTicketProgress, newVerifyProgress } from '../state.ts';
 import { runVerifyGate } from '../verify-gate.ts';
 import { type LaneRecord, type LanesState, MERGE_TREE } from './lane-state.ts';
+import { LaneSetupError, setupWorktree } from './setup.ts';
 
 export type MergeResult =
   | { kind: 'merged'; sha: string }
   /** Sent back to its lane (which runs again), or to a person after too many attempts. */
   | { kind: 'sent_back'; feedback: MergeFeedback; toPerson: boolean }
   /** The integration branch cannot move now: someone moved it, or the person's changes are in the way. */
-  | { kind: 'blocked'; reason: 'moved' | 'local_changes'; detail: string };
+  | { kind: 'blocked'; reason: 'moved' | 'local_changes' | 'setup_failed'; detail: string };
 
 export interface MergeHost {
   readonly deps: FlowDeps & { lanePorts: LanePorts };
@@ -29,6 +30,8 @@ export interface MergeHost {
   readonly lanes: LanesState;
   /** Writes the driving run's state and events in one transaction. */
   persist(events?: Parameters<RunContext['events']>[0]): void;
+  /** `ticket_flow.lane_setup` ran in the scratch worktree (once per worker). */
+  scratchSetUp: boolean;
 }
 
 export async function mergeLane(host: MergeHost, lane: LaneRecord): Promise<MergeResult> {
@@ -42,11 +45,27 @@ export async function mergeLane(host: MergeHost, lane: LaneRecord): Promise<Merg
   if (!existsSync(join(scratch, '.git')) || !(await git.worktrees(root)).some((w) => w.path === scratch)) {
     rmSync(scratch, { recursive: true, force: true });
     await git.addDetachedWorktree(root, scratch, onto);
+    host.scratchSetUp = false;
   }
   lane.phase = 'merging';
   host.persist([{ type: 'merge_started', data: { lane: lane.slot, ticket: lane.ticket, onto } }]);
   const message = `car: merge ${lane.ticket.split('/').pop()?.replace(/\.md$/i, '')} (lane ${lane.slot})`;
   const merged = await git.integrate(scratch, onto, lane.branch, deps.settings.mergeMode, message);
+  if (!host.scratchSetUp) {
+    // after the merge is checked out, so what the setup makes fits the tree the commands run on
+    try {
+      await setupWorktree(deps, scratch);
+    } catch (err) {
+      if (!(err instanceof LaneSetupError)) throw err;
+      lane.phase = 'queued';
+      return {
+        kind: 'blocked',
+        reason: 'setup_failed',
+        detail: `${err.message}\n${err.output.slice(-2000)}`,
+      };
+    }
+    host.scratchSetUp = true;
+  }
   if (!merged.ok) {
     return sendBack(host, lane, {
       kind: 'conflict',

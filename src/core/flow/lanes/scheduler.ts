@@ -30,6 +30,7 @@ import {
   readLanesState,
 } from './lane-state.ts';
 import { MergeAborted, mergeLane } from './merge.ts';
+import { LaneSetupError, setupWorktree } from './setup.ts';
 
 export type LaneDeps = FlowDeps & { lanePorts: LanePorts };
 
@@ -51,6 +52,9 @@ class LaneScheduler {
   readonly #running = new Map<number, Promise<LaneEnd>>();
   readonly #cache: TicketCache = new Map();
   #queueOrder = 0;
+  scratchSetUp = false;
+  /** What the blocked merge waits for: the person's changes, or a failing lane_setup in the scratch tree. */
+  #blockedKind: 'local_changes' | 'setup_failed' = 'local_changes';
   /** The merge in flight (one at a time). */
   #merging: Promise<null> | null = null;
   /** Why the last merge could not move the integration branch (the person's changes), until one can. */
@@ -174,6 +178,7 @@ class LaneScheduler {
         // the person's own changes are in the way: told once, retried now and then, paused when idle
         lane.blocked = result.detail;
         this.#blocked = result.detail;
+        this.#blockedKind = result.reason;
         this.#retryMergeAt = Date.now() + BLOCKED_MERGE_RETRY_MS;
         const told = `${result.reason}:${result.detail}`;
         this.persist(
@@ -207,6 +212,14 @@ class LaneScheduler {
   #idleOutcome(tickets: readonly Ticket[], waiting: number, blocked: string | null): FlowOutcome | null {
     const open = this.lanes.lanes;
     if (open.some((l) => l.phase === 'queued' || l.phase === 'merging' || l.phase === 'advancing')) {
+      if (this.#blockedKind === 'setup_failed') {
+        return {
+          status: 'paused',
+          reasonCode: 'lane_setup_failed',
+          reason: `The merge queue's worktree could not be set up: ${blocked ?? ''}`,
+          details: { lanes: this.#lanesDetail() },
+        };
+      }
       return {
         status: 'paused',
         reasonCode: 'merge_blocked',
@@ -299,7 +312,13 @@ class LaneScheduler {
     };
     this.lanes.lanes.push(lane);
     this.persist();
-    await this.makeWorktree(lane);
+    try {
+      await this.makeWorktree(lane);
+    } catch (err) {
+      if (!(err instanceof LaneSetupError)) throw err;
+      this.setupFailed(lane, err);
+      return;
+    }
     this.persist([
       {
         type: 'lane_started',
@@ -331,6 +350,19 @@ class LaneScheduler {
       mkdirSync(join(dir, STATE_DIR), { recursive: true });
       symlinkSync(runs, link, 'dir');
     }
+    await setupWorktree(this.deps, dir);
+  }
+
+  /** A lane whose worktree could not be set up waits, its run paused saying which command failed. */
+  setupFailed(lane: LaneRecord, err: LaneSetupError): void {
+    lane.phase = 'waiting';
+    this.deps.store.updateRun(lane.runId, {
+      status: 'paused',
+      reasonCode: 'lane_setup_failed',
+      reason: `${err.message}. Fix it, then car flow resume.`,
+      reasonDetails: { output: err.output.slice(-2000) },
+    });
+    this.persist();
   }
 
   launch(lane: LaneRecord): void {
