@@ -167,3 +167,31 @@ test("the outbox keeps each chat's order: nothing of a chat is due while an earl
     ['first', 'second', 'elsewhere'],
   );
 });
+
+test("watcher: a lane run's question reaches the chat, naming the lane and its ticket", async () => {
+  const repo = await makeCarRepo();
+  cleanups.push(() => repo.cleanup());
+  const store = openStore(repo.dir);
+  cleanups.push(() => store.close());
+  const chats = openChatStore(repoPaths(repo.dir).dbFile);
+  cleanups.push(() => chats.close());
+  chats.bind('telegram', '1', 'u', store.listRuns());
+  const parent = store.createRun({ state: { lanes: { integration: 'main', lanes: [], merged: [] } } });
+  const lane = store.createRun({
+    metadata: { parent_run_id: parent.id, lane: 2, ticket: '.codex-autorunner/tickets/TICKET-004-api.md' },
+  });
+  store.appendEvents(lane.id, [
+    { type: 'dispatch', data: { seq: 1, mode: 'pause', title: 'Which port?', body: 'Which port?' } },
+    { type: 'flow_paused', data: { reason_code: 'dispatch', reason: 'Which port?', dispatch_seq: 1 } },
+  ]);
+  const opts = {
+    repo: 'demo',
+    targets: [{ platform: 'telegram' as const, maxChars: 4096 }],
+    kinds: new Set(['paused', 'dispatch']),
+  };
+  assert.equal(collectNotices(store, chats, opts), 1);
+  const [row] = chats.list();
+  assert.match(row!.text, /^car needs you \(demo, lane 2: TICKET-004-api\): Which port\?/);
+  // the lane's buttons steer its run; FlowControl passes them to the run that drives the lanes
+  assert.ok(row!.buttons.every((b) => b.runId === lane.id));
+});
