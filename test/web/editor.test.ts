@@ -61,13 +61,19 @@ async function typeAtEnd(page: Page, box: Locator, text: string): Promise<void> 
   await page.keyboard.type(text);
 }
 
-/** Answers the next dialog with `accept`; resolves with it. */
+/** Answers the next dialog with `accept`; resolves with it, or fails when none comes within 10 s. */
 function nextDialog(page: Page, accept: boolean): Promise<Dialog> {
-  return new Promise((resolve) => {
-    page.once('dialog', (d) => {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      page.off('dialog', answer);
+      reject(new Error('the page asked nothing before leaving'));
+    }, 10_000);
+    const answer = (d: Dialog) => {
+      clearTimeout(timer);
       void (accept ? d.accept() : d.dismiss());
       resolve(d);
-    });
+    };
+    page.once('dialog', answer);
   });
 }
 
@@ -142,7 +148,7 @@ test('unsaved contextspace edits: switching documents asks first', { skip, timeo
   await area.waitFor();
   await typeAtEnd(page, area, '- Keep the button blue.');
   const dialog = nextDialog(page, false);
-  await page.getByRole('navigation', { name: 'documents' }).getByRole('link', { name: /Spec/ }).click();
+  await page.locator('a[href="/contextspace/spec"]').click();
   await dialog;
   assert.match(page.url(), /\/contextspace\/decisions$/);
   assert.match(await area.inputValue(), /Keep the button blue\.$/);
@@ -155,7 +161,7 @@ test('unsaved contextspace edits: switching documents asks first', { skip, timeo
     asked = true;
     void d.dismiss();
   });
-  await page.getByRole('navigation', { name: 'documents' }).getByRole('link', { name: /Spec/ }).click();
+  await page.locator('a[href="/contextspace/spec"]').click();
   await page.waitForURL(/\/contextspace\/spec$/);
   assert.equal(asked, false);
   await page.close();

@@ -66,9 +66,19 @@ const skip = suite.skip;
 const browser = () => suite.browser();
 const server = () => suite.server();
 
-async function open(path: string, size = DESKTOP): Promise<Page> {
+// The browser globals used inside init scripts (the root tsconfig has no DOM lib, on purpose).
+declare const localStorage: { setItem(k: string, v: string): void; removeItem(k: string): void };
+
+/** A page signed in (the token in localStorage before the app starts), of the given size. */
+async function signedIn(size = DESKTOP): Promise<Page> {
   const page = await browser().context.newPage();
+  await page.addInitScript((token) => localStorage.setItem('car.token', token), TOKEN);
   await page.setViewportSize(size);
+  return page;
+}
+
+async function open(path: string, size = DESKTOP): Promise<Page> {
+  const page = await signedIn(size);
   await page.goto(`${server().url}${path}`);
   return page;
 }
@@ -88,8 +98,12 @@ test('the token page: no Start or token noise before it; a wrong token is said s
   skip,
   timeout: 60_000,
 }, async () => {
-  const page = await open('/');
-  const form = page.getByRole('form', { name: 'sign in' });
+  const page = await browser().context.newPage();
+  await page.setViewportSize(DESKTOP);
+  await page.goto(server().url);
+  await page.evaluate(() => localStorage.removeItem('car.token'));
+  await page.reload();
+  const form = page.locator('form.token');
   await form.getByLabel('token').waitFor();
   await page.waitForTimeout(500); // the polls that found the 401 have answered
   const header = page.locator('header');
@@ -148,8 +162,7 @@ test('one time convention: local time with its zone in log rows, event detail, t
   skip,
   timeout: 60_000,
 }, async () => {
-  const page = await browser().context.newPage();
-  await page.setViewportSize(DESKTOP);
+  const page = await signedIn();
   const cdp = await page.context().newCDPSession(page);
   await cdp.send('Emulation.setTimezoneOverride', { timezoneId: ZONE });
   await page.goto(`${server().url}/runs/${runId}`);
@@ -316,7 +329,7 @@ test('board: a filter with no match says so; the agent, issue count and name are
 
 test('page titles name the page and the repo; the favicon is served', { skip, timeout: 60_000 }, async () => {
   const missing: string[] = [];
-  const page = await browser().context.newPage();
+  const page = await signedIn();
   page.on('response', (r) => {
     if (r.status() === 404) missing.push(r.url());
   });
