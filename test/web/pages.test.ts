@@ -101,10 +101,15 @@ test('the token page: no Start or token noise before it; a wrong token is said s
   const page = await browser().context.newPage();
   await page.setViewportSize(DESKTOP);
   await page.goto(server().url);
-  await page.evaluate(() => localStorage.removeItem('car.token'));
+  // a token kept from an earlier server is refused: the page says so
+  await page.evaluate(() => localStorage.setItem('car.token', 'from-an-old-server'));
   await page.reload();
   const form = page.locator('form.token');
+  await form.getByRole('status').getByText('The token kept in this browser was refused').waitFor();
+  await page.evaluate(() => localStorage.removeItem('car.token'));
+  await page.reload();
   await form.getByLabel('token').waitFor();
+  assert.equal(await form.getByRole('status').count(), 0, 'no token kept, nothing refused');
   await page.waitForTimeout(500); // the polls that found the 401 have answered
   const header = page.locator('header');
   assert.equal(await header.getByRole('button').count(), 0, 'no Start (or any) button before signing in');
