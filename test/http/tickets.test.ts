@@ -234,6 +234,29 @@ describe('writing tickets', () => {
     assert.equal((await json<TicketOut>(forced)).state, 'invalid');
   });
 
+  test('POST :name/lint checks text as that ticket without writing it; an unclosed quote is on its own line', async () => {
+    const r = repo();
+    const path = r.ticket('TICKET-001.md', ORIGINAL);
+    const lint = async (name: string, content: string) =>
+      r.call('POST', `/api/tickets/${name}/lint`, { body: { content } });
+    const clean = await json<{ ok: boolean; issues: unknown[] }>(await lint('TICKET-001.md', ORIGINAL));
+    assert.deepEqual([clean.ok, clean.issues], [true, []]);
+    // line 6 holds `title: "Quoted title` (unclosed); the parser gives up at the end, the closing fence
+    const bad = ORIGINAL.replace('"Quoted title"', '"Quoted title');
+    const out = await json<{ ok: boolean; errors: number; issues: { line: number; code: string }[] }>(
+      await lint('TICKET-001.md', bad),
+    );
+    assert.equal(out.ok, false);
+    assert.deepEqual(
+      out.issues.map((i) => [i.code, i.line]),
+      [['yaml-invalid', 6]],
+    );
+    assert.equal(readFileSync(path, 'utf8'), ORIGINAL, 'nothing written');
+    // a ticket not yet on disk lints too; a name that is no ticket's is refused
+    assert.equal((await lint('TICKET-900-new.md', ORIGINAL)).status, 200);
+    assert.equal((await lint('notes.md', ORIGINAL)).status, 400);
+  });
+
   test('PATCH sets fields keeping every other byte', async () => {
     const r = repo();
     const path = r.ticket('TICKET-001.md', ORIGINAL);

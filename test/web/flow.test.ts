@@ -113,7 +113,7 @@ test('token prompt, then create and edit a ticket (a conflicting disk edit is re
   await page.getByText('Saved.').waitFor();
   assert.match(readFileSync(file, 'utf8'), /Edited in the browser\./);
 
-  // someone edits the file on disk; the browser's next save gets 409 and offers a reload
+  // someone edits the file on disk; the browser's next save gets 409 and offers to load the disk's text
   writeFileSync(file, readFileSync(file, 'utf8').replace('Edited in the browser.', 'Edited on disk.'));
   await editor.fill(`${await editor.inputValue()}More from the browser.\n`);
   await page.getByRole('button', { name: 'Save', exact: true }).click();
@@ -121,7 +121,7 @@ test('token prompt, then create and edit a ticket (a conflicting disk edit is re
   assert.match(readFileSync(file, 'utf8'), /Edited on disk\./);
   assert.doesNotMatch(readFileSync(file, 'utf8'), /More from the browser/);
   await page.screenshot({ path: shot('editor-conflict.png') });
-  await page.getByRole('button', { name: 'Reload' }).click();
+  await page.getByRole('button', { name: "Discard mine, load the disk's" }).click();
   await untilValue(editor, 'Edited on disk.');
   await page.close();
 });

@@ -1,11 +1,12 @@
 // Serving the built UI (in-process, no browser): long cache for hashed assets, index.html for the app's
 // routes but never for /api or missing files, the Host check first, and no token needed for the files.
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { makeApiRepo } from '../http/helpers.ts';
+import { ROOT } from './browser.ts';
 
 const web = mkdtempSync(join(tmpdir(), 'car-web-'));
 mkdirSync(join(web, 'assets'));
@@ -35,7 +36,16 @@ test('hashed assets are cached for a year; a missing asset or file is 404, not t
   assert.equal(asset.headers.get('cache-control'), 'public, max-age=31536000, immutable');
   assert.match(asset.headers.get('content-type') ?? '', /javascript/);
   assert.equal((await api.call('GET', '/assets/index-gone.js')).status, 404);
-  assert.equal((await api.call('GET', '/favicon.ico')).status, 404);
+  assert.equal((await api.call('GET', '/robots.txt')).status, 404);
+});
+
+test('the icon is served from the build (dist/web/favicon.ico, copied from the web app public/ folder)', async () => {
+  writeFileSync(join(web, 'favicon.ico'), Buffer.from([0, 0, 1, 0, 1, 0]));
+  const icon = await api.call('GET', '/favicon.ico');
+  assert.equal(icon.status, 200);
+  assert.match(icon.headers.get('content-type') ?? '', /^image\//);
+  assert.match(icon.headers.get('content-security-policy') ?? '', /img-src 'self'/);
+  assert.ok(existsSync(join(ROOT, 'src/surfaces/web/public/favicon.ico')), 'the app ships one');
 });
 
 test('/api never falls back to the app, and still needs the token', async () => {

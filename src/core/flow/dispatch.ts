@@ -89,7 +89,7 @@ export function readFrontmatterYaml(yaml: string): {
   if (tooBig) return { ...none, problem: { message: tooBig.message, line: 1, code: tooBig.code } };
   const { doc, limit, text } = parseBoundedYamlValues(pyJoinLines(yaml));
   if (limit) return { ...none, problem: limit };
-  const problems = documentProblems(doc);
+  const problems = documentProblems(doc, text);
   const { value, errors } =
     problems.length > 0 ? { value: null, errors: problems } : documentValue(doc, text);
   if (errors[0]) return { ...none, problem: errors[0] };

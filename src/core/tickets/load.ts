@@ -207,7 +207,7 @@ export function loadFull(yaml: string, firstLine: number): LoadedYaml {
     const problem = { message: limit.message, line: firstLine - 1 + limit.line };
     return { value: null, root: null, problem: limit.code ? { ...problem, code: limit.code } : problem };
   }
-  const problems = documentProblems(doc);
+  const problems = documentProblems(doc, text);
   const { value, errors } =
     problems.length > 0 ? { value: null, errors: problems } : documentValue(doc, text);
   const problem = errors[0];

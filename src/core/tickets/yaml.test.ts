@@ -245,8 +245,17 @@ describe('parseYaml', () => {
     const { value, errors } = parseYaml('a: 1\nb: [1, 2\n');
     assert.equal(value, null);
     assert.equal(errors.length > 0, true);
-    assert.equal(errors[0]!.line, 3);
+    // where the bracket opens, not where the parser gave up (the line after)
+    assert.equal(errors[0]!.line, 2);
+    assert.equal(errors[0]!.col, 4);
     assert.doesNotMatch(errors[0]!.message, /at line/);
+  });
+
+  test('an unclosed quote is reported on the line it opens', () => {
+    const { errors } = parseYaml('a: 1\nb: "two\nc: 3\n');
+    assert.match(errors[0]!.message, /Missing closing "quote/);
+    assert.deepEqual([errors[0]!.line, errors[0]!.col], [2, 4]);
+    assert.equal(parseYaml("a: 1\nb: [x, {y: 'z\n").errors[0]!.line, 2);
   });
 
   test('unknown explicit tags are errors, as in safe_load', () => {

@@ -2,6 +2,7 @@
 // ticket frontmatter. The `yaml` package does the parsing; only plain-scalar resolution is replaced.
 import {
   type CollectionTag,
+  CST,
   type Document,
   type DocumentOptions,
   isAlias,
@@ -12,6 +13,7 @@ import {
   LineCounter,
   type Pair,
   type ParseOptions,
+  Parser,
   parseDocument,
   Scalar,
   type ScalarTag,
@@ -278,13 +280,42 @@ export function parseBoundedYamlValues(source: string): (
  * Errors of a parsed document, with 1-based positions in its text. Unresolvable explicit tags are
  * warnings in `yaml` but errors in PyYAML's safe_load.
  */
-export function documentProblems(doc: Document.Parsed): YamlProblem[] {
+export function documentProblems(doc: Document.Parsed, text?: string): YamlProblem[] {
   const problems = [...doc.errors, ...doc.warnings.filter((w) => w.code === 'TAG_RESOLVE_FAILED')];
-  return problems.map((e) => ({
-    message: (e.message.split('\n')[0] ?? e.message).replace(/ at line \d+, column \d+:?$/, ''),
-    line: e.linePos?.[0].line ?? 1,
-    col: e.linePos?.[0].col ?? 1,
-  }));
+  return problems.map((e) => {
+    const message = (e.message.split('\n')[0] ?? e.message).replace(/ at line \d+, column \d+:?$/, '');
+    const start = text === undefined ? null : unclosedStart(text, e);
+    if (start !== null) return { message, ...lineAndColumn(text!, start) };
+    return { message, line: e.linePos?.[0].line ?? 1, col: e.linePos?.[0].col ?? 1 };
+  });
+}
+
+const QUOTED = new Set(['double-quoted-scalar', 'single-quoted-scalar']);
+
+/**
+ * Where the construct an unclosed-quote or unclosed-flow error is about starts. The `yaml` package
+ * reports these where it gave up (the end of the text, or the next key's line: one line late, often
+ * the closing fence); the line of the opening quote or bracket is the one to fix. Null for other errors.
+ */
+function unclosedStart(text: string, e: YAMLParseError): number | null {
+  const kinds = /^Missing closing ['"]quote/.test(e.message)
+    ? QUOTED
+    : /^Flow (?:sequence|map) in block collection/.test(e.message)
+      ? new Set(['flow-collection'])
+      : null;
+  if (kinds === null) return null;
+  const at = e.pos[0];
+  let best: number | null = null;
+  for (const token of new Parser().parse(text)) {
+    if (token.type !== 'document') continue;
+    CST.visit(token, (item) => {
+      for (const t of [item.key, item.value]) {
+        if (!t || !kinds.has(t.type) || t.offset >= at) continue;
+        if (t.offset + CST.stringify(t).length >= at && (best === null || t.offset > best)) best = t.offset;
+      }
+    });
+  }
+  return best;
 }
 
 /**
@@ -312,7 +343,7 @@ export function documentValue(doc: Document.Parsed, text: string): { value: unkn
 export function parseYaml(source: string): { value: unknown; errors: YamlProblem[] } {
   const { doc, limit, text } = parseBoundedYamlValues(source);
   if (limit) return { value: null, errors: [limit] };
-  const errors = documentProblems(doc);
+  const errors = documentProblems(doc, text);
   return errors.length > 0 ? { value: null, errors } : documentValue(doc, text);
 }
 

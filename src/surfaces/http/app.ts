@@ -5,6 +5,7 @@
 //   GET  /api/health                      GET  /api/repo
 //   GET  /api/tickets?offset&limit        GET  /api/tickets/lint         GET /api/tickets/:name
 //   POST /api/tickets                     PUT  /api/tickets/:name[?force=1]   PATCH /api/tickets/:name
+//   POST /api/tickets/:name/lint (text checked as that ticket's content, nothing written)
 //   GET  /api/contextspace                GET|PUT /api/contextspace/:kind
 //   GET  /api/flow/status[?run]           POST /api/flow/start|resume|pause|stop|reply
 //   GET  /api/runs?offset&limit&status    GET  /api/runs/:id             GET /api/runs/:id/events?after&limit&types

@@ -85,6 +85,7 @@ const CreateBody = z.strictObject({
 });
 
 const PutBody = z.strictObject({ content: z.string(), base_hash: hashSchema.optional() });
+const LintBody = z.strictObject({ content: z.string() });
 
 const scalar = z.union([z.string(), z.number(), z.boolean(), z.null()]);
 const PatchBody = z.strictObject({
@@ -216,6 +217,17 @@ export function ticketRoutes(ctx: ApiContext): Hono {
     const { ticket } = read(c.req.param('name'));
     const evidence = collectEvidence(ctx.control().store, ctx.paths.root, ticket.ticketId);
     return c.json({ ticket: ticket.relPath, ticket_id: ticket.ticketId, evidence });
+  });
+
+  // Lints text as the ticket's content without writing it (the editor's findings while typing): the
+  // issues a PUT of that text would be checked against. The file need not exist.
+  app.post('/:name/lint', async (c) => {
+    const name = checkTicketName(c.req.param('name'));
+    const body = await readJson(c, LintBody);
+    const path = join(ctx.paths.ticketsDir, name);
+    const ticket = parseTicket(body.content, { path, relPath: relOf(name), agents: agents() });
+    const errors = ticket.issues.filter((i) => i.severity === 'error').length;
+    return c.json({ ok: errors === 0, errors, issues: ticket.issues });
   });
 
   app.put('/:name', async (c) => {

@@ -51,7 +51,7 @@ export function webRoutes(root: string): Hono {
   });
   app.use('*', (c, next) => (isApi(c.req.path) ? next() : serveStatic({ root })(c, next)));
   app.get('*', (c, next) => {
-    // A missing asset or top-level file (/favicon.ico) is a 404, not the app; page routes such as
+    // A missing asset or top-level file (/robots.txt) is a 404, not the app; page routes such as
     // /tickets/TICKET-010.md get index.html.
     const path = c.req.path;
     if (isApi(path) || path.startsWith('/assets/') || /^\/[^/]+\.[a-z0-9]+$/i.test(path)) {

@@ -1,5 +1,5 @@
 // The repo's flow status, shared by the header and the views; polled while the page is visible.
-import { api, errorText, post } from './api.svelte.ts';
+import { ApiError, api, errorText, post } from './api.svelte.ts';
 import type { FlowStatus } from './types.ts';
 
 export const flow = $state({ status: null as FlowStatus | null, error: '', busy: false });
@@ -9,7 +9,8 @@ export async function refreshFlow(): Promise<void> {
     flow.status = await api<FlowStatus>('/api/flow/status');
     flow.error = '';
   } catch (err) {
-    flow.error = errorText(err);
+    // a 401 is the token form's to say, not the header's
+    if (!(err instanceof ApiError && err.status === 401)) flow.error = errorText(err);
   }
 }
 

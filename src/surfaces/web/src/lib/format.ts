@@ -36,14 +36,39 @@ export function eventText(e: RunEvent): string {
   }
 }
 
-export function time(iso: string | null | undefined): string {
-  if (!iso) return '';
+// Times: one convention everywhere, for every time of the same event: the browser's local time, with
+// its zone named. Full times read `2026-05-03 14:05:09 GMT+2`; dense rows (the event log) show the
+// time of day `14:05:09` and name the zone once, above them (zoneName).
+
+const pad = (n: number) => String(n).padStart(2, '0');
+
+function parse(iso: string | null | undefined): Date | null {
+  if (!iso) return null;
   const d = new Date(iso);
-  return Number.isNaN(d.getTime()) ? iso : d.toLocaleString();
+  return Number.isNaN(d.getTime()) ? null : d;
 }
 
-export function clock(iso: string): string {
-  return iso.length >= 19 ? iso.slice(11, 19) : iso;
+/** The browser's time zone at `d` as times show it: `GMT+2`, `GMT+5:30`, `UTC`, `PST`. */
+export function zoneName(d: Date = new Date()): string {
+  const part = new Intl.DateTimeFormat('en-US', { timeZoneName: 'short' })
+    .formatToParts(d)
+    .find((p) => p.type === 'timeZoneName');
+  return part?.value ?? 'local time';
+}
+
+/** Local time of day, `14:05:09`; the zone is zoneName(). */
+export function clock(iso: string | null | undefined): string {
+  const d = parse(iso);
+  if (!d) return iso ?? '';
+  return `${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`;
+}
+
+/** Local date and time with the zone, `2026-05-03 14:05:09 GMT+2`. */
+export function time(iso: string | null | undefined): string {
+  const d = parse(iso);
+  if (!d) return iso ?? '';
+  const date = `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}`;
+  return `${date} ${clock(iso)} ${zoneName(d)}`;
 }
 
 export function compact(n: number): string {
