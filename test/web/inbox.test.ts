@@ -227,6 +227,8 @@ test("the run view shows a reply's text, not its size", { skip, timeout: 120_000
   assert.match((await row.locator('.text').textContent()) ?? '', /^SQLite/);
   assert.doesNotMatch((await row.textContent()) ?? '', /bytes/);
   await page.getByTestId('event-filter').selectOption('');
+  await page.getByRole('button', { name: 'Top', exact: true }).click();
+  await page.getByTestId('event-log').getByText('reply_written').waitFor();
   await page.screenshot({ path: shot('run-reply-text.png') });
   await page.close();
 });
