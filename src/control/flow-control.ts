@@ -255,21 +255,21 @@ export class FlowControl {
    */
   async launchResume(runId: string | undefined, opts: ResumeOptions = {}): Promise<Launched> {
     const run = this.runOrLatest(runId);
-    await this.#pausedWorkerGone(run);
+    // no await unless there is a worker to wait for: another holder is refused at once, by `resume`
+    if (this.#pausedWorkerHolds(run)) await this.#pausedWorkerGone(run);
     const resumed = await this.resume(run.id, opts);
     return this.#launch(resumed.id, 'resumed');
+  }
+
+  /** The paused run's own worker still holds the repo lock (it lets go a moment after pausing). */
+  #pausedWorkerHolds(run: Run): boolean {
+    return run.status === 'paused' && liveLock(this.paths)?.holder?.purpose === workerPurpose(run.id);
   }
 
   /** Waits (a bounded time) for a paused run's own worker to let go of the repo lock. */
   async #pausedWorkerGone(run: Run): Promise<void> {
     const deadline = Date.now() + PAUSED_WORKER_WAIT_MS;
-    while (
-      run.status === 'paused' &&
-      liveLock(this.paths)?.holder?.purpose === workerPurpose(run.id) &&
-      Date.now() < deadline
-    ) {
-      await abortableSleep(100);
-    }
+    while (this.#pausedWorkerHolds(run) && Date.now() < deadline) await abortableSleep(100);
   }
 
   /**
@@ -296,7 +296,7 @@ export class FlowControl {
       throw new FlowControlError('wrong_state', `run ${run.id} does not wait for a user ticket (${why})`);
     }
     const path = progress.path;
-    await this.#pausedWorkerGone(run);
+    if (this.#pausedWorkerHolds(run)) await this.#pausedWorkerGone(run);
     let lock: ReturnType<typeof acquireLock>;
     try {
       lock = acquireLock(this.paths.lockFile, { purpose: 'car flow: user ticket done' });
