@@ -110,6 +110,7 @@ describe('POST /api/flow/finish-user-ticket', () => {
     assert.equal((await json<{ commit: string | null }>(res)).commit, null);
     const run = await runUntil(r, started.run_id, (x) => x.status === 'paused');
     assert.equal(run.reason_code, 'commit_barrier');
+    assert.equal(run.reason_details?.agent, 'user', "the person's ticket");
     const status = ((run.reason_details?.status ?? []) as string[]).map((l) => l.slice(3)).sort();
     assert.deepEqual(status, ['.codex-autorunner/tickets/TICKET-001-keys.md', 'notes.txt']);
     assert.equal(r.repo.git(['rev-parse', 'HEAD']).trim(), head, 'nothing committed');

@@ -417,6 +417,58 @@ test("new ticket: the repo's default agent is chosen and agents not installed ar
   await page.close();
 });
 
+test('a user ticket marked done in the editor, then resumed: the commit pause offers to commit the ticket', {
+  skip,
+  timeout: 120_000,
+}, async () => {
+  const page = await browser().context.newPage();
+  await page.setViewportSize(DESKTOP);
+  await allDone(page);
+  const name = 'TICKET-090-sign.md';
+  writeFileSync(
+    join(repoPaths(root).ticketsDir, name),
+    renderNewTicket(
+      { ticket_id: newTicketId(), agent: 'user', done: false, title: 'Sign the release' },
+      'Sign it.\n',
+    ),
+  );
+  execFileSync('git', ['add', '-A'], { cwd: root });
+  execFileSync('git', ['commit', '-qm', 'sign ticket'], { cwd: root });
+  await api(page, '/api/flow/start', {});
+  await until(page, 'the user ticket', (r) => r.status === 'paused' && r.reason_code === 'user_ticket');
+
+  // done in the editor, then resumed (as car flow resume would): the ticket's edit is uncommitted
+  await page.goto(`${server().url}/tickets/${name}`);
+  const editor = page.getByLabel('ticket markdown');
+  for (const deadline = Date.now() + 10_000; !(await editor.inputValue()).includes('done: false'); ) {
+    if (Date.now() > deadline) assert.fail('the editor never loaded');
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  await editor.fill((await editor.inputValue()).replace('done: false', 'done: true'));
+  await page.getByRole('button', { name: 'Save', exact: true }).click();
+  await page.getByText('Saved.').waitFor();
+  await api(page, '/api/flow/resume', {});
+  const run = await until(
+    page,
+    'the commit pause',
+    (r) => r.status === 'paused' && r.reason_code === 'commit_barrier',
+  );
+
+  await page.goto(`${server().url}/inbox`);
+  const card = page.locator(`article.item[data-run="${run.run_id}"]`);
+  await card.getByRole('heading', { name: 'Work waits to be committed' }).waitFor();
+  assert.match((await card.getByTestId('uncommitted').textContent()) ?? '', /TICKET-090-sign\.md/);
+  await page.screenshot({ path: shot('inbox-commit-ticket.png') });
+  await card.getByRole('button', { name: 'Commit the ticket and resume' }).click();
+  await page.waitForURL(/\/runs\/[^/]+$/);
+  await page.getByTestId('run-status').getByText('completed').waitFor({ timeout: 60_000 });
+  assert.match(
+    execFileSync('git', ['log', '-1', '--format=%s'], { cwd: root, encoding: 'utf8' }),
+    /TICKET-090-sign\.md: done/,
+  );
+  await page.close();
+});
+
 test('no page errors or CSP violations in the browser', { skip }, () => {
   assert.deepEqual(browser().errors, []);
 });
