@@ -26,6 +26,7 @@ import { abortableSleep } from '../core/sleep.ts';
 import { openRunStore, type RunStore } from '../core/store/run-store.ts';
 import type { JsonObject, Run } from '../core/store/types.ts';
 import {
+  editTicketField,
   type InvalidTicketFile,
   invalidTicketFiles,
   loadTicketQueue,
@@ -43,6 +44,9 @@ export class FlowControlError extends Error {
     this.code = code;
   }
 }
+
+/** How much of a reply its `reply_written` event keeps. */
+const REPLY_TEXT_CHARS = 4000;
 
 const ACTIVE: ReadonlySet<Run['status']> = new Set(['pending', 'running', 'stopping']);
 
@@ -266,16 +270,80 @@ export class FlowControl {
    */
   async launchResume(runId: string | undefined, opts: ResumeOptions = {}): Promise<Launched> {
     const run = this.steerable(runId);
-    const deadline = Date.now() + PAUSED_WORKER_WAIT_MS;
-    while (
-      run.status === 'paused' &&
-      liveLock(this.paths)?.holder?.purpose === workerPurpose(run.id) &&
-      Date.now() < deadline
-    ) {
-      await abortableSleep(100);
-    }
+    // no await unless there is a worker to wait for: another holder is refused at once, by `resume`
+    if (this.#pausedWorkerHolds(run)) await this.#pausedWorkerGone(run);
     const resumed = await this.resume(run.id, opts);
     return this.#launch(resumed.id, 'resumed');
+  }
+
+  /** The paused run's own worker still holds the repo lock (it lets go a moment after pausing). */
+  #pausedWorkerHolds(run: Run): boolean {
+    return run.status === 'paused' && liveLock(this.paths)?.holder?.purpose === workerPurpose(run.id);
+  }
+
+  /** Waits (a bounded time) for a paused run's own worker to let go of the repo lock. */
+  async #pausedWorkerGone(run: Run): Promise<void> {
+    const deadline = Date.now() + PAUSED_WORKER_WAIT_MS;
+    while (this.#pausedWorkerHolds(run) && Date.now() < deadline) await abortableSleep(100);
+  }
+
+  /**
+   * A person did the user ticket (`agent: user`) the run paused on (`user_ticket`, or `commit_barrier`
+   * after it was marked done): marks it done as `car ticket done` does (`editTicketField`) and resumes
+   * the run in a worker from the launcher. When the run needs its work committed and the ticket file is
+   * the tree's only change, that change is committed first: it is the commit a person would make by hand
+   * for the edit car just made, and without it the run would pause again on `commit_barrier`. Any other
+   * uncommitted change is the person's to commit: it is left alone (the resumed run pauses on it, naming
+   * the files). Throws TicketEditError when the ticket cannot be edited.
+   */
+  async finishUserTicket(
+    runId: string | undefined,
+  ): Promise<Launched & { ticket: string; commit: string | null }> {
+    const run = this.runOrLatest(runId);
+    const settings = this.settings(run);
+    const progress = loadState(run.state, settings.maxTotalTurns).ticket;
+    if (
+      run.status !== 'paused' ||
+      (run.reasonCode !== 'user_ticket' && run.reasonCode !== 'commit_barrier') ||
+      progress?.agent !== 'user'
+    ) {
+      const why = run.status === 'paused' ? `paused on ${run.reasonCode}` : run.status;
+      throw new FlowControlError('wrong_state', `run ${run.id} does not wait for a user ticket (${why})`);
+    }
+    const path = progress.path;
+    if (this.#pausedWorkerHolds(run)) await this.#pausedWorkerGone(run);
+    let lock: ReturnType<typeof acquireLock>;
+    try {
+      lock = acquireLock(this.paths.lockFile, { purpose: 'car flow: user ticket done' });
+    } catch (err) {
+      const held = liveLock(this.paths);
+      if (held) throw busyError(held);
+      throw err;
+    }
+    let commit: string | null = null;
+    try {
+      const agents = knownAgentIds(this.config);
+      const queue = loadTicketQueue(this.paths.ticketsDir, { repoRoot: this.paths.root, agents });
+      const ticket = queue.tickets.find((t) => t.relPath === path);
+      if (!ticket) {
+        throw new FlowControlError('wrong_state', `the user ticket ${path} is gone; resume the run to go on`);
+      }
+      if (!ticket.isDone) editTicketField(ticket, agents, 'done', true);
+      if (settings.requireCommit) {
+        const changed = await this.#repo.statusLines(RUNTIME_PATHS);
+        if (changed.length === 1 && changed[0]!.slice(3) === path) {
+          commit = await this.#repo.commitAll(`${ticket.name}: done (a user ticket)`, RUNTIME_PATHS);
+        }
+      }
+      this.store.appendEvent(run.id, {
+        type: 'user_ticket_done',
+        data: { ticket: path, commit },
+      } satisfies FlowEvent);
+    } finally {
+      lock.release();
+    }
+    const launched = await this.launchResume(run.id);
+    return { ...launched, ticket: path, commit };
   }
 
   /**
@@ -478,7 +546,12 @@ export class FlowControl {
     await writeReply(paths, title ? { body, title } : { body });
     this.store.appendEvent(run.id, {
       type: 'reply_written',
-      data: { title: title ?? null, bytes: Buffer.byteLength(body) },
+      data: {
+        title: title ?? null,
+        bytes: Buffer.byteLength(body),
+        // what the run view and notices show; the whole reply is in USER_REPLY.md (then reply_history)
+        text: body.length > REPLY_TEXT_CHARS ? `${body.slice(0, REPLY_TEXT_CHARS)}…` : body,
+      },
     } satisfies FlowEvent);
     return { run, file: paths.rel.replyFile };
   }

@@ -31,7 +31,8 @@ export type FlowEventData = {
   orphan_agents_stopped: { groups: JsonObject[] };
   internal_error: { cause: string; awaiting: string; error: string | null };
   // replies and dispatches
-  reply_written: { title: string | null; bytes: number };
+  /** `text`: the reply, cut to REPLY_TEXT_CHARS (`bytes` is the whole reply's size). */
+  reply_written: { title: string | null; bytes: number; text?: string };
   chat_reply: { platform: string; chat_id: string; user_id: string; bytes: number };
   reply_archived: { seq: number; title: string | null };
   dispatch: {
@@ -49,6 +50,8 @@ export type FlowEventData = {
   ticket_selected: { ticket: string; ticket_id: string; agent: string };
   ticket_vanished: { ticket: string };
   commit_barrier: { ticket: string };
+  /** A person marked the user ticket the run waited for done (the web app); `commit`: car committed that edit. */
+  user_ticket_done: { ticket: string; commit: string | null };
   ticket_verified: {
     ticket: string;
     ticket_id: string;

@@ -18,6 +18,8 @@ export interface RunJson {
   started_at: string | null;
   finished_at: string | null;
   updated_at: string;
+  /** When a paused run paused (null unless paused): nothing else writes a paused run's row. */
+  paused_at: string | null;
   /** CAR's field: seconds from start to finish (to now while the run is not over); null before it starts. */
   duration_seconds: number | null;
   total_turns: number;
@@ -28,4 +30,6 @@ export interface RunJson {
   /** An agent's used-up plan the run is waiting out (it goes on by itself at `until`). */
   quota_wait: { agent: string; until: string } | null;
   last_event_seq: number;
+  /** A person asked the run's worker to pause after the turn in flight, or to stop; null: neither. */
+  requested: 'pause' | 'stop' | null;
 }

@@ -33,6 +33,8 @@ export function runJson(run: Run, limits: RunLimits, now = Date.now()): RunJson 
     started_at: run.startedAt,
     finished_at: run.finishedAt,
     updated_at: run.updatedAt,
+    // every write to a paused run's row ends the pause (resume, stop, supersede): its last write paused it
+    paused_at: run.status === 'paused' ? run.updatedAt : null,
     duration_seconds: durationSeconds(run, now),
     total_turns: state.totalTurns,
     turn_limit: state.turnLimit,
@@ -45,5 +47,13 @@ export function runJson(run: Run, limits: RunLimits, now = Date.now()): RunJson 
     },
     quota_wait: state.quotaWait ? { agent: state.quotaWait.agent, until: state.quotaWait.until } : null,
     last_event_seq: run.lastEventSeq,
+    requested: requestOf(run),
   };
+}
+
+/** The pause or stop a person asked a live worker for, still to be acted on (flow-control `request`). */
+function requestOf(run: Run): RunJson['requested'] {
+  if (run.status !== 'pending' && run.status !== 'running' && run.status !== 'stopping') return null;
+  const asked = run.metadata.requested;
+  return asked === 'pause' || asked === 'stop' ? asked : null;
 }

@@ -73,7 +73,8 @@ async function settleDone(
           byHand
             ? `${ticket.relPath} is done but the tree has uncommitted changes. Commit them and resume.`
             : `${ticket.relPath} is done but its work is not committed after ${progress.commitAttempts} attempt(s). Commit by hand and resume.`,
-          { ticket: ticket.relPath, status: status.slice(0, 20) },
+          // agent `user`: the person's ticket (FlowControl.finishUserTicket may commit its own edit)
+          { ticket: ticket.relPath, agent: progress.agent, status: status.slice(0, 20) },
         ),
       };
     }

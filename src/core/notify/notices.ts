@@ -203,6 +203,7 @@ export function noticeFor(event: RunEvent, ctx: NoticeContext): Notice | null {
     case 'ticket_selected':
     case 'ticket_vanished':
     case 'commit_barrier':
+    case 'user_ticket_done':
     case 'ticket_verified':
     case 'ticket_done':
     case 'lint_repair':

@@ -17,6 +17,7 @@ export {
   setTicketFileField,
   TicketEditError,
 } from './edit.ts';
+export { editTicketField } from './edit-field.ts';
 export {
   frontmatterFix,
   type InvalidTicketFile,

@@ -7,23 +7,26 @@
 //   POST /api/tickets                     PUT  /api/tickets/:name[?force=1]   PATCH /api/tickets/:name
 //   POST /api/tickets/:name/lint (text checked as that ticket's content, nothing written)
 //   GET  /api/contextspace                GET|PUT /api/contextspace/:kind
-//   GET  /api/flow/status[?run]           POST /api/flow/start|resume|pause|stop|reply
+//   GET  /api/flow/status[?run]           POST /api/flow/start|resume|pause|stop|reply|finish-user-ticket
 //   GET  /api/runs?offset&limit&status    GET  /api/runs/:id             GET /api/runs/:id/events?after&limit&types
 //   GET  /api/runs/:id/stream (SSE; `id:` = event seq, resumes from Last-Event-ID or ?after; a client too
 //        slow to follow gets `event: dropped` with the reason)
 //   GET  /api/usage?by=day|ticket[&run][&since]
-//   GET  /api/hub/repos   GET /api/hub/repos/:id   POST /api/hub/scan   (at a hub root; see hub.ts)
+//   GET  /api/hub/repos   GET /api/hub/repos/:id   POST /api/hub/scan   (at a hub root; see hub.ts; a hub's
+//        root has no tickets, runs or flow of its own: those routes answer 409 `hub_root` there)
 //   GET  /*  the web UI from `webRoot` (see web.ts): files, else index.html for the app's own routes
 //
 // Writes to tickets and contextspace need the sha256 of the bytes the client read (If-Match or
 // `base_hash`): a stale one is 409 with `current_hash`, none is 428. Errors are `{error, message, ...}`.
 // Listings, flow status and runs carry strong ETags; `If-None-Match` with the current one is a 304.
-import { Hono } from 'hono';
+import { type Context, Hono, type Next } from 'hono';
 import { bearerAuth } from 'hono/bearer-auth';
 import { bodyLimit } from 'hono/body-limit';
 import { cors } from 'hono/cors';
 import { HTTPException } from 'hono/http-exception';
+import { reportAgents } from '../../agents/report.ts';
 import { FlowControlError, type WorkerLauncher } from '../../control/flow-control.ts';
+import { defaultAgentId } from '../../core/config/index.ts';
 import { diskErrorOf } from '../../core/fs/disk-error.ts';
 import { isHubRoot } from '../../core/hub/paths.ts';
 import { CAR_VERSION } from '../version.ts';
@@ -156,8 +159,20 @@ export function createApp(opts: AppOptions): CarApp {
 
   app.get('/api/health', (c) => c.json({ ok: true, name: 'car', version: CAR_VERSION }));
 
+  const hubRootGuard = async (_c: Context, next: Next) => {
+    if (ctx.loaded().config.mode === 'hub') {
+      throw new ApiError(
+        409,
+        'hub_root',
+        `${ctx.paths.root} is a hub: tickets, runs and the flow belong to its repos (car --repo <repo path> serve opens one)`,
+      );
+    }
+    await next();
+  };
+
   app.get('/api/repo', (c) => {
-    const { config, sources } = ctx.loaded();
+    const loaded = ctx.loaded();
+    const { config, sources } = loaded;
     return c.json({
       root: ctx.paths.root,
       version: CAR_VERSION,
@@ -176,13 +191,27 @@ export function createApp(opts: AppOptions): CarApp {
           allowed_origins: config.server.allowed_origins,
         },
       },
-      agents: Object.entries(config.agents).map(([id, a]) => ({ id, backend: a.backend ?? null })),
+      /** What a ticket gets without `agent` (POST /api/tickets, `car ticket new`). */
+      default_agent: defaultAgentId(config),
+      // as `car agents list` reports them: whether the agent's program is on PATH (null: none to find)
+      agents: reportAgents(loaded, env).map((a) => ({
+        id: a.id,
+        backend: a.backend,
+        on_path: a.on_path,
+        install: a.install,
+        error: a.error,
+      })),
       auth: { token_required: Boolean(opts.token) },
       /** This server runs at a hub's root: /api/hub answers. */
       hub: isHubRoot(ctx.paths.root),
     });
   });
 
+  // A hub's root is no repo: its tickets, runs and flow are its repos' (car --repo <path> serve for one).
+  for (const path of ['/api/tickets', '/api/contextspace', '/api/flow', '/api/runs', '/api/usage']) {
+    app.use(path, hubRootGuard);
+    app.use(`${path}/*`, hubRootGuard);
+  }
   app.route('/api/tickets', ticketRoutes(ctx));
   app.route('/api/contextspace', contextspaceRoutes(ctx));
   app.route('/api/flow', flowRoutes(ctx));

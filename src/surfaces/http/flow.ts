@@ -1,11 +1,14 @@
-// /api/flow: status and steering. Runs execute in a detached worker process (as `car flow start`), so
-// the server stays light and restarting it never kills a run.
+// /api/flow: status and steering (start, resume, pause, stop, reply, finish-user-ticket). Runs execute in
+// a detached worker process (as `car flow start`), so the server stays light and restarting it never
+// kills a run.
 import { Hono } from 'hono';
 import * as z from 'zod';
-import type { ResumeOptions, StartOptions } from '../../control/flow-control.ts';
+import type { FlowControl, ResumeOptions, StartOptions } from '../../control/flow-control.ts';
+import { TicketEditError } from '../../core/tickets/index.ts';
 import { runJson } from '../flow-report.ts';
 import { sendAnswer } from './answer.ts';
 import type { ApiContext } from './context.ts';
+import { ApiError } from './errors.ts';
 import { flowStatusAnswers } from './flow-status.ts';
 import { readJson, readQuery } from './validate.ts';
 
@@ -82,6 +85,31 @@ export function flowRoutes(ctx: ApiContext): Hono {
       });
     });
   }
+
+  // A person did the user ticket the run waits for: `car ticket done N`, the commit of that edit when it
+  // is the tree's only change, and resume (FlowControl.finishUserTicket).
+  app.post('/finish-user-ticket', async (c) => {
+    const body = await readJson(c, RequestBody);
+    const control = ctx.control();
+    let done: Awaited<ReturnType<FlowControl['finishUserTicket']>>;
+    try {
+      done = await control.finishUserTicket(body.run_id);
+    } catch (err) {
+      if (err instanceof TicketEditError) throw new ApiError(422, 'edit_failed', err.message);
+      throw err;
+    }
+    return c.json(
+      {
+        run_id: done.run.id,
+        action: 'resumed',
+        ticket: done.ticket,
+        commit: done.commit,
+        worker_pid: done.workerPid,
+        run: runJson(done.run, control),
+      },
+      202,
+    );
+  });
 
   app.post('/reply', async (c) => {
     const body = await readJson(c, ReplyBody);

@@ -1,17 +1,14 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { defaultAgentId, knownAgentIds } from '../../../core/config/index.ts';
-import { writeFileAtomic } from '../../../core/fs/atomic.ts';
-import { INPUT_LIMITS, InputLimitError, isLimitCode, readFileBounded } from '../../../core/input-limits.ts';
 import {
   createTicket,
+  editTicketField,
   type LintIssue,
   loadTicketQueue,
   newTicketId,
-  parseTicketBytes,
   parseYaml,
   readiness,
-  setFrontmatterFieldBytes,
   setTicketFileField,
   type Ticket,
   TicketCreateError,
@@ -165,53 +162,17 @@ export async function ticketLint(
   if (errors.length > 0) throw new CliError('', EXIT.failed);
 }
 
-/**
- * Applies one field edit to the file's bytes (every other byte kept, invalid UTF-8 included), refusing
- * (and writing nothing) when it would leave that field invalid.
- */
+/** `editTicketField`, its refusals as the CLI's invalid-input exit. */
 function editTicket(
   ticket: Ticket,
   agents: Set<string>,
   key: string,
   value: string | number | boolean | null,
-) {
-  // A ticket over an input limit was not parsed: there is nothing safe to edit.
-  const limit = ticket.issues.find((i) => isLimitCode(i.code));
-  if (limit) {
-    throw new CliError(
-      `refusing to edit ${ticket.relPath}:${limit.line ?? 1}: ${limit.message}`,
-      EXIT.invalidInput,
-    );
-  }
-  let bytes: Buffer;
+): Ticket {
   try {
-    bytes = setFrontmatterFieldBytes(readTicketBytes(ticket), key, value, ticket.relPath);
+    return editTicketField(ticket, agents, key, value);
   } catch (err) {
     if (err instanceof TicketEditError) throw new CliError(err.message, EXIT.invalidInput);
-    throw err;
-  }
-  const after = parseTicketBytes(bytes, { path: ticket.path, relPath: ticket.relPath, agents });
-  const fieldErrors = (issues: LintIssue[]) =>
-    issues.filter((i) => i.severity === 'error' && (i.field === key || i.field?.startsWith(`${key}[`)));
-  const introduced = fieldErrors(after.issues).filter(
-    (i) => !fieldErrors(ticket.issues).some((b) => b.message === i.message),
-  );
-  if (introduced.length > 0) {
-    throw new CliError(
-      `refusing to write ${ticket.relPath}: ${introduced.map((i) => i.message).join('; ')}`,
-      EXIT.invalidInput,
-    );
-  }
-  writeFileAtomic(ticket.path, bytes);
-  return after;
-}
-
-/** The ticket's bytes as they are now, within the ticket size limit. */
-function readTicketBytes(ticket: Ticket): Buffer {
-  try {
-    return readFileBounded(ticket.path, INPUT_LIMITS.ticketFileBytes, 'a ticket file');
-  } catch (err) {
-    if (err instanceof InputLimitError) throw new TicketEditError(`${ticket.relPath}: ${err.message}`);
     throw err;
   }
 }

@@ -1,12 +1,27 @@
-// The repo's flow status, shared by the header and the views; polled while the page is visible.
+// The repo's flow status and its paused runs (what waits for a person: the Inbox and its badge), shared
+// by the header and the views; polled while the page is visible.
 import { ApiError, api, errorText, post } from './api.svelte.ts';
-import type { FlowStatus } from './types.ts';
+import type { FlowStatus, Run } from './types.ts';
 
-export const flow = $state({ status: null as FlowStatus | null, error: '', busy: false });
+export const flow = $state({
+  status: null as FlowStatus | null,
+  /** Every paused run, newest first: each waits for a person (the Inbox). */
+  paused: [] as Run[],
+  /** Why the last poll failed. */
+  error: '',
+  /** Why the last action failed (kept until the next action: a poll does not clear it). */
+  actionError: '',
+  busy: false,
+});
 
 export async function refreshFlow(): Promise<void> {
   try {
-    flow.status = await api<FlowStatus>('/api/flow/status');
+    const [status, paused] = await Promise.all([
+      api<FlowStatus>('/api/flow/status'),
+      api<{ runs: Run[] }>('/api/runs?status=paused&limit=100'),
+    ]);
+    flow.status = status;
+    flow.paused = paused.runs;
     flow.error = '';
   } catch (err) {
     // a 401 is the token form's to say, not the header's
@@ -14,15 +29,26 @@ export async function refreshFlow(): Promise<void> {
   }
 }
 
-/** start | pause | resume | stop; the answer's message is shown when it fails (e.g. wrong state). */
-export async function flowAction(action: 'start' | 'pause' | 'resume' | 'stop'): Promise<string | null> {
+export type FlowAction = 'start' | 'pause' | 'resume' | 'stop' | 'finish-user-ticket';
+
+/**
+ * start | pause | resume | stop | finish-user-ticket (of `runId`, else the latest run); the run as
+ * answered shows at once, the answer's message when it fails (e.g. wrong state). Resolves to the run id.
+ */
+export async function flowAction(action: FlowAction, runId?: string): Promise<string | null> {
   flow.busy = true;
+  flow.actionError = '';
   try {
-    const res = await post<{ run_id: string }>(`/api/flow/${action}`, {});
+    const res = await post<{ run_id: string; run: Run }>(
+      `/api/flow/${action}`,
+      runId && action !== 'start' ? { run_id: runId } : {},
+    );
+    // the answer's run first (a pause request shows as "pausing" without waiting for the next poll)
+    if (flow.status?.run?.run_id === res.run_id) flow.status.run = res.run;
     await refreshFlow();
     return res.run_id;
   } catch (err) {
-    flow.error = errorText(err);
+    flow.actionError = errorText(err);
     return null;
   } finally {
     flow.busy = false;

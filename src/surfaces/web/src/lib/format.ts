@@ -27,6 +27,11 @@ export function eventText(e: RunEvent): string {
       return `$ ${str(d.command)} ${str(d.text)}`;
     case 'dispatch':
       return `[${str(d.mode)}] ${str(d.title ?? d.body)}`;
+    case 'reply_written':
+      // the reply's text (older runs recorded its size only)
+      return typeof d.text === 'string'
+        ? d.text
+        : `a reply of ${str(d.bytes)} bytes${d.title ? `: ${str(d.title)}` : ''}`;
     default: {
       const text = d.message ?? d.reason ?? d.title ?? d.ticket ?? d.path;
       if (text !== undefined) return str(text);

@@ -77,7 +77,8 @@ export interface EventPage {
 export interface FlowStatus {
   run: Run | null;
   worker: { status: 'alive' | 'stale' | 'none'; pid?: number };
-  tickets: { total: number; done: number; next: string | null; blocked: number };
+  /** `invalid`: files meant as tickets that car cannot work as they are. */
+  tickets: { total: number; done: number; next: string | null; blocked: number; invalid: unknown[] };
   last_event: { seq: number; type: string; at: string } | null;
   recommended_action: string;
 }
