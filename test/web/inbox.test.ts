@@ -169,8 +169,17 @@ async function allDone(page: Page): Promise<void> {
   }
 }
 
-/** The same local time format the page uses (the browser's toLocaleString). */
-const localTime = (page: Page, iso: string) => page.evaluate((s) => new Date(s).toLocaleString(), iso);
+/** The page's time convention (lib/format.ts `time`), computed in the browser: local time with the zone. */
+// a string, not a function: the test runner's transform would give a function helpers the page lacks
+const localTime = (page: Page, iso: string): Promise<string> =>
+  page.evaluate(`(() => {
+    const d = new Date(${JSON.stringify(iso)});
+    const p = (n) => String(n).padStart(2, '0');
+    const part = new Intl.DateTimeFormat('en-US', { timeZoneName: 'short' })
+      .formatToParts(d).find((x) => x.type === 'timeZoneName');
+    return d.getFullYear() + '-' + p(d.getMonth() + 1) + '-' + p(d.getDate()) + ' ' + p(d.getHours()) + ':' +
+      p(d.getMinutes()) + ':' + p(d.getSeconds()) + ' ' + (part ? part.value : 'local time');
+  })()`);
 
 test('a question: Reply is the main action, Resume asks first; the Inbox answers it', {
   skip,
