@@ -1,8 +1,10 @@
 // Lanes through the built CLI (`node dist/car.js run --lanes N`) in real git repos: a shell-script agent
 // (the command backend) works each ticket in its lane's worktree, writes a file, sets `done: true` and
 // commits; car merges each lane into the integration branch one at a time. Covered: a diamond of
-// dependencies, a forced merge conflict the agent resolves from car's prompt, the person's own change in
-// the way of a merge, and kill -9 of the worker while lanes work and while a merge is being verified.
+// dependencies, a forced merge conflict the agent resolves from car's prompt, `merge_mode: rebase` (with
+// and without a conflict), an integration branch that is not checked out, the person's own change in the
+// way of a merge, and kill -9 of the worker while lanes work and while a merge is being verified. The same
+// with the real codex binary: test/agents/codex-lanes.test.ts.
 import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
