@@ -1,8 +1,10 @@
 // Lanes through the built CLI (`node dist/car.js run --lanes N`) in real git repos: a shell-script agent
 // (the command backend) works each ticket in its lane's worktree, writes a file, sets `done: true` and
 // commits; car merges each lane into the integration branch one at a time. Covered: a diamond of
-// dependencies, a forced merge conflict the agent resolves from car's prompt, the person's own change in
-// the way of a merge, and kill -9 of the worker while lanes work and while a merge is being verified.
+// dependencies, a forced merge conflict the agent resolves from car's prompt, `merge_mode: rebase` (with
+// and without a conflict), an integration branch that is not checked out, the person's own change in the
+// way of a merge, and kill -9 of the worker while lanes work and while a merge is being verified. The same
+// with the real codex binary: test/agents/codex-lanes.test.ts.
 import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -52,7 +54,7 @@ interface LaneRepo {
 /** A repo with `tickets` (name → depends_on) for the script agent, all committed. */
 async function laneRepo(
   tickets: Record<string, string[]>,
-  opts: { shared?: boolean; verify?: string[] } = {},
+  opts: { shared?: boolean; verify?: string[]; ticketFlow?: string[] } = {},
 ): Promise<LaneRepo> {
   const r = await makeBuiltCarRepo();
   const aside = (what: string) => `${r.dir}-${what}`;
@@ -78,6 +80,7 @@ async function laneRepo(
     ...(opts.verify
       ? ['verify:', '  commands:', ...opts.verify.map((c) => `    - ${JSON.stringify(c)}`)]
       : []),
+    ...(opts.ticketFlow ? ['ticket_flow:', ...opts.ticketFlow.map((l) => `  ${l}`)] : []),
     '',
   ];
   r.write('.codex-autorunner/config.yml', config.join('\n'));
@@ -103,16 +106,38 @@ async function events(r: BuiltCarRepo): Promise<Event[]> {
     .map((l) => JSON.parse(l) as Event);
 }
 
-/** Every ticket done on main, merged exactly once, nothing of the lanes left behind. */
-function assertAllMerged(r: BuiltCarRepo, names: string[]): void {
-  assert.equal(r.git(['branch', '--show-current']).trim(), 'main');
-  assert.equal(r.git(['status', '--porcelain']).trim(), '', 'the checkout is clean');
-  const log = r.git(['log', '--format=%s', 'main']);
+/**
+ * Every ticket done on main (and in the checkout, where main is checked out), merged exactly once (a merge
+ * commit each; with `rebase`, its commit once in a linear history), nothing of the lanes left behind.
+ */
+function assertAllMerged(
+  r: BuiltCarRepo,
+  names: string[],
+  { mode = 'merge', checkedOut = true }: { mode?: 'merge' | 'rebase'; checkedOut?: boolean } = {},
+): void {
+  const branch = 'main';
+  const log = r.git(['log', '--format=%s', branch]);
   for (const name of names) {
-    const ticket = readFileSync(join(r.dir, TICKETS_DIR, `${name}.md`), 'utf8');
-    assert.match(ticket, /^done: true$/m, `${name} is done on main`);
-    const merges = log.split('\n').filter((s) => s.startsWith(`car: merge ${name} `));
-    assert.equal(merges.length, 1, `${name} merged once:\n${log}`);
+    const ticket = r.git(['show', `${branch}:${TICKETS_DIR}/${name}.md`]);
+    assert.match(ticket, /^done: true$/m, `${name} is done on ${branch}`);
+    const subjects = log.split('\n');
+    if (mode === 'merge') {
+      const merges = subjects.filter((s) => s.startsWith(`car: merge ${name} `));
+      assert.equal(merges.length, 1, `${name} merged once:\n${log}`);
+    } else {
+      // replayed commit by commit; a lane sent back with a conflict comes as one commit of its result
+      const once = subjects.filter((s) => s === `work on ${name}` || s.startsWith(`car: merge ${name} `));
+      assert.equal(once.length, 1, `${name} merged once:\n${log}`);
+    }
+  }
+  if (mode === 'rebase') assert.equal(r.git(['rev-list', '--merges', branch]).trim(), '', 'linear history');
+  if (checkedOut) {
+    assert.equal(r.git(['branch', '--show-current']).trim(), 'main');
+    assert.equal(r.git(['status', '--porcelain']).trim(), '', 'the checkout is clean');
+    for (const name of names) {
+      const ticket = readFileSync(join(r.dir, TICKETS_DIR, `${name}.md`), 'utf8');
+      assert.match(ticket, /^done: true$/m, `${name} is done in the checkout`);
+    }
   }
   assert.deepEqual(
     r.git(['worktree', 'list', '--porcelain']).match(/^worktree /gm)?.length,
@@ -186,6 +211,87 @@ test('a forced merge conflict goes back to its lane with the conflict in the pro
   // the lane that lost the race got a second turn whose prompt carried CAR_MERGE_FAILED
   const loser = String(conflicts[0]!.data.ticket).split('/').pop()!.replace('.md', '');
   assert.ok(log().includes(`${loser} merge-feedback`), log().join('\n'));
+});
+
+/** Each ticket's `lane_merged` events: exactly one each. */
+function assertMergedOnce(evs: Event[], names: string[]): void {
+  for (const name of names) {
+    const merged = evs.filter(
+      (e) => e.type === 'lane_merged' && String(e.data.ticket).endsWith(`/${name}.md`),
+    );
+    assert.equal(merged.length, 1, `${name} merged once`);
+  }
+}
+
+test('merge_mode: rebase puts every ticket on main once, in a linear history', async () => {
+  // 1 and 2 are independent; 3 needs 1; 4 needs 2 and 3
+  const names = ['TICKET-001', 'TICKET-002', 'TICKET-003', 'TICKET-004'];
+  const { r } = await laneRepo(
+    { 'TICKET-001': [], 'TICKET-002': [], 'TICKET-003': ['1'], 'TICKET-004': ['2', '3'] },
+    { ticketFlow: ['merge_mode: rebase'] },
+  );
+  const res = await r.run(['run', '--lanes', '2']);
+  assert.equal(res.code, 0, `${res.stdout}\n${res.stderr}`);
+  assertAllMerged(r, names, { mode: 'rebase' });
+  for (const name of names) assert.equal(readFileSync(join(r.dir, `work/${name}.txt`), 'utf8'), `${name}\n`);
+  const evs = await events(r);
+  assert.equal(evs.find((e) => e.type === 'lanes_started')?.data.mode, 'rebase');
+  assertMergedOnce(evs, names);
+  // the plan, then each ticket's one commit: nothing else reached main
+  assert.equal(r.git(['rev-list', '--count', 'main']).trim(), String(2 + names.length));
+});
+
+test('merge_mode: rebase with a forced conflict: the lane resolves it once and is rebased as its result', async () => {
+  const names = ['TICKET-001', 'TICKET-002'];
+  const { r, log } = await laneRepo(
+    { 'TICKET-001': [], 'TICKET-002': [] },
+    { shared: true, ticketFlow: ['merge_mode: rebase'] },
+  );
+  const res = await r.run(['run', '--lanes', '2']);
+  assert.equal(res.code, 0, `${res.stdout}\n${res.stderr}`);
+  assertAllMerged(r, names, { mode: 'rebase' });
+  const shared = readFileSync(join(r.dir, 'shared.txt'), 'utf8').split('\n').filter(Boolean);
+  assert.deepEqual(shared.slice().sort(), ['base', 'line from TICKET-001', 'line from TICKET-002']);
+  const evs = await events(r);
+  const conflicts = evs.filter((e) => e.type === 'merge_conflict');
+  assert.equal(conflicts.length, 1, 'one conflict, resolved the first time');
+  const loser = String(conflicts[0]!.data.ticket).split('/').pop()!.replace('.md', '');
+  assert.ok(log().includes(`${loser} merge-feedback`), log().join('\n'));
+  assertMergedOnce(evs, names);
+});
+
+test('an integration branch that is not checked out gets every ticket; the checkout and its branch stay as they were', async () => {
+  const names = ['TICKET-001', 'TICKET-002', 'TICKET-003'];
+  const { r, log } = await laneRepo(
+    { 'TICKET-001': [], 'TICKET-002': [], 'TICKET-003': ['1', '2'] },
+    { ticketFlow: ['integration_branch: main'] },
+  );
+  // the person works on a branch of their own, with a commit and changes not committed
+  r.git(['checkout', '-q', '-b', 'mine']);
+  r.write('mine.txt', 'committed on my branch\n');
+  const mine = r.commitAll('my own work');
+  r.write('README.md', '# my edit, not committed\n');
+  r.write('scratch.txt', 'untracked\n');
+  const statusBefore = r.git(['status', '--porcelain']);
+
+  const res = await r.run(['run', '--lanes', '2']);
+  assert.equal(res.code, 0, `${res.stdout}\n${res.stderr}`);
+  assert.match(res.stdout, /All tickets done and merged/);
+  assertAllMerged(r, names, { checkedOut: false });
+  assert.equal(r.git(['branch', '--show-current']).trim(), 'mine', 'still on their branch');
+  assert.equal(r.git(['rev-parse', 'mine']).trim(), mine, 'their branch did not move');
+  assert.equal(r.git(['rev-parse', 'HEAD']).trim(), mine);
+  assert.equal(r.git(['status', '--porcelain']), statusBefore, 'their checkout is as they left it');
+  assert.equal(readFileSync(join(r.dir, 'README.md'), 'utf8'), '# my edit, not committed\n');
+  assert.equal(existsSync(join(r.dir, 'work')), false, "no ticket's work landed in their checkout");
+  for (const name of names) {
+    assert.match(readFileSync(join(r.dir, TICKETS_DIR, `${name}.md`), 'utf8'), /^done: false$/m);
+    assert.equal(r.git(['show', `main:work/${name}.txt`]), `${name}\n`);
+  }
+  for (const line of log()) assert.match(line, /\/\.codex-autorunner\/lanes\/TICKET-00\d$/);
+  const evs = await events(r);
+  assert.equal(evs.find((e) => e.type === 'lanes_started')?.data.integration, 'main');
+  assertMergedOnce(evs, names);
 });
 
 test("the person's own change in the way of a merge pauses the run (merge_blocked) and is never touched", async () => {

@@ -67,7 +67,10 @@ export interface FileChange {
 
 /** What lanes (parallel tickets, each in a git worktree of its own) need from git. */
 export interface LaneGit {
-  /** The branch checked out at `dir`, or null when HEAD is detached or unborn. */
+  /**
+   * The branch checked out at `dir`, or null when HEAD is detached. An unborn branch (no commit yet) is
+   * named too: `resolve` then finds no commit for it.
+   */
   currentBranch(dir: string): Promise<string | null>;
   /** The commit `ref` names, or null when it names none. */
   resolve(dir: string, ref: string): Promise<string | null>;
@@ -84,7 +87,9 @@ export interface LaneGit {
   removeWorktree(root: string, path: string, branch: string | null): Promise<void>;
   /**
    * In the worktree `dir`: `onto` checked out detached over anything left there (an aborted merge, a
-   * killed rebase), then `branch` merged into it (a merge commit) or replayed onto it (rebase).
+   * killed rebase), then `branch` merged into it (a merge commit) or replayed onto it (rebase). A
+   * branch that has merges of its own since `onto` (the tip brought in to resolve a conflict) is rebased
+   * as one commit with `message`, the merged result. A conflict leaves no merge or rebase in progress.
    */
   integrate(
     dir: string,
@@ -95,8 +100,9 @@ export interface LaneGit {
   ): Promise<IntegrateResult>;
   /**
    * Moves `branch` from `from` to `to`, only if it is still at `from`. When `branch` is checked out at
-   * `root`, git's own fast-forward there: the working tree follows, and a change of the person's own that
-   * the new commits would overwrite makes it refuse, touching nothing.
+   * `root` or in another worktree of the repo, git's own fast-forward there: the working tree follows,
+   * and a change of the person's own that the new commits would overwrite makes it refuse, touching
+   * nothing.
    */
   advance(root: string, branch: string, from: string, to: string): Promise<AdvanceResult>;
   /**

@@ -51,8 +51,13 @@ export function mergeFailedBlock(m: MergeFeedback): string {
       : `Your work on this ticket merges into \`${m.integration}\` (at ${m.onto.slice(0, 12)}), but the merged tree fails car's acceptance check:\n${m.output.trimEnd()}`;
   const parts = [
     `${what}\n\nOther tickets were merged into \`${m.integration}\` while you worked. car set \`done: false\` again (attempt ${m.attempt}).`,
-    `Bring them into your branch (\`git merge ${m.integration}\` in this worktree), resolve what conflicts keeping both sides' intent, ` +
-      'make the checks pass, commit, and set `done: true` again.',
+    // car has merged the tip into the lane already (merge.ts); a conflict is left in place, mid-merge
+    `car has already merged \`${m.integration}\` into your branch in this worktree` +
+      (m.kind === 'conflict'
+        ? ', leaving the conflicts in the files for you (`git status` lists them)'
+        : '') +
+      ". Resolve what conflicts keeping both sides' intent, make the checks pass, commit (the merge too), " +
+      'and set `done: true` again.',
   ];
   if (m.kind === 'conflict' && m.output.trim()) parts.push(`git said:\n${m.output.trimEnd()}`);
   return tag('CAR_MERGE_FAILED', parts.join('\n\n'));

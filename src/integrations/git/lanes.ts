@@ -59,6 +59,41 @@ export function createLaneGit(unsetEnv: readonly string[] = []): LaneGit {
     if (mergeHead && existsSync(mergeHead)) await git(dir, ['merge', '--abort']).catch(() => undefined);
   };
 
+  /** `branch`'s changes since its merge base with `onto` as one commit on `onto` (`onto` when none). */
+  const squash = async (
+    dir: string,
+    onto: string,
+    branch: string,
+    message: string,
+    who: string[],
+  ): Promise<IntegrateResult> => {
+    await checkoutDetached(dir, onto);
+    try {
+      await git(dir, [...who, 'merge', '-q', '--squash', branch]);
+      const staged = await git(dir, ['diff', '--cached', '--quiet'], true).then(
+        () => false,
+        (err: unknown) => {
+          if (isGitExit(err, 1)) return true;
+          throw err;
+        },
+      );
+      if (!staged) return { ok: true, sha: onto }; // its work is on the tip already
+      await git(dir, [...who, 'commit', '-q', '-m', message]);
+    } catch (err) {
+      if (!(err instanceof GitError)) throw err;
+      const conflicts = await unmergedPaths(dir);
+      await git(dir, ['reset', '-q', '--hard']); // a squash has no MERGE_HEAD to abort
+      return { ok: false, conflicts, output: err.message };
+    }
+    return { ok: true, sha: await git(dir, ['rev-parse', 'HEAD'], true) };
+  };
+
+  const checkoutDetached = async (dir: string, commit: string): Promise<void> => {
+    await abandonInProgress(dir);
+    await git(dir, ['checkout', '-q', '--detach', '--force', commit]);
+    await git(dir, ['clean', '-fdq']);
+  };
+
   // what git needs to commit here (asked once: the repo's identity does not change during a run)
   let identity: Promise<string[]> | null = null;
   const ident = (dir: string) => {
@@ -73,7 +108,10 @@ export function createLaneGit(unsetEnv: readonly string[] = []): LaneGit {
       if (head) {
         try {
           const text = readFileSync(head, 'utf8').trim();
-          if (text.startsWith('ref: refs/heads/')) return text.slice('ref: refs/heads/'.length);
+          // (a reftable repo's HEAD file always says refs/heads/.invalid: git knows the real one)
+          if (text.startsWith('ref: refs/heads/') && text !== 'ref: refs/heads/.invalid') {
+            return text.slice('ref: refs/heads/'.length);
+          }
           if (/^[0-9a-f]{40,64}$/.test(text)) return null; // detached
         } catch {
           // fall through to git
@@ -137,16 +175,12 @@ export function createLaneGit(unsetEnv: readonly string[] = []): LaneGit {
       }
     },
 
-    async checkoutDetached(dir, commit) {
-      await abandonInProgress(dir);
-      await git(dir, ['checkout', '-q', '--detach', '--force', commit]);
-      await git(dir, ['clean', '-fdq']);
-    },
+    checkoutDetached,
 
     async integrate(dir, onto, branch, mode: MergeMode, message): Promise<IntegrateResult> {
       const who = await ident(dir);
       if (mode === 'merge') {
-        await this.checkoutDetached(dir, onto);
+        await checkoutDetached(dir, onto);
         try {
           await git(dir, [...who, 'merge', '-q', '--no-ff', '--no-edit', '-m', message, branch]);
         } catch (err) {
@@ -156,7 +190,12 @@ export function createLaneGit(unsetEnv: readonly string[] = []): LaneGit {
           return { ok: false, conflicts, output: err.message };
         }
       } else {
-        await this.checkoutDetached(dir, branch);
+        // a lane the merge queue sent back has the tip merged into its branch, its conflict resolved in
+        // that merge commit; replaying its commits one by one would meet the same conflict again. Its
+        // work is then one commit on `onto`: the merge's result, still linear.
+        const merges = await git(dir, ['rev-list', '--merges', '-n', '1', `${onto}..${branch}`], true);
+        if (merges !== '') return squash(dir, onto, branch, message, who);
+        await checkoutDetached(dir, branch);
         try {
           await git(dir, [...who, 'rebase', '-q', onto]);
         } catch (err) {
@@ -198,8 +237,17 @@ export function createLaneGit(unsetEnv: readonly string[] = []): LaneGit {
     },
 
     async advance(root, branch, from, to): Promise<AdvanceResult> {
-      const checkedOut = (await this.currentBranch(root)) === branch;
-      if (!checkedOut) {
+      // where the branch is checked out (here, or in another worktree of the repo) its checkout has to
+      // follow: moving the ref alone would make that checkout look as if the person undid the merge
+      let checkout: string | null = (await this.currentBranch(root)) === branch ? root : null;
+      if (checkout === null) {
+        const list = parseWorktreeList(
+          `${await git(root, ['worktree', 'list', '--porcelain', '-z'], true)}\0`,
+        );
+        const at = list.find((w) => w.branch === branch && !w.prunable);
+        checkout = at ? resolve(at.path) : null;
+      }
+      if (checkout === null) {
         try {
           await git(root, ['update-ref', '-m', 'car: merge queue', `refs/heads/${branch}`, to, from]);
           return { ok: true };
@@ -208,12 +256,13 @@ export function createLaneGit(unsetEnv: readonly string[] = []): LaneGit {
           return { ok: false, reason: 'moved', detail: err.message };
         }
       }
-      const head = await this.resolve(root, 'HEAD');
+      const head = await this.resolve(checkout, 'HEAD');
       if (head !== from) {
         return { ok: false, reason: 'moved', detail: `${branch} is at ${head ?? 'nothing'}, not ${from}` };
       }
       try {
-        await git(root, ['merge', '-q', '--ff-only', to]);
+        // never --autostash (merge.autoStash): it would pop the person's change back with conflict markers
+        await git(checkout, ['merge', '-q', '--ff-only', '--no-autostash', to]);
         return { ok: true };
       } catch (err) {
         if (!(err instanceof GitError)) throw err;

@@ -62,6 +62,11 @@ class LaneScheduler {
   #retryMergeAt = 0;
   #scratchKnown = false;
   #lastQueue: TicketQueue | null = null;
+  /**
+   * Tickets merged since the queue was last read: a reading kept during a merge still says they are not
+   * done, and their lanes are closed, so without this they would be started again.
+   */
+  readonly #mergedSinceRead = new Set<string>();
   /** merge_blocked told for this detail already (told once, not every loop). */
   #toldBlocked = new Set<string>();
 
@@ -141,7 +146,7 @@ class LaneScheduler {
         // a lane that waits for a person does not hold up the others
         const busy = this.lanes.lanes.filter((l) => l.phase !== 'waiting').length;
         if (busy >= this.deps.settings.lanes) break;
-        if (inLane.has(ticket.relPath)) continue;
+        if (inLane.has(ticket.relPath) || this.#mergedSinceRead.has(ticket.relPath)) continue;
         await this.#startLane(ticket);
       }
       if (this.#running.size === 0 && !this.#merging) {
@@ -269,6 +274,7 @@ class LaneScheduler {
     const { store } = this.deps;
     this.lanes.lanes = this.lanes.lanes.filter((l) => l !== lane);
     this.lanes.merged.push(lane.ticket);
+    this.#mergedSinceRead.add(lane.ticket);
     store.transaction(() => {
       store.updateRun(lane.runId, {
         status: 'completed',
@@ -487,6 +493,7 @@ class LaneScheduler {
       repoRoot: dir,
       agents: this.deps.knownAgents,
     });
+    this.#mergedSinceRead.clear();
     return this.#lastQueue;
   }
 
