@@ -23,7 +23,10 @@ export async function recoverLanes(s: LaneScheduler): Promise<void> {
     const dir = join(root, lane.worktree);
     const laneTip = await git.resolve(root, lane.branch);
     if (lane.phase === 'advancing' || lane.phase === 'merging') {
-      const merged = laneTip !== null && tip !== null && (await git.isAncestor(root, laneTip, tip));
+      // the move either happened or not (compare-and-swap): the tip holds the merged commit, or the lane
+      // (a merge commit has the lane's tip as a parent; a rebase leaves new commits, hence mergedSha)
+      const target = lane.phase === 'advancing' ? (lane.mergedSha ?? laneTip) : laneTip;
+      const merged = target && tip !== null ? await git.isAncestor(root, target, tip) : false;
       if (lane.phase === 'advancing' && (await git.currentBranch(root)) === lanes.integration) {
         // the fast-forward in the person's checkout may have been killed holding the index lock
         if (await repoAt(root).removeStaleIndexLock()) {

@@ -39,6 +39,8 @@ export interface LaneRecord {
   queuedAt: number | null;
   /** Why the merge waits (the person's own changes are in the way), as last told. */
   blocked: string | null;
+  /** While `advancing`: the merged commit the integration branch is being moved to. */
+  mergedSha?: string | null;
 }
 
 export interface LanesState {

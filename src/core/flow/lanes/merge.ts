@@ -79,6 +79,8 @@ export async function mergeLane(host: MergeHost, lane: LaneRecord): Promise<Merg
   const failure = await reverify(host, lane, scratch, onto);
   if (failure) return sendBack(host, lane, { ...failure, integration: lanes.integration, onto });
   lane.phase = 'advancing';
+  // recorded first: a worker killed during the move finds the commit it was moving to (lane-recover.ts)
+  lane.mergedSha = merged.sha;
   host.persist();
   const moved = await git.advance(root, lanes.integration, onto, merged.sha);
   if (!moved.ok) {

@@ -516,7 +516,10 @@ class LaneScheduler {
     this.#scratchKnown = true;
   }
 
+  /** Only where the tickets are read from the checkout (the integration branch is checked out there). */
   async ticketsUncommitted(): Promise<boolean> {
+    if ((await this.deps.lanePorts.git.currentBranch(this.deps.root)) !== this.lanes.integration)
+      return false;
     const lines = await this.deps.repo.statusLines([]);
     return lines.some((l) => l.includes(`${STATE_DIR}/tickets/`));
   }
