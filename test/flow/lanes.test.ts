@@ -322,7 +322,11 @@ test('kill -9 while lanes work, and again while a merge is verified: the next ru
   const { r, hold } = await laneRepo(
     { 'TICKET-001': [], 'TICKET-002': [], 'TICKET-003': ['1'] },
     // the re-verify of a merged tree (in the scratch worktree, .merge) waits while the hold file exists
-    { verify: ['case "$PWD" in */.merge) while [ -e "$CAR_TEST_HOLD_VERIFY" ]; do sleep 0.05; done;; esac'] },
+    {
+      verify: [
+        'case "$PWD" in */.merge) touch "$CAR_TEST_HOLD_VERIFY.started"; while [ -e "$CAR_TEST_HOLD_VERIFY" ]; do sleep 0.05; done;; esac',
+      ],
+    },
   );
   const holdVerify = `${r.dir}-hold-verify`;
   cleanups.push(() => rmSync(holdVerify, { force: true }));
@@ -336,13 +340,15 @@ test('kill -9 while lanes work, and again while a merge is verified: the next ru
   await first.exited;
   rmSync(hold);
 
-  // 2: killed while the first merge's re-verify runs (in the scratch worktree)
+  // 2: killed while a merged tree's re-verify runs (in the scratch worktree; a lane whose start is still
+  // the tip needs none, the one after it does)
   writeFileSync(holdVerify, '');
+  cleanups.push(() => rmSync(`${holdVerify}.started`, { force: true }));
   const second = startCar(['run'], { cwd: r.dir, env });
-  await waitFor('a merge being verified', async () => {
+  await waitFor('a merged tree being verified', () => {
     if (second.child.exitCode !== null)
       throw new Error(`car run ended early:\n${second.stdout}\n${second.stderr}`);
-    return (await events(r)).some((e) => e.type === 'merge_started');
+    return existsSync(`${holdVerify}.started`);
   });
   second.child.kill('SIGKILL');
   await second.exited;

@@ -52,6 +52,8 @@ class LaneScheduler {
   readonly #running = new Map<number, Promise<LaneEnd>>();
   readonly #cache: TicketCache = new Map();
   #queueOrder = 0;
+  /** Worktrees of merged lanes being removed. */
+  #removals: Promise<void>[] = [];
   scratchSetUp = false;
   /** What the blocked merge waits for: the person's changes, or a failing lane_setup in the scratch tree. */
   #blockedKind: 'local_changes' | 'setup_failed' = 'local_changes';
@@ -143,8 +145,8 @@ class LaneScheduler {
       const inLane = new Set(this.lanes.lanes.map((l) => l.ticket));
       const { ready, blocked: waiting } = readiness(queue.tickets, queue.dependencies);
       for (const ticket of ready) {
-        // a lane that waits for a person does not hold up the others
-        const busy = this.lanes.lanes.filter((l) => l.phase !== 'waiting').length;
+        // lanes count while they work: one that waits for a person or for the merge queue holds no slot
+        const busy = this.lanes.lanes.filter((l) => l.phase === 'working').length;
         if (busy >= this.deps.settings.lanes) break;
         if (inLane.has(ticket.relPath) || this.#mergedSinceRead.has(ticket.relPath)) continue;
         await this.#startLane(ticket);
@@ -284,12 +286,14 @@ class LaneScheduler {
       });
       this.persist();
     });
-    await this.deps.lanePorts.git.removeWorktree(
-      this.deps.root,
-      join(this.deps.root, lane.worktree),
-      lane.branch,
-    );
-    rmSync(join(this.deps.root, lane.worktree), { recursive: true, force: true });
+    // off the merge queue's path: the next merge need not wait for it (finish waits for all of them)
+    const dir = join(this.deps.root, lane.worktree);
+    const removal = this.deps.lanePorts.git
+      .removeWorktree(this.deps.root, dir, lane.branch)
+      .then(() => rmSync(dir, { recursive: true, force: true }))
+      // a worktree left behind is swept at the next start (lane-recover.ts); never the run's failure
+      .catch(() => undefined);
+    this.#removals.push(removal);
   }
 
   async #startLane(ticket: Ticket): Promise<void> {
@@ -547,6 +551,7 @@ class LaneScheduler {
       data: { reason_code: outcome.reasonCode, reason: outcome.reason, ...(outcome.details ?? {}) },
     } as FlowEvent;
     if (this.lanes) {
+      await this.#await('removing merged lanes', Promise.all(this.#removals));
       this.persist([event], patch);
       const scratch = join(this.deps.root, MERGE_TREE);
       await this.deps.lanePorts.git.removeWorktree(this.deps.root, scratch, null);
