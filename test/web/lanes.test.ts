@@ -5,7 +5,8 @@
 // waiting lane's reason with its run), each ticket's `waits for`, the lane of a ticket with a link to the
 // lane's run; the Inbox lists the paused lane run; the driving run's events read as sentences. The merge
 // queue's order is checked on a status answer with queued and merging lanes (no paused run has them).
-// Desktop (1280×800) and phone (390×844).
+// Last, Reply in the Inbox reaches the lane, the run goes on and merges every ticket. Desktop (1280×800)
+// and phone (390×844).
 import assert from 'node:assert/strict';
 import { rmSync, writeFileSync } from 'node:fs';
 import { test } from 'node:test';
@@ -20,13 +21,17 @@ declare const document: { documentElement: { scrollWidth: number; clientWidth: n
 const DESKTOP = { width: 1280, height: 800 };
 const PHONE = { width: 390, height: 844 };
 
-// TICKET-002 asks (DISPATCH.md, mode: pause); every other ticket is worked, marked done and committed
+// TICKET-002 asks (DISPATCH.md, mode: pause) until the reply is in its prompt; every ticket is worked, marked
+// done and committed
 const AGENT = [
   `f=$(printf '%s\\n' "$1" | sed -n 's/^Current ticket file: //p' | head -1)`,
   `d=$(printf '%s\\n' "$1" | sed -n 's/^DISPATCH.md path: //p' | head -1)`,
   'name=$(basename "$f" .md)',
   'if [ "$name" = TICKET-002 ]; then',
-  `  printf -- '---\\nmode: pause\\ntitle: Which port?\\n---\\nWhich port should the server use?\\n' > "$d"; exit 0`,
+  '  case "$1" in',
+  '    *"use port 8080"*) echo "port 8080" > port.txt ;;',
+  `    *) printf -- '---\\nmode: pause\\ntitle: Which port?\\n---\\nWhich port should the server use?\\n' > "$d"; exit 0 ;;`,
+  '  esac',
   'fi',
   'mkdir -p work && echo "$name" > "work/$name.txt"',
   `sed -i 's/^done: false$/done: true/' "$f"`,
@@ -110,8 +115,14 @@ for (const [label, viewport] of [
     assert.equal(await panel.getByTestId('lanes-merged').textContent(), '1 merged');
     await panel.getByTestId('merge-queue-empty').waitFor();
     const lane = panel.locator(`li[data-lane="${waiting.lane}"]`);
-    assert.match((await lane.textContent()) ?? '', new RegExp(`lane ${waiting.lane}\\s+TICKET-002\\s+waiting`));
-    assert.ok(((await lane.getByTestId('lane-reason').textContent()) ?? '').trim().length > 0, 'the reason shows');
+    assert.match(
+      (await lane.textContent()) ?? '',
+      new RegExp(`lane ${waiting.lane}\\s+TICKET-002\\s+waiting`),
+    );
+    assert.ok(
+      ((await lane.getByTestId('lane-reason').textContent()) ?? '').trim().length > 0,
+      'the reason shows',
+    );
     assert.equal(
       await lane.getByRole('link', { name: 'Reply' }).getAttribute('href'),
       `/runs/${waiting.run_id}`,
@@ -123,7 +134,10 @@ for (const [label, viewport] of [
     await row('TICKET-005').waitFor();
     assert.equal(await row('TICKET-003').getByTestId('waits').textContent(), 'waits for TICKET-002');
     assert.equal(await row('TICKET-004').getByTestId('waits').textContent(), 'waits for TICKET-003');
-    assert.equal(await row('TICKET-005').getByTestId('waits').textContent(), 'waits for TICKET-002, TICKET-003');
+    assert.equal(
+      await row('TICKET-005').getByTestId('waits').textContent(),
+      'waits for TICKET-002, TICKET-003',
+    );
     assert.equal(
       await row('TICKET-003').getByTestId('waits').getAttribute('title'),
       'depends on TICKET-001 (done), TICKET-002',
@@ -132,13 +146,19 @@ for (const [label, viewport] of [
     assert.equal(await laneLink.textContent(), `lane ${waiting.lane} · waiting`);
     assert.equal(await laneLink.getAttribute('href'), `/runs/${waiting.run_id}`);
     assert.equal(await row('TICKET-001').count(), 0, 'the merged ticket is done');
-    await page.getByRole('region', { name: 'Done tickets' }).locator('[data-ticket="TICKET-001.md"]').waitFor();
+    await page
+      .getByRole('region', { name: 'Done tickets' })
+      .locator('[data-ticket="TICKET-001.md"]')
+      .waitFor();
     await noSidewaysScroll(page);
     await page.screenshot({ path: shot(`lanes-board-${label}.png`) });
 
     await laneLink.click();
     await page.waitForURL(`**/runs/${waiting.run_id}`);
-    await page.getByTestId('run-lane').getByText(`run ${status.run_id.slice(0, 8)}`).waitFor();
+    await page
+      .getByTestId('run-lane')
+      .getByText(`run ${status.run_id.slice(0, 8)}`)
+      .waitFor();
 
     // the filter still works with the panel and the new row parts
     await page.goBack();
@@ -149,7 +169,7 @@ for (const [label, viewport] of [
   });
 }
 
-test("the Inbox lists the paused lane run with its question, its lane and the run that drives it", {
+test('the Inbox lists the paused lane run with its question, its lane and the run that drives it', {
   skip,
   timeout: 60_000,
 }, async () => {
@@ -222,7 +242,7 @@ test('the merge queue lists the merging lane first, then the queued ones in queu
   const queue = page.getByTestId('merge-queue');
   await queue.waitFor();
   const items = (await queue.locator('li').allTextContents()).map((t) => t.replace(/\s+/g, ' ').trim());
-  assert.deepEqual(items, ['TICKET-002 lane 4 merging', 'TICKET-005 lane 3', 'TICKET-003 lane 1']);
+  assert.deepEqual(items, ['1. TICKET-002 lane 4 merging', '2. TICKET-005 lane 3', '3. TICKET-003 lane 1']);
   assert.equal(await page.getByTestId('lanes-busy').textContent(), '4 of 4 lanes busy');
   const openCol = page.getByRole('region', { name: 'Open tickets' });
   const laneOf = (name: string) =>
@@ -241,5 +261,27 @@ test('the merge queue lists the merging lane first, then the queued ones in queu
   await page.getByText('Work TICKET-005').waitFor();
   assert.equal(await page.getByTestId('lanes').count(), 0, 'no lanes: no panel');
   assert.equal(await openCol.getByTestId('lane-of').count(), 0);
+  await page.close();
+});
+
+// last: it resumes the run
+test('Reply in the Inbox reaches the lane; the run goes on and merges every ticket', {
+  skip,
+  timeout: 120_000,
+}, async () => {
+  const waiting = status.lanes.open[0]!;
+  const page = await open('/inbox');
+  const item = page.locator(`article[data-run="${waiting.run_id}"]`);
+  await item.getByLabel('reply').fill('use port 8080');
+  await item.getByRole('button', { name: 'Reply and resume' }).click();
+  await page.waitForURL(`**/runs/${waiting.run_id}`);
+  await page.getByText('use port 8080').first().waitFor();
+  await page.getByRole('link', { name: 'Tickets' }).click();
+  const panel = page.getByRole('region', { name: 'Lanes' });
+  await panel.getByTestId('lanes-merged').getByText('5 merged').waitFor({ timeout: 90_000 });
+  assert.equal(await panel.getByTestId('lanes-busy').textContent(), '0 of 2 lanes busy');
+  await panel.getByTestId('merge-queue-empty').waitFor();
+  assert.equal(await page.getByRole('region', { name: 'Open tickets' }).locator('a.ticket').count(), 0);
+  await page.screenshot({ path: shot('lanes-board-done.png') });
   await page.close();
 });

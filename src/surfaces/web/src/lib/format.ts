@@ -12,6 +12,9 @@ export function eventKind(type: string): 'agent' | 'tool' | 'error' | 'life' {
   return 'life';
 }
 
+/** A commit as short as git shows it; anything else (a branch name) as it is. */
+const sha = (v: unknown) => (typeof v === 'string' && /^[0-9a-f]{40}$/.test(v) ? v.slice(0, 8) : str(v));
+
 /** A ticket's name from its repo-relative path: `TICKET-004`. */
 const name = (v: unknown) => (typeof v === 'string' ? ticketLabel(v) : str(v));
 
@@ -44,7 +47,7 @@ export function eventText(e: RunEvent): string {
     case 'lane_ended':
       return `lane ${str(d.lane)} ${name(d.ticket)} ${str(d.status)}${d.reason ? `: ${str(d.reason)}` : ''}`;
     case 'merge_started':
-      return `merging ${name(d.ticket)} (lane ${str(d.lane)}) onto ${str(d.onto)}`;
+      return `merging ${name(d.ticket)} (lane ${str(d.lane)}) onto ${sha(d.onto)}`;
     case 'merge_conflict': {
       const files = Array.isArray(d.files) ? d.files.map(String) : [];
       const where =
