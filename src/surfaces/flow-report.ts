@@ -95,6 +95,8 @@ export function lanesReport(control: FlowControl, run: Run) {
         branch: l.branch,
         worktree: l.worktree,
         merge_attempts: l.mergeAttempts,
+        /** Order in the merge queue (lower first); null until the lane's ticket is done. */
+        queued_at: l.queuedAt,
         blocked: l.blocked,
       };
     }),

@@ -32,4 +32,6 @@ export interface RunJson {
   last_event_seq: number;
   /** A person asked the run's worker to pause after the turn in flight, or to stop; null: neither. */
   requested: 'pause' | 'stop' | null;
+  /** A lane run (one ticket of a run with lanes): the run that drives it, its lane and ticket; else null. */
+  lane: { parent_run_id: string; lane: number | null; ticket: string | null } | null;
 }

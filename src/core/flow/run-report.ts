@@ -48,6 +48,18 @@ export function runJson(run: Run, limits: RunLimits, now = Date.now()): RunJson 
     quota_wait: state.quotaWait ? { agent: state.quotaWait.agent, until: state.quotaWait.until } : null,
     last_event_seq: run.lastEventSeq,
     requested: requestOf(run),
+    lane: laneOf(run),
+  };
+}
+
+/** A lane run's place: the run that drives it (metadata.parent_run_id), its lane and its ticket. */
+function laneOf(run: Run): RunJson['lane'] {
+  const m = run.metadata;
+  if (typeof m.parent_run_id !== 'string') return null;
+  return {
+    parent_run_id: m.parent_run_id,
+    lane: typeof m.lane === 'number' ? m.lane : null,
+    ticket: typeof m.ticket === 'string' ? m.ticket : null,
   };
 }
 

@@ -67,7 +67,13 @@ export function runRoutes(
     const control = ctx.control();
     const key = JSON.stringify(['runs', control.store.changeStamp(), offset, limit, status ?? null]);
     const answer = await answers.get(key, () => {
-      const rows = control.store.listRuns({ offset, limit: limit + 1, ...(status ? { status } : {}) });
+      // paused lane runs too: each waits for a person (the web Inbox lists them), as any paused run
+      const rows = control.store.listRuns({
+        offset,
+        limit: limit + 1,
+        ...(status ? { status } : {}),
+        includeLanes: status === 'paused',
+      });
       return jsonAnswer({
         runs: rows.slice(0, limit).map((r) => runJson(r, control)),
         offset,

@@ -1,4 +1,5 @@
 // One line of text per run event, and small display helpers.
+import { ticketLabel } from './lanes.ts';
 import type { RunEvent } from './types.ts';
 
 const str = (v: unknown) => (typeof v === 'string' ? v : v === undefined ? '' : JSON.stringify(v));
@@ -10,6 +11,12 @@ export function eventKind(type: string): 'agent' | 'tool' | 'error' | 'life' {
   if (type.includes('error') || type.includes('fail') || type === 'crashed') return 'error';
   return 'life';
 }
+
+/** A commit as short as git shows it; anything else (a branch name) as it is. */
+const sha = (v: unknown) => (typeof v === 'string' && /^[0-9a-f]{40}$/.test(v) ? v.slice(0, 8) : str(v));
+
+/** A ticket's name from its repo-relative path: `TICKET-004`. */
+const name = (v: unknown) => (typeof v === 'string' ? ticketLabel(v) : str(v));
 
 export function eventText(e: RunEvent): string {
   const d = e.data;
@@ -32,6 +39,31 @@ export function eventText(e: RunEvent): string {
       return typeof d.text === 'string'
         ? d.text
         : `a reply of ${str(d.bytes)} bytes${d.title ? `: ${str(d.title)}` : ''}`;
+    // lanes, on the run that drives them
+    case 'lanes_started':
+      return `${str(d.lanes)} lanes into ${str(d.integration)} (${str(d.mode)})`;
+    case 'lane_started':
+      return `lane ${str(d.lane)} started ${name(d.ticket)}`;
+    case 'lane_ended':
+      return `lane ${str(d.lane)} ${name(d.ticket)} ${str(d.status)}${d.reason ? `: ${str(d.reason)}` : ''}`;
+    case 'merge_started':
+      return `merging ${name(d.ticket)} (lane ${str(d.lane)}) onto ${sha(d.onto)}`;
+    case 'merge_conflict': {
+      const files = Array.isArray(d.files) ? d.files.map(String) : [];
+      const where =
+        files.length > 3 ? `${files.slice(0, 3).join(', ')} +${files.length - 3}` : files.join(', ');
+      return `merge conflict in ${where || 'the tree'} (${name(d.ticket)}, attempt ${str(d.attempt)})`;
+    }
+    case 'merge_verify_failed':
+      return `merged tree failed verify (${name(d.ticket)}, attempt ${str(d.attempt)}): ${str(d.summary)}`;
+    case 'merge_blocked':
+      return `merge of ${name(d.ticket)} waits: ${str(d.reason)}${d.detail ? ` (${str(d.detail)})` : ''}`;
+    case 'lane_merged':
+      return `merged ${name(d.ticket)} in ${str(d.ms)} ms${typeof d.sha === 'string' ? ` (${d.sha.slice(0, 8)})` : ''}`;
+    case 'lane_recovered':
+      return `lane ${str(d.lane)} ${name(d.ticket)} recovered: ${str(d.action)}`;
+    case 'lane_worktree_removed':
+      return `removed worktree ${str(d.path)}${d.branch ? ` (${str(d.branch)})` : ''}`;
     default: {
       const text = d.message ?? d.reason ?? d.title ?? d.ticket ?? d.path;
       if (text !== undefined) return str(text);

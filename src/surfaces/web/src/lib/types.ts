@@ -24,6 +24,10 @@ export interface TicketSummary {
   goal: string | null;
   hash: string;
   issues: LintIssue[];
+  /** The tickets its `depends_on` names, as repo-relative paths (like `path`). */
+  depends_on: string[];
+  /** Those of them not done: the ticket waits for them. */
+  blocked_by: string[];
 }
 
 export interface TicketFull extends TicketSummary {
@@ -81,6 +85,38 @@ export interface FlowStatus {
   tickets: { total: number; done: number; next: string | null; blocked: number; invalid: unknown[] };
   last_event: { seq: number; type: string; at: string } | null;
   recommended_action: string;
+  /** A run with lanes (`car run --lanes N`), else null. */
+  lanes: LanesStatus | null;
+}
+
+/** What a lane is doing (src/core/flow/lanes/lane-state.ts). */
+export type LanePhase = 'working' | 'queued' | 'merging' | 'advancing' | 'waiting';
+
+export interface OpenLane {
+  lane: number;
+  /** The ticket's repo-relative path. */
+  ticket: string;
+  phase: LanePhase;
+  /** The lane's own run (its events, replies). */
+  run_id: string;
+  status: string | null;
+  reason_code: string | null;
+  reason: string | null;
+  branch: string;
+  worktree: string;
+  merge_attempts: number;
+  /** Order in the merge queue (lower first); null until the lane's ticket is done. */
+  queued_at: number | null;
+  /** Why the merge waits (the person's own changes in the way). */
+  blocked: string | null;
+}
+
+export interface LanesStatus {
+  count: number;
+  integration: string;
+  /** Tickets merged by this run, in order. */
+  merged: string[];
+  open: OpenLane[];
 }
 
 export interface Dispatch {
