@@ -65,12 +65,13 @@ interface Spawned {
   markMs: number | null;
 }
 
-function run(
-  argv: string[],
-  opts: { cwd: string; env: NodeJS.ProcessEnv; mark?: RegExp },
-): Promise<Spawned> {
+function run(argv: string[], opts: { cwd: string; env: NodeJS.ProcessEnv; mark?: RegExp }): Promise<Spawned> {
   const t0 = performance.now();
-  const child = spawn(argv[0]!, argv.slice(1), { cwd: opts.cwd, env: opts.env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(argv[0]!, argv.slice(1), {
+    cwd: opts.cwd,
+    env: opts.env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let stdout = '';
   let stderr = '';
   let markMs: number | null = null;
@@ -120,7 +121,8 @@ function timeline(db: string, startedAt: number, exitedAt: number): Timeline {
   const tf = rows.filter((r) => r.type === 'turn_finished').map(t);
   const done = rows.filter((r) => r.type === 'ticket_done').map(t);
   const end = rows.filter((r) => r.type === 'flow_completed').map(t)[0] ?? exitedAt;
-  if (ts.length !== sel.length) throw new Error(`expected one turn per ticket: ${ts.length} turns, ${sel.length} tickets`);
+  if (ts.length !== sel.length)
+    throw new Error(`expected one turn per ticket: ${ts.length} turns, ${sel.length} tickets`);
   const tickets = sel.map((s, k) => ({
     selToTurn: ts[k]! - s,
     turn: tf[k]! - ts[k]!,
@@ -157,7 +159,8 @@ async function carRun(carJs: string, cwd: string, env: NodeJS.ProcessEnv, n: num
   return tl;
 }
 
-const PROMPT = 'Work the first open ticket in .codex-autorunner/tickets: do its task, set done: true, commit.';
+const PROMPT =
+  'Work the first open ticket in .codex-autorunner/tickets: do its task, set done: true, commit.';
 
 async function codexSample(carJs: string, n: number): Promise<Sample> {
   const q = await codexQueue(n);
@@ -193,7 +196,10 @@ async function claudeSample(carJs: string, n: number): Promise<Sample> {
   const bin = join(home, 'bin');
   mkdirSync(bin);
   // `claude` is the Claude Code CLI that claude-agent-acp bundles
-  writeFileSync(join(bin, 'claude'), `#!/bin/sh\nexec ${JSON.stringify(process.execPath)} ${JSON.stringify(CLAUDE_CODE_CLI)} "$@"\n`);
+  writeFileSync(
+    join(bin, 'claude'),
+    `#!/bin/sh\nexec ${JSON.stringify(process.execPath)} ${JSON.stringify(CLAUDE_CODE_CLI)} "$@"\n`,
+  );
   chmodSync(join(bin, 'claude'), 0o755);
   const env: NodeJS.ProcessEnv = {
     PATH: `${bin}:${NODE_BIN}:${process.env.PATH ?? '/usr/bin:/bin'}`,
@@ -213,7 +219,10 @@ async function claudeSample(carJs: string, n: number): Promise<Sample> {
   const repos = [makeGitRepo(), makeGitRepo()];
   try {
     for (const repo of repos) {
-      repo.write('codex-autorunner.yml', 'agents:\n  claude:\n    backend: acp\n    command: [claude-agent-acp]\n');
+      repo.write(
+        'codex-autorunner.yml',
+        'agents:\n  claude:\n    backend: acp\n    command: [claude-agent-acp]\n',
+      );
       const init = await run([process.execPath, carJs, 'init'], { cwd: repo.dir, env });
       if (init.code !== 0) throw new Error(`car init: ${init.stderr}`);
       for (let i = 1; i <= n; i++) {
@@ -229,7 +238,16 @@ async function claudeSample(carJs: string, n: number): Promise<Sample> {
     const oneShot: Sample['oneShot'] = [];
     for (let k = 0; k < n; k++) {
       const r = await run(
-        ['claude', '-p', '--output-format', 'stream-json', '--verbose', '--permission-mode', 'bypassPermissions', PROMPT],
+        [
+          'claude',
+          '-p',
+          '--output-format',
+          'stream-json',
+          '--verbose',
+          '--permission-mode',
+          'bypassPermissions',
+          PROMPT,
+        ],
         { cwd: repos[1]!.dir, env, mark: /"type":"system"/ },
       );
       if (r.code !== 0) throw new Error(`claude -p exited ${r.code}: ${r.stderr.slice(-2000)}`);
@@ -258,9 +276,13 @@ function report(name: string, oneShotName: string, samples: Sample[], n: number)
   const first = cars.map((c) => c.tickets[0]!);
   const rest = cars.flatMap((c) => c.tickets.slice(1));
   const shots = samples.flatMap((s) => s.oneShot);
-  console.log(`\n${name}: ${samples.length} run(s) of ${n} tickets through car run, interleaved with ${oneShotName} per ticket`);
+  console.log(
+    `\n${name}: ${samples.length} run(s) of ${n} tickets through car run, interleaved with ${oneShotName} per ticket`,
+  );
   console.log(`  car run wall, whole queue                 ${range(cars.map((c) => c.wall))}`);
-  console.log(`  ${oneShotName} per ticket × ${n}              ${range(samples.map((s) => s.oneShot.reduce((a, o) => a + o.ms, 0)))}`);
+  console.log(
+    `  ${oneShotName} per ticket × ${n}              ${range(samples.map((s) => s.oneShot.reduce((a, o) => a + o.ms, 0)))}`,
+  );
   console.log(`  car per ticket (wall / N)                 ${range(cars.map((c) => c.wall / n))}`);
   console.log(`  ${oneShotName} per ticket                 ${range(shots.map((o) => o.ms))}`);
   console.log(`  first ticket: car start → turn started    ${range(cars.map((c) => c.toFirstTurn))}`);
@@ -272,8 +294,12 @@ function report(name: string, oneShotName: string, samples: Sample[], n: number)
   console.log(`    select → turn start                     ${range(rest.map((t) => t.selToTurn))}`);
   console.log(`    the agent's turn                        ${range(rest.map((t) => t.turn))}`);
   console.log(`    turn end → done                         ${range(rest.map((t) => t.turnToDone))}`);
-  console.log(`    done → next select                      ${range(cars.flatMap((c) => c.tickets.slice(0, -1).map((t) => t.doneToNext)))}`);
-  console.log(`    car's added time per ticket             ${range(cars.flatMap((c) => c.added))}  (target ≤ 50 ms)`);
+  console.log(
+    `    done → next select                      ${range(cars.flatMap((c) => c.tickets.slice(0, -1).map((t) => t.doneToNext)))}`,
+  );
+  console.log(
+    `    car's added time per ticket             ${range(cars.flatMap((c) => c.added))}  (target ≤ 50 ms)`,
+  );
   console.log(`  last done → car exited                    ${range(cars.map((c) => c.doneToExit))}`);
 }
 
@@ -281,7 +307,9 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<void
   const args = parseArgs(argv);
   if (args.car === join(ROOT, 'dist/car.js')) ensureBundle();
   if (!existsSync(join(NODE_BIN, 'codex'))) throw new Error('the pinned codex is not installed (npm ci)');
-  console.log(`agent-hot-path: ${args.car}, ${cpus().length} × ${cpus()[0]?.model ?? '?'}, node ${process.version}`);
+  console.log(
+    `agent-hot-path: ${args.car}, ${cpus().length} × ${cpus()[0]?.model ?? '?'}, node ${process.version}`,
+  );
   if (args.only !== 'claude') {
     const samples: Sample[] = [];
     for (let r = 0; r < args.reps; r++) samples.push(await codexSample(args.car, args.tickets));

@@ -68,6 +68,33 @@ export async function readQueue(
 }
 
 /**
+ * The agent of the ticket the run is likely to work next, as the tickets on disk tell now: the run's
+ * ticket while it is not done, else the first ready one. Only a hint, for starting the agent's process
+ * ahead of its session (a verify failure or an edit may change the choice). Without `queue`, the tickets
+ * are read here (parsed files are cached, so the step that follows reads them for free).
+ */
+export function likelyNextAgent(
+  ctx: RunContext,
+  queue?: { tickets: readonly Ticket[]; dependencies: DependencyGraph },
+): string | null {
+  try {
+    const { tickets, dependencies } =
+      queue ??
+      loadTicketQueue(join(ctx.root, '.codex-autorunner', 'tickets'), {
+        cache: ctx.ticketCache,
+        repoRoot: ctx.root,
+        agents: ctx.deps.knownAgents,
+      });
+    const progress = ctx.state.ticket;
+    if (progress && tickets.some((t) => t.relPath === progress.path && !t.isDone)) return progress.agent;
+    const next = readiness(tickets, dependencies).ready[0];
+    return next?.agent ? next.agent.toLowerCase() : null;
+  } catch {
+    return null;
+  }
+}
+
+/**
  * The ticket to work next (`current` is the run's ticket as on disk, if still there), recorded as
  * selected when it changes; or the end: every ticket done, or every one not done waiting for another.
  */

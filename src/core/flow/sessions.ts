@@ -1,5 +1,8 @@
 // The run's live agent sessions, one per ticket, reused while the ticket's agent and profile stay the
-// same. A session's backend thread is persisted in the run state, so a restarted worker resumes it.
+// same and the session is alive. A session's backend thread is persisted in the run state, so a restarted
+// worker (or a session whose agent process died) resumes it. Agents that keep a process between sessions
+// are asked to start it ahead of the session that needs it (`prewarm`); the processes themselves belong
+// to the agents, and live until the run's owner closes the resolver.
 import type { AgentResolver, AgentSession } from '../agent.ts';
 import type { FlowEvent } from './events.ts';
 import type { EngineState, TicketProgress } from './state.ts';
@@ -32,7 +35,12 @@ export class AgentSessions {
   async open(progress: TicketProgress): Promise<{ session: AgentSession; reused: boolean }> {
     const ctx = this.#ctx;
     const live = this.#live.get(progress.id);
-    if (live && live.agent === progress.agent && live.profile === progress.profile)
+    if (
+      live &&
+      live.agent === progress.agent &&
+      live.profile === progress.profile &&
+      live.session.alive !== false
+    )
       return { session: live.session, reused: true };
     if (live) await this.close(progress.id);
     const agent = ctx.deps.resolveAgent(progress.agent);
@@ -61,6 +69,20 @@ export class AgentSessions {
     }
     this.#live.set(progress.id, { agent: progress.agent, profile: progress.profile, session });
     return { session, reused };
+  }
+
+  /**
+   * Starts the process `agentId`'s next session will need, while the engine does other work (recovery,
+   * selection, the verify gate). Best effort: an agent that cannot be resolved or started fails later, at
+   * its session start, where the engine handles it.
+   */
+  prewarm(agentId: string | null | undefined): void {
+    if (!agentId || agentId === 'user') return;
+    try {
+      this.#ctx.deps.resolveAgent(agentId).prewarm?.({ cwd: this.#ctx.root });
+    } catch {
+      // reported when a ticket needs it
+    }
   }
 
   async close(ticketId: string): Promise<void> {
