@@ -13,7 +13,7 @@ import { recover } from './recover.ts';
 import { archiveReply } from './replies.ts';
 import { RunContext } from './run-context.ts';
 import { ensureRunDirs, runPaths } from './run-paths.ts';
-import { chooseTicket, likelyNextAgent, readQueue } from './select.ts';
+import { chooseTicket, likelyNext, readQueue } from './select.ts';
 import { settleCurrent } from './settle.ts';
 import { loadState } from './state.ts';
 import { runTurn } from './turn.ts';
@@ -77,7 +77,7 @@ export class FlowEngine {
     const { state } = ctx;
     const startedAt = ctx.store.getRun(ctx.runId)?.startedAt ?? null;
     // the first ticket's agent process starts while recovery and selection run
-    ctx.sessions.prewarm(likelyNextAgent(ctx));
+    ctx.sessions.prewarm(likelyNext(ctx)?.agent);
     const recovered = await recover(ctx);
     if (recovered) return ctx.finish(recovered);
     await rebaselineAfterVerifyPause(ctx);
@@ -105,8 +105,9 @@ export class FlowEngine {
 
     const queue = await readQueue(ctx);
     if ('outcome' in queue) return end(queue.outcome);
-    // the next ticket's agent process starts (or stays warm) while the verify gate and commit checks run
-    ctx.sessions.prewarm(likelyNextAgent(ctx, queue));
+    // the next ticket's session opens (its agent's process starts, or stays warm) while the verify gate
+    // and commit checks run
+    ctx.sessions.prepare(likelyNext(ctx, queue));
     const settled = await settleCurrent(ctx, queue.tickets);
     if ('outcome' in settled) return end(settled.outcome);
     const chosen = await chooseTicket(ctx, queue.tickets, queue.dependencies, settled.current);

@@ -17,6 +17,7 @@ import {
 import { planCommands } from '../verify/commands.ts';
 import type { FlowOutcome } from './flow-types.ts';
 import type { RunContext } from './run-context.ts';
+import type { LikelyNext } from './sessions.ts';
 import { newTicketProgress, newVerifyProgress } from './state.ts';
 
 const DUPLICATE_CODES = new Set(['duplicate-index', 'duplicate-ticket-id']);
@@ -68,15 +69,17 @@ export async function readQueue(
 }
 
 /**
- * The agent of the ticket the run is likely to work next, as the tickets on disk tell now: the run's
- * ticket while it is not done, else the first ready one. Only a hint, for starting the agent's process
- * ahead of its session (a verify failure or an edit may change the choice). Without `queue`, the tickets
- * are read here (parsed files are cached, so the step that follows reads them for free).
+ * The ticket the run is likely to work next, as the tickets on disk tell now: the run's ticket while it
+ * is not done (its agent only: it has its session), else the first ready one (with the ticket, when the
+ * run's ticket is done and being settled, so its session can be opened ahead). Only a hint, for getting
+ * the agent ready ahead of the session (a verify failure or an edit may change the choice). Without
+ * `queue`, the tickets are read here (parsed files are cached, so the step that follows reads them for
+ * free).
  */
-export function likelyNextAgent(
+export function likelyNext(
   ctx: RunContext,
   queue?: { tickets: readonly Ticket[]; dependencies: DependencyGraph },
-): string | null {
+): LikelyNext | null {
   try {
     const { tickets, dependencies } =
       queue ??
@@ -86,9 +89,18 @@ export function likelyNextAgent(
         agents: ctx.deps.knownAgents,
       });
     const progress = ctx.state.ticket;
-    if (progress && tickets.some((t) => t.relPath === progress.path && !t.isDone)) return progress.agent;
+    if (progress && tickets.some((t) => t.relPath === progress.path && !t.isDone)) {
+      return { agent: progress.agent };
+    }
     const next = readiness(tickets, dependencies).ready[0];
-    return next?.agent ? next.agent.toLowerCase() : null;
+    if (!next?.agent) return null;
+    // Its session is opened ahead only while the run's ticket is being settled (the time to win): a run
+    // that pauses before its first turn calls no agent, and a ticket that does not lint pauses the run.
+    if (!progress || !next.valid) return { agent: next.agent.toLowerCase() };
+    return {
+      agent: next.agent.toLowerCase(),
+      ticket: { id: next.ticketId, path: next.relPath, profile: next.profile ?? null },
+    };
   } catch {
     return null;
   }
