@@ -108,7 +108,7 @@ export class AgentSessions {
    * resolved or started fails later, at the session start, where the engine handles it.
    */
   prepare(next: LikelyNext | null): void {
-    if (!next || !next.agent || next.agent === 'user') return;
+    if (!next?.agent || next.agent === 'user') return;
     const ticket = next.ticket;
     if (!ticket || this.#live.has(ticket.id) || this.#ctx.state.threads[ticket.id]) {
       this.prewarm(next.agent);
