@@ -48,6 +48,18 @@ export async function afterTurn(
 ): Promise<Step> {
   const { settings, repo, state, paths } = ctx;
 
+  // The ticket as the agent left it (whether it is done decides what the next step needs of git).
+  let after: Ticket | null = null;
+  try {
+    after = parseTicket(readFileSync(ticket.path, 'utf8'), {
+      path: ticket.path,
+      relPath: ticket.relPath,
+      agents: ctx.deps.knownAgents,
+    });
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+  }
+
   // git looks at the tree while car files the turn's records, which live under the excluded runtime
   // paths: the git process runs on another core instead of after them.
   const snapshotting = repo.snapshot(RUNTIME_PATHS);
@@ -70,6 +82,12 @@ export async function afterTurn(
   const now = await snapshotting;
   // A turn that left the tree exactly as it found it changed nothing: no need to ask git for a diff.
   const changed = now.fingerprint !== before.fingerprintBefore;
+  // A ticket now marked done is verified by the next step: the gate's diff against the ticket's base is
+  // asked for now, together with the diff stat (when the tree differs from that base at all).
+  const base = progress.verify?.baseHead;
+  if (after?.isDone && base !== undefined && (now.head !== base || now.dirty)) {
+    ctx.prefetchDiff(base, Promise.resolve(now));
+  }
   const stat = changed
     ? await repo.diffStat(before.headBefore, RUNTIME_PATHS)
     : { filesChanged: 0, insertions: 0, deletions: 0 };
@@ -96,17 +114,6 @@ export async function afterTurn(
     };
   }
   state.checkpointError = null;
-
-  let after: Ticket | null = null;
-  try {
-    after = parseTicket(readFileSync(ticket.path, 'utf8'), {
-      path: ticket.path,
-      relPath: ticket.relPath,
-      agents: ctx.deps.knownAgents,
-    });
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-  }
 
   const talked = dispatch.archived !== null || before.consumedReplies.length > 0;
   progress.noChange = noChangeAfter(progress, { changed, talked, ticketDone: after?.isDone ?? false });
