@@ -157,6 +157,34 @@ test('a session opened ahead that the run does not use is closed when the run en
   );
 });
 
+test('a session opened ahead whose process died before its ticket came is opened anew', async (t) => {
+  const h = setup({ tickets: 2 });
+  t.after(() => h.cleanup());
+  const agent = new MortalAgent(h.agent);
+  h.agent.script(finishTicket(), finishTicket());
+  const resolve: AgentResolver = (id) => {
+    const a = resolverFor(agent)(id);
+    return {
+      id: a.id,
+      startSession: async (options) => {
+        const session = await a.startSession(options);
+        // the process of the session opened ahead for ticket 2 dies while ticket 1 is verified
+        if (options.ticketPath.endsWith('TICKET-002.md') && agent.sessions.length === 2) {
+          agent.sessions[1]!.alive = false;
+        }
+        return session;
+      },
+    };
+  };
+  const run = h.newRun();
+  assertOutcome(h, run.id, await h.run(run.id, { resolveAgent: resolve }), 'completed', 'all_done');
+  assert.deepEqual(
+    agent.calls.filter((c) => c.startsWith('start')),
+    ['start TICKET-001.md', 'start TICKET-002.md', 'start TICKET-002.md'],
+  );
+  assert.equal(h.events(run.id, ['thread_reset']).length, 0);
+});
+
 test('runWorker closes the resolver when the run ends', async (t) => {
   const h = setup({ tickets: 1 });
   t.after(() => h.cleanup());

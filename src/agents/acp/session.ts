@@ -32,6 +32,8 @@ export class AcpSession implements AgentSession, SessionListener {
   readonly client: ClientSide;
   #connection: AcpConnection | null = null;
   #turn: TurnState | null = null;
+  /** The session was prompted (or loaded): the agent holds a conversation to load after a restart. */
+  #prompted = false;
   #closed = false;
   readonly #config = new SessionConfig();
 
@@ -104,6 +106,7 @@ export class AcpSession implements AgentSession, SessionListener {
         throw err;
       }
       this.#threadId = threadId;
+      this.#prompted = true;
     } else {
       const created = await connection.bounded(
         agent.request(acp.methods.agent.session.new, { cwd: this.client.rootReal, mcpServers: [] }),
@@ -125,15 +128,19 @@ export class AcpSession implements AgentSession, SessionListener {
     translateUpdate(turn, update);
   }
 
-  /** The agent process died since the last turn: load the session on a new one, where the agent can. */
+  /**
+   * The agent process died since the last turn: load the session on a new one, where the agent can. A
+   * session that was never prompted has nothing to load: a new one is opened instead, losing nothing.
+   */
   async #reopen(emit: (event: AgentEvent) => void): Promise<TurnResult | null> {
     const previous = this.#connection?.fatalError;
-    if (!this.#threadId || !this.#connection?.loadSession) {
+    const resume = this.#prompted ? this.#threadId : null;
+    if (this.#prompted && (!resume || !this.#connection?.loadSession)) {
       const error = previous ?? new AgentError('agent', 'the agent process is gone');
       return failedTurn({ kind: error.kind, message: error.message });
     }
     try {
-      await this.#open(this.#threadId);
+      await this.#open(resume ?? undefined);
     } catch (err) {
       const error = requestFailure(err, 'restarting the agent failed');
       return failedTurn({ kind: error.kind, message: error.message });
@@ -218,6 +225,7 @@ export class AcpSession implements AgentSession, SessionListener {
 
   /** `session/prompt`: resolves with the agent's response or its error, never rejects. */
   #prompt(connection: AcpConnection, sessionId: string, text: string): Promise<PromptOutcome> {
+    this.#prompted = true;
     return connection.conn.agent
       .request(acp.methods.agent.session.prompt, { sessionId, prompt: [{ type: 'text', text }] })
       .then(

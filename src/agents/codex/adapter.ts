@@ -131,6 +131,8 @@ class CodexSession implements CodexAgentSession, ThreadListener {
   #turn: ActiveTurn | null = null;
   /** turn/start is awaiting its answer: an exit now is handled by its rejection (which may retry). */
   #starting = false;
+  /** A turn was started on the thread (or it was resumed): codex has it stored. */
+  #started = false;
   #closed = false;
 
   constructor(opts: CodexAgentOptions, pool: AppServerPool, session: SessionOptions) {
@@ -194,6 +196,7 @@ class CodexSession implements CodexAgentSession, ThreadListener {
     const client = server.server.client;
     let id: string;
     if (threadId) {
+      this.#started = true;
       const res = await client.request<{ thread?: { id?: string } }>('thread/resume', {
         threadId,
         excludeTurns: true,
@@ -215,11 +218,15 @@ class CodexSession implements CodexAgentSession, ThreadListener {
     server.attach(id, this);
   }
 
-  /** The app-server died since the last turn (killed on a stall, crashed): start again, same thread. */
+  /**
+   * The app-server died since the last turn (killed on a stall, crashed): start again, same thread. A
+   * thread that has run no turn yet has nothing stored to resume (codex writes a thread's rollout with its
+   * first turn): a new one is started instead, losing nothing.
+   */
   async #reopen(emit: (event: AgentEvent) => void): Promise<TurnResult | null> {
     const previous = this.#server?.server.client.exitInfo;
     try {
-      await this.open(this.#threadId ?? undefined);
+      await this.open(this.#started ? (this.#threadId ?? undefined) : undefined);
     } catch (err) {
       const kind = err instanceof CodexSessionError ? err.kind : errorKind(err);
       return failedTurn({ kind, message: (err as Error).message });
@@ -300,6 +307,7 @@ class CodexSession implements CodexAgentSession, ThreadListener {
             ...params,
           });
           this.#starting = false;
+          this.#started = true;
           turn.turnId = res.turn?.id ?? turn.turnId;
           if (harness.stopped && turn.turnId && !settled) this.#interrupt(threadId(), turn.turnId);
           break;

@@ -73,9 +73,14 @@ export class AgentSessions {
     const options = { cwd: ctx.root, ticketPath: progress.path, ticketId: progress.id, runId: ctx.runId };
     const fresh = async (): Promise<AgentSession> => {
       // opened ahead; one that failed to open is started again here, where a failure is reported
-      const ready = prepared
+      let ready = prepared
         ? await ctx.wait(`${progress.agent} session start for ${progress.path}`, prepared)
         : null;
+      if (ready?.alive === false) {
+        // its process died since (the gate's commands, a crash): open it anew on a live one
+        await ready.close().catch(() => {});
+        ready = null;
+      }
       return (
         ready ?? ctx.wait(`${progress.agent} session start for ${progress.path}`, agent.startSession(options))
       );
