@@ -86,10 +86,10 @@ export async function afterTurn(
   // asked for now, together with the diff stat (when the tree differs from that base at all).
   const base = progress.verify?.baseHead;
   if (after?.isDone && base !== undefined && (now.head !== base || now.dirty)) {
-    ctx.prefetchDiff(base, Promise.resolve(now));
+    ctx.prefetchDiff(base, now);
   }
   const stat = changed
-    ? await repo.diffStat(before.headBefore, RUNTIME_PATHS)
+    ? await repo.diffStat(before.headBefore, RUNTIME_PATHS, now)
     : { filesChanged: 0, insertions: 0, deletions: 0 };
   // The next step starts from this tree unless car commits first (which forgets it).
   ctx.knowTree(now);

@@ -144,7 +144,7 @@ export function createRepoState(repoRoot: string, opts: RepoStateOptions = {}): 
       untracked.forEach((p, i) => {
         hash.update(`untracked\0${p}\0${digests[i]}\0`);
       });
-      return { head: oid, fingerprint: hash.digest('hex'), dirty: entries.length > 0 };
+      return { head: oid, fingerprint: hash.digest('hex'), dirty: entries.length > 0, untracked };
     },
 
     async fingerprint(excludePaths) {
@@ -159,14 +159,14 @@ export function createRepoState(repoRoot: string, opts: RepoStateOptions = {}): 
       return (await status(excludePaths)).map(formatStatusLine);
     },
 
-    async diffStat(fromSha, excludePaths): Promise<DiffStat> {
+    async diffStat(fromSha, excludePaths, known): Promise<DiffStat> {
       const base = fromSha ?? (await emptyTree());
-      const [numstatOut, entries, root] = await Promise.all([
+      const [numstatOut, untracked, root] = await Promise.all([
         runGit(
           ['diff', '--numstat', '-z', '-M', ...PLAIN_DIFF, base, ...pathspecExcluding(excludePaths)],
           read,
         ),
-        status(excludePaths),
+        known?.untracked ?? status(excludePaths).then(untrackedPaths),
         top(),
       ]);
       const stat: DiffStat = { filesChanged: 0, insertions: 0, deletions: 0 };
@@ -175,21 +175,20 @@ export function createRepoState(repoRoot: string, opts: RepoStateOptions = {}): 
         stat.insertions += entry.insertions ?? 0;
         stat.deletions += entry.deletions ?? 0;
       }
-      const untracked = untrackedPaths(entries);
       const lines = await mapConcurrent(untracked, FILE_CONCURRENCY, (p) => countFileLines(join(root, p)));
       stat.filesChanged += untracked.length;
       for (const n of lines) stat.insertions += n;
       return stat;
     },
 
-    async diffFiles(fromSha, excludePaths) {
+    async diffFiles(fromSha, excludePaths, known) {
       const base = fromSha ?? (await emptyTree());
       const spec = pathspecExcluding(excludePaths);
-      const [namesOut, patchOut, entries, root] = await Promise.all([
+      const [namesOut, patchOut, untracked, root] = await Promise.all([
         // --relative: paths relative to repoRoot, like the exclude paths and the engine's ticket paths
         runGit(['diff', '--relative', '--name-status', '-z', '-M', ...PLAIN_DIFF, base, ...spec], read),
         runGit(['diff', '--relative', '-M', ...PLAIN_DIFF, base, ...spec], read),
-        status(excludePaths),
+        known?.untracked ?? status(excludePaths).then(untrackedPaths),
         top(),
       ]);
       const listed = parseNameStatus(namesOut);
@@ -223,10 +222,10 @@ export function createRepoState(repoRoot: string, opts: RepoStateOptions = {}): 
           patchTruncated: !binary && patch.length > MAX_PATCH_BYTES,
         };
       });
-      const untracked = await mapConcurrent(untrackedPaths(entries), FILE_CONCURRENCY, (p) =>
+      const added = await mapConcurrent(untracked, FILE_CONCURRENCY, (p) =>
         untrackedChange(join(root, p), relative(repoRoot, join(root, p)).split(sep).join('/')),
       );
-      return [...tracked, ...untracked];
+      return [...tracked, ...added];
     },
 
     async fileAt(sha, path) {
