@@ -116,7 +116,9 @@ export class FlowEngine {
     const progress = ctx.state.ticket!;
     const blocked = await checkBeforeTurn(ctx, ticket, progress);
     if (blocked) return end(blocked);
-    return runTurn(ctx, ticket, progress, queue.tickets[queue.tickets.indexOf(ticket) - 1]);
+    const previous = queue.tickets[queue.tickets.indexOf(ticket) - 1];
+    // the ticket after this one gets its session while this turn runs (a turn takes longer than any start)
+    return runTurn(ctx, ticket, progress, previous, likelyNext(ctx, queue, ticket));
   }
 }
 

@@ -1,10 +1,10 @@
 // The run's live agent sessions, one per ticket, reused while the ticket's agent and profile stay the
 // same and the session is alive. A session's backend thread is persisted in the run state, so a restarted
-// worker (or a session whose agent process died) resumes it. Start-up is kept off the critical path: the
-// session of the ticket the run will likely work next is opened ahead (`prepare`: while recovery and
-// selection run, and while the current ticket's verify gate and commit checks run), and an agent that
-// keeps a process between sessions is asked to start it early (`prewarm`). The processes belong to the
-// agents and live until the run's owner closes the resolver.
+// worker (or a session whose agent process died) resumes it. Start-up is kept off the critical path: an
+// agent that keeps a process between sessions is asked to start it early (`prewarm`: while recovery and
+// selection run), and the session of the ticket the run will likely work next is opened ahead
+// (`prepare`: while the current ticket's turn runs, checked again while it is settled). The processes
+// belong to the agents and live until the run's owner closes the resolver.
 import type { AgentResolver, AgentSession } from '../agent.ts';
 import type { FlowEvent } from './events.ts';
 import type { EngineState, TicketProgress } from './state.ts';
