@@ -17,6 +17,7 @@ import { fileURLToPath } from 'node:url';
 import { type AcpAgentOptions, createAcpAgent, resolveAcpPreset } from '../../src/agents/acp/adapter.ts';
 import type { Agent, AgentEvent, AgentSession, TurnResult } from '../../src/core/agent.ts';
 import { assertGroupsGone, readPids } from '../helpers/processes.ts';
+import { waitFor } from '../helpers/wait.ts';
 
 const FAKE = fileURLToPath(new URL('../fakes/acp-agent.mjs', import.meta.url));
 
@@ -338,6 +339,21 @@ describe('ACP adapter (fake agent)', { concurrency: true }, () => {
     await c.close();
     await d.close();
     await noneLeft(f);
+  });
+
+  test('a closed session is closed in an agent that offers session/close; the process stays', async () => {
+    const closed = join(base, `closed-${++n}`);
+    const f = fixture({}, { FAKE_CLOSED_FILE: closed });
+    const a = await start(f);
+    const b = await start(f);
+    await turn(a, 'hello');
+    await a.close();
+    await waitFor('the agent to hear session/close', () => existsSync(closed));
+    assert.equal(readFileSync(closed, 'utf8'), `${a.threadId}\n`);
+    assert.equal((await turn(b, 'hello')).result.status, 'completed', 'the other session goes on');
+    await b.close();
+    await noneLeft(f);
+    assert.equal(readPids(f.pidFile).length, 1);
   });
 
   test('start-up failures: missing binary (spawn), auth required (agent)', async () => {

@@ -42,6 +42,8 @@ export class AcpConnection {
   conn!: acp.ClientConnection;
   /** The agent can load a stored session (`session/load`): threads survive a restart. */
   loadSession = false;
+  /** The agent can close a session (`session/close`), freeing what it holds for it. */
+  closeSession = false;
   readonly #sessions = new Map<string, SessionListener>();
   /** Resolves with the first fatal condition (exit, garbage on stdout, closed connection). */
   readonly fatal: Promise<AgentError>;
@@ -184,6 +186,10 @@ export class AcpConnection {
       'agent start-up failed',
     );
     this.loadSession = init.agentCapabilities?.loadSession === true;
+    const sessionCapabilities = (
+      init.agentCapabilities as { sessionCapabilities?: { close?: unknown } } | undefined
+    )?.sessionCapabilities;
+    this.closeSession = sessionCapabilities?.close !== undefined && sessionCapabilities.close !== null;
   }
 
   /** Kills the process group (SIGTERM, then SIGKILL); `alive` is false from now on. */

@@ -254,5 +254,10 @@ export class AcpSession implements AgentSession, SessionListener {
       void connection.conn.agent.notify(acp.methods.agent.session.cancel, { sessionId }).catch(() => {});
     }
     connection.detach(sessionId, this);
+    // what the agent holds for the session (claude-agent-acp: a Claude Code process) is let go now, not
+    // when the agent's process ends with the run
+    if (connection.alive && connection.closeSession) {
+      void connection.conn.agent.request(acp.methods.agent.session.close, { sessionId }).catch(() => {});
+    }
   }
 }
