@@ -213,7 +213,9 @@ export class AcpPool {
   }
 
   async acquire(cwd: string): Promise<AcpConnection> {
-    for (;;) {
+    // a dead one is replaced; an agent that keeps dying as soon as it started is an error, not a loop
+    let dead: AcpConnection | null = null;
+    for (let attempt = 1; attempt <= 3; attempt++) {
       this.#current ??= AcpConnection.start(this.#settings, cwd);
       const pending = this.#current;
       let connection: AcpConnection;
@@ -226,7 +228,13 @@ export class AcpPool {
       if (connection.alive) return connection;
       if (this.#current === pending) this.#current = null;
       await connection.kill(); // what the dead agent left in its group
+      dead = connection;
     }
+    const why = dead?.fatalError?.message;
+    throw new AgentError(
+      'spawn',
+      `agent "${this.#settings.id}" exited as soon as it started${why ? ` (${why})` : ''}`,
+    );
   }
 
   prewarm(cwd: string): void {

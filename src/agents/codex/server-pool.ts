@@ -6,9 +6,16 @@
 // next `acquire`; the sessions of the dead one see it through `alive` (or `onExit`, during a turn) and
 // resume their threads on the new one.
 import { waitForGroupGone } from '../../core/proc/group.ts';
-import { type AppServer, type AppServerOptions, startAppServer, stopAppServer } from './app-server.ts';
+import {
+  type AppServer,
+  type AppServerOptions,
+  CodexSessionError,
+  startAppServer,
+  stopAppServer,
+} from './app-server.ts';
 import { mergeRateLimits, type RateLimits } from './events.ts';
 import type { ExitInfo, ProtocolProblem, ServerRequest } from './jsonrpc.ts';
+import { describeExit } from './turn.ts';
 
 /** What a thread's session hears from the shared process. */
 export interface ThreadListener {
@@ -151,7 +158,9 @@ export class AppServerPool {
 
   /** A live process: the current one, or a new one (started in `cwd`) when there is none or it died. */
   async acquire(cwd: string): Promise<SharedAppServer> {
-    for (;;) {
+    // a dead one is replaced; a process that keeps dying as soon as it started is an error, not a loop
+    let dead: SharedAppServer | null = null;
+    for (let attempt = 1; attempt <= 3; attempt++) {
       this.#current ??= this.#start(cwd);
       const pending = this.#current;
       let server: SharedAppServer;
@@ -164,7 +173,13 @@ export class AppServerPool {
       if (server.alive) return server;
       if (this.#current === pending) this.#current = null;
       await server.kill(); // what the dead leader left in its group
+      dead = server;
     }
+    const exit = dead?.server.client.exitInfo;
+    throw new CodexSessionError(
+      'spawn',
+      `codex app-server exited as soon as it started${exit ? ` (${describeExit(exit)})` : ''}`,
+    );
   }
 
   /** Starts the process now, so a later `acquire` does not wait for it. A failure shows at that `acquire`. */
