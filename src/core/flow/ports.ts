@@ -19,10 +19,14 @@ export interface RepoState {
   statusLines(excludePaths?: readonly string[]): Promise<string[]>;
   /**
    * Line/file counts of the working tree (untracked files included) against `fromSha`. `known`: a
-   * snapshot of the tree as it is (same `excludePaths`), whose untracked files are used instead of
-   * asking git for its status again.
+   * snapshot of the tree as it is (same `excludePaths`; or one being taken), whose untracked files are
+   * used instead of asking git for its status again.
    */
-  diffStat(fromSha: string | null, excludePaths?: readonly string[], known?: RepoSnapshot): Promise<DiffStat>;
+  diffStat(
+    fromSha: string | null,
+    excludePaths?: readonly string[],
+    known?: RepoSnapshot | Promise<RepoSnapshot>,
+  ): Promise<DiffStat>;
   /**
    * Every file that differs between `fromSha` (null: the empty tree) and the working tree, untracked
    * files included, each with git's unified diff (untracked files as all-added), renames detected.
@@ -31,7 +35,7 @@ export interface RepoState {
   diffFiles(
     fromSha: string | null,
     excludePaths?: readonly string[],
-    known?: RepoSnapshot,
+    known?: RepoSnapshot | Promise<RepoSnapshot>,
   ): Promise<FileChange[]>;
   /** A file's text at commit `sha` (repo-relative posix path), or null when it does not exist there. */
   fileAt(sha: string, path: string): Promise<string | null>;

@@ -39,7 +39,7 @@ export class RunContext {
   /** The tree as the last look left it; reused until a turn or a commit may have changed it. */
   #known: RepoSnapshot | null = null;
   /** A diff asked for ahead (after a turn that marked its ticket done), with the tree it was taken of. */
-  #diff: { base: string | null; fingerprint: string; files: Promise<FileChange[]> } | null = null;
+  #diff: { base: string | null; fingerprint: Promise<string>; files: Promise<FileChange[]> } | null = null;
 
   constructor(
     deps: FlowDeps,
@@ -104,13 +104,17 @@ export class RunContext {
   }
 
   /**
-   * Asks git for the tree's changes since `base` now (`look`: the snapshot just taken of the tree), for
-   * the verify gate that follows: it takes them if the tree it verifies is still that one.
+   * Asks git for the tree's changes since `base` now (`look`: the snapshot of the tree just taken, or
+   * being taken), for the verify gate that follows: it takes them if the tree it verifies is that one.
    */
-  prefetchDiff(base: string | null, look: RepoSnapshot): void {
+  prefetchDiff(base: string | null, look: RepoSnapshot | Promise<RepoSnapshot>): void {
     const files = this.deps.repo.diffFiles(base, RUNTIME_PATHS, look);
     files.catch(() => {}); // a failure is the gate's to report, if it uses this diff
-    this.#diff = { base, fingerprint: look.fingerprint, files };
+    const fingerprint = Promise.resolve(look).then(
+      (s) => s.fingerprint,
+      () => '',
+    );
+    this.#diff = { base, fingerprint, files };
   }
 
   /** The tree's changes since `base`: the diff prefetched of the tree as now known, or a fresh one. */
@@ -118,7 +122,7 @@ export class RunContext {
     const now = await this.snapshot();
     const ahead = this.#diff;
     this.#diff = null;
-    if (ahead && ahead.base === base && ahead.fingerprint === now.fingerprint) return ahead.files;
+    if (ahead && ahead.base === base && (await ahead.fingerprint) === now.fingerprint) return ahead.files;
     return this.deps.repo.diffFiles(base, RUNTIME_PATHS, now);
   }
 

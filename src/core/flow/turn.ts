@@ -136,7 +136,7 @@ export async function runTurn(
   });
 
   const budget = tightestTokenBudget(state, settings);
-  const { result, usage, overBudget } = await streamTurn(
+  const { result, usage, overBudget, acted } = await streamTurn(
     ctx,
     opened.session,
     prompt.text,
@@ -189,5 +189,6 @@ export async function runTurn(
     headBefore,
     fingerprintBefore,
     consumedReplies: replies.map((r) => r.seq),
+    acted,
   });
 }

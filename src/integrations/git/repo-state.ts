@@ -2,7 +2,13 @@
 import { createHash } from 'node:crypto';
 import { lstat, open, unlink } from 'node:fs/promises';
 import { join, relative, sep } from 'node:path';
-import type { DiffStat, FileChange, FileChangeStatus, RepoState } from '../../core/flow/ports.ts';
+import type {
+  DiffStat,
+  FileChange,
+  FileChangeStatus,
+  RepoSnapshot,
+  RepoState,
+} from '../../core/flow/ports.ts';
 import { countFileLines, fileDigest, mapConcurrent } from './files.ts';
 import { parseNumstat } from './numstat.ts';
 import { formatStatusLine, parsePorcelainV2, type StatusEntry } from './porcelain.ts';
@@ -87,6 +93,11 @@ export function createRepoState(repoRoot: string, opts: RepoStateOptions = {}): 
 
   const untrackedPaths = (entries: StatusEntry[]): string[] =>
     entries.filter((e) => e.kind === 'untracked').map((e) => e.path);
+  // The untracked files a snapshot of the tree saw (one being taken is waited for), else git's status.
+  const untrackedOf = async (
+    excludePaths: readonly string[] | undefined,
+    known: RepoSnapshot | Promise<RepoSnapshot> | undefined,
+  ): Promise<readonly string[]> => (await known)?.untracked ?? untrackedPaths(await status(excludePaths));
 
   // Config keys to supply with `-c` because git cannot work out an identity of its own.
   const identityOverrides = async (): Promise<string[]> => {
@@ -166,7 +177,7 @@ export function createRepoState(repoRoot: string, opts: RepoStateOptions = {}): 
           ['diff', '--numstat', '-z', '-M', ...PLAIN_DIFF, base, ...pathspecExcluding(excludePaths)],
           read,
         ),
-        known?.untracked ?? status(excludePaths).then(untrackedPaths),
+        untrackedOf(excludePaths, known),
         top(),
       ]);
       const stat: DiffStat = { filesChanged: 0, insertions: 0, deletions: 0 };
@@ -188,7 +199,7 @@ export function createRepoState(repoRoot: string, opts: RepoStateOptions = {}): 
         // --relative: paths relative to repoRoot, like the exclude paths and the engine's ticket paths
         runGit(['diff', '--relative', '--name-status', '-z', '-M', ...PLAIN_DIFF, base, ...spec], read),
         runGit(['diff', '--relative', '-M', ...PLAIN_DIFF, base, ...spec], read),
-        known?.untracked ?? status(excludePaths).then(untrackedPaths),
+        untrackedOf(excludePaths, known),
         top(),
       ]);
       const listed = parseNameStatus(namesOut);
