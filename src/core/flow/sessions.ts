@@ -181,7 +181,9 @@ export class AgentSessions {
   }
 
   async closeAll(): Promise<void> {
-    await this.#ctx.wait('closing a session opened ahead', this.#dropPrepared());
+    // Not waited for: one still starting is closed once it has started, or ends with its agent's process
+    // when the run's owner closes the agents (a pause need not wait for an agent's slow session start).
+    void this.#dropPrepared();
     for (const id of [...this.#live.keys()]) await this.close(id);
   }
 }
