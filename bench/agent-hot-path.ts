@@ -16,7 +16,7 @@
 //        [--car path/to/car.js]   (another build, e.g. an older commit's, to compare side by side)
 import { spawn } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { cpus, tmpdir } from 'node:os';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import Database from 'better-sqlite3';
@@ -277,7 +277,7 @@ function report(name: string, oneShotName: string, samples: Sample[], n: number)
   const rest = cars.flatMap((c) => c.tickets.slice(1));
   const shots = samples.flatMap((s) => s.oneShot);
   console.log(
-    `\n${name}: ${samples.length} run(s) of ${n} tickets through car run, interleaved with ${oneShotName} per ticket`,
+    `\n${name}: ${samples.length} run(s) of ${n} tickets through car run, interleaved with ${oneShotName} per ticket (load average now ${loadavg()[0]!.toFixed(1)})`,
   );
   console.log(`  car run wall, whole queue                 ${range(cars.map((c) => c.wall))}`);
   console.log(
