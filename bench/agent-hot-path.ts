@@ -13,7 +13,9 @@
 // added time per ticket" is, for tickets 2..N, ticket_done(k-1) → ticket_done(k) minus ticket k's turn.
 //
 // Run: node --import tsx bench/agent-hot-path.ts [--tickets 5] [--reps 3] [--only codex|claude]
-//        [--car path/to/car.js]   (another build, e.g. an older commit's, to compare side by side)
+//        [--car path/to/car.js]       (another build than dist/car.js)
+//        [--compare path/to/car.js]   (a second build, e.g. an older commit's: its samples are taken
+//                                      interleaved with the first's, and reported after them)
 import { spawn } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
@@ -39,10 +41,11 @@ interface Args {
   reps: number;
   only: 'codex' | 'claude' | null;
   car: string;
+  compare: string | null;
 }
 
 function parseArgs(argv: string[]): Args {
-  const args: Args = { tickets: 5, reps: 3, only: null, car: join(ROOT, 'dist/car.js') };
+  const args: Args = { tickets: 5, reps: 3, only: null, car: join(ROOT, 'dist/car.js'), compare: null };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const v = argv[i + 1];
@@ -50,6 +53,7 @@ function parseArgs(argv: string[]): Args {
     else if (a === '--reps') args.reps = Math.max(1, Number(v));
     else if (a === '--only') args.only = v === 'claude' ? 'claude' : 'codex';
     else if (a === '--car') args.car = resolve(v ?? '');
+    else if (a === '--compare') args.compare = resolve(v ?? '');
     else continue;
     i++;
   }
@@ -310,19 +314,29 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<void
   console.log(
     `agent-hot-path: ${args.car}, ${cpus().length} × ${cpus()[0]?.model ?? '?'}, node ${process.version}`,
   );
+  const builds = args.compare ? [args.car, args.compare] : [args.car];
+  const label = (car: string) => (builds.length > 1 ? ` [${car}]` : '');
   if (args.only !== 'claude') {
-    const samples: Sample[] = [];
-    for (let r = 0; r < args.reps; r++) samples.push(await codexSample(args.car, args.tickets));
-    report('codex app-server', 'codex exec', samples, args.tickets);
+    const samples = builds.map((): Sample[] => []);
+    for (let r = 0; r < args.reps; r++) {
+      for (const [b, car] of builds.entries()) samples[b]!.push(await codexSample(car, args.tickets));
+    }
+    for (const [b, car] of builds.entries()) {
+      report(`codex app-server${label(car)}`, 'codex exec', samples[b]!, args.tickets);
+    }
   }
   if (args.only !== 'codex') {
     if (!existsSync(join(NODE_BIN, 'claude-agent-acp')) || !existsSync(CLAUDE_CODE_CLI)) {
       console.log('\nclaude-agent-acp is not installed: skipped');
       return;
     }
-    const samples: Sample[] = [];
-    for (let r = 0; r < args.reps; r++) samples.push(await claudeSample(args.car, args.tickets));
-    report('claude-agent-acp (ACP)', 'claude -p', samples, args.tickets);
+    const samples = builds.map((): Sample[] => []);
+    for (let r = 0; r < args.reps; r++) {
+      for (const [b, car] of builds.entries()) samples[b]!.push(await claudeSample(car, args.tickets));
+    }
+    for (const [b, car] of builds.entries()) {
+      report(`claude-agent-acp (ACP)${label(car)}`, 'claude -p', samples[b]!, args.tickets);
+    }
   }
 }
 
