@@ -1,5 +1,5 @@
 import { basename } from 'node:path';
-import type { Agent, AgentResolver } from '../core/agent.ts';
+import type { Agent, AgentResolver, AgentSession } from '../core/agent.ts';
 import type { AgentConfig, CarConfig } from '../core/config/index.ts';
 import { envWithout, secretEnvToRemove } from '../core/config/secrets.ts';
 import { ACP_PRESETS, createAcpAgent, resolveAcpPreset } from './acp/adapter.ts';
@@ -182,23 +182,30 @@ function withEntryDefaults(agent: Agent, entry: AgentConfig): Agent {
   const model = entry.model ?? undefined;
   const reasoning = entry.reasoning ?? undefined;
   if (!model && !reasoning) return agent;
+  return wrapSessions(agent, (session) => ({
+    get threadId() {
+      return session.threadId;
+    },
+    get alive() {
+      return session.alive;
+    },
+    runTurn: (request) =>
+      session.runTurn({
+        ...request,
+        ...(model && !request.model ? { model } : {}),
+        ...(reasoning && !request.reasoning ? { reasoning } : {}),
+      }),
+    close: () => session.close(),
+  }));
+}
+
+/** `agent` with each session it starts passed through `wrap`; its process hooks (prewarm, close) kept. */
+export function wrapSessions(agent: Agent, wrap: (session: AgentSession) => AgentSession): Agent {
   return {
     id: agent.id,
-    async startSession(options) {
-      const session = await agent.startSession(options);
-      return {
-        get threadId() {
-          return session.threadId;
-        },
-        runTurn: (request) =>
-          session.runTurn({
-            ...request,
-            ...(model && !request.model ? { model } : {}),
-            ...(reasoning && !request.reasoning ? { reasoning } : {}),
-          }),
-        close: () => session.close(),
-      };
-    },
+    startSession: async (options) => wrap(await agent.startSession(options)),
+    ...(agent.prewarm ? { prewarm: (options: { cwd: string }) => agent.prewarm?.(options) } : {}),
+    ...(agent.close ? { close: () => agent.close?.() ?? Promise.resolve() } : {}),
   };
 }
 
@@ -206,9 +213,16 @@ function withEntryDefaults(agent: Agent, entry: AgentConfig): Agent {
  * Maps a ticket's `agent:` id to a backend from config. Unknown ids and incomplete entries fail with a
  * message naming the agent and the key; the engine turns that into an `agent_unavailable` pause.
  */
-export function createAgentResolver(config: CarConfig, opts: ResolverOptions = {}): AgentResolver {
+export function createAgentResolver(
+  config: CarConfig,
+  opts: ResolverOptions = {},
+): AgentResolver & {
+  close(): Promise<void>;
+} {
+  // One agent per id for the resolver's lifetime (a run): backends that keep a process (codex, ACP)
+  // share it between the run's sessions; `close` stops them when the run is over.
   const cache = new Map<string, Agent>();
-  return (agentId) => {
+  const resolve = (agentId: string): Agent => {
     const cached = cache.get(agentId);
     if (cached) return cached;
     const entry = config.agents[agentId];
@@ -221,4 +235,9 @@ export function createAgentResolver(config: CarConfig, opts: ResolverOptions = {
     cache.set(agentId, agent);
     return agent;
   };
+  return Object.assign(resolve, {
+    async close(): Promise<void> {
+      await Promise.all([...cache.values()].map((agent) => agent.close?.().catch(() => {})));
+    },
+  });
 }

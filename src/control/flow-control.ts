@@ -650,6 +650,13 @@ export async function runWorker(opts: WorkerOptions): Promise<FlowOutcome> {
     writeRunManifest(control.store, control.paths.root, run.id);
     return outcome;
   } finally {
+    // The agents' processes live as long as the run (one per agent, shared by its tickets' sessions).
+    if (opts.resolveAgent.close) {
+      await awaiting.on(
+        'stopping the agents of the run',
+        opts.resolveAgent.close().catch(() => {}),
+      );
+    }
     unguard?.();
     // Agents still running past this point stay in the ledger for the next owner to stop.
     control.agentProcesses?.keepLedger(null);

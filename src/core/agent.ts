@@ -55,7 +55,13 @@ export interface TurnResult {
 export interface AgentSession {
   /** Backend conversation id, reusable across turns of one ticket and across car restarts; null if none. */
   readonly threadId: string | null;
+  /**
+   * False once the session cannot run another turn as it is (the agent process it lives in died): the
+   * engine then opens its thread again (`SessionOptions.threadId`), or starts afresh. Absent: usable.
+   */
+  readonly alive?: boolean | undefined;
   runTurn(request: TurnRequest): Promise<TurnResult>;
+  /** The ticket is over: ends the session. A process the agent shares between sessions stays. */
   close(): Promise<void>;
 }
 
@@ -69,10 +75,24 @@ export interface SessionOptions {
   runId: string;
 }
 
+/**
+ * An agent backend. One that keeps a process between sessions (codex app-server, ACP agents: one process
+ * per agent for the run, a session per ticket) has `prewarm` and `close`.
+ */
 export interface Agent {
   readonly id: string;
   startSession(options: SessionOptions): Promise<AgentSession>;
+  /**
+   * Starts what a session will need (the agent's process) now, so that a later `startSession` does not
+   * wait for it. Best effort: returns at once, never throws; a failure shows at `startSession`.
+   */
+  prewarm?(options: { cwd: string }): void;
+  /** Stops the processes the agent keeps between sessions (the run is over); a later session starts anew. */
+  close?(): Promise<void>;
 }
 
-/** Resolves a ticket's `agent:` id to a backend; throws for ids it cannot run. */
-export type AgentResolver = (agentId: string) => Agent;
+/**
+ * Resolves a ticket's `agent:` id to a backend; throws for ids it cannot run. A resolver that keeps its
+ * agents (and their processes) for a run has `close`, which the run's owner calls when the run ends.
+ */
+export type AgentResolver = ((agentId: string) => Agent) & { close?: () => Promise<void> };

@@ -15,8 +15,9 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { type AcpAgentOptions, createAcpAgent, resolveAcpPreset } from '../../src/agents/acp/adapter.ts';
-import type { AgentEvent, AgentSession, TurnResult } from '../../src/core/agent.ts';
+import type { Agent, AgentEvent, AgentSession, TurnResult } from '../../src/core/agent.ts';
 import { assertGroupsGone, readPids } from '../helpers/processes.ts';
+import { waitFor } from '../helpers/wait.ts';
 
 const FAKE = fileURLToPath(new URL('../fakes/acp-agent.mjs', import.meta.url));
 
@@ -27,8 +28,10 @@ before(() => {
 });
 // every session is closed at the end even when an assertion failed, so no agent outlives the file
 const opened: AgentSession[] = [];
+const agents: Agent[] = [];
 after(async () => {
   await Promise.all(opened.map((s) => s.close()));
+  await Promise.all(agents.map((a) => a.close?.()));
   rmSync(base, { recursive: true, force: true });
 });
 
@@ -38,6 +41,8 @@ interface Fixture {
   stateDir: string;
   outside: string;
   agentOptions: AcpAgentOptions;
+  /** The fixture's agent: one process shared by its sessions until `agent.close()`. */
+  agent: Agent;
 }
 
 function fixture(overrides: Partial<AcpAgentOptions> = {}, env: Record<string, string> = {}): Fixture {
@@ -48,26 +53,23 @@ function fixture(overrides: Partial<AcpAgentOptions> = {}, env: Record<string, s
   mkdirSync(stateDir);
   const pidFile = join(dir, 'pids');
   const outside = join(dir, 'outside.txt');
-  return {
-    cwd,
-    pidFile,
-    stateDir,
-    outside,
-    agentOptions: {
-      id: 'fake',
-      command: [process.execPath, FAKE],
-      env: { FAKE_PID_FILE: pidFile, FAKE_STATE_DIR: stateDir, FAKE_OUTSIDE_PATH: outside, ...env },
-      stallTimeoutMs: 10_000,
-      cancelGraceMs: 1000,
-      killGraceMs: 500,
-      ...overrides,
-    },
+  const agentOptions: AcpAgentOptions = {
+    id: 'fake',
+    command: [process.execPath, FAKE],
+    env: { FAKE_PID_FILE: pidFile, FAKE_STATE_DIR: stateDir, FAKE_OUTSIDE_PATH: outside, ...env },
+    stallTimeoutMs: 10_000,
+    cancelGraceMs: 1000,
+    killGraceMs: 500,
+    ...overrides,
   };
+  const agent = createAcpAgent(agentOptions);
+  agents.push(agent);
+  return { cwd, pidFile, stateDir, outside, agentOptions, agent };
 }
 
-async function start(f: Fixture, threadId?: string): Promise<AgentSession> {
-  const session = await createAcpAgent(f.agentOptions).startSession({
-    cwd: f.cwd,
+async function start(f: Fixture, threadId?: string, cwd = f.cwd): Promise<AgentSession> {
+  const session = await f.agent.startSession({
+    cwd,
     ticketPath: '.codex-autorunner/tickets/TICKET-010.md',
     ticketId: 'tkt_1',
     runId: 'run-1',
@@ -97,7 +99,9 @@ async function turn(
   return { result, events };
 }
 
+/** Closes the fixture's agent; none of the processes it started is left. */
 async function noneLeft(f: Fixture): Promise<void> {
+  await f.agent.close?.();
   const pids = readPids(f.pidFile);
   assert.ok(pids.length > 0, 'the fake agent recorded its pid');
   await assertGroupsGone(pids);
@@ -208,11 +212,16 @@ describe('ACP adapter (fake agent)', { concurrency: true }, () => {
     assert.equal(result.status, 'cancelled');
     const pids = readPids(f.pidFile);
     assert.equal(pids.length, 2, 'agent and its grandchild');
-    const after = await turn(session, 'hello');
-    assert.equal(after.result.status, 'failed');
-    await session.close();
     await assertGroupsGone(pids);
     for (const pid of pids) assert.throws(() => process.kill(pid, 0), { code: 'ESRCH' });
+    // the next turn restarts the agent and loads the session there
+    const after = await turn(session, 'recall');
+    assert.equal(after.result.status, 'completed', JSON.stringify(after.result.error));
+    assert.equal(after.result.finalText, 'previous: spawn');
+    assert.ok(after.events.some((e) => e.type === 'status' && e.message.startsWith('agent restarted')));
+    assert.equal(readPids(f.pidFile).length, 3, 'one new agent process');
+    await session.close();
+    await noneLeft(f);
   });
 
   test('stall watchdog: silence → cancel → failed "stalled"', async () => {
@@ -246,10 +255,23 @@ describe('ACP adapter (fake agent)', { concurrency: true }, () => {
     assert.match(result.error?.message ?? '', /exited with code 3: fatal: simulated crash in fake agent/);
     assert.equal(result.finalText, 'about to crash');
     assert.ok(events.some((e) => e.type === 'error'));
+    assert.equal(session.alive, false, 'the session knows its process is gone');
+    // the next turn restarts the agent and loads the session there
     const again = await turn(session, 'hello');
-    assert.equal(again.result.status, 'failed');
+    assert.equal(again.result.status, 'completed', JSON.stringify(again.result.error));
+    assert.equal(readPids(f.pidFile).length, 2);
+    // without session/load a dead process cannot carry the thread on: the turn fails (the engine then
+    // opens a fresh session, thread_reset)
+    const noLoad = fixture({}, { FAKE_NO_LOAD: '1' });
+    const s2 = await start(noLoad);
+    assert.equal((await turn(s2, 'crash')).result.status, 'failed');
+    const lost = await turn(s2, 'hello');
+    assert.equal(lost.result.status, 'failed');
+    assert.match(lost.result.error?.message ?? '', /exited with code 3/);
     await session.close();
+    await s2.close();
     await noneLeft(f);
+    await noneLeft(noLoad);
   });
 
   test('garbage on stdout is a protocol error, not a hang', async () => {
@@ -271,7 +293,9 @@ describe('ACP adapter (fake agent)', { concurrency: true }, () => {
     const threadId = first.threadId!;
     await turn(first, 'remember the blue door');
     await first.close();
+    await f.agent.close?.();
     const resumed = await start(f, threadId);
+    assert.equal(readPids(f.pidFile).length, 2, 'a new process');
     assert.equal(resumed.threadId, threadId);
     const { result, events } = await turn(resumed, 'recall');
     assert.equal(result.finalText, 'previous: remember the blue door');
@@ -287,6 +311,49 @@ describe('ACP adapter (fake agent)', { concurrency: true }, () => {
     await assert.rejects(start(noLoad, threadId), /cannot load sessions/);
     await noneLeft(f);
     await noneLeft(noLoad);
+  });
+
+  test('one agent process carries several sessions at once, each in its own cwd', async () => {
+    const f = fixture();
+    const otherCwd = join(f.cwd, '..', 'other');
+    mkdirSync(otherCwd);
+    f.agent.prewarm?.({ cwd: f.cwd });
+    const [a, b] = await Promise.all([start(f), start(f, undefined, otherCwd)]);
+    assert.notEqual(a.threadId, b.threadId);
+    const [ra, rb] = await Promise.all([turn(a, 'write'), turn(b, 'write')]);
+    assert.equal(ra.result.status, 'completed');
+    assert.equal(rb.result.status, 'completed');
+    assert.equal(readFileSync(join(f.cwd, 'notes', 'out.txt'), 'utf8'), 'inside\n');
+    assert.equal(readFileSync(join(otherCwd, 'notes', 'out.txt'), 'utf8'), 'inside\n');
+    await a.close();
+    const c = await start(f);
+    assert.equal((await turn(c, 'hello')).result.status, 'completed');
+    assert.equal(readPids(f.pidFile).length, 1, 'one process for every session');
+    // killed between sessions: the next session costs one restart
+    process.kill(-readPids(f.pidFile)[0]!, 'SIGKILL');
+    await assertGroupsGone(readPids(f.pidFile));
+    const d = await start(f);
+    assert.equal((await turn(d, 'hello')).result.status, 'completed');
+    assert.equal(readPids(f.pidFile).length, 2);
+    await b.close();
+    await c.close();
+    await d.close();
+    await noneLeft(f);
+  });
+
+  test('a closed session is closed in an agent that offers session/close; the process stays', async () => {
+    const closed = join(base, `closed-${++n}`);
+    const f = fixture({}, { FAKE_CLOSED_FILE: closed });
+    const a = await start(f);
+    const b = await start(f);
+    await turn(a, 'hello');
+    await a.close();
+    await waitFor('the agent to hear session/close', () => existsSync(closed));
+    assert.equal(readFileSync(closed, 'utf8'), `${a.threadId}\n`);
+    assert.equal((await turn(b, 'hello')).result.status, 'completed', 'the other session goes on');
+    await b.close();
+    await noneLeft(f);
+    assert.equal(readPids(f.pidFile).length, 1);
   });
 
   test('start-up failures: missing binary (spawn), auth required (agent)', async () => {

@@ -67,6 +67,7 @@ test('claude-agent-acp completes a turn against the fake Anthropic API', {
     const pid = (session as unknown as { pid: number }).pid;
     assert.ok(pid > 0);
     await session.close();
+    await agent.close?.();
     await assertGroupsGone([pid]);
   } finally {
     await api.close();

@@ -9,6 +9,7 @@ import { dirname, join, resolve } from 'node:path';
 import { afterEach, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import {
+  type CodexAgent,
   type CodexAgentOptions,
   type CodexAgentSession,
   type CodexApprovalRequest,
@@ -39,7 +40,8 @@ interface Harness {
   fake: FakeResponsesApi;
   repo: GitRepo;
   codexHome: string;
-  start(threadId?: string): Promise<CodexAgentSession>;
+  agent: CodexAgent;
+  start(threadId?: string, cwd?: string): Promise<CodexAgentSession>;
 }
 
 const cleanups: Array<() => Promise<void> | void> = [];
@@ -89,13 +91,16 @@ async function harness(
     killGraceMs: 1000,
     ...agentOpts,
   });
+  // the agent's app-server outlives its sessions; it is stopped last
+  cleanups.push(() => agent.close());
   return {
     fake,
     repo,
     codexHome,
-    async start(threadId) {
+    agent,
+    async start(threadId, cwd) {
       const session = await agent.startSession({
-        cwd: repo.dir,
+        cwd: cwd ?? repo.dir,
         ticketPath: TICKET,
         ticketId: 'tkt_codex_test',
         runId: 'run-1',
@@ -373,6 +378,7 @@ test('a thread resumes in a new app-server process and keeps its conversation', 
   assert.equal(r1.status, 'completed');
   const pidA = a.pid;
   await a.close();
+  await h.agent.close();
   assert.deepEqual(liveGroupMembers(pidA as number), []);
   assert.ok(await groupGone(pidA as number));
 
@@ -416,6 +422,39 @@ test('an app-server that died between turns is restarted on the same thread', as
   assert.ok(inputTexts(h.fake.requests[1]!, 'user').includes('turn one'));
 });
 
+test('one app-server carries several threads at once, each in its own cwd; closing one leaves the process', async () => {
+  const h = await harness();
+  // every new turn writes where it runs; after the command's output the model answers
+  h.fake.setFallback((req) =>
+    req.body?.input?.at(-1)?.type === 'function_call_output'
+      ? messageReply(`answer ${req.n}`, `msg_${req.n}`)
+      : execCommandReply('pwd > where.txt', `call_${req.n}`),
+  );
+  const other = makeGitRepo();
+  cleanups.push(() => other.cleanup());
+  h.agent.prewarm({ cwd: h.repo.dir });
+  const [a, b] = await Promise.all([h.start(), h.start(undefined, other.dir)]);
+  assert.ok(a.pid && a.pid === b.pid, 'both threads live in one app-server process');
+  assert.ok(a.threadId && b.threadId && a.threadId !== b.threadId, 'a thread each');
+  const [ra, rb] = await Promise.all([
+    a.runTurn(turnRequest('where are you?').request),
+    b.runTurn(turnRequest('where are you?').request),
+  ]);
+  assert.equal(ra.status, 'completed', JSON.stringify(ra.error));
+  assert.equal(rb.status, 'completed', JSON.stringify(rb.error));
+  assert.equal(readFileSync(join(h.repo.dir, 'where.txt'), 'utf8').trim(), h.repo.dir);
+  assert.equal(readFileSync(join(other.dir, 'where.txt'), 'utf8').trim(), other.dir);
+  const pid = a.pid;
+  await a.close();
+  const again = await b.runTurn(turnRequest('once more').request);
+  assert.equal(again.status, 'completed', JSON.stringify(again.error));
+  assert.equal(b.pid, pid, 'the process outlived the closed session');
+  const c = await h.start();
+  assert.equal(c.pid, pid, 'a new session opens its thread on the same process');
+  await h.agent.close();
+  assert.ok(await groupGone(pid as number), 'the agent closed its process');
+});
+
 test('a command that does not exist fails startSession as a spawn error', async () => {
   const agent = createCodexAgent({ command: ['/nonexistent/codex', 'app-server'] });
   await assert.rejects(
@@ -436,6 +475,7 @@ test('a turn that ignores interrupt and SIGTERM is killed with its whole process
     killGraceMs: 300,
     maxMessageBytes: 4096,
   });
+  cleanups.push(() => agent.close());
   const session = await agent.startSession({ cwd: dir, ticketPath: TICKET, ticketId: 't', runId: 'r' });
   const pgid = session.pid as number;
   groups.add(pgid);

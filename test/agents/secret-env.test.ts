@@ -185,10 +185,16 @@ function config(agents: Record<string, unknown>, passed: SecretName[]) {
   return CarConfigSchema.parse({ agents, security: { pass_secret_env: passed } });
 }
 
+/** The resolver of the last session opened: closing it stops the agent's process. */
+let resolver: ReturnType<typeof createAgentResolver> | null = null;
+
 async function openSession(agent: string, cfg: ReturnType<typeof config>, env: NodeJS.ProcessEnv) {
   const repo = gitRepo();
   repo.write(TICKET_10, '---\nagent: x\ndone: false\n---\n');
-  const session = await createAgentResolver(cfg, { env })(agent).startSession({
+  const agents = createAgentResolver(cfg, { env });
+  resolver = agents;
+  cleanups.push(() => agents.close());
+  const session = await agents(agent).startSession({
     cwd: repo.dir,
     ticketPath: TICKET_10,
     ticketId: 'tkt_env',
@@ -268,6 +274,7 @@ for (const passed of [[], ['CAR_DISCORD_BOT_TOKEN']] as SecretName[][]) {
     // and what the commands it runs for the model see
     assertScrubbed(readDump(join(out, 'tool.json')), passed, 'a command codex ran');
     await session.close();
+    await resolver?.close();
     await waitFor('the codex process group to end', () => groupGone(pid), 10_000);
   });
 }

@@ -15,6 +15,7 @@
 //   refuse      stopReason "refusal"
 // Env: FAKE_PID_FILE (append own pid), FAKE_STATE_DIR (session history, enables session/load),
 //      FAKE_NO_LOAD=1 (do not advertise loadSession), FAKE_AUTH=1 (session/new → auth_required),
+//      FAKE_CLOSED_FILE (advertise session/close; each closed session id is appended to this file),
 //      FAKE_OUTSIDE_PATH (target of the refused write).
 import { spawn } from 'node:child_process';
 import { appendFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
@@ -43,7 +44,10 @@ acp
   .onRequest(acp.methods.agent.initialize, () => ({
     protocolVersion: acp.PROTOCOL_VERSION,
     agentInfo: { name: 'fake-acp-agent', version: '1.0.0' },
-    agentCapabilities: { loadSession: process.env.FAKE_NO_LOAD !== '1' },
+    agentCapabilities: {
+      loadSession: process.env.FAKE_NO_LOAD !== '1',
+      ...(process.env.FAKE_CLOSED_FILE ? { sessionCapabilities: { close: {} } } : {}),
+    },
     authMethods: [],
   }))
   .onRequest(acp.methods.agent.session.new, ({ params }) => {
@@ -92,6 +96,12 @@ acp
     const s = sessions.get(params.sessionId);
     if (s) s.model = params.value;
     return { configOptions: [] };
+  })
+  .onRequest(acp.methods.agent.session.close, ({ params }) => {
+    sessions.get(params.sessionId)?.abort?.abort();
+    sessions.delete(params.sessionId);
+    if (process.env.FAKE_CLOSED_FILE) appendFileSync(process.env.FAKE_CLOSED_FILE, `${params.sessionId}\n`);
+    return {};
   })
   .onNotification(acp.methods.agent.session.cancel, ({ params }) =>
     sessions.get(params.sessionId)?.abort?.abort(),

@@ -12,6 +12,7 @@ import {
   idle,
   makeProgress,
   markDone,
+  type TurnScript,
   writeDispatchFile,
   writeRepoFile,
 } from '../fakes/scripted-agent.ts';
@@ -298,4 +299,28 @@ test('ticket_flow.include_previous_ticket_context puts the ticket before this on
   const plain = off.newRun();
   await off.run(plain.id);
   assert.doesNotMatch(off.agent.prompt(2), /CAR_PREVIOUS_TICKET_REFERENCE/, 'off by default, as in CAR');
+});
+
+test('the diff stat of a turn is the same whether git was asked with the status (the agent acted) or after it', async (t) => {
+  const h = setup({ tickets: 2 });
+  t.after(() => h.cleanup());
+  // an agent that ran a command: its diff stat (and the gate's diff) are asked for with the status
+  const acted =
+    (turn: TurnScript): TurnScript =>
+    (ctx) => {
+      ctx.emit({ type: 'command_output', command: 'make', text: 'ok', exitCode: 0 });
+      return turn(ctx);
+    };
+  h.agent.script(acted(makeProgress()), acted(finishTicket()), finishTicket());
+  const run = h.newRun();
+  assertOutcome(h, run.id, await h.run(run.id), 'completed', 'all_done');
+  const stats = h
+    .events(run.id, ['diff_updated'])
+    .map((e) => [e.data.files_changed, e.data.insertions, e.data.deletions]);
+  assert.deepEqual(stats, [
+    [1, 1, 0], // a new untracked file of one line
+    [3, 3, 1], // that file committed, the work file, done: true in the ticket
+    [2, 2, 1], // the work file and the ticket, no command reported
+  ]);
+  assert.equal(h.events(run.id, ['ticket_verified']).length, 2);
 });

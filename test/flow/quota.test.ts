@@ -186,18 +186,12 @@ test('quota_fallback: another agent takes over while the plan is used up, and ha
   );
   backup.script((ctx) => {
     who.push(`opencode: ${ctx.ticketPath.split('/').pop()}`);
+    // the reset passes while opencode works
+    clock.now = resetsAt + HOUR;
     return makeProgress()(ctx);
   });
   const run = h.newRun();
-  // the reset passes while opencode works
-  const outcome = await h.run(run.id, {
-    now,
-    sleep,
-    resolveAgent: (id) => {
-      if (id === 'opencode' && who.length === 1) clock.now = resetsAt + HOUR;
-      return resolveAgent(id);
-    },
-  });
+  const outcome = await h.run(run.id, { now, sleep, resolveAgent });
   assertOutcome(h, run.id, outcome, 'completed', 'all_done');
   assert.deepEqual(who, [
     'codex: quota',

@@ -1,9 +1,11 @@
-// ACP (Agent Client Protocol) backend: one agent process per session, JSON-RPC 2.0 over NDJSON stdio,
-// driven with @agentclientprotocol/sdk 2.x (`client()` + `ndJsonStream`). The session (session.ts) runs
-// the process and the connection (stream.ts); what the agent streams is translated in updates.ts, and
+// ACP (Agent Client Protocol) backend: one agent process per agent for the run's lifetime, a session per
+// ticket on it, JSON-RPC 2.0 over NDJSON stdio, driven with @agentclientprotocol/sdk 2.x (`client()` +
+// `ndJsonStream`). connection.ts runs the process and the connection (stream.ts) and routes what arrives
+// to the session (session.ts) it belongs to; what the agent streams is translated in updates.ts, and
 // what it asks the client (permissions, files) is answered in client-handlers.ts.
 import type { Agent } from '../../core/agent.ts';
-import { AcpSession, type AcpSettings } from './session.ts';
+import { AcpPool, type AcpSettings } from './connection.ts';
+import { AcpSession } from './session.ts';
 
 export interface AcpAgentOptions {
   id: string;
@@ -74,9 +76,12 @@ export function createAcpAgent(options: AcpAgentOptions): Agent {
     id: options.id,
     command: options.command,
   };
+  const pool = new AcpPool(settings);
   return {
     id: options.id,
-    startSession: (session) => AcpSession.start(settings, session),
+    startSession: (session) => AcpSession.start(settings, pool, session),
+    prewarm: ({ cwd }) => pool.prewarm(cwd),
+    close: () => pool.close(),
   };
 }
 

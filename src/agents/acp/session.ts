@@ -1,64 +1,47 @@
-// One ACP session: the agent process, the connection over its stdio, the session it opened (new, or
-// loaded to resume a thread), and its turns, each a `session/prompt` under car's turn harness.
+// One ACP session (a ticket's thread) on the agent's shared connection (connection.ts): opened new, or
+// loaded to resume a thread, and its turns, each a `session/prompt` under car's turn harness.
 import { realpathSync } from 'node:fs';
 import * as acp from '@agentclientprotocol/sdk';
-import type { AgentSession, SessionOptions, TurnRequest, TurnResult } from '../../core/agent.ts';
-import { within } from '../../core/proc/wait.ts';
-import { AgentError, type AgentProcess, describeExit, spawnAgentProcess } from '../process.ts';
-import { failedTurn, startTurnHarness } from '../turn-harness.ts';
-import { answerPermission, type ClientSide, readTextFile, writeTextFile } from './client-handlers.ts';
+import type { AgentEvent, AgentSession, SessionOptions, TurnRequest, TurnResult } from '../../core/agent.ts';
+import { AgentError } from '../process.ts';
+import { failedTurn, safeEmitter, startTurnHarness } from '../turn-harness.ts';
+import type { ClientSide } from './client-handlers.ts';
+import type { AcpConnection, AcpPool, AcpSettings, SessionListener } from './connection.ts';
 import { requestFailure } from './errors.ts';
 import { SessionConfig } from './session-config.ts';
-import { agentStream, LENIENT_UPDATE_METHOD } from './stream.ts';
 import {
   flushMessage,
   type LooseUpdate,
   mergeUsage,
   newTurnState,
-  parseLooseUpdate,
   type TurnState,
   translateUpdate,
 } from './updates.ts';
 
-/** An ACP agent's settings, defaults filled in (see `AcpAgentOptions`). */
-export interface AcpSettings {
-  id: string;
-  command: readonly string[];
-  env?: Record<string, string>;
-  baseEnv?: NodeJS.ProcessEnv;
-  permission: 'allow' | 'reject';
-  stallTimeoutMs: number;
-  turnTimeoutMs: number;
-  startupTimeoutMs: number;
-  cancelGraceMs: number;
-  killGraceMs: number;
-}
+export type { AcpSettings } from './connection.ts';
 
 type PromptOutcome =
   | { kind: 'response'; response: acp.PromptResponse }
   | { kind: 'error'; error: AgentError };
 
-export class AcpSession implements AgentSession {
+export class AcpSession implements AgentSession, SessionListener {
   #threadId: string | null = null;
   readonly #settings: AcpSettings;
-  readonly #proc: AgentProcess;
-  readonly #client: ClientSide;
-  #conn!: acp.ClientConnection;
-  /** Resolves with the first fatal condition (exit, garbage on stdout, closed connection). */
-  readonly #fatal: Promise<AgentError>;
-  #resolveFatal!: (error: AgentError) => void;
-  #fatalError: AgentError | null = null;
+  readonly #pool: AcpPool;
+  readonly #cwd: string;
+  readonly client: ClientSide;
+  #connection: AcpConnection | null = null;
   #turn: TurnState | null = null;
+  /** The session was prompted (or loaded): the agent holds a conversation to load after a restart. */
+  #prompted = false;
   #closed = false;
   readonly #config = new SessionConfig();
 
-  private constructor(settings: AcpSettings, proc: AgentProcess, rootReal: string) {
+  private constructor(settings: AcpSettings, pool: AcpPool, cwd: string, rootReal: string) {
     this.#settings = settings;
-    this.#proc = proc;
-    this.#client = { rootReal, permission: settings.permission, turn: () => this.#turn };
-    this.#fatal = new Promise((resolve) => {
-      this.#resolveFatal = resolve;
-    });
+    this.#pool = pool;
+    this.#cwd = cwd;
+    this.client = { rootReal, permission: settings.permission, turn: () => this.#turn };
   }
 
   get threadId(): string | null {
@@ -67,147 +50,115 @@ export class AcpSession implements AgentSession {
 
   /** The agent's pid, which is also its process group id (for diagnostics and tests). */
   get pid(): number {
-    return this.#proc.pid;
+    return this.#connection?.proc.pid ?? 0;
   }
 
-  static async start(settings: AcpSettings, options: SessionOptions): Promise<AcpSession> {
-    const rootReal = realpathSync(options.cwd);
-    const proc = await spawnAgentProcess({
-      command: settings.command,
-      cwd: options.cwd,
-      env: { ...(settings.baseEnv ?? process.env), ...(settings.env ?? {}) },
-      killGraceMs: settings.killGraceMs,
-    });
-    const session = new AcpSession(settings, proc, rootReal);
-    try {
-      await session.#connect(options);
-    } catch (err) {
-      await session.close();
-      throw err;
-    }
+  /** False once the agent process this session lives in died: the engine loads the session again. */
+  get alive(): boolean {
+    return !this.#closed && this.#connection !== null && this.#connection.alive;
+  }
+
+  static async start(settings: AcpSettings, pool: AcpPool, options: SessionOptions): Promise<AcpSession> {
+    const session = new AcpSession(settings, pool, options.cwd, realpathSync(options.cwd));
+    await session.#open(options.threadId);
     return session;
   }
 
-  #fail(error: AgentError): void {
-    if (this.#fatalError) return;
-    this.#fatalError = error;
-    this.#resolveFatal(error);
-  }
-
-  /** Waits briefly for the process exit so a closed connection is reported with its cause. */
-  async #settleFatal(fallback: AgentError): Promise<AgentError> {
-    if (this.#fatalError) return this.#fatalError;
-    await within(this.#proc.exited, 1000);
-    await new Promise((r) => setImmediate(r));
-    return this.#fatalError ?? fallback;
-  }
-
-  async #connect(options: SessionOptions): Promise<void> {
-    const proc = this.#proc;
-    void proc.exited.then((exit) =>
-      this.#fail(new AgentError('agent', describeExit(exit, proc.stderrTail()))),
-    );
-    const stream = agentStream(proc, (line) => {
-      this.#fail(new AgentError('protocol', `agent wrote non-JSON-RPC output on stdout: ${line}`));
-      void proc.kill();
-    });
-    const client = this.#client;
-    const app = acp
-      .client({ name: 'car' })
-      .onNotification(LENIENT_UPDATE_METHOD, parseLooseUpdate, ({ params }) => this.#onUpdate(params))
-      .onRequest(acp.methods.client.session.requestPermission, ({ params }) =>
-        answerPermission(client, params),
-      )
-      .onRequest(acp.methods.client.fs.readTextFile, ({ params }) => readTextFile(client, params))
-      .onRequest(acp.methods.client.fs.writeTextFile, ({ params }) => writeTextFile(client, params));
-    this.#conn = app.connect(stream);
-    void this.#conn.closed.then(async () => {
-      // report a crash by its exit (code, stderr) rather than as a closed stream
-      this.#fail(await this.#settleFatal(new AgentError('agent', 'ACP connection closed')));
-    });
-
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(
-        () =>
-          reject(
-            new AgentError(
-              'timeout',
-              `agent "${this.#settings.id}" did not start within ${this.#settings.startupTimeoutMs} ms`,
-            ),
-          ),
-        this.#settings.startupTimeoutMs,
-      );
-    });
-    const fatal = this.#fatal.then((err) => {
-      throw err;
-    });
-    try {
-      await Promise.race([this.#handshake(options), timeout, fatal]);
-    } catch (err) {
-      const error = requestFailure(err, 'agent start-up failed');
-      if (!(err instanceof AgentError) && this.#conn.signal.aborted) throw await this.#settleFatal(error);
-      throw error;
-    } finally {
-      clearTimeout(timer);
+  /** Opens (or loads) the session on the agent's process; a process that dies meanwhile costs one retry. */
+  async #open(threadId: string | undefined): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      const connection = await this.#pool.acquire(this.#cwd);
+      try {
+        await this.#handshake(connection, threadId);
+        return;
+      } catch (err) {
+        if (!connection.alive && attempt < 2) continue;
+        throw err;
+      }
     }
   }
 
-  async #handshake(options: SessionOptions): Promise<void> {
-    const agent = this.#conn.agent;
-    const init = await agent.request(acp.methods.agent.initialize, {
-      protocolVersion: acp.PROTOCOL_VERSION,
-      clientCapabilities: { fs: { readTextFile: true, writeTextFile: true }, terminal: false },
-      clientInfo: { name: 'car', version: '0.1.0' },
-    });
-    if (options.threadId) {
-      if (!init.agentCapabilities?.loadSession) {
+  async #handshake(connection: AcpConnection, threadId: string | undefined): Promise<void> {
+    const agent = connection.conn.agent;
+    const previous = this.#connection;
+    if (previous && this.#threadId) previous.detach(this.#threadId, this);
+    if (threadId) {
+      if (!connection.loadSession) {
         throw new AgentError(
           'agent',
-          `agent "${this.#settings.id}" cannot load sessions; thread ${options.threadId} cannot be resumed`,
+          `agent "${this.#settings.id}" cannot load sessions; thread ${threadId} cannot be resumed`,
         );
       }
-      const loaded = await agent
-        .request(acp.methods.agent.session.load, {
-          sessionId: options.threadId,
-          cwd: this.#client.rootReal,
-          mcpServers: [],
-        })
-        .catch((err: unknown) => {
-          throw requestFailure(err, `session/load ${options.threadId} failed`);
-        });
-      this.#threadId = options.threadId;
-      this.#config.remember(loaded as { configOptions?: unknown; modes?: unknown } | undefined);
-      return;
+      // attached first: what the load replays (config updates) reaches this session
+      connection.attach(threadId, this);
+      try {
+        const loaded = await connection.bounded(
+          agent.request(acp.methods.agent.session.load, {
+            sessionId: threadId,
+            cwd: this.client.rootReal,
+            mcpServers: [],
+          }),
+          `session/load ${threadId} failed`,
+        );
+        this.#config.remember(loaded as { configOptions?: unknown; modes?: unknown } | undefined);
+      } catch (err) {
+        connection.detach(threadId, this);
+        throw err;
+      }
+      this.#threadId = threadId;
+      this.#prompted = true;
+    } else {
+      const created = await connection.bounded(
+        agent.request(acp.methods.agent.session.new, { cwd: this.client.rootReal, mcpServers: [] }),
+        'session/new failed',
+      );
+      this.#threadId = created.sessionId;
+      this.#config.remember(created);
+      connection.attach(created.sessionId, this);
     }
-    const created = await agent
-      .request(acp.methods.agent.session.new, { cwd: this.#client.rootReal, mcpServers: [] })
-      .catch((err: unknown) => {
-        throw requestFailure(err, 'session/new failed');
-      });
-    this.#threadId = created.sessionId;
-    this.#config.remember(created);
+    this.#connection = connection;
   }
 
-  #onUpdate(params: LooseUpdate): void {
-    const update = params.update;
+  onUpdate(update: LooseUpdate['update']): void {
     if (update.sessionUpdate === 'config_option_update') this.#config.update(update.configOptions);
     // history replayed by session/load, and anything between turns, is not part of a turn
     const turn = this.#turn;
-    if (!turn || params.sessionId !== this.#threadId) return;
+    if (!turn) return;
     turn.harness.touch();
     translateUpdate(turn, update);
+  }
+
+  /**
+   * The agent process died since the last turn: load the session on a new one, where the agent can. A
+   * session that was never prompted has nothing to load: a new one is opened instead, losing nothing.
+   */
+  async #reopen(emit: (event: AgentEvent) => void): Promise<TurnResult | null> {
+    const previous = this.#connection?.fatalError;
+    const resume = this.#prompted ? this.#threadId : null;
+    if (this.#prompted && (!resume || !this.#connection?.loadSession)) {
+      const error = previous ?? new AgentError('agent', 'the agent process is gone');
+      return failedTurn({ kind: error.kind, message: error.message });
+    }
+    try {
+      await this.#open(resume ?? undefined);
+    } catch (err) {
+      const error = requestFailure(err, 'restarting the agent failed');
+      return failedTurn({ kind: error.kind, message: error.message });
+    }
+    emit({ type: 'status', message: `agent restarted${previous ? ` (${previous.message})` : ''}` });
+    return null;
   }
 
   async runTurn(request: TurnRequest): Promise<TurnResult> {
     if (this.#turn)
       return failedTurn({ kind: 'agent', message: 'a turn is already running in this session' });
-    if (this.#closed || this.#fatalError) {
-      const error = this.#fatalError ?? { kind: 'agent', message: 'the agent session is closed' };
-      return failedTurn({ kind: error.kind, message: error.message });
-    }
+    if (this.#closed) return failedTurn({ kind: 'agent', message: 'the agent session is closed' });
     if (request.signal.aborted) return { status: 'cancelled', finalText: '' };
-
+    if (!this.#connection?.alive) {
+      const failed = await this.#reopen(safeEmitter(request.onEvent));
+      if (failed) return failed;
+    }
+    const connection = this.#connection!;
     const sessionId = this.#threadId!;
     // A stop asks the agent to cancel the turn; one that does not end it within the grace is killed.
     const harness = startTurnHarness(request, {
@@ -215,19 +166,19 @@ export class AcpSession implements AgentSession {
       turnTimeoutMs: this.#settings.turnTimeoutMs,
       onStop: (reason, message) => {
         if (reason !== 'cancelled') harness.emit({ type: 'error', message });
-        void this.#conn.agent.notify(acp.methods.agent.session.cancel, { sessionId }).catch(() => {});
+        void connection.conn.agent.notify(acp.methods.agent.session.cancel, { sessionId }).catch(() => {});
       },
-      forceStop: { afterMs: this.#settings.cancelGraceMs, run: () => void this.#proc.kill() },
+      forceStop: { afterMs: this.#settings.cancelGraceMs, run: () => void this.#pool.discard(connection) },
     });
     const turn = newTurnState(harness);
     this.#turn = turn;
 
     let outcome: PromptOutcome;
     try {
-      await this.#config.apply(this.#conn.agent, sessionId, request, harness.emit);
+      await this.#config.apply(connection.conn.agent, sessionId, request, harness.emit);
       outcome = await Promise.race([
-        this.#prompt(sessionId, request.prompt),
-        this.#fatal.then((error): PromptOutcome => ({ kind: 'error', error })),
+        this.#prompt(connection, sessionId, request.prompt),
+        connection.fatal.then((error): PromptOutcome => ({ kind: 'error', error })),
       ]);
     } catch (err) {
       outcome = { kind: 'error', error: requestFailure(err, 'turn failed') };
@@ -273,22 +224,40 @@ export class AcpSession implements AgentSession {
   }
 
   /** `session/prompt`: resolves with the agent's response or its error, never rejects. */
-  #prompt(sessionId: string, text: string): Promise<PromptOutcome> {
-    return this.#conn.agent
+  #prompt(connection: AcpConnection, sessionId: string, text: string): Promise<PromptOutcome> {
+    this.#prompted = true;
+    return connection.conn.agent
       .request(acp.methods.agent.session.prompt, { sessionId, prompt: [{ type: 'text', text }] })
       .then(
         (response): PromptOutcome => ({ kind: 'response', response }),
         async (err: unknown): Promise<PromptOutcome> => {
           const error = requestFailure(err, 'session/prompt failed');
-          return { kind: 'error', error: this.#conn.signal.aborted ? await this.#settleFatal(error) : error };
+          return {
+            kind: 'error',
+            error: connection.conn.signal.aborted ? await connection.settleFatal(error) : error,
+          };
         },
       );
   }
 
+  /**
+   * The ticket is over: the session is let go, the agent's process stays for its next session. A turn
+   * still running is cancelled.
+   */
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    this.#conn?.close();
-    await this.#proc.kill();
+    const connection = this.#connection;
+    const sessionId = this.#threadId;
+    if (!connection || !sessionId) return;
+    if (this.#turn && connection.alive) {
+      void connection.conn.agent.notify(acp.methods.agent.session.cancel, { sessionId }).catch(() => {});
+    }
+    connection.detach(sessionId, this);
+    // what the agent holds for the session (claude-agent-acp: a Claude Code process) is let go now, not
+    // when the agent's process ends with the run
+    if (connection.alive && connection.closeSession) {
+      void connection.conn.agent.request(acp.methods.agent.session.close, { sessionId }).catch(() => {});
+    }
   }
 }

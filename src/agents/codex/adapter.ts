@@ -1,21 +1,30 @@
 // The codex backend: drives `codex app-server` (JSON-RPC over stdio, v2 API, codex 0.169) behind car's
-// Agent interface. One app-server process per session, in its own process group so a stop kills
-// everything it started; one codex thread per session, reusable across turns and across car restarts
-// (`thread/resume`). Every turn is bounded by an idle watchdog and a wall-clock cap, and every server
-// request (approvals) gets an answer, so a misbehaving agent cannot hang a run.
+// Agent interface. One app-server process per agent for the run's lifetime (server-pool.ts), in its own
+// process group so a stop kills everything it started; one codex thread per session (a ticket), reusable
+// across turns and across car restarts (`thread/resume`). A process that died is restarted on the next
+// session or turn, which resumes its thread there. Every turn is bounded by an idle watchdog and a
+// wall-clock cap, and every server request (approvals) gets an answer, so a misbehaving agent cannot hang
+// a run.
 
-import type { Agent, AgentSession, SessionOptions, TurnRequest, TurnResult } from '../../core/agent.ts';
-import { processGroupAlive, waitForGroupGone } from '../../core/proc/group.ts';
+import type {
+  Agent,
+  AgentEvent,
+  AgentSession,
+  SessionOptions,
+  TurnRequest,
+  TurnResult,
+} from '../../core/agent.ts';
 import { failedTurn, safeEmitter, startTurnHarness } from '../turn-harness.ts';
-import { type AppServer, CodexSessionError, errorKind, startAppServer, stopAppServer } from './app-server.ts';
+import { CodexSessionError, errorKind } from './app-server.ts';
 import {
   approvalRequest,
   approvalResponse,
   type CodexApprovalDecision,
   type CodexApprovalRequest,
 } from './approvals.ts';
-import { mergeRateLimits, newItemTracker, type RateLimits } from './events.ts';
-import { type ProtocolProblem, RpcError, type ServerRequest } from './jsonrpc.ts';
+import { newItemTracker } from './events.ts';
+import { type ExitInfo, type ProtocolProblem, RpcError, type ServerRequest } from './jsonrpc.ts';
+import { AppServerPool, type SharedAppServer, type ThreadListener } from './server-pool.ts';
 import { type ActiveTurn, applyNotification, describeExit, type TurnOutcome, turnResult } from './turn.ts';
 
 export { CodexSessionError } from './app-server.ts';
@@ -75,39 +84,60 @@ const DEFAULTS = {
 /** Notifications that are not progress (a reconnect loop must not keep a dead turn alive). */
 const NOT_PROGRESS = new Set(['error', 'warning', 'configWarning', 'deprecationNotice', 'guardianWarning']);
 
-/** A codex session; `pid` is the app-server's process group id while it runs. */
+/** A codex session (one thread); `pid` is the app-server's process group id while it runs. */
 export interface CodexAgentSession extends AgentSession {
   readonly pid: number | null;
 }
 
 export interface CodexAgent extends Agent {
   startSession(options: SessionOptions): Promise<CodexAgentSession>;
+  /** Starts the app-server now (in `cwd`), so the next session does not wait for it. */
+  prewarm(options: { cwd: string }): void;
+  /** Stops the agent's app-server; a later session starts a new one. */
+  close(): Promise<void>;
 }
 
 export function createCodexAgent(opts: CodexAgentOptions = {}): CodexAgent {
   const id = opts.id ?? 'codex';
+  const env: NodeJS.ProcessEnv = { ...(opts.baseEnv ?? process.env), ...opts.env };
+  if (opts.codexHome) env.CODEX_HOME = opts.codexHome;
+  const pool = new AppServerPool({
+    command: opts.command ?? DEFAULTS.command,
+    env,
+    killGraceMs: opts.killGraceMs ?? DEFAULTS.killGraceMs,
+    requestTimeoutMs: opts.startupTimeoutMs ?? DEFAULTS.startupTimeoutMs,
+    ...(opts.maxMessageBytes === undefined ? {} : { maxMessageBytes: opts.maxMessageBytes }),
+    clientName: opts.clientName ?? 'car',
+    clientVersion: opts.clientVersion ?? '0.1.0',
+  });
   return {
     id,
     async startSession(options: SessionOptions): Promise<CodexAgentSession> {
-      const session = new CodexSession(opts, options);
+      const session = new CodexSession(opts, pool, options);
       await session.open(options.threadId);
       return session;
     },
+    prewarm: ({ cwd }) => pool.prewarm(cwd),
+    close: () => pool.close(),
   };
 }
 
-class CodexSession implements CodexAgentSession {
+class CodexSession implements CodexAgentSession, ThreadListener {
   readonly #opts: CodexAgentOptions;
+  readonly #pool: AppServerPool;
   readonly #session: SessionOptions;
-  #server: AppServer | null = null;
+  #server: SharedAppServer | null = null;
   #threadId: string | null = null;
   #turn: ActiveTurn | null = null;
-  /** The account's rate-limit windows as codex last reported them: when a used-up quota resets. */
-  #rateLimits: RateLimits = {};
+  /** turn/start is awaiting its answer: an exit now is handled by its rejection (which may retry). */
+  #starting = false;
+  /** A turn was started on the thread (or it was resumed): codex has it stored. */
+  #started = false;
   #closed = false;
 
-  constructor(opts: CodexAgentOptions, session: SessionOptions) {
+  constructor(opts: CodexAgentOptions, pool: AppServerPool, session: SessionOptions) {
     this.#opts = opts;
+    this.#pool = pool;
     this.#session = session;
   }
 
@@ -117,41 +147,40 @@ class CodexSession implements CodexAgentSession {
 
   /** The app-server's process (group) id while it runs; for tests and diagnostics. */
   get pid(): number | null {
-    return this.#server?.proc.pid ?? null;
+    return this.#server?.alive ? this.#server.pid : null;
+  }
+
+  /** False once the app-server this thread is open on died: the engine opens the thread again. */
+  get alive(): boolean {
+    return !this.#closed && this.#server !== null && this.#server.alive;
+  }
+
+  get busy(): boolean {
+    return this.#turn !== null;
   }
 
   get #policy(): CodexApprovalPolicy {
     return this.#opts.approvalPolicy ?? 'never';
   }
 
+  /** Opens the thread on the agent's app-server (started, or restarted, as needed). */
   async open(threadId: string | undefined): Promise<void> {
-    await this.#spawnAndInit();
-    try {
-      await this.#openThread(threadId);
-    } catch (err) {
-      await this.#kill();
-      if (err instanceof CodexSessionError) throw err;
-      throw new CodexSessionError(errorKind(err), (err as Error).message);
+    // A process that dies while the thread is opened (killed between tickets) costs a restart, not the
+    // session: one more try on a fresh one.
+    for (let attempt = 1; ; attempt++) {
+      const server = await this.#pool.acquire(this.#session.cwd);
+      try {
+        await this.#openThread(server, threadId);
+        return;
+      } catch (err) {
+        const exited = err instanceof RpcError && err.kind === 'exited';
+        if (exited && attempt < 2) continue;
+        // a process that did not answer in time is not trusted with the next thread either
+        if (err instanceof RpcError && err.kind === 'timeout') await this.#pool.discard(server);
+        if (err instanceof CodexSessionError) throw err;
+        throw new CodexSessionError(errorKind(err), (err as Error).message);
+      }
     }
-  }
-
-  async #spawnAndInit(): Promise<void> {
-    const env: NodeJS.ProcessEnv = { ...(this.#opts.baseEnv ?? process.env), ...this.#opts.env };
-    if (this.#opts.codexHome) env.CODEX_HOME = this.#opts.codexHome;
-    this.#server = await startAppServer({
-      command: this.#opts.command ?? DEFAULTS.command,
-      cwd: this.#session.cwd,
-      env,
-      killGraceMs: this.#opts.killGraceMs ?? DEFAULTS.killGraceMs,
-      requestTimeoutMs: this.#opts.startupTimeoutMs ?? DEFAULTS.startupTimeoutMs,
-      ...(this.#opts.maxMessageBytes === undefined ? {} : { maxMessageBytes: this.#opts.maxMessageBytes }),
-      clientName: this.#opts.clientName ?? 'car',
-      clientVersion: this.#opts.clientVersion ?? '0.1.0',
-      onNotification: (method, params) => this.#onNotification(method, params),
-      onRequest: (request) => this.#onServerRequest(request),
-      onProtocolProblem: (problem) => this.#onProtocolProblem(problem),
-      onExit: (exit) => this.#turn?.finish({ kind: 'exited', exit }),
-    });
   }
 
   #threadParams(model: string | undefined): Record<string, unknown> {
@@ -163,24 +192,50 @@ class CodexSession implements CodexAgentSession {
     };
   }
 
-  async #openThread(threadId: string | undefined): Promise<void> {
-    const client = this.#server!.client;
+  async #openThread(server: SharedAppServer, threadId: string | undefined): Promise<void> {
+    const client = server.server.client;
+    let id: string;
     if (threadId) {
+      this.#started = true;
       const res = await client.request<{ thread?: { id?: string } }>('thread/resume', {
         threadId,
         excludeTurns: true,
         ...this.#threadParams(this.#opts.model),
       });
-      this.#threadId = res.thread?.id ?? threadId;
+      id = res.thread?.id ?? threadId;
     } else {
       const res = await client.request<{ thread?: { id?: string } }>(
         'thread/start',
         this.#threadParams(this.#opts.model),
       );
-      const id = res.thread?.id;
-      if (!id) throw new CodexSessionError('protocol', 'codex: thread/start returned no thread id');
-      this.#threadId = id;
+      const started = res.thread?.id;
+      if (!started) throw new CodexSessionError('protocol', 'codex: thread/start returned no thread id');
+      id = started;
     }
+    if (this.#server && this.#threadId) this.#server.detach(this.#threadId, this);
+    this.#threadId = id;
+    this.#server = server;
+    server.attach(id, this);
+  }
+
+  /**
+   * The app-server died since the last turn (killed on a stall, crashed): start again, same thread. A
+   * thread that has run no turn yet has nothing stored to resume (codex writes a thread's rollout with its
+   * first turn): a new one is started instead, losing nothing.
+   */
+  async #reopen(emit: (event: AgentEvent) => void): Promise<TurnResult | null> {
+    const previous = this.#server?.server.client.exitInfo;
+    try {
+      await this.open(this.#started ? (this.#threadId ?? undefined) : undefined);
+    } catch (err) {
+      const kind = err instanceof CodexSessionError ? err.kind : errorKind(err);
+      return failedTurn({ kind, message: (err as Error).message });
+    }
+    emit({
+      type: 'status',
+      message: `codex app-server restarted${previous ? ` (it had exited: ${describeExit(previous)})` : ''}`,
+    });
+    return null;
   }
 
   async runTurn(request: TurnRequest): Promise<TurnResult> {
@@ -189,22 +244,9 @@ class CodexSession implements CodexAgentSession {
     if (request.signal.aborted) return { status: 'cancelled', finalText: '' };
     const emit = safeEmitter(request.onEvent);
 
-    // The app-server died since the last turn (killed on a stall, crashed): start again, same thread.
-    if (!this.#server || this.#server.client.exitInfo || !processGroupAlive(this.#server.proc.pid)) {
-      try {
-        const previous = this.#server?.client.exitInfo;
-        await this.#kill();
-        await this.#spawnAndInit();
-        await this.#openThread(this.#threadId ?? undefined);
-        emit({
-          type: 'status',
-          message: `codex app-server restarted${previous ? ` (it had exited: ${describeExit(previous)})` : ''}`,
-        });
-      } catch (err) {
-        await this.#kill();
-        const kind = err instanceof CodexSessionError ? err.kind : errorKind(err);
-        return failedTurn({ kind, message: (err as Error).message });
-      }
+    if (!this.#server?.alive) {
+      const failed = await this.#reopen(emit);
+      if (failed) return failed;
     }
     if (request.profile) {
       emit({
@@ -213,26 +255,25 @@ class CodexSession implements CodexAgentSession {
       });
     }
 
-    const server = this.#server!;
-    const threadId = this.#threadId!;
     let finish!: (outcome: TurnOutcome) => void;
     const done = new Promise<TurnOutcome>((resolve) => {
       finish = resolve;
     });
     let settled = false;
+    const threadId = (): string => this.#threadId!;
     // A stop asks codex to interrupt the turn; a turn that does not end within the grace is killed.
     const harness = startTurnHarness(request, {
       stallTimeoutMs: this.#opts.stallTimeoutMs ?? DEFAULTS.stallTimeoutMs,
       turnTimeoutMs: this.#opts.turnTimeoutMs ?? DEFAULTS.turnTimeoutMs,
       onStop: (_reason, message) => {
         harness.emit({ type: 'status', message: `${message}; interrupting` });
-        if (turn.turnId) this.#interrupt(threadId, turn.turnId);
+        if (turn.turnId) this.#interrupt(threadId(), turn.turnId);
       },
       forceStop: {
         afterMs: this.#opts.interruptGraceMs ?? DEFAULTS.interruptGraceMs,
         run: () => {
           harness.emit({ type: 'status', message: 'codex did not end the turn after interrupt; killing it' });
-          void this.#kill();
+          if (this.#server) void this.#pool.discard(this.#server);
         },
       },
     });
@@ -251,33 +292,51 @@ class CodexSession implements CodexAgentSession {
     this.#turn = turn;
 
     try {
-      try {
-        const model = request.model;
-        const res = await server.client.request<{ turn?: { id?: string } }>('turn/start', {
-          threadId,
-          input: [{ type: 'text', text: request.prompt }],
-          ...(model ? { model } : {}),
-          ...(request.reasoning ? { effort: request.reasoning } : {}),
-        });
-        turn.turnId = res.turn?.id ?? turn.turnId;
-        if (harness.stopped && turn.turnId && !settled) this.#interrupt(threadId, turn.turnId);
-      } catch (err) {
-        if (!harness.stopped) {
-          if (err instanceof RpcError && err.kind === 'exited' && err.exit) {
-            turn.finish({ kind: 'exited', exit: err.exit });
-          } else {
-            return failedTurn({
-              kind: errorKind(err),
-              message: `codex: turn/start failed: ${(err as Error).message}`,
-            });
+      const params = {
+        input: [{ type: 'text', text: request.prompt }],
+        ...(request.model ? { model: request.model } : {}),
+        ...(request.reasoning ? { effort: request.reasoning } : {}),
+      };
+      // The process may die after the check above and before the turn starts (killed between tickets):
+      // nothing has run yet, so the turn starts once more on a restarted process.
+      for (let attempt = 1; ; attempt++) {
+        try {
+          this.#starting = true;
+          const res = await this.#server!.server.client.request<{ turn?: { id?: string } }>('turn/start', {
+            threadId: threadId(),
+            ...params,
+          });
+          this.#starting = false;
+          this.#started = true;
+          turn.turnId = res.turn?.id ?? turn.turnId;
+          if (harness.stopped && turn.turnId && !settled) this.#interrupt(threadId(), turn.turnId);
+          break;
+        } catch (err) {
+          this.#starting = false;
+          const exited = err instanceof RpcError && err.kind === 'exited' && err.exit;
+          if (exited && attempt < 2 && !harness.stopped && !settled) {
+            const failed = await this.#reopen(harness.emit);
+            if (failed) return failed;
+            continue;
           }
-        } else if (!turn.turnId) {
-          // stopped before the turn existed: nothing to interrupt
-          turn.finish({ kind: 'completed', turn: { status: 'interrupted' } });
+          if (!harness.stopped) {
+            if (err instanceof RpcError && err.kind === 'exited' && err.exit) {
+              turn.finish({ kind: 'exited', exit: err.exit });
+            } else {
+              return failedTurn({
+                kind: errorKind(err),
+                message: `codex: turn/start failed: ${(err as Error).message}`,
+              });
+            }
+          } else if (!turn.turnId) {
+            // stopped before the turn existed: nothing to interrupt
+            turn.finish({ kind: 'completed', turn: { status: 'interrupted' } });
+          }
+          break;
         }
       }
       const outcome = await done;
-      return turnResult(turn, outcome, this.#rateLimits);
+      return turnResult(turn, outcome, this.#pool.rateLimits);
     } finally {
       settled = true;
       harness.end();
@@ -286,31 +345,27 @@ class CodexSession implements CodexAgentSession {
   }
 
   #interrupt(threadId: string, turnId: string): void {
-    this.#server?.client
+    this.#server?.server.client
       .request('turn/interrupt', { threadId, turnId }, { timeoutMs: this.#opts.interruptGraceMs ?? 5000 })
       .catch(() => {
         // the turn may have ended meanwhile ("no active turn to interrupt"); the kill timer covers the rest
       });
   }
 
-  #onNotification(method: string, raw: unknown): void {
-    if (method === 'account/rateLimits/updated') {
-      this.#rateLimits = mergeRateLimits(this.#rateLimits, raw);
-      return;
-    }
+  onNotification(method: string, params: Record<string, unknown>): void {
     const turn = this.#turn;
     if (!turn) return;
-    const params = (raw !== null && typeof raw === 'object' ? raw : {}) as Record<string, unknown>;
-    const threadId = typeof params.threadId === 'string' ? params.threadId : null;
-    if (threadId !== null && threadId !== this.#threadId) return;
     const turnId = typeof params.turnId === 'string' ? params.turnId : null;
     if (turnId !== null && turn.turnId !== null && turnId !== turn.turnId) return;
     if (!NOT_PROGRESS.has(method)) turn.harness.touch();
-
     applyNotification(turn, method, params);
   }
 
-  #onProtocolProblem(problem: ProtocolProblem): void {
+  onExit(exit: ExitInfo): void {
+    if (!this.#starting) this.#turn?.finish({ kind: 'exited', exit });
+  }
+
+  onProtocolProblem(problem: ProtocolProblem): void {
     const turn = this.#turn;
     if (!turn) return;
     turn.harness.emit({ type: 'error', message: `codex protocol: ${problem.message}: ${problem.excerpt}` });
@@ -322,7 +377,7 @@ class CodexSession implements CodexAgentSession {
     }
   }
 
-  async #onServerRequest(request: ServerRequest): Promise<unknown> {
+  async onRequest(request: ServerRequest): Promise<unknown> {
     const turn = this.#turn;
     const approval = approvalRequest(request, this.#threadId);
     if (!approval) {
@@ -348,18 +403,28 @@ class CodexSession implements CodexAgentSession {
     return approvalResponse(request, decision);
   }
 
-  async #kill(): Promise<void> {
-    if (this.#server) await stopAppServer(this.#server);
-  }
-
+  /**
+   * The ticket is over: the thread is let go (codex unloads it), the process stays for the agent's next
+   * thread. A turn still running is interrupted.
+   */
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
     const server = this.#server;
-    if (!server) return;
-    // Ending stdin lets codex exit on its own (flushing the thread's rollout); the group is killed after.
-    server.client.close();
-    await waitForGroupGone(server.proc.pid, this.#opts.killGraceMs ?? DEFAULTS.killGraceMs);
-    await server.proc.kill();
+    const threadId = this.#threadId;
+    if (!server || !threadId) return;
+    const turn = this.#turn;
+    if (turn) {
+      if (turn.turnId) this.#interrupt(threadId, turn.turnId);
+      turn.finish({ kind: 'protocol', message: 'codex: the session was closed during the turn' });
+    }
+    server.detach(threadId, this);
+    if (server.alive) {
+      server.server.client
+        .request('thread/unsubscribe', { threadId }, { timeoutMs: this.#opts.interruptGraceMs ?? 5000 })
+        .catch(() => {
+          // the process may be going away; nothing to let go then
+        });
+    }
   }
 }

@@ -137,7 +137,7 @@ const ticketFlow = mapping({
   require_commit: bool().default(true),
   previous_output_max_chars: nonNegativeInt().default(4000),
   max_network_retries: nonNegativeInt().default(5),
-  /** A turn the watchdog ended as stalled is retried this often in a fresh agent process (same thread). */
+  /** A turn the watchdog ended as stalled is retried this often in a new session on the same thread. */
   max_stall_retries: nonNegativeInt().default(2),
   /**
    * An agent whose plan is used up (with a known reset time) is waited for up to this long, then the run

@@ -22,6 +22,8 @@ export interface TurnBefore {
   fingerprintBefore: string;
   /** Reply seqs the turn's prompt carried. */
   consumedReplies: number[];
+  /** The agent ran a command or a tool, or changed a file (see `StreamedTurn.acted`). */
+  acted?: boolean;
 }
 
 /**
@@ -48,31 +50,53 @@ export async function afterTurn(
 ): Promise<Step> {
   const { settings, repo, state, paths } = ctx;
 
+  // The ticket as the agent left it (whether it is done decides what the next step needs of git).
+  let after: Ticket | null = null;
+  try {
+    after = parseTicket(readFileSync(ticket.path, 'utf8'), {
+      path: ticket.path,
+      relPath: ticket.relPath,
+      agents: ctx.deps.knownAgents,
+    });
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+  }
+
   // git looks at the tree while car files the turn's records, which live under the excluded runtime
-  // paths: the git process runs on another core instead of after them.
+  // paths: the git processes run on other cores instead of after them. A turn that ran commands or
+  // edited files has nearly always changed the tree: its diff stat, and for a ticket it marked done the
+  // verify gate's diff (for the step that settles it), are asked for together with the status instead
+  // of after it (the untracked files come from the status either way).
   const snapshotting = repo.snapshot(RUNTIME_PATHS);
   // awaited only after the filing below: a look that fails sooner must not count as an unhandled rejection
   // (the run guard would end the run on it)
   snapshotting.catch(() => {});
-  const settleSnapshot = async (err: unknown) => {
-    await snapshotting.catch(() => {});
+  const statting = before.acted ? repo.diffStat(before.headBefore, RUNTIME_PATHS, snapshotting) : null;
+  statting?.catch(() => {});
+  const base = progress.verify?.baseHead;
+  const gated = after?.isDone === true && base !== undefined;
+  if (gated && before.acted) ctx.prefetchDiff(base, snapshotting);
+  const settleGit = async (err: unknown) => {
+    await Promise.allSettled([snapshotting, statting]);
     throw err;
   };
-  const dispatch = await fileStagedDispatch(ctx, {}).catch(settleSnapshot);
+  const dispatch = await fileStagedDispatch(ctx, {}).catch(settleGit);
   if ('outcome' in dispatch) {
-    await snapshotting.catch(() => {});
+    await Promise.allSettled([snapshotting, statting]);
     return end(dispatch.outcome);
   }
   const summarySeq = await nextDispatchSeq(paths);
   await writeTurnSummary(paths, summarySeq, result.finalText, { durable: settings.durableWrites }).catch(
-    settleSnapshot,
+    settleGit,
   );
-  const now = await snapshotting;
+  const now = await snapshotting.catch(settleGit);
   // A turn that left the tree exactly as it found it changed nothing: no need to ask git for a diff.
   const changed = now.fingerprint !== before.fingerprintBefore;
+  if (gated && !before.acted && (now.head !== base || now.dirty)) ctx.prefetchDiff(base, now);
   const stat = changed
-    ? await repo.diffStat(before.headBefore, RUNTIME_PATHS)
+    ? await (statting ?? repo.diffStat(before.headBefore, RUNTIME_PATHS, now))
     : { filesChanged: 0, insertions: 0, deletions: 0 };
+  if (!changed) await statting?.catch(() => {});
   // The next step starts from this tree unless car commits first (which forgets it).
   ctx.knowTree(now);
   const events: FlowEvent[] = [
@@ -96,17 +120,6 @@ export async function afterTurn(
     };
   }
   state.checkpointError = null;
-
-  let after: Ticket | null = null;
-  try {
-    after = parseTicket(readFileSync(ticket.path, 'utf8'), {
-      path: ticket.path,
-      relPath: ticket.relPath,
-      agents: ctx.deps.knownAgents,
-    });
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-  }
 
   const talked = dispatch.archived !== null || before.consumedReplies.length > 0;
   progress.noChange = noChangeAfter(progress, { changed, talked, ticketDone: after?.isDone ?? false });

@@ -17,6 +17,8 @@ export interface StreamedTurn {
   usage: TurnUsage | undefined;
   /** The turn was interrupted because its usage crossed `budget`. */
   overBudget: boolean;
+  /** The agent ran a command or a tool, or changed a file: the tree has likely changed. */
+  acted: boolean;
 }
 
 export async function streamTurn(
@@ -36,6 +38,7 @@ export async function streamTurn(
   if (outer?.aborted) forward();
   else outer?.addEventListener('abort', forward, { once: true });
   let streamed: TurnUsage | undefined;
+  let acted = false;
   const buffer: NewEvent[] = [];
   let timer: NodeJS.Timeout | undefined;
   const flush = () => {
@@ -48,6 +51,9 @@ export async function streamTurn(
     buffer.push({ type: AGENT_EVENT_TYPES[type], turnId, data: data as JsonObject });
     if (buffer.length >= EVENT_BATCH) flush();
     else timer ??= setTimeout(flush, EVENT_FLUSH_MS);
+    if (event.type === 'file_change' || event.type === 'command_output' || event.type === 'tool_call') {
+      acted = true;
+    }
     if (event.type === 'message') ctx.progress({ type: 'agent', text: event.text });
     else if (event.type === 'tool_call') ctx.progress({ type: 'tool', name: event.name });
     else if (event.type === 'usage') {
@@ -71,7 +77,7 @@ export async function streamTurn(
     outer?.removeEventListener('abort', forward);
     flush();
   }
-  return { result, usage: result.usage ?? streamed, overBudget };
+  return { result, usage: result.usage ?? streamed, overBudget, acted };
 }
 
 function ticketOverrides(ticket: Ticket): { model?: string; reasoning?: string; profile?: string } {

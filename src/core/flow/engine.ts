@@ -13,7 +13,7 @@ import { recover } from './recover.ts';
 import { archiveReply } from './replies.ts';
 import { RunContext } from './run-context.ts';
 import { ensureRunDirs, runPaths } from './run-paths.ts';
-import { chooseTicket, readQueue } from './select.ts';
+import { chooseTicket, likelyNext, readQueue } from './select.ts';
 import { settleCurrent } from './settle.ts';
 import { loadState } from './state.ts';
 import { runTurn } from './turn.ts';
@@ -76,6 +76,8 @@ export class FlowEngine {
   async #work(ctx: RunContext): Promise<FlowOutcome> {
     const { state } = ctx;
     const startedAt = ctx.store.getRun(ctx.runId)?.startedAt ?? null;
+    // the first ticket's agent process starts while recovery and selection run
+    ctx.sessions.prewarm(likelyNext(ctx)?.agent);
     const recovered = await recover(ctx);
     if (recovered) return ctx.finish(recovered);
     await rebaselineAfterVerifyPause(ctx);
@@ -103,6 +105,9 @@ export class FlowEngine {
 
     const queue = await readQueue(ctx);
     if ('outcome' in queue) return end(queue.outcome);
+    // the next ticket's session opens (its agent's process starts, or stays warm) while the verify gate
+    // and commit checks run
+    ctx.sessions.prepare(likelyNext(ctx, queue));
     const settled = await settleCurrent(ctx, queue.tickets);
     if ('outcome' in settled) return end(settled.outcome);
     const chosen = await chooseTicket(ctx, queue.tickets, queue.dependencies, settled.current);
@@ -111,7 +116,9 @@ export class FlowEngine {
     const progress = ctx.state.ticket!;
     const blocked = await checkBeforeTurn(ctx, ticket, progress);
     if (blocked) return end(blocked);
-    return runTurn(ctx, ticket, progress, queue.tickets[queue.tickets.indexOf(ticket) - 1]);
+    const previous = queue.tickets[queue.tickets.indexOf(ticket) - 1];
+    // the ticket after this one gets its session while this turn runs (a turn takes longer than any start)
+    return runTurn(ctx, ticket, progress, previous, likelyNext(ctx, queue, ticket));
   }
 }
 

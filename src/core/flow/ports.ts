@@ -17,13 +17,26 @@ export interface RepoState {
   isDirty(excludePaths?: readonly string[]): Promise<boolean>;
   /** Porcelain status lines (`XY path`) outside `excludePaths`, for pause messages. */
   statusLines(excludePaths?: readonly string[]): Promise<string[]>;
-  /** Line/file counts of the working tree (untracked files included) against `fromSha`. */
-  diffStat(fromSha: string | null, excludePaths?: readonly string[]): Promise<DiffStat>;
+  /**
+   * Line/file counts of the working tree (untracked files included) against `fromSha`. `known`: a
+   * snapshot of the tree as it is (same `excludePaths`; or one being taken), whose untracked files are
+   * used instead of asking git for its status again.
+   */
+  diffStat(
+    fromSha: string | null,
+    excludePaths?: readonly string[],
+    known?: RepoSnapshot | Promise<RepoSnapshot>,
+  ): Promise<DiffStat>;
   /**
    * Every file that differs between `fromSha` (null: the empty tree) and the working tree, untracked
    * files included, each with git's unified diff (untracked files as all-added), renames detected.
+   * `known` as for `diffStat`.
    */
-  diffFiles(fromSha: string | null, excludePaths?: readonly string[]): Promise<FileChange[]>;
+  diffFiles(
+    fromSha: string | null,
+    excludePaths?: readonly string[],
+    known?: RepoSnapshot | Promise<RepoSnapshot>,
+  ): Promise<FileChange[]>;
   /** A file's text at commit `sha` (repo-relative posix path), or null when it does not exist there. */
   fileAt(sha: string, path: string): Promise<string | null>;
   /** `git add -A` (minus excludePaths) and commit; returns the new HEAD sha, or null when nothing to commit. */
@@ -39,6 +52,8 @@ export interface RepoSnapshot {
   head: string | null;
   fingerprint: string;
   dirty: boolean;
+  /** The untracked (not ignored) files the look saw, as git's status names them; absent: not kept. */
+  untracked?: readonly string[];
 }
 
 export interface DiffStat {

@@ -15,7 +15,7 @@ import {
   type FlowProgress,
   stopped,
 } from './flow-types.ts';
-import type { RepoSnapshot, RepoState } from './ports.ts';
+import type { FileChange, RepoSnapshot, RepoState } from './ports.ts';
 import type { ReasonCode } from './reasons.ts';
 import type { RunPaths } from './run-paths.ts';
 import { AgentSessions } from './sessions.ts';
@@ -38,6 +38,8 @@ export class RunContext {
   idleMs = 0;
   /** The tree as the last look left it; reused until a turn or a commit may have changed it. */
   #known: RepoSnapshot | null = null;
+  /** A diff asked for ahead (after a turn that marked its ticket done), with the tree it was taken of. */
+  #diff: { base: string | null; fingerprint: Promise<string>; files: Promise<FileChange[]> } | null = null;
 
   constructor(
     deps: FlowDeps,
@@ -99,6 +101,29 @@ export class RunContext {
   async snapshot(): Promise<RepoSnapshot> {
     this.#known ??= await this.deps.repo.snapshot(RUNTIME_PATHS);
     return this.#known;
+  }
+
+  /**
+   * Asks git for the tree's changes since `base` now (`look`: the snapshot of the tree just taken, or
+   * being taken), for the verify gate that follows: it takes them if the tree it verifies is that one.
+   */
+  prefetchDiff(base: string | null, look: RepoSnapshot | Promise<RepoSnapshot>): void {
+    const files = this.deps.repo.diffFiles(base, RUNTIME_PATHS, look);
+    files.catch(() => {}); // a failure is the gate's to report, if it uses this diff
+    const fingerprint = Promise.resolve(look).then(
+      (s) => s.fingerprint,
+      () => '',
+    );
+    this.#diff = { base, fingerprint, files };
+  }
+
+  /** The tree's changes since `base`: the diff prefetched of the tree as now known, or a fresh one. */
+  async diffFiles(base: string | null): Promise<FileChange[]> {
+    const now = await this.snapshot();
+    const ahead = this.#diff;
+    this.#diff = null;
+    if (ahead && ahead.base === base && (await ahead.fingerprint) === now.fingerprint) return ahead.files;
+    return this.deps.repo.diffFiles(base, RUNTIME_PATHS, now);
   }
 
   /** Something (a turn, a commit, an edit) may change the tree: the next snapshot looks again. */

@@ -17,6 +17,7 @@ import {
 import { planCommands } from '../verify/commands.ts';
 import type { FlowOutcome } from './flow-types.ts';
 import type { RunContext } from './run-context.ts';
+import type { LikelyNext } from './sessions.ts';
 import { newTicketProgress, newVerifyProgress } from './state.ts';
 
 const DUPLICATE_CODES = new Set(['duplicate-index', 'duplicate-ticket-id']);
@@ -65,6 +66,48 @@ export async function readQueue(
     return { outcome: await ctx.pause('no_tickets', 'No tickets yet. Add one (car ticket new) and resume.') };
   }
   return { tickets: queue.tickets, dependencies: queue.dependencies };
+}
+
+/**
+ * The ticket the run is likely to work next, as the tickets on disk tell now: the run's ticket while it
+ * is not done (its agent only: it has its session), else the first ready one, with the ticket when the
+ * run has a ticket under way (its session can be opened ahead). `after`: the ticket whose turn is about
+ * to run, taken as done, so the one after it is named while the turn runs. Only a hint, for getting the
+ * agent ready ahead of the session (a verify failure or an edit may change the choice). Without `queue`,
+ * the tickets are read here (parsed files are cached, so the step that follows reads them for free).
+ */
+export function likelyNext(
+  ctx: RunContext,
+  queue?: { tickets: readonly Ticket[]; dependencies: DependencyGraph },
+  after?: Ticket,
+): LikelyNext | null {
+  try {
+    const loaded =
+      queue ??
+      loadTicketQueue(join(ctx.root, '.codex-autorunner', 'tickets'), {
+        cache: ctx.ticketCache,
+        repoRoot: ctx.root,
+        agents: ctx.deps.knownAgents,
+      });
+    const tickets = after
+      ? loaded.tickets.map((t) => (t === after ? { ...t, isDone: true } : t))
+      : loaded.tickets;
+    const progress = ctx.state.ticket;
+    if (progress && tickets.some((t) => t.relPath === progress.path && !t.isDone)) {
+      return { agent: progress.agent };
+    }
+    const next = readiness(tickets, loaded.dependencies).ready[0];
+    if (!next?.agent) return null;
+    // Its session is opened ahead only once the run has a ticket under way (the time to win): a run that
+    // pauses before its first turn calls no agent, and a ticket that does not lint pauses the run.
+    if (!progress || !next.valid) return { agent: next.agent.toLowerCase() };
+    return {
+      agent: next.agent.toLowerCase(),
+      ticket: { id: next.ticketId, path: next.relPath, profile: next.profile ?? null },
+    };
+  } catch {
+    return null;
+  }
 }
 
 /**

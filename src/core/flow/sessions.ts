@@ -1,5 +1,10 @@
 // The run's live agent sessions, one per ticket, reused while the ticket's agent and profile stay the
-// same. A session's backend thread is persisted in the run state, so a restarted worker resumes it.
+// same and the session is alive. A session's backend thread is persisted in the run state, so a restarted
+// worker (or a session whose agent process died) resumes it. Start-up is kept off the critical path: an
+// agent that keeps a process between sessions is asked to start it early (`prewarm`: while recovery and
+// selection run), and the session of the ticket the run will likely work next is opened ahead
+// (`prepare`: while the current ticket's turn runs, checked again while it is settled). The processes
+// belong to the agents and live until the run's owner closes the resolver.
 import type { AgentResolver, AgentSession } from '../agent.ts';
 import type { FlowEvent } from './events.ts';
 import type { EngineState, TicketProgress } from './state.ts';
@@ -20,27 +25,66 @@ interface Live {
   session: AgentSession;
 }
 
+/** A ticket the run is likely to work next: its agent, and the ticket when its session can be opened ahead. */
+export interface LikelyNext {
+  agent: string;
+  /** Absent when the ticket has a session or thread already (the run's own ticket): only prewarm. */
+  ticket?: { id: string; path: string; profile: string | null };
+}
+
+/** A session opened ahead for a ticket that is not selected yet; `session` never rejects (null: failed). */
+interface Prepared {
+  ticketId: string;
+  agent: string;
+  profile: string | null;
+  session: Promise<AgentSession | null>;
+}
+
 export class AgentSessions {
   readonly #ctx: SessionHost;
   readonly #live = new Map<string, Live>();
+  #prepared: Prepared | null = null;
 
   constructor(ctx: SessionHost) {
     this.#ctx = ctx;
   }
 
-  /** The ticket's session: the live one, its persisted thread resumed, or a new one. */
+  /** The ticket's session: the live one, its persisted thread resumed, the one prepared, or a new one. */
   async open(progress: TicketProgress): Promise<{ session: AgentSession; reused: boolean }> {
     const ctx = this.#ctx;
     const live = this.#live.get(progress.id);
-    if (live && live.agent === progress.agent && live.profile === progress.profile)
+    if (
+      live &&
+      live.agent === progress.agent &&
+      live.profile === progress.profile &&
+      live.session.alive !== false
+    )
       return { session: live.session, reused: true };
     if (live) await this.close(progress.id);
     const agent = ctx.deps.resolveAgent(progress.agent);
     const binding = ctx.state.threads[progress.id];
     const resumable = binding && binding.agent === progress.agent && binding.profile === progress.profile;
+    let prepared = this.#take(progress);
+    if (resumable && prepared) {
+      // the ticket has a thread to resume: a session opened ahead for it is not needed
+      void prepared.then((unneeded) => unneeded?.close().catch(() => {}));
+      prepared = null;
+    }
     const options = { cwd: ctx.root, ticketPath: progress.path, ticketId: progress.id, runId: ctx.runId };
-    const fresh = () =>
-      ctx.wait(`${progress.agent} session start for ${progress.path}`, agent.startSession(options));
+    const fresh = async (): Promise<AgentSession> => {
+      // opened ahead; one that failed to open is started again here, where a failure is reported
+      let ready = prepared
+        ? await ctx.wait(`${progress.agent} session start for ${progress.path}`, prepared)
+        : null;
+      if (ready?.alive === false) {
+        // its process died since (the gate's commands, a crash): open it anew on a live one
+        await ready.close().catch(() => {});
+        ready = null;
+      }
+      return (
+        ready ?? ctx.wait(`${progress.agent} session start for ${progress.path}`, agent.startSession(options))
+      );
+    };
     let session: AgentSession;
     let reused = false;
     if (resumable) {
@@ -63,6 +107,69 @@ export class AgentSessions {
     return { session, reused };
   }
 
+  /**
+   * Gets the next ticket's agent ready while the engine does other work: opens its session ahead when
+   * the ticket has none yet, else starts the agent's process. Best effort: an agent that cannot be
+   * resolved or started fails later, at the session start, where the engine handles it.
+   */
+  prepare(next: LikelyNext | null): void {
+    if (!next?.agent || next.agent === 'user') return;
+    const ticket = next.ticket;
+    if (!ticket || this.#live.has(ticket.id) || this.#ctx.state.threads[ticket.id]) {
+      this.prewarm(next.agent);
+      return;
+    }
+    const p = this.#prepared;
+    if (p && p.ticketId === ticket.id && p.agent === next.agent && p.profile === ticket.profile) return;
+    void this.#dropPrepared();
+    let started: Promise<AgentSession>;
+    try {
+      started = this.#ctx.deps.resolveAgent(next.agent).startSession({
+        cwd: this.#ctx.root,
+        ticketPath: ticket.path,
+        ticketId: ticket.id,
+        runId: this.#ctx.runId,
+      });
+    } catch {
+      return;
+    }
+    this.#prepared = {
+      ticketId: ticket.id,
+      agent: next.agent,
+      profile: ticket.profile,
+      session: started.catch(() => null),
+    };
+  }
+
+  /** Starts the process `agentId`'s next session will need (see `Agent.prewarm`). */
+  prewarm(agentId: string | null | undefined): void {
+    if (!agentId || agentId === 'user') return;
+    try {
+      this.#ctx.deps.resolveAgent(agentId).prewarm?.({ cwd: this.#ctx.root });
+    } catch {
+      // reported when a ticket needs it
+    }
+  }
+
+  /** The session prepared for this ticket, if it was prepared for it as it is now; any other is dropped. */
+  #take(progress: TicketProgress): Promise<AgentSession | null> | null {
+    const p = this.#prepared;
+    if (!p) return null;
+    if (p.ticketId === progress.id && p.agent === progress.agent && p.profile === progress.profile) {
+      this.#prepared = null;
+      return p.session;
+    }
+    void this.#dropPrepared();
+    return null;
+  }
+
+  async #dropPrepared(): Promise<void> {
+    const p = this.#prepared;
+    this.#prepared = null;
+    const session = await p?.session;
+    await session?.close().catch(() => {});
+  }
+
   async close(ticketId: string): Promise<void> {
     const live = this.#live.get(ticketId);
     if (!live) return;
@@ -74,6 +181,9 @@ export class AgentSessions {
   }
 
   async closeAll(): Promise<void> {
+    // Not waited for: one still starting is closed once it has started, or ends with its agent's process
+    // when the run's owner closes the agents (a pause need not wait for an agent's slow session start).
+    void this.#dropPrepared();
     for (const id of [...this.#live.keys()]) await this.close(id);
   }
 }

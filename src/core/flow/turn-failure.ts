@@ -1,5 +1,5 @@
 // A turn that did not complete: a used-up plan waits or falls back (quota.ts), a stalled agent is
-// retried in a fresh process, a network error is retried with backoff, anything else pauses for a person.
+// retried in a new session on the same thread, a network error is retried with backoff, anything else pauses for a person.
 import type { TurnResult } from '../agent.ts';
 import type { JsonObject } from '../store/types.ts';
 import type { Ticket } from '../tickets/index.ts';
@@ -24,14 +24,15 @@ export async function afterFailedTurn(
   const message = result.error?.message ?? `turn ${result.status}`;
   if (result.error?.kind === 'quota') return quotaExhausted(ctx, ticket, progress, result.error);
   if (result.error?.kind === 'stalled' && (progress.stallRetries ?? 0) < settings.maxStallRetries) {
-    // A wedged agent (no events for the idle timeout): retry in a fresh process on the same thread,
-    // as a person would, before asking one.
+    // A wedged turn (no events for the idle timeout; the adapter interrupted it, and killed the agent's
+    // process when that did not end it): retry in a new session on the same thread, as a person would,
+    // before asking one.
     progress.stallRetries = (progress.stallRetries ?? 0) + 1;
     ctx.event({
       type: 'stall_retry',
       data: { ticket: ticket.relPath, attempt: progress.stallRetries, error: message.slice(0, 2000) },
     });
-    ctx.progress({ type: 'note', text: `agent stalled; retrying in a fresh process (${message})` });
+    ctx.progress({ type: 'note', text: `agent stalled; retrying on the same thread (${message})` });
     await ctx.sessions.close(progress.id);
     ctx.persist();
     return CONTINUE;

@@ -14,15 +14,20 @@ import { buildPrompt } from './prompt.ts';
 import { pickAgent, waitForQuota } from './quota.ts';
 import { listRepliesAfter, renderRepliesBlock } from './replies.ts';
 import type { RunContext } from './run-context.ts';
+import type { LikelyNext } from './sessions.ts';
 import { budgetTokens, type TicketProgress, tightestTokenBudget } from './state.ts';
 import { afterFailedTurn } from './turn-failure.ts';
 
-/** `previous` is the ticket before this one in the queue (CAR's `include_previous_ticket_context`). */
+/**
+ * `previous` is the ticket before this one in the queue (CAR's `include_previous_ticket_context`);
+ * `next` the one likely to follow, whose session is opened while this turn runs.
+ */
 export async function runTurn(
   ctx: RunContext,
   ticket: Ticket,
   progress: TicketProgress,
   previous: Ticket | undefined,
+  next: LikelyNext | null = null,
 ): Promise<Step> {
   const { settings, store, state, paths } = ctx;
 
@@ -63,6 +68,8 @@ export async function runTurn(
       ),
     );
   }
+
+  ctx.sessions.prepare(next);
 
   const replies = await listRepliesAfter(paths, state.replySeq);
   const prompt = buildPrompt({
@@ -130,7 +137,7 @@ export async function runTurn(
   });
 
   const budget = tightestTokenBudget(state, settings);
-  const { result, usage, overBudget } = await streamTurn(
+  const { result, usage, overBudget, acted } = await streamTurn(
     ctx,
     opened.session,
     prompt.text,
@@ -183,5 +190,6 @@ export async function runTurn(
     headBefore,
     fingerprintBefore,
     consumedReplies: replies.map((r) => r.seq),
+    acted,
   });
 }

@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { RUNTIME_PATHS, STATE_DIR } from '../paths.ts';
+import { STATE_DIR } from '../paths.ts';
 import type { JsonObject } from '../store/types.ts';
 import { parseTicket, type Ticket } from '../tickets/index.ts';
 import { planCommands } from '../verify/commands.ts';
@@ -54,7 +54,7 @@ export async function runVerifyGate(
   const v = progress.verify;
   // Same HEAD and a clean tree: nothing changed since the ticket was picked, so the diff is empty.
   const now = await ctx.snapshot();
-  const files = now.head === v.baseHead && !now.dirty ? [] : await repo.diffFiles(v.baseHead, RUNTIME_PATHS);
+  const files = now.head === v.baseHead && !now.dirty ? [] : await ctx.diffFiles(v.baseHead);
   const key = await contentKey(root, files);
   if (v.passedKey === key && v.passed)
     return { kind: 'passed', record: v.passed as unknown as VerifiedRecord };
@@ -207,19 +207,23 @@ export async function rebaselineAfterVerifyPause(ctx: RunContext): Promise<void>
 async function contentKey(root: string, files: readonly FileChange[]): Promise<string> {
   const hash = createHash('sha256');
   const sorted = [...files].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
-  for (const f of sorted) {
-    const status = f.status === 'deleted' ? 'deleted' : 'present';
-    let digest = 'missing';
-    if (status === 'present') {
+  // the files are read together; their digests are hashed in path order
+  const digests = await Promise.all(
+    sorted.map(async (f) => {
+      if (f.status === 'deleted') return 'missing';
       try {
-        digest = createHash('sha256')
+        return createHash('sha256')
           .update(await readFile(join(root, f.path)))
           .digest('hex');
       } catch {
         // a directory (embedded repo) or gone since the diff: the path alone has to do
+        return 'missing';
       }
-    }
-    hash.update(`${f.oldPath ?? ''}\0${f.path}\0${status}\0${digest}\0`);
-  }
+    }),
+  );
+  sorted.forEach((f, i) => {
+    const status = f.status === 'deleted' ? 'deleted' : 'present';
+    hash.update(`${f.oldPath ?? ''}\0${f.path}\0${status}\0${digests[i]}\0`);
+  });
   return hash.digest('hex');
 }

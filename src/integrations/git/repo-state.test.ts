@@ -161,6 +161,29 @@ test('diffStat counts tracked changes since a sha plus untracked files', async (
   assert.deepEqual(await state.diffStat(from), { filesChanged: 6, insertions: 6, deletions: 5 });
 });
 
+test('diffStat and diffFiles take the untracked files from a snapshot of the tree when given one', async (t) => {
+  const { repo, state } = setup(t);
+  const from = repo.git(['rev-parse', 'HEAD']).trim();
+  repo.write('README.md', 'changed\n');
+  repo.write('new.txt', 'a\nb\n');
+  repo.write(`${RUNS}r/out.txt`, 'excluded\n');
+  const look = await state.snapshot([RUNS]);
+  assert.deepEqual(look.untracked, ['new.txt']);
+  assert.deepEqual(await state.diffStat(from, [RUNS], look), await state.diffStat(from, [RUNS]));
+  assert.deepEqual(await state.diffFiles(from, [RUNS], look), await state.diffFiles(from, [RUNS]));
+  // the snapshot's list is what counts (no second look at the tree)
+  const stale = { ...look, untracked: [] };
+  assert.deepEqual(await state.diffStat(from, [RUNS], stale), {
+    filesChanged: 1,
+    insertions: 1,
+    deletions: 1,
+  });
+  assert.deepEqual(
+    (await state.diffFiles(from, [RUNS], stale)).map((f) => f.path),
+    ['README.md'],
+  );
+});
+
 test('diffStat counts a tracked binary change as a file with no lines and follows renames', async (t) => {
   const { repo, state } = setup(t);
   repo.write('logo.bin', Buffer.from([0, 1, 2]));

@@ -2,7 +2,13 @@
 import { createHash } from 'node:crypto';
 import { lstat, open, unlink } from 'node:fs/promises';
 import { join, relative, sep } from 'node:path';
-import type { DiffStat, FileChange, FileChangeStatus, RepoState } from '../../core/flow/ports.ts';
+import type {
+  DiffStat,
+  FileChange,
+  FileChangeStatus,
+  RepoSnapshot,
+  RepoState,
+} from '../../core/flow/ports.ts';
 import { countFileLines, fileDigest, mapConcurrent } from './files.ts';
 import { identityOverrides } from './identity.ts';
 import { parseNumstat } from './numstat.ts';
@@ -87,6 +93,11 @@ export function createRepoState(repoRoot: string, opts: RepoStateOptions = {}): 
 
   const untrackedPaths = (entries: StatusEntry[]): string[] =>
     entries.filter((e) => e.kind === 'untracked').map((e) => e.path);
+  // The untracked files a snapshot of the tree saw (one being taken is waited for), else git's status.
+  const untrackedOf = async (
+    excludePaths: readonly string[] | undefined,
+    known: RepoSnapshot | Promise<RepoSnapshot> | undefined,
+  ): Promise<readonly string[]> => (await known)?.untracked ?? untrackedPaths(await status(excludePaths));
 
   return {
     head,
@@ -122,7 +133,7 @@ export function createRepoState(repoRoot: string, opts: RepoStateOptions = {}): 
       untracked.forEach((p, i) => {
         hash.update(`untracked\0${p}\0${digests[i]}\0`);
       });
-      return { head: oid, fingerprint: hash.digest('hex'), dirty: entries.length > 0 };
+      return { head: oid, fingerprint: hash.digest('hex'), dirty: entries.length > 0, untracked };
     },
 
     async fingerprint(excludePaths) {
@@ -137,14 +148,14 @@ export function createRepoState(repoRoot: string, opts: RepoStateOptions = {}): 
       return (await status(excludePaths)).map(formatStatusLine);
     },
 
-    async diffStat(fromSha, excludePaths): Promise<DiffStat> {
+    async diffStat(fromSha, excludePaths, known): Promise<DiffStat> {
       const base = fromSha ?? (await emptyTree());
-      const [numstatOut, entries, root] = await Promise.all([
+      const [numstatOut, untracked, root] = await Promise.all([
         runGit(
           ['diff', '--numstat', '-z', '-M', ...PLAIN_DIFF, base, ...pathspecExcluding(excludePaths)],
           read,
         ),
-        status(excludePaths),
+        untrackedOf(excludePaths, known),
         top(),
       ]);
       const stat: DiffStat = { filesChanged: 0, insertions: 0, deletions: 0 };
@@ -153,21 +164,20 @@ export function createRepoState(repoRoot: string, opts: RepoStateOptions = {}): 
         stat.insertions += entry.insertions ?? 0;
         stat.deletions += entry.deletions ?? 0;
       }
-      const untracked = untrackedPaths(entries);
       const lines = await mapConcurrent(untracked, FILE_CONCURRENCY, (p) => countFileLines(join(root, p)));
       stat.filesChanged += untracked.length;
       for (const n of lines) stat.insertions += n;
       return stat;
     },
 
-    async diffFiles(fromSha, excludePaths) {
+    async diffFiles(fromSha, excludePaths, known) {
       const base = fromSha ?? (await emptyTree());
       const spec = pathspecExcluding(excludePaths);
-      const [namesOut, patchOut, entries, root] = await Promise.all([
+      const [namesOut, patchOut, untracked, root] = await Promise.all([
         // --relative: paths relative to repoRoot, like the exclude paths and the engine's ticket paths
         runGit(['diff', '--relative', '--name-status', '-z', '-M', ...PLAIN_DIFF, base, ...spec], read),
         runGit(['diff', '--relative', '-M', ...PLAIN_DIFF, base, ...spec], read),
-        status(excludePaths),
+        untrackedOf(excludePaths, known),
         top(),
       ]);
       const listed = parseNameStatus(namesOut);
@@ -201,10 +211,10 @@ export function createRepoState(repoRoot: string, opts: RepoStateOptions = {}): 
           patchTruncated: !binary && patch.length > MAX_PATCH_BYTES,
         };
       });
-      const untracked = await mapConcurrent(untrackedPaths(entries), FILE_CONCURRENCY, (p) =>
+      const added = await mapConcurrent(untracked, FILE_CONCURRENCY, (p) =>
         untrackedChange(join(root, p), relative(repoRoot, join(root, p)).split(sep).join('/')),
       );
-      return [...tracked, ...untracked];
+      return [...tracked, ...added];
     },
 
     async fileAt(sha, path) {

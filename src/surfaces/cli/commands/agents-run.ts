@@ -3,7 +3,7 @@ import { dirname } from 'node:path';
 import { workspaceCodexHome } from '../../../agents/codex/home.ts';
 import { agentProcessPort } from '../../../agents/orphans.ts';
 import { type AgentReport, reportAgents } from '../../../agents/report.ts';
-import { createAgentResolver } from '../../../agents/resolver.ts';
+import { createAgentResolver, wrapSessions } from '../../../agents/resolver.ts';
 import { FlowControl, type FlowOutcome, runWorker } from '../../../control/flow-control.ts';
 import type { Agent, AgentResolver } from '../../../core/agent.ts';
 import { defaultAgentId } from '../../../core/config/agents.ts';
@@ -76,30 +76,37 @@ function helloConfig(config: CarConfig): CarConfig {
 
 /** The resolver, with the time from the first agent start to the agent's first event recorded. */
 function timed(resolve: AgentResolver, clock: { started?: number; firstEvent?: number }): AgentResolver {
-  return (id) => {
-    const agent: Agent = resolve(id);
-    return {
-      id: agent.id,
-      async startSession(options) {
-        clock.started ??= Date.now();
-        const session = await agent.startSession(options);
-        return {
-          get threadId() {
-            return session.threadId;
-          },
-          runTurn: (request) =>
-            session.runTurn({
-              ...request,
-              onEvent: (event) => {
-                clock.firstEvent ??= Date.now();
-                request.onEvent(event);
-              },
-            }),
-          close: () => session.close(),
-        };
+  const wrapped = (id: string): Agent =>
+    wrapSessions(resolve(id), (session) => ({
+      get threadId() {
+        return session.threadId;
       },
-    };
-  };
+      get alive() {
+        return session.alive;
+      },
+      runTurn: (request) =>
+        session.runTurn({
+          ...request,
+          onEvent: (event) => {
+            clock.firstEvent ??= Date.now();
+            request.onEvent(event);
+          },
+        }),
+      close: () => session.close(),
+    }));
+  return Object.assign(
+    (id: string): Agent => {
+      const agent = wrapped(id);
+      return {
+        ...agent,
+        startSession: (options) => {
+          clock.started ??= Date.now();
+          return agent.startSession(options);
+        },
+      };
+    },
+    resolve.close ? { close: resolve.close } : {},
+  );
 }
 
 const AUTH_RE =
