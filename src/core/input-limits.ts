@@ -2,17 +2,18 @@
 // files and the hub manifest are written by people and agents, so a broken or hostile one must cost
 // milliseconds and megabytes, never a hang, gigabytes or an internal stack trace. Every reader checks
 // these BEFORE the expensive step: the file's size before reading it, the frontmatter's size before
-// parsing it, the flow nesting before the YAML parser sees the text (the `yaml` package recurses per
-// level: 10k nested `[` took seconds and could abort node), and aliases and nesting on the parsed
-// document before anything converts it to values (an alias is one node in the document but a whole copy
-// for anything that walks the value: a deep merge, a JSON dump, a lint).
+// parsing it, the tokens and the flow nesting as the YAML parser is fed (its cost is per token, and
+// it recurses per level: 10k nested `[` took seconds and could abort node), and aliases and nesting
+// on the parsed document before anything converts it to values (an alias is one node in the document
+// but a whole copy for anything that walks the value: a deep merge, a JSON dump, a lint).
 //
 // The numbers are far above what CAR and car write (car-spec §2's ticket example: ~1 KB with ~400 bytes
-// of frontmatter; CAR's whole default config, car-spec §5.2, would be ~20 KB as a commented file; a
-// manifest entry is ~150 bytes) and low enough that reading one file at the limit stays around 100 ms
-// and well under 100 MB. What is parsed as YAML is sized from the `yaml` package's speed: ~1-2 MB/s for
-// plain block YAML, ~0.4 MB/s for YAML dense with flow collections, less in a cold process
-// (docs/PERFORMANCE.md, bench/hostile-input.ts).
+// of frontmatter; CAR's whole default config is 18 KB with its comments; a manifest entry is ~150
+// bytes) and low enough that reading one file at the limit stays around 100 ms and well under 100 MB
+// (bench/hostile-input.ts prints the worst case of each kind of file). The `yaml` package parses at
+// ~25 µs a token in a cold process, so what it parses is bounded in tokens; config files and the
+// manifest in plain block YAML, what CAR and people write, are read without it (yaml-fast.ts) and are
+// bounded by their size alone.
 import { closeSync, constants, fstatSync, openSync, readSync } from 'node:fs';
 
 const KiB = 1024;
@@ -49,6 +50,27 @@ export const INPUT_LIMITS = {
   yamlAliasExpansion: 10_000,
   /** Nesting of collections, aliases expanded. Real files nest 2-6 levels. */
   yamlDepth: 64,
+  /**
+   * Tokens the `yaml` parser may see in one frontmatter (a ticket's, DISPATCH.md's, USER_REPLY.md's):
+   * what its lexer emits (scalars, indicators, spaces, line breaks, comments), counted as it lexes.
+   * Parsing costs per token whatever the bytes (a long block scalar is one token, `{a: [1]}` ten),
+   * ~25 µs each in a cold process, so this bounds a parse to ~40 ms. Real frontmatter is far below:
+   * a CAR ticket's ~36, a long goal with a dozen context entries and a verify list ~360
+   * (test/helpers/realistic.ts).
+   */
+  frontmatterYamlTokens: 1_500,
+  /**
+   * The same for one config layer file, CAR__ value or hub config file (~100 ms). Plain block YAML,
+   * what people and CAR write, is read by yaml-fast.ts and not counted; CAR's whole default config
+   * with every documented key and its comments (539 lines) is 3,130 tokens, so it fits even when
+   * written otherwise (an anchor added).
+   */
+  configYamlTokens: 4_000,
+  /**
+   * The same for the hub manifest. What CAR and car write is plain block YAML (~57 tokens a repo,
+   * 500 repos ~28,600), read by yaml-fast.ts whatever its size; the budget is for a hand-edited one.
+   */
+  manifestYamlTokens: 4_000,
 } as const;
 
 export type InputLimitCode =
@@ -57,7 +79,8 @@ export type InputLimitCode =
   | 'limit-frontmatter-size'
   | 'limit-yaml-aliases'
   | 'limit-yaml-expansion'
-  | 'limit-yaml-depth';
+  | 'limit-yaml-depth'
+  | 'limit-yaml-tokens';
 
 /** A limit was hit. `message` says what and the limit, without the file (callers add it). */
 export class InputLimitError extends Error {

@@ -13,6 +13,7 @@ import {
   readManifest,
   writeManifest,
 } from '../../src/core/hub/manifest.ts';
+import { manifestText } from '../helpers/block-yaml-gen.ts';
 import { car } from '../helpers/cli.ts';
 import { makeHub } from './helpers.ts';
 
@@ -52,6 +53,22 @@ test('parseManifest refuses an alias bomb or deep nesting, with the line and the
   assert.match(deep.message, /^m\.yml:2: YAML nests deeper than 64 levels/);
   // an ordinary invalid manifest is not a limit
   assert.equal(manifestError(() => parseManifest('version: [3\n', 'm.yml')).limit, null);
+});
+
+test('a hand-edited manifest the yaml parser would take more than 4000 tokens for is refused; 500 repos as CAR writes them are read', () => {
+  const flow = Array.from(
+    { length: 300 },
+    (_, i) => `- {id: repo-${i}, path: repos/repo-${i}, enabled: true}`,
+  );
+  const text = `version: 3\nx_note: &note hand-edited\nrepos:\n${flow.join('\n')}\n`;
+  const err = manifestError(() => parseManifest(text, 'm.yml'));
+  assert.equal(
+    err.message,
+    'm.yml:2: YAML has more than 4000 tokens (the limit for the hub manifest unless it is plain block YAML, and this line is not: an anchor); it was not parsed',
+  );
+  assert.equal(err.limit?.message.startsWith('YAML has more than 4000 tokens'), true);
+  // what CAR's PyYAML writes for 500 repos (~85 KB, ~26,000 tokens) is plain block YAML
+  assert.equal(parseManifest(manifestText(500), 'm.yml').repos.length, 500);
 });
 
 test('a manifest over 256 KiB is refused unread', async () => {

@@ -5,6 +5,7 @@ import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { after, test } from 'node:test';
+import { carDefaultConfig } from '../../../test/helpers/realistic.ts';
 import { ConfigError } from './errors.ts';
 import { loadConfig } from './load.ts';
 
@@ -56,8 +57,8 @@ test('billion laughs in a config file: ConfigError naming the file, line and lim
   );
 });
 
-test('an alias bomb that yaml itself lets through (99 uses of one 2000-key mapping) is refused', () => {
-  const big = Array.from({ length: 2000 }, (_, i) => `k${i}: ${i}`).join(', ');
+test('an alias bomb that yaml itself lets through (99 uses of one 200-key mapping) is refused', () => {
+  const big = Array.from({ length: 200 }, (_, i) => `k${i}: ${i}`).join(', ');
   const copies = Array.from({ length: 99 }, (_, i) => `c${i}: *big`).join(', ');
   const err = loadError(repo({ 'codex-autorunner.yml': `x_big: &big {${big}}\nx_copies: {${copies}}\n` }));
   assert.equal(err.file, 'codex-autorunner.yml');
@@ -96,11 +97,37 @@ test('a config with 4000 keys under the limit loads (no quadratic merge or dupli
   const keys = Array.from({ length: 4000 }, (_, i) => `  k${i}: ${i}\n`).join('');
   const { config } = loadConfig(repo({ [REPO_CONFIG]: `version: 2\nx_many:\n${keys}` }), {});
   assert.equal(Object.keys((config as unknown as { x_many: object }).x_many).length, 4000);
+  // a duplicate key in a small file is the parser's error; in this one it is over the token budget
+  // the `yaml` parser gets, which names the line (plain block YAML of any size is read without it)
   const dup = loadError(repo({ [REPO_CONFIG]: `version: 2\nx_many:\n${keys}  k5: again\n` }));
-  assert.match(
+  assert.equal(
     dup.message,
-    /^\.codex-autorunner\/config\.yml:4003:3: invalid YAML: Map keys must be unique$/,
+    '.codex-autorunner/config.yml:4003:1: YAML has more than 4000 tokens (the limit for a config file unless it is plain block YAML, and this line is not: a duplicate key); it was not parsed',
   );
+  const small = loadError(repo({ [REPO_CONFIG]: 'version: 2\nx: 1\nx: 2\n' }));
+  assert.match(small.message, /^\.codex-autorunner\/config\.yml:3:1: invalid YAML: Map keys must be unique$/);
+});
+
+test("a config file the yaml parser would take more than 4000 tokens for is refused, naming the line; CAR's whole default config loads", () => {
+  // dense flow collections are read by the `yaml` package's parser, which costs ~25 µs a token cold
+  const dense = Array.from({ length: 400 }, (_, i) => `x_k${i}: {a: [1, 2], b: {c: d}}`).join('\n');
+  const err = loadError(repo({ 'codex-autorunner.yml': `version: 2\nx_anchor: &a 1\n${dense}\n` }));
+  assert.equal(err.file, 'codex-autorunner.yml');
+  assert.equal(
+    err.message,
+    'codex-autorunner.yml:2:1: YAML has more than 4000 tokens (the limit for a config file unless it is plain block YAML, and this line is not: an anchor); it was not parsed',
+  );
+  // without the anchor it is plain block YAML (one-line flow collections included): read whatever its size
+  const { config } = loadConfig(repo({ 'codex-autorunner.yml': `version: 2\n${dense}\n` }), {});
+  assert.deepEqual((config as unknown as Record<string, unknown>).x_k399, { a: [1, 2], b: { c: 'd' } });
+  // CAR 2.2.3's root config, every documented key with its comments (539 lines)
+  const car = carDefaultConfig();
+  const loaded = loadConfig(repo({ 'codex-autorunner.yml': car }), {});
+  assert.equal(loaded.sources.find((s) => s.layer === 'codex-autorunner.yml')?.present, true);
+  // and so is it with an anchor added: the `yaml` parser reads it within the budget (3,100 tokens)
+  const anchored = car.replace('\nversion: 2\n', '\nversion: &v 2\n');
+  assert.notEqual(anchored, car);
+  loadConfig(repo({ 'codex-autorunner.yml': anchored }), {});
 });
 
 test('a CAR__ value over a limit names the variable', () => {
