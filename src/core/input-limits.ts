@@ -35,15 +35,21 @@ export const INPUT_LIMITS = {
   /** USER_REPLY.md: a person's answer; longer text belongs in an attachment. */
   replyFileBytes: 1 * MiB,
   /**
-   * One config layer file (or one CAR__ environment value): ~3x CAR's whole default config written
-   * out with comments (~20 KB; car's own defaults are 2.3 KB; real files are a few dozen lines).
+   * One config layer file (or one CAR__ environment value): ~2x CAR's whole default config, every
+   * documented key with its comments (18.7 KB; car's own defaults are 2.3 KB; real files are a few
+   * dozen lines). What sets it is the reading: a config at the limit in the shape that costs most
+   * (dense one-line flow collections: ~1,000 keys with ~10 values each, read, merged and validated)
+   * takes ~70 ms in a cold process.
    */
-  configFileBytes: 64 * KiB,
+  configFileBytes: 40 * KiB,
   /**
-   * The hub manifest: ~1500 repo and worktree entries (CAR writes ~150 bytes each, as block YAML,
-   * which parses at ~1-2 MB/s). car refuses to write a manifest over it (nor could it read it back).
+   * The hub manifest: ~800 repo and worktree entries as CAR writes them (~170 bytes each; car's are
+   * ~90), so a hub of 500 repos fits with room. What sets it is the reading: plain block YAML is read
+   * by yaml-fast.ts at ~2-4 MB/s in a cold process, and a manifest at the limit in the shape that costs
+   * it most (dense one-line flow collections) takes ~60 ms. car refuses to write a manifest over it
+   * (nor could it read it back).
    */
-  manifestFileBytes: 256 * KiB,
+  manifestFileBytes: 128 * KiB,
   /** Alias nodes (`*name`) in one YAML document. Real files use a handful (`<<: *defaults`). */
   yamlAliases: 100,
   /** Nodes all aliases together may add when expanded: a "billion laughs" document stops here. */
@@ -54,23 +60,26 @@ export const INPUT_LIMITS = {
    * Tokens the `yaml` parser may see in one frontmatter (a ticket's, DISPATCH.md's, USER_REPLY.md's):
    * what its lexer emits (scalars, indicators, spaces, line breaks, comments), counted as it lexes.
    * Parsing costs per token whatever the bytes (a long block scalar is one token, `{a: [1]}` ten),
-   * ~25 µs each in a cold process, so this bounds a parse to ~40 ms. Real frontmatter is far below:
-   * a CAR ticket's ~36, a long goal with a dozen context entries and a verify list ~360
-   * (test/helpers/realistic.ts).
+   * ~25-30 µs each in a cold process, so this bounds a parse to ~30 ms, and the worst case, a
+   * frontmatter parsed twice (a quoted value PyYAML continues on lines the `yaml` package ends it
+   * at, yaml.ts), to ~70 ms. Real frontmatter is far below: a CAR ticket's ~36 tokens, a long goal
+   * with a dozen context entries and a verify list ~360 (test/helpers/realistic.ts).
    */
-  frontmatterYamlTokens: 1_500,
+  frontmatterYamlTokens: 1_000,
   /**
-   * The same for one config layer file, CAR__ value or hub config file (~100 ms). Plain block YAML,
-   * what people and CAR write, is read by yaml-fast.ts and not counted; CAR's whole default config
-   * with every documented key and its comments (539 lines) is 3,130 tokens, so it fits even when
-   * written otherwise (an anchor added).
+   * The same for one config layer file, CAR__ value or hub config file (~85 ms). Plain block YAML,
+   * what people and CAR write, is read by yaml-fast.ts and not counted, whatever its size: CAR's whole
+   * default config, every documented key with its comments (539 lines, 3,130 tokens), is. What meets
+   * the budget is a config with anchors, tags, folded scalars or multi-line flow collections, which
+   * real ones use in a few lines (an anchor for shared agent settings); one of 2,500 tokens is ~400
+   * lines, and the error names the line that is not plain block YAML.
    */
-  configYamlTokens: 4_000,
+  configYamlTokens: 2_500,
   /**
    * The same for the hub manifest. What CAR and car write is plain block YAML (~57 tokens a repo,
    * 500 repos ~28,600), read by yaml-fast.ts whatever its size; the budget is for a hand-edited one.
    */
-  manifestYamlTokens: 4_000,
+  manifestYamlTokens: 2_500,
 } as const;
 
 export type InputLimitCode =

@@ -4,7 +4,7 @@
 // write them), which it must answer.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { parseDocument } from 'yaml';
+import { Lexer, parseDocument } from 'yaml';
 import { generateBlockYaml, manifestText, Rng } from '../../test/helpers/block-yaml-gen.ts';
 import { carDefaultConfig } from '../../test/helpers/realistic.ts';
 import { emptyManifest, type ManifestRepo, renderManifest } from './hub/manifest.ts';
@@ -172,7 +172,7 @@ test('the real files it exists for are read by it, to the value yaml gives', () 
   const ours = renderManifest(manifest);
   assert.ok(plain(ours));
   assert.equal(disagreement(ours), null);
-  // through parseYamlWithinLimits, none of them meets the yaml token budget (4,000)
+  // through parseYamlWithinLimits, none of them meets the yaml token budget (2,500)
   assert.equal(parseYamlWithinLimits(ours, { version: '1.1' }, { tokens: 10, what: 'x' }).problems, null);
 });
 
@@ -188,6 +188,48 @@ test('a declined text says where and why, for the error when it is over the toke
     ['repos:\n- id: a\n  id: b\n', 3, 'a duplicate key'],
   ];
   for (const [text, line, reason] of cases) {
-    assert.deepEqual(readPlainBlockYaml(text).notPlain, { line, reason }, JSON.stringify(text));
+    const { notPlain } = readPlainBlockYaml(text);
+    assert.deepEqual(
+      { line: notPlain?.line, reason: notPlain?.reason },
+      { line, reason },
+      JSON.stringify(text),
+    );
   }
+});
+
+/** Lexemes of `text` (control tokens too) that start before the end of 1-based `line`. */
+function lexemesThrough(text: string, line: number): number {
+  let end = -1;
+  for (let l = 0; l < line; l++) {
+    end = text.indexOf('\n', end + 1);
+    if (end === -1) {
+      end = text.length;
+      break;
+    }
+  }
+  let offset = 0;
+  let count = 0;
+  for (const lexeme of new Lexer().lex(text)) {
+    if (offset > end) break;
+    count++;
+    if (lexeme !== '\x02' && lexeme !== '\x1f' && lexeme !== '\x18') offset += lexeme.length;
+  }
+  return count;
+}
+
+test('the tokens counted before a decline are never more than the yaml lexer emits there', () => {
+  // parseYamlWithinLimits refuses a file without parsing it when they are over the budget
+  const texts = [...generateBlockYaml(5, 400, { risk: 0.1 }), ...generateBlockYaml(6, 200, { risk: 0.4 })];
+  let checked = 0;
+  for (const text of texts) {
+    const { notPlain } = readPlainBlockYaml(text);
+    if (!notPlain || notPlain.tokens === 0) continue;
+    checked++;
+    const lexed = lexemesThrough(text, notPlain.line);
+    assert.ok(
+      notPlain.tokens <= lexed,
+      `${notPlain.tokens} > ${lexed} lexemes through line ${notPlain.line} of ${JSON.stringify(text)}`,
+    );
+  }
+  assert.ok(checked > 100, `${checked} declined files checked`);
 });

@@ -62,9 +62,22 @@ const RESOLVE_OPTIONS = { intAsBigInt: false };
  */
 const RESOLVABLE_START = /^[-+.0-9~yYnNtTfFoOeE]/;
 
+/** Resolved plain scalars that are primitives (`true`, `1`, `null`...), which files repeat. */
+const resolved = new Map<string, unknown>();
+const RESOLVED_MAX = 10_000;
+
 /** A plain scalar's value: the first YAML 1.1 tag whose test matches resolves it, else a string. */
 function resolvePlain(source: string): unknown {
   if (!RESOLVABLE_START.test(source)) return source;
+  const known = resolved.get(source);
+  if (known !== undefined || resolved.has(source)) return known;
+  const value = resolveByTags(source);
+  if ((value === null || typeof value !== 'object') && resolved.size < RESOLVED_MAX)
+    resolved.set(source, value);
+  return value;
+}
+
+function resolveByTags(source: string): unknown {
   for (const tag of tags().value) {
     if (!tag.test!.test(source)) continue;
     let failed = false;
@@ -102,7 +115,44 @@ const ODD_CHAR_RE = /[^\n\x20-\x7e\p{L}\p{M}\p{N}\p{P}\p{S}]/u;
 const MARKER_RE = /^(?:%|(?:---|\.\.\.)(?: |$))/m;
 // A plain key: words of letters, digits and `_$./~()+=^-`, single spaces between, then `:` and a
 // space or the end of the line. It cannot start with `-` (a sequence entry) or `=`.
-const PLAIN_KEY_RE = /^([\p{L}\p{N}_$./~(+^][\p{L}\p{N}_$./~()+=^-]*(?: [\p{L}\p{N}_$./~()+=^-]+)*):(?: |$)/u;
+const PLAIN_KEY_RE = /([\p{L}\p{N}_$./~(+^][\p{L}\p{N}_$./~()+=^-]*(?: [\p{L}\p{N}_$./~()+=^-]+)*):(?: |$)/uy;
+
+function unicodeKeyAt(line: string, pos: number): string | null {
+  PLAIN_KEY_RE.lastIndex = pos;
+  return PLAIN_KEY_RE.exec(line)?.[1] ?? null;
+}
+
+/** PLAIN_KEY_RE's ASCII characters: 1, may start a key; 2, may be in one. */
+const KEY_CHAR = new Uint8Array(128);
+for (const c of 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_$./~(+^') {
+  KEY_CHAR[c.charCodeAt(0)] = 3;
+}
+for (const c of ')=-') KEY_CHAR[c.charCodeAt(0)] = 2;
+
+/**
+ * The plain key at `pos` in `line` (then `:` and a space or the end), or null: PLAIN_KEY_RE, scanned
+ * by hand for ASCII keys (the regex cost more than the rest of the reader), by it for the others.
+ */
+function plainKeyAt(line: string, pos: number): string | null {
+  const first = line.charCodeAt(pos);
+  if (first >= 128) return unicodeKeyAt(line, pos);
+  if (!(KEY_CHAR[first]! & 1)) return null;
+  for (let i = pos + 1; ; i++) {
+    const c = line.charCodeAt(i);
+    if (c === 58 /* : */) {
+      return i + 1 === line.length || line.charCodeAt(i + 1) === 32 ? line.slice(pos, i) : null;
+    }
+    if (c === 32) {
+      // one space between words
+      const next = line.charCodeAt(++i);
+      if (next >= 128) return unicodeKeyAt(line, pos);
+      if (!(KEY_CHAR[next]! & 2)) return null;
+      continue;
+    }
+    if (c >= 128) return unicodeKeyAt(line, pos);
+    if (!(KEY_CHAR[c]! & 2)) return null; // also the end of the line (NaN)
+  }
+}
 // What may not start a plain scalar here (YAML indicators; `-` only when a space or nothing follows).
 const PLAIN_START_BAD = new Set([...'&*!|>%@`?:,[]{}#\'"']);
 const ESCAPES: Record<string, string> = {
@@ -140,16 +190,22 @@ function restIsEmpty(rest: string): boolean {
 
 /** Sets a key as the `yaml` package's toJS does (`defineProperty` for a name objects inherit). */
 function setKey(map: Record<string, unknown>, key: string, value: unknown): void {
+  if (!(key in map)) {
+    if (key === '<<') decline('a merge key (<<)');
+    map[key] = value;
+    return;
+  }
   if (key === '__proto__') decline('the key __proto__');
-  if (key === '<<') decline('a merge key (<<)');
   if (Object.hasOwn(map, key)) decline('a duplicate key');
-  if (key in map)
-    Object.defineProperty(map, key, { value, writable: true, enumerable: true, configurable: true });
-  else map[key] = value;
+  Object.defineProperty(map, key, { value, writable: true, enumerable: true, configurable: true });
 }
 
 /** A double-quoted scalar on one line from `s[start]` (the quote): its value and the index after it. */
 function doubleQuoted(s: string, start: number): { value: string; end: number } {
+  const close = s.indexOf('"', start + 1);
+  const backslash = s.indexOf('\\', start + 1);
+  if (close !== -1 && (backslash === -1 || backslash > close))
+    return { value: s.slice(start + 1, close), end: close + 1 };
   let out = '';
   for (let i = start + 1; i < s.length; i++) {
     const ch = s[i]!;
@@ -195,6 +251,11 @@ class Reader {
   private i = 0;
   /** The line being read, for where a decline happened. */
   at = 0;
+  /**
+   * Tokens the `yaml` lexer emits for what was read so far, at least: two for a key (the scalar and
+   * `:`), one for an entry's `-`, a value, a flow indicator, a blank or comment line.
+   */
+  tokens = 0;
   private depth = 0;
 
   constructor(text: string) {
@@ -221,6 +282,7 @@ class Reader {
       const n = indentOf(line);
       if (n < line.length && line[n] !== '#') break;
       this.i++;
+      this.tokens++;
     }
     return this.i;
   }
@@ -229,63 +291,71 @@ class Reader {
     if (++this.depth > INPUT_LIMITS.yamlDepth) decline('nesting deeper than 64 levels');
   }
 
-  /** A block mapping whose keys are at column `n`, from the current line. */
-  private map(n: number): Record<string, unknown> {
+  /**
+   * A block mapping whose keys are at column `n`, from the current line; `entry`: that line is a
+   * sequence entry (`- key: value`) whose first key is at column `n`.
+   */
+  private map(n: number, entry = false): Record<string, unknown> {
     this.enter();
     const map: Record<string, unknown> = {};
-    for (;;) {
+    for (let first = entry; ; first = false) {
       const j = this.nextContent();
       if (j === this.lines.length) break;
       const line = this.lines[j]!;
-      const ind = indentOf(line);
+      const ind = first ? n : indentOf(line);
       if (ind < n) break;
       this.at = j;
       if (ind > n) decline('unexpected indentation');
-      const { key, rest } = this.key(line.slice(n));
+      const after = this.key(line, n);
+      this.tokens += 2;
       this.i = j + 1;
-      setKey(map, key, this.value(rest, n, true));
+      setKey(map, this.keyName, this.value(line, after, n, true));
     }
     this.depth--;
     return map;
   }
 
-  /** `key:` at the start of `s`: the key and the text after the colon (empty, or a space first). */
-  private key(s: string): { key: string; rest: string } {
-    const q = s[0];
+  /** The key `key` read last. */
+  private keyName = '';
+
+  /** `key:` at column `n` of `line`: sets keyName and returns the index after the colon. */
+  private key(line: string, n: number): number {
+    const q = line[n];
     if (q === '"' || q === "'") {
-      let key: string;
       let end: number;
-      if (q === '"') ({ value: key, end } = doubleQuoted(s, 0));
+      if (q === '"') ({ value: this.keyName, end } = doubleQuoted(line, n));
       else {
-        end = singleQuoteEnd(s, 1);
+        end = singleQuoteEnd(line, n + 1);
         if (end === -1) decline('an unclosed quoted key');
-        key = s.slice(1, end - 1).replaceAll("''", "'");
+        this.keyName = line.slice(n + 1, end - 1).replaceAll("''", "'");
       }
-      if (s[end] !== ':' || (end + 1 < s.length && s[end + 1] !== ' '))
+      if (line[end] !== ':' || (end + 1 < line.length && line[end + 1] !== ' '))
         decline('a quoted key without `: ` after it');
-      return { key, rest: s.slice(end + 1) };
+      return end + 1;
     }
-    const m = PLAIN_KEY_RE.exec(s) ?? decline('not a `key: value` line');
-    return { key: plainKey(m[1]!), rest: s.slice(m[1]!.length + 1) };
+    const key = plainKeyAt(line, n) ?? decline('not a `key: value` line');
+    this.keyName = plainKey(key);
+    return n + key.length + 1;
   }
 
   /**
-   * The value after `key:` or `- ` (`rest`, from the character after the indicator) of a node at
-   * column `n`; `inMap`: a mapping's value, which may be a sequence at the mapping's own column.
+   * The value after `key:` or `- ` (from `pos` in `line`, the character after the indicator) of a
+   * node at column `n`; `inMap`: a mapping's value, which may be a sequence at the mapping's column.
    */
-  private value(rest: string, n: number, inMap: boolean): unknown {
-    const v = rest.trimStart();
-    if (v === '' || v[0] === '#') {
+  private value(line: string, pos: number, n: number, inMap: boolean): unknown {
+    let start = pos;
+    while (line.charCodeAt(start) === 32) start++;
+    if (start === line.length || line.charCodeAt(start) === 35 /* # */) {
       const j = this.nextContent();
       if (j < this.lines.length) {
-        const line = this.lines[j]!;
-        const ind = indentOf(line);
+        const next = this.lines[j]!;
+        const ind = indentOf(next);
         if (ind > n) return this.block(ind);
-        if (inMap && ind === n && isEntry(line, n)) return this.seq(n);
+        if (inMap && ind === n && isEntry(next, n)) return this.seq(n);
       }
       return null;
     }
-    return this.inline(v, n);
+    return this.inline(start === 0 ? line : line.slice(start), n);
   }
 
   /** The block node at column `n` on the current line: a sequence or a mapping. */
@@ -306,34 +376,37 @@ class Reader {
       this.at = j;
       if (ind > n) decline('unexpected indentation');
       if (!isEntry(line, n)) break; // the next key of the mapping this sequence is a value of
-      const col = n + 1 + indentOf(line.slice(n + 1));
-      const rest = line.slice(col);
-      if (rest === '-' || rest.startsWith('- ')) decline('a sequence entry holding a sequence (`- -`)'); // `- - a`
-      if (rest !== '' && rest[0] !== '#' && this.isKeyLine(rest)) {
+      this.tokens++;
+      let col = n + 1;
+      while (line.charCodeAt(col) === 32) col++;
+      if (isEntry(line, col)) decline('a sequence entry holding a sequence (`- -`)'); // `- - a`
+      if (col < line.length && line[col] !== '#' && this.isKeyAt(line, col)) {
         // `- key: value`: a mapping at the column of its first key
-        this.lines[j] = ' '.repeat(col) + rest;
         this.i = j;
-        items.push(this.map(col));
+        items.push(this.map(col, true));
         continue;
       }
       this.i = j + 1;
-      items.push(this.value(line.slice(n + 1), n, false));
+      items.push(this.value(line, n + 1, n, false));
     }
     this.depth--;
     return items;
   }
 
-  private isKeyLine(s: string): boolean {
-    if (s[0] === '"' || s[0] === "'") {
-      const end = s[0] === "'" ? singleQuoteEnd(s, 1) : quotedEnd(s);
-      return end !== -1 && s[end] === ':' && (end + 1 === s.length || s[end + 1] === ' ');
+  /** Whether `line` has a `key:` at `pos`. */
+  private isKeyAt(line: string, pos: number): boolean {
+    const q = line[pos];
+    if (q === '"' || q === "'") {
+      const end = q === "'" ? singleQuoteEnd(line, pos + 1) : quotedEnd(line, pos);
+      return end !== -1 && line[end] === ':' && (end + 1 === line.length || line[end + 1] === ' ');
     }
-    return PLAIN_KEY_RE.test(s);
+    return plainKeyAt(line, pos) !== null;
   }
 
   /** A value written on the line of its key or entry (`v`, from its first character). */
   private inline(v: string, n: number): unknown {
     const c = v[0]!;
+    this.tokens++;
     if (c === '"') {
       const { value, end } = doubleQuoted(v, 0);
       if (!restIsEmpty(v.slice(end))) decline('text after a quoted string');
@@ -450,14 +523,15 @@ class Reader {
   private flow(v: string): unknown {
     const reader = new FlowReader(v, this.depth);
     const value = reader.node();
+    this.tokens += reader.tokens;
     if (!restIsEmpty(v.slice(reader.pos))) decline('text after a flow collection');
     return value;
   }
 }
 
-/** The index after a double-quoted scalar's closing quote in `s` (from 0), or -1. */
-function quotedEnd(s: string): number {
-  for (let i = 1; i < s.length; i++) {
+/** The index after the closing quote of a double-quoted scalar opening at `start` in `s`, or -1. */
+function quotedEnd(s: string, start: number): number {
+  for (let i = start + 1; i < s.length; i++) {
     if (s[i] === '\\') i++;
     else if (s[i] === '"') return i + 1;
   }
@@ -469,12 +543,15 @@ function isEntry(line: string, n: number): boolean {
   return line[n] === '-' && (line.length === n + 1 || line[n + 1] === ' ');
 }
 
-const FLOW_STOP = new Set([...',[]{}:#']);
+/** A plain scalar in a flow collection runs to the first of these (sticky: from lastIndex). */
+const FLOW_PLAIN_RE = /[^,[\]{}:#]*/y;
 const FLOW_DASH_END = new Set([...' ,[]{}#']);
 
 /** A flow collection on one line: `[a, 'b', {c: 1}]`. */
 class FlowReader {
   pos = 0;
+  /** Flow indicators and scalars read (see Reader.tokens). */
+  tokens = 0;
   private readonly s: string;
   private depth: number;
 
@@ -484,7 +561,7 @@ class FlowReader {
   }
 
   private spaces(): void {
-    while (this.s[this.pos] === ' ') this.pos++;
+    while (this.s.charCodeAt(this.pos) === 32) this.pos++;
   }
 
   node(): unknown {
@@ -498,6 +575,7 @@ class FlowReader {
   private enter(): void {
     if (++this.depth > INPUT_LIMITS.yamlDepth) decline('nesting deeper than 64 levels');
     this.pos++;
+    this.tokens += 2; // the brackets
   }
 
   private seq(): unknown[] {
@@ -509,8 +587,10 @@ class FlowReader {
       items.push(this.node());
       this.spaces();
       const c = this.s[this.pos];
-      if (c === ',') this.pos++;
-      else if (c !== ']') decline('an unusual flow collection'); // `[a: 1]`, a comment, the end of the line
+      if (c === ',') {
+        this.pos++;
+        this.tokens++;
+      } else if (c !== ']') decline('an unusual flow collection'); // `[a: 1]`, a comment, the end of the line
     }
     this.pos++;
     this.depth--;
@@ -527,14 +607,17 @@ class FlowReader {
       if (typeof key !== 'string' || this.s[this.pos] !== ':' || this.s[this.pos + 1] !== ' ')
         decline('an unusual flow collection');
       this.pos += 2;
+      this.tokens++; // the `:`
       this.spaces();
       const c = this.s[this.pos];
       if (c === ',' || c === '}' || c === undefined) decline('an unusual flow collection'); // `{a: }`: readers differ
       setKey(map, key, this.node());
       this.spaces();
       const next = this.s[this.pos];
-      if (next === ',') this.pos++;
-      else if (next !== '}') decline('an unusual flow collection');
+      if (next === ',') {
+        this.pos++;
+        this.tokens++;
+      } else if (next !== '}') decline('an unusual flow collection');
     }
     this.pos++;
     this.depth--;
@@ -545,6 +628,7 @@ class FlowReader {
   private scalar(asKey: boolean): unknown {
     const { s } = this;
     const c = s[this.pos];
+    this.tokens++;
     if (c === '"') {
       const { value, end } = doubleQuoted(s, this.pos);
       this.pos = end;
@@ -566,7 +650,9 @@ class FlowReader {
       decline(c === undefined ? 'an unusual flow collection' : startReason(c));
     }
     const start = this.pos;
-    while (this.pos < s.length && !FLOW_STOP.has(s[this.pos]!)) this.pos++;
+    FLOW_PLAIN_RE.lastIndex = start;
+    FLOW_PLAIN_RE.test(s);
+    this.pos = FLOW_PLAIN_RE.lastIndex;
     if (s[this.pos] === '#') decline('an unusual flow collection');
     const source = s.slice(start, this.pos).trimEnd();
     // `a:b` in flow context: readers differ; a `:` may only end a key here
@@ -581,6 +667,8 @@ export interface NotPlain {
   line: number;
   /** What is there: `a duplicate key`, `an anchor`, `a tab`... */
   reason: string;
+  /** Tokens the `yaml` lexer emits before that line, at least. */
+  tokens: number;
 }
 
 function lineOf(text: string, offset: number): number {
@@ -600,7 +688,7 @@ export function readPlainBlockYaml(
   let source = text;
   const no = (offset: number, reason: string) => ({
     value: null,
-    notPlain: { line: lineOf(source, offset), reason },
+    notPlain: { line: lineOf(source, offset), reason, tokens: 0 },
   });
   if (source.includes('\r')) {
     const lone = /\r(?!\n)/.exec(source);
@@ -618,8 +706,9 @@ export function readPlainBlockYaml(
   try {
     return { value: reader.read(), notPlain: null };
   } catch (err) {
-    if (err instanceof Decline)
-      return { value: null, notPlain: { line: reader.at + 1, reason: err.message } };
+    if (err instanceof Decline) {
+      return { value: null, notPlain: { line: reader.at + 1, reason: err.message, tokens: reader.tokens } };
+    }
     throw err;
   }
 }

@@ -3,6 +3,7 @@
 // duplicate keys with a set per mapping. Every reader of YAML that people or agents write goes through here.
 import {
   Composer,
+  type CST,
   type Document,
   type DocumentOptions,
   isAlias,
@@ -239,8 +240,14 @@ const PARSER_STACK_SLACK = 8;
 export function parseDocumentWithinLimits(
   text: string,
   options: YamlOptions = {},
-  opts: { uniqueKeys?: boolean; budget?: YamlTokenBudget } = {},
+  opts: {
+    uniqueKeys?: boolean;
+    budget?: YamlTokenBudget;
+    /** Sees each lexeme (control tokens included) with its offset, and each CST document, as parsed. */
+    observer?: { lexeme(lexeme: string, offset: number): void; document(token: CST.Document): void };
+  } = {},
 ): { doc: Document.Parsed; limit: null } | { doc: null; limit: YamlLimitProblem } {
+  const observer = opts.observer;
   const budget = opts.budget ?? FRONTMATTER_BUDGET;
   const lineCounter = options.lineCounter ?? (options.prettyErrors === false ? undefined : new LineCounter());
   const parser = new Parser(lineCounter?.addNewLine);
@@ -260,15 +267,22 @@ export function parseDocumentWithinLimits(
         if (++depth > L.yamlDepth)
           throw new Stop({ code: 'limit-yaml-depth', message: depthMessage, offset });
       } else if ((lexeme === ']' || lexeme === '}') && depth > 0) depth--;
+      observer?.lexeme(lexeme, offset);
       if (!CONTROL_TOKENS.has(lexeme)) offset += lexeme.length;
-      yield* parser.next(lexeme);
+      for (const token of parser.next(lexeme)) {
+        if (observer && token.type === 'document') observer.document(token);
+        yield token;
+      }
       // Block nesting, as the parser sees it: past the limit it is broken text (lines the parser
       // takes as ever deeper, say), and the parser's own recursion would exhaust the stack.
       if (parser.stack.length > L.yamlDepth + PARSER_STACK_SLACK) {
         throw new Stop({ code: 'limit-yaml-depth', message: depthMessage, offset });
       }
     }
-    yield* parser.end();
+    for (const token of parser.end()) {
+      if (observer && token.type === 'document') observer.document(token);
+      yield token;
+    }
   }
   let doc: Document.Parsed | null = null;
   try {
@@ -328,6 +342,12 @@ export function parseYamlWithinLimits(
     const plain = readPlainBlockYaml(text);
     if (plain.value) return { value: plain.value, problems: null };
     notPlain = plain.notPlain;
+    // What was read before the line that is not plain is already over the budget: the parser would
+    // stop before that line, so it is not run (a long file with a bad last line costs one reading).
+    if (notPlain.tokens > budget.tokens) {
+      const message = tokensMessage(budget, notPlain);
+      return { value: null, problems: [{ message, code: 'limit-yaml-tokens', line: notPlain.line, col: 1 }] };
+    }
   }
   const { doc, limit } = parseDocumentWithinLimits(text, options, {
     uniqueKeys: options.uniqueKeys !== false,

@@ -165,7 +165,7 @@ test("YAML over the token budget: a ticket is a lint error that done refuses, a 
     r,
     ['ticket', 'done', '1'],
     [
-      /TICKET-001-dense\.md:\d+: YAML has more than 1500 tokens \(the limit for frontmatter\); it was not parsed/,
+      /TICKET-001-dense\.md:\d+: YAML has more than 1000 tokens \(the limit for frontmatter\); it was not parsed/,
     ],
   );
   const done = await r.run(['ticket', 'done', '2']);
@@ -177,7 +177,7 @@ test("YAML over the token budget: a ticket is a lint error that done refuses, a 
     r,
     ['run'],
     [
-      /^car: codex-autorunner\.yml:2:1: YAML has more than 4000 tokens \(the limit for a config file unless it is plain block YAML, and this line is not: an anchor\); it was not parsed$/m,
+      /^car: codex-autorunner\.yml:2:1: YAML has more than 2500 tokens \(the limit for a config file unless it is plain block YAML, and this line is not: an anchor\); it was not parsed$/m,
     ],
   );
 });
@@ -203,7 +203,7 @@ test('an oversized or deeply nested config file: exit 3 naming it, nothing writt
   await assertRefused(
     r,
     ['run'],
-    [/^car: codex-autorunner\.yml: file is 50\.0 MiB, over the 64 KiB limit for a config file/m],
+    [/^car: codex-autorunner\.yml: file is 50\.0 MiB, over the 40 KiB limit for a config file/m],
   );
 });
 

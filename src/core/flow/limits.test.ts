@@ -63,7 +63,7 @@ test('parseDispatch refuses frontmatter over a limit, naming the line and the li
   const tokens = dispatchError(() => parseDispatch(`---\nmode: pause\n${dense}\n---\nQ?\n`));
   assert.match(
     tokens.message,
-    /^Invalid DISPATCH\.md frontmatter: line \d+: YAML has more than 1500 tokens \(the limit for frontmatter\); it was not parsed$/,
+    /^Invalid DISPATCH\.md frontmatter: line \d+: YAML has more than 1000 tokens \(the limit for frontmatter\); it was not parsed$/,
   );
   // a long body is not a frontmatter problem
   assert.equal(parseDispatch(`---\nmode: pause\n---\n${'word '.repeat(100_000)}`).mode, 'pause');
