@@ -198,6 +198,7 @@ export const CORE_RANKS: readonly (readonly string[])[] = [
     'fs',
     'proc',
     'input-limits.ts',
+    'yaml-fast.ts',
     'yaml-limits.ts',
     'paths.ts',
     'lock.ts',

@@ -2,17 +2,18 @@
 // files and the hub manifest are written by people and agents, so a broken or hostile one must cost
 // milliseconds and megabytes, never a hang, gigabytes or an internal stack trace. Every reader checks
 // these BEFORE the expensive step: the file's size before reading it, the frontmatter's size before
-// parsing it, the flow nesting before the YAML parser sees the text (the `yaml` package recurses per
-// level: 10k nested `[` took seconds and could abort node), and aliases and nesting on the parsed
-// document before anything converts it to values (an alias is one node in the document but a whole copy
-// for anything that walks the value: a deep merge, a JSON dump, a lint).
+// parsing it, the tokens and the flow nesting as the YAML parser is fed (its cost is per token, and
+// it recurses per level: 10k nested `[` took seconds and could abort node), and aliases and nesting
+// on the parsed document before anything converts it to values (an alias is one node in the document
+// but a whole copy for anything that walks the value: a deep merge, a JSON dump, a lint).
 //
 // The numbers are far above what CAR and car write (car-spec §2's ticket example: ~1 KB with ~400 bytes
-// of frontmatter; CAR's whole default config, car-spec §5.2, would be ~20 KB as a commented file; a
-// manifest entry is ~150 bytes) and low enough that reading one file at the limit stays around 100 ms
-// and well under 100 MB. What is parsed as YAML is sized from the `yaml` package's speed: ~1-2 MB/s for
-// plain block YAML, ~0.4 MB/s for YAML dense with flow collections, less in a cold process
-// (docs/PERFORMANCE.md, bench/hostile-input.ts).
+// of frontmatter; CAR's whole default config is 18 KB with its comments; a manifest entry is ~150
+// bytes) and low enough that reading one file at the limit stays around 100 ms and well under 100 MB
+// (bench/hostile-input.ts prints the worst case of each kind of file). The `yaml` package parses at
+// ~25 µs a token in a cold process, so what it parses is bounded in tokens; config files and the
+// manifest in plain block YAML, what CAR and people write, are read without it (yaml-fast.ts) and are
+// bounded by their size alone.
 import { closeSync, constants, fstatSync, openSync, readSync } from 'node:fs';
 
 const KiB = 1024;
@@ -34,21 +35,51 @@ export const INPUT_LIMITS = {
   /** USER_REPLY.md: a person's answer; longer text belongs in an attachment. */
   replyFileBytes: 1 * MiB,
   /**
-   * One config layer file (or one CAR__ environment value): ~3x CAR's whole default config written
-   * out with comments (~20 KB; car's own defaults are 2.3 KB; real files are a few dozen lines).
+   * One config layer file (or one CAR__ environment value): ~2x CAR's whole default config, every
+   * documented key with its comments (18.7 KB; car's own defaults are 2.3 KB; real files are a few
+   * dozen lines). What sets it is the reading: a config at the limit in the shape that costs most
+   * (dense one-line flow collections: ~1,000 keys with ~10 values each, read, merged and validated)
+   * takes ~70 ms in a cold process.
    */
-  configFileBytes: 64 * KiB,
+  configFileBytes: 40 * KiB,
   /**
-   * The hub manifest: ~1500 repo and worktree entries (CAR writes ~150 bytes each, as block YAML,
-   * which parses at ~1-2 MB/s). car refuses to write a manifest over it (nor could it read it back).
+   * The hub manifest: ~800 repo and worktree entries as CAR writes them (~170 bytes each; car's are
+   * ~90), so a hub of 500 repos fits with room. What sets it is the reading: plain block YAML is read
+   * by yaml-fast.ts at ~2-4 MB/s in a cold process, and a manifest at the limit in the shape that costs
+   * it most (dense one-line flow collections) takes ~60 ms. car refuses to write a manifest over it
+   * (nor could it read it back).
    */
-  manifestFileBytes: 256 * KiB,
+  manifestFileBytes: 128 * KiB,
   /** Alias nodes (`*name`) in one YAML document. Real files use a handful (`<<: *defaults`). */
   yamlAliases: 100,
   /** Nodes all aliases together may add when expanded: a "billion laughs" document stops here. */
   yamlAliasExpansion: 10_000,
   /** Nesting of collections, aliases expanded. Real files nest 2-6 levels. */
   yamlDepth: 64,
+  /**
+   * Tokens the `yaml` parser may see in one frontmatter (a ticket's, DISPATCH.md's, USER_REPLY.md's):
+   * what its lexer emits (scalars, indicators, spaces, line breaks, comments), counted as it lexes.
+   * Parsing costs per token whatever the bytes (a long block scalar is one token, `{a: [1]}` ten),
+   * ~25-30 µs each in a cold process, so this bounds a parse to ~30 ms, and the worst case, a
+   * frontmatter parsed twice (a quoted value PyYAML continues on lines the `yaml` package ends it
+   * at, yaml.ts), to ~70 ms. Real frontmatter is far below: a CAR ticket's ~36 tokens, a long goal
+   * with a dozen context entries and a verify list ~360 (test/helpers/realistic.ts).
+   */
+  frontmatterYamlTokens: 1_000,
+  /**
+   * The same for one config layer file, CAR__ value or hub config file (~85 ms). Plain block YAML,
+   * what people and CAR write, is read by yaml-fast.ts and not counted, whatever its size: CAR's whole
+   * default config, every documented key with its comments (539 lines, 3,130 tokens), is. What meets
+   * the budget is a config with anchors, tags, folded scalars or multi-line flow collections, which
+   * real ones use in a few lines (an anchor for shared agent settings); one of 2,500 tokens is ~400
+   * lines, and the error names the line that is not plain block YAML.
+   */
+  configYamlTokens: 2_500,
+  /**
+   * The same for the hub manifest. What CAR and car write is plain block YAML (~57 tokens a repo,
+   * 500 repos ~28,600), read by yaml-fast.ts whatever its size; the budget is for a hand-edited one.
+   */
+  manifestYamlTokens: 2_500,
 } as const;
 
 export type InputLimitCode =
@@ -57,7 +88,8 @@ export type InputLimitCode =
   | 'limit-frontmatter-size'
   | 'limit-yaml-aliases'
   | 'limit-yaml-expansion'
-  | 'limit-yaml-depth';
+  | 'limit-yaml-depth'
+  | 'limit-yaml-tokens';
 
 /** A limit was hit. `message` says what and the limit, without the file (callers add it). */
 export class InputLimitError extends Error {

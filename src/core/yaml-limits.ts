@@ -3,6 +3,7 @@
 // duplicate keys with a set per mapping. Every reader of YAML that people or agents write goes through here.
 import {
   Composer,
+  type CST,
   type Document,
   type DocumentOptions,
   isAlias,
@@ -17,6 +18,7 @@ import {
   YAMLParseError,
 } from 'yaml';
 import { INPUT_LIMITS, type InputLimitCode } from './input-limits.ts';
+import { type NotPlain, readPlainBlockYaml } from './yaml-fast.ts';
 
 /** A limit hit in YAML text, with the offset in the text where it was hit. */
 export interface YamlLimitProblem {
@@ -27,6 +29,25 @@ export interface YamlLimitProblem {
 
 const L = INPUT_LIMITS;
 const depthMessage = `YAML nests deeper than ${L.yamlDepth} levels (the limit); it was not parsed`;
+
+/**
+ * How many tokens the `yaml` parser may see in one text, and the kind of text for the message.
+ * Parsing costs per token (input-limits.ts), so this bounds its time whatever the text.
+ */
+export interface YamlTokenBudget {
+  tokens: number;
+  /** `frontmatter`, `a config file`, `the hub manifest`. */
+  what: string;
+}
+
+export const FRONTMATTER_BUDGET: YamlTokenBudget = { tokens: L.frontmatterYamlTokens, what: 'frontmatter' };
+export const CONFIG_BUDGET: YamlTokenBudget = { tokens: L.configYamlTokens, what: 'a config file' };
+export const MANIFEST_BUDGET: YamlTokenBudget = { tokens: L.manifestYamlTokens, what: 'the hub manifest' };
+
+function tokensMessage(budget: YamlTokenBudget, notPlain?: NotPlain): string {
+  const which = notPlain ? ` unless it is plain block YAML, and this line is not: ${notPlain.reason}` : '';
+  return `YAML has more than ${budget.tokens} tokens (the limit for ${budget.what}${which}); it was not parsed`;
+}
 
 /** Thrown from inside the token stream to stop parsing at a limit. */
 class Stop extends Error {
@@ -208,9 +229,10 @@ const CONTROL_TOKENS = new Set(['\x02', '\x1f', '\x18']);
 const PARSER_STACK_SLACK = 8;
 
 /**
- * `yaml`'s parseDocument, with the flow nesting checked as the text is lexed: the lexer runs once and
- * the parser never sees a level past the limit (10k nested `[` cost the parser seconds and the
- * composer its stack), then checkYamlDocument before anything converts the document to values.
+ * `yaml`'s parseDocument, with the tokens counted and the flow nesting checked as the text is lexed:
+ * the lexer runs once, the parser never sees a token past the budget (`budget`, frontmatter's unless
+ * given) nor a level past the limit (10k nested `[` cost the parser seconds and the composer its
+ * stack), then checkYamlDocument before anything converts the document to values.
  * Duplicate keys are reported in linear time when `uniqueKeys` (see CheckYamlDocumentOptions); the
  * composer's own check is always off. Errors get `linePos` and yaml's ` at line L, column C` suffix
  * (not its context lines). `limit` is set (and `doc` null) when a limit was hit.
@@ -218,8 +240,15 @@ const PARSER_STACK_SLACK = 8;
 export function parseDocumentWithinLimits(
   text: string,
   options: YamlOptions = {},
-  opts: { uniqueKeys?: boolean } = {},
+  opts: {
+    uniqueKeys?: boolean;
+    budget?: YamlTokenBudget;
+    /** Sees each lexeme (control tokens included) with its offset, and each CST document, as parsed. */
+    observer?: { lexeme(lexeme: string, offset: number): void; document(token: CST.Document): void };
+  } = {},
 ): { doc: Document.Parsed; limit: null } | { doc: null; limit: YamlLimitProblem } {
+  const observer = opts.observer;
+  const budget = opts.budget ?? FRONTMATTER_BUDGET;
   const lineCounter = options.lineCounter ?? (options.prettyErrors === false ? undefined : new LineCounter());
   const parser = new Parser(lineCounter?.addNewLine);
   // logLevel 'error': yaml's warnings (a collection as a key, stringified) would reach the user's
@@ -229,20 +258,31 @@ export function parseDocumentWithinLimits(
     lineCounter?.addNewLine(0);
     let depth = 0;
     let offset = 0;
+    let count = 0;
     for (const lexeme of new Lexer().lex(text)) {
+      if (++count > budget.tokens) {
+        throw new Stop({ code: 'limit-yaml-tokens', message: tokensMessage(budget), offset });
+      }
       if (lexeme === '[' || lexeme === '{') {
         if (++depth > L.yamlDepth)
           throw new Stop({ code: 'limit-yaml-depth', message: depthMessage, offset });
       } else if ((lexeme === ']' || lexeme === '}') && depth > 0) depth--;
+      observer?.lexeme(lexeme, offset);
       if (!CONTROL_TOKENS.has(lexeme)) offset += lexeme.length;
-      yield* parser.next(lexeme);
+      for (const token of parser.next(lexeme)) {
+        if (observer && token.type === 'document') observer.document(token);
+        yield token;
+      }
       // Block nesting, as the parser sees it: past the limit it is broken text (lines the parser
       // takes as ever deeper, say), and the parser's own recursion would exhaust the stack.
       if (parser.stack.length > L.yamlDepth + PARSER_STACK_SLACK) {
         throw new Stop({ code: 'limit-yaml-depth', message: depthMessage, offset });
       }
     }
-    yield* parser.end();
+    for (const token of parser.end()) {
+      if (observer && token.type === 'document') observer.document(token);
+      yield token;
+    }
   }
   let doc: Document.Parsed | null = null;
   try {
@@ -280,19 +320,44 @@ export interface YamlTextProblem {
   code?: InputLimitCode;
 }
 
+/** Options under which yaml-fast.ts reads as `yaml` would: YAML 1.1, its default schema. */
+const PLAIN_OPTION_KEYS = new Set(['version', 'logLevel', 'prettyErrors', 'uniqueKeys']);
+
 /**
- * `yaml`'s parseDocument + toJS within the limits: flow nesting checked before parsing, aliases, their
- * expansion and the depth after parsing and before toJS. Duplicate keys are errors unless
- * `options.uniqueKeys` is false, found in linear time (see CheckYamlDocumentOptions). Syntax errors
- * come back as `yaml` words them (first line, no position suffix). The caller checks the text's size.
+ * `yaml`'s parseDocument + toJS within the limits: the tokens counted and the flow nesting checked as
+ * the text is lexed (`budget`: frontmatter's unless given), aliases, their expansion and the depth
+ * after parsing and before toJS. Duplicate keys are errors unless `options.uniqueKeys` is false, found
+ * in linear time (see CheckYamlDocumentOptions). Syntax errors come back as `yaml` words them (first
+ * line, no position suffix). With YAML 1.1 and no other schema option (config files, the manifest),
+ * plain block YAML is read by yaml-fast.ts instead, to the same value, and never counted against the
+ * budget. The caller checks the text's size.
  */
 export function parseYamlWithinLimits(
   text: string,
   options: YamlOptions = {},
+  budget: YamlTokenBudget = FRONTMATTER_BUDGET,
 ): { value: unknown; problems: null } | { value: null; problems: YamlTextProblem[] } {
+  let notPlain: NotPlain | null = null;
+  if (options.version === '1.1' && Object.keys(options).every((key) => PLAIN_OPTION_KEYS.has(key))) {
+    const plain = readPlainBlockYaml(text);
+    if (plain.value) return { value: plain.value, problems: null };
+    notPlain = plain.notPlain;
+    // What was read before the line that is not plain is already over the budget: the parser would
+    // stop before that line, so it is not run (a long file with a bad last line costs one reading).
+    if (notPlain.tokens > budget.tokens) {
+      const message = tokensMessage(budget, notPlain);
+      return { value: null, problems: [{ message, code: 'limit-yaml-tokens', line: notPlain.line, col: 1 }] };
+    }
+  }
   const { doc, limit } = parseDocumentWithinLimits(text, options, {
     uniqueKeys: options.uniqueKeys !== false,
+    budget,
   });
+  if (limit?.code === 'limit-yaml-tokens' && notPlain) {
+    // Plain block YAML of any size would have been read: say where this text is not.
+    const message = tokensMessage(budget, notPlain);
+    return { value: null, problems: [{ message, code: limit.code, line: notPlain.line, col: 1 }] };
+  }
   if (limit) {
     return {
       value: null,

@@ -10,6 +10,7 @@ import { test } from 'node:test';
 import { runCar } from '../helpers/built-car.ts';
 import { snapshot } from '../helpers/cli.ts';
 import { type GitRepo, makeGitRepo } from '../helpers/git-repo.ts';
+import { carDefaultConfig, RICH_FRONTMATTER } from '../helpers/realistic.ts';
 
 const TICKETS = '.codex-autorunner/tickets';
 const CONFIG = '.codex-autorunner/config.yml';
@@ -144,6 +145,43 @@ test('a 5 MB ticket body lists and lints (only the frontmatter is parsed)', asyn
   );
 });
 
+test("YAML over the token budget: a ticket is a lint error that done refuses, a config exits 3; a rich ticket with a 100 KB body and CAR's whole default config are fine", async (t) => {
+  const r = await carRepo(t);
+  const dense = Array.from({ length: 300 }, (_, i) => `k${i}: {a: [1, 2], b: c}`).join('\n');
+  r.repo.write(`${TICKETS}/TICKET-001-dense.md`, ticket(1, `${dense}\n`));
+  r.repo.write(`${TICKETS}/TICKET-002-rich.md`, ticket(2, RICH_FRONTMATTER, BIG_BODY.repeat(2000)));
+  r.repo.write('codex-autorunner.yml', carDefaultConfig());
+  r.repo.commitAll('plan');
+
+  const lint = await r.run(['ticket', 'lint', '--json']);
+  assert.equal(lint.code, 1, lint.stderr);
+  const issues = (JSON.parse(lint.stdout) as { issues: { code: string; file: string; line: number }[] })
+    .issues;
+  assert.deepEqual(
+    issues.map((i) => [i.code, i.file]),
+    [['limit-yaml-tokens', `${TICKETS}/TICKET-001-dense.md`]],
+  );
+  await assertRefused(
+    r,
+    ['ticket', 'done', '1'],
+    [
+      /TICKET-001-dense\.md:\d+: YAML has more than 1000 tokens \(the limit for frontmatter\); it was not parsed/,
+    ],
+  );
+  const done = await r.run(['ticket', 'done', '2']);
+  assert.equal(done.code, 0, done.stdout + done.stderr);
+
+  const denseConfig = Array.from({ length: 400 }, (_, i) => `x_k${i}: {a: [1, 2], b: {c: d}}`).join('\n');
+  r.repo.write('codex-autorunner.yml', `version: 2\nx_anchor: &a 1\n${denseConfig}\n`);
+  await assertRefused(
+    r,
+    ['run'],
+    [
+      /^car: codex-autorunner\.yml:2:1: YAML has more than 2500 tokens \(the limit for a config file unless it is plain block YAML, and this line is not: an anchor\); it was not parsed$/m,
+    ],
+  );
+});
+
 test('car run with an alias-bomb config exits 3 naming the file and line, and writes nothing', async (t) => {
   const r = await carRepo(t);
   r.repo.write(`${TICKETS}/TICKET-001.md`, ticket(1, 'title: work\n'));
@@ -165,7 +203,7 @@ test('an oversized or deeply nested config file: exit 3 naming it, nothing writt
   await assertRefused(
     r,
     ['run'],
-    [/^car: codex-autorunner\.yml: file is 50\.0 MiB, over the 64 KiB limit for a config file/m],
+    [/^car: codex-autorunner\.yml: file is 50\.0 MiB, over the 40 KiB limit for a config file/m],
   );
 });
 

@@ -1,10 +1,12 @@
-"""The reference oracle for test/differential: how CAR 2.2.3 reads a ticket file or a DISPATCH.md.
+"""The reference oracle for test/differential: how CAR 2.2.3 reads a ticket file, a DISPATCH.md or a
+USER_REPLY.md.
 
 The rules are restated from CAR's source (tickets/files.py read_ticket, tickets/frontmatter.py,
-tickets/lint.py, tickets/outbox.py parse_dispatch, agents/hermes_identity.py), with PyYAML's
-safe_load doing the YAML, as in CAR. Input on stdin, one JSON document:
-  {"agents": [ids], "cases": [{"kind": "ticket"|"dispatch", "name": str, "b64": str}]}
-Output on stdout: a JSON list with one verdict per case (see ticket() and dispatch()).
+tickets/lint.py, tickets/outbox.py parse_dispatch, tickets/replies.py parse_user_reply,
+agents/hermes_identity.py), with PyYAML's safe_load doing the YAML, as in CAR. Input on stdin, one
+JSON document:
+  {"agents": [ids], "cases": [{"kind": "ticket"|"dispatch"|"reply", "name": str, "b64": str}]}
+Output on stdout: a JSON list with one verdict per case (see ticket(), dispatch() and reply()).
 
 Values are written as JSON with markers for what JSON lacks: {"$timestamp": source text},
 {"$float": "nan"|"inf"|"-inf"}, {"$bytes": base64}, {"$set": [...]}, and {"$map": [[key, value]...]}
@@ -268,13 +270,53 @@ def dispatch(case):
     }
 
 
+def reply(case):
+    """replies.parse_user_reply: {"classes", "notes" (what CAR read otherwise than as frontmatter),
+    "title", "body", "extra"}. CAR refuses nothing it can decode: frontmatter that does not parse or is
+    not a mapping is dropped (notes say which); a ValueError (an impossible date) escapes its YAMLError
+    handler, and a file that is not UTF-8 raises in read_text (classes "yaml-crash", "read")."""
+    notes = []
+    text = read_text(case["data"])
+    if text is None:
+        return {"classes": ["read"], "notes": notes}
+    if text.startswith("\ufeff"):
+        notes.append("bom")
+    fm_yaml, body, _why = split_frontmatter(text)
+    data = {}
+    if fm_yaml is not None:
+        try:
+            loaded = safe_load(fm_yaml)
+        except yaml.YAMLError:
+            notes.append("yaml-invalid")
+            loaded = {}
+        except Exception:  # noqa: BLE001 - what CAR does not catch
+            return {"classes": ["yaml-crash"], "notes": notes}
+        if isinstance(loaded, dict):
+            data = loaded
+        elif loaded is not None:
+            notes.append("frontmatter-not-mapping")
+    title = data.get("title")
+    return {
+        "classes": [],
+        "notes": notes,
+        "title": title.strip() if isinstance(title, str) and title.strip() else None,
+        "body": body.lstrip("\n"),
+        "extra": encode({k: v for k, v in data.items() if k != "title"}),
+    }
+
+
 def main():
     request = json.load(sys.stdin)
     agents = set(request["agents"])
     out = []
     for case in request["cases"]:
         case["data"] = base64.b64decode(case["b64"])
-        out.append(ticket(case, agents) if case["kind"] == "ticket" else dispatch(case))
+        if case["kind"] == "ticket":
+            out.append(ticket(case, agents))
+        elif case["kind"] == "dispatch":
+            out.append(dispatch(case))
+        else:
+            out.append(reply(case))
     json.dump(out, sys.stdout, ensure_ascii=True, allow_nan=False)
 
 

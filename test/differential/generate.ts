@@ -1,12 +1,12 @@
-// A seeded generator of ticket files and DISPATCH.md files for the differential test against CAR's
+// A seeded generator of ticket files, DISPATCH.md and USER_REPLY.md files for the differential test against CAR's
 // rules (car_rules.py): the same seed gives the same bytes. It mixes what real files hold with what
 // tends to tell two YAML readers apart: booleans in every YAML 1.1 spelling, quoting styles, block
 // scalars, numbers and dates, BOMs, CRLF and lone CR, tabs, control characters, Unicode line
 // separators, invalid UTF-8, duplicate keys, odd fences, empty or missing frontmatter, odd file names.
 
 export interface GeneratedCase {
-  kind: 'ticket' | 'dispatch';
-  /** The file name (tickets); `DISPATCH.md` for dispatches. */
+  kind: 'ticket' | 'dispatch' | 'reply';
+  /** The file name (tickets); `DISPATCH.md` for dispatches, `USER_REPLY.md` for replies. */
   name: string;
   bytes: Buffer;
 }
@@ -718,11 +718,49 @@ function dispatchCase(rng: Rng): GeneratedCase {
   return { kind: 'dispatch', name: 'DISPATCH.md', bytes: document(rng, lines, bodyText) };
 }
 
-/** `tickets` ticket files and `dispatches` DISPATCH.md files, the same for the same seed. */
-export function generateCases(seed: number, tickets: number, dispatches: number): GeneratedCase[] {
+const REPLY_TEXTS = [
+  'Go with option B.',
+  'Yes.\n\nAnd keep the old endpoint until Friday.',
+  '## Decision\n\nPostgres: it is what ops knows.',
+  '- use the staging keys\n- not the prod ones',
+  '',
+];
+
+/** A USER_REPLY.md as a person, `car flow reply` or a chat bot writes it, or a broken one. */
+function replyCase(rng: Rng): GeneratedCase {
+  const name = 'USER_REPLY.md';
+  if (rng.chance(0.05)) return { kind: 'reply', name, bytes: Buffer.from(rng.pick(DEGENERATE), 'utf8') };
+  const text = rng.pick(REPLY_TEXTS);
+  const bodyText = `${rng.pick(['\n', '\n\n', '', '\n  \n'])}${text}${rng.pick(['\n', '\n\n', '  \n', ''])}`;
+  // most replies have no frontmatter (`car flow reply` writes one only with a title)
+  if (rng.chance(0.35)) return { kind: 'reply', name, bytes: document(rng, null, bodyText) };
+  const risk = rng.chance(1 / 3) ? RISK : 0;
+  const lines: string[] = [];
+  const title = rng.chance(0.75) ? stringValue(rng, '', risk) : anyValue(rng, '', risk);
+  if (rng.chance(0.85)) lines.push(...`title: ${title}`.split('\n'));
+  const key = rng.pick(EXTRA_KEYS.filter((k) => k !== '<<'));
+  if (rng.chance(0.3)) lines.push(`${key}: ${anyValue(rng, '', risk).split('\n')[0]}`);
+  if (rng.chance(0.1)) lines.push(`title: ${stringValue(rng, '', 0)}`);
+  if (rng.chance(risk)) {
+    lines.push(rng.pick(['just text', '- item', 'key: "unterminated', '\tindented: 1', 'title: a: b']));
+  }
+  return { kind: 'reply', name, bytes: document(rng, lines, bodyText) };
+}
+
+/**
+ * `tickets` ticket files, `dispatches` DISPATCH.md files and `replies` USER_REPLY.md files, the same
+ * for the same seed (replies are drawn after the others, so adding them left the rest unchanged).
+ */
+export function generateCases(
+  seed: number,
+  tickets: number,
+  dispatches: number,
+  replies = 0,
+): GeneratedCase[] {
   const rng = new Rng(seed);
   const cases: GeneratedCase[] = [];
   for (let i = 0; i < tickets; i++) cases.push(ticketCase(rng, i));
   for (let i = 0; i < dispatches; i++) cases.push(dispatchCase(rng));
+  for (let i = 0; i < replies; i++) cases.push(replyCase(rng));
   return cases;
 }

@@ -1,7 +1,8 @@
-// Differential test: car's ticket and DISPATCH.md readers against CAR's rules (car_rules.py, which
-// restates CAR 2.2.3's code and uses PyYAML's safe_load, as CAR does) on ~1,700 generated files. Every
-// verdict (valid or not, and why) and every value must agree, except for the differences README's
-// "Differences from CAR" lists; each of those is accepted below only in the shape the README gives.
+// Differential test: car's ticket, DISPATCH.md and USER_REPLY.md readers against CAR's rules
+// (car_rules.py, which restates CAR 2.2.3's code and uses PyYAML's safe_load, as CAR does) on ~2,200
+// generated files. Every verdict (valid or not, and why) and every value must agree, except for the
+// differences README's "Differences from CAR" lists; each of those is accepted below only in the shape
+// the README gives.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
@@ -15,6 +16,7 @@ import {
   normalizeBody,
   readDispatchFile,
 } from '../../src/core/flow/dispatch.ts';
+import { parseReply, readReplyFile } from '../../src/core/flow/replies.ts';
 import { loadTicketQueue } from '../../src/core/tickets/queue.ts';
 import type { Ticket } from '../../src/core/tickets/types.ts';
 import { type GeneratedCase, generateCases } from './generate.ts';
@@ -23,6 +25,7 @@ import { type GeneratedCase, generateCases } from './generate.ts';
 const SEED = Number(process.env.CAR_DIFF_SEED) || 20_260_814;
 const TICKETS = 1200;
 const DISPATCHES = 500;
+const REPLIES = 500;
 /** CAR's built-in agents; car is given them plus `user`, as knownAgentIds does. */
 const CAR_AGENTS = ['codex', 'opencode', 'hermes', 'omp'];
 const ORACLE = join(import.meta.dirname, 'car_rules.py');
@@ -35,6 +38,13 @@ interface OracleTicket {
   notes: string[];
   index?: number;
   fields: Record<string, unknown> | null;
+}
+interface OracleReply {
+  classes: string[];
+  notes: string[];
+  title?: string | null;
+  body?: string;
+  extra?: Record<string, unknown>;
 }
 interface OracleDispatch {
   classes: string[];
@@ -247,6 +257,44 @@ function compareDispatch(
   return null;
 }
 
+/**
+ * Why a USER_REPLY.md case differs, or null when car agrees with CAR. `plain`: the oracle's verdict
+ * without a leading BOM (car skips the mark, as for DISPATCH.md).
+ */
+function compareReply(c: GeneratedCase, i: number, oracle: OracleReply, plain: OracleReply): string | null {
+  const want = oracle.notes.includes('bom') ? plain : oracle;
+  const file = join(tmp, `r${i}.md`);
+  writeFileSync(file, c.bytes);
+  const read = readReplyFile(file);
+  if (want.classes[0] === 'read') {
+    return 'error' in read && /not valid UTF-8/.test(read.error)
+      ? null
+      : 'car reads a file CAR cannot decode';
+  }
+  if ('error' in read) return `car does not read it: ${read.error}`;
+  const ours = parseReply(read.text);
+  // car keeps frontmatter CAR drops (it does not parse, is not a mapping, or holds a date PyYAML
+  // cannot build, which CAR does not catch) in the body: the person's words reach the agent
+  const kept =
+    want.classes[0] === 'yaml-crash' ||
+    want.notes.includes('yaml-invalid') ||
+    want.notes.includes('frontmatter-not-mapping');
+  if (kept) {
+    const whole = normalizeBody(read.text.replace(/^\ufeff/, '').replace(/\r\n?/g, '\n'));
+    if (ours.title !== null || Object.keys(ours.extra).length > 0 || ours.body !== whole) {
+      return `frontmatter CAR drops (${json(want.classes[0] ?? want.notes)}) is not kept in the body: ${json(ours)}`;
+    }
+    return null;
+  }
+  if (want.classes.length > 0) return `CAR refuses (${json(want.classes)})`;
+  if (ours.title !== want.title) return `title ${json(ours.title)} != ${json(want.title)}`;
+  if (ours.body !== normalizeBody(want.body!)) return `body ${json(ours.body)} != ${json(want.body)}`;
+  const extra = asCar(want.extra);
+  if (!isDeepStrictEqual(encode(ours.extra), extra))
+    return `extra ${json(encode(ours.extra))} != ${json(extra)}`;
+  return null;
+}
+
 /** JSON, with invisible characters (controls, format characters, odd spaces and breaks) escaped. */
 function json(value: unknown): string {
   return (JSON.stringify(value) ?? String(value)).replace(
@@ -255,10 +303,11 @@ function json(value: unknown): string {
   );
 }
 
-test('car reads generated tickets and DISPATCH.md files as CAR does (PyYAML differential)', (t) => {
-  const cases = generateCases(SEED, TICKETS, DISPATCHES);
-  const dispatches = cases.filter((c) => c.kind === 'dispatch');
-  const withoutBom = dispatches.map((c) => ({
+test('car reads generated tickets, DISPATCH.md and USER_REPLY.md files as CAR does (PyYAML differential)', (t) => {
+  const cases = generateCases(SEED, TICKETS, DISPATCHES, REPLIES);
+  // dispatches and replies again without a leading BOM (see compareDispatch)
+  const messages = cases.filter((c) => c.kind !== 'ticket');
+  const withoutBom = messages.map((c) => ({
     ...c,
     bytes: c.bytes.subarray(0, 3).equals(Buffer.from([0xef, 0xbb, 0xbf])) ? c.bytes.subarray(3) : c.bytes,
   }));
@@ -267,15 +316,18 @@ test('car reads generated tickets and DISPATCH.md files as CAR does (PyYAML diff
   let d = 0;
   cases.forEach((c, i) => {
     const want = answers[i]!;
+    const plain = c.kind === 'ticket' ? undefined : answers[cases.length + d++];
     const why =
       c.kind === 'ticket'
         ? compareTicket(c, want as OracleTicket)
-        : compareDispatch(c, i, want as OracleDispatch, answers[cases.length + d++] as OracleDispatch);
+        : c.kind === 'dispatch'
+          ? compareDispatch(c, i, want as OracleDispatch, plain as OracleDispatch)
+          : compareReply(c, i, want as OracleReply, plain as OracleReply);
     if (why)
       differences.push(`#${i} ${c.kind} ${json(c.name)} ${json(c.bytes.toString('utf8'))}\n    ${why}`);
   });
   t.diagnostic(
-    `${cases.length} cases compared (${TICKETS} tickets, ${DISPATCHES} DISPATCH.md, seed ${SEED}): ${differences.length} differences`,
+    `${cases.length} cases compared (${TICKETS} tickets, ${DISPATCHES} DISPATCH.md, ${REPLIES} USER_REPLY.md, seed ${SEED}): ${differences.length} differences`,
   );
   assert.equal(differences.length, 0, `car differs from CAR:\n${differences.slice(0, 40).join('\n')}`);
 });

@@ -29,9 +29,9 @@ import { Mutator } from './mutate.ts';
 const ITERATIONS = Number(process.env.CAR_FUZZ_ITERATIONS) || 50;
 const SEED = 24_006;
 /**
- * CPU time per input: the slowest legitimate input, a 256 KiB manifest dense with errors, takes ~1 s
- * on this 2-core machine (docs/PERFORMANCE.md); a hang or a blow-up is far beyond it. CPU, not wall
- * time: on a busy machine the latter is mostly waiting for a core.
+ * CPU time per input: any input is read or refused in ~100 ms of CPU (bench/hostile-input.ts), several
+ * readers may see one input, and a loaded 2-core machine slows them several-fold; a hang or a blow-up
+ * is far beyond it. CPU, not wall time: on a busy machine the latter is mostly waiting for a core.
  */
 const CPU_BOUND_MS = 3000;
 const KiB = 1024;

@@ -13,6 +13,7 @@ import {
   readManifest,
   writeManifest,
 } from '../../src/core/hub/manifest.ts';
+import { manifestText } from '../helpers/block-yaml-gen.ts';
 import { car } from '../helpers/cli.ts';
 import { makeHub } from './helpers.ts';
 
@@ -54,7 +55,23 @@ test('parseManifest refuses an alias bomb or deep nesting, with the line and the
   assert.equal(manifestError(() => parseManifest('version: [3\n', 'm.yml')).limit, null);
 });
 
-test('a manifest over 256 KiB is refused unread', async () => {
+test('a hand-edited manifest the yaml parser would take more than 2500 tokens for is refused; 500 repos as CAR writes them are read', () => {
+  const flow = Array.from(
+    { length: 300 },
+    (_, i) => `- {id: repo-${i}, path: repos/repo-${i}, enabled: true}`,
+  );
+  const text = `version: 3\nx_note: &note hand-edited\nrepos:\n${flow.join('\n')}\n`;
+  const err = manifestError(() => parseManifest(text, 'm.yml'));
+  assert.equal(
+    err.message,
+    'm.yml:2: YAML has more than 2500 tokens (the limit for the hub manifest unless it is plain block YAML, and this line is not: an anchor); it was not parsed',
+  );
+  assert.equal(err.limit?.message.startsWith('YAML has more than 2500 tokens'), true);
+  // what CAR's PyYAML writes for 500 repos (~85 KB, ~26,000 tokens) is plain block YAML
+  assert.equal(parseManifest(manifestText(500), 'm.yml').repos.length, 500);
+});
+
+test('a manifest over 128 KiB is refused unread', async () => {
   const h = await makeHub();
   cleanups.push(h.cleanup);
   const file = join(h.root, MANIFEST);
@@ -63,7 +80,7 @@ test('a manifest over 256 KiB is refused unread', async () => {
   const err = manifestError(() => readManifest(file));
   assert.match(
     err.message,
-    /manifest\.yml: file is \d+\.\d KiB, over the 256 KiB limit for the hub manifest/,
+    /manifest\.yml: file is \d+\.\d KiB, over the 128 KiB limit for the hub manifest/,
   );
 });
 
@@ -86,7 +103,7 @@ test('car does not write a manifest it could not read back', async () => {
   const err = manifestError(() => writeManifest(file, manifest));
   assert.match(
     err.message,
-    /not written: it would be \d+\.\d KiB, over the 256 KiB limit for the hub manifest/,
+    /not written: it would be \d+\.\d KiB, over the 128 KiB limit for the hub manifest/,
   );
   assert.equal(readFileSync(file, 'utf8'), before);
 });

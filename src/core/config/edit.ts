@@ -3,7 +3,7 @@
 import { isMap, isScalar, isSeq } from 'yaml';
 import { writeFileAtomic } from '../fs/atomic.ts';
 import { INPUT_LIMITS, readFileBounded } from '../input-limits.ts';
-import { parseDocumentWithinLimits } from '../yaml-limits.ts';
+import { CONFIG_BUDGET, parseDocumentWithinLimits } from '../yaml-limits.ts';
 import { ConfigError } from './errors.ts';
 
 /**
@@ -25,7 +25,7 @@ export function setDefaultAgent(
   } catch (err) {
     throw fail(`cannot be read (${(err as Error).message})`);
   }
-  const { doc, limit } = parseDocumentWithinLimits(text, { version: '1.1' });
+  const { doc, limit } = parseDocumentWithinLimits(text, { version: '1.1' }, { budget: CONFIG_BUDGET });
   if (!doc || limit) throw fail(limit?.message ?? 'cannot be parsed');
   if (doc.errors.length > 0) throw fail(`invalid YAML: ${doc.errors[0]!.message}`);
   // a missing section is made from a plain object: setIn would make it a YAML 1.1 ordered map (!!omap)

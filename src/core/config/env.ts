@@ -4,6 +4,8 @@ import { parseArgv } from './argv.ts';
 import type { ConfigProblem } from './errors.ts';
 import type { Mapping } from './merge.ts';
 
+const VALUE_BUDGET = { tokens: INPUT_LIMITS.configYamlTokens, what: 'a config value' };
+
 const GENERIC_PREFIX = 'CAR__';
 
 /** CAR's named variables, lowest precedence first (a later one wins over an earlier one). */
@@ -46,7 +48,7 @@ function genericLayer(name: string, raw: string): EnvLayer | ConfigProblem {
   const keyPath = path.join('.');
   const tooBig = checkTextSize(raw, INPUT_LIMITS.configFileBytes, 'a config value');
   if (tooBig) return { file: name, keyPath, message: tooBig.message.replace(/^file/, 'value') };
-  const parsed = parseYamlWithinLimits(raw, { version: '1.1' });
+  const parsed = parseYamlWithinLimits(raw, { version: '1.1' }, VALUE_BUDGET);
   const problem = parsed.problems?.[0];
   if (problem) {
     const message = problem.code ? problem.message : `is not a valid YAML value: ${problem.message}`;

@@ -5,6 +5,7 @@ import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { after, test } from 'node:test';
+import { carDefaultConfig } from '../../../test/helpers/realistic.ts';
 import { ConfigError } from './errors.ts';
 import { loadConfig } from './load.ts';
 
@@ -56,8 +57,8 @@ test('billion laughs in a config file: ConfigError naming the file, line and lim
   );
 });
 
-test('an alias bomb that yaml itself lets through (99 uses of one 2000-key mapping) is refused', () => {
-  const big = Array.from({ length: 2000 }, (_, i) => `k${i}: ${i}`).join(', ');
+test('an alias bomb that yaml itself lets through (99 uses of one 200-key mapping) is refused', () => {
+  const big = Array.from({ length: 200 }, (_, i) => `k${i}: ${i}`).join(', ');
   const copies = Array.from({ length: 99 }, (_, i) => `c${i}: *big`).join(', ');
   const err = loadError(repo({ 'codex-autorunner.yml': `x_big: &big {${big}}\nx_copies: {${copies}}\n` }));
   assert.equal(err.file, 'codex-autorunner.yml');
@@ -79,28 +80,63 @@ test('nesting, alias count and an alias inside its own anchor', () => {
   assert.equal(config.agents.c?.backend, 'demo');
 });
 
-test('a config file over 64 KiB is refused unread; a device or folder is refused, not read forever', () => {
+test('a config file over 40 KiB is refused unread; a device or folder is refused, not read forever', () => {
   const big = `version: 2\nx_keys:\n${Array.from({ length: 100_000 }, (_, i) => `  key_${i}: v\n`).join('')}`;
   const err = loadError(repo({ 'codex-autorunner.override.yml': big }));
   assert.equal(err.file, 'codex-autorunner.override.yml');
   assert.match(
     err.message,
-    /^codex-autorunner\.override\.yml: file is \d+\.\d MiB, over the 64 KiB limit for a config file; it was not read$/,
+    /^codex-autorunner\.override\.yml: file is \d+\.\d MiB, over the 40 KiB limit for a config file; it was not read$/,
   );
   const root = repo();
   symlinkSync('/dev/zero', join(root, REPO_CONFIG));
   assert.match(loadError(root).message, /^\.codex-autorunner\/config\.yml: is not a regular file/);
 });
 
-test('a config with 4000 keys under the limit loads (no quadratic merge or duplicate-key check)', () => {
-  const keys = Array.from({ length: 4000 }, (_, i) => `  k${i}: ${i}\n`).join('');
+test('a config with 2500 keys under the limit loads (no quadratic merge or duplicate-key check)', () => {
+  const keys = Array.from({ length: 2500 }, (_, i) => `  k${i}: ${i}\n`).join('');
   const { config } = loadConfig(repo({ [REPO_CONFIG]: `version: 2\nx_many:\n${keys}` }), {});
-  assert.equal(Object.keys((config as unknown as { x_many: object }).x_many).length, 4000);
+  assert.equal(Object.keys((config as unknown as { x_many: object }).x_many).length, 2500);
+  // a duplicate key in a small file is the parser's error; in this one it is over the token budget
+  // the `yaml` parser gets, which names the line (plain block YAML of any size is read without it)
   const dup = loadError(repo({ [REPO_CONFIG]: `version: 2\nx_many:\n${keys}  k5: again\n` }));
-  assert.match(
+  assert.equal(
     dup.message,
-    /^\.codex-autorunner\/config\.yml:4003:3: invalid YAML: Map keys must be unique$/,
+    '.codex-autorunner/config.yml:2503:1: YAML has more than 2500 tokens (the limit for a config file unless it is plain block YAML, and this line is not: a duplicate key); it was not parsed',
   );
+  const small = loadError(repo({ [REPO_CONFIG]: 'version: 2\nx: 1\nx: 2\n' }));
+  assert.match(small.message, /^\.codex-autorunner\/config\.yml:3:1: invalid YAML: Map keys must be unique$/);
+});
+
+test("a config file the yaml parser would take more than 2500 tokens for is refused, naming the line; CAR's whole default config loads", () => {
+  // dense flow collections are read by the `yaml` package's parser, which costs ~25 µs a token cold
+  const dense = Array.from({ length: 400 }, (_, i) => `x_k${i}: {a: [1, 2], b: {c: d}}`).join('\n');
+  const err = loadError(repo({ 'codex-autorunner.yml': `version: 2\nx_anchor: &a 1\n${dense}\n` }));
+  assert.equal(err.file, 'codex-autorunner.yml');
+  assert.equal(
+    err.message,
+    'codex-autorunner.yml:2:1: YAML has more than 2500 tokens (the limit for a config file unless it is plain block YAML, and this line is not: an anchor); it was not parsed',
+  );
+  // without the anchor it is plain block YAML (one-line flow collections included): read whatever its size
+  const { config } = loadConfig(repo({ 'codex-autorunner.yml': `version: 2\n${dense}\n` }), {});
+  assert.deepEqual((config as unknown as Record<string, unknown>).x_k399, { a: [1, 2], b: { c: 'd' } });
+  // CAR 2.2.3's root config, every documented key with its comments (539 lines)
+  const car = carDefaultConfig();
+  const loaded = loadConfig(repo({ 'codex-autorunner.yml': car }), {});
+  assert.equal(loaded.sources.find((s) => s.layer === 'codex-autorunner.yml')?.present, true);
+  // the trade-off, named in the error: with an anchor added the whole of it (3,130 tokens) goes to the
+  // `yaml` parser, and is over its budget; the anchor's line is the one to change
+  const anchored = car.replace('\nversion: 2\n', '\nversion: &v 2\n');
+  const line = anchored.split('\n').indexOf('version: &v 2') + 1;
+  assert.match(
+    loadError(repo({ 'codex-autorunner.yml': anchored })).message,
+    new RegExp(
+      `^codex-autorunner\\.yml:${line}:1: YAML has more than 2500 tokens .*this line is not: an anchor\\)`,
+    ),
+  );
+  // a config of its kind with anchors, half its size, is read by the parser
+  const half = anchored.split('\n').slice(0, 270).join('\n');
+  loadConfig(repo({ 'codex-autorunner.yml': `${half}\n` }), {});
 });
 
 test('a CAR__ value over a limit names the variable', () => {
@@ -108,5 +144,5 @@ test('a CAR__ value over a limit names the variable', () => {
   assert.equal(deep.file, 'CAR__TICKET_FLOW__X');
   assert.match(deep.message, /^CAR__TICKET_FLOW__X: ticket_flow\.x YAML nests deeper than 64 levels/);
   const big = loadError(repo(), { CAR__TICKET_FLOW__X: 'x'.repeat(200 * 1024) });
-  assert.match(big.message, /value is 200 KiB, over the 64 KiB limit/);
+  assert.match(big.message, /value is 200 KiB, over the 40 KiB limit/);
 });

@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import type { z } from 'zod';
 import { INPUT_LIMITS, InputLimitError, readFileBounded } from '../input-limits.ts';
-import { parseYamlWithinLimits } from '../yaml-limits.ts';
+import { CONFIG_BUDGET, parseYamlWithinLimits } from '../yaml-limits.ts';
 import { envLayers } from './env.ts';
 import { ConfigError, type ConfigProblem } from './errors.ts';
 import { hubLayersFor, type LayerRead } from './hub-layers.ts';
@@ -64,7 +64,7 @@ function readLayerFile(path: string, label: string): FileRead {
     const message = err instanceof InputLimitError ? err.message : `cannot be read (${code ?? err})`;
     return { present: true, problems: [{ file: label, keyPath: '', message }] };
   }
-  const parsed = parseYamlWithinLimits(text, { version: '1.1' });
+  const parsed = parseYamlWithinLimits(text, { version: '1.1' }, CONFIG_BUDGET);
   if (parsed.problems) {
     const problems = parsed.problems.map(
       (p): ConfigProblem => ({

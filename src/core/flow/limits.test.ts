@@ -59,6 +59,12 @@ test('parseDispatch refuses frontmatter over a limit, naming the line and the li
   assert.match(deep.message, /line 3: YAML nests deeper than 64 levels/);
   const big = dispatchError(() => parseDispatch(`---\nmode: pause\nx: "${'y'.repeat(70_000)}"\n---\nQ?\n`));
   assert.match(big.message, /frontmatter is 68\.\d KiB, over the 32 KiB limit/);
+  const dense = Array.from({ length: 300 }, (_, i) => `k${i}: [a, {b: c}]`).join('\n');
+  const tokens = dispatchError(() => parseDispatch(`---\nmode: pause\n${dense}\n---\nQ?\n`));
+  assert.match(
+    tokens.message,
+    /^Invalid DISPATCH\.md frontmatter: line \d+: YAML has more than 1000 tokens \(the limit for frontmatter\); it was not parsed$/,
+  );
   // a long body is not a frontmatter problem
   assert.equal(parseDispatch(`---\nmode: pause\n---\n${'word '.repeat(100_000)}`).mode, 'pause');
 });

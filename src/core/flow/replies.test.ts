@@ -30,6 +30,44 @@ test('parseReply is permissive', () => {
   assert.equal(parseReply('---\nnot closed').body, '---\nnot closed');
 });
 
+test("parseReply reads the frontmatter by CAR's rules (PyYAML 1.1, Python's strip and line breaks)", () => {
+  // `yes` is a boolean and a date is a date to PyYAML: no title, as in CAR; the keys stay in extra
+  assert.deepEqual(parseReply('---\ntitle: yes\nfrom: alice\n---\nOK\n'), {
+    title: null,
+    body: 'OK',
+    extra: { from: 'alice' },
+  });
+  assert.equal(parseReply('---\ntitle: 2026-08-14\n---\nOK\n').title, null);
+  assert.equal(parseReply('---\ntitle: "  DB\\u00a0"\n---\nOK\n').title, 'DB');
+  assert.deepEqual(parseReply('---\r\ntitle: DB\r\n---\r\n\r\nline 1\r\nline 2\r\n'), {
+    title: 'DB',
+    body: 'line 1\nline 2',
+    extra: {},
+  });
+  // an empty frontmatter is no frontmatter, and the fences go
+  assert.deepEqual(parseReply('---\n---\nOK\n'), { title: null, body: 'OK', extra: {} });
+  // car keeps what CAR drops: frontmatter that is not a mapping stays in the body (README)
+  assert.equal(parseReply('---\n- a\n---\nOK\n').body, '---\n- a\n---\nOK');
+});
+
+test('writeReply writes a title every reader gets back (quoted where PyYAML would read something else)', async () => {
+  const paths = await freshRun();
+  for (const title of ['yes', '2026-08-14', '1:30', '~', 'a: b', '#x', 'bell\x07', 'n\x85l', 'Answer: DB']) {
+    await writeReply(paths, { title, body: 'x' });
+    const rec = await archiveReply(paths);
+    assert.equal(rec?.title, title, JSON.stringify(title));
+  }
+});
+
+test('a USER_REPLY.md that is not UTF-8 is archived unread, and the agent is told why', async () => {
+  const paths = await freshRun();
+  await writeFile(paths.replyFile, Buffer.from([0x6f, 0x6b, 0xff, 0x0a]));
+  const rec = await archiveReply(paths);
+  assert.equal(rec?.body, '');
+  assert.equal(rec?.error, 'USER_REPLY.md is not valid UTF-8; it was not read');
+  assert.deepEqual(await readFile(join(rec!.dir, 'USER_REPLY.md')), Buffer.from([0x6f, 0x6b, 0xff, 0x0a]));
+});
+
 test('writeReply + archiveReply move the reply and attachments to 0001', async () => {
   const paths = await freshRun();
   assert.equal(await archiveReply(paths), null);

@@ -3,11 +3,11 @@
 // the agent in `<CAR_HUMAN_REPLIES>` until a turn succeeds.
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { stringify } from 'yaml';
 import { writeFileAtomic } from '../fs/atomic.ts';
-import { checkTextSize, INPUT_LIMITS, InputLimitError, readFileBounded } from '../input-limits.ts';
-import { parseYamlWithinLimits } from '../yaml-limits.ts';
-import { normalizeBody, splitFrontmatter } from './dispatch.ts';
+import { INPUT_LIMITS, InputLimitError, readFileBounded } from '../input-limits.ts';
+import { renderScalar } from '../tickets/edit.ts';
+import { pyStrip } from '../tickets/python-str.ts';
+import { bodyText, normalizeBody, readFrontmatterYaml, splitFrontmatter, UTF8 } from './dispatch.ts';
 import type { RunPaths } from './run-paths.ts';
 import { archiveStaged, listSeqs, nextSeq, seqName } from './run-paths.ts';
 
@@ -31,34 +31,45 @@ export interface ArchivedReply extends UserReply {
 }
 
 /**
- * Permissive on purpose: a human's words are never rejected; frontmatter that does not parse, or is
- * over an input limit (then it is not parsed at all), stays in the body.
+ * USER_REPLY.md as CAR reads it (`tickets/replies.py` parse_user_reply): optional frontmatter between
+ * CAR's fences, read by PyYAML's rules with DISPATCH.md's reader; `title` when it is a string that is
+ * not blank (not a number or a date), every other key kept in `extra`; the body after the frontmatter,
+ * its lines joined as CAR joins them. Permissive on purpose, as in CAR: a reply is never refused.
+ * Where car differs (README, "Differences from CAR"): frontmatter that does not parse, is not a
+ * mapping or is over an input limit stays in the body, where CAR drops it and the person's words in
+ * it; a leading byte order mark is skipped, as for DISPATCH.md.
  */
 export function parseReply(text: string): UserReply {
   const doc = splitFrontmatter(text);
-  let data: unknown = null;
-  if (doc.yaml !== null && !checkTextSize(doc.yaml, INPUT_LIMITS.frontmatterBytes, 'frontmatter')) {
-    const parsed = parseYamlWithinLimits(doc.yaml, { logLevel: 'error' });
-    data = parsed.problems ? null : parsed.value;
-  }
-  if (typeof data !== 'object' || data === null || Array.isArray(data)) {
-    return { title: null, body: normalizeBody(text), extra: {} };
+  if (doc.yaml === null) return { title: null, body: normalizeBody(bodyText(doc)), extra: {} };
+  const { value, timestamps, problem } = readFrontmatterYaml(doc.yaml);
+  const data = value ?? {};
+  if (problem || typeof data !== 'object' || Array.isArray(data)) {
+    // the whole text, as CAR reads a file without frontmatter (universal newlines)
+    const whole = (text.charCodeAt(0) === 0xfeff ? text.slice(1) : text).replace(/\r\n?/g, '\n');
+    return { title: null, body: normalizeBody(whole), extra: {} };
   }
   const { title: rawTitle, ...extra } = data as Record<string, unknown>;
-  const title = typeof rawTitle === 'string' && rawTitle.trim() ? rawTitle.trim() : null;
-  return { title, body: normalizeBody(doc.body), extra };
+  const title = typeof rawTitle === 'string' && !timestamps.has('title') ? pyStrip(rawTitle) || null : null;
+  return { title, body: normalizeBody(bodyText(doc)), extra };
 }
 
 /**
  * Reads a reply file within the size limit: its text, or `error` saying why it was not read (over the
- * limit, not a regular file). Other errors (ENOENT) are thrown.
+ * limit, not a regular file, not UTF-8: CAR cannot read that either). Other errors (ENOENT) are thrown.
  */
-function readReplyFile(file: string): { text: string } | { error: string } {
+export function readReplyFile(file: string): { text: string } | { error: string } {
+  let bytes: Buffer;
   try {
-    return { text: readFileBounded(file, INPUT_LIMITS.replyFileBytes, 'a reply').toString('utf8') };
+    bytes = readFileBounded(file, INPUT_LIMITS.replyFileBytes, 'a reply');
   } catch (err) {
     if (err instanceof InputLimitError) return { error: `${REPLY_FILE} ${err.message}` };
     throw err;
+  }
+  try {
+    return { text: UTF8.decode(bytes) };
+  } catch {
+    return { error: `${REPLY_FILE} is not valid UTF-8; it was not read` };
   }
 }
 
@@ -98,7 +109,8 @@ export async function writeReply(
 ): Promise<void> {
   await archiveReply(paths);
   const body = normalizeBody(reply.body);
-  const content = reply.title ? `---\n${stringify({ title: reply.title })}---\n\n${body}\n` : `${body}\n`;
+  // the title as PyYAML reads it back, CAR's reader and car's (`yes`, a date, `1:30` are quoted)
+  const content = reply.title ? `---\ntitle: ${renderScalar(reply.title)}\n---\n\n${body}\n` : `${body}\n`;
   writeFileAtomic(paths.replyFile, content, { createDirs: true });
 }
 

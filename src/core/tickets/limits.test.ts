@@ -5,6 +5,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
+import { RICH_FRONTMATTER } from '../../../test/helpers/realistic.ts';
 import { INPUT_LIMITS } from '../input-limits.ts';
 import { setFrontmatterField, TicketEditError } from './edit.ts';
 import { loadTicketQueue } from './queue.ts';
@@ -74,6 +75,27 @@ test('frontmatter over 32 KiB is refused unparsed, on the fence line', () => {
   // just under the limit is read
   const fits = 'k: x\n'.repeat(Math.floor((INPUT_LIMITS.frontmatterBytes - HEAD.length) / 5) - 1);
   assert.equal(parse(ticket(fits)).valid, true);
+});
+
+test('frontmatter over the YAML token budget is refused where it ran out; a rich real one is far below', () => {
+  // dense flow collections: ~13 tokens a line, each costing the `yaml` parser ~25 µs in a cold process
+  const dense = Array.from({ length: 300 }, (_, i) => `k${i}: {a: [1, 2], b: c}`).join('\n');
+  const t = parse(ticket(`${dense}\n`));
+  const issue = only(t.issues);
+  assert.equal(issue.code, 'limit-yaml-tokens');
+  assert.equal(issue.file, REL);
+  assert.equal(
+    issue.message,
+    'YAML has more than 1000 tokens (the limit for frontmatter); it was not parsed',
+  );
+  assert.ok(issue.line !== undefined && issue.line > 5 && issue.line < 100, `line ${issue.line}`);
+  assert.equal(t.frontmatter, null);
+  // the same lines within the budget are read
+  assert.equal(parse(ticket(`${dense.split('\n').slice(0, 25).join('\n')}\n`)).valid, true);
+  // a rich real frontmatter (~300 tokens) and a 100 KB body (not YAML) are fine
+  const rich = parse(ticket(RICH_FRONTMATTER, `\n${'Plain words of the ticket body.\n'.repeat(3300)}`));
+  assert.deepEqual(rich.issues, []);
+  assert.equal((rich.frontmatter?.context as unknown[] | undefined)?.length, 12);
 });
 
 test('a ticket file over 8 MiB is not read; a 5 MB body is fine (only the frontmatter is parsed)', () => {

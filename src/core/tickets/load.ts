@@ -3,7 +3,7 @@
 // document in a cold process, which 500 tickets cannot afford). Anything else goes to the full parser.
 import { type Document, isAlias, isMap, isScalar, isSeq } from 'yaml';
 import type { InputLimitCode } from '../input-limits.ts';
-import { pyYamlRefusal } from './pyyaml-compat.ts';
+import { nonPrintableRefusal } from './pyyaml-compat.ts';
 import {
   BOOL_RE,
   documentProblems,
@@ -225,7 +225,9 @@ export function loadFull(yaml: string, firstLine: number): LoadedYaml {
 
 /** PyYAML `safe_load` of frontmatter whose first line is `firstLine` in the file. */
 export function loadFrontmatterYaml(yaml: string, firstLine: number): LoadedYaml {
-  // The fast path takes any character in a comment; the full parser reports what PyYAML refuses.
-  if (pyYamlRefusal(yaml)) return loadFull(yaml, firstLine);
+  // The fast path takes any character in a comment; the full parser reports what PyYAML refuses. The
+  // other things PyYAML refuses (anchor names, tabs between tokens, explicit keys, `]: `) are never in
+  // the flat lines the fast path takes.
+  if (nonPrintableRefusal(yaml)) return loadFull(yaml, firstLine);
   return loadFlat(yaml, firstLine) ?? loadFull(yaml, firstLine);
 }

@@ -6,6 +6,7 @@
 // explicit key that is not its value (its parser). PyYAML reads, where `yaml` refuses: a quoted value
 // continued on lines with less indentation than the YAML spec asks for.
 import { CST, type Document, isAlias, isCollection, Lexer, Parser, visit } from 'yaml';
+import { INPUT_LIMITS } from '../input-limits.ts';
 
 // PyYAML's reader (`Reader.NON_PRINTABLE`): anything else is refused, comments included.
 const NON_PRINTABLE_RE = /[^\t\n\r\x20-\x7e\x85\xa0-\ud7ff\ue000-\ufffd\u{10000}-\u{10ffff}]/u;
@@ -44,76 +45,126 @@ function tabInBlockIndent(content: string): number {
   return -1;
 }
 
-/** Each lexeme of `text` with its offset and whether it is a block scalar's content. */
-function* lexemes(text: string): Generator<{ lexeme: string; offset: number; blockContent: boolean }> {
-  let offset = 0;
-  let afterHeader = false;
-  let blockContent = false;
-  for (const lexeme of new Lexer().lex(text)) {
+/**
+ * What PyYAML's scanner refuses, from the lexemes of a text as the `yaml` lexer emits them (control
+ * tokens included), each with its offset: an anchor or alias name beyond [A-Za-z0-9_-], a tab where
+ * PyYAML skips only spaces (not in a quoted scalar, a comment, or block scalar content past its
+ * indentation). `found` is the first.
+ */
+class ScannerWatch {
+  found: PyYamlRefusal | null = null;
+  private readonly tabs: boolean;
+  private readonly active: boolean;
+  private afterHeader = false;
+  private blockContent = false;
+
+  constructor(text: string) {
+    this.tabs = text.includes('\t');
+    this.active = this.tabs || /[&*]/.test(text);
+  }
+
+  lexeme(lexeme: string, offset: number): void {
+    if (!this.active || this.found) return;
     if (CONTROL_TOKENS.has(lexeme)) {
       // A block scalar's content is the lexeme after the scalar token that follows its header.
-      if (lexeme === '\x1f' && afterHeader) blockContent = true;
-      continue;
+      if (lexeme === '\x1f' && this.afterHeader) this.blockContent = true;
+      return;
     }
-    yield { lexeme, offset, blockContent };
-    if (blockContent) afterHeader = blockContent = false;
-    else if (CST.tokenType(lexeme) === 'block-scalar-header') afterHeader = true;
-    offset += lexeme.length;
-  }
-}
-
-function scannerRefusal(text: string): PyYamlRefusal | null {
-  const tabs = text.includes('\t');
-  if (!tabs && !/[&*]/.test(text)) return null;
-  for (const { lexeme, offset, blockContent } of lexemes(text)) {
+    const blockContent = this.blockContent;
     const type = CST.tokenType(lexeme);
+    if (blockContent) this.afterHeader = this.blockContent = false;
+    else if (type === 'block-scalar-header') this.afterHeader = true;
     if ((type === 'anchor' || type === 'alias') && !ANCHOR_NAME_RE.test(lexeme.slice(1))) {
       const what = type === 'anchor' ? 'an anchor' : 'an alias';
-      return { offset, message: `while scanning ${what}: expected alphabetic or numeric character` };
+      this.found = { offset, message: `while scanning ${what}: expected alphabetic or numeric character` };
+      return;
     }
-    if (!tabs) continue;
+    if (!this.tabs) return;
     let at = -1;
     if (blockContent) at = tabInBlockIndent(lexeme);
     else if (type !== 'comment' && lexeme[0] !== '"' && lexeme[0] !== "'") at = lexeme.indexOf('\t');
-    if (at !== -1)
-      return { offset: offset + at, message: "found character '\\t' that cannot start any token" };
+    if (at !== -1) {
+      this.found = { offset: offset + at, message: "found character '\\t' that cannot start any token" };
+    }
   }
-  return null;
 }
 
 /**
- * What PyYAML's parser refuses in a block mapping and `yaml` reads: content after an explicit key
- * (`? x`) that is not its value, such as `- item` at the mapping's indent (`yaml` drops it), and a
- * `: ` after a flow collection that is a value (`a: [x]: y`, `yaml` adds an empty key).
+ * What PyYAML's parser refuses in a block mapping and `yaml` reads, from the CST documents of a text:
+ * content after an explicit key (`? x`) that is not its value, such as `- item` at the mapping's
+ * indent (`yaml` drops it), and a `: ` after a flow collection that is a value (`a: [x]: y`, `yaml`
+ * adds an empty key). `found` is the first.
  */
-function parserRefusal(text: string): PyYamlRefusal | null {
-  const explicitKeys = /(?:^|[\s[{,])\?(?:\s|$)/.test(text);
-  if (!explicitKeys && !/[\]}][ \t]*:/.test(text)) return null;
-  let found: PyYamlRefusal | null = null;
-  for (const token of new Parser().parse(text)) {
-    if (token.type !== 'document') continue;
+class ParserWatch {
+  found: PyYamlRefusal | null = null;
+  private readonly text: string;
+  private readonly active: boolean;
+
+  constructor(text: string) {
+    this.text = text;
+    const explicitKeys = /(?:^|[\s[{,])\?(?:\s|$)/.test(text);
+    this.active = explicitKeys || /[\]}][ \t]*:/.test(text);
+  }
+
+  document(token: CST.Document): void {
+    if (!this.active || this.found) return;
     CST.visit(token, (item) => {
       const { explicitKey, key, sep, value } = item as CST.CollectionItem & { explicitKey?: true };
       const indicator = sep?.find((t) => t.type === 'map-value-ind');
       if (explicitKey && value && !indicator) {
-        found = { offset: value.offset, message: 'while parsing a block mapping: expected <block end>' };
-      } else if (!explicitKey && !key && indicator && /\S/.test(lineBefore(text, indicator.offset))) {
-        found = { offset: indicator.offset, message: 'mapping values are not allowed here' };
+        this.found = { offset: value.offset, message: 'while parsing a block mapping: expected <block end>' };
+      } else if (!explicitKey && !key && indicator && /\S/.test(lineBefore(this.text, indicator.offset))) {
+        this.found = { offset: indicator.offset, message: 'mapping values are not allowed here' };
       }
-      return found ? CST.visit.BREAK : undefined;
+      return this.found ? CST.visit.BREAK : undefined;
     });
-    if (found) break;
   }
-  return found;
 }
 
 function lineBefore(text: string, offset: number): string {
   return text.slice(text.lastIndexOf('\n', offset - 1) + 1, offset);
 }
 
-/** The first thing in `text` PyYAML's reader, scanner or parser refuses and the `yaml` package may not. */
+/** What a pass of the `yaml` parser shows a RefusalWatch: each lexeme with its offset, each CST document. */
+export interface YamlPassObserver {
+  lexeme(lexeme: string, offset: number): void;
+  document(token: CST.Document): void;
+}
+
+/**
+ * Watches one pass of the `yaml` parser over `text` (give `observer` to parseDocumentWithinLimits),
+ * then says what PyYAML refuses in it, as pyYamlRefusal does, without a pass of its own.
+ */
+export function refusalWatch(text: string): { observer: YamlPassObserver; refusal(): PyYamlRefusal | null } {
+  const scanner = new ScannerWatch(text);
+  const parser = new ParserWatch(text);
+  return {
+    observer: {
+      lexeme: (lexeme, offset) => scanner.lexeme(lexeme, offset),
+      document: (token) => parser.document(token),
+    },
+    refusal: () => nonPrintable(text) ?? scanner.found ?? parser.found,
+  };
+}
+
+/** What PyYAML's reader refuses: a character it does not take, anywhere (comments included). */
+export function nonPrintableRefusal(text: string): PyYamlRefusal | null {
+  return nonPrintable(text);
+}
+
+/**
+ * The first thing in `text` PyYAML's reader, scanner or parser refuses and the `yaml` package may
+ * not, in a pass of its own over the whole text (unbounded: for text already within the limits).
+ */
 export function pyYamlRefusal(text: string): PyYamlRefusal | null {
-  return nonPrintable(text) ?? scannerRefusal(text) ?? parserRefusal(text);
+  const watch = refusalWatch(text);
+  let offset = 0;
+  for (const lexeme of new Lexer().lex(text)) {
+    watch.observer.lexeme(lexeme, offset);
+    if (!CONTROL_TOKENS.has(lexeme)) offset += lexeme.length;
+  }
+  for (const token of new Parser().parse(text)) if (token.type === 'document') watch.observer.document(token);
+  return watch.refusal();
 }
 
 /** A mapping key that is a collection (or an alias to one): unhashable, so PyYAML refuses it. */
@@ -163,8 +214,31 @@ function closingQuote(text: string, start: number): number {
   return -1;
 }
 
+/** Each lexeme of `text` with its offset and whether it is a block scalar's content. */
+function* lexemes(text: string): Generator<{ lexeme: string; offset: number; blockContent: boolean }> {
+  let offset = 0;
+  let afterHeader = false;
+  let blockContent = false;
+  for (const lexeme of new Lexer().lex(text)) {
+    if (CONTROL_TOKENS.has(lexeme)) {
+      // A block scalar's content is the lexeme after the scalar token that follows its header.
+      if (lexeme === '\x1f' && afterHeader) blockContent = true;
+      continue;
+    }
+    yield { lexeme, offset, blockContent };
+    if (blockContent) afterHeader = blockContent = false;
+    else if (CST.tokenType(lexeme) === 'block-scalar-header') afterHeader = true;
+    offset += lexeme.length;
+  }
+}
+
 /** Rounds of re-indenting; each costs a lexer pass, so a file of many such values stops early. */
 const MAX_REINDENTS = 32;
+/**
+ * Lexemes all rounds together may lex: twice the frontmatter's token budget (the text was parsed
+ * within it), so a frontmatter of many such values costs at most a few parses.
+ */
+const REINDENT_LEXEMES = 2 * INPUT_LIMITS.frontmatterYamlTokens;
 
 /**
  * `text` with the continuation lines of multi-line quoted values indented past their opening quote,
@@ -173,9 +247,11 @@ const MAX_REINDENTS = 32;
  * breaks stay where they are. Not for edits: offsets after an indented line move.
  */
 export function indentQuotedContinuations(text: string): string {
+  let budget = REINDENT_LEXEMES;
   for (let round = 0; round < MAX_REINDENTS; round++) {
     let fixed: string | null = null;
     for (const { lexeme, offset, blockContent } of lexemes(text)) {
+      if (--budget < 0) return text;
       if (blockContent || (lexeme[0] !== '"' && lexeme[0] !== "'")) continue;
       if (closingQuote(lexeme, 0) === lexeme.length - 1) continue;
       const end = closingQuote(text, offset);

@@ -26,7 +26,9 @@ import { lineAndColumn, parseDocumentWithinLimits, type YamlLimitProblem } from 
 import {
   dropFinalBreakAtEnd,
   indentQuotedContinuations,
+  type PyYamlRefusal,
   pyYamlRefusal,
+  refusalWatch,
   unhashableKey,
 } from './pyyaml-compat.ts';
 
@@ -216,9 +218,13 @@ const OPTIONS: ParseOptions & DocumentOptions & SchemaOptions = {
  * `doc` as PyYAML would read `text` (pyyaml-compat.ts): what PyYAML refuses is added as a parse error,
  * and a block scalar that ends the text loses the final line break PyYAML would not add.
  */
-function asPyYaml(doc: Document.Parsed, text: string): Document.Parsed {
+function asPyYaml(
+  doc: Document.Parsed,
+  text: string,
+  refused: PyYamlRefusal | null = pyYamlRefusal(text),
+): Document.Parsed {
   dropFinalBreakAtEnd(doc, text);
-  const refusal = pyYamlRefusal(text) ?? unhashableKey(doc);
+  const refusal = refused ?? unhashableKey(doc);
   if (refusal) {
     const { offset, message } = refusal;
     const error = new YAMLParseError([offset, offset + 1], 'UNEXPECTED_TOKEN', message);
@@ -246,8 +252,15 @@ export function parseBoundedYamlDocument(
   text: string,
   lineCounter?: LineCounter,
 ): { doc: Document.Parsed; limit: null } | { doc: null; limit: YamlProblem } {
-  const { doc, limit } = parseDocumentWithinLimits(text, lineCounter ? { ...OPTIONS, lineCounter } : OPTIONS);
-  return limit ? { doc: null, limit: limitProblem(text, limit) } : { doc: asPyYaml(doc, text), limit: null };
+  // What PyYAML refuses is found in the same pass of the lexer and parser, not in passes of its own.
+  const watch = refusalWatch(text);
+  const { doc, limit } = parseDocumentWithinLimits(
+    text,
+    lineCounter ? { ...OPTIONS, lineCounter } : OPTIONS,
+    { observer: watch.observer },
+  );
+  if (limit) return { doc: null, limit: limitProblem(text, limit) };
+  return { doc: asPyYaml(doc, text, watch.refusal()), limit: null };
 }
 
 const UNCLOSED_QUOTE_RE = /^Missing closing ["']quote/;
