@@ -6,13 +6,25 @@
 // worktrees no record names are removed, their branches kept unless already merged.
 import { existsSync } from 'node:fs';
 import { join, sep } from 'node:path';
+import type { FlowEvent } from '../events.ts';
+import type { FlowDeps } from '../flow-types.ts';
+import type { LanePorts } from '../ports.ts';
 import { reasonInfo } from '../reasons.ts';
 import { runPaths } from '../run-paths.ts';
-import { LANE_BRANCH_PREFIX, LANES_DIR, MERGE_TREE } from './lane-state.ts';
-import type { LaneScheduler } from './scheduler.ts';
+import { LANE_BRANCH_PREFIX, LANES_DIR, type LaneRecord, type LanesState, MERGE_TREE } from './lane-state.ts';
 import { LaneSetupError, setupWorktree } from './setup.ts';
 
-export async function recoverLanes(s: LaneScheduler): Promise<void> {
+/** What recovery needs of the run that drives the lanes (the scheduler). */
+export interface RecoveryHost {
+  readonly deps: FlowDeps & { lanePorts: LanePorts };
+  readonly lanes: LanesState;
+  persist(events?: FlowEvent[]): void;
+  closeLane(lane: LaneRecord): Promise<void>;
+  makeWorktree(lane: LaneRecord, from?: string): Promise<void>;
+  setupFailed(lane: LaneRecord, err: LaneSetupError): void;
+}
+
+export async function recoverLanes(s: RecoveryHost): Promise<void> {
   const { deps, lanes } = s;
   const { git, repoAt } = deps.lanePorts;
   const root = deps.root;
@@ -103,7 +115,7 @@ export async function recoverLanes(s: LaneScheduler): Promise<void> {
  * A lane run that paused, failed or stopped goes on when its driving run does, unless its pause needs a
  * change first (a reply or a fix) and none came (resume gating, as `car flow resume` does for a run).
  */
-function resumable(s: LaneScheduler, runId: string): boolean {
+function resumable(s: RecoveryHost, runId: string): boolean {
   const run = s.deps.store.getRun(runId);
   if (!run) return false;
   if (run.status !== 'paused') return true;
