@@ -59,8 +59,13 @@ const suite = browserSuite(async (cleanups) => {
     ]),
   );
   repo.commitAll('tickets');
-  // the repo's default agent for new tickets is the demo agent (codex is not installed here)
-  return { root, env: { CAR__TICKET_FLOW__DEFAULT_AGENT: 'demo' } };
+  // the repo's default agent for new tickets is the demo agent; codex is not on the server's PATH (npm puts
+  // node_modules/.bin, where the dev dependency's codex is, on the PATH of `npm test`)
+  const path = (process.env.PATH ?? '')
+    .split(':')
+    .filter((dir) => !dir.includes('node_modules/.bin'))
+    .join(':');
+  return { root, env: { CAR__TICKET_FLOW__DEFAULT_AGENT: 'demo', PATH: path } };
 });
 
 const skip = suite.skip;
