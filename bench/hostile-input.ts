@@ -142,6 +142,16 @@ function denseUnder(head: string, budget: number, prefix = 'x'): string {
   }
 }
 
+/** `head`, then `unit(0)`, `unit(1)`... while the text stays under `bytes`. */
+function fill(head: string, bytes: number, unit: (i: number) => string): string {
+  let text = head;
+  for (let i = 0; ; i++) {
+    const next = text + unit(i);
+    if (next.length > bytes) return text;
+    text = next;
+  }
+}
+
 /** Dense flow lines up to `bytes`: over any token budget. */
 function denseBytes(head: string, bytes: number, prefix = 'x'): string {
   let text = head;
@@ -379,6 +389,20 @@ const CASES: Case[] = [
     name: `manifest: ${MANIFEST_BYTES / KiB} KiB plain block YAML, dense flow lines (accepted, yaml-fast)`,
     kind: 'manifest',
     files: () => ({ [MANIFEST]: denseBytes(MANIFEST_HEAD, MANIFEST_BYTES - 100, 'x_k') }),
+  },
+  {
+    name: `manifest: ${MANIFEST_BYTES / KiB} KiB of two-key entries (accepted, yaml-fast)`,
+    kind: 'manifest',
+    files: () => ({
+      [MANIFEST]: fill(`${MANIFEST_HEAD}x_list:\n`, MANIFEST_BYTES - 100, (i) => `- a: ${i}\n  b: x\n`),
+    }),
+  },
+  {
+    name: `manifest: ${MANIFEST_BYTES / KiB} KiB plain but its last line (refused from yaml-fast's count)`,
+    kind: 'manifest',
+    files: () => ({
+      [MANIFEST]: `${fill(MANIFEST_HEAD, MANIFEST_BYTES - 100, (i) => `x_k${i}: 1\n`)}x_last: &a 1\n`,
+    }),
   },
   {
     name: 'manifest: 500 repos as CAR writes them, 85 KB (accepted)',

@@ -60,26 +60,26 @@ export const INPUT_LIMITS = {
    * Tokens the `yaml` parser may see in one frontmatter (a ticket's, DISPATCH.md's, USER_REPLY.md's):
    * what its lexer emits (scalars, indicators, spaces, line breaks, comments), counted as it lexes.
    * Parsing costs per token whatever the bytes (a long block scalar is one token, `{a: [1]}` ten),
-   * ~25-30 µs each in a cold process, so this bounds a parse to ~30 ms, and the worst case, a
+   * ~25-35 µs each in a cold process, so this bounds a parse to ~35 ms, and the worst case, a
    * frontmatter parsed twice (a quoted value PyYAML continues on lines the `yaml` package ends it
    * at, yaml.ts), to ~70 ms. Real frontmatter is far below: a CAR ticket's ~36 tokens, a long goal
    * with a dozen context entries and a verify list ~360 (test/helpers/realistic.ts).
    */
   frontmatterYamlTokens: 1_000,
   /**
-   * The same for one config layer file, CAR__ value or hub config file (~85 ms). Plain block YAML,
+   * The same for one config layer file, CAR__ value or hub config file (~70 ms). Plain block YAML,
    * what people and CAR write, is read by yaml-fast.ts and not counted, whatever its size: CAR's whole
    * default config, every documented key with its comments (539 lines, 3,130 tokens), is. What meets
    * the budget is a config with anchors, tags, folded scalars or multi-line flow collections, which
-   * real ones use in a few lines (an anchor for shared agent settings); one of 2,500 tokens is ~400
+   * real ones use in a few lines (an anchor for shared agent settings); one of 2,000 tokens is ~330
    * lines, and the error names the line that is not plain block YAML.
    */
-  configYamlTokens: 2_500,
+  configYamlTokens: 2_000,
   /**
    * The same for the hub manifest. What CAR and car write is plain block YAML (~57 tokens a repo,
    * 500 repos ~28,600), read by yaml-fast.ts whatever its size; the budget is for a hand-edited one.
    */
-  manifestYamlTokens: 2_500,
+  manifestYamlTokens: 2_000,
 } as const;
 
 export type InputLimitCode =

@@ -172,7 +172,7 @@ test('the real files it exists for are read by it, to the value yaml gives', () 
   const ours = renderManifest(manifest);
   assert.ok(plain(ours));
   assert.equal(disagreement(ours), null);
-  // through parseYamlWithinLimits, none of them meets the yaml token budget (2,500)
+  // through parseYamlWithinLimits, none of them meets the yaml token budget (2,000)
   assert.equal(parseYamlWithinLimits(ours, { version: '1.1' }, { tokens: 10, what: 'x' }).problems, null);
 });
 

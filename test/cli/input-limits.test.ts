@@ -177,7 +177,7 @@ test("YAML over the token budget: a ticket is a lint error that done refuses, a 
     r,
     ['run'],
     [
-      /^car: codex-autorunner\.yml:2:1: YAML has more than 2500 tokens \(the limit for a config file unless it is plain block YAML, and this line is not: an anchor\); it was not parsed$/m,
+      /^car: codex-autorunner\.yml:2:1: YAML has more than 2000 tokens \(the limit for a config file unless it is plain block YAML, and this line is not: an anchor\); it was not parsed$/m,
     ],
   );
 });

@@ -55,7 +55,7 @@ test('parseManifest refuses an alias bomb or deep nesting, with the line and the
   assert.equal(manifestError(() => parseManifest('version: [3\n', 'm.yml')).limit, null);
 });
 
-test('a hand-edited manifest the yaml parser would take more than 2500 tokens for is refused; 500 repos as CAR writes them are read', () => {
+test('a hand-edited manifest the yaml parser would take more than 2000 tokens for is refused; 500 repos as CAR writes them are read', () => {
   const flow = Array.from(
     { length: 300 },
     (_, i) => `- {id: repo-${i}, path: repos/repo-${i}, enabled: true}`,
@@ -64,9 +64,9 @@ test('a hand-edited manifest the yaml parser would take more than 2500 tokens fo
   const err = manifestError(() => parseManifest(text, 'm.yml'));
   assert.equal(
     err.message,
-    'm.yml:2: YAML has more than 2500 tokens (the limit for the hub manifest unless it is plain block YAML, and this line is not: an anchor); it was not parsed',
+    'm.yml:2: YAML has more than 2000 tokens (the limit for the hub manifest unless it is plain block YAML, and this line is not: an anchor); it was not parsed',
   );
-  assert.equal(err.limit?.message.startsWith('YAML has more than 2500 tokens'), true);
+  assert.equal(err.limit?.message.startsWith('YAML has more than 2000 tokens'), true);
   // what CAR's PyYAML writes for 500 repos (~85 KB, ~26,000 tokens) is plain block YAML
   assert.equal(parseManifest(manifestText(500), 'm.yml').repos.length, 500);
 });

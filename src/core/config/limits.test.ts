@@ -57,8 +57,8 @@ test('billion laughs in a config file: ConfigError naming the file, line and lim
   );
 });
 
-test('an alias bomb that yaml itself lets through (99 uses of one 200-key mapping) is refused', () => {
-  const big = Array.from({ length: 200 }, (_, i) => `k${i}: ${i}`).join(', ');
+test('an alias bomb that yaml itself lets through (99 uses of one 150-key mapping) is refused', () => {
+  const big = Array.from({ length: 150 }, (_, i) => `k${i}: ${i}`).join(', ');
   const copies = Array.from({ length: 99 }, (_, i) => `c${i}: *big`).join(', ');
   const err = loadError(repo({ 'codex-autorunner.yml': `x_big: &big {${big}}\nx_copies: {${copies}}\n` }));
   assert.equal(err.file, 'codex-autorunner.yml');
@@ -102,20 +102,20 @@ test('a config with 2500 keys under the limit loads (no quadratic merge or dupli
   const dup = loadError(repo({ [REPO_CONFIG]: `version: 2\nx_many:\n${keys}  k5: again\n` }));
   assert.equal(
     dup.message,
-    '.codex-autorunner/config.yml:2503:1: YAML has more than 2500 tokens (the limit for a config file unless it is plain block YAML, and this line is not: a duplicate key); it was not parsed',
+    '.codex-autorunner/config.yml:2503:1: YAML has more than 2000 tokens (the limit for a config file unless it is plain block YAML, and this line is not: a duplicate key); it was not parsed',
   );
   const small = loadError(repo({ [REPO_CONFIG]: 'version: 2\nx: 1\nx: 2\n' }));
   assert.match(small.message, /^\.codex-autorunner\/config\.yml:3:1: invalid YAML: Map keys must be unique$/);
 });
 
-test("a config file the yaml parser would take more than 2500 tokens for is refused, naming the line; CAR's whole default config loads", () => {
+test("a config file the yaml parser would take more than 2000 tokens for is refused, naming the line; CAR's whole default config loads", () => {
   // dense flow collections are read by the `yaml` package's parser, which costs ~25 µs a token cold
   const dense = Array.from({ length: 400 }, (_, i) => `x_k${i}: {a: [1, 2], b: {c: d}}`).join('\n');
   const err = loadError(repo({ 'codex-autorunner.yml': `version: 2\nx_anchor: &a 1\n${dense}\n` }));
   assert.equal(err.file, 'codex-autorunner.yml');
   assert.equal(
     err.message,
-    'codex-autorunner.yml:2:1: YAML has more than 2500 tokens (the limit for a config file unless it is plain block YAML, and this line is not: an anchor); it was not parsed',
+    'codex-autorunner.yml:2:1: YAML has more than 2000 tokens (the limit for a config file unless it is plain block YAML, and this line is not: an anchor); it was not parsed',
   );
   // without the anchor it is plain block YAML (one-line flow collections included): read whatever its size
   const { config } = loadConfig(repo({ 'codex-autorunner.yml': `version: 2\n${dense}\n` }), {});
@@ -131,11 +131,11 @@ test("a config file the yaml parser would take more than 2500 tokens for is refu
   assert.match(
     loadError(repo({ 'codex-autorunner.yml': anchored })).message,
     new RegExp(
-      `^codex-autorunner\\.yml:${line}:1: YAML has more than 2500 tokens .*this line is not: an anchor\\)`,
+      `^codex-autorunner\\.yml:${line}:1: YAML has more than 2000 tokens .*this line is not: an anchor\\)`,
     ),
   );
-  // a config of its kind with anchors, half its size, is read by the parser
-  const half = anchored.split('\n').slice(0, 270).join('\n');
+  // its first 348 lines, up to `hub:` (1,939 tokens), with the anchor, are read by the parser
+  const half = anchored.split('\n').slice(0, 348).join('\n');
   loadConfig(repo({ 'codex-autorunner.yml': `${half}\n` }), {});
 });
 
