@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { cpuTimeMs } from '../../../test/helpers/cpu.ts';
 import { makeGitRepo } from '../../../test/helpers/git-repo.ts';
-import { createRepoState, gitTopLevel, isGitRepo } from './repo-state.ts';
+import { createRepoState, gitTopLevel, isGitRepo, splitRawPatch } from './repo-state.ts';
 
 const RUNS = '.codex-autorunner/runs/';
 
@@ -182,6 +182,30 @@ test('diffStat and diffFiles take the untracked files from a snapshot of the tre
     (await state.diffFiles(from, [RUNS], stale)).map((f) => f.path),
     ['README.md'],
   );
+});
+
+test('one `git diff --raw -z -p` splits into what --name-status -z and -p write apart', (t) => {
+  const { repo } = setup(t);
+  repo.write('keep.txt', 'a\nb\n');
+  repo.write('move me.txt', 'moved\n'.repeat(20));
+  repo.write('gone.txt', 'bye\n');
+  repo.write('tool.sh', 'echo\n');
+  repo.write('we ird "nâme".txt', 'q\n');
+  const base = repo.commitAll('base');
+  repo.write('keep.txt', 'a\nB\nc\n');
+  mkdirSync(join(repo.dir, 'moved'));
+  repo.git(['mv', 'move me.txt', 'moved/here.txt']);
+  rmSync(join(repo.dir, 'gone.txt'));
+  repo.git(['update-index', '--chmod=+x', 'tool.sh']);
+  repo.write('we ird "nâme".txt', 'q2\n');
+  repo.write('bin.dat', Buffer.from([0, 1, 2]));
+  repo.git(['add', 'bin.dat']);
+  const args = ['-M', '--no-ext-diff', '--no-color', base];
+  const both = Buffer.from(repo.git(['diff', '--raw', '-z', '-p', ...args]), 'utf8');
+  const { names, patch } = splitRawPatch(both);
+  assert.equal(names.toString('utf8'), repo.git(['diff', '--name-status', '-z', ...args]));
+  assert.equal(patch.toString('utf8'), repo.git(['diff', ...args]));
+  assert.deepEqual(splitRawPatch(Buffer.alloc(0)), { names: Buffer.alloc(0), patch: Buffer.alloc(0) });
 });
 
 test('diffStat counts a tracked binary change as a file with no lines and follows renames', async (t) => {

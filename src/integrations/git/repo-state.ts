@@ -173,13 +173,14 @@ export function createRepoState(repoRoot: string, opts: RepoStateOptions = {}): 
     async diffFiles(fromSha, excludePaths, known) {
       const base = fromSha ?? (await emptyTree());
       const spec = pathspecExcluding(excludePaths);
-      const [namesOut, patchOut, untracked, root] = await Promise.all([
-        // --relative: paths relative to repoRoot, like the exclude paths and the engine's ticket paths
-        runGit(['diff', '--relative', '--name-status', '-z', '-M', ...PLAIN_DIFF, base, ...spec], read),
-        runGit(['diff', '--relative', '-M', ...PLAIN_DIFF, base, ...spec], read),
+      const [diffOut, untracked, root] = await Promise.all([
+        // --relative: paths relative to repoRoot, like the exclude paths and the engine's ticket paths;
+        // one git process gives the file list (--raw -z) and the patch (-p) after it
+        runGit(['diff', '--relative', '--raw', '-z', '-p', '-M', ...PLAIN_DIFF, base, ...spec], read),
         untrackedOf(excludePaths, known),
         top(),
       ]);
+      const { names: namesOut, patch: patchOut } = splitRawPatch(diffOut);
       const listed = parseNameStatus(namesOut);
       let patches = splitPatch(patchOut);
       if (patches.length !== listed.length) {
@@ -295,6 +296,32 @@ export function parseNameStatus(
     }
   }
   return files;
+}
+
+/**
+ * `git diff --raw -z -p` output split into its file list, in `--name-status -z` form (for
+ * `parseNameStatus`), and the patch that follows it (the same bytes `git diff -p` alone writes). A raw
+ * entry is `:<modes> <shas> <status>\0<path>\0`, with a second path for a rename or copy; a NUL
+ * separates the entries from the patch.
+ */
+export function splitRawPatch(out: Buffer): { names: Buffer; patch: Buffer } {
+  const names: Buffer[] = [];
+  let at = 0;
+  while (at < out.length && out[at] === 0x3a) {
+    const headEnd = out.indexOf(0, at);
+    if (headEnd < 0) break;
+    const head = out.subarray(at, headEnd).toString('latin1');
+    const status = head.slice(head.lastIndexOf(' ') + 1);
+    let end = headEnd + 1;
+    for (let k = /^[RC]/.test(status) ? 2 : 1; k > 0; k--) {
+      const nul = out.indexOf(0, end);
+      end = nul < 0 ? out.length : nul + 1;
+    }
+    names.push(Buffer.from(`${status}\0`, 'latin1'), out.subarray(headEnd + 1, end));
+    at = end;
+  }
+  if (out[at] === 0) at++;
+  return { names: Buffer.concat(names), patch: out.subarray(at) };
 }
 
 /** Splits `git diff` output into one chunk per file (each starting at its `diff --git` line). */
