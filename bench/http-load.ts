@@ -10,6 +10,7 @@
 // Run: node --import tsx bench/http-load.ts
 //   CAR_BENCH_BUNDLE=<car.js of another build>  measures that build on the same repos
 //   CAR_BENCH_LOAD_SECONDS                      each round's length (default 10)
+//   CAR_BENCH_TICKETS                           the repo sizes, comma-separated (default 500,5000)
 import type { ChildProcess } from 'node:child_process';
 import { readFileSync, rmSync } from 'node:fs';
 import { cpus, loadavg, totalmem } from 'node:os';
@@ -216,7 +217,8 @@ export async function main(): Promise<void> {
     `machine: ${cpu.length} x ${cpu[0]?.model ?? '?'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, node ${process.version}, ` +
       `load average ${loadavg()[0]!.toFixed(2)}; build ${bundle}; ${CLIENTS} clients, ${seconds} s rounds`,
   );
-  for (const tickets of [500, 5000]) await bench(tickets, bundle, seconds);
+  const sizes = (process.env.CAR_BENCH_TICKETS ?? '500,5000').split(',').map(Number);
+  for (const tickets of sizes) await bench(tickets, bundle, seconds);
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) await main();

@@ -23,7 +23,7 @@ const AGENT = (seconds: number) =>
     '',
   ].join('\n');
 
-function makeRepo(tickets: number, seconds: number): { dir: string; env: NodeJS.ProcessEnv } {
+export function makeRepo(tickets: number, seconds: number): { dir: string; env: NodeJS.ProcessEnv } {
   const dir = mkdtempSync(join(tmpdir(), 'car-bench-lanes-'));
   const home = join(dir, 'home');
   const repo = join(dir, 'repo');

@@ -317,6 +317,94 @@ test("the person's own change in the way of a merge pauses the run (merge_blocke
   assertAllMerged(r, ['TICKET-001']);
 });
 
+test('lanes queued together are merged in one pass, verified once, and the branch moves once', async () => {
+  const names = ['TICKET-001', 'TICKET-002', 'TICKET-003'];
+  const { r, hold } = await laneRepo(Object.fromEntries(names.map((n) => [n, []])), {
+    // every folder the verify command runs in, in a file of the repo's git folder (shared by worktrees)
+    verify: ['pwd >> "$(git rev-parse --path-format=absolute --git-common-dir)/car-test-verified"'],
+  });
+  const verified = join(r.dir, '.git/car-test-verified');
+  await holdQueue(r, hold, names);
+  writeFileSync(verified, '');
+  const before = (await events(r)).length;
+  const again = await r.run(['run']);
+  assert.equal(again.code, 0, `${again.stdout}\n${again.stderr}`);
+  assertAllMerged(r, names);
+  const evs = (await events(r)).slice(before);
+  const merged = evs.filter((e) => e.type === 'lane_merged');
+  assert.equal(merged.length, 3);
+  assert.deepEqual(
+    merged.map((e) => e.data.batch),
+    [3, 3, 3],
+    'one pass merged all three',
+  );
+  assert.equal(new Set(merged.map((e) => e.data.sha)).size, 1, 'the branch moved once, to one commit');
+  const inMergeTree = readFileSync(verified, 'utf8')
+    .split('\n')
+    .filter((l) => l.endsWith('/lanes/.merge'));
+  assert.equal(inMergeTree.length, 1, 'the merged tree was verified once');
+});
+
+test('a pass whose re-verify fails is split: the lanes merge one by one, and only the failing one goes back', async () => {
+  // tickets 1 and 2 each pass alone and fail together (a conflict no textual merge shows)
+  const names = ['TICKET-001', 'TICKET-002', 'TICKET-003'];
+  const { r, hold, log } = await laneRepo(Object.fromEntries(names.map((n) => [n, []])), {
+    verify: ['! { test -e work/TICKET-001.txt && test -e work/TICKET-002.txt; }'],
+  });
+  await holdQueue(r, hold, names);
+  const before = (await events(r)).length;
+  const again = await r.run(['run']);
+  assert.equal(again.code, 5, `${again.stdout}\n${again.stderr}`);
+  const evs = (await events(r)).slice(before);
+  const started = evs.filter((e) => e.type === 'merge_started');
+  assert.deepEqual(
+    started.slice(0, 3).map((e) => e.data.batch),
+    [3, 3, 3],
+    'first all three together',
+  );
+  const merged = evs.filter((e) => e.type === 'lane_merged');
+  assert.ok(
+    merged.every((e) => e.data.batch === undefined),
+    'then one at a time',
+  );
+  const mergedNames = merged.map((e) => String(e.data.ticket).split('/').pop()!.replace('.md', '')).sort();
+  assert.equal(mergedNames.length, 2, JSON.stringify(mergedNames));
+  assert.ok(mergedNames.includes('TICKET-003'));
+  const [back] = ['TICKET-001', 'TICKET-002'].filter((n) => !mergedNames.includes(n));
+  const failed = evs.filter((e) => e.type === 'merge_verify_failed');
+  assert.ok(failed.length > 0 && failed.every((e) => String(e.data.ticket).endsWith(`/${back}.md`)));
+  assert.ok(log().includes(`${back} merge-feedback`), 'its agent was told why');
+  const status = json<{ reason_code: string; lanes: { open: { ticket: string; phase: string }[] } }>(
+    await r.run(['flow', 'status', '--json']),
+  );
+  assert.equal(status.reason_code, 'lanes_waiting');
+  assert.deepEqual(
+    status.lanes.open.map((l) => [l.ticket.split('/').pop(), l.phase]),
+    [[`${back}.md`, 'waiting']],
+  );
+  assert.doesNotMatch(r.git(['show', `main:${TICKETS_DIR}/${back}.md`]), /^done: true$/m);
+});
+
+/** Every lane done while the person's own files keep the merge queue from moving main; then cleared. */
+async function holdQueue(r: BuiltCarRepo, hold: string, names: string[]): Promise<void> {
+  writeFileSync(hold, '');
+  const car = startCar(['run', '--lanes', String(names.length)], { cwd: r.dir, env: r.env });
+  for (const name of names) await car.waitForOutput(`${name}.md`);
+  for (const name of names) r.write(`work/${name}.txt`, 'mine\n');
+  rmSync(hold);
+  const exit = await car.exited;
+  assert.equal(exit.code, 5, `${car.stdout}\n${car.stderr}`);
+  const status = json<{ reason_code: string; lanes: { open: { phase: string }[] } }>(
+    await r.run(['flow', 'status', '--json']),
+  );
+  assert.equal(status.reason_code, 'merge_blocked');
+  assert.deepEqual(
+    status.lanes.open.map((l) => l.phase),
+    names.map(() => 'queued'),
+  );
+  rmSync(join(r.dir, 'work'), { recursive: true });
+}
+
 test('kill -9 while lanes work, and again while a merge is verified: the next run finishes every ticket once', async () => {
   const names = ['TICKET-001', 'TICKET-002', 'TICKET-003'];
   const { r, hold } = await laneRepo(

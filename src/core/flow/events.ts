@@ -127,11 +127,13 @@ export type FlowEventData = {
     reason_code: string | null;
     reason: string | null;
   };
-  merge_started: { lane: number; ticket: string; onto: string };
+  /** `batch`: lanes merged in the same pass (absent when one). */
+  merge_started: { lane: number; ticket: string; onto: string; batch?: number };
   merge_conflict: { lane: number; ticket: string; files: string[]; attempt: number };
   merge_verify_failed: { lane: number; ticket: string; summary: string; attempt: number };
   merge_blocked: { lane: number; ticket: string; reason: string; detail: string };
-  lane_merged: { lane: number; ticket: string; sha: string; ms: number };
+  /** `ms`: the whole pass, shared by the `batch` lanes merged in it (absent when one). */
+  lane_merged: { lane: number; ticket: string; sha: string; ms: number; batch?: number };
   lane_recovered: { lane: number; ticket: string; action: string };
   lane_worktree_removed: { path: string; branch: string | null };
 };

@@ -51,9 +51,10 @@ export interface FlowDeps {
   awaiting?: Awaiting;
   /**
    * Set for a lane's run (lanes/scheduler.ts): the one ticket it works, in its own worktree (`root`), and
-   * the run that drives the lanes, whose pause and stop requests apply to it.
+   * the run that drives the lanes, whose pause and stop requests apply to it. `mergedWith`: when the merge
+   * queue verifies several lanes merged together, the other tickets (their edits are theirs, not tampering).
    */
-  lane?: { ticket: string; controlRunId: string };
+  lane?: { ticket: string; controlRunId: string; mergedWith?: readonly string[] };
   /** Waits between network retries; tests pass an instant one. */
   sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
   now?: () => number;

@@ -101,10 +101,16 @@ export interface LaneGit {
   /** The worktree at `path` (forced) and `branch` removed; either may already be gone. */
   removeWorktree(root: string, path: string, branch: string | null): Promise<void>;
   /**
-   * In the worktree `dir`: `onto` checked out detached over anything left there (an aborted merge, a
-   * killed rebase), then `branch` merged into it (a merge commit) or replayed onto it (rebase). A
-   * branch that has merges of its own since `onto` (the tip brought in to resolve a conflict) is rebased
-   * as one commit with `message`, the merged result. A conflict leaves no merge or rebase in progress.
+   * git's automatic housekeeping (gc, maintenance), which the lane operations above skip so that it does
+   * not run after every merge and commit: run once, when the lanes stop.
+   */
+  housekeeping(root: string): Promise<void>;
+  /**
+   * `branch` integrated onto `onto`: a merge commit with `message` (made by git's plumbing, the worktree
+   * `dir` untouched), or its commits replayed onto `onto` in `dir` (rebase: `dir` is left at the result,
+   * over anything that was left there). A branch that has merges of its own since `onto` (the tip
+   * brought in to resolve a conflict) is rebased as one commit with `message`, the merged result. A
+   * conflict leaves no merge or rebase in progress.
    */
   integrate(
     dir: string,

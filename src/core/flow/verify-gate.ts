@@ -68,6 +68,7 @@ export async function runVerifyGate(
       ...(await findTampering({
         files,
         ticketPath: ticket.relPath,
+        ...(ctx.deps.lane?.mergedWith ? { alsoOwn: ctx.deps.lane.mergedWith } : {}),
         ticketsDir: `${STATE_DIR}/tickets`,
         verifyCommands: v.commands.map((c) => c.command),
         oldText: async (path) => (base ? repo.fileAt(base, path) : null),

@@ -19,6 +19,8 @@ export interface TamperInput {
   files: readonly FileChange[];
   /** Repo-relative path of the ticket being verified (its own frontmatter is checked separately). */
   ticketPath: string;
+  /** Tickets verified together with it (lanes merged at once): their edits are theirs too. */
+  alsoOwn?: readonly string[];
   /** Repo-relative tickets folder, e.g. `.codex-autorunner/tickets`. */
   ticketsDir: string;
   /** The commands the gate runs; scripts they name are watched. */
@@ -216,7 +218,11 @@ export async function findTampering(input: TamperInput): Promise<TamperFinding[]
     const before = f.oldPath ?? f.path;
 
     // other tickets: new follow-up tickets are welcome; closing, rewriting or removing others is not
-    if (isTicketFile(before, input.ticketsDir) && before !== input.ticketPath) {
+    if (
+      isTicketFile(before, input.ticketsDir) &&
+      before !== input.ticketPath &&
+      !input.alsoOwn?.includes(before)
+    ) {
       if (f.status === 'deleted') add('other_ticket_edit', before, 'ticket file deleted');
       else if (f.status === 'renamed') add('other_ticket_edit', before, `ticket file renamed to ${f.path}`);
       else if (f.status !== 'added') {

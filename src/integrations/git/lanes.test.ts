@@ -217,7 +217,7 @@ function diverged(s: Setup, laneFiles: Record<string, string>, tipFiles: Record<
   return { tip, work1, work2 };
 }
 
-test("integrate 'merge': a merge commit of the lane onto the tip; a conflict returns its files and leaves no merge", async (t) => {
+test("integrate 'merge': a merge commit of the lane onto the tip, the worktree untouched; a conflict returns its files", async (t) => {
   const s = await setup(t);
   const { tip, work2 } = diverged(s, { 'lane.txt': 'lane\n' }, { 'tip.txt': 'tip\n' });
   const scratch = s.tree('.merge');
@@ -226,7 +226,7 @@ test("integrate 'merge': a merge commit of the lane onto the tip; a conflict ret
   assert.ok(ok.ok, JSON.stringify(ok));
   assert.deepEqual(parents(s, ok.sha), [tip, work2]);
   assert.equal(subject(s, ok.sha), 'car: merge TICKET-001 (lane 1)');
-  assert.equal(s.gitIn(scratch, ['rev-parse', 'HEAD']), ok.sha);
+  assert.equal(s.gitIn(scratch, ['rev-parse', 'HEAD']), s.base, 'made without a checkout');
   assert.equal(show(s, ok.sha, 'lane.txt'), 'lane');
   assert.equal(show(s, ok.sha, 'tip.txt'), 'tip');
   assert.equal(await s.lg.resolve(s.root, 'main'), tip, 'integrate never moves the integration branch');
@@ -239,10 +239,10 @@ test("integrate 'merge': a merge commit of the lane onto the tip; a conflict ret
   assert.equal(bad.ok, false);
   assert.ok(!bad.ok);
   assert.deepEqual(bad.conflicts, ['README.md']);
-  assert.match(bad.output, /merge/);
+  assert.match(bad.output, /CONFLICT \(content\): Merge conflict in README.md/);
   assert.deepEqual(inProgress(s, scratch), [], 'no merge left in progress');
   assert.equal(s.gitIn(scratch, ['status', '--porcelain']), '');
-  assert.equal(s.gitIn(scratch, ['rev-parse', 'HEAD']), clash);
+  assert.equal(s.gitIn(scratch, ['rev-parse', 'HEAD']), s.base);
 });
 
 test("integrate 'rebase': the lane's commits replayed linearly onto the tip; a conflict leaves no rebase", async (t) => {
@@ -336,21 +336,27 @@ test('integrate recovers a scratch worktree a killed merge or rebase left mid-wa
   assert.throws(() => s.gitIn(scratch, ['merge', '-q', '--no-edit', 'lane']));
   writeFileSync(join(scratch, 'stray.txt'), 'left by a killed check\n');
   assert.equal(inProgress(s, scratch).length, 1);
-  for (const mode of ['merge', 'rebase'] as const) {
-    const res = await s.lg.integrate(scratch, tip, 'fine', mode, 'car: merge fine');
-    assert.ok(res.ok, `${mode}: ${JSON.stringify(res)}`);
-    assert.deepEqual(inProgress(s, scratch), []);
-    assert.equal(existsSync(join(scratch, 'stray.txt')), false);
-  }
+  // a merge does not use the worktree at all; a rebase does, over what was left there
+  const merged = await s.lg.integrate(scratch, tip, 'fine', 'merge', 'car: merge fine');
+  assert.ok(merged.ok, JSON.stringify(merged));
+  assert.deepEqual(parents(s, merged.sha), [tip, ok]);
+  const rebased = await s.lg.integrate(scratch, tip, 'fine', 'rebase', 'car: merge fine');
+  assert.ok(rebased.ok, JSON.stringify(rebased));
+  assert.deepEqual(inProgress(s, scratch), []);
+  assert.equal(existsSync(join(scratch, 'stray.txt')), false);
 
   // a rebase stopped on its conflict
   s.gitIn(scratch, ['checkout', '-q', '--detach', 'lane']);
   assert.throws(() => s.gitIn(scratch, ['rebase', '-q', tip]));
   assert.ok(inProgress(s, scratch).some((p) => p.endsWith('rebase-merge')));
-  const res = await s.lg.integrate(scratch, tip, 'fine', 'merge', 'car: merge fine');
+  const res = await s.lg.integrate(scratch, tip, 'fine', 'rebase', 'car: merge fine');
   assert.ok(res.ok, JSON.stringify(res));
-  assert.deepEqual(parents(s, res.sha), [tip, ok]);
   assert.deepEqual(inProgress(s, scratch), []);
+  // the tree checked out for the re-verify, over a merge left mid-way
+  assert.throws(() => s.gitIn(scratch, ['merge', '-q', '--no-edit', 'lane']));
+  await s.lg.checkoutDetached(scratch, merged.sha);
+  assert.deepEqual(inProgress(s, scratch), []);
+  assert.equal(s.gitIn(scratch, ['rev-parse', 'HEAD']), merged.sha);
 });
 
 // ---------------------------------------------------------------------------------------------------

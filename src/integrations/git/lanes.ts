@@ -7,10 +7,11 @@ import { dirname, join, resolve } from 'node:path';
 import type { AdvanceResult, IntegrateResult, LaneGit, LanePorts, MergeMode } from '../../core/flow/ports.ts';
 import { identityOverrides } from './identity.ts';
 import { createRepoState } from './repo-state.ts';
-import { GitError, isGitExit, type RunGitOptions, runGitText } from './run-git.ts';
+import { GitError, isGitExit, type RunGitOptions, runGitText, streamGit } from './run-git.ts';
 import { parseWorktreeList } from './worktree.ts';
 
 const LANE_GIT_TIMEOUT_MS = 120_000;
+const NO_AUTO_GC = ['-c', 'gc.auto=0', '-c', 'maintenance.auto=false'];
 
 /** The HEAD file of the checkout at `dir` (its `.git` folder, or the folder a worktree's `.git` file names). */
 function headFile(dir: string): string | null {
@@ -32,7 +33,10 @@ export function createLaneGit(unsetEnv: readonly string[] = []): LaneGit {
     readOnly,
     unsetEnv,
   });
-  const git = (cwd: string, args: string[], readOnly = false) => runGitText(args, opts(cwd, readOnly));
+  // no automatic gc/maintenance after each merge or commit of car's (it ran after every one of them,
+  // ~10 ms each): `housekeeping` runs it once, when the lanes stop
+  const git = (cwd: string, args: string[], readOnly = false) =>
+    runGitText([...NO_AUTO_GC, ...args], opts(cwd, readOnly));
 
   /** Paths git lists as unmerged in `dir`. */
   const unmergedPaths = async (dir: string): Promise<string[]> => {
@@ -177,18 +181,30 @@ export function createLaneGit(unsetEnv: readonly string[] = []): LaneGit {
 
     checkoutDetached,
 
+    async housekeeping(root) {
+      await runGitText(['maintenance', 'run', '--auto', '--quiet'], opts(root)).catch(() => undefined);
+    },
+
     async integrate(dir, onto, branch, mode: MergeMode, message): Promise<IntegrateResult> {
       const who = await ident(dir);
       if (mode === 'merge') {
-        await checkoutDetached(dir, onto);
+        // the merged tree in memory, then the commit: two processes, no checkout, no index (as a forge's
+        // merge button does; the repo's commit hooks ran on the lane's own commits)
+        const out: Buffer[] = [];
+        const args = [...NO_AUTO_GC, 'merge-tree', '--write-tree', '--name-only', onto, branch];
         try {
-          await git(dir, [...who, 'merge', '-q', '--no-ff', '--no-edit', '-m', message, branch]);
+          await streamGit(args, opts(dir, true), (chunk) => out.push(chunk));
         } catch (err) {
-          if (!(err instanceof GitError)) throw err;
-          const conflicts = await unmergedPaths(dir);
-          await git(dir, ['merge', '--abort']).catch(() => undefined);
-          return { ok: false, conflicts, output: err.message };
+          if (!isGitExit(err, 1)) throw err;
+          // exit 1: a conflict; stdout is the tree, the conflicted paths, a blank line, git's messages
+          const [head = '', messages = ''] = Buffer.concat(out).toString('utf8').split('\n\n');
+          const conflicts = [...new Set(head.split('\n').slice(1).filter((p) => p !== ''))];
+          const output = `merging ${branch} onto ${onto.slice(0, 12)}:\n${messages.trim()}`;
+          return { ok: false, conflicts, output };
         }
+        const tree = Buffer.concat(out).toString('utf8').split('\n')[0]!;
+        const sha = await git(dir, [...who, 'commit-tree', tree, '-p', onto, '-p', branch, '-m', message]);
+        return { ok: true, sha };
       } else {
         // a lane the merge queue sent back has the tip merged into its branch, its conflict resolved in
         // that merge commit; replaying its commits one by one would meet the same conflict again. Its

@@ -1,8 +1,10 @@
-// The merge queue's one step: a lane whose ticket is done is merged onto the integration tip in the
-// scratch worktree, the verify gate runs again on the merged tree (tamper checks against the tip, the
-// ticket's verify commands), and only then the integration branch moves, by compare-and-swap. A conflict
-// or a failing check sends the ticket back to its lane: car merges the tip into the lane's branch
-// (leaving any conflict for the agent), sets `done: false`, and the next prompt says why.
+// The merge queue's step: lanes whose tickets are done are merged onto the integration tip (git's
+// in-memory merge, or a rebase in the scratch worktree), the verify gate runs again on the merged tree
+// (tamper checks against the tip, the tickets' verify commands), and only then the integration branch
+// moves, by compare-and-swap. Lanes queued together are merged in one pass and verified once; when that
+// fails they are merged one by one, so the failing one is found. A conflict or a failing check sends the
+// ticket back to its lane: car merges the tip into the lane's branch (leaving any conflict for the
+// agent), sets `done: false`, and the next prompt says why.
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseTicketBytes, setTicketFileField, type Ticket } from '../../tickets/index.ts';
@@ -17,12 +19,17 @@ import { runVerifyGate } from '../verify-gate.ts';
 import { type LaneRecord, type LanesState, MERGE_TREE } from './lane-state.ts';
 import { LaneSetupError, setupWorktree } from './setup.ts';
 
-export type MergeResult =
-  | { kind: 'merged'; sha: string }
-  /** Sent back to its lane (which runs again), or to a person after too many attempts. */
-  | { kind: 'sent_back'; feedback: MergeFeedback; toPerson: boolean }
+/** What one pass of the merge queue did with the lanes it took. */
+export interface MergeResult {
+  /** Merged into the integration branch (the scheduler closes them). */
+  merged: LaneRecord[];
+  /** Sent back to their lanes (which run again), or to a person after too many attempts. */
+  sentBack: { lane: LaneRecord; toPerson: boolean }[];
   /** The integration branch cannot move now: someone moved it, or the person's changes are in the way. */
-  | { kind: 'blocked'; reason: 'moved' | 'local_changes' | 'setup_failed'; detail: string };
+  blocked: { reason: 'moved' | 'local_changes' | 'setup_failed'; detail: string } | null;
+  /** Several lanes merged together failed the re-verify: they go one at a time next, to find which. */
+  split: boolean;
+}
 
 export interface MergeHost {
   readonly deps: FlowDeps & { lanePorts: LanePorts };
@@ -32,84 +39,157 @@ export interface MergeHost {
   persist(events?: Parameters<RunContext['events']>[0]): void;
   /** `ticket_flow.lane_setup` ran in the scratch worktree (once per worker). */
   scratchSetUp: boolean;
+  /** The scratch worktree was made or seen by this worker (so git need not be asked again). */
+  scratchKnown: boolean;
 }
 
-export async function mergeLane(host: MergeHost, lane: LaneRecord): Promise<MergeResult> {
+/**
+ * One pass of the merge queue over the queued lanes `batch` (in queue order): each merged onto the one
+ * before (in memory, no checkout), the gate run once on the result, the integration branch moved once.
+ * Every lane's cost is shared: a merge is two git processes, and the checkout, the gate and the move
+ * happen once a batch. A lane that conflicts with the tip itself is sent back; one that conflicts only
+ * with lanes before it in the batch waits for the next pass.
+ */
+export async function mergeQueued(host: MergeHost, batch: readonly LaneRecord[]): Promise<MergeResult> {
   const { deps, lanes } = host;
   const { git } = deps.lanePorts;
   const root = deps.root;
   const started = Date.now();
+  const result: MergeResult = { merged: [], sentBack: [], blocked: null, split: false };
   const onto = await git.resolve(root, lanes.integration);
   if (!onto) throw new Error(`the integration branch ${lanes.integration} does not exist`);
   const scratch = join(root, MERGE_TREE);
-  if (!existsSync(join(scratch, '.git')) || !(await git.worktrees(root)).some((w) => w.path === scratch)) {
+  const present =
+    existsSync(join(scratch, '.git')) &&
+    (host.scratchKnown || (await git.worktrees(root)).some((w) => w.path === scratch));
+  if (!present) {
     rmSync(scratch, { recursive: true, force: true });
     await git.addDetachedWorktree(root, scratch, onto);
     host.scratchSetUp = false;
   }
-  lane.phase = 'merging';
-  host.persist([{ type: 'merge_started', data: { lane: lane.slot, ticket: lane.ticket, onto } }]);
-  const message = `car: merge ${lane.ticket.split('/').pop()?.replace(/\.md$/i, '')} (lane ${lane.slot})`;
-  const merged = await git.integrate(scratch, onto, lane.branch, deps.settings.mergeMode, message);
+  host.scratchKnown = true;
+  for (const lane of batch) lane.phase = 'merging';
+  host.persist(
+    batch.map((lane) => ({
+      type: 'merge_started' as const,
+      data: {
+        lane: lane.slot,
+        ticket: lane.ticket,
+        onto,
+        ...(batch.length > 1 ? { batch: batch.length } : {}),
+      },
+    })),
+  );
+  let head = onto;
+  for (const lane of batch) {
+    const message = `car: merge ${lane.ticket.split('/').pop()?.replace(/\.md$/i, '')} (lane ${lane.slot})`;
+    const merged = await git.integrate(scratch, head, lane.branch, deps.settings.mergeMode, message);
+    if (merged.ok) {
+      head = merged.sha;
+      result.merged.push(lane);
+    } else if (head !== onto) {
+      lane.phase = 'queued'; // in the way of a lane merged before it: on its own against the new tip next
+    } else {
+      const feedback: MergeFeedback = {
+        kind: 'conflict',
+        integration: lanes.integration,
+        onto,
+        attempt: lane.mergeAttempts + 1,
+        files: merged.conflicts,
+        output: merged.output.slice(-4000),
+      };
+      result.sentBack.push({ lane, toPerson: await sendBack(host, lane, feedback) });
+    }
+  }
+  const requeue = (): void => {
+    for (const lane of result.merged) lane.phase = 'queued';
+    result.merged = [];
+  };
+  if (result.merged.length === 0) return result;
+  // The tip has not moved since a lone lane started from it: the merged tree is the lane's own, which
+  // its gate verified; otherwise other work came in, and the merged tree is checked again.
+  const [first] = result.merged;
+  const verify = result.merged.length > 1 || first!.base !== onto;
+  if (verify || !host.scratchSetUp) {
+    if ((await git.resolve(scratch, 'HEAD')) !== head) await git.checkoutDetached(scratch, head);
+  }
   if (!host.scratchSetUp) {
     // after the merge is checked out, so what the setup makes fits the tree the commands run on
     try {
       await setupWorktree(deps, scratch);
     } catch (err) {
       if (!(err instanceof LaneSetupError)) throw err;
-      lane.phase = 'queued';
-      return {
-        kind: 'blocked',
-        reason: 'setup_failed',
-        detail: `${err.message}\n${err.output.slice(-2000)}`,
-      };
+      requeue();
+      result.blocked = { reason: 'setup_failed', detail: `${err.message}\n${err.output.slice(-2000)}` };
+      return result;
     }
     host.scratchSetUp = true;
   }
-  if (!merged.ok) {
-    return sendBack(host, lane, {
-      kind: 'conflict',
-      integration: lanes.integration,
-      onto,
-      attempt: lane.mergeAttempts + 1,
-      files: merged.conflicts,
-      output: merged.output.slice(-4000),
-    });
+  const failure = verify ? await reverify(host, result.merged, scratch, onto) : null;
+  if (failure) {
+    if (result.merged.length > 1) {
+      requeue();
+      result.split = true;
+      return result;
+    }
+    const lane = result.merged[0]!;
+    result.merged = [];
+    const feedback = { ...failure, integration: lanes.integration, onto };
+    result.sentBack.push({ lane, toPerson: await sendBack(host, lane, feedback) });
+    return result;
   }
-  // The tip has not moved since the lane started from it: the merged tree is the lane's own, which its
-  // gate verified; otherwise other work came in, and the merged tree is checked again.
-  const failure = onto === lane.base ? null : await reverify(host, lane, scratch, onto);
-  if (failure) return sendBack(host, lane, { ...failure, integration: lanes.integration, onto });
-  lane.phase = 'advancing';
   // recorded first: a worker killed during the move finds the commit it was moving to (lane-recover.ts)
-  lane.mergedSha = merged.sha;
-  host.persist();
-  const moved = await git.advance(root, lanes.integration, onto, merged.sha);
-  if (!moved.ok) {
-    lane.phase = 'queued';
-    return { kind: 'blocked', reason: moved.reason, detail: moved.detail };
+  for (const lane of result.merged) {
+    lane.phase = 'advancing';
+    lane.mergedSha = head;
   }
-  host.persist([
-    {
-      type: 'lane_merged',
-      data: { lane: lane.slot, ticket: lane.ticket, sha: merged.sha, ms: Date.now() - started },
-    },
-  ]);
-  return { kind: 'merged', sha: merged.sha };
+  host.persist();
+  const moved = await git.advance(root, lanes.integration, onto, head);
+  if (!moved.ok) {
+    requeue();
+    result.blocked = { reason: moved.reason, detail: moved.detail };
+    return result;
+  }
+  const ms = Date.now() - started;
+  const together = result.merged.length;
+  host.persist(
+    result.merged.map((lane) => ({
+      type: 'lane_merged' as const,
+      data: {
+        lane: lane.slot,
+        ticket: lane.ticket,
+        sha: head,
+        ms,
+        ...(together > 1 ? { batch: together } : {}),
+      },
+    })),
+  );
+  return result;
 }
 
-/** The verify gate on the merged tree, as the lane's run (its events land there); null when it passes. */
+/**
+ * The verify gate on the merged tree, as the first lane's run (its events land there): the commands of
+ * every ticket merged (each once), tamper checks on the diff from the tip. Null when it passes.
+ */
 async function reverify(
   host: MergeHost,
-  lane: LaneRecord,
+  merged: readonly LaneRecord[],
   scratch: string,
   onto: string,
 ): Promise<Omit<MergeFeedback, 'integration' | 'onto'> | null> {
   const { deps } = host;
+  const lane = merged[0]!;
   const run = deps.store.getRun(lane.runId);
   if (!run) throw new Error(`lane run ${lane.runId} is missing`);
   const ticket = readTicket(scratch, lane.ticket, deps.knownAgents);
   const verifyValue = ticket.frontmatter?.verify ?? null;
+  const commands = planCommands(deps.settings.verify.commands, verifyValue);
+  for (const other of merged.slice(1)) {
+    const value = readTicket(scratch, other.ticket, deps.knownAgents).frontmatter?.verify ?? null;
+    for (const planned of planCommands(deps.settings.verify.commands, value)) {
+      if (!commands.some((c) => c.command === planned.command)) commands.push(planned);
+    }
+  }
   const state = loadState(run.state, deps.settings.maxTotalTurns);
   // a throw-away copy: the merged tree's baseline is the integration tip, not the lane's fork point
   const progress = newTicketProgress(
@@ -117,14 +197,19 @@ async function reverify(
     lane.ticketId,
     (ticket.agent ?? '').toLowerCase(),
     ticket.profile ?? null,
-    newVerifyProgress(onto, verifyValue, planCommands(deps.settings.verify.commands, verifyValue)),
+    newVerifyProgress(onto, verifyValue, commands),
   );
+  const mergedWith = merged.slice(1).map((l) => l.ticket);
   const ctx = new RunContext(
     {
       ...deps,
       root: scratch,
       repo: deps.lanePorts.repoAt(scratch),
-      lane: { ticket: lane.ticket, controlRunId: host.runId },
+      lane: {
+        ticket: lane.ticket,
+        controlRunId: host.runId,
+        ...(mergedWith.length > 0 ? { mergedWith } : {}),
+      },
     },
     {
       runId: lane.runId,
@@ -173,7 +258,7 @@ export class MergeAborted extends Error {
  * feedback in its state for the next prompt, and a verify baseline at the tip, so the lane's own gate
  * checks only the lane's work, not what other tickets brought in.
  */
-async function sendBack(host: MergeHost, lane: LaneRecord, feedback: MergeFeedback): Promise<MergeResult> {
+async function sendBack(host: MergeHost, lane: LaneRecord, feedback: MergeFeedback): Promise<boolean> {
   const { deps } = host;
   const { git } = deps.lanePorts;
   const dir = join(deps.root, lane.worktree);
@@ -235,5 +320,5 @@ async function sendBack(host: MergeHost, lane: LaneRecord, feedback: MergeFeedba
     });
     host.persist();
   });
-  return { kind: 'sent_back', feedback, toPerson };
+  return toPerson;
 }

@@ -1,6 +1,6 @@
 // A run with lanes (`ticket_flow.lanes` > 1): up to N ready tickets worked at once, each by a lane run
 // of the ordinary engine in a git worktree of its own, all in this one process; a lane whose ticket is
-// done joins the merge queue (merge.ts), which merges one lane at a time into the integration branch.
+// done joins the merge queue (merge.ts), which merges the lanes queued at the time in one pass.
 // The queue is read from the integration tip (the scratch worktree), so a ticket counts as done once its
 // work is merged, and a lane's dependencies are always on the branch it starts from.
 import { existsSync, mkdirSync, rmSync, symlinkSync } from 'node:fs';
@@ -29,7 +29,7 @@ import {
   MERGE_TREE,
   readLanesState,
 } from './lane-state.ts';
-import { MergeAborted, mergeLane } from './merge.ts';
+import { MergeAborted, mergeQueued } from './merge.ts';
 import { LaneSetupError, setupWorktree } from './setup.ts';
 
 export type LaneDeps = FlowDeps & { lanePorts: LanePorts };
@@ -57,12 +57,14 @@ class LaneScheduler {
   scratchSetUp = false;
   /** What the blocked merge waits for: the person's changes, or a failing lane_setup in the scratch tree. */
   #blockedKind: 'local_changes' | 'setup_failed' = 'local_changes';
-  /** The merge in flight (one at a time). */
+  /** The merge pass in flight (one at a time). */
   #merging: Promise<null> | null = null;
+  /** Lanes still to merge one at a time (a pass of several failed its re-verify). */
+  #singly = 0;
   /** Why the last merge could not move the integration branch (the person's changes), until one can. */
   #blocked: string | null = null;
   #retryMergeAt = 0;
-  #scratchKnown = false;
+  scratchKnown = false;
   #lastQueue: TicketQueue | null = null;
   /**
    * Tickets merged since the queue was last read: a reading kept during a merge still says they are not
@@ -138,8 +140,8 @@ class LaneScheduler {
       if (asked) return this.#drain(asked);
       // the merge queue works beside the lanes: one merge at a time, while the lanes go on
       if (!this.#merging) {
-        const next = this.#nextToMerge();
-        if (next) this.#merging = this.#merge(next);
+        const next = this.#toMerge();
+        if (next.length > 0) this.#merging = this.#merge(next);
       }
       const queue = await this.#integrationQueue();
       const inLane = new Set(this.lanes.lanes.map((l) => l.ticket));
@@ -154,40 +156,43 @@ class LaneScheduler {
       if (this.#running.size === 0 && !this.#merging) {
         const end = this.#idleOutcome(queue.tickets, waiting.length, this.#blocked);
         if (end) return this.finish(end);
-        if (!this.#nextToMerge()) continue;
+        if (this.#toMerge().length === 0) continue;
       }
       const ended = await this.#nextEnd();
       if (ended) this.#laneEnded(ended);
     }
   }
 
-  /** The oldest queued lane, unless a blocked merge waits for the person (retried every few seconds). */
-  #nextToMerge(): LaneRecord | undefined {
-    const next = this.lanes.lanes
+  /**
+   * The queued lanes, oldest first (only the oldest while a failed pass is being split), unless a
+   * blocked merge waits for the person (retried every few seconds).
+   */
+  #toMerge(): LaneRecord[] {
+    const queued = this.lanes.lanes
       .filter((l) => l.phase === 'queued')
-      .sort((a, b) => (a.queuedAt ?? 0) - (b.queuedAt ?? 0))[0];
-    if (next && this.#blocked !== null && Date.now() < this.#retryMergeAt) return undefined;
-    return next;
+      .sort((a, b) => (a.queuedAt ?? 0) - (b.queuedAt ?? 0));
+    if (queued.length > 0 && this.#blocked !== null && Date.now() < this.#retryMergeAt) return [];
+    return this.#singly > 0 ? queued.slice(0, 1) : queued;
   }
 
-  /** One merge, in the background of the loop; the loop hears of its end as of a lane's. */
-  async #merge(lane: LaneRecord): Promise<null> {
+  /** One merge pass, in the background of the loop; the loop hears of its end as of a lane's. */
+  async #merge(batch: LaneRecord[]): Promise<null> {
     try {
-      const result = await mergeLane(this, lane);
+      if (this.#singly > 0) this.#singly--;
+      const result = await mergeQueued(this, batch);
       this.#blocked = null;
-      if (result.kind === 'merged') {
-        await this.closeLane(lane);
-      } else if (result.kind === 'sent_back') {
-        if (!result.toPerson) this.launch(lane);
-      } else if (result.reason === 'moved') {
-        lane.phase = 'queued'; // merged again onto the new tip next time round
-      } else {
+      for (const lane of result.merged) await this.closeLane(lane);
+      for (const { lane, toPerson } of result.sentBack) if (!toPerson) this.launch(lane);
+      if (result.split) this.#singly = batch.length;
+      const blocked = result.blocked;
+      if (blocked && blocked.reason !== 'moved') {
         // the person's own changes are in the way: told once, retried now and then, paused when idle
-        lane.blocked = result.detail;
-        this.#blocked = result.detail;
-        this.#blockedKind = result.reason;
+        const lane = batch[0]!;
+        lane.blocked = blocked.detail;
+        this.#blocked = blocked.detail;
+        this.#blockedKind = blocked.reason;
         this.#retryMergeAt = Date.now() + BLOCKED_MERGE_RETRY_MS;
-        const told = `${result.reason}:${result.detail}`;
+        const told = `${blocked.reason}:${blocked.detail}`;
         this.persist(
           this.#toldBlocked.has(told)
             ? []
@@ -197,17 +202,19 @@ class LaneScheduler {
                   data: {
                     lane: lane.slot,
                     ticket: lane.ticket,
-                    reason: result.reason,
-                    detail: result.detail,
+                    reason: blocked.reason,
+                    detail: blocked.detail,
                   },
                 },
               ],
         );
         this.#toldBlocked.add(told);
+      } else if (result.split || blocked) {
+        this.persist(); // back in the queue: merged again (onto the new tip) next time round
       }
     } catch (err) {
       if (!(err instanceof MergeAborted)) throw err;
-      lane.phase = 'queued';
+      for (const lane of batch) if (lane.phase === 'merging') lane.phase = 'queued';
       this.persist();
     } finally {
       this.#merging = null;
@@ -510,14 +517,14 @@ class LaneScheduler {
     // a scratch worktree made earlier in this process is known; otherwise ask git
     const present =
       existsSync(join(scratch, '.git')) &&
-      (this.#scratchKnown || (await git.worktrees(root)).some((w) => w.path === scratch));
+      (this.scratchKnown || (await git.worktrees(root)).some((w) => w.path === scratch));
     if (!present) {
       rmSync(scratch, { recursive: true, force: true });
       await git.addDetachedWorktree(root, scratch, tip);
     } else if ((await git.resolve(scratch, 'HEAD')) !== tip) {
       await git.checkoutDetached(scratch, tip);
     }
-    this.#scratchKnown = true;
+    this.scratchKnown = true;
   }
 
   /** Only where the tickets are read from the checkout (the integration branch is checked out there). */
@@ -556,6 +563,7 @@ class LaneScheduler {
       const scratch = join(this.deps.root, MERGE_TREE);
       await this.deps.lanePorts.git.removeWorktree(this.deps.root, scratch, null);
       rmSync(scratch, { recursive: true, force: true });
+      await this.#await('git housekeeping', this.deps.lanePorts.git.housekeeping(this.deps.root));
     } else {
       this.deps.store.transaction(() => {
         this.deps.store.updateRun(this.runId, patch);

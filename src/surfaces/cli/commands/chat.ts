@@ -16,6 +16,7 @@ import { openRunStore } from '../../../core/store/run-store.ts';
 import { type ChatRepo, type ChatRepoSource, ChatService } from '../../../integrations/chat/service.ts';
 import { createRepoState } from '../../../integrations/git/index.ts';
 import { createHubGit } from '../../../integrations/git/worktree.ts';
+import { preferSmallHeap } from '../../lean-heap.ts';
 import { workerLauncher } from '../../worker-spawn.ts';
 import { type GlobalOptions, loadRepoConfig, repoSearchStart, resolveRepo } from '../context.ts';
 import { CliError, EXIT } from '../errors.ts';
@@ -135,6 +136,7 @@ async function whatToServe(io: CliIo, global: GlobalOptions, flags: { hub?: stri
 }
 
 export async function chatRun(io: CliIo, global: GlobalOptions, flags: RunFlags): Promise<void> {
+  preferSmallHeap();
   const served = await whatToServe(io, global, flags);
   const { config } = served;
   const explicit = flags.telegram || flags.discord;

@@ -25,6 +25,7 @@ import {
 } from '../../../core/tickets/index.ts';
 import { createLanePorts, createRepoState } from '../../../integrations/git/index.ts';
 import { flowStatusReport, runJson } from '../../flow-report.ts';
+import { preferSmallHeap } from '../../lean-heap.ts';
 import { WorkerSpawnError, workerLauncher } from '../../worker-spawn.ts';
 import { type GlobalOptions, loadRepoConfig, resolveRepo } from '../context.ts';
 import { CliError, EXIT } from '../errors.ts';
@@ -165,6 +166,7 @@ function startOptions(flags: StartFlags): StartOptions {
 
 /** `car run`: start or continue the queue in the foreground. */
 export async function runCommand(io: CliIo, global: GlobalOptions, flags: StartFlags): Promise<void> {
+  preferSmallHeap();
   const control = await openControl(io, global);
   try {
     seedBootstrap(io, control, flags);
@@ -237,6 +239,7 @@ export async function flowResume(
 
 /** Hidden: the detached worker process `car flow start` spawns. */
 export async function flowWorker(io: CliIo, global: GlobalOptions, flags: { run: string }): Promise<void> {
+  preferSmallHeap();
   const control = await openControl(io, global);
   try {
     io.stdout(`worker pid ${process.pid} run ${flags.run} repo ${control.paths.root}\n`);

@@ -24,6 +24,7 @@ import { repoPaths, STATE_DIR } from '../../../core/paths.ts';
 import { commandPassed, describeExit as describeCommandExit } from '../../../core/verify/run-command.ts';
 import { createRepoState } from '../../../integrations/git/index.ts';
 import { hubStatusReport, openHubAt } from '../../hub-report.ts';
+import { preferSmallHeap } from '../../lean-heap.ts';
 import { workerLauncher } from '../../worker-spawn.ts';
 import { CliError, EXIT } from '../errors.ts';
 import { type CliIo, formatTable, printJson } from '../io.ts';
@@ -259,6 +260,7 @@ function describeEvent(e: SupervisorEvent): string | null {
 
 /** `car hub run`: supervise flows across the hub until nothing is runnable (or Ctrl-C). */
 export async function hubRun(io: CliIo, flags: RunFlags): Promise<void> {
+  preferSmallHeap();
   const hub = resolveHub(io, flags);
   const maxParallel = flags.maxParallel ?? hub.settings.max_parallel;
   const perRepo = flags.perRepo ?? hub.settings.per_repo;

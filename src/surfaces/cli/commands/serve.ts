@@ -1,5 +1,6 @@
 // `car serve` (alias `car web`): the HTTP API for this repo, until Ctrl-C or SIGTERM.
 import { chooseToken } from '../../http/security.ts';
+import { preferSmallHeap } from '../../lean-heap.ts';
 import { type GlobalOptions, loadRepoConfig, resolveRepo } from '../context.ts';
 import { CliError, EXIT } from '../errors.ts';
 import type { CliIo } from '../io.ts';
@@ -12,6 +13,7 @@ export interface ServeFlags {
 }
 
 export async function serveCommand(io: CliIo, global: GlobalOptions, flags: ServeFlags): Promise<void> {
+  preferSmallHeap();
   const repo = resolveRepo(io, global);
   const { config } = await loadRepoConfig(io, repo.paths.root);
   const host = flags.host ?? config.server.host;
