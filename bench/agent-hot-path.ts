@@ -16,6 +16,7 @@
 //        [--car path/to/car.js]       (another build than dist/car.js)
 //        [--compare path/to/car.js]   (a second build, e.g. an older commit's: its samples are taken
 //                                      interleaved with the first's, and reported after them)
+//      CAR_BENCH_EVENTS=1             also prints every event of each run with its time
 import { spawn } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
@@ -113,6 +114,12 @@ interface EventRow {
 
 function timeline(db: string, startedAt: number, exitedAt: number): Timeline {
   const conn = new Database(db, { readonly: true });
+  if (process.env.CAR_BENCH_EVENTS) {
+    // every event of the run, ms after the first: where a phase's time went
+    const all = conn.prepare('SELECT type, at FROM events ORDER BY seq').all() as EventRow[];
+    const t0 = Date.parse(all[0]?.at ?? '');
+    for (const e of all) console.log(`    ${String(Date.parse(e.at) - t0).padStart(6)} ms  ${e.type}`);
+  }
   const rows = conn
     .prepare(
       `SELECT type, at FROM events WHERE type IN ('ticket_selected','turn_started','turn_finished','ticket_done','flow_completed') ORDER BY seq`,
@@ -158,6 +165,7 @@ async function carRun(carJs: string, cwd: string, env: NodeJS.ProcessEnv, n: num
   if (r.code !== 0 || !/run completed \(all_done\)/.test(r.stdout)) {
     throw new Error(`car run exited ${r.code}:\n${r.stdout}\n${r.stderr}`);
   }
+  if (process.env.CAR_BENCH_EVENTS) process.stderr.write(r.stderr);
   const tl = timeline(join(cwd, '.codex-autorunner/car.db'), t0, exited);
   if (tl.tickets.length !== n) throw new Error(`car worked ${tl.tickets.length} tickets, expected ${n}`);
   return tl;

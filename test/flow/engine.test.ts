@@ -302,16 +302,17 @@ test('ticket_flow.include_previous_ticket_context puts the ticket before this on
 });
 
 test('the diff stat of a turn is the same whether git was asked with the status (the agent acted) or after it', async (t) => {
-  const h = setup({ tickets: 2 });
+  const h = setup({ tickets: 3 });
   t.after(() => h.cleanup());
-  // an agent that ran a command: its diff stat (and the gate's diff) are asked for with the status
+  // an agent that ran a command: its diff stat (and the gate's diff) are asked for with the status; on a
+  // ticket's first turn that marks it done the stat is counted from the gate's diff
   const acted =
     (turn: TurnScript): TurnScript =>
     (ctx) => {
       ctx.emit({ type: 'command_output', command: 'make', text: 'ok', exitCode: 0 });
       return turn(ctx);
     };
-  h.agent.script(acted(makeProgress()), acted(finishTicket()), finishTicket());
+  h.agent.script(acted(makeProgress()), acted(finishTicket()), acted(finishTicket()), finishTicket());
   const run = h.newRun();
   assertOutcome(h, run.id, await h.run(run.id), 'completed', 'all_done');
   const stats = h
@@ -320,7 +321,8 @@ test('the diff stat of a turn is the same whether git was asked with the status 
   assert.deepEqual(stats, [
     [1, 1, 0], // a new untracked file of one line
     [3, 3, 1], // that file committed, the work file, done: true in the ticket
-    [2, 2, 1], // the work file and the ticket, no command reported
+    [2, 2, 1], // the work file and the ticket, counted from the gate's diff
+    [2, 2, 1], // the same, no command reported
   ]);
-  assert.equal(h.events(run.id, ['ticket_verified']).length, 2);
+  assert.equal(h.events(run.id, ['ticket_verified']).length, 3);
 });

@@ -5,10 +5,12 @@ import { readFileSync } from 'node:fs';
 import type { TurnResult } from '../agent.ts';
 import { RUNTIME_PATHS } from '../paths.ts';
 import { parseTicket, type Ticket } from '../tickets/index.ts';
+import { patchLines } from '../verify/tamper.ts';
 import { commitTree } from './commit.ts';
 import { nextDispatchSeq, writeDispatch, writeTurnSummary } from './dispatch.ts';
 import type { FlowEvent } from './events.ts';
 import { CONTINUE, end, type Step } from './flow-types.ts';
+import type { DiffStat, FileChange } from './ports.ts';
 import type { RunContext } from './run-context.ts';
 import { issueLines } from './select.ts';
 import { fileStagedDispatch } from './staged-dispatch.ts';
@@ -24,6 +26,18 @@ export interface TurnBefore {
   consumedReplies: number[];
   /** The agent ran a command or a tool, or changed a file (see `StreamedTurn.acted`). */
   acted?: boolean;
+}
+
+/** Lines added and removed, counted from whole patches (null when one was cut: git counts then). */
+export function diffStatOf(files: readonly FileChange[]): DiffStat | null {
+  const stat: DiffStat = { filesChanged: files.length, insertions: 0, deletions: 0 };
+  for (const f of files) {
+    if (f.patchTruncated) return null;
+    const { added, removed } = patchLines(f.patch);
+    stat.insertions += added.length;
+    stat.deletions += removed.length;
+  }
+  return stat;
 }
 
 /**
@@ -71,11 +85,20 @@ export async function afterTurn(
   // awaited only after the filing below: a look that fails sooner must not count as an unhandled rejection
   // (the run guard would end the run on it)
   snapshotting.catch(() => {});
-  const statting = before.acted ? repo.diffStat(before.headBefore, RUNTIME_PATHS, snapshotting) : null;
-  statting?.catch(() => {});
   const base = progress.verify?.baseHead;
   const gated = after?.isDone === true && base !== undefined;
   if (gated && before.acted) ctx.prefetchDiff(base, snapshotting);
+  // the gate's diff is from the ticket's start, the stat's from the turn's: on a ticket's first turn
+  // they are the same diff, and the stat is counted from it (one git process fewer)
+  const gateDiff = gated && before.acted && base === before.headBefore ? ctx.prefetched(base) : null;
+  const statting = !before.acted
+    ? null
+    : gateDiff
+      ? gateDiff.then(
+          (files) => diffStatOf(files) ?? repo.diffStat(before.headBefore, RUNTIME_PATHS, snapshotting),
+        )
+      : repo.diffStat(before.headBefore, RUNTIME_PATHS, snapshotting);
+  statting?.catch(() => {});
   const settleGit = async (err: unknown) => {
     await Promise.allSettled([snapshotting, statting]);
     throw err;

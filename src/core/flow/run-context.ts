@@ -117,6 +117,11 @@ export class RunContext {
     this.#diff = { base, fingerprint, files };
   }
 
+  /** The diff `prefetchDiff` asked for of `base`, if any (still there for the gate). */
+  prefetched(base: string | null): Promise<FileChange[]> | null {
+    return this.#diff && this.#diff.base === base ? this.#diff.files : null;
+  }
+
   /** The tree's changes since `base`: the diff prefetched of the tree as now known, or a fresh one. */
   async diffFiles(base: string | null): Promise<FileChange[]> {
     const now = await this.snapshot();
