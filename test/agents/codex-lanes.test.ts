@@ -259,15 +259,25 @@ test('a diamond of five tickets in two lanes with the real codex: each merged on
   }
   // the two sides of the diamond ran side by side
   assert.ok(started('TICKET-003') < mergedAt('TICKET-002') && started('TICKET-002') < mergedAt('TICKET-003'));
-  // each ticket's codex worked in its lane's worktree (codex tells the model its cwd)
+  // each ticket's codex worked in its lane's worktree (codex tells the model its cwd); a worktree is
+  // taken over by a later lane once its ticket is merged
   const root = realpathSync(lq.repo.dir);
+  const worktreeOf = (name: string) =>
+    evs.find((e) => e.type === 'lane_started' && String(e.data.ticket).endsWith(`/${name}.md`))?.data
+      .worktree;
   const turns = lq.fake.requests.filter(
     (req) => carPrompt(req) && req.body?.input?.at(-1)?.type === 'message',
   );
   assert.equal(turns.length, 5);
+  const trees = lq.names.map(worktreeOf);
+  assert.ok(
+    trees.every((w) => typeof w === 'string' && /^\.codex-autorunner\/lanes\/lane-\d+$/.test(w)),
+    String(trees),
+  );
+  assert.ok(new Set(trees).size < trees.length, `a merged lane's worktree is taken over: ${trees}`);
   for (const req of turns) {
     const { name } = ticketOf(carPrompt(req)!);
-    const cwd = `<cwd>${root}/.codex-autorunner/lanes/${name}</cwd>`;
+    const cwd = `<cwd>${root}/${worktreeOf(name)}</cwd>`;
     assert.ok(
       inputTexts(req, 'user').some((t) => t.includes(cwd)),
       `${name}'s turn ran in its lane`,

@@ -165,12 +165,23 @@ test('a diamond of five tickets in three lanes: each merged once, after its depe
   assertAllMerged(r, names);
   for (const name of names) assert.equal(readFileSync(join(r.dir, `work/${name}.txt`), 'utf8'), `${name}\n`);
 
-  // every turn ran in its lane's worktree, never in the checkout itself
+  // every turn ran in its lane's worktree, never in the checkout itself; a merged lane's worktree is
+  // taken over by a later lane (only what changed is checked out, not a new tree)
+  const evs = await events(r);
   const turns = log();
   assert.equal(turns.length, 5);
-  for (const line of turns) assert.match(line, /\/\.codex-autorunner\/lanes\/TICKET-00\d$/);
+  const trees = new Map(
+    evs
+      .filter((e) => e.type === 'lane_started')
+      .map((e) => [String(e.data.ticket).split('/').pop()!.replace('.md', ''), String(e.data.worktree)]),
+  );
+  for (const line of turns) {
+    const [name, cwd] = line.split(' ');
+    assert.equal(cwd, join(r.dir, trees.get(name!)!), line);
+    assert.match(cwd!, /\/\.codex-autorunner\/lanes\/lane-\d$/);
+  }
+  assert.ok(new Set(trees.values()).size < 5, `worktrees taken over: ${[...trees.values()]}`);
 
-  const evs = await events(r);
   const merged = evs.filter((e) => e.type === 'lane_merged').map((e) => String(e.data.ticket));
   const order = (name: string) => merged.findIndex((t) => t.endsWith(`${name}.md`));
   assert.equal(merged.length, 5);
@@ -288,7 +299,7 @@ test('an integration branch that is not checked out gets every ticket; the check
     assert.match(readFileSync(join(r.dir, TICKETS_DIR, `${name}.md`), 'utf8'), /^done: false$/m);
     assert.equal(r.git(['show', `main:work/${name}.txt`]), `${name}\n`);
   }
-  for (const line of log()) assert.match(line, /\/\.codex-autorunner\/lanes\/TICKET-00\d$/);
+  for (const line of log()) assert.match(line, /\/\.codex-autorunner\/lanes\/lane-\d$/);
   const evs = await events(r);
   assert.equal(evs.find((e) => e.type === 'lanes_started')?.data.integration, 'main');
   assertMergedOnce(evs, names);

@@ -164,6 +164,19 @@ export function createLaneGit(unsetEnv: readonly string[] = []): LaneGit {
       await git(root, ['worktree', 'add', '-q', '--detach', path, commit]);
     },
 
+    async releaseWorktree(root, path, branch) {
+      await git(path, ['checkout', '-q', '--detach']);
+      await git(root, ['branch', '-D', branch]).catch((err: unknown) => {
+        if (!isGitExit(err, 1)) throw err; // no such branch
+      });
+    },
+
+    async reuseWorktree(path, branch, base) {
+      await abandonInProgress(path);
+      await git(path, ['checkout', '-q', '--force', '-B', branch, base]);
+      await git(path, ['clean', '-fdq']);
+    },
+
     async removeWorktree(root, path, branch) {
       try {
         await git(root, ['worktree', 'remove', '--force', '--force', path]);
@@ -198,7 +211,14 @@ export function createLaneGit(unsetEnv: readonly string[] = []): LaneGit {
           if (!isGitExit(err, 1)) throw err;
           // exit 1: a conflict; stdout is the tree, the conflicted paths, a blank line, git's messages
           const [head = '', messages = ''] = Buffer.concat(out).toString('utf8').split('\n\n');
-          const conflicts = [...new Set(head.split('\n').slice(1).filter((p) => p !== ''))];
+          const conflicts = [
+            ...new Set(
+              head
+                .split('\n')
+                .slice(1)
+                .filter((p) => p !== ''),
+            ),
+          ];
           const output = `merging ${branch} onto ${onto.slice(0, 12)}:\n${messages.trim()}`;
           return { ok: false, conflicts, output };
         }

@@ -59,6 +59,9 @@ export function laneBranch(runId: string, ticketName: string): string {
   return `${LANE_BRANCH_PREFIX}${runId.slice(0, 8)}/${ticketName.replace(/\.md$/i, '')}`;
 }
 
-export function laneWorktree(ticketName: string): string {
-  return `${LANES_DIR}/${ticketName.replace(/\.md$/i, '')}`;
+/** A new lane worktree's path: `lanes/lane-<n>`, the first not in `used` (a worktree outlives its ticket). */
+export function laneWorktree(used: ReadonlySet<string>): string {
+  let n = 1;
+  while (used.has(`${LANES_DIR}/lane-${n}`)) n++;
+  return `${LANES_DIR}/lane-${n}`;
 }

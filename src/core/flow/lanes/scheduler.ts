@@ -40,6 +40,7 @@ const REQUEST_POLL_MS = 500;
 const BLOCKED_MERGE_RETRY_MS = 5000;
 
 type LaneEnd = { lane: LaneRecord; outcome: FlowOutcome };
+type SpareWorktree = { worktree: string; released: Promise<boolean> };
 
 export async function runLanes(deps: LaneDeps, runId: string): Promise<FlowOutcome> {
   return new LaneScheduler(deps, runId).run();
@@ -52,8 +53,12 @@ class LaneScheduler {
   readonly #running = new Map<number, Promise<LaneEnd>>();
   readonly #cache: TicketCache = new Map();
   #queueOrder = 0;
-  /** Worktrees of merged lanes being removed. */
-  #removals: Promise<void>[] = [];
+  /**
+   * Worktrees of merged lanes, kept for the next lanes (a checkout of only what changed instead of a
+   * whole new tree); `released`: false when it could not be, and is removed instead. Known only to this
+   * process: after a crash the next start sweeps them (lane-recover.ts).
+   */
+  #spare: SpareWorktree[] = [];
   scratchSetUp = false;
   /** What the blocked merge waits for: the person's changes, or a failing lane_setup in the scratch tree. */
   #blockedKind: 'local_changes' | 'setup_failed' = 'local_changes';
@@ -293,14 +298,14 @@ class LaneScheduler {
       });
       this.persist();
     });
-    // off the merge queue's path: the next merge need not wait for it (finish waits for all of them)
-    const dir = join(this.deps.root, lane.worktree);
-    const removal = this.deps.lanePorts.git
-      .removeWorktree(this.deps.root, dir, lane.branch)
-      .then(() => rmSync(dir, { recursive: true, force: true }))
-      // a worktree left behind is swept at the next start (lane-recover.ts); never the run's failure
-      .catch(() => undefined);
-    this.#removals.push(removal);
+    // off the merge queue's path: the next merge need not wait for it (a lane that takes the worktree does)
+    const released = this.deps.lanePorts.git
+      .releaseWorktree(this.deps.root, join(this.deps.root, lane.worktree), lane.branch)
+      .then(
+        () => true,
+        () => false,
+      );
+    this.#spare.push({ worktree: lane.worktree, released });
   }
 
   async #startLane(ticket: Ticket): Promise<void> {
@@ -310,6 +315,8 @@ class LaneScheduler {
     const used = new Set(this.lanes.lanes.map((l) => l.slot));
     let slot = 1;
     while (used.has(slot)) slot++;
+    const spare = this.#spare.shift();
+    const trees = new Set([...this.lanes.lanes, ...this.#spare].map((l) => l.worktree));
     const child = deps.store.createRun({
       input: { lanes: 1 },
       metadata: { parent_run_id: this.runId, lane: slot, ticket: ticket.relPath },
@@ -320,7 +327,7 @@ class LaneScheduler {
       ticketId: ticket.ticketId,
       runId: child.id,
       branch: laneBranch(this.runId, ticket.name),
-      worktree: laneWorktree(ticket.name),
+      worktree: spare?.worktree ?? laneWorktree(trees),
       base,
       phase: 'working',
       mergeAttempts: 0,
@@ -330,7 +337,7 @@ class LaneScheduler {
     this.lanes.lanes.push(lane);
     this.persist();
     try {
-      await this.makeWorktree(lane);
+      await this.makeWorktree(lane, undefined, spare?.released);
     } catch (err) {
       if (!(err instanceof LaneSetupError)) throw err;
       this.setupFailed(lane, err);
@@ -352,13 +359,27 @@ class LaneScheduler {
     this.launch(lane);
   }
 
-  /** The lane's worktree on its branch, with the repo's run folders shared into it. */
-  async makeWorktree(lane: LaneRecord, from?: string): Promise<void> {
+  /**
+   * The lane's worktree on its branch, with the repo's run folders shared into it: a merged lane's
+   * worktree taken over (`released`: its release went well), else a new one.
+   */
+  async makeWorktree(lane: LaneRecord, from?: string, released?: Promise<boolean>): Promise<void> {
     const { root } = this.deps;
+    const { git } = this.deps.lanePorts;
     const dir = join(root, lane.worktree);
-    rmSync(dir, { recursive: true, force: true });
-    mkdirSync(join(root, LANES_DIR), { recursive: true });
-    await this.deps.lanePorts.git.addWorktree(root, dir, lane.branch, from ?? lane.base);
+    const reused =
+      released !== undefined &&
+      (await released) &&
+      (await git.reuseWorktree(dir, lane.branch, from ?? lane.base).then(
+        () => true,
+        () => false,
+      ));
+    if (!reused) {
+      if (released !== undefined) await git.removeWorktree(root, dir, null).catch(() => undefined);
+      rmSync(dir, { recursive: true, force: true });
+      mkdirSync(join(root, LANES_DIR), { recursive: true });
+      await git.addWorktree(root, dir, lane.branch, from ?? lane.base);
+    }
     // run folders (dispatches, replies) stay where car and people look for them: the repo's own
     const runs = join(root, STATE_DIR, 'runs');
     mkdirSync(runs, { recursive: true });
@@ -527,6 +548,14 @@ class LaneScheduler {
     this.scratchKnown = true;
   }
 
+  async #removeSpare({ worktree, released }: SpareWorktree): Promise<void> {
+    await released;
+    const dir = join(this.deps.root, worktree);
+    // a worktree left behind is swept at the next start (lane-recover.ts); never the run's failure
+    await this.deps.lanePorts.git.removeWorktree(this.deps.root, dir, null).catch(() => undefined);
+    rmSync(dir, { recursive: true, force: true });
+  }
+
   /** Only where the tickets are read from the checkout (the integration branch is checked out there). */
   async ticketsUncommitted(): Promise<boolean> {
     if ((await this.deps.lanePorts.git.currentBranch(this.deps.root)) !== this.lanes.integration)
@@ -558,7 +587,7 @@ class LaneScheduler {
       data: { reason_code: outcome.reasonCode, reason: outcome.reason, ...(outcome.details ?? {}) },
     } as FlowEvent;
     if (this.lanes) {
-      await this.#await('removing merged lanes', Promise.all(this.#removals));
+      await this.#await('removing merged lanes', Promise.all(this.#spare.map((w) => this.#removeSpare(w))));
       this.persist([event], patch);
       const scratch = join(this.deps.root, MERGE_TREE);
       await this.deps.lanePorts.git.removeWorktree(this.deps.root, scratch, null);
