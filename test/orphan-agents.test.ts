@@ -17,6 +17,7 @@ import { newTicketId, renderNewTicket } from '../src/core/tickets/index.ts';
 import { carEnv, runCar, tempHome } from './helpers/built-car.ts';
 import { makeGitRepo } from './helpers/git-repo.ts';
 import { alive } from './helpers/processes.ts';
+import { scriptAgentConfig } from './helpers/script-agent.ts';
 import { waitFor } from './helpers/wait.ts';
 
 const home = tempHome();
@@ -63,22 +64,11 @@ function setup() {
   });
   writeFileSync(
     paths.configFile,
-    [
-      'version: 2',
-      'mode: repo',
-      'git:',
-      '  auto_commit: true',
-      'agents:',
-      '  slow:',
-      '    backend: command',
-      '    format: text',
-      `    command: [sh, ${JSON.stringify(script)}]`,
-      '    env:',
-      `      CAR_TEST_MARK: ${JSON.stringify(mark)}`,
-      `      CAR_TEST_TICKET: ${JSON.stringify(ticket)}`,
-      `      CAR_TEST_PIDFILE: ${JSON.stringify(pidFile)}`,
-      '',
-    ].join('\n'),
+    scriptAgentConfig(
+      script,
+      { name: 'slow', env: { CAR_TEST_MARK: mark, CAR_TEST_TICKET: ticket, CAR_TEST_PIDFILE: pidFile } },
+      ['git:', '  auto_commit: true'],
+    ),
   );
   repo.commitAll('plan');
   return { repo, paths, pidFile };

@@ -10,6 +10,7 @@ import { after, test } from 'node:test';
 import { type BuiltCarRepo, CAR_JS, json, makeBuiltCarRepo } from '../helpers/built-car.ts';
 import { TICKETS_DIR, ticketText, tid } from '../helpers/cli.ts';
 import { assertGroupsGone, readPids } from '../helpers/processes.ts';
+import { scriptAgentConfig } from '../helpers/script-agent.ts';
 import { waitFor } from '../helpers/wait.ts';
 
 /** The agent: argument 1 is car's prompt, which names the ticket ("Current ticket file: <path>"). */
@@ -48,19 +49,7 @@ async function scriptQueue() {
   writeFileSync(files.script, AGENT);
   r.write(
     '.codex-autorunner/config.yml',
-    [
-      'version: 2',
-      'mode: repo',
-      'agents:',
-      '  script:',
-      '    backend: command',
-      '    format: text',
-      `    command: [sh, ${JSON.stringify(files.script)}]`,
-      '    env:',
-      `      CAR_TEST_PIDS: ${JSON.stringify(files.pids)}`,
-      `      CAR_TEST_PARENTS: ${JSON.stringify(files.parents)}`,
-      '',
-    ].join('\n'),
+    scriptAgentConfig(files.script, { env: { CAR_TEST_PIDS: files.pids, CAR_TEST_PARENTS: files.parents } }),
   );
   TICKETS.forEach((name, i) => {
     r.write(`${TICKETS_DIR}/${name}.md`, ticketText({ id: tid(i + 1), agent: 'script', title: name }));

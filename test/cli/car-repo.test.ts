@@ -12,6 +12,7 @@ import { after, test } from 'node:test';
 import { type CarResult, carEnv, json, runCar, tempHome } from '../helpers/built-car.ts';
 import { CAR_CONFIG_YAML, CAR_GENERATED, CAR_RUNS, carTicket, writeCarRepo } from '../helpers/car-layout.ts';
 import { type GitRepo, makeGitRepo } from '../helpers/git-repo.ts';
+import { scriptAgentYaml } from '../helpers/script-agent.ts';
 
 const cleanups: (() => void)[] = [];
 after(() => {
@@ -41,14 +42,7 @@ const TICKETS = {
 
 /** CAR's per-repo override file points CAR's `codex` agent at the script (the tickets keep `agent: codex`). */
 function agentOverride(script: string): string {
-  return [
-    'agents:',
-    '  codex:',
-    '    backend: command',
-    '    format: text',
-    `    command: [sh, ${JSON.stringify(script)}]`,
-    '',
-  ].join('\n');
+  return `${scriptAgentYaml(script, { name: 'codex' }).join('\n')}\n`;
 }
 
 function sha256(file: string): string {

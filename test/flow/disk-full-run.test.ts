@@ -12,6 +12,7 @@ import type { RepoState } from '../../src/core/flow/ports.ts';
 import { finishTicket } from '../fakes/scripted-agent.ts';
 import { type BuiltCarRepo, json, makeBuiltCarRepo, startCar } from '../helpers/built-car.ts';
 import { TICKETS_DIR, ticketText, tid } from '../helpers/cli.ts';
+import { scriptAgentConfig } from '../helpers/script-agent.ts';
 import { mountSmallFs, type SmallFs, smallFsUnavailable } from '../helpers/small-fs.ts';
 import { assertOutcome, countEvents, setup } from './harness.ts';
 
@@ -49,18 +50,7 @@ async function queueOnSmallDisk(): Promise<{ r: BuiltCarRepo; disk: SmallFs }> {
   cleanups.push(() => rmSync(script, { force: true }));
   r.write(
     '.codex-autorunner/config.yml',
-    [
-      'version: 2',
-      'mode: repo',
-      'agents:',
-      '  script:',
-      '    backend: command',
-      '    format: text',
-      `    command: [sh, ${JSON.stringify(script)}]`,
-      '    env:',
-      '      CAR_TEST_SPOIL: TICKET-010',
-      '',
-    ].join('\n'),
+    scriptAgentConfig(script, { env: { CAR_TEST_SPOIL: 'TICKET-010' } }),
   );
   TICKETS.forEach((name, i) => {
     r.write(`${TICKETS_DIR}/${name}.md`, ticketText({ id: tid(i + 1), agent: 'script', title: name }));

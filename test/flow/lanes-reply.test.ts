@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { json, makeBuiltCarRepo } from '../helpers/built-car.ts';
 import { TICKETS_DIR, tid } from '../helpers/cli.ts';
+import { scriptAgentConfig } from '../helpers/script-agent.ts';
 
 // TICKET-002 asks first (DISPATCH.md, mode: pause) and works once the reply is in its prompt
 const AGENT = [
@@ -38,10 +39,7 @@ test('a lane that asks waits while the other merges; the reply reaches it and th
     rmSync(script, { force: true });
   });
   writeFileSync(script, AGENT);
-  r.write(
-    '.codex-autorunner/config.yml',
-    `version: 2\nmode: repo\nagents:\n  script:\n    backend: command\n    format: text\n    command: [sh, ${JSON.stringify(script)}]\n`,
-  );
+  r.write('.codex-autorunner/config.yml', scriptAgentConfig(script));
   for (const [i, name] of ['TICKET-001', 'TICKET-002'].entries()) {
     r.write(
       `${TICKETS_DIR}/${name}.md`,

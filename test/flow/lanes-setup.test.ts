@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { json, makeBuiltCarRepo } from '../helpers/built-car.ts';
 import { TICKETS_DIR, tid } from '../helpers/cli.ts';
+import { scriptAgentConfig } from '../helpers/script-agent.ts';
 
 const AGENT = [
   `f=$(printf '%s\\n' "$1" | sed -n 's/^Current ticket file: //p' | head -1)`,
@@ -34,14 +35,7 @@ async function setupRepo(setup: string) {
   r.write('.gitignore', 'deps/\n');
   r.write(
     '.codex-autorunner/config.yml',
-    [
-      'version: 2',
-      'mode: repo',
-      'agents:',
-      '  script:',
-      '    backend: command',
-      '    format: text',
-      `    command: [sh, ${JSON.stringify(script)}]`,
+    scriptAgentConfig(script, {}, [
       'ticket_flow:',
       '  lane_setup:',
       `    - ${JSON.stringify(setup)}`,
@@ -49,8 +43,7 @@ async function setupRepo(setup: string) {
       '  commands:',
       // what the setup made must be there wherever the gate runs (the lane's worktree, the merged tree)
       '    - "test -f deps/installed"',
-      '',
-    ].join('\n'),
+    ]),
   );
   for (const [i, name] of ['TICKET-001', 'TICKET-002'].entries()) {
     r.write(

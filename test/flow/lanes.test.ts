@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { type BuiltCarRepo, json, makeBuiltCarRepo, startCar } from '../helpers/built-car.ts';
 import { TICKETS_DIR, tid } from '../helpers/cli.ts';
+import { scriptAgentConfig } from '../helpers/script-agent.ts';
 import { waitFor } from '../helpers/wait.ts';
 
 /**
@@ -65,25 +66,18 @@ async function laneRepo(
   });
   writeFileSync(files.script, AGENT);
   writeFileSync(files.log, '');
-  const config = [
-    'version: 2',
-    'mode: repo',
-    'agents:',
-    '  script:',
-    '    backend: command',
-    '    format: text',
-    `    command: [sh, ${JSON.stringify(files.script)}]`,
-    '    env:',
-    `      CAR_TEST_LOG: ${JSON.stringify(files.log)}`,
-    `      CAR_TEST_HOLD: ${JSON.stringify(files.hold)}`,
-    ...(opts.shared ? ['      CAR_TEST_SHARED: "1"'] : []),
+  const env = {
+    CAR_TEST_LOG: files.log,
+    CAR_TEST_HOLD: files.hold,
+    ...(opts.shared ? { CAR_TEST_SHARED: '1' } : {}),
+  };
+  const more = [
     ...(opts.verify
       ? ['verify:', '  commands:', ...opts.verify.map((c) => `    - ${JSON.stringify(c)}`)]
       : []),
     ...(opts.ticketFlow ? ['ticket_flow:', ...opts.ticketFlow.map((l) => `  ${l}`)] : []),
-    '',
   ];
-  r.write('.codex-autorunner/config.yml', config.join('\n'));
+  r.write('.codex-autorunner/config.yml', scriptAgentConfig(files.script, { env }, more));
   Object.entries(tickets).forEach(([name, deps], i) => {
     const lines = ['---', `ticket_id: ${tid(i + 1)}`, 'agent: script', 'done: false', `title: ${name}`];
     if (deps.length > 0) lines.push(`depends_on: [${deps.join(', ')}]`);

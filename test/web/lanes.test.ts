@@ -13,6 +13,7 @@ import { test } from 'node:test';
 import type { Page } from 'playwright-core';
 import { json, makeBuiltCarRepo } from '../helpers/built-car.ts';
 import { TICKETS_DIR, tid } from '../helpers/cli.ts';
+import { scriptAgentConfig } from '../helpers/script-agent.ts';
 import { browserSuite, shot } from './browser.ts';
 
 // page.evaluate runs in the browser; the test's tsconfig has no DOM types
@@ -59,10 +60,7 @@ const suite = browserSuite(async (cleanups) => {
     rmSync(script, { force: true });
   });
   writeFileSync(script, AGENT);
-  r.write(
-    '.codex-autorunner/config.yml',
-    `version: 2\nmode: repo\nagents:\n  script:\n    backend: command\n    format: text\n    command: [sh, ${JSON.stringify(script)}]\n`,
-  );
+  r.write('.codex-autorunner/config.yml', scriptAgentConfig(script));
   const deps: Record<string, string> = {
     'TICKET-003': 'depends_on: [1, 2]\n',
     'TICKET-004': 'depends_on: 3\n',

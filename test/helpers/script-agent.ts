@@ -1,0 +1,27 @@
+// Shell-script agents for tests that drive the built CLI: car's command backend runs `sh <script>
+// <prompt>` once per turn, in the ticket's worktree. This is the config that names such a script.
+
+export interface ScriptAgent {
+  /** The agent's id (default `script`, as the tickets' `agent:` says). */
+  name?: string;
+  /** Its environment (paths of the files a test watches, switches of the script). */
+  env?: Record<string, string>;
+}
+
+/** The `agents:` section with one command agent running `sh <script>`, as YAML lines. */
+export function scriptAgentYaml(script: string, { name = 'script', env = {} }: ScriptAgent = {}): string[] {
+  const vars = Object.entries(env);
+  return [
+    'agents:',
+    `  ${name}:`,
+    '    backend: command',
+    '    format: text',
+    `    command: [sh, ${JSON.stringify(script)}]`,
+    ...(vars.length > 0 ? ['    env:', ...vars.map(([k, v]) => `      ${k}: ${JSON.stringify(v)}`)] : []),
+  ];
+}
+
+/** A repo's `config.yml`: that agent, and `more` top-level YAML lines (ticket_flow, verify, git ...). */
+export function scriptAgentConfig(script: string, agent: ScriptAgent = {}, more: string[] = []): string {
+  return ['version: 2', 'mode: repo', ...scriptAgentYaml(script, agent), ...more, ''].join('\n');
+}
