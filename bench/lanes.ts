@@ -63,6 +63,8 @@ interface Measured {
   wallS: number;
   peakRssMb: number;
   mergeMs: number[];
+  /** git processes started during the run (car's and the agent's), from git's own trace. */
+  gitProcesses: number;
 }
 
 /** One `car run --lanes N` to its end, its peak RSS sampled from /proc. */
@@ -70,9 +72,11 @@ async function measure(lanes: number, tickets: number, seconds: number): Promise
   const { dir, env } = makeRepo(tickets, seconds);
   try {
     const started = performance.now();
+    // git's trace of every process it starts: a count that does not depend on the machine's load
+    const trace = join(dir, '..', 'git-trace.json');
     const child = spawn(process.execPath, [BUNDLE, 'run', '--lanes', String(lanes)], {
       cwd: dir,
-      env,
+      env: { ...env, GIT_TRACE2_EVENT: trace },
       stdio: 'ignore',
     });
     let peak = 0;
@@ -104,7 +108,10 @@ async function measure(lanes: number, tickets: number, seconds: number): Promise
       .filter(Boolean)
       .map((l) => (JSON.parse(l) as { data: { ms: number; batch?: number } }).data)
       .map((d) => d.ms / (d.batch ?? 1));
-    return { wallS, peakRssMb: peak, mergeMs };
+    const gitProcesses = readFileSync(trace, 'utf8')
+      .split('\n')
+      .filter((l) => l.includes('"event":"start"')).length;
+    return { wallS, peakRssMb: peak, mergeMs, gitProcesses };
   } finally {
     rmSync(join(dir, '..'), { recursive: true, force: true });
   }
@@ -129,7 +136,8 @@ export async function main(tickets = 20, seconds = 2): Promise<void> {
     const target = lanes === 4 ? `, target ≤ ${(ideal * 1.2).toFixed(0)} s` : '';
     console.log(
       `${lanes} lane(s): ${m.wallS.toFixed(1)} s (ideal ${ideal} s${target})${merge}; ` +
-        `worker peak RSS ${m.peakRssMb.toFixed(0)} MB${lanes === 8 ? ' (target ≤ 120 MB)' : ''}`,
+        `worker peak RSS ${m.peakRssMb.toFixed(0)} MB${lanes === 8 ? ' (target ≤ 120 MB)' : ''}; ` +
+        `${(m.gitProcesses / tickets).toFixed(1)} git processes a ticket`,
     );
   }
 }
