@@ -325,6 +325,10 @@ test('a forced merge conflict with the real codex: the model resolves it from th
   assert.ok(first, 'a request carried <CAR_MERGE_FAILED>');
   const prompt = carPrompt(first)!;
   assert.equal(ticketOf(prompt).name, loser);
+  // the same codex thread goes on: the model sees its first turn on the ticket before this one
+  const prompts = inputTexts(first, 'user').filter((t) => t.includes('Current ticket file: '));
+  assert.equal(prompts.length, 2, 'the first prompt and the one with the feedback, in one conversation');
+  assert.doesNotMatch(prompts[0]!, /CAR_MERGE_FAILED/);
   const block = /<CAR_MERGE_FAILED>\n([\s\S]*?)\n<\/CAR_MERGE_FAILED>/.exec(prompt)?.[1] ?? '';
   assert.match(block, /conflicts in:\n- shared\.txt/, prompt);
   assert.match(

@@ -196,10 +196,13 @@ export class RunContext {
     return outcome;
   }
 
-  /** The ticket is finished or gone: forget it and its agent thread. */
+  /**
+   * The ticket is finished or gone: forget it and its agent thread. A lane run keeps the thread: the
+   * merge queue may send its ticket back, and the agent then goes on in the conversation it had.
+   */
   clearTicket(): void {
     const id = this.state.ticket?.id;
-    if (id) delete this.state.threads[id];
+    if (id && !this.deps.lane) delete this.state.threads[id];
     this.state.ticket = null;
   }
 }
