@@ -15,6 +15,7 @@ import { runLanes } from '../core/flow/lanes/scheduler.ts';
 import type { LanePorts, RepoState } from '../core/flow/ports.ts';
 import { reasonInfo } from '../core/flow/reasons.ts';
 import { writeReply } from '../core/flow/replies.ts';
+import { grantAgain } from '../core/flow/resume-grant.ts';
 import { runPaths } from '../core/flow/run-paths.ts';
 import { type FlowSettings, flowSettings, runSettings } from '../core/flow/settings.ts';
 import { initialState, loadState } from '../core/flow/state.ts';
@@ -421,33 +422,7 @@ export class FlowControl {
       }
     }
     // What paused the run is granted again; otherwise the next step would pause again at once.
-    switch (reason?.resumeResets) {
-      case 'turn_limit':
-        state.turnLimit = state.totalTurns + (opts.maxTotalTurns ?? settings.maxTotalTurns);
-        break;
-      case 'wallclock':
-        state.activeMs = 0;
-        break;
-      case 'token_budget':
-        // null when the budget was removed from the config meanwhile: no limit any more
-        if (run.reasonDetails?.scope === 'ticket' && state.ticket) {
-          const per = settings.maxTokensPerTicket;
-          state.ticket.tokenLimit = per === null ? null : (state.ticket.tokens ?? 0) + per;
-        }
-        if (run.reasonDetails?.scope === 'run') {
-          const per = settings.maxTokensPerRun;
-          state.tokenLimit = per === null ? null : state.tokens + per;
-        }
-        break;
-      case 'loop_guard':
-        // a person looked at the loop (replied, changed the repo or forced): it counts afresh
-        if (state.ticket) state.ticket.noChange = 0;
-        break;
-      case 'commit_attempts':
-        if (state.ticket) state.ticket.commitAttempts = 0;
-        break;
-    }
-    state.pauseContext = null;
+    grantAgain(state, run, settings, opts.maxTotalTurns);
     return this.store.transaction(() => {
       const resumed = this.store.updateRun(run.id, {
         status: 'pending',

@@ -6,11 +6,14 @@
 // worktrees no record names are removed, their branches kept unless already merged.
 import { existsSync } from 'node:fs';
 import { join, sep } from 'node:path';
+import type { JsonObject } from '../../store/types.ts';
 import type { FlowEvent } from '../events.ts';
 import type { FlowDeps } from '../flow-types.ts';
 import type { LanePorts } from '../ports.ts';
 import { reasonInfo } from '../reasons.ts';
+import { grantAgain } from '../resume-grant.ts';
 import { runPaths } from '../run-paths.ts';
+import { loadState } from '../state.ts';
 import { LANE_BRANCH_PREFIX, LANES_DIR, type LaneRecord, type LanesState, MERGE_TREE } from './lane-state.ts';
 import { LaneSetupError, setupWorktree } from './setup.ts';
 
@@ -79,6 +82,7 @@ export async function recoverLanes(s: RecoveryHost): Promise<void> {
       ]);
     }
     if (lane.phase === 'waiting' && resumable(s, lane.runId)) {
+      grantLaneAgain(s, lane.runId);
       if (s.deps.store.getRun(lane.runId)?.reasonCode === 'lane_setup_failed') {
         try {
           await setupWorktree(s.deps, dir);
@@ -109,6 +113,22 @@ export async function recoverLanes(s: RecoveryHost): Promise<void> {
     ]);
   }
   s.persist();
+}
+
+/** The lane run's pause granted again, as `car flow resume` does for a run (resume-grant.ts). */
+function grantLaneAgain(s: RecoveryHost, runId: string): void {
+  const { store, settings } = s.deps;
+  const run = store.getRun(runId);
+  if (run?.status !== 'paused') return;
+  const state = loadState(run.state, settings.maxTotalTurns);
+  grantAgain(state, run, settings);
+  store.transaction(() => {
+    store.updateRun(runId, { state: state as unknown as JsonObject });
+    store.appendEvent(runId, {
+      type: 'resume_requested',
+      data: { previous_reason: run.reasonCode, force: false },
+    } satisfies FlowEvent);
+  });
 }
 
 /**
