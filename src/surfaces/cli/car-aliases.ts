@@ -235,11 +235,11 @@ export const CAR_ALIASES: readonly CarAlias[] = [
   },
   {
     car: 'hub tickets import',
-    none: "car imports no ticket packs: unzip the pack into the repo's .codex-autorunner/tickets/, then car ticket lint",
+    none: 'unzip the pack and run car ticket import <folder> --repo <repo folder> (renumbered after the queue, refused unless it lints)',
   },
   {
     car: 'hub tickets setup-pack',
-    none: "car imports no ticket packs: unzip the pack into the repo's .codex-autorunner/tickets/, then car ticket lint and car flow start",
+    none: 'unzip the pack and run car ticket import <folder> --repo <repo folder>, then car flow start',
   },
   {
     car: 'hub tickets bulk-set',
@@ -284,8 +284,17 @@ export const CAR_ALIASES: readonly CarAlias[] = [
     none: 'car has no project-management agent: car ticket new plans work, car flow start runs it, car hub status watches every repo',
   },
   {
-    car: 'templates',
-    none: 'car has no ticket templates: car ticket new --body-file <file> creates a ticket from a file',
+    car: 'templates apply',
+    runs: 'templates apply',
+    flags: {
+      ...REPO_HUB,
+      '--set-agent': { to: '--agent' },
+      '--next': { ignore: 'car always writes the next free number(s)' },
+      '--no-next': { refuse: 'car writes templates after the queue only' },
+      '--at': { refuse: 'car writes templates after the queue only (car ticket new --at for one ticket)' },
+      '--provenance': { ignore: "car always writes CAR's provenance keys" },
+      '--no-provenance': { refuse: "car always writes CAR's provenance keys" },
+    },
   },
   { car: 'apps', none: 'car has no app bundles: car ticket new adds a ticket' },
   {

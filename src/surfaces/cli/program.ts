@@ -2,6 +2,7 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { CAR_VERSION } from '../version.ts';
 import { carAliasHelp } from './car-aliases.ts';
 import { addAgentsCommand } from './commands/agents.ts';
+import { addTemplatesCommand } from './commands/templates-command.ts';
 import type { GlobalOptions } from './context.ts';
 import type { CliIo } from './io.ts';
 
@@ -128,6 +129,17 @@ export function buildProgram(io: CliIo): Command {
     .option('--json', 'machine-readable output')
     .action(async (ref: string, key: string, value: string, opts, cmd: Command) =>
       (await import('./commands/ticket.ts')).ticketEditField(io, global(cmd), ref, key, value, opts),
+    );
+
+  ticket
+    .command('import')
+    .description(
+      'append a pack of tickets (a folder of TICKET-<n>*.md) after the queue, renumbered with their depends_on; nothing written unless it lints',
+    )
+    .argument('<folder>', 'folder holding the TICKET-<number>*.md files')
+    .option('--json', 'machine-readable output')
+    .action(async (folder: string, opts, cmd: Command) =>
+      (await import('./commands/ticket.ts')).ticketImport(io, global(cmd), folder, opts),
     );
 
   ticket
@@ -430,6 +442,7 @@ export function buildProgram(io: CliIo): Command {
     );
 
   addAgentsCommand(program, io);
+  addTemplatesCommand(program, io);
 
   program
     .command('doctor')

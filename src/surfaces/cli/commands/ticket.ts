@@ -1,7 +1,9 @@
-import { readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { lstatSync, readdirSync, readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { defaultAgentId, knownAgentIds } from '../../../core/config/index.ts';
+import { formatBytes, INPUT_LIMITS } from '../../../core/input-limits.ts';
 import {
+  addTicketPack,
   createTicket,
   editTicketField,
   type LintIssue,
@@ -14,6 +16,7 @@ import {
   TicketCreateError,
   TicketEditError,
   type TicketQueue,
+  ticketIndexFromName,
   ticketResolver,
   ticketState,
 } from '../../../core/tickets/index.ts';
@@ -263,4 +266,74 @@ export async function ticketNew(
   }
   if (opts.json) printJson(io, ticketFields(created));
   else io.stdout(`created ${created.relPath}\n`);
+}
+
+/** The ticket files of a pack folder, in number order; links, sub-folders and other files are refused. */
+function readPackFolder(dir: string, shown: string): { name: string; text: string; source: string }[] {
+  let names: string[];
+  try {
+    if (lstatSync(dir).isSymbolicLink())
+      throw new CliError(`${shown}: a symbolic link; give the folder itself`, EXIT.usage);
+    names = readdirSync(dir);
+  } catch (err) {
+    if (err instanceof CliError) throw err;
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOTDIR' && /\.zip$/i.test(dir))
+      throw new CliError(`${shown}: zip packs are not read yet; unzip it and import the folder`, EXIT.usage);
+    throw new CliError(
+      `${shown}: ${code === 'ENOENT' ? 'no such folder' : code === 'ENOTDIR' ? 'not a folder' : (err as Error).message}`,
+      EXIT.usage,
+    );
+  }
+  const files: { name: string; text: string; source: string; index: number }[] = [];
+  const others: string[] = [];
+  for (const name of names.sort()) {
+    if (name.startsWith('.')) continue;
+    const index = ticketIndexFromName(name);
+    const st = lstatSync(join(dir, name));
+    if (index === null || !st.isFile()) {
+      others.push(
+        `${name}${st.isSymbolicLink() ? ' (a symbolic link)' : st.isDirectory() ? ' (a folder)' : ''}`,
+      );
+      continue;
+    }
+    if (st.size > INPUT_LIMITS.ticketFileBytes)
+      throw new CliError(
+        `${shown}/${name}: nothing written: over ${formatBytes(INPUT_LIMITS.ticketFileBytes)}`,
+        EXIT.invalidInput,
+      );
+    let text: string;
+    try {
+      text = strictUtf8.decode(readFileSync(join(dir, name)));
+    } catch {
+      throw new CliError(`${shown}/${name}: not valid UTF-8`, EXIT.invalidInput);
+    }
+    files.push({ name, text, source: `${shown}/${name}`, index });
+  }
+  if (others.length > 0)
+    throw new CliError(
+      `${shown}: nothing written: a pack holds only TICKET-<number>*.md files; found ${others.join(', ')}`,
+      EXIT.invalidInput,
+    );
+  if (files.length === 0) throw new CliError(`${shown}: no TICKET-<number>*.md files`, EXIT.usage);
+  return files.sort((a, b) => a.index - b.index || (a.name < b.name ? -1 : 1));
+}
+
+export async function ticketImport(
+  io: CliIo,
+  global: GlobalOptions,
+  pack: string,
+  opts: JsonFlag,
+): Promise<void> {
+  const { repo, agents } = await loadQueue(io, global);
+  const files = readPackFolder(resolve(io.cwd, pack), pack.replace(/\/+$/, ''));
+  let result: ReturnType<typeof addTicketPack>;
+  try {
+    result = addTicketPack(repo.paths, agents, files);
+  } catch (err) {
+    if (!(err instanceof TicketCreateError)) throw err;
+    throw new CliError(err.message, err.code === 'no_free_number' ? EXIT.conflict : EXIT.invalidInput);
+  }
+  if (opts.json) printJson(io, { imported: result.renamed, tickets: result.tickets.map(ticketFields) });
+  else for (const r of result.renamed) io.stdout(`${r.from} -> ${r.to}\n`);
 }
