@@ -41,7 +41,8 @@ export type TicketCreateErrorCode =
   | 'too_large'
   | 'no_free_number'
   | 'invalid_depends_on'
-  | 'pack_invalid';
+  | 'pack_invalid'
+  | 'spec_exists';
 
 /** The ticket was not created (nothing was written); `field` names the input at fault. */
 export class TicketCreateError extends Error {

@@ -193,6 +193,22 @@ export function buildProgram(io: CliIo): Command {
       (await import('./commands/flow.ts')).flowStart(io, global(cmd), opts),
     );
   flow
+    .command('bootstrap')
+    .description(
+      'start from a spec: write it to contextspace/spec.md, add a planning ticket (split the work into tickets that lint) and run it',
+    )
+    .option('--new', 'start a new run even if one is paused (the paused run is superseded)')
+    .option('--max-total-turns <n>', 'turn budget for this run', positiveInt)
+    .requiredOption('--from <file>', 'the spec or issue text: a markdown file, or - for stdin')
+    .option('--agent <id>', "the planning ticket's agent (default: ticket_flow.default_agent)")
+    .option('--replace-spec', 'replace a contextspace spec.md that says something else')
+    .option('--no-start', 'write the spec and the planning ticket only')
+    .option('--foreground', 'run here instead of in a background worker (same as car run)')
+    .option('--json', 'machine-readable output')
+    .action(async (opts, cmd: Command) =>
+      (await import('./commands/flow.ts')).flowBootstrap(io, global(cmd), opts),
+    );
+  flow
     .command('resume')
     .description('resume a paused run')
     .option('--run <id>', 'run id (default: the latest run)')
