@@ -332,7 +332,7 @@ export function carAliasHelp(): string {
     groups.set(head, [...(groups.get(head) ?? []), words.at(-1)!]);
   }
   const names = [...groups].map(([head, last]) => (head ? `${head} ${last.join('|')}` : last.join(', ')));
-  return `\nCAR's commands work too, with CAR's flags: ${names.join('; ')}.\nCAR's others (pma, templates, ...) exit 2 saying what to use instead.\n(car describe --json says what each runs: car_aliases)`;
+  return `\nCAR's commands work too, with CAR's flags: ${names.join('; ')}.\nCAR's others (pma, apps, ...) exit 2 saying what to use instead.\n(car describe --json says what each runs: car_aliases)`;
 }
 
 function takesValue(option: Option): boolean {
