@@ -248,6 +248,29 @@ test('the pin holds until car templates fetch moves it; @ref applies another com
   const old = read(r, 'TICKET-003-one.md');
   assert.match(old, /title: Version one/);
   assert.match(old, new RegExp(`^template: mine:one.md@${first}$`, 'm'));
+  const described = json<{
+    templates: { repos: { id: string; pinned_commit: string }[]; provenance_keys: string[] };
+    commands: { command: string }[];
+  }>(await r.run(['describe', '--json']));
+  assert.deepEqual(
+    described.templates.repos.map((x) => [x.id, x.pinned_commit]),
+    [['mine', second]],
+  );
+  assert.deepEqual(described.templates.provenance_keys.slice(0, 4), [
+    'template',
+    'template_commit',
+    'template_blob',
+    'template_trusted',
+  ]);
+  const commands = described.commands.map((c) => c.command);
+  for (const c of [
+    'car templates apply',
+    'car templates repos add',
+    'car templates fetch',
+    'car ticket import',
+    'car flow bootstrap',
+  ])
+    assert.ok(commands.includes(c), c);
   const noRef = await r.run(['templates', 'apply', 'mine:one.md@no-such-branch']);
   assert.equal(noRef.code, 2);
   assert.match(noRef.stderr, /mine: no ref no-such-branch/);
