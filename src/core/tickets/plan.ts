@@ -53,15 +53,11 @@ export function seedPlan(
   if (Buffer.byteLength(spec) > MAX_SPEC_BYTES)
     throw new TicketCreateError('too_large', `the spec is over ${MAX_SPEC_BYTES} bytes`, 'spec');
   const specFile = join(paths.contextspaceDir, SPEC_FILE);
+  const specRel = `.codex-autorunner/contextspace/${SPEC_FILE}`;
   const current = existsSync(specFile) ? readFileSync(specFile, 'utf8') : '';
   const text = spec.endsWith('\n') ? spec : `${spec}\n`;
   if (current.trim() && current !== text && !opts.replace)
-    throw new TicketCreateError(
-      'spec_exists',
-      `${specFile} already holds a different spec; replace it with --replace-spec (or edit it and car flow start)`,
-      'spec',
-    );
-  const specRel = `.codex-autorunner/contextspace/${SPEC_FILE}`;
+    throw new TicketCreateError('spec_exists', `${specRel} already holds a different spec`, 'spec');
   // the ticket first: an unknown agent writes nothing
   const ticket = createTicket(paths, agents, {
     agent,

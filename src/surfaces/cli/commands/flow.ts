@@ -243,8 +243,10 @@ export async function flowBootstrap(
       replace: flags.replaceSpec ?? false,
     });
   } catch (err) {
-    if (err instanceof TicketCreateError) throw new CliError(err.message, EXIT.usage);
-    throw err;
+    if (!(err instanceof TicketCreateError)) throw err;
+    const hint =
+      err.code === 'spec_exists' ? '; replace it with --replace-spec (or edit it and car flow start)' : '';
+    throw new CliError(`${err.message}${hint}`, EXIT.usage);
   } finally {
     control.close();
   }
