@@ -4,10 +4,20 @@
 // repo's own templates folder, and templates that try to escape (path traversal, links, oversized
 // files, frontmatter injection) refused with nothing written.
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync, readFileSync, symlinkSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, test } from 'node:test';
-import { type BuiltCarRepo, json, makeBuiltCarRepo } from '../helpers/built-car.ts';
+import { type BuiltCarRepo, json, makeBuiltCarRepo, runCar } from '../helpers/built-car.ts';
 import { type GitRepo, makeGitRepo } from '../helpers/git-repo.ts';
 
 const TICKETS = '.codex-autorunner/tickets';
@@ -412,4 +422,43 @@ test('car templates repos: bad ids, reserved names and duplicates are usage erro
   const at = await r.run(['templates', 'apply', 'local:t.md', '--at', '5']);
   assert.equal(at.code, 2);
   assert.match(at.stderr, /--at: not supported/);
+});
+
+test("in a hub: repos go to the hub's config, mirrors under the hub, and the hub's templates folder is hub:", async () => {
+  const r = await repo();
+  const hub = mkdtempSync(join(tmpdir(), 'car-hub-'));
+  cleanups.push(() => rmSync(hub, { recursive: true, force: true }));
+  const init = await runCar(['init', hub, '--mode', 'hub'], { cwd: hub, env: r.env });
+  assert.equal(init.code, 0, init.stderr);
+  const run = (args: string[], cwd: string) => runCar(args, { cwd, env: r.env, timeoutMs: 120_000 });
+  const created = await run(['hub', 'create', 'app'], hub);
+  assert.equal(created.code, 0, created.stderr);
+  const app = join(hub, 'repos/app');
+  const t = templateRepo({ 'chore.md': '---\nagent: codex\ndone: false\ntitle: Chore\n---\nx\n' });
+  assert.equal((await run(['templates', 'repos', 'add', 'team', t.dir, '--trusted'], app)).code, 0);
+  assert.equal((await run(['templates', 'repos', 'remove', 'blessed'], app)).code, 0);
+  assert.match(
+    readFileSync(join(hub, '.codex-autorunner/config.yml'), 'utf8'),
+    /templates:\n {2}repos:\n {4}- id: team/,
+  );
+  assert.doesNotMatch(readFileSync(join(app, '.codex-autorunner/config.yml'), 'utf8'), /templates/);
+  assert.equal((await run(['templates', 'fetch'], app)).code, 0);
+  assert.ok(existsSync(join(hub, '.codex-autorunner/templates/git/team.git/HEAD')));
+  mkdirSync(join(hub, '.codex-autorunner/templates/shared'), { recursive: true });
+  writeFileSync(
+    join(hub, '.codex-autorunner/templates/shared/review.md'),
+    '---\nagent: codex\ndone: false\ntitle: Review\n---\nr\n',
+  );
+  const list = json<{ templates: { ref: string }[] }>(await run(['templates', 'list', '--json'], app));
+  // the mirrors under the hub's templates folder are not templates of hub:
+  assert.deepEqual(
+    list.templates.map((x) => x.ref),
+    ['hub:shared/review.md', 'team:chore.md'],
+  );
+  const applied = await run(['templates', 'apply', 'hub:shared/review.md'], app);
+  assert.equal(applied.code, 0, applied.stderr);
+  assert.match(
+    readFileSync(join(app, TICKETS, 'TICKET-001-review.md'), 'utf8'),
+    /^template: hub:shared\/review.md$/m,
+  );
 });
