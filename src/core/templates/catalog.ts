@@ -26,8 +26,6 @@ export interface TemplateSource {
   id: string;
   kind: 'folder' | 'git';
   trusted: boolean;
-  /** git: the repo URL; a folder: its path. */
-  location: string;
   /** git: the ref the pinned commit was fetched from. */
   ref: string | null;
   /** git: the pinned commit (null: not fetched yet). */

@@ -36,7 +36,6 @@ export function folderSource(id: string, root: string): TemplateSource {
     id,
     kind: 'folder',
     trusted: true,
-    location: root,
     ref: null,
     commit: null,
     files: async () => files(),

@@ -63,7 +63,3 @@ export function parseTemplateRef(raw: string): TemplateRef {
   if (typeof path !== 'string') throw new TemplateRefError(path.error);
   return { source, path, ref };
 }
-
-export function formatTemplateRef(r: TemplateRef): string {
-  return `${r.source}:${r.path}${r.ref ? `@${r.ref}` : ''}`;
-}

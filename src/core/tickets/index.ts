@@ -46,4 +46,4 @@ export { parseYaml } from './yaml.ts';
 /** The filename rule as a string, for `car describe --json`. */
 export const TICKET_FILENAME_PATTERN = '^TICKET-(\\d{3,})(?:[^/]*)\\.md$ (case-insensitive)';
 export { addTicketPack, MAX_PACK_TICKETS, type PackResult, type PackTicket } from './pack.ts';
-export { MAX_SPEC_BYTES, PLAN_TICKET, type SeededPlan, seedPlan } from './plan.ts';
+export { MAX_SPEC_BYTES, type SeededPlan, seedPlan } from './plan.ts';

@@ -14,7 +14,7 @@ export const MAX_SPEC_BYTES = 512 * 1024;
 
 const SPEC_FILE = 'spec.md';
 
-export const PLAN_TICKET = {
+const PLAN_TICKET = {
   title: 'Plan tickets from the spec',
   goal: 'Split the spec into small tickets that lint',
   body: (specRel: string) => `

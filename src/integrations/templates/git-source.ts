@@ -144,7 +144,6 @@ export async function gitSource(
     id: repo.id,
     kind: 'git',
     trusted: repo.trusted,
-    location: repo.url,
     ref: ref ?? pin?.ref ?? null,
     commit,
     files,
