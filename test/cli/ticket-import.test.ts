@@ -3,6 +3,7 @@
 // Bootstrap: the spec lands in contextspace, a planning ticket after the queue, and the run works it
 // with a command agent that writes the tickets it planned, then works those.
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, test } from 'node:test';
@@ -26,8 +27,9 @@ const names = (r: BuiltCarRepo) =>
     .sort();
 const read = (r: BuiltCarRepo, name: string) => readFileSync(join(r.dir, TICKETS, name), 'utf8');
 
+let packs = 0;
 function pack(r: BuiltCarRepo, files: Record<string, string>): string {
-  const dir = join(r.dir, '..', `${r.dir.split('/').pop()}-pack`);
+  const dir = join(r.dir, '..', `${r.dir.split('/').pop()}-pack-${++packs}`);
   mkdirSync(dir, { recursive: true });
   cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
   for (const [name, text] of Object.entries(files)) writeFileSync(join(dir, name), text);
@@ -104,6 +106,76 @@ test('a pack that would not lint, or holds anything but tickets, is refused whol
   assert.deepEqual(names(r), ['TICKET-001.md']);
 });
 
+test('a zip pack: at its top or in one folder; names that leave the pack, links and bombs are refused', async () => {
+  const r = await repo();
+  const zipOf = (dir: string, args: string[]) => {
+    const out = `${dir}.zip`;
+    execFileSync('zip', ['-q', '-r', '-y', out, ...args], { cwd: dir });
+    cleanups.push(() => rmSync(out, { force: true }));
+    return out;
+  };
+  // a zipped pack folder (tickets one level down), deflated
+  const dir = pack(r, {});
+  mkdirSync(join(dir, 'my-pack'));
+  writeFileSync(join(dir, 'my-pack/TICKET-001-one.md'), t());
+  writeFileSync(join(dir, 'my-pack/TICKET-002-two.md'), t('depends_on: [1]\n'));
+  writeFileSync(join(dir, 'my-pack/.DS_Store'), 'x');
+  const good = zipOf(dir, ['my-pack']);
+  const res = await r.run(['ticket', 'import', good]);
+  assert.equal(res.code, 0, res.stderr);
+  assert.deepEqual(names(r), ['TICKET-001-one.md', 'TICKET-002-two.md']);
+  assert.equal(read(r, 'TICKET-002-two.md'), t('depends_on: [TICKET-001]\n'));
+
+  const hostile: [string, (d: string) => string, RegExp][] = [
+    [
+      'traversal',
+      (d) => {
+        // zip(1) will not store such a name; Python's zipfile writes what it is given
+        const out = `${d}.zip`;
+        const py =
+          'import sys, zipfile\nwith zipfile.ZipFile(sys.argv[1], "w") as z: z.writestr("../TICKET-001-a.md", sys.argv[2])';
+        execFileSync('python3', ['-c', py, out, t()]);
+        cleanups.push(() => rmSync(out, { force: true }));
+        return out;
+      },
+      /would leave the pack/,
+    ],
+    [
+      'link',
+      (d) => {
+        writeFileSync(join(d, 'TICKET-001-a.md'), t());
+        symlinkSync('/etc/hostname', join(d, 'TICKET-002-b.md'));
+        return zipOf(d, ['TICKET-001-a.md', 'TICKET-002-b.md']);
+      },
+      /TICKET-002-b\.md \(a symbolic link\)/,
+    ],
+    [
+      'bomb',
+      (d) => {
+        writeFileSync(join(d, 'TICKET-001-a.md'), `${t()}${'0'.repeat(9 * 1024 * 1024)}`);
+        return zipOf(d, ['TICKET-001-a.md']);
+      },
+      /TICKET-001-a\.md: \d+ bytes \(at most 8388608\)/,
+    ],
+    [
+      'not a zip',
+      (d) => {
+        writeFileSync(`${d}.zip`, 'PK but not really');
+        cleanups.push(() => rmSync(`${d}.zip`, { force: true }));
+        return `${d}.zip`;
+      },
+      /not a zip archive/,
+    ],
+  ];
+  for (const [what, make, message] of hostile) {
+    const out = make(pack(r, {}));
+    const refused = await r.run(['ticket', 'import', out]);
+    assert.equal(refused.code, 3, `${what}: ${refused.stderr}`);
+    assert.match(refused.stderr, message, what);
+    assert.deepEqual(names(r), ['TICKET-001-one.md', 'TICKET-002-two.md'], `${what}: nothing written`);
+  }
+});
+
 /** A command agent: plans two tickets when given the planning ticket, else marks its ticket done. */
 const PLANNER = [
   `f=$(printf '%s\\n' "$1" | sed -n 's/^Current ticket file: //p' | head -1)`,
@@ -139,7 +211,11 @@ test('car flow bootstrap --from: the spec into contextspace, a planning ticket, 
   assert.equal(unknown.code, 2);
   assert.match(unknown.stderr, /unknown agent "nobody"/);
   assert.deepEqual(names(r), []);
-  assert.equal(readFileSync(join(r.dir, '.codex-autorunner/contextspace/spec.md'), 'utf8').trim(), '', 'spec.md untouched');
+  assert.equal(
+    readFileSync(join(r.dir, '.codex-autorunner/contextspace/spec.md'), 'utf8').trim(),
+    '',
+    'spec.md untouched',
+  );
 
   const res = await r.run(['flow', 'bootstrap', '--from', 'SPEC.md', '--agent', 'codex', '--foreground']);
   assert.equal(res.code, 0, `${res.stdout}\n${res.stderr}`);

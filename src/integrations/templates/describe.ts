@@ -15,7 +15,11 @@ export function templatesDescription(repoRoot: string | null, env: NodeJS.Proces
         enabled: ctx.settings.enabled,
         config_file: ctx.configFile,
         folders: { local: ctx.repoTemplatesDir, hub: ctx.hubTemplatesDir },
-        cache: ctx.cache.dir,
+        // under HOME as ~/…: the same description for every user
+        cache:
+          env.HOME && ctx.cache.dir.startsWith(`${env.HOME}/`)
+            ? `~${ctx.cache.dir.slice(env.HOME.length)}`
+            : ctx.cache.dir,
         repos: ctx.settings.repos.map((r) => ({
           id: r.id,
           url: r.url,
@@ -50,7 +54,7 @@ export function templatesDescription(repoRoot: string | null, env: NodeJS.Proces
     },
     intake: {
       import:
-        'car ticket import <folder>: a pack of TICKET-<number>*.md files appended after the queue, renumbered with its depends_on; nothing written unless the queue with it lints',
+        'car ticket import <folder or .zip>: a pack of TICKET-<number>*.md files (in a zip: at its top or in one folder) appended after the queue, renumbered with its depends_on; nothing written unless the queue with it lints',
       bootstrap:
         'car flow bootstrap --from <file|->: the text into .codex-autorunner/contextspace/spec.md, a planning ticket (split the work into tickets that lint) after the queue, then a run',
     },

@@ -235,11 +235,11 @@ export const CAR_ALIASES: readonly CarAlias[] = [
   },
   {
     car: 'hub tickets import',
-    none: 'unzip the pack and run car ticket import <folder> --repo <repo folder> (renumbered after the queue, refused unless it lints)',
+    none: 'car ticket import <pack.zip or folder> --repo <repo folder> appends the pack after the queue, renumbered, refused unless it lints',
   },
   {
     car: 'hub tickets setup-pack',
-    none: 'unzip the pack and run car ticket import <folder> --repo <repo folder>, then car flow start',
+    none: 'car ticket import <pack.zip or folder> --repo <repo folder>, then car flow start',
   },
   {
     car: 'hub tickets bulk-set',

@@ -134,9 +134,12 @@ export function buildProgram(io: CliIo): Command {
   ticket
     .command('import')
     .description(
-      'append a pack of tickets (a folder of TICKET-<n>*.md) after the queue, renumbered with their depends_on; nothing written unless it lints',
+      'append a pack of tickets (a folder or .zip of TICKET-<n>*.md) after the queue, renumbered with their depends_on; nothing written unless it lints',
     )
-    .argument('<folder>', 'folder holding the TICKET-<number>*.md files')
+    .argument(
+      '<pack>',
+      'folder or .zip holding the TICKET-<number>*.md files (in a zip: at its top or in one folder)',
+    )
     .option('--json', 'machine-readable output')
     .action(async (folder: string, opts, cmd: Command) =>
       (await import('./commands/ticket.ts')).ticketImport(io, global(cmd), folder, opts),
