@@ -27,7 +27,11 @@ export function gitBlobId(bytes: Uint8Array): string {
  * `done: false` when the template has no `done`, and the provenance keys. A template without
  * frontmatter gets one.
  */
-export function withProvenance(text: string, p: Provenance, opts: { agent?: string | undefined }): string {
+export function withProvenance(
+  text: string,
+  p: Provenance,
+  opts: { agent?: string | undefined; source: string },
+): string {
   let out = splitFrontmatter(text).yaml === null ? `---\n---\n${text}` : text;
   const fm = frontmatterOf(out);
   const fields: [string, ScalarValue][] = [['ticket_id', newTicketId()]];
@@ -40,7 +44,7 @@ export function withProvenance(text: string, p: Provenance, opts: { agent?: stri
     ['template_trusted', p.trusted],
     ['template_scan', 'skipped'],
   );
-  for (const [key, value] of fields) out = setFrontmatterField(out, key, value);
+  for (const [key, value] of fields) out = setFrontmatterField(out, key, value, opts.source);
   return out;
 }
 

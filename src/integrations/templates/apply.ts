@@ -58,7 +58,7 @@ export function applyTemplate(
     const text = withProvenance(
       texts[i]!,
       { template, commit: t.commit, blob: c.blob, trusted: t.trusted },
-      { agent },
+      { agent, source: `${t.source}:${c.path}` },
     );
     const name = c.path.slice(c.path.lastIndexOf('/') + 1);
     const slug = t.kind === 'ticket' ? slugOf(opts.suffix ?? t.name) || undefined : undefined;

@@ -203,7 +203,7 @@ export async function templatesApply(
   }
   for (const r of applied.agentsReplaced)
     io.stdout(
-      `${r.file}: agent ${JSON.stringify(r.from)} is not a configured agent; using ${r.to} (--agent to choose)\n`,
+      `${r.file}: ${r.from === null ? 'no agent' : `agent ${JSON.stringify(r.from)} is not a configured agent`}; using ${r.to} (--agent to choose)\n`,
     );
   for (const tk of applied.tickets) io.stdout(`created ${tk.relPath}\n`);
 }
