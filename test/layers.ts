@@ -211,7 +211,7 @@ export const CORE_RANKS: readonly (readonly string[])[] = [
   ['tickets', 'store', 'hub/manifest.ts', 'hub/paths.ts', 'flow/ports.ts', 'flow/run-paths.ts'],
   ['config'],
   // the verify gate; `car init`
-  ['verify', 'init.ts'],
+  ['verify', 'init.ts', 'templates'],
   ['flow'],
   // readers of runs and repos: chat notices, the hub
   ['notify', 'hub'],

@@ -4,7 +4,7 @@
 // leaves the twins in the same state. The last test checks that every alias in the table was run.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
@@ -325,7 +325,7 @@ test("CAR's commands car has no counterpart for exit 2 with what to use instead,
     ['pma', 'thread', 'list', '--json'],
     ['hub', 'inbox', 'clear', '--stale'],
     ['telegram', 'health', '--path', '{root}'],
-    ['--repo', '{root}', 'templates', 'apply', 'blessed:x'],
+    ['--repo', '{root}', 'apps', 'apply', 'x'],
   ];
   const before = execFileSync('git', ['status', '--porcelain', '--untracked-files=all'], { cwd: twin.root });
   for (const argv of [...refusals.map((a) => a.car.split(' ')), ...extra]) {
@@ -341,6 +341,23 @@ test("CAR's commands car has no counterpart for exit 2 with what to use instead,
   }
   const after = execFileSync('git', ['status', '--porcelain', '--untracked-files=all'], { cwd: twin.root });
   assert.equal(after.toString(), before.toString());
+});
+
+test("CAR's templates apply flags: --set-agent is car's --agent, --next is what car does, --at is refused", async () => {
+  const twin = await repoTwin();
+  mkdirSync(join(twin.root, '.codex-autorunner/templates'), { recursive: true });
+  writeFileSync(
+    join(twin.root, '.codex-autorunner/templates/t.md'),
+    '---\nagent: user\ndone: false\n---\nx\n',
+  );
+  const argv = ['templates', 'apply', 'local:t.md', '--set-agent', 'codex', '--next', '--path', '{root}'];
+  exercised.add(aliasOf(argv));
+  const r = await run(twin, argv);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /^created \.codex-autorunner\/tickets\/TICKET-\d+-t\.md$/m);
+  const refused = await run(twin, ['templates', 'apply', 'local:t.md', '--at', '9']);
+  assert.equal(refused.code, 2);
+  assert.match(refused.stderr, /car templates apply --at: not supported/);
 });
 
 test("CAR's serve and hub serve start car's server on the repo; --base-path is refused", async () => {

@@ -149,7 +149,6 @@ const IGNORED_KEYS: readonly IgnoredKey[] = [
     quiet: is({ retention_days: 7, sweep_interval_seconds: 86400 }),
   },
   { key: 'apps', why: 'car has no CAR apps', quiet: off },
-  { key: 'templates', why: 'car has no ticket templates', quiet: off },
   { key: 'pma', why: 'car has no project management agent (PMA)', quiet: off },
   { key: 'preview_services', why: 'car has no preview services', quiet: off },
   { key: 'browser_auth', why: "car's web UI uses a bearer token (CAR_WEB_TOKEN)" },

@@ -40,7 +40,9 @@ export type TicketCreateErrorCode =
   | 'number_taken'
   | 'too_large'
   | 'no_free_number'
-  | 'invalid_depends_on';
+  | 'invalid_depends_on'
+  | 'pack_invalid'
+  | 'spec_exists';
 
 /** The ticket was not created (nothing was written); `field` names the input at fault. */
 export class TicketCreateError extends Error {
@@ -198,6 +200,42 @@ export function createTicket(paths: Paths, agents: ReadonlySet<string>, spec: Ne
     if (createNumbered(paths, index, ticket.path, text) === null) return ticket;
   }
   throw new TicketCreateError('no_free_number', 'could not claim a ticket number; try again');
+}
+
+/**
+ * Creates several tickets under consecutive numbers after the highest, all or none: `build(start)`
+ * gives the files for numbers `start`, `start + 1`, ... (it may throw to refuse them, before anything
+ * is written). Every number is claimed before the first file is created; when another writer took one
+ * meanwhile, the files made so far are removed and the set is built again further on.
+ */
+export function createTicketSet<T extends { index: number; path: string; text: string }>(
+  paths: Paths,
+  build: (start: number) => T[],
+): T[] {
+  mkdirSync(paths.ticketsDir, { recursive: true });
+  let start = 0;
+  for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+    start = Math.max(start + 1, nextTicketIndex(numbersInUse(paths.ticketsDir)));
+    const files = build(start);
+    const releases: (() => void)[] = [];
+    const created: string[] = [];
+    try {
+      const claimed = files.every((f) => {
+        const release = claimNumber(paths, f.index);
+        if (release) releases.push(release);
+        return release !== null && holderOf(paths.ticketsDir, f.index) === undefined;
+      });
+      if (claimed && files.every((f) => createFileExclusive(f.path, f.text) && created.push(f.path)))
+        return files;
+      for (const path of created) unlinkSync(path);
+    } catch (err) {
+      for (const path of created) unlinkSync(path);
+      throw err;
+    } finally {
+      for (const release of releases) release();
+    }
+  }
+  throw new TicketCreateError('no_free_number', 'could not claim ticket numbers; try again');
 }
 
 /**

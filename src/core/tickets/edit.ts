@@ -1,7 +1,7 @@
 // Writes to ticket frontmatter. Edits are surgical: only the bytes of one value change, so comments,
 // key order, quoting, line endings, a BOM and the body stay exactly as the author (or CAR) left them.
 import { isDeepStrictEqual } from 'node:util';
-import { isAlias, isMap, isScalar, Scalar, type YAMLMap } from 'yaml';
+import { isAlias, isMap, isScalar, isSeq, Scalar, type YAMLMap } from 'yaml';
 import { writeFileAtomic } from '../fs/atomic.ts';
 import { checkTextSize, INPUT_LIMITS, InputLimitError, readFileBounded } from '../input-limits.ts';
 import { type FrontmatterSplit, splitFrontmatter } from './frontmatter.ts';
@@ -272,4 +272,45 @@ export function renderNewTicket(fields: NewTicketFields, body: string): string {
   const yaml = dumpEntries(data, 0).join('\n');
   const text = body.replace(/^\n+/, '').trimEnd();
   return text ? `---\n${yaml}\n---\n\n${text}\n` : `---\n${yaml}\n---\n`;
+}
+
+/**
+ * Rewrites the entries of the `depends_on` key (a list, or one value) through `rename` (null: keep the
+ * entry), splicing only each changed entry's bytes. Text without the key is returned as it is. Throws
+ * TicketEditError when the frontmatter cannot be read or the result would not read back as intended.
+ */
+export function renameDependsOn(text: string, rename: (ref: string) => string | null, file?: string): string {
+  const where = file ? `${file}: ` : '';
+  const { map, split } = parseFrontmatterMap(text, where);
+  const value = map ? findPair(map, 'depends_on')?.value : undefined;
+  if (!value) return text;
+  const items = isSeq(value) ? value.items : [value];
+  const splices: Splice[] = [];
+  const expected: unknown[] = [];
+  for (const item of items) {
+    if (
+      !isScalar(item) ||
+      !item.range ||
+      (typeof item.value !== 'string' && typeof item.value !== 'number')
+    ) {
+      expected.push(isScalar(item) ? item.value : undefined);
+      continue;
+    }
+    // numbers are matched as their digits were written (`010` is ticket 10, not octal 8)
+    const written = split.yaml!.slice(item.range[0], item.range[1]).trim();
+    const ref = typeof item.value === 'number' && /^\d+$/.test(written) ? written : String(item.value);
+    const renamed = rename(ref);
+    expected.push(renamed ?? item.value);
+    if (renamed === null || renamed === ref) continue;
+    const start = split.yamlOffset + item.range[0];
+    splices.push({ start, end: start + written.length, insert: renderScalar(renamed) });
+  }
+  let out = text;
+  for (const s of splices.sort((a, b) => b.start - a.start)) out = applySplice(out, s);
+  if (splices.length === 0) return text;
+  const after = frontmatterValue(out).depends_on;
+  const got = Array.isArray(after) ? after : [after];
+  if (!isDeepStrictEqual(got, expected))
+    throw new TicketEditError(`${where}renumbering depends_on would not read back as intended`);
+  return out;
 }

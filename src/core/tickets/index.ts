@@ -1,5 +1,5 @@
 // The ticket engine's public surface.
-export { createTicket, type NewTicket, TicketCreateError } from './create.ts';
+export { createTicket, type NewTicket, seedBootstrapTicket, TicketCreateError } from './create.ts';
 export {
   type BlockedTicket,
   type DependencyGraph,
@@ -32,9 +32,18 @@ export {
   ticketFileName,
   ticketQueueSteps,
 } from './queue.ts';
-export { newTicketId, parseTicket, parseTicketBytes, TICKET_NAME_RE, ticketState } from './ticket.ts';
+export {
+  newTicketId,
+  parseTicket,
+  parseTicketBytes,
+  TICKET_NAME_RE,
+  ticketIndexFromName,
+  ticketState,
+} from './ticket.ts';
 export type { LintIssue, Ticket, TicketContextEntry, TicketDependency } from './types.ts';
 export { parseYaml } from './yaml.ts';
 
 /** The filename rule as a string, for `car describe --json`. */
 export const TICKET_FILENAME_PATTERN = '^TICKET-(\\d{3,})(?:[^/]*)\\.md$ (case-insensitive)';
+export { addTicketPack, MAX_PACK_TICKETS, type PackResult, type PackTicket } from './pack.ts';
+export { MAX_SPEC_BYTES, type SeededPlan, seedPlan } from './plan.ts';

@@ -2,10 +2,12 @@
 // /reply <text> /bind /unbind /help, and plain text in a chat while the run waits for a reply. Flow
 // actions go through FlowControl, which starts workers with the launcher the surface gave it.
 import { type FlowControl, FlowControlError } from '../../control/flow-control.ts';
+import { defaultAgentId, knownAgentIds } from '../../core/config/index.ts';
 import type { FlowEvent } from '../../core/flow/events.ts';
 import type { ChatStore, Platform } from '../../core/notify/chat-store.ts';
 import type { NoticeAction, NoticeButton } from '../../core/notify/notices.ts';
 import { dispatchLookup } from '../../core/notify/watcher.ts';
+import { seedPlan, TicketCreateError } from '../../core/tickets/index.ts';
 
 export interface Inbound {
   platform: Platform;
@@ -69,6 +71,7 @@ const HELP = [
   '/status - the latest run',
   '/runs - recent runs',
   '/start - start or continue a run',
+  '/flow bootstrap <spec> - plan the spec into tickets, then run them',
   '/pause - pause after the turn in flight',
   '/resume - resume a paused run',
   '/stop - stop the run',
@@ -92,7 +95,8 @@ export function parseCommand(text: string): { name: string; args: string } | nul
     args = args.slice(sub?.length ?? 0).trim();
     if (rest.length === 0 && !args) args = '';
   }
-  if (name === 'bootstrap') name = 'start';
+  // CAR's `/flow bootstrap` starts the run; with text, the text is the spec to plan from first
+  if (name === 'bootstrap' && !args) name = 'start';
   return { name, args };
 }
 
@@ -129,6 +133,8 @@ export class ChatCommands implements CommandHandler {
           };
         case 'start':
           return { text: await this.#start() };
+        case 'bootstrap':
+          return { text: await this.#bootstrap(cmd.args) };
         case 'pause':
         case 'stop':
           return { text: await this.#request(cmd.name) };
@@ -230,6 +236,20 @@ export class ChatCommands implements CommandHandler {
   async #start(): Promise<string> {
     const { run, action, workerPid } = await this.#control.launchStart();
     return `${action} run ${short(run.id)} (worker pid ${workerPid})`;
+  }
+
+  /** `/flow bootstrap <spec>`: the spec into contextspace, a planning ticket, then the run. */
+  async #bootstrap(spec: string): Promise<string> {
+    const { config, paths } = this.#control;
+    let plan: string;
+    try {
+      plan = seedPlan(paths, knownAgentIds(config), defaultAgentId(config), spec).ticket.name;
+    } catch (err) {
+      if (err instanceof TicketCreateError) return `Cannot plan that: ${err.message}.`;
+      throw err;
+    }
+    const started = await this.#start();
+    return `Wrote the spec to .codex-autorunner/contextspace/spec.md and ${plan}; ${started}.`;
   }
 
   async #request(what: 'pause' | 'stop', runId?: string): Promise<string> {

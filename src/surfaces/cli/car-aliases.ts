@@ -235,11 +235,11 @@ export const CAR_ALIASES: readonly CarAlias[] = [
   },
   {
     car: 'hub tickets import',
-    none: "car imports no ticket packs: unzip the pack into the repo's .codex-autorunner/tickets/, then car ticket lint",
+    none: 'car ticket import <pack.zip or folder> --repo <repo folder> appends the pack after the queue, renumbered, refused unless it lints',
   },
   {
     car: 'hub tickets setup-pack',
-    none: "car imports no ticket packs: unzip the pack into the repo's .codex-autorunner/tickets/, then car ticket lint and car flow start",
+    none: 'car ticket import <pack.zip or folder> --repo <repo folder>, then car flow start',
   },
   {
     car: 'hub tickets bulk-set',
@@ -284,8 +284,17 @@ export const CAR_ALIASES: readonly CarAlias[] = [
     none: 'car has no project-management agent: car ticket new plans work, car flow start runs it, car hub status watches every repo',
   },
   {
-    car: 'templates',
-    none: 'car has no ticket templates: car ticket new --body-file <file> creates a ticket from a file',
+    car: 'templates apply',
+    runs: 'templates apply',
+    flags: {
+      ...REPO_HUB,
+      '--set-agent': { to: '--agent' },
+      '--next': { ignore: 'car always writes the next free number(s)' },
+      '--no-next': { refuse: 'car writes templates after the queue only' },
+      '--at': { refuse: 'car writes templates after the queue only (car ticket new --at for one ticket)' },
+      '--provenance': { ignore: "car always writes CAR's provenance keys" },
+      '--no-provenance': { refuse: "car always writes CAR's provenance keys" },
+    },
   },
   { car: 'apps', none: 'car has no app bundles: car ticket new adds a ticket' },
   {
@@ -323,7 +332,7 @@ export function carAliasHelp(): string {
     groups.set(head, [...(groups.get(head) ?? []), words.at(-1)!]);
   }
   const names = [...groups].map(([head, last]) => (head ? `${head} ${last.join('|')}` : last.join(', ')));
-  return `\nCAR's commands work too, with CAR's flags: ${names.join('; ')}.\nCAR's others (pma, templates, ...) exit 2 saying what to use instead.\n(car describe --json says what each runs: car_aliases)`;
+  return `\nCAR's commands work too, with CAR's flags: ${names.join('; ')}.\nCAR's others (pma, apps, ...) exit 2 saying what to use instead.\n(car describe --json says what each runs: car_aliases)`;
 }
 
 function takesValue(option: Option): boolean {

@@ -2,6 +2,7 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { CAR_VERSION } from '../version.ts';
 import { carAliasHelp } from './car-aliases.ts';
 import { addAgentsCommand } from './commands/agents.ts';
+import { addTemplatesCommand } from './commands/templates-command.ts';
 import type { GlobalOptions } from './context.ts';
 import type { CliIo } from './io.ts';
 
@@ -131,6 +132,20 @@ export function buildProgram(io: CliIo): Command {
     );
 
   ticket
+    .command('import')
+    .description(
+      'append a pack of tickets (a folder or .zip of TICKET-<n>*.md) after the queue, renumbered with their depends_on; nothing written unless it lints',
+    )
+    .argument(
+      '<pack>',
+      'folder or .zip holding the TICKET-<number>*.md files (in a zip: at its top or in one folder)',
+    )
+    .option('--json', 'machine-readable output')
+    .action(async (folder: string, opts, cmd: Command) =>
+      (await import('./commands/ticket.ts')).ticketImport(io, global(cmd), folder, opts),
+    );
+
+  ticket
     .command('evidence')
     .description('why car closed a ticket: its verify commands, exit codes, output digests, commit, findings')
     .argument('<ticket>', 'number, file name or ticket_id')
@@ -179,6 +194,22 @@ export function buildProgram(io: CliIo): Command {
     .option('--json', 'machine-readable output')
     .action(async (opts, cmd: Command) =>
       (await import('./commands/flow.ts')).flowStart(io, global(cmd), opts),
+    );
+  flow
+    .command('bootstrap')
+    .description(
+      'start from a spec: write it to contextspace/spec.md, add a planning ticket (split the work into tickets that lint) and run it',
+    )
+    .option('--new', 'start a new run even if one is paused (the paused run is superseded)')
+    .option('--max-total-turns <n>', 'turn budget for this run', positiveInt)
+    .requiredOption('--from <file>', 'the spec or issue text: a markdown file, or - for stdin')
+    .option('--agent <id>', "the planning ticket's agent (default: ticket_flow.default_agent)")
+    .option('--replace-spec', 'replace a contextspace spec.md that says something else')
+    .option('--no-start', 'write the spec and the planning ticket only')
+    .option('--foreground', 'run here instead of in a background worker (same as car run)')
+    .option('--json', 'machine-readable output')
+    .action(async (opts, cmd: Command) =>
+      (await import('./commands/flow.ts')).flowBootstrap(io, global(cmd), opts),
     );
   flow
     .command('resume')
@@ -430,6 +461,7 @@ export function buildProgram(io: CliIo): Command {
     );
 
   addAgentsCommand(program, io);
+  addTemplatesCommand(program, io);
 
   program
     .command('doctor')

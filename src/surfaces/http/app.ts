@@ -7,7 +7,8 @@
 //   POST /api/tickets                     PUT  /api/tickets/:name[?force=1]   PATCH /api/tickets/:name
 //   POST /api/tickets/:name/lint (text checked as that ticket's content, nothing written)
 //   GET  /api/contextspace                GET|PUT /api/contextspace/:kind
-//   GET  /api/flow/status[?run]           POST /api/flow/start|resume|pause|stop|reply|finish-user-ticket
+//   GET  /api/flow/status[?run]           POST /api/flow/start|resume|pause|stop|reply|finish-user-ticket|bootstrap
+//   GET  /api/templates   GET /api/templates/show?ref   POST /api/templates/apply (the board's template picker)
 //   GET  /api/runs?offset&limit&status    GET  /api/runs/:id             GET /api/runs/:id/events?after&limit&types
 //   GET  /api/runs/:id/stream (SSE; `id:` = event seq, resumes from Last-Event-ID or ?after; a client too
 //        slow to follow gets `event: dropped` with the reason)
@@ -40,6 +41,7 @@ import type { StreamOptions } from './run-stream.ts';
 import { runRoutes } from './runs.ts';
 import { envWithoutToken, hostGuard, originGuard, tokenRole, viewerGuard } from './security.ts';
 import { ServerClosingError } from './step-runner.ts';
+import { templateRoutes } from './templates.ts';
 import { ticketRoutes } from './tickets.ts';
 import { usageRoutes } from './usage.ts';
 import { webRoutes } from './web.ts';
@@ -213,6 +215,7 @@ export function createApp(opts: AppOptions): CarApp {
     app.use(`${path}/*`, hubRootGuard);
   }
   app.route('/api/tickets', ticketRoutes(ctx));
+  app.route('/api/templates', templateRoutes(ctx));
   app.route('/api/contextspace', contextspaceRoutes(ctx));
   app.route('/api/flow', flowRoutes(ctx));
   const runs = runRoutes(ctx, opts.stream, log);

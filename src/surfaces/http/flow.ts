@@ -4,7 +4,8 @@
 import { Hono } from 'hono';
 import * as z from 'zod';
 import type { FlowControl, ResumeOptions, StartOptions } from '../../control/flow-control.ts';
-import { TicketEditError } from '../../core/tickets/index.ts';
+import { defaultAgentId, knownAgentIds } from '../../core/config/index.ts';
+import { MAX_SPEC_BYTES, seedPlan, TicketCreateError, TicketEditError } from '../../core/tickets/index.ts';
 import { runJson } from '../flow-report.ts';
 import { sendAnswer } from './answer.ts';
 import type { ApiContext } from './context.ts';
@@ -35,6 +36,18 @@ const ReplyBody = z.strictObject({
   resume: z.boolean().optional(),
 });
 
+const BootstrapBody = z.strictObject({
+  spec: z
+    .string()
+    .refine((t) => t.trim() !== '', { error: 'must not be empty' })
+    .refine((t) => Buffer.byteLength(t) <= MAX_SPEC_BYTES, {
+      error: `must be at most ${MAX_SPEC_BYTES} bytes`,
+    }),
+  agent: z.string().trim().min(1).max(100).optional(),
+  replace_spec: z.boolean().default(false),
+  start: z.boolean().default(true),
+});
+
 const StatusQuery = z.object({ run: runIdSchema.optional() });
 
 export function flowRoutes(ctx: ApiContext): Hono {
@@ -55,6 +68,30 @@ export function flowRoutes(ctx: ApiContext): Hono {
     if (body.max_total_turns !== undefined) opts.maxTotalTurns = body.max_total_turns;
     const { run, action, workerPid } = await control.launchStart(opts);
     return c.json({ run_id: run.id, action, worker_pid: workerPid, run: runJson(run, control) }, 202);
+  });
+
+  // "New plan": the spec into contextspace, a planning ticket after the queue, then a run (car flow bootstrap)
+  app.post('/bootstrap', async (c) => {
+    const body = await readJson(c, BootstrapBody);
+    const config = ctx.loaded().config;
+    let seeded: ReturnType<typeof seedPlan>;
+    try {
+      seeded = seedPlan(ctx.paths, knownAgentIds(config), body.agent ?? defaultAgentId(config), body.spec, {
+        replace: body.replace_spec,
+      });
+    } catch (err) {
+      if (!(err instanceof TicketCreateError)) throw err;
+      if (err.code === 'spec_exists') throw new ApiError(409, 'spec_exists', err.message, { field: 'spec' });
+      throw new ApiError(400, err.code, err.message, { field: err.field ?? 'spec' });
+    }
+    const out = {
+      spec_file: seeded.specFile.slice(ctx.paths.root.length + 1),
+      plan_ticket: seeded.ticket.relPath,
+    };
+    if (!body.start) return c.json({ ...out, run_id: null }, 201);
+    const control = ctx.control();
+    const { run, action, workerPid } = await control.launchStart({});
+    return c.json({ ...out, run_id: run.id, action, worker_pid: workerPid, run: runJson(run, control) }, 202);
   });
 
   app.post('/resume', async (c) => {

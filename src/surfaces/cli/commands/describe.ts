@@ -6,6 +6,7 @@ import { LANE_BRANCH_PREFIX, LANES_DIR } from '../../../core/flow/lanes/lane-sta
 import { CONTEXTSPACE_DOCS, findRepoRoot, repoPaths, STATE_DIR } from '../../../core/paths.ts';
 import { TICKET_FILENAME_PATTERN } from '../../../core/tickets/index.ts';
 import { ticketFrontmatterJsonSchema } from '../../../core/tickets/schema.ts';
+import { templatesDescription } from '../../../integrations/templates/describe.ts';
 import { CAR_VERSION } from '../../version.ts';
 import { CAR_ALIASES } from '../car-aliases.ts';
 import { type GlobalOptions, loadRepoConfig, repoSearchStart } from '../context.ts';
@@ -144,6 +145,7 @@ export async function describeCommand(
         'lane_worktree_removed',
       ],
     },
+    templates: templatesDescription(found?.initialized ? found.root : null, io.env),
     config_precedence: CONFIG_PRECEDENCE,
     config_error: configError,
     env_knobs: [...ENV_KNOBS].sort(),

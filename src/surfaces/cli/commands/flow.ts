@@ -20,6 +20,8 @@ import {
   type InvalidTicketFile,
   invalidTicketFiles,
   loadTicketQueue,
+  MAX_SPEC_BYTES,
+  seedPlan,
   type Ticket,
   TicketCreateError,
 } from '../../../core/tickets/index.ts';
@@ -214,6 +216,59 @@ export async function flowStart(io: CliIo, global: GlobalOptions, flags: StartFl
     control.close();
   }
 }
+
+/** `car flow bootstrap --from <file|->`: the spec into contextspace, a planning ticket, then a run. */
+export async function flowBootstrap(
+  io: CliIo,
+  global: GlobalOptions,
+  flags: StartFlags & { from: string; agent?: string; replaceSpec?: boolean; start?: boolean },
+): Promise<void> {
+  let spec: string;
+  try {
+    const bytes =
+      flags.from === '-'
+        ? readFileSync(0)
+        : readFileBounded(resolve(io.cwd, flags.from), MAX_SPEC_BYTES, 'a spec');
+    spec = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+  } catch (err) {
+    const why =
+      (err as NodeJS.ErrnoException).code === 'ERR_ENCODING_INVALID_ENCODED_DATA'
+        ? 'it is not valid UTF-8'
+        : (err as Error).message;
+    throw new CliError(`cannot read --from ${flags.from}: ${why}`, EXIT.usage);
+  }
+  const control = await openControl(io, global);
+  let seeded: ReturnType<typeof seedPlan>;
+  try {
+    const agents = knownAgentIds(control.config);
+    seeded = seedPlan(control.paths, agents, flags.agent ?? defaultAgentId(control.config), spec, {
+      replace: flags.replaceSpec ?? false,
+    });
+  } catch (err) {
+    if (!(err instanceof TicketCreateError)) throw err;
+    const hint =
+      err.code === 'spec_exists' ? '; replace it with --replace-spec (or edit it and car flow start)' : '';
+    throw new CliError(`${err.message}${hint}`, EXIT.usage);
+  } finally {
+    control.close();
+  }
+  const spec_file = relTo(control.paths.root, seeded.specFile);
+  if (flags.start === false) {
+    if (flags.json) printJson(io, { spec_file, plan_ticket: seeded.ticket.relPath, run_id: null });
+    else io.stdout(`wrote ${spec_file} and ${seeded.ticket.relPath}; start it: car flow start\n`);
+    return;
+  }
+  if (!flags.json) io.stdout(`wrote ${spec_file} and ${seeded.ticket.relPath}\n`);
+  const start = { ...flags, bootstrap: false };
+  if (flags.json && !flags.foreground) {
+    const captured: string[] = [];
+    await flowStart({ ...io, stdout: (t) => captured.push(t) }, global, start);
+    printJson(io, { spec_file, plan_ticket: seeded.ticket.relPath, ...JSON.parse(captured.join('')) });
+  } else if (flags.foreground) await runCommand(io, global, start);
+  else await flowStart(io, global, start);
+}
+
+const relTo = (root: string, abs: string) => abs.slice(root.length + 1);
 
 export async function flowResume(
   io: CliIo,

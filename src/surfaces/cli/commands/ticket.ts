@@ -1,11 +1,15 @@
-import { readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { lstatSync, readdirSync, readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { defaultAgentId, knownAgentIds } from '../../../core/config/index.ts';
+import { readZip, type ZipEntry, ZipError } from '../../../core/fs/zip.ts';
+import { formatBytes, INPUT_LIMITS, InputLimitError, readFileBounded } from '../../../core/input-limits.ts';
 import {
+  addTicketPack,
   createTicket,
   editTicketField,
   type LintIssue,
   loadTicketQueue,
+  MAX_PACK_TICKETS,
   newTicketId,
   parseYaml,
   readiness,
@@ -14,6 +18,7 @@ import {
   TicketCreateError,
   TicketEditError,
   type TicketQueue,
+  ticketIndexFromName,
   ticketResolver,
   ticketState,
 } from '../../../core/tickets/index.ts';
@@ -263,4 +268,136 @@ export async function ticketNew(
   }
   if (opts.json) printJson(io, ticketFields(created));
   else io.stdout(`created ${created.relPath}\n`);
+}
+
+type PackFile = { name: string; text: string; source: string; index: number };
+
+/** Decodes a pack file, in number order later; a file that is not UTF-8 refuses the pack. */
+function packFile(name: string, bytes: Buffer, source: string, index: number): PackFile {
+  try {
+    return { name, text: strictUtf8.decode(bytes), source, index };
+  } catch {
+    throw new CliError(`${source}: nothing written: not valid UTF-8`, EXIT.invalidInput);
+  }
+}
+
+function refuseOthers(shown: string, others: string[]): void {
+  if (others.length > 0)
+    throw new CliError(
+      `${shown}: nothing written: a pack holds only TICKET-<number>*.md files; found ${others.join(', ')}`,
+      EXIT.invalidInput,
+    );
+}
+
+/** The ticket files of a pack folder; links, sub-folders and other files are refused. */
+function readPackFolder(dir: string, shown: string): PackFile[] {
+  const files: PackFile[] = [];
+  const others: string[] = [];
+  for (const name of readdirSync(dir).sort()) {
+    if (name.startsWith('.')) continue;
+    const index = ticketIndexFromName(name);
+    const st = lstatSync(join(dir, name));
+    if (index === null || !st.isFile()) {
+      others.push(
+        `${name}${st.isSymbolicLink() ? ' (a symbolic link)' : st.isDirectory() ? ' (a folder)' : ''}`,
+      );
+      continue;
+    }
+    if (st.size > INPUT_LIMITS.ticketFileBytes)
+      throw new CliError(
+        `${shown}/${name}: nothing written: over ${formatBytes(INPUT_LIMITS.ticketFileBytes)}`,
+        EXIT.invalidInput,
+      );
+    files.push(packFile(name, readFileSync(join(dir, name)), `${shown}/${name}`, index));
+  }
+  refuseOthers(shown, others);
+  return files;
+}
+
+/**
+ * The ticket files of a zip pack: at its top or in one folder (a zipped pack folder). Names that leave
+ * the pack, links, other files and archives over the limits are refused.
+ */
+function readPackZip(file: string, shown: string): PackFile[] {
+  let entries: ZipEntry[];
+  try {
+    const bytes = readFileBounded(file, MAX_PACK_TICKETS * INPUT_LIMITS.ticketFileBytes, 'a ticket pack');
+    entries = readZip(bytes, {
+      maxEntries: MAX_PACK_TICKETS * 4,
+      maxEntryBytes: INPUT_LIMITS.ticketFileBytes,
+      maxTotalBytes: 64 * 1024 * 1024,
+    });
+  } catch (err) {
+    if (err instanceof ZipError || err instanceof InputLimitError)
+      throw new CliError(`${shown}: nothing written: ${err.message}`, EXIT.invalidInput);
+    throw err;
+  }
+  const files: PackFile[] = [];
+  const others: string[] = [];
+  const folders = new Set<string>();
+  for (const e of entries) {
+    const parts = e.name.replace(/\/$/, '').split('/');
+    if (e.name.startsWith('/') || e.name.includes('\\') || parts.some((p) => p === '..' || p === '.'))
+      throw new CliError(
+        `${shown}: nothing written: ${JSON.stringify(e.name)} would leave the pack`,
+        EXIT.invalidInput,
+      );
+    if (parts[0] === '__MACOSX' || parts.at(-1)!.startsWith('.') || (e.name.endsWith('/') && !e.link))
+      continue;
+    const name = parts.at(-1)!;
+    const index = ticketIndexFromName(name);
+    if (e.link || index === null || e.data === null || parts.length > 2) {
+      others.push(`${e.name}${e.link ? ' (a symbolic link)' : ''}`);
+      continue;
+    }
+    folders.add(parts.length === 2 ? parts[0]! : '');
+    files.push(packFile(name, e.data, `${shown}:${e.name}`, index));
+  }
+  refuseOthers(shown, others);
+  if (folders.size > 1)
+    throw new CliError(
+      `${shown}: nothing written: tickets in more than one folder (${[...folders].join(', ')})`,
+      EXIT.invalidInput,
+    );
+  return files;
+}
+
+/** A pack folder or zip's tickets in number order. */
+function readPack(path: string, shown: string): PackFile[] {
+  let st: ReturnType<typeof lstatSync>;
+  try {
+    st = lstatSync(path);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new CliError(
+      `${shown}: ${code === 'ENOENT' ? 'no such folder or zip' : (err as Error).message}`,
+      EXIT.usage,
+    );
+  }
+  if (st.isSymbolicLink()) throw new CliError(`${shown}: a symbolic link; give the pack itself`, EXIT.usage);
+  let files: PackFile[];
+  if (st.isDirectory()) files = readPackFolder(path, shown);
+  else if (st.isFile() && /\.zip$/i.test(path)) files = readPackZip(path, shown);
+  else throw new CliError(`${shown}: not a folder or a .zip`, EXIT.usage);
+  if (files.length === 0) throw new CliError(`${shown}: no TICKET-<number>*.md files`, EXIT.usage);
+  return files.sort((a, b) => a.index - b.index || (a.name < b.name ? -1 : 1));
+}
+
+export async function ticketImport(
+  io: CliIo,
+  global: GlobalOptions,
+  pack: string,
+  opts: JsonFlag,
+): Promise<void> {
+  const { repo, agents } = await loadQueue(io, global);
+  const files = readPack(resolve(io.cwd, pack), pack.replace(/\/+$/, ''));
+  let result: ReturnType<typeof addTicketPack>;
+  try {
+    result = addTicketPack(repo.paths, agents, files);
+  } catch (err) {
+    if (!(err instanceof TicketCreateError)) throw err;
+    throw new CliError(err.message, err.code === 'no_free_number' ? EXIT.conflict : EXIT.invalidInput);
+  }
+  if (opts.json) printJson(io, { imported: result.renamed, tickets: result.tickets.map(ticketFields) });
+  else for (const r of result.renamed) io.stdout(`${r.from} -> ${r.to}\n`);
 }
