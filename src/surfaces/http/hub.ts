@@ -10,16 +10,19 @@
 // (StepRunner), so a large hub does not hold up other requests.
 import { Hono } from 'hono';
 import { ConfigError } from '../../core/config/index.ts';
-import { ManifestError, readManifest } from '../../core/hub/manifest.ts';
+import { ManifestError } from '../../core/hub/manifest.ts';
 import { isHubRoot } from '../../core/hub/paths.ts';
 import { type Hub, HubError, scanHub } from '../../core/hub/registry.ts';
 import { type HubRepoStatus, HubStatusReader } from '../../core/hub/status.ts';
 import { hubReport, openHubAt } from '../hub-report.ts';
 import type { ApiContext } from './context.ts';
 import { ApiError } from './errors.ts';
+import { ManifestFile } from './repo-mounts.ts';
 
 export interface HubRoutes {
   routes: Hono;
+  /** The hub's manifest, re-read when its file changes. */
+  manifest: ManifestFile;
   close(): void;
 }
 
@@ -52,9 +55,11 @@ export function hubRoutes(ctx: ApiContext): HubRoutes {
     }
   };
 
+  const manifestFile = new ManifestFile(() => currentHub().paths.manifestFile);
+
   const readReport = async () => {
     const hub = currentHub();
-    const manifest = guard(() => readManifest(hub.paths.manifestFile));
+    const manifest = guard(() => manifestFile.current());
     const repos: HubRepoStatus[] = [];
     await ctx.steps.drive(
       (function* () {
@@ -84,7 +89,7 @@ export function hubRoutes(ctx: ApiContext): HubRoutes {
       throw err;
     }
   });
-  return { routes, close: () => reader.close() };
+  return { routes, manifest: manifestFile, close: () => reader.close() };
 }
 
 /** Which loaded config a Hub was opened with (ctx.loaded() returns a new object after a config change). */

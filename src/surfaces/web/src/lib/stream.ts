@@ -1,7 +1,9 @@
 // A Server-Sent Events reader over fetch, so the bearer token travels in a header (EventSource cannot
 // send one, and a token in the URL would end up in logs). Reconnects from the last `id:` it saw, also
 // when the server dropped it for reading too slowly (`event: dropped`).
+
 import { ApiError, auth, authHeaders } from './api.svelte.ts';
+import { repoApi } from './scope.svelte.ts';
 import type { RunEvent } from './types.ts';
 
 export interface FollowOptions {
@@ -58,7 +60,7 @@ export async function followRun(runId: string, opts: FollowOptions): Promise<voi
   let delay = 500;
   while (!signal.aborted) {
     try {
-      const res = await fetch(`/api/runs/${encodeURIComponent(runId)}/stream?after=${last}`, {
+      const res = await fetch(repoApi(`/api/runs/${encodeURIComponent(runId)}/stream?after=${last}`), {
         headers: { ...authHeaders(), accept: 'text/event-stream' },
         signal,
       });
