@@ -42,7 +42,7 @@ export interface InboxItem {
 export interface LiveRun {
   repo_id: string;
   run: RunJson;
-  /** The agent's last line: its last message's last line, else the tool it called or its status. */
+  /** The agent's last line: its last message's last line, else (nothing said yet) the tool it called or its status. */
   last_line: { at: string; text: string } | null;
 }
 
@@ -55,7 +55,9 @@ interface RepoActivity {
 }
 
 const ACTIVE = ['pending', 'running', 'stopping'] as const;
-const LINE_TYPES = ['agent_message', 'tool_call', 'agent_status'];
+/** What the agent said last; before it said anything, what it did. */
+const SAID = ['agent_message'];
+const DID = ['tool_call', 'agent_status'];
 const MAX_LINE = 300;
 
 function lineOf(event: RunEvent): string {
@@ -90,7 +92,9 @@ function readRepo(id: string, ctx: ApiContext): Omit<RepoActivity, 'stamp'> {
   }
   const live: LiveRun[] = [];
   for (const run of store.listRuns({ status: ACTIVE, includeLanes: true, limit: 50 })) {
-    const last = store.listEvents(run.id, { types: LINE_TYPES, limit: 1, fromEnd: true })[0];
+    const last =
+      store.listEvents(run.id, { types: SAID, limit: 1, fromEnd: true })[0] ??
+      store.listEvents(run.id, { types: DID, limit: 1, fromEnd: true })[0];
     live.push({
       repo_id: id,
       run: runJson(run, control),

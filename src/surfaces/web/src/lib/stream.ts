@@ -16,13 +16,13 @@ export interface FollowOptions {
   onError?(err: unknown): void;
 }
 
-interface Frame {
+export interface Frame {
   id?: string;
   event?: string;
   data: string;
 }
 
-function parseFrame(text: string): Frame | null {
+export function parseFrame(text: string): Frame | null {
   const frame: Frame = { data: '' };
   const data: string[] = [];
   for (const line of text.split('\n')) {
@@ -40,7 +40,7 @@ function parseFrame(text: string): Frame | null {
   return frame;
 }
 
-const sleep = (ms: number, signal: AbortSignal) =>
+export const sleep = (ms: number, signal: AbortSignal) =>
   new Promise<void>((resolve) => {
     const t = setTimeout(resolve, ms);
     signal.addEventListener(

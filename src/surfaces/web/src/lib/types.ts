@@ -177,3 +177,25 @@ export interface HubStatus {
   summary: Record<string, number>;
   repos: HubRepo[];
 }
+
+/** An item of the hub's inbox (`GET /api/hub/inbox`); `kind` says which (more kinds may come). */
+export interface HubInboxItem {
+  kind: 'run_paused';
+  repo_id: string;
+  at: string;
+  run: Run;
+  question: Dispatch | null;
+}
+
+export interface HubInbox {
+  items: HubInboxItem[];
+  count: number;
+  errors: { repo_id: string; message: string }[];
+}
+
+/** An active run of the hub (`GET /api/hub/live`). */
+export interface HubLiveRun {
+  repo_id: string;
+  run: Run;
+  last_line: { at: string; text: string } | null;
+}
