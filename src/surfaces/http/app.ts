@@ -6,13 +6,14 @@
 //   GET  /api/tickets?offset&limit        GET  /api/tickets/lint         GET /api/tickets/:name
 //   POST /api/tickets                     PUT  /api/tickets/:name[?force=1]   PATCH /api/tickets/:name
 //   POST /api/tickets/:name/lint (text checked as that ticket's content, nothing written)
+//   GET  /api/tickets/:name/evidence      GET  /api/tickets/:name/work[?run] (its diff: ticket-work.ts)
 //   GET  /api/contextspace                GET|PUT /api/contextspace/:kind
 //   GET  /api/flow/status[?run]           POST /api/flow/start|resume|pause|stop|reply|finish-user-ticket
 //   GET  /api/runs?offset&limit&status    GET  /api/runs/:id             GET /api/runs/:id/events?after&limit&types
 //   GET  /api/runs/:id/stream (SSE; `id:` = event seq, resumes from Last-Event-ID or ?after; a client too
 //        slow to follow gets `event: dropped` with the reason)
 //   GET  /api/usage?by=day|ticket[&run][&since]
-//   GET  /api/hub/repos   GET /api/hub/repos/:id   POST /api/hub/scan   (at a hub root; see hub.ts; a hub's
+//   GET  /api/hub/repos   GET /api/hub/repos/:id   POST /api/hub/scan   GET /api/hub/git   (at a hub root; see hub.ts; a hub's
 //        root has no tickets, runs or flow of its own: those routes answer 409 `hub_root` there)
 //   GET  /api/hub/inbox   GET /api/hub/live   GET /api/hub/stream (SSE)   (at a hub root; hub-activity.ts)
 //   *    /repos/:id/api/...   at a hub root: repo <id>'s own API, every route above (repo-mounts.ts), with
@@ -233,7 +234,7 @@ export function createApp(opts: AppOptions): CarApp {
 
   // At a hub's root, each repo's API under /repos/<id>: the same app a `car serve` in the repo makes,
   // with this server's security options and worker launcher.
-  const mounts = new RepoMounts(ctx.paths.root, hub.manifest, (root) =>
+  const mounts = new RepoMounts<CarApp>(ctx.paths.root, hub.manifest, (root) =>
     createApp({
       ...opts,
       root,

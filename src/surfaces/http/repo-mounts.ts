@@ -7,7 +7,6 @@ import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { type Manifest, type ManifestRepo, readManifest, repoDir } from '../../core/hub/manifest.ts';
 import { STATE_DIR } from '../../core/paths.ts';
-import type { CarApp } from './app.ts';
 import { ApiError } from './errors.ts';
 
 /** The manifest, parsed again only when its file changed (its stat stamp). */
@@ -32,13 +31,19 @@ export class ManifestFile {
   }
 }
 
-export class RepoMounts {
+/** What a mount needs of a repo's app (app.ts's App, named here so this module does not import it). */
+export interface MountedApp {
+  fetch(req: Request, env: unknown): Response | Promise<Response>;
+  close(): void;
+}
+
+export class RepoMounts<App extends MountedApp = MountedApp> {
   readonly #hubRoot: string;
   readonly #manifest: ManifestFile;
-  readonly #make: (root: string) => CarApp;
-  readonly #apps = new Map<string, { dir: string; app: CarApp }>();
+  readonly #make: (root: string) => App;
+  readonly #apps = new Map<string, { dir: string; app: App }>();
 
-  constructor(hubRoot: string, manifest: ManifestFile, make: (root: string) => CarApp) {
+  constructor(hubRoot: string, manifest: ManifestFile, make: (root: string) => App) {
     this.#hubRoot = hubRoot;
     this.#manifest = manifest;
     this.#make = make;
@@ -61,7 +66,7 @@ export class RepoMounts {
   }
 
   /** The repo's app, built on first use; one whose entry moved or left the manifest is closed. */
-  app(id: string): CarApp {
+  app(id: string): App {
     let dir: string;
     try {
       dir = this.entry(id).dir;
