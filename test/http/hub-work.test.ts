@@ -6,6 +6,8 @@ import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
+import { repoPaths } from '../../src/core/paths.ts';
+import { openRunStore } from '../../src/core/store/run-store.ts';
 import { createApp } from '../../src/surfaces/http/app.ts';
 import { car } from '../helpers/cli.ts';
 import { demoTicket, git, makeHub, type TestHub, writeTicket } from '../hub/helpers.ts';
@@ -108,6 +110,69 @@ test("a closed ticket's work is the diff of its evidence's commits; the hub list
     const gitTag = gitRes.headers.get('etag');
     assert.ok(gitTag);
     assert.equal((await app.request('/api/hub/git', { headers: { 'if-none-match': gitTag } })).status, 304);
+  } finally {
+    app.close();
+  }
+});
+
+test("a ticket a lane works: its work is the lane's branch from where the lane started", async () => {
+  const h = await makeHub();
+  hubs.push(h);
+  const alpha = h.gitRepo('alpha');
+  writeTicket(alpha, 'TICKET-030.md', demoTicket(3, ['done']));
+  assert.equal((await h.run(['hub', 'scan'])).code, 0);
+  git(alpha, ['add', '-A']);
+  git(alpha, ['commit', '-q', '-m', 'plan']);
+  const base = git(alpha, ['rev-parse', 'HEAD']).trim();
+  // the lane's branch, a commit ahead of where it started (as the lane's agent leaves it)
+  const branch = 'car/lane/0123abcd/TICKET-030';
+  git(alpha, ['checkout', '-q', '-b', branch]);
+  writeFileSync(join(alpha, 'lane.txt'), 'from the lane\n');
+  git(alpha, ['add', 'lane.txt']);
+  git(alpha, ['commit', '-q', '-m', 'lane: add lane.txt']);
+  git(alpha, ['checkout', '-q', 'main']);
+  // the run that drives the lane, with its lane record (lane-state.ts)
+  const store = openRunStore(repoPaths(alpha).dbFile);
+  const run = store.createRun({
+    state: {
+      lanes: {
+        integration: 'main',
+        merged: [],
+        lanes: [
+          {
+            slot: 1,
+            ticket: '.codex-autorunner/tickets/TICKET-030.md',
+            ticketId: `tkt_${(3).toString(16).padStart(32, '0')}`,
+            runId: 'lane-run-1',
+            branch,
+            worktree: '.codex-autorunner/lanes/TICKET-030',
+            base,
+            phase: 'working',
+            mergeAttempts: 0,
+            queuedAt: null,
+            blocked: null,
+          },
+        ],
+      },
+    },
+  });
+  store.updateRun(run.id, { status: 'running' });
+  store.close();
+
+  const app = createApp({ root: h.root });
+  try {
+    const res = await app.request('/repos/alpha/api/tickets/TICKET-030.md/work');
+    assert.equal(res.status, 200, await res.clone().text());
+    const work = (await res.json()) as Work & { lane: { lane: number; branch: string; run_id: string } };
+    assert.equal(work.source, 'lane');
+    assert.deepEqual(work.lane, { lane: 1, run_id: 'lane-run-1', branch });
+    assert.equal(work.diff.base, base);
+    assert.deepEqual(
+      work.diff.commits.map((c) => c.subject),
+      ['lane: add lane.txt'],
+    );
+    assert.deepEqual(work.diff.files, [{ path: 'lane.txt', insertions: 1, deletions: 0 }]);
+    assert.equal(work.evidence, null);
   } finally {
     app.close();
   }
