@@ -3,14 +3,15 @@
 // the live view (every active run with its current ticket and the agent's last line).
 //
 // Per repo it reads the repo's own run store (the context of its mounted API, repo-mounts.ts) and keeps
-// what it read against the store's change stamp (two pragmas), so an unchanged repo costs no query, and
-// an unchanged hub costs one cached answer. Repos are read one per step (StepRunner), so a large hub does
-// not hold up other requests. An item has a `kind`, so other kinds (approvals) can join the inbox later.
+// what it read against the store's change stamp (two pragmas) and its flow lock's holder (one small
+// file), so an unchanged repo costs no query, and an unchanged hub costs one cached answer. Repos are read
+// one per step (StepRunner), so a large hub does not hold up other requests. An item has a `kind`, so other kinds (approvals) can join the inbox later.
 import { existsSync } from 'node:fs';
 import { Hono } from 'hono';
 import type { RunJson } from '../../core/flow/run-json.ts';
 import type { ManifestRepo } from '../../core/hub/manifest.ts';
 import { repoDir } from '../../core/hub/manifest.ts';
+import { readLock } from '../../core/lock.ts';
 import { repoPaths } from '../../core/paths.ts';
 import type { RunEvent } from '../../core/store/types.ts';
 import { runJson } from '../flow-report.ts';
@@ -42,6 +43,8 @@ export interface InboxItem {
 export interface LiveRun {
   repo_id: string;
   run: RunJson;
+  /** The repo's worker: `stale` when it died with the run still marked active (car flow start recovers it). */
+  worker: 'alive' | 'stale' | 'none';
   /** The agent's last line: its last message's last line, else (nothing said yet) the tool it called or its status. */
   last_line: { at: string; text: string } | null;
 }
@@ -69,7 +72,15 @@ function lineOf(event: RunEvent): string {
   return last.length > MAX_LINE ? `${last.slice(0, MAX_LINE)}…` : last;
 }
 
-function readRepo(id: string, ctx: ApiContext): Omit<RepoActivity, 'stamp'> {
+type Worker = LiveRun['worker'];
+
+/** The repo's flow lock: whether a live worker holds it (a worker can die without writing the store). */
+function workerOf(ctx: ApiContext): Worker {
+  const lock = readLock(ctx.paths.lockFile);
+  return !lock?.holder ? 'none' : lock.stale ? 'stale' : 'alive';
+}
+
+function readRepo(id: string, ctx: ApiContext, worker: Worker): Omit<RepoActivity, 'stamp'> {
   const control = ctx.control();
   const store = control.store;
   const inbox: InboxItem[] = [];
@@ -98,6 +109,7 @@ function readRepo(id: string, ctx: ApiContext): Omit<RepoActivity, 'stamp'> {
     live.push({
       repo_id: id,
       run: runJson(run, control),
+      worker,
       last_line: last ? { at: last.at, text: lineOf(last) } : null,
     });
   }
@@ -174,9 +186,10 @@ export class HubActivity {
     let stamp = 'unreadable';
     try {
       const ctx = this.#context(id);
-      stamp = ctx.control().store.changeStamp();
+      const worker = workerOf(ctx);
+      stamp = `${ctx.control().store.changeStamp()}:${worker}`;
       if (this.#repos.get(id)?.stamp === stamp) return stamp;
-      this.#repos.set(id, { stamp, ...readRepo(id, ctx) });
+      this.#repos.set(id, { stamp, ...readRepo(id, ctx, worker) });
       return stamp;
     } catch (err) {
       // a repo that cannot be read now (broken config, a store being replaced) says so until it can

@@ -197,6 +197,7 @@ export interface HubInbox {
 export interface HubLiveRun {
   repo_id: string;
   run: Run;
+  worker: 'alive' | 'stale' | 'none';
   last_line: { at: string; text: string } | null;
 }
 
