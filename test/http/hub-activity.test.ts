@@ -49,7 +49,12 @@ function frames(res: Response) {
         const data = /^data: (.*)$/m.exec(text)?.[1] ?? '';
         return { event, data };
       }
-      const { value, done } = await reader.read();
+      // a stream that stops telling fails the test instead of hanging it
+      let timer: NodeJS.Timeout | undefined;
+      const quiet = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error('no frame from the stream for 20 s')), 20_000);
+      });
+      const { value, done } = await Promise.race([reader.read(), quiet]).finally(() => clearTimeout(timer));
       if (done) throw new Error('the stream ended');
       buf += value;
     }
@@ -57,7 +62,9 @@ function frames(res: Response) {
   return Object.assign(next, { cancel: () => reader.cancel() });
 }
 
-test('the hub inbox and live view across repos, and the stream that says when they change', { timeout: 60_000 }, async () => {
+test('the hub inbox and live view across repos, and the stream that says when they change', {
+  timeout: 60_000,
+}, async () => {
   const h = await makeHub();
   hubs.push(h);
   for (const id of ['alpha', 'beta', 'gamma', 'broken']) h.gitRepo(id);
@@ -69,14 +76,25 @@ test('the hub inbox and live view across repos, and the stream that says when th
   const asked = store.createRun();
   store.appendEvent(asked.id, {
     type: 'dispatch',
-    data: { seq: 1, mode: 'pause', title: 'Which database?', body: 'Pick one', attachments: [], options: ['Postgres', 'SQLite'] },
+    data: {
+      seq: 1,
+      mode: 'pause',
+      title: 'Which database?',
+      body: 'Pick one',
+      attachments: [],
+      options: ['Postgres', 'SQLite'],
+    },
   });
   store.updateRun(asked.id, { status: 'paused', reasonCode: 'dispatch', reason: 'the agent asks' });
   store.close();
   await new Promise((r) => setTimeout(r, 5));
   store = openRunStore(repoPaths(dir('beta')).dbFile);
   const failed = store.createRun();
-  store.updateRun(failed.id, { status: 'paused', reasonCode: 'verify_failed', reason: 'npm test failed 3 times' });
+  store.updateRun(failed.id, {
+    status: 'paused',
+    reasonCode: 'verify_failed',
+    reason: 'npm test failed 3 times',
+  });
   store.close();
   // broken: a config car cannot read
   openRunStore(repoPaths(dir('broken')).dbFile).close();
@@ -124,7 +142,10 @@ test('the hub inbox and live view across repos, and the stream that says when th
     const working = store.createRun({ id: 'gamma-run' });
     store.updateRun(working.id, { status: 'running' });
     const lock = acquireLock(gamma.lockFile, { purpose: workerPurpose(working.id) });
-    store.appendEvent(working.id, { type: 'agent_message', data: { text: 'Reading the code\nNow the parser' } });
+    store.appendEvent(working.id, {
+      type: 'agent_message',
+      data: { text: 'Reading the code\nNow the parser' },
+    });
     let live: Live;
     do {
       frame = await next();

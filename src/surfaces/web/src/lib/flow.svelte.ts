@@ -17,11 +17,14 @@ export const flow = $state({
 });
 
 export async function refreshFlow(): Promise<void> {
+  // at a hub, the pages may have turned to another repo while this was asked: its answer is not shown
+  const asked = repoApi('');
   try {
     const [status, paused] = await Promise.all([
       api<FlowStatus>(repoApi('/api/flow/status')),
       api<{ runs: Run[] }>(repoApi('/api/runs?status=paused&limit=100')),
     ]);
+    if (repoApi('') !== asked) return;
     flow.status = status;
     flow.paused = paused.runs;
     flow.error = '';
