@@ -185,7 +185,16 @@ test('the live view shows each working run with its ticket and the agent last li
   await page.setViewportSize(PHONE);
   await page.screenshot({ path: shot('hub-live-phone.png') });
   await fits(page, 'the live view');
+  // the run's own page under the repo, its log streamed live through /repos/beta/api/runs/<id>/stream
+  await page.setViewportSize(DESKTOP);
+  await item.getByRole('link', { name: /^run / }).click();
+  await page.waitForURL(/\/repos\/beta\/runs\/[^/]+$/);
+  await page.getByTestId('run-status').getByText('running').waitFor();
+  await page.getByTestId('event-log').getByText('Working on the parser now').first().waitFor();
   await post(page, '/repos/beta/api/flow/stop');
+  // the stop reaches the page by the stream
+  await page.getByTestId('run-status').getByText('stopped').waitFor({ timeout: 60_000 });
+  await page.goto(`${suite.server().url}/live`);
   await page.getByTestId('live-empty').waitFor({ timeout: 60_000 });
   await page.close();
 });
