@@ -4,8 +4,12 @@
 // every repo, newest first, with a badge kept live over the hub's stream, and a question is answered in
 // place; the live view shows each working run with its ticket and the agent's last line. Desktop and phone.
 import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { test } from 'node:test';
 import type { Page } from 'playwright-core';
+import { repoPaths } from '../../src/core/paths.ts';
+import { openRunStore } from '../../src/core/store/run-store.ts';
 import { git, makeHub, type TestHub, writeTicket } from '../hub/helpers.ts';
 import { browserSuite, shot } from './browser.ts';
 
@@ -51,7 +55,11 @@ const suite = browserSuite(async (cleanups) => {
   );
   git(beta, ['add', '-A']);
   git(beta, ['commit', '-q', '-m', 'plan']);
+  const broken = hub.gitRepo('gamma');
   assert.equal((await hub.run(['hub', 'scan'])).code, 0);
+  // a repo whose config car cannot read (with a run store, so the inbox looks at it)
+  openRunStore(repoPaths(broken).dbFile).close();
+  writeFileSync(join(broken, '.codex-autorunner', 'config.yml'), 'ticket_flow: [not, a, mapping\n');
   cleanups.push(async () => {
     // no worker outlives the test
     for (const id of ['alpha', 'beta']) {
@@ -120,6 +128,13 @@ test("each repo's pages under /repos/<id> from the hub's one server; switching r
   await page.getByTestId('not-found').waitFor();
   await page.getByTestId('not-found').getByText('Repo nope').waitFor();
   await page.screenshot({ path: shot('hub-repos-not-found.png') });
+  // a repo that cannot be opened says why
+  await page.goto(`${suite.server().url}/repos/gamma/runs`);
+  await page
+    .getByTestId('repo-error')
+    .getByText(/config\.yml/)
+    .waitFor();
+  await page.screenshot({ path: shot('hub-repos-error.png') });
   await page.goto(`${suite.server().url}/repos/alpha/nothing`);
   await page.getByTestId('not-found').getByText('The page /repos/alpha/nothing').waitFor();
   // a repo page asked for at the root lists the repos, each linking to that page
@@ -137,6 +152,11 @@ test('the hub inbox gathers every paused run with a live badge; a question is an
   await page.setViewportSize(DESKTOP);
   await page.goto(`${suite.server().url}/inbox`);
   await page.getByTestId('inbox-empty').waitFor();
+  // the repo whose runs cannot be read is named, not hidden
+  await page
+    .getByTestId('inbox-repo-error')
+    .getByText(/^gamma: .*config\.yml/)
+    .waitFor();
   await page.screenshot({ path: shot('hub-inbox-empty.png') });
 
   // a run in alpha pauses on its question: the badge comes without a reload (the hub's stream)

@@ -30,7 +30,7 @@ import { cors } from 'hono/cors';
 import { HTTPException } from 'hono/http-exception';
 import { reportAgents } from '../../agents/report.ts';
 import { FlowControlError, type WorkerLauncher } from '../../control/flow-control.ts';
-import { defaultAgentId } from '../../core/config/index.ts';
+import { ConfigError, defaultAgentId } from '../../core/config/index.ts';
 import { diskErrorOf } from '../../core/fs/disk-error.ts';
 import { ManifestError } from '../../core/hub/manifest.ts';
 import { isHubRoot } from '../../core/hub/paths.ts';
@@ -268,6 +268,8 @@ export function createApp(opts: AppOptions): CarApp {
       return mounts.fetch(c.req.param('id'), withoutPrefix(c.req.raw, prefix), c.env);
     } catch (err) {
       if (err instanceof ManifestError) throw new ApiError(500, 'manifest_invalid', err.message);
+      // the repo's app could not be made: its config is broken (as its own server would say at start)
+      if (err instanceof ConfigError) throw new ApiError(500, 'config_invalid', err.message);
       throw err;
     }
   });
