@@ -1,7 +1,7 @@
-// A hub's root in a real browser (issue 29 point 2): the root has no tickets, runs or flow of its own, so
-// its pages offer nothing that fails (no New ticket answering 500, no Start): the menu is the Hub, a repo's
-// page asked for by URL says this is a hub, and each repo name leads to a page that says how to open that
-// repo's own web UI (this server serves the hub only). Desktop and phone.
+// A hub's root in a real browser (issue 29 point 2, issue 22): the root has no tickets, runs or flow of its
+// own, so its pages offer nothing that fails (no New ticket answering 500, no Start): the menu is the hub's
+// pages, a repo's page asked for by URL says this is a hub and links that page of each repo, and each
+// repo's details page links its pages (served by this server under /repos/<id>). Desktop and phone.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { demoTicket, git, makeHub, type TestHub, writeTicket } from '../hub/helpers.ts';
@@ -47,14 +47,15 @@ test("a hub's root offers only the hub: repo pages say it is a hub, with no tick
   await page.goto(suite.server().url);
   await page.getByTestId('hub-repos').locator('[data-repo="alpha"]').waitFor();
   const nav = page.getByRole('navigation');
-  assert.deepEqual(await nav.getByRole('link').allTextContents(), ['Hub']);
+  assert.deepEqual(await nav.getByRole('link').allTextContents(), ['Hub', 'Inbox', 'Live']);
   assert.equal(await page.getByLabel('flow').count(), 0, 'no flow bar (no Start)');
 
-  for (const path of ['/tickets', '/runs', '/inbox', '/contextspace', '/usage']) {
+  for (const path of ['/tickets', '/runs', '/contextspace', '/usage']) {
     await page.goto(`${suite.server().url}${path}`);
     await page.getByTestId('hub-root').getByRole('heading', { name: 'This is a hub' }).waitFor();
     assert.equal(await page.getByRole('button', { name: 'New ticket' }).count(), 0, path);
     assert.equal(await page.getByRole('button', { name: 'Start' }).count(), 0, path);
+    await page.getByTestId('hub-root').getByRole('link', { name: 'alpha' }).waitFor();
   }
   await page.screenshot({ path: shot('hub-root-tickets.png') });
   await page.setViewportSize(PHONE);
@@ -62,12 +63,12 @@ test("a hub's root offers only the hub: repo pages say it is a hub, with no tick
   // nothing asked the root for a repo's data
   const repoCalls = calls.filter((c) => /\/api\/(tickets|flow|runs|contextspace|usage)/.test(c));
   assert.deepEqual(repoCalls, []);
-  await page.getByTestId('hub-root').getByRole('link', { name: 'Hub' }).click();
+  await page.getByTestId('hub-root').getByRole('link', { name: 'Hub', exact: true }).click();
   await page.waitForURL(/\/hub$/);
   await page.close();
 });
 
-test("a repo's name on the Hub page leads to how to open that repo's web UI; an unknown repo is not found", {
+test("a repo's details on the Hub page link its pages; an unknown repo is not found", {
   skip: suite.skip,
   timeout: 60_000,
 }, async () => {
@@ -75,13 +76,18 @@ test("a repo's name on the Hub page leads to how to open that repo's web UI; an 
   await page.setViewportSize(DESKTOP);
   await page.goto(`${suite.server().url}/hub`);
   const row = page.getByTestId('hub-repos').locator('[data-repo="alpha"]');
-  await row.getByRole('link', { name: 'alpha' }).click();
+  await row.getByRole('link', { name: 'details' }).click();
   await page.waitForURL(/\/hub\/alpha$/);
   const facts = page.getByTestId('hub-repo');
   await facts.getByText(alphaDir).waitFor();
   await facts.getByText('0/1 done').waitFor();
   const command = await page.getByTestId('open-command').textContent();
   assert.equal(command, `car --repo ${alphaDir} serve --port 0`);
+  await page.getByTestId('open-repo').getByRole('link', { name: 'Runs' }).waitFor();
+  assert.equal(
+    await page.getByTestId('open-repo').getByRole('link', { name: 'Runs' }).getAttribute('href'),
+    '/repos/alpha/runs',
+  );
   await page.screenshot({ path: shot('hub-repo.png') });
   await page.setViewportSize(PHONE);
   await page.screenshot({ path: shot('hub-repo-phone.png') });

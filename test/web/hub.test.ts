@@ -30,8 +30,8 @@ test('the hub page lists every repo with its state and tickets; Scan adds a chec
   const table = page.getByTestId('hub-repos');
   await table.locator('[data-repo="alpha"]').waitFor();
   const row = (id: string) => table.locator(`[data-repo="${id}"]`);
-  assert.match((await row('alpha').textContent()) ?? '', /alpha\s*idle.*0\/2/s);
-  assert.match((await row('beta').textContent()) ?? '', /beta\s*idle.*0\/0/s);
+  assert.match((await row('alpha').textContent()) ?? '', /alpha\s*details.*idle.*0\/2/s);
+  assert.match((await row('beta').textContent()) ?? '', /beta\s*details.*idle.*0\/0/s);
 
   hub.gitRepo('gamma');
   await page.getByRole('button', { name: 'Scan' }).click();

@@ -167,6 +167,31 @@ for (const [label, viewport] of [
   });
 }
 
+test("a lane's diff: the waiting lane's branch so far; a merged ticket's commits beside its evidence", {
+  skip,
+  timeout: 60_000,
+}, async () => {
+  const waiting = status.lanes.open[0]!;
+  const page = await open('/');
+  const lane = page.getByRole('region', { name: 'Lanes' }).locator(`li[data-lane="${waiting.lane}"]`);
+  await lane.getByTestId('lane-diff').click();
+  await page.waitForURL('**/tickets/TICKET-002.md/work');
+  const diff = page.getByTestId('work-diff');
+  await diff.getByText(`Lane ${waiting.lane} works it on`).waitFor();
+  await diff.getByText(new RegExp(`car/lane/${status.run_id.slice(0, 8)}/TICKET-002`)).waitFor();
+  await page.getByTestId('work-evidence').getByText('Not closed yet').waitFor();
+  await page.screenshot({ path: shot('lanes-work-lane.png') });
+
+  await page.goto(`${server().url}/tickets/TICKET-001.md/work`);
+  await diff.locator('.d2h-file-list').waitFor();
+  const files = (await diff.locator('.d2h-file-list .d2h-file-name').allTextContents()).map((t) => t.trim());
+  assert.ok(files.includes('work/TICKET-001.txt'), files.join(', '));
+  await diff.getByText('work on TICKET-001').waitFor();
+  await page.getByTestId('work-evidence').getByText('verified').waitFor();
+  await page.screenshot({ path: shot('lanes-work-merged.png') });
+  await page.close();
+});
+
 test('the Inbox lists the paused lane run with its question, its lane and the run that drives it', {
   skip,
   timeout: 60_000,

@@ -6,6 +6,7 @@
 //   GET  /api/tickets?offset&limit        GET  /api/tickets/lint         GET /api/tickets/:name
 //   POST /api/tickets                     PUT  /api/tickets/:name[?force=1]   PATCH /api/tickets/:name
 //   POST /api/tickets/:name/lint (text checked as that ticket's content, nothing written)
+//   GET  /api/tickets/:name/evidence      GET  /api/tickets/:name/work[?run] (its diff: ticket-work.ts)
 //   GET  /api/contextspace                GET|PUT /api/contextspace/:kind
 //   GET  /api/flow/status[?run]           POST /api/flow/start|resume|pause|stop|reply|finish-user-ticket|bootstrap
 //   GET  /api/templates   GET /api/templates/show?ref   POST /api/templates/apply (the board's template picker)
@@ -13,22 +14,26 @@
 //   GET  /api/runs/:id/stream (SSE; `id:` = event seq, resumes from Last-Event-ID or ?after; a client too
 //        slow to follow gets `event: dropped` with the reason)
 //   GET  /api/usage?by=day|ticket[&run][&since]
-//   GET  /api/hub/repos   GET /api/hub/repos/:id   POST /api/hub/scan   (at a hub root; see hub.ts; a hub's
+//   GET  /api/hub/repos   GET /api/hub/repos/:id   POST /api/hub/scan   GET /api/hub/git   (at a hub root; see hub.ts; a hub's
 //        root has no tickets, runs or flow of its own: those routes answer 409 `hub_root` there)
+//   GET  /api/hub/inbox   GET /api/hub/live   GET /api/hub/stream (SSE)   (at a hub root; hub-activity.ts)
+//   *    /repos/:id/api/...   at a hub root: repo <id>'s own API, every route above (repo-mounts.ts), with
+//        the hub server's token; 404 `repo_not_found` / `repo_missing`, 409 `repo_uninitialized`
 //   GET  /*  the web UI from `webRoot` (see web.ts): files, else index.html for the app's own routes
 //
 // Writes to tickets and contextspace need the sha256 of the bytes the client read (If-Match or
 // `base_hash`): a stale one is 409 with `current_hash`, none is 428. Errors are `{error, message, ...}`.
 // Listings, flow status and runs carry strong ETags; `If-None-Match` with the current one is a 304.
-import { type Context, Hono, type Next } from 'hono';
+import { type Context, Hono, type MiddlewareHandler, type Next } from 'hono';
 import { bearerAuth } from 'hono/bearer-auth';
 import { bodyLimit } from 'hono/body-limit';
 import { cors } from 'hono/cors';
 import { HTTPException } from 'hono/http-exception';
 import { reportAgents } from '../../agents/report.ts';
 import { FlowControlError, type WorkerLauncher } from '../../control/flow-control.ts';
-import { defaultAgentId } from '../../core/config/index.ts';
+import { ConfigError, defaultAgentId } from '../../core/config/index.ts';
 import { diskErrorOf } from '../../core/fs/disk-error.ts';
+import { ManifestError } from '../../core/hub/manifest.ts';
 import { isHubRoot } from '../../core/hub/paths.ts';
 import { CAR_VERSION } from '../version.ts';
 import { spawnWorker, WorkerSpawnError } from '../worker-spawn.ts';
@@ -37,6 +42,8 @@ import { contextspaceRoutes } from './contextspace.ts';
 import { ApiError } from './errors.ts';
 import { flowRoutes } from './flow.ts';
 import { hubRoutes } from './hub.ts';
+import { HubActivity, hubActivityRoutes } from './hub-activity.ts';
+import { RepoMounts, withoutPrefix } from './repo-mounts.ts';
 import type { StreamOptions } from './run-stream.ts';
 import { runRoutes } from './runs.ts';
 import { envWithoutToken, hostGuard, originGuard, tokenRole, viewerGuard } from './security.ts';
@@ -69,11 +76,13 @@ export interface AppOptions {
   stream?: StreamOptions;
   /** Where server-side failures are reported (never request bodies or headers). */
   log?: (line: string) => void;
+  /** How often a hub's inbox and live view are checked for its stream (default 1 s). */
+  hubPollMs?: number;
   /** The built web UI (`dist/web`) to serve at `/`; none: only the API answers. */
   webRoot?: string | null;
 }
 
-export type CarApp = Hono & { close(): void };
+export type CarApp = Hono & { close(): void; context: ApiContext };
 
 const FLOW_ERROR_STATUS = { busy: 409, wrong_state: 409, blocked: 409, no_run: 404 } as const;
 
@@ -107,17 +116,22 @@ export function createApp(opts: AppOptions): CarApp {
       allowedHosts: opts.allowedHosts ?? server.allowed_hosts,
     }),
   );
+  // The API's own guards, for /api and (at a hub's root) each repo's API under /repos/<id>/api, so
+  // nothing about a hub's repos answers without the token.
+  const useApi = (mw: MiddlewareHandler) => {
+    app.use('/api/*', mw);
+    app.use('/repos/:id/api/*', mw);
+  };
   // Set before the route runs, so they go into the response it makes (a route may set its own
   // Cache-Control); touching a finished response's headers costs a copy of it per request.
-  app.use('/api/*', async (c, next) => {
+  useApi(async (c, next) => {
     c.header('X-Content-Type-Options', 'nosniff');
     c.header('Cache-Control', 'no-store');
     await next();
   });
   if (allowedOrigins.length > 0) {
     // Before auth, so a browser's preflight (which carries no token) is answered.
-    app.use(
-      '/api/*',
+    useApi(
       cors({
         origin: [...allowedOrigins],
         allowMethods: ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'],
@@ -127,19 +141,18 @@ export function createApp(opts: AppOptions): CarApp {
       }),
     );
   }
-  app.use('/api/*', originGuard(allowedOrigins));
+  useApi(originGuard(allowedOrigins));
   if (opts.token) {
     const unauthorized = { message: { error: 'unauthorized', message: 'a valid bearer token is required' } };
     const tokens = { full: opts.token, viewer: opts.viewerToken ?? null };
-    app.use(
-      '/api/*',
+    useApi(
       bearerAuth({
         verifyToken: (presented) => tokenRole(presented, tokens) !== null,
         noAuthenticationHeader: unauthorized,
         invalidToken: unauthorized,
       }),
     );
-    if (tokens.viewer !== null) app.use('/api/*', viewerGuard({ full: tokens.full, viewer: tokens.viewer }));
+    if (tokens.viewer !== null) useApi(viewerGuard({ full: tokens.full, viewer: tokens.viewer }));
   }
   const maxBodyBytes = opts.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
   const limitBody = bodyLimit({
@@ -155,9 +168,7 @@ export function createApp(opts: AppOptions): CarApp {
       ),
   });
   // GET and HEAD carry no body; asking for one costs a full Request object per request
-  app.use('/api/*', (c, next) =>
-    c.req.method === 'GET' || c.req.method === 'HEAD' ? next() : limitBody(c, next),
-  );
+  useApi((c, next) => (c.req.method === 'GET' || c.req.method === 'HEAD' ? next() : limitBody(c, next)));
 
   app.get('/api/health', (c) => c.json({ ok: true, name: 'car', version: CAR_VERSION }));
 
@@ -224,6 +235,48 @@ export function createApp(opts: AppOptions): CarApp {
   const hub = hubRoutes(ctx);
   app.route('/api/hub', hub.routes);
 
+  // At a hub's root, each repo's API under /repos/<id>: the same app a `car serve` in the repo makes,
+  // with this server's security options and worker launcher.
+  const mounts = new RepoMounts<CarApp>(ctx.paths.root, hub.manifest, (root) =>
+    createApp({
+      ...opts,
+      root,
+      bindHost: opts.bindHost ?? '127.0.0.1',
+      allowedHosts: opts.allowedHosts ?? server.allowed_hosts,
+      allowedOrigins,
+      launcher,
+      webRoot: null,
+    }),
+  );
+  let activity: HubActivity | null = null;
+  const hubActivity = (): HubActivity => {
+    if (!isHubRoot(ctx.paths.root)) {
+      throw new ApiError(404, 'not_a_hub', `${ctx.paths.root} is not a hub (car init --mode hub)`);
+    }
+    activity ??= new HubActivity({
+      hubRoot: () => ctx.paths.root,
+      manifest: () => hub.manifest.current().repos,
+      context: (id) => mounts.app(id).context,
+      steps: ctx.steps,
+    });
+    return activity;
+  };
+  app.route('/api/hub', hubActivityRoutes(hubActivity, opts.hubPollMs ? { pollMs: opts.hubPollMs } : {}));
+  app.all('/repos/:id/api/*', (c) => {
+    if (!isHubRoot(ctx.paths.root)) {
+      throw new ApiError(404, 'not_a_hub', `${ctx.paths.root} is not a hub: it has no /repos`);
+    }
+    const prefix = /^\/repos\/[^/]+/.exec(new URL(c.req.url).pathname)![0];
+    try {
+      return mounts.fetch(c.req.param('id'), withoutPrefix(c.req.raw, prefix), c.env);
+    } catch (err) {
+      if (err instanceof ManifestError) throw new ApiError(500, 'manifest_invalid', err.message);
+      // the repo's app could not be made: its config is broken (as its own server would say at start)
+      if (err instanceof ConfigError) throw new ApiError(500, 'config_invalid', err.message);
+      throw err;
+    }
+  });
+
   if (opts.webRoot) app.route('/', webRoutes(opts.webRoot));
 
   app.notFound((c) => c.json({ error: 'not_found', message: `no route ${c.req.method} ${c.req.path}` }, 404));
@@ -252,8 +305,11 @@ export function createApp(opts: AppOptions): CarApp {
   });
 
   return Object.assign(app, {
+    context: ctx,
     close: () => {
       runs.close();
+      activity?.close();
+      mounts.close();
       hub.close();
       ctx.close();
     },

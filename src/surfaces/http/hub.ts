@@ -4,22 +4,31 @@
 //                              `car hub status --json`
 //   GET  /api/hub/repos/:id    one repo
 //   POST /api/hub/scan         `car hub scan`
+//   GET  /api/hub/git          each checkout's git state: branch, upstream, ahead/behind, uncommitted files
+//                              (one `git status` per checkout, one at a time, at most every GIT_TTL_MS)
 //
 // The listing is the hot path (CAR#1367: 7-30 s): the status reader stays open for the server's life,
 // so store connections and parsed tickets are reused between requests; repos are read one per step
 // (StepRunner), so a large hub does not hold up other requests.
+
+import { existsSync } from 'node:fs';
 import { Hono } from 'hono';
 import { ConfigError } from '../../core/config/index.ts';
-import { ManifestError, readManifest } from '../../core/hub/manifest.ts';
+import { ManifestError, repoDir } from '../../core/hub/manifest.ts';
 import { isHubRoot } from '../../core/hub/paths.ts';
 import { type Hub, HubError, scanHub } from '../../core/hub/registry.ts';
 import { type HubRepoStatus, HubStatusReader } from '../../core/hub/status.ts';
+import { type GitState, gitState } from '../../integrations/git/work.ts';
 import { hubReport, openHubAt } from '../hub-report.ts';
+import { type Answer, jsonAnswer, sendAnswer } from './answer.ts';
 import type { ApiContext } from './context.ts';
 import { ApiError } from './errors.ts';
+import { ManifestFile } from './repo-mounts.ts';
 
 export interface HubRoutes {
   routes: Hono;
+  /** The hub's manifest, re-read when its file changes. */
+  manifest: ManifestFile;
   close(): void;
 }
 
@@ -52,9 +61,11 @@ export function hubRoutes(ctx: ApiContext): HubRoutes {
     }
   };
 
+  const manifestFile = new ManifestFile(() => currentHub().paths.manifestFile);
+
   const readReport = async () => {
     const hub = currentHub();
-    const manifest = guard(() => readManifest(hub.paths.manifestFile));
+    const manifest = guard(() => manifestFile.current());
     const repos: HubRepoStatus[] = [];
     await ctx.steps.drive(
       (function* () {
@@ -67,8 +78,40 @@ export function hubRoutes(ctx: ApiContext): HubRoutes {
     return hubReport(hub, manifest, repos);
   };
 
+  // git status walks each work tree: the answer is made at most every GIT_TTL_MS, however many ask
+  let git: { at: number; answer: Promise<Answer> } | null = null;
+  const readGit = async (): Promise<Answer> => {
+    const hub = currentHub();
+    const manifest = guard(() => manifestFile.current());
+    const repos: { id: string; git: GitState | null; error?: string }[] = [];
+    for (const entry of manifest.repos) {
+      const dir = repoDir(hub.root, entry);
+      if (!existsSync(dir)) {
+        repos.push({ id: entry.id, git: null, error: `${dir} does not exist` });
+        continue;
+      }
+      try {
+        repos.push({ id: entry.id, git: await gitState(dir) });
+      } catch (err) {
+        repos.push({ id: entry.id, git: null, error: err instanceof Error ? err.message : String(err) });
+      }
+    }
+    return jsonAnswer({ generated_at: new Date().toISOString(), repos });
+  };
+
   const routes = new Hono();
   routes.get('/repos', async (c) => c.json(await readReport()));
+  routes.get('/git', async (c) => {
+    const now = Date.now();
+    if (!git || now - git.at >= GIT_TTL_MS) {
+      const made = { at: now, answer: readGit() };
+      git = made;
+      made.answer.catch(() => {
+        if (git === made) git = null;
+      });
+    }
+    return sendAnswer(c, await git.answer);
+  });
   routes.get('/repos/:id', async (c) => {
     const report = await readReport();
     const repo = report.repos.find((r) => r.id === c.req.param('id'));
@@ -84,8 +127,11 @@ export function hubRoutes(ctx: ApiContext): HubRoutes {
       throw err;
     }
   });
-  return { routes, close: () => reader.close() };
+  return { routes, manifest: manifestFile, close: () => reader.close() };
 }
+
+/** How long a hub's git states are reused. */
+const GIT_TTL_MS = 10_000;
 
 /** Which loaded config a Hub was opened with (ctx.loaded() returns a new object after a config change). */
 const hubSettingsStamp = new WeakMap<Hub, object>();

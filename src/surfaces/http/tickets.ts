@@ -28,8 +28,12 @@ import { queuedTicketFields, ticketFields } from '../ticket-json.ts';
 import { AnswerCache, jsonAnswer, sendAnswer } from './answer.ts';
 import type { ApiContext } from './context.ts';
 import { ApiError, notFound } from './errors.ts';
+import { runIdSchema } from './flow.ts';
 import { confinedPath, expectedHash, sha256 } from './security.ts';
+import { ticketWorkAnswers } from './ticket-work.ts';
 import { readJson, readQuery } from './validate.ts';
+
+const WorkQuery = z.object({ run: runIdSchema.optional() });
 
 /** A ticket file name from a request: the ticket filename rule, one path segment, nothing to escape. */
 export function checkTicketName(name: string): string {
@@ -217,6 +221,14 @@ export function ticketRoutes(ctx: ApiContext): Hono {
     const { ticket } = read(c.req.param('name'));
     const evidence = collectEvidence(ctx.control().store, ctx.paths.root, ticket.ticketId);
     return c.json({ ticket: ticket.relPath, ticket_id: ticket.ticketId, evidence });
+  });
+
+  // What the ticket's work changed (an open lane's branch, else the commits its evidence names).
+  const work = ticketWorkAnswers(ctx);
+  app.get('/:name/work', async (c) => {
+    const { ticket } = read(c.req.param('name'));
+    const { run } = readQuery(c, WorkQuery);
+    return sendAnswer(c, await work(ticket, run));
   });
 
   // Lints text as the ticket's content without writing it (the editor's findings while typing): the

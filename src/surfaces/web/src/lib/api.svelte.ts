@@ -1,6 +1,7 @@
 // The API client: same-origin JSON calls with the bearer token the user gave once (kept in
 // localStorage). A 401 clears the token and asks for it again. A GET answered with an ETag is kept;
 // asking again sends If-None-Match, and a 304 reuses the kept body (the server then sends no body).
+import { repoApi } from './scope.svelte.ts';
 import type { Dispatch, RunEvent } from './types.ts';
 
 const TOKEN_KEY = 'car.token';
@@ -84,7 +85,7 @@ export const post = <T>(path: string, body: unknown = {}) => api<T>(path, { meth
 /** The run's dispatches (few per run), newest last. */
 export async function dispatches(runId: string): Promise<Dispatch[]> {
   const page = await api<{ events: RunEvent[] }>(
-    `/api/runs/${encodeURIComponent(runId)}/events?types=dispatch&limit=1000`,
+    repoApi(`/api/runs/${encodeURIComponent(runId)}/events?types=dispatch&limit=1000`),
   );
   return page.events.map((e) => ({ ...(e.data as Omit<Dispatch, 'event_seq'>), event_seq: e.seq }));
 }

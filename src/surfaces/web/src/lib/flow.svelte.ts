@@ -1,6 +1,8 @@
 // The repo's flow status and its paused runs (what waits for a person: the Inbox and its badge), shared
 // by the header and the views; polled while the page is visible.
+
 import { ApiError, api, errorText, post } from './api.svelte.ts';
+import { repoApi } from './scope.svelte.ts';
 import type { FlowStatus, Run } from './types.ts';
 
 export const flow = $state({
@@ -15,11 +17,14 @@ export const flow = $state({
 });
 
 export async function refreshFlow(): Promise<void> {
+  // at a hub, the pages may have turned to another repo while this was asked: its answer is not shown
+  const asked = repoApi('');
   try {
     const [status, paused] = await Promise.all([
-      api<FlowStatus>('/api/flow/status'),
-      api<{ runs: Run[] }>('/api/runs?status=paused&limit=100'),
+      api<FlowStatus>(repoApi('/api/flow/status')),
+      api<{ runs: Run[] }>(repoApi('/api/runs?status=paused&limit=100')),
     ]);
+    if (repoApi('') !== asked) return;
     flow.status = status;
     flow.paused = paused.runs;
     flow.error = '';
@@ -40,7 +45,7 @@ export async function flowAction(action: FlowAction, runId?: string): Promise<st
   flow.actionError = '';
   try {
     const res = await post<{ run_id: string; run: Run }>(
-      `/api/flow/${action}`,
+      repoApi(`/api/flow/${action}`),
       runId && action !== 'start' ? { run_id: runId } : {},
     );
     // the answer's run first (a pause request shows as "pausing" without waiting for the next poll)

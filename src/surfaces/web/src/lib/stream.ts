@@ -1,7 +1,9 @@
 // A Server-Sent Events reader over fetch, so the bearer token travels in a header (EventSource cannot
 // send one, and a token in the URL would end up in logs). Reconnects from the last `id:` it saw, also
 // when the server dropped it for reading too slowly (`event: dropped`).
+
 import { ApiError, auth, authHeaders } from './api.svelte.ts';
+import { repoApi } from './scope.svelte.ts';
 import type { RunEvent } from './types.ts';
 
 export interface FollowOptions {
@@ -14,13 +16,13 @@ export interface FollowOptions {
   onError?(err: unknown): void;
 }
 
-interface Frame {
+export interface Frame {
   id?: string;
   event?: string;
   data: string;
 }
 
-function parseFrame(text: string): Frame | null {
+export function parseFrame(text: string): Frame | null {
   const frame: Frame = { data: '' };
   const data: string[] = [];
   for (const line of text.split('\n')) {
@@ -38,7 +40,7 @@ function parseFrame(text: string): Frame | null {
   return frame;
 }
 
-const sleep = (ms: number, signal: AbortSignal) =>
+export const sleep = (ms: number, signal: AbortSignal) =>
   new Promise<void>((resolve) => {
     const t = setTimeout(resolve, ms);
     signal.addEventListener(
@@ -58,7 +60,7 @@ export async function followRun(runId: string, opts: FollowOptions): Promise<voi
   let delay = 500;
   while (!signal.aborted) {
     try {
-      const res = await fetch(`/api/runs/${encodeURIComponent(runId)}/stream?after=${last}`, {
+      const res = await fetch(repoApi(`/api/runs/${encodeURIComponent(runId)}/stream?after=${last}`), {
         headers: { ...authHeaders(), accept: 'text/event-stream' },
         signal,
       });

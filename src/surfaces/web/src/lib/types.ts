@@ -177,3 +177,76 @@ export interface HubStatus {
   summary: Record<string, number>;
   repos: HubRepo[];
 }
+
+/** An item of the hub's inbox (`GET /api/hub/inbox`); `kind` says which (more kinds may come). */
+export interface HubInboxItem {
+  kind: 'run_paused';
+  repo_id: string;
+  at: string;
+  run: Run;
+  question: Dispatch | null;
+}
+
+export interface HubInbox {
+  items: HubInboxItem[];
+  count: number;
+  errors: { repo_id: string; message: string }[];
+}
+
+/** An active run of the hub (`GET /api/hub/live`). */
+export interface HubLiveRun {
+  repo_id: string;
+  run: Run;
+  worker: 'alive' | 'stale' | 'none';
+  last_line: { at: string; text: string } | null;
+}
+
+/** One evidence record (`GET /api/tickets/:name/evidence`, `.../work`): why car closed the ticket. */
+export interface EvidenceEntry {
+  run_id: string;
+  ticket: string;
+  verified_at: string;
+  commit: string | null;
+  base_commit: string | null;
+  dirty: boolean;
+  commands: {
+    command: string;
+    source: string;
+    exit_code: number | null;
+    timed_out: boolean;
+    duration_ms: number;
+    output_sha256: string;
+    output_tail?: string;
+  }[];
+  findings: { kind: string; file: string; detail: string; action: string }[];
+  failed_attempts: number;
+  turns: number;
+}
+
+/** What a ticket's work changed (`GET /api/tickets/:name/work`). */
+export interface TicketWork {
+  ticket: string;
+  source: 'lane' | 'evidence';
+  lane: { lane: number; run_id: string; branch: string } | null;
+  evidence: EvidenceEntry | null;
+  records: EvidenceEntry[];
+  diff: {
+    base: string;
+    head: string;
+    commits: { sha: string; subject: string }[];
+    files: { path: string; insertions: number | null; deletions: number | null }[];
+    patch: string;
+    truncated: boolean;
+  };
+}
+
+/** A checkout's git state (`GET /api/hub/git`). */
+export interface GitState {
+  branch: string | null;
+  head: string | null;
+  upstream: string | null;
+  ahead: number | null;
+  behind: number | null;
+  dirty: number;
+  dirty_files: string[];
+}
