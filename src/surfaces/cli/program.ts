@@ -414,6 +414,21 @@ export function buildProgram(io: CliIo): Command {
       (await import('./commands/serve.ts')).serveCommand(io, global(cmd), opts),
     );
 
+  // car's own commands, parsed afresh for each MCP tool call (or PMA turn): one implementation
+  const runCommandLine = (argv: string[], subIo: CliIo) =>
+    buildProgram(subIo)
+      .parseAsync(argv, { from: 'user' })
+      .then(() => undefined);
+  program
+    .command('mcp')
+    .description(
+      "serve car's tickets, runs, hub status and contextspace to an agent as MCP tools and resources (stdio)",
+    )
+    .option('--hub <path>', 'serve a hub: every repo, each tool naming its repo (default in a hub root)')
+    .action(async (opts, cmd: Command) =>
+      (await import('./commands/mcp.ts')).mcpCommand(io, global(cmd), opts, runCommandLine),
+    );
+
   program
     .command('demo')
     .description('make a throw-away repo with 3 tickets and run them with the offline demo agent')
