@@ -76,6 +76,17 @@ export interface SessionOptions {
 }
 
 /**
+ * An MCP server (stdio) an agent is given, as codex's `mcp_servers` and ACP's `mcpServers` describe one:
+ * the project manager agent gets car's own (`car mcp`).
+ */
+export interface McpServerSpec {
+  name: string;
+  command: string;
+  args: string[];
+  env?: Record<string, string>;
+}
+
+/**
  * An agent backend. One that keeps a process between sessions (codex app-server, ACP agents: one process
  * per agent for the run, a session per ticket) has `prewarm` and `close`.
  */

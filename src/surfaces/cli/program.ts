@@ -430,6 +430,19 @@ export function buildProgram(io: CliIo): Command {
     );
 
   program
+    .command('pma')
+    .description(
+      "talk to the project manager agent (pma.agent, given car's MCP server): plan tickets, start and steer runs",
+    )
+    .option('-m, --message <text>', 'send one message, print the answer and exit')
+    .option('--reset', 'start a new conversation (forget the thread and transcript)')
+    .option('--hub <path>', "the hub's PMA, which sees every repo (default in a hub root)")
+    .option('--json', 'with -m: machine-readable output')
+    .action(async (opts, cmd: Command) =>
+      (await import('./commands/pma.ts')).pmaCommand(io, global(cmd), opts, runCommandLine),
+    );
+
+  program
     .command('demo')
     .description('make a throw-away repo with 3 tickets and run them with the offline demo agent')
     .option('--keep', 'keep the demo repo and print its path')

@@ -1,0 +1,121 @@
+// `car pma`: talk to the project manager agent from a terminal (`-m` for one message).
+import { userInfo } from 'node:os';
+import { createInterface } from 'node:readline/promises';
+import type { Pma, PmaAnswer } from '../../../control/pma.ts';
+import { ConfigError } from '../../../core/config/index.ts';
+import { loadHubConfig } from '../../../core/hub/config.ts';
+import type { CliRunner } from '../../mcp/cli-runner.ts';
+import { openPma, PmaSetupError } from '../../pma/open.ts';
+import { type GlobalOptions, loadRepoConfig } from '../context.ts';
+import { CliError, EXIT } from '../errors.ts';
+import { type CliIo, painter, printJson } from '../io.ts';
+import { mcpScope, type ScopeFlags } from './mcp.ts';
+
+interface PmaFlags extends ScopeFlags {
+  message?: string;
+  reset?: boolean;
+  json?: boolean;
+}
+
+/** One conversation per terminal user. */
+function conversation(io: CliIo): string {
+  let user = io.env.USER ?? 'user';
+  try {
+    user = userInfo().username;
+  } catch {
+    // no passwd entry: the environment's name
+  }
+  return `terminal:${user}`;
+}
+
+async function openFor(io: CliIo, global: GlobalOptions, flags: PmaFlags, run: CliRunner): Promise<Pma> {
+  const scope = await mcpScope(io, global, flags);
+  let config: Parameters<typeof openPma>[0]['config'];
+  if (scope.kind === 'hub') {
+    try {
+      config = loadHubConfig(scope.root, io.env).config;
+    } catch (err) {
+      if (err instanceof ConfigError) throw new CliError(err.message, EXIT.invalidInput);
+      throw err;
+    }
+  } else config = (await loadRepoConfig(io, scope.root)).config;
+  try {
+    return openPma({ scope, config, env: io.env, run });
+  } catch (err) {
+    if (err instanceof PmaSetupError) throw new CliError(err.message, EXIT.invalidInput);
+    throw err;
+  }
+}
+
+async function askPrinting(io: CliIo, pma: Pma, key: string, text: string): Promise<PmaAnswer> {
+  const paint = painter(io);
+  let streamed = false;
+  const answer = await pma.ask(key, text, {
+    onDelta: (delta) => {
+      streamed = true;
+      io.stdout(delta);
+    },
+    onTool: (name) => io.stderr(`${paint('dim', `[${name}]`)}\n`),
+  });
+  if (answer.error !== null) io.stderr(`car: pma: ${answer.error}\n`);
+  else if (!streamed) io.stdout(answer.text);
+  if (streamed || answer.text) io.stdout('\n');
+  return answer;
+}
+
+export async function pmaCommand(
+  io: CliIo,
+  global: GlobalOptions,
+  flags: PmaFlags,
+  run: CliRunner,
+): Promise<void> {
+  if (flags.message !== undefined && !flags.message.trim())
+    throw new CliError('the message is empty', EXIT.usage);
+  const pma = await openFor(io, global, flags, run);
+  const key = conversation(io);
+  try {
+    if (flags.reset) await pma.reset(key);
+    if (flags.message !== undefined) {
+      if (flags.json) {
+        const answer = await pma.ask(key, flags.message);
+        printJson(io, {
+          conversation: key,
+          agent: pma.agentId,
+          status: answer.status,
+          text: answer.text,
+          error: answer.error,
+        });
+        if (answer.error !== null) throw new CliError('', EXIT.failed);
+        return;
+      }
+      const answer = await askPrinting(io, pma, key, flags.message);
+      if (answer.error !== null) throw new CliError('', EXIT.failed);
+      return;
+    }
+    io.stderr(`car pma (${pma.agentId}): type a message; /reset starts over, /exit or Ctrl-D ends\n`);
+    const rl = createInterface({ input: process.stdin, output: process.stderr, terminal: io.isTTY });
+    try {
+      for (;;) {
+        let line: string;
+        try {
+          line = await rl.question('you> ');
+        } catch {
+          break; // stdin ended
+        }
+        const text = line.trim();
+        if (text === '/exit') break;
+        if (text === '') continue;
+        if (text === '/reset') {
+          await pma.reset(key);
+          io.stderr('conversation reset\n');
+          continue;
+        }
+        await askPrinting(io, pma, key, text);
+      }
+    } finally {
+      rl.close();
+    }
+  } finally {
+    await pma.close();
+  }
+}

@@ -1,0 +1,161 @@
+// `car pma -m`, the BUILT CLI, with the REAL codex app-server (offline, against the local fake Responses
+// API) given car's MCP server: the scripted model calls car's ticket_create tool, and the ticket is on
+// disk and lints. A second `car pma -m` continues the same codex thread; the transcript is in car.db.
+import assert from 'node:assert/strict';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterEach, test } from 'node:test';
+import Database from 'better-sqlite3';
+import { type FakeReply, inputTexts, messageReply, type RecordedRequest } from '../fakes/responses-api.ts';
+import { runCar } from '../helpers/built-car.ts';
+import { assertNothingLeft, type CodexQueue, codexQueue, TICKETS_DIR } from '../helpers/codex-queue.ts';
+
+const queues: CodexQueue[] = [];
+afterEach(async () => {
+  for (const q of queues.splice(0)) await q.cleanup();
+});
+
+/** A model turn that calls a tool of an MCP server codex was given (its namespace `mcp__<server>`). */
+function mcpToolCall(server: string, tool: string, args: unknown, callId: string): FakeReply {
+  const id = `resp-${callId}`;
+  return {
+    kind: 'sse',
+    events: [
+      { type: 'response.created', response: { id } },
+      {
+        type: 'response.output_item.done',
+        item: {
+          type: 'function_call',
+          id: callId,
+          call_id: callId,
+          namespace: `mcp__${server}`,
+          name: tool,
+          arguments: JSON.stringify(args),
+        },
+      },
+      {
+        type: 'response.completed',
+        response: {
+          id,
+          usage: {
+            input_tokens: 10,
+            input_tokens_details: null,
+            output_tokens: 5,
+            output_tokens_details: null,
+            total_tokens: 15,
+          },
+        },
+      },
+    ],
+  };
+}
+
+const lastOutput = (req: RecordedRequest): string => {
+  const item = (req.body?.input ?? []).at(-1);
+  return item?.type === 'function_call_output' ? JSON.stringify(item.output) : '';
+};
+
+test("car pma -m: the real codex calls car's MCP tool to create a ticket, which exists and lints", async () => {
+  const q = await codexQueue(0);
+  queues.push(q);
+  q.fake.enqueue(
+    mcpToolCall(
+      'car',
+      'ticket_create',
+      {
+        title: 'Write the README',
+        agent: 'codex',
+        goal: 'a README that says what the project is',
+        body: '## Tasks\n- write README.md\n\n## Acceptance\n- README.md exists\n',
+      },
+      'call_create',
+    ),
+    (req) => {
+      const out = lastOutput(req);
+      return messageReply(
+        ['Created ', out.includes('TICKET-001') ? 'TICKET-001' : `nothing: ${out}`],
+        'msg_a',
+      );
+    },
+  );
+  const r = await runCar(['pma', '-m', 'Plan the README work'], {
+    cwd: q.repo.dir,
+    env: q.env,
+    timeoutMs: 120_000,
+  });
+  const output = `exit ${r.code}\n${r.stdout}\n${r.stderr}`;
+  assert.equal(r.code, 0, output);
+  assert.equal(r.stdout, 'Created TICKET-001\n', output);
+  assert.match(r.stderr, /\[car\.ticket_create\]/, 'the tool call is shown');
+
+  const files = readdirSync(join(q.repo.dir, TICKETS_DIR)).filter((f) => f.startsWith('TICKET-'));
+  assert.deepEqual(files, ['TICKET-001-write-the-readme.md']);
+  const ticket = readFileSync(join(q.repo.dir, TICKETS_DIR, files[0]!), 'utf8');
+  assert.match(ticket, /^title: Write the README$/m);
+  assert.match(ticket, /^agent: codex$/m);
+  const lint = await runCar(['ticket', 'lint'], { cwd: q.repo.dir, env: q.env });
+  assert.equal(lint.code, 0, lint.stdout + lint.stderr);
+
+  // the model saw car's tools and the PMA briefing with the user's message
+  const first = q.fake.requests[0]!;
+  assert.ok(
+    first.body?.tools?.some((t) => t.name === 'mcp__car'),
+    'codex was given car as mcp__car',
+  );
+  const shown = inputTexts(first, 'user').join('\n');
+  assert.match(shown, /project manager agent/);
+  assert.match(shown, /<car_describe>/);
+  assert.match(shown, /<user_message>\nPlan the README work\n<\/user_message>/);
+
+  // the next message continues the same thread (codex resumes it: the model sees the earlier turn)
+  q.fake.enqueue(messageReply('It is queued as TICKET-001.', 'msg_b'));
+  const again = await runCar(['pma', '-m', 'What did you do?'], {
+    cwd: q.repo.dir,
+    env: q.env,
+    timeoutMs: 120_000,
+  });
+  assert.equal(again.code, 0, `${again.stdout}\n${again.stderr}`);
+  assert.equal(again.stdout, 'It is queued as TICKET-001.\n');
+  const followUp = q.fake.requests.at(-1)!;
+  const seen = inputTexts(followUp, 'user');
+  assert.equal(seen.at(-1), 'What did you do?', 'no second briefing on a resumed thread');
+  assert.ok(
+    seen.some((t) => t.includes('Plan the README work')),
+    'the earlier turn is in the thread',
+  );
+
+  const db = new Database(join(q.repo.dir, '.codex-autorunner/car.db'), { readonly: true });
+  try {
+    const rows = db.prepare('SELECT role, text FROM pma_messages ORDER BY id').all() as Array<{
+      role: string;
+      text: string;
+    }>;
+    assert.deepEqual(rows, [
+      { role: 'user', text: 'Plan the README work' },
+      { role: 'assistant', text: 'Created TICKET-001' },
+      { role: 'user', text: 'What did you do?' },
+      { role: 'assistant', text: 'It is queued as TICKET-001.' },
+    ]);
+  } finally {
+    db.close();
+  }
+  await assertNothingLeft(q.repo.dir);
+});
+
+test('car pma: a pma.agent that is not configured is exit 3 naming the key, and nothing runs', async () => {
+  const q = await codexQueue(0);
+  queues.push(q);
+  const r = await runCar(['pma', '-m', 'hello'], {
+    cwd: q.repo.dir,
+    env: { ...q.env, CAR__PMA__AGENT: 'nobody' },
+  });
+  assert.equal(r.code, 3, r.stderr);
+  assert.match(r.stderr, /pma\.agent: agent "nobody" is not configured/);
+  assert.equal(q.fake.requests.length, 0);
+  const demo = await runCar(['pma', '-m', 'hello'], {
+    cwd: q.repo.dir,
+    env: { ...q.env, CAR__PMA__AGENT: 'demo' },
+  });
+  assert.equal(demo.code, 3, demo.stderr);
+  assert.match(demo.stderr, /cannot be given MCP servers/);
+});
