@@ -31,6 +31,11 @@ export function buildProgram(io: CliIo): Command {
     .configureOutput({ writeOut: io.stdout, writeErr: io.stderr });
   // subcommands inherit exitOverride/configureOutput via copyInheritedSettings in commander
   const global = (cmd: Command): GlobalOptions => cmd.optsWithGlobals() as GlobalOptions;
+  // car's own commands, parsed afresh for each MCP tool call and the PMA's briefing: one implementation
+  const runCommandLine = (argv: string[], subIo: CliIo) =>
+    buildProgram(subIo)
+      .parseAsync(argv, { from: 'user' })
+      .then(() => undefined);
 
   program
     .command('init')
@@ -411,14 +416,9 @@ export function buildProgram(io: CliIo): Command {
     .option('--port <port>', 'port to listen on, 0 for any free one (default: server.port or 4173)', port)
     .option('--quiet', 'no access log lines')
     .action(async (opts, cmd: Command) =>
-      (await import('./commands/serve.ts')).serveCommand(io, global(cmd), opts),
+      (await import('./commands/serve.ts')).serveCommand(io, global(cmd), opts, runCommandLine),
     );
 
-  // car's own commands, parsed afresh for each MCP tool call (or PMA turn): one implementation
-  const runCommandLine = (argv: string[], subIo: CliIo) =>
-    buildProgram(subIo)
-      .parseAsync(argv, { from: 'user' })
-      .then(() => undefined);
   program
     .command('mcp')
     .description(

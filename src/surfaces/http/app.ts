@@ -12,6 +12,7 @@
 //   GET  /api/runs/:id/stream (SSE; `id:` = event seq, resumes from Last-Event-ID or ?after; a client too
 //        slow to follow gets `event: dropped` with the reason)
 //   GET  /api/usage?by=day|ticket[&run][&since]
+//   GET  /api/pma   POST /api/pma/messages (SSE answer)   POST /api/pma/reset   (the project manager agent; pma.ts)
 //   GET  /api/hub/repos   GET /api/hub/repos/:id   POST /api/hub/scan   (at a hub root; see hub.ts; a hub's
 //        root has no tickets, runs or flow of its own: those routes answer 409 `hub_root` there)
 //   GET  /*  the web UI from `webRoot` (see web.ts): files, else index.html for the app's own routes
@@ -36,6 +37,7 @@ import { contextspaceRoutes } from './contextspace.ts';
 import { ApiError } from './errors.ts';
 import { flowRoutes } from './flow.ts';
 import { hubRoutes } from './hub.ts';
+import { type PmaOpener, pmaRoutes } from './pma.ts';
 import type { StreamOptions } from './run-stream.ts';
 import { runRoutes } from './runs.ts';
 import { envWithoutToken, hostGuard, originGuard, tokenRole, viewerGuard } from './security.ts';
@@ -69,9 +71,15 @@ export interface AppOptions {
   log?: (line: string) => void;
   /** The built web UI (`dist/web`) to serve at `/`; none: only the API answers. */
   webRoot?: string | null;
+  /** Opens the project manager agent for /api/pma (the surface gives it car's command runner). */
+  pma?: PmaOpener;
 }
 
-export type CarApp = Hono & { close(): void };
+export type CarApp = Hono & {
+  close(): void;
+  /** Ends what the app started beyond requests (the PMA's agent process); close() does not wait for it. */
+  closeAgents(): Promise<void>;
+};
 
 const FLOW_ERROR_STATUS = { busy: 409, wrong_state: 409, blocked: 409, no_run: 404 } as const;
 
@@ -220,6 +228,8 @@ export function createApp(opts: AppOptions): CarApp {
   app.route('/api/usage', usageRoutes(ctx));
   const hub = hubRoutes(ctx);
   app.route('/api/hub', hub.routes);
+  const pma = pmaRoutes(opts.pma);
+  app.route('/api/pma', pma.routes);
 
   if (opts.webRoot) app.route('/', webRoutes(opts.webRoot));
 
@@ -253,6 +263,8 @@ export function createApp(opts: AppOptions): CarApp {
       runs.close();
       hub.close();
       ctx.close();
+      void pma.close();
     },
+    closeAgents: () => pma.close(),
   });
 }

@@ -4,7 +4,7 @@
 import { createAgentResolver } from '../../agents/resolver.ts';
 import { Pma } from '../../control/pma.ts';
 import type { McpServerSpec } from '../../core/agent.ts';
-import { type CarConfig, pmaAgentId } from '../../core/config/index.ts';
+import { type CarConfig, loadConfig, pmaAgentId } from '../../core/config/index.ts';
 import { loadHubConfig } from '../../core/hub/config.ts';
 import { hubPaths } from '../../core/hub/paths.ts';
 import { repoPaths } from '../../core/paths.ts';
@@ -28,16 +28,23 @@ export function carMcpServer(scope: Pick<McpScope, 'kind' | 'root'>): McpServerS
 }
 
 export interface OpenPmaOptions {
-  scope: McpScope;
-  /** The scope's loaded config (a hub's own for a hub). */
-  config: CarConfig;
+  scope: Pick<McpScope, 'kind' | 'root'>;
   env: NodeJS.ProcessEnv;
   run: CliRunner;
 }
 
-/** The scope's PMA; a `pma.agent` that is not configured, or cannot take MCP servers, is a PmaSetupError. */
+/** The scope's config: a hub's own for a hub. A bad file is a ConfigError. */
+function scopeConfig(scope: Pick<McpScope, 'kind' | 'root'>, env: NodeJS.ProcessEnv): CarConfig {
+  return scope.kind === 'hub' ? loadHubConfig(scope.root, env).config : loadConfig(scope.root, env).config;
+}
+
+/**
+ * The scope's PMA. A bad config file is a ConfigError; a `pma.agent` that is not configured, or cannot
+ * take MCP servers, a PmaSetupError. Nothing is started until the first message.
+ */
 export function openPma(opts: OpenPmaOptions): Pma {
-  const { scope, config } = opts;
+  const { scope } = opts;
+  const config = scopeConfig(scope, opts.env);
   const agentId = pmaAgentId(config);
   if (!Object.hasOwn(config.agents, agentId)) {
     throw new PmaSetupError(

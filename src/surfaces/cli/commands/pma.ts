@@ -3,10 +3,9 @@ import { userInfo } from 'node:os';
 import { createInterface } from 'node:readline/promises';
 import type { Pma, PmaAnswer } from '../../../control/pma.ts';
 import { ConfigError } from '../../../core/config/index.ts';
-import { loadHubConfig } from '../../../core/hub/config.ts';
 import type { CliRunner } from '../../mcp/cli-runner.ts';
 import { openPma, PmaSetupError } from '../../pma/open.ts';
-import { type GlobalOptions, loadRepoConfig } from '../context.ts';
+import type { GlobalOptions } from '../context.ts';
 import { CliError, EXIT } from '../errors.ts';
 import { type CliIo, painter, printJson } from '../io.ts';
 import { mcpScope, type ScopeFlags } from './mcp.ts';
@@ -30,19 +29,11 @@ function conversation(io: CliIo): string {
 
 async function openFor(io: CliIo, global: GlobalOptions, flags: PmaFlags, run: CliRunner): Promise<Pma> {
   const scope = await mcpScope(io, global, flags);
-  let config: Parameters<typeof openPma>[0]['config'];
-  if (scope.kind === 'hub') {
-    try {
-      config = loadHubConfig(scope.root, io.env).config;
-    } catch (err) {
-      if (err instanceof ConfigError) throw new CliError(err.message, EXIT.invalidInput);
-      throw err;
-    }
-  } else config = (await loadRepoConfig(io, scope.root)).config;
   try {
-    return openPma({ scope, config, env: io.env, run });
+    return openPma({ scope, env: io.env, run });
   } catch (err) {
-    if (err instanceof PmaSetupError) throw new CliError(err.message, EXIT.invalidInput);
+    if (err instanceof PmaSetupError || err instanceof ConfigError)
+      throw new CliError(err.message, EXIT.invalidInput);
     throw err;
   }
 }

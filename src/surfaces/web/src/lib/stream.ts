@@ -20,7 +20,7 @@ interface Frame {
   data: string;
 }
 
-function parseFrame(text: string): Frame | null {
+export function parseFrame(text: string): Frame | null {
   const frame: Frame = { data: '' };
   const data: string[] = [];
   for (const line of text.split('\n')) {
