@@ -6,7 +6,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, test } from 'node:test';
 import Database from 'better-sqlite3';
-import { type FakeReply, inputTexts, messageReply, type RecordedRequest } from '../fakes/responses-api.ts';
+import { inputTexts, mcpToolCallReply, messageReply, type RecordedRequest } from '../fakes/responses-api.ts';
 import { runCar } from '../helpers/built-car.ts';
 import { assertNothingLeft, type CodexQueue, codexQueue, TICKETS_DIR } from '../helpers/codex-queue.ts';
 
@@ -14,41 +14,6 @@ const queues: CodexQueue[] = [];
 afterEach(async () => {
   for (const q of queues.splice(0)) await q.cleanup();
 });
-
-/** A model turn that calls a tool of an MCP server codex was given (its namespace `mcp__<server>`). */
-function mcpToolCall(server: string, tool: string, args: unknown, callId: string): FakeReply {
-  const id = `resp-${callId}`;
-  return {
-    kind: 'sse',
-    events: [
-      { type: 'response.created', response: { id } },
-      {
-        type: 'response.output_item.done',
-        item: {
-          type: 'function_call',
-          id: callId,
-          call_id: callId,
-          namespace: `mcp__${server}`,
-          name: tool,
-          arguments: JSON.stringify(args),
-        },
-      },
-      {
-        type: 'response.completed',
-        response: {
-          id,
-          usage: {
-            input_tokens: 10,
-            input_tokens_details: null,
-            output_tokens: 5,
-            output_tokens_details: null,
-            total_tokens: 15,
-          },
-        },
-      },
-    ],
-  };
-}
 
 const lastOutput = (req: RecordedRequest): string => {
   const item = (req.body?.input ?? []).at(-1);
@@ -59,7 +24,7 @@ test("car pma -m: the real codex calls car's MCP tool to create a ticket, which 
   const q = await codexQueue(0);
   queues.push(q);
   q.fake.enqueue(
-    mcpToolCall(
+    mcpToolCallReply(
       'car',
       'ticket_create',
       {

@@ -7,7 +7,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import type { Page } from 'playwright-core';
-import { errorReply, type FakeReply, messageReply } from '../fakes/responses-api.ts';
+import { errorReply, type FakeReply, mcpToolCallReply, messageReply } from '../fakes/responses-api.ts';
 import { type CodexQueue, codexQueue, TICKETS_DIR } from '../helpers/codex-queue.ts';
 import { browserSuite, shot } from './browser.ts';
 
@@ -18,39 +18,6 @@ const suite = browserSuite(async (cleanups) => {
   cleanups.push(() => q.cleanup());
   return { root: q.repo.dir, env: q.env };
 });
-
-function mcpToolCall(tool: string, args: unknown, callId: string): FakeReply {
-  return {
-    kind: 'sse',
-    events: [
-      { type: 'response.created', response: { id: `resp-${callId}` } },
-      {
-        type: 'response.output_item.done',
-        item: {
-          type: 'function_call',
-          id: callId,
-          call_id: callId,
-          namespace: 'mcp__car',
-          name: tool,
-          arguments: JSON.stringify(args),
-        },
-      },
-      {
-        type: 'response.completed',
-        response: {
-          id: `resp-${callId}`,
-          usage: {
-            input_tokens: 1,
-            input_tokens_details: null,
-            output_tokens: 1,
-            output_tokens_details: null,
-            total_tokens: 2,
-          },
-        },
-      },
-    ],
-  };
-}
 
 /** The answer's first words, then the model thinks a while before the rest: the page shows them meanwhile. */
 function slowAnswer(): FakeReply {
@@ -83,7 +50,7 @@ test('the Chat page: empty, a streamed answer after car’s MCP tool made a tick
   assert.equal(await page.getByRole('link', { name: 'Chat' }).getAttribute('aria-current'), 'page');
 
   q.fake.enqueue(
-    mcpToolCall('ticket_create', { title: 'Write the README', agent: 'codex' }, 'call_web'),
+    mcpToolCallReply('car', 'ticket_create', { title: 'Write the README', agent: 'codex' }, 'call_web'),
     slowAnswer(),
   );
   await page.getByLabel('message text').fill('Plan the README work');

@@ -6,6 +6,7 @@ import type { FlowEvent } from '../../core/flow/events.ts';
 import type { ChatStore, Platform } from '../../core/notify/chat-store.ts';
 import type { NoticeAction, NoticeButton } from '../../core/notify/notices.ts';
 import { dispatchLookup } from '../../core/notify/watcher.ts';
+import type { PmaRoute } from './pma-route.ts';
 
 export interface Inbound {
   platform: Platform;
@@ -43,6 +44,8 @@ export interface CommandDeps {
   control: FlowControl;
   chats: ChatStore;
   log: (line: string) => void;
+  /** The project manager agent: plain messages in a bound chat while no run waits go to it. */
+  pma?: PmaRoute;
 }
 
 /** A command as chat platforms list it (Discord's slash commands; one optional text argument). */
@@ -74,7 +77,7 @@ const HELP = [
   '/stop - stop the run',
   '/reply <text> - answer the agent (and resume)',
   '/bind - send run notices to this chat (/unbind to stop)',
-  'While a run waits for you, any message here is the reply.',
+  'While a run waits for you, any message here is the reply; otherwise, in a bound chat, it goes to the project manager agent.',
 ].join('\n');
 
 const short = (id: string) => id.slice(0, 8);
@@ -182,6 +185,7 @@ export class ChatCommands implements CommandHandler {
         return { text: this.#explain(err) };
       }
     }
+    if (this.#d.pma && this.#d.chats.isBound(msg.platform, msg.chatId)) return this.#d.pma.handle(msg);
     return { text: 'No run is waiting for a reply. /status shows the latest run; /help lists commands.' };
   }
 

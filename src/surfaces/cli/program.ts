@@ -397,7 +397,7 @@ export function buildProgram(io: CliIo): Command {
       new Option('--poll-ms <ms>', 'run store poll interval in ms (tests)').argParser(positiveInt).hideHelp(),
     )
     .action(async (opts, cmd: Command) =>
-      (await import('./commands/chat.ts')).chatRun(io, global(cmd), opts),
+      (await import('./commands/chat.ts')).chatRun(io, global(cmd), opts, runCommandLine),
     );
   chat
     .command('status')
