@@ -6,7 +6,6 @@ import type { FlowEvent } from '../../core/flow/events.ts';
 import type { ChatStore, Platform } from '../../core/notify/chat-store.ts';
 import type { NoticeAction, NoticeButton } from '../../core/notify/notices.ts';
 import { dispatchLookup } from '../../core/notify/watcher.ts';
-import type { PmaRoute } from './pma-route.ts';
 
 export interface Inbound {
   platform: Platform;
@@ -39,13 +38,18 @@ export interface CommandHandler {
   action(press: ButtonPress): Promise<string>;
 }
 
+/** Where plain messages for the project manager agent go (pma-route.ts); what to say at once, if anything. */
+export interface PmaPort {
+  handle(msg: Inbound): Answer | null;
+}
+
 export interface CommandDeps {
   /** Given a `WorkerLauncher`: /start, /resume and replies start workers through it. */
   control: FlowControl;
   chats: ChatStore;
   log: (line: string) => void;
   /** The project manager agent: plain messages in a bound chat while no run waits go to it. */
-  pma?: PmaRoute;
+  pma?: PmaPort;
 }
 
 /** A command as chat platforms list it (Discord's slash commands; one optional text argument). */

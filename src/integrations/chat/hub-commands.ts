@@ -3,9 +3,16 @@
 // chat follows (or the hub's only repo); a button goes to the repo whose run it names. The repo's own
 // ChatCommands does the work, so a command behaves the same in a repo's service and in a hub's.
 import type { ChatStore } from '../../core/notify/chat-store.ts';
-import type { Answer, ButtonPress, ChatCommands, CommandHandler, Inbound, SlashCommand } from './commands.ts';
+import type {
+  Answer,
+  ButtonPress,
+  ChatCommands,
+  CommandHandler,
+  Inbound,
+  PmaPort,
+  SlashCommand,
+} from './commands.ts';
 import { parseCommand, SLASH_COMMANDS } from './commands.ts';
-import type { PmaRoute } from './pma-route.ts';
 
 /** A hub's commands: the repo's, which take a repo name first, and /repos. */
 export const HUB_SLASH_COMMANDS: readonly SlashCommand[] = [
@@ -28,7 +35,7 @@ export interface HubCommandDeps {
   /** The hub's repos now (the manifest is read again as it changes). */
   repos: () => HubChatRepo[];
   /** The hub's project manager agent (it sees every repo): plain messages no run waits for go to it. */
-  pma?: PmaRoute;
+  pma?: PmaPort;
 }
 
 const HELP = [

@@ -4,7 +4,7 @@
 // conversation with its own agent thread.
 import type { Pma } from '../../control/pma.ts';
 import type { Platform } from '../../core/notify/chat-store.ts';
-import type { Answer, Inbound } from './commands.ts';
+import type { Answer, Inbound, PmaPort } from './commands.ts';
 
 export interface PmaRouteDeps {
   /** Opens the PMA on first use; throws (with a message for the person) when it cannot be. */
@@ -14,7 +14,7 @@ export interface PmaRouteDeps {
   log: (line: string) => void;
 }
 
-export class PmaRoute {
+export class PmaRoute implements PmaPort {
   readonly #d: PmaRouteDeps;
   #pma: Pma | null = null;
   readonly #turns = new Set<Promise<void>>();
