@@ -9,6 +9,7 @@ import Database from 'better-sqlite3';
 import { inputTexts, mcpToolCallReply, messageReply, type RecordedRequest } from '../fakes/responses-api.ts';
 import { runCar } from '../helpers/built-car.ts';
 import { assertNothingLeft, type CodexQueue, codexQueue, TICKETS_DIR } from '../helpers/codex-queue.ts';
+import { makeHub } from '../hub/helpers.ts';
 
 const queues: CodexQueue[] = [];
 afterEach(async () => {
@@ -123,4 +124,47 @@ test('car pma: a pma.agent that is not configured is exit 3 naming the key, and 
   });
   assert.equal(demo.code, 3, demo.stderr);
   assert.match(demo.stderr, /cannot be given MCP servers/);
+});
+
+test('car pma in a hub: the PMA is given the hub (every repo) and makes a ticket in the repo it names', async () => {
+  const q = await codexQueue(0);
+  queues.push(q);
+  const hub = await makeHub();
+  try {
+    const alpha = hub.gitRepo('alpha');
+    assert.equal((await hub.run(['hub', 'add', alpha])).code, 0);
+    q.fake.enqueue(
+      mcpToolCallReply(
+        'car',
+        'ticket_create',
+        { repo: 'alpha', title: 'Hub planned', agent: 'codex' },
+        'call_h',
+      ),
+      (req) => messageReply(lastOutput(req).includes('TICKET-001') ? 'Made it in alpha.' : 'failed', 'msg_h'),
+    );
+    const r = await runCar(['pma', '-m', 'Plan something in alpha'], {
+      cwd: hub.root,
+      env: q.env,
+      timeoutMs: 120_000,
+    });
+    assert.equal(r.code, 0, `${r.stdout}\n${r.stderr}`);
+    assert.equal(r.stdout, 'Made it in alpha.\n');
+    assert.deepEqual(
+      readdirSync(join(alpha, TICKETS_DIR)).filter((f) => f.startsWith('TICKET-')),
+      ['TICKET-001-hub-planned.md'],
+    );
+    const shown = inputTexts(q.fake.requests[0]!, 'user').join('\n');
+    assert.match(shown, /project manager agent \(PMA\) for the hub/);
+    assert.match(shown, /<hub_state>[\s\S]*"id": "alpha"/);
+    // the hub's conversations are in the hub's chat.db, not in a repo
+    const db = new Database(join(hub.root, '.codex-autorunner/chat.db'), { readonly: true });
+    try {
+      assert.equal((db.prepare('SELECT count(*) AS n FROM pma_messages').get() as { n: number }).n, 2);
+    } finally {
+      db.close();
+    }
+    await assertNothingLeft(hub.root);
+  } finally {
+    hub.cleanup();
+  }
 });
