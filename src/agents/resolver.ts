@@ -28,6 +28,8 @@ export function codexMcpArgs(servers: readonly McpServerSpec[]): string[] {
   return servers.flatMap((s) => {
     const key = `mcp_servers.${s.name}`;
     const env = Object.entries(s.env ?? {});
+    const seconds = (name: string, value: number | undefined) =>
+      value === undefined ? [] : ['-c', `${key}.${name}=${value}`];
     return [
       '-c',
       `${key}.command=${JSON.stringify(s.command)}`,
@@ -39,6 +41,8 @@ export function codexMcpArgs(servers: readonly McpServerSpec[]): string[] {
             '-c',
             `${key}.env={${env.map(([k, v]) => `${JSON.stringify(k)}=${JSON.stringify(v)}`).join(',')}}`,
           ]),
+      ...seconds('startup_timeout_sec', s.startupTimeoutSec),
+      ...seconds('tool_timeout_sec', s.toolTimeoutSec),
     ];
   });
 }
@@ -168,6 +172,7 @@ function build(agentId: string, entry: AgentConfig, config: CarConfig, opts: Res
       return createCodexAgent({
         id: agentId,
         command: [...launch.command!, ...codexMcpArgs(mcp)],
+        ...(mcp.length > 0 ? { awaitMcpServers: mcp.map((s) => s.name) } : {}),
         baseEnv,
         ...env,
         ...(codexHome ? { codexHome } : {}),

@@ -84,6 +84,9 @@ export interface McpServerSpec {
   command: string;
   args: string[];
   env?: Record<string, string>;
+  /** How long the agent waits for the server to start, and for one tool call (codex only; its defaults: 10 s, 60 s). */
+  startupTimeoutSec?: number;
+  toolTimeoutSec?: number;
 }
 
 /**

@@ -2,13 +2,15 @@
 // API) given car's MCP server: the scripted model calls car's ticket_create tool, and the ticket is on
 // disk and lints. A second `car pma -m` continues the same codex thread; the transcript is in car.db.
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, test } from 'node:test';
 import Database from 'better-sqlite3';
 import { inputTexts, mcpToolCallReply, messageReply, type RecordedRequest } from '../fakes/responses-api.ts';
-import { runCar } from '../helpers/built-car.ts';
+import { CAR_JS, runCar } from '../helpers/built-car.ts';
 import { assertNothingLeft, type CodexQueue, codexQueue, TICKETS_DIR } from '../helpers/codex-queue.ts';
+import { waitFor } from '../helpers/wait.ts';
 import { makeHub } from '../hub/helpers.ts';
 
 const queues: CodexQueue[] = [];
@@ -140,7 +142,11 @@ test('car pma in a hub: the PMA is given the hub (every repo) and makes a ticket
         { repo: 'alpha', title: 'Hub planned', agent: 'codex' },
         'call_h',
       ),
-      (req) => messageReply(lastOutput(req).includes('TICKET-001') ? 'Made it in alpha.' : 'failed', 'msg_h'),
+      (req) =>
+        messageReply(
+          lastOutput(req).includes('TICKET-001') ? 'Made it in alpha.' : `failed: ${lastOutput(req)}`,
+          'msg_h',
+        ),
     );
     const r = await runCar(['pma', '-m', 'Plan something in alpha'], {
       cwd: hub.root,
@@ -167,4 +173,30 @@ test('car pma in a hub: the PMA is given the hub (every repo) and makes a ticket
   } finally {
     hub.cleanup();
   }
+});
+
+test('car pma without -m: a terminal chat, one answer per line typed, until stdin ends', async () => {
+  const q = await codexQueue(0);
+  queues.push(q);
+  q.fake.enqueue(messageReply('First answer.', 'msg_1'), messageReply('Second answer.', 'msg_2'));
+  const child = spawn(process.execPath, [CAR_JS, 'pma'], {
+    cwd: q.repo.dir,
+    env: q.env,
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (c: Buffer) => (stdout += c.toString('utf8')));
+  child.stderr.on('data', (c: Buffer) => (stderr += c.toString('utf8')));
+  const exited = new Promise<number | null>((resolve) => child.once('close', resolve));
+  child.stdin.write('hello\n');
+  await waitFor('the first answer', () => stdout.includes('First answer.\n'), 120_000);
+  child.stdin.write('\nand then?\n');
+  await waitFor('the second answer', () => stdout.includes('Second answer.\n'), 120_000);
+  child.stdin.end();
+  assert.equal(await exited, 0, `${stdout}\n${stderr}`);
+  assert.equal(stdout, 'First answer.\nSecond answer.\n');
+  assert.match(stderr, /car pma \(codex\): type a message/);
+  assert.equal(q.fake.requests.length, 2, 'an empty line asks nothing');
+  await assertNothingLeft(q.repo.dir);
 });

@@ -24,6 +24,9 @@ export function carMcpServer(scope: Pick<McpScope, 'kind' | 'root'>): McpServerS
     name: 'car',
     command: process.execPath,
     args: [...cliEntry(), 'mcp', scope.kind === 'hub' ? '--hub' : '--repo', scope.root],
+    // a loaded machine can take more than codex's 10 s to start node; flow_start waits for its worker
+    startupTimeoutSec: 60,
+    toolTimeoutSec: 300,
   };
 }
 

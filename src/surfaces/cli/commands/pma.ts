@@ -1,6 +1,6 @@
 // `car pma`: talk to the project manager agent from a terminal (`-m` for one message).
 import { userInfo } from 'node:os';
-import { createInterface } from 'node:readline/promises';
+import { createInterface } from 'node:readline';
 import type { Pma, PmaAnswer } from '../../../control/pma.ts';
 import { ConfigError } from '../../../core/config/index.ts';
 import type { CliRunner } from '../../mcp/cli-runner.ts';
@@ -84,24 +84,22 @@ export async function pmaCommand(
       return;
     }
     io.stderr(`car pma (${pma.agentId}): type a message; /reset starts over, /exit or Ctrl-D ends\n`);
-    const rl = createInterface({ input: process.stdin, output: process.stderr, terminal: io.isTTY });
+    // the line iterator keeps the lines typed (or piped) while an answer is being written
+    const rl = createInterface({
+      input: process.stdin,
+      ...(io.isTTY ? { output: process.stderr, terminal: true } : { terminal: false }),
+    });
+    const prompt = () => io.stderr('you> ');
     try {
-      for (;;) {
-        let line: string;
-        try {
-          line = await rl.question('you> ');
-        } catch {
-          break; // stdin ended
-        }
+      prompt();
+      for await (const line of rl) {
         const text = line.trim();
         if (text === '/exit') break;
-        if (text === '') continue;
         if (text === '/reset') {
           await pma.reset(key);
           io.stderr('conversation reset\n');
-          continue;
-        }
-        await askPrinting(io, pma, key, text);
+        } else if (text !== '') await askPrinting(io, pma, key, text);
+        prompt();
       }
     } finally {
       rl.close();
