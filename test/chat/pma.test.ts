@@ -132,7 +132,11 @@ test("discord in a hub: the hub's PMA answers a plain message in a bound channel
     withOutput(car, dc.waitFor(check, ms, what));
 
   dc.userMessage({ channelId: CHANNEL, guildId: GUILD, userId: DC_ALICE, content: '/bind' });
-  await waitFor(() => dc.messages.find((m) => /now follows every repo of the hub/.test(m.content)), 10_000, '/bind');
+  await waitFor(
+    () => dc.messages.find((m) => /now follows every repo of the hub/.test(m.content)),
+    10_000,
+    '/bind',
+  );
   q.fake.enqueue(
     mcpToolCallReply(
       'car',
