@@ -1,5 +1,5 @@
 import { basename } from 'node:path';
-import type { Agent, AgentResolver, AgentSession } from '../core/agent.ts';
+import type { Agent, AgentResolver, AgentSession, McpServerSpec } from '../core/agent.ts';
 import type { AgentConfig, CarConfig } from '../core/config/index.ts';
 import { envWithout, secretEnvToRemove } from '../core/config/secrets.ts';
 import { ACP_PRESETS, createAcpAgent, resolveAcpPreset } from './acp/adapter.ts';
@@ -16,6 +16,35 @@ export interface ResolverOptions {
   demoStepDelayMs?: number;
   /** car's environment (default process.env). Agents get it without car's secrets. */
   env?: NodeJS.ProcessEnv;
+  /** MCP servers every agent is given (codex: `-c mcp_servers.*`; ACP: `mcpServers`); others cannot take them. */
+  mcpServers?: readonly McpServerSpec[];
+}
+
+/**
+ * codex's `-c` overrides that give it these MCP servers (`mcp_servers.<name>` in its config.toml). JSON
+ * strings and string arrays are valid TOML values.
+ */
+export function codexMcpArgs(servers: readonly McpServerSpec[]): string[] {
+  return servers.flatMap((s) => {
+    const key = `mcp_servers.${s.name}`;
+    const env = Object.entries(s.env ?? {});
+    const seconds = (name: string, value: number | undefined) =>
+      value === undefined ? [] : ['-c', `${key}.${name}=${value}`];
+    return [
+      '-c',
+      `${key}.command=${JSON.stringify(s.command)}`,
+      '-c',
+      `${key}.args=${JSON.stringify(s.args)}`,
+      ...(env.length === 0
+        ? []
+        : [
+            '-c',
+            `${key}.env={${env.map(([k, v]) => `${JSON.stringify(k)}=${JSON.stringify(v)}`).join(',')}}`,
+          ]),
+      ...seconds('startup_timeout_sec', s.startupTimeoutSec),
+      ...seconds('tool_timeout_sec', s.toolTimeoutSec),
+    ];
+  });
 }
 
 /** The backends an agent entry can resolve to (`backend: opencode` is CAR's name for an ACP agent). */
@@ -119,6 +148,12 @@ function build(agentId: string, entry: AgentConfig, config: CarConfig, opts: Res
   const baseEnv = agentBaseEnv(config, opts.env);
   const launch = agentLaunch(agentId, entry, config);
   const env = Object.keys(launch.env).length > 0 ? { env: launch.env } : {};
+  const mcp = opts.mcpServers ?? [];
+  if (mcp.length > 0 && (launch.backend === 'command' || launch.backend === 'demo')) {
+    throw new Error(
+      `agent "${agentId}" (backend ${launch.backend}) cannot be given MCP servers: use a codex or ACP agent`,
+    );
+  }
   switch (launch.backend) {
     case 'demo': {
       const configured = extra(entry, 'step_delay_ms');
@@ -136,7 +171,8 @@ function build(agentId: string, entry: AgentConfig, config: CarConfig, opts: Res
       const decision = config.ticket_flow.default_approval_decision === 'decline' ? 'decline' : 'accept';
       return createCodexAgent({
         id: agentId,
-        command: launch.command!,
+        command: [...launch.command!, ...codexMcpArgs(mcp)],
+        ...(mcp.length > 0 ? { awaitMcpServers: mcp.map((s) => s.name) } : {}),
         baseEnv,
         ...env,
         ...(codexHome ? { codexHome } : {}),
@@ -157,6 +193,7 @@ function build(agentId: string, entry: AgentConfig, config: CarConfig, opts: Res
         baseEnv,
         env: launch.env,
         permission: unattended ? 'allow' : 'reject',
+        ...(mcp.length > 0 ? { mcpServers: mcp } : {}),
       });
     case 'command':
       return createCommandAgent({

@@ -76,6 +76,20 @@ export interface SessionOptions {
 }
 
 /**
+ * An MCP server (stdio) an agent is given, as codex's `mcp_servers` and ACP's `mcpServers` describe one:
+ * the project manager agent gets car's own (`car mcp`).
+ */
+export interface McpServerSpec {
+  name: string;
+  command: string;
+  args: string[];
+  env?: Record<string, string>;
+  /** How long the agent waits for the server to start, and for one tool call (codex only; its defaults: 10 s, 60 s). */
+  startupTimeoutSec?: number;
+  toolTimeoutSec?: number;
+}
+
+/**
  * An agent backend. One that keeps a process between sessions (codex app-server, ACP agents: one process
  * per agent for the run, a session per ticket) has `prewarm` and `close`.
  */

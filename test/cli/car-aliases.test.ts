@@ -322,7 +322,6 @@ test("CAR's commands car has no counterpart for exit 2 with what to use instead,
   assert.ok(refusals.length > 30);
   // a group's refusal covers its subcommands and flags
   const extra = [
-    ['pma', 'thread', 'list', '--json'],
     ['hub', 'inbox', 'clear', '--stale'],
     ['telegram', 'health', '--path', '{root}'],
     ['--repo', '{root}', 'apps', 'apply', 'x'],

@@ -13,6 +13,8 @@
 //   spawn       start a grandchild process (pid appended to FAKE_PID_FILE), then wait for cancel
 //   recall      say the previous prompt of this session (works after session/load)
 //   refuse      stopReason "refusal"
+//   a line `mcp <server> <tool> <json args>` anywhere in the prompt: call that tool of the MCP server
+//               session/new named (stdio, with the MCP SDK's client) and say its text result
 // Env: FAKE_PID_FILE (append own pid), FAKE_STATE_DIR (session history, enables session/load),
 //      FAKE_NO_LOAD=1 (do not advertise loadSession), FAKE_AUTH=1 (session/new → auth_required),
 //      FAKE_CLOSED_FILE (advertise session/close; each closed session id is appended to this file),
@@ -22,6 +24,8 @@ import { appendFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs
 import { join } from 'node:path';
 import { Readable, Writable } from 'node:stream';
 import * as acp from '@agentclientprotocol/sdk';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 
 if (process.env.FAKE_PID_FILE) appendFileSync(process.env.FAKE_PID_FILE, `${process.pid}\n`);
 const stateDir = process.env.FAKE_STATE_DIR;
@@ -53,7 +57,12 @@ acp
   .onRequest(acp.methods.agent.session.new, ({ params }) => {
     if (process.env.FAKE_AUTH === '1') throw acp.RequestError.authRequired();
     const sessionId = `fake-${process.pid}-${nextId++}`;
-    sessions.set(sessionId, { cwd: params.cwd, history: [], abort: null });
+    sessions.set(sessionId, {
+      cwd: params.cwd,
+      history: [],
+      abort: null,
+      mcpServers: params.mcpServers ?? [],
+    });
     save(sessionId);
     return {
       sessionId,
@@ -76,7 +85,12 @@ acp
     const file = stateDir ? join(stateDir, `${params.sessionId}.json`) : null;
     if (!file || !existsSync(file)) throw acp.RequestError.resourceNotFound(params.sessionId);
     const history = JSON.parse(readFileSync(file, 'utf8'));
-    sessions.set(params.sessionId, { cwd: params.cwd, history, abort: null });
+    sessions.set(params.sessionId, {
+      cwd: params.cwd,
+      history,
+      abort: null,
+      mcpServers: params.mcpServers ?? [],
+    });
     for (const text of history) {
       await client.notify(acp.methods.client.session.update, {
         sessionId: params.sessionId,
@@ -127,6 +141,43 @@ acp
         content: { type: 'text', text: t },
         ...(messageId ? { messageId } : {}),
       });
+
+    const mcpCall = /^mcp (\S+) (\S+) (\{.*\})$/m.exec(text);
+    if (mcpCall) {
+      const [, name, tool, args] = mcpCall;
+      const server = s.mcpServers.find((m) => m.name === name);
+      if (!server) {
+        await say(
+          `no MCP server named ${name} (given: ${s.mcpServers.map((m) => m.name).join(', ') || 'none'})`,
+        );
+        return { stopReason: 'end_turn' };
+      }
+      const mcp = new Client({ name: 'fake-acp-agent', version: '1.0.0' });
+      await mcp.connect(
+        new StdioClientTransport({
+          command: server.command,
+          args: server.args,
+          cwd: s.cwd,
+          env: { ...process.env, ...Object.fromEntries(server.env.map((e) => [e.name, e.value])) },
+          stderr: 'ignore',
+        }),
+      );
+      try {
+        await update({
+          sessionUpdate: 'tool_call',
+          toolCallId: 'mcp1',
+          title: `${name}.${tool}`,
+          kind: 'other',
+          status: 'in_progress',
+          rawInput: JSON.parse(args),
+        });
+        const result = await mcp.callTool({ name: tool, arguments: JSON.parse(args) });
+        await say(result.content.map((c) => c.text ?? '').join(''));
+      } finally {
+        await mcp.close();
+      }
+      return { stopReason: 'end_turn' };
+    }
 
     switch (word) {
       case 'two': {

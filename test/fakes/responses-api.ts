@@ -73,6 +73,32 @@ export function toolCallReply(name: string, args: unknown, callId = 'call_1'): F
   };
 }
 
+/**
+ * A model turn that calls a tool of an MCP server codex was given: codex 0.169 offers each server's tools
+ * as a namespace `mcp__<server>`, and the model names the namespace and the tool.
+ */
+export function mcpToolCallReply(server: string, tool: string, args: unknown, callId = 'call_1'): FakeReply {
+  const id = `resp-${callId}`;
+  return {
+    kind: 'sse',
+    events: [
+      { type: 'response.created', response: { id } },
+      {
+        type: 'response.output_item.done',
+        item: {
+          type: 'function_call',
+          id: callId,
+          call_id: callId,
+          namespace: `mcp__${server}`,
+          name: tool,
+          arguments: JSON.stringify(args),
+        },
+      },
+      { type: 'response.completed', response: { id, usage: USAGE } },
+    ],
+  };
+}
+
 /** A model turn that runs a shell command through codex's `exec_command` tool. */
 export function execCommandReply(
   cmd: string,

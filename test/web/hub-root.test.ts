@@ -47,7 +47,8 @@ test("a hub's root offers only the hub: repo pages say it is a hub, with no tick
   await page.goto(suite.server().url);
   await page.getByTestId('hub-repos').locator('[data-repo="alpha"]').waitFor();
   const nav = page.getByRole('navigation');
-  assert.deepEqual(await nav.getByRole('link').allTextContents(), ['Hub', 'Inbox', 'Live']);
+  // the hub's project manager agent sees every repo: its Chat page is the hub's too
+  assert.deepEqual(await nav.getByRole('link').allTextContents(), ['Hub', 'Inbox', 'Live', 'Chat']);
   assert.equal(await page.getByLabel('flow').count(), 0, 'no flow bar (no Start)');
 
   for (const path of ['/tickets', '/runs', '/contextspace', '/usage']) {

@@ -3,7 +3,7 @@
 // `ndJsonStream`). connection.ts runs the process and the connection (stream.ts) and routes what arrives
 // to the session (session.ts) it belongs to; what the agent streams is translated in updates.ts, and
 // what it asks the client (permissions, files) is answered in client-handlers.ts.
-import type { Agent } from '../../core/agent.ts';
+import type { Agent, McpServerSpec } from '../../core/agent.ts';
 import { AcpPool, type AcpSettings } from './connection.ts';
 import { AcpSession } from './session.ts';
 
@@ -27,6 +27,8 @@ export interface AcpAgentOptions {
   cancelGraceMs?: number;
   /** SIGTERM → SIGKILL grace when killing the process group (default 2 s). */
   killGraceMs?: number;
+  /** MCP servers every session gets (`mcpServers` in session/new and session/load). */
+  mcpServers?: readonly McpServerSpec[];
 }
 
 export interface AcpPreset {

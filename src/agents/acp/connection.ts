@@ -4,6 +4,7 @@
 // and is routed to that session. A process that died is replaced by the pool's next `acquire`; its
 // sessions see it through `alive` and load their sessions on the new one where the agent can.
 import * as acp from '@agentclientprotocol/sdk';
+import type { McpServerSpec } from '../../core/agent.ts';
 import { within } from '../../core/proc/wait.ts';
 import { AgentError, type AgentProcess, describeExit, spawnAgentProcess } from '../process.ts';
 import { answerPermission, type ClientSide, readTextFile, writeTextFile } from './client-handlers.ts';
@@ -23,6 +24,8 @@ export interface AcpSettings {
   startupTimeoutMs: number;
   cancelGraceMs: number;
   killGraceMs: number;
+  /** MCP servers every session of the agent is given (`mcpServers` in session/new and session/load). */
+  mcpServers?: readonly McpServerSpec[];
 }
 
 /** What a session gives the connection: how its client requests are answered, where its updates go. */

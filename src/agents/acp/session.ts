@@ -24,6 +24,16 @@ type PromptOutcome =
   | { kind: 'response'; response: acp.PromptResponse }
   | { kind: 'error'; error: AgentError };
 
+/** The agent's MCP servers as ACP's stdio `McpServer` entries (env as name/value pairs). */
+function acpMcpServers(settings: AcpSettings): acp.McpServer[] {
+  return (settings.mcpServers ?? []).map((s) => ({
+    name: s.name,
+    command: s.command,
+    args: [...s.args],
+    env: Object.entries(s.env ?? {}).map(([name, value]) => ({ name, value })),
+  }));
+}
+
 export class AcpSession implements AgentSession, SessionListener {
   #threadId: string | null = null;
   readonly #settings: AcpSettings;
@@ -96,7 +106,7 @@ export class AcpSession implements AgentSession, SessionListener {
           agent.request(acp.methods.agent.session.load, {
             sessionId: threadId,
             cwd: this.client.rootReal,
-            mcpServers: [],
+            mcpServers: acpMcpServers(this.#settings),
           }),
           `session/load ${threadId} failed`,
         );
@@ -109,7 +119,10 @@ export class AcpSession implements AgentSession, SessionListener {
       this.#prompted = true;
     } else {
       const created = await connection.bounded(
-        agent.request(acp.methods.agent.session.new, { cwd: this.client.rootReal, mcpServers: [] }),
+        agent.request(acp.methods.agent.session.new, {
+          cwd: this.client.rootReal,
+          mcpServers: acpMcpServers(this.#settings),
+        }),
         'session/new failed',
       );
       this.#threadId = created.sessionId;

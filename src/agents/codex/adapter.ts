@@ -70,6 +70,11 @@ export interface CodexAgentOptions {
   clientVersion?: string;
   /** Largest stdout line accepted from the app-server. Default 50 MiB. */
   maxMessageBytes?: number;
+  /**
+   * MCP servers (by name, given with `-c mcp_servers.<name>.*`) a thread waits for before its first turn:
+   * codex starts them per thread, in the background, and a turn started earlier does not see their tools.
+   */
+  awaitMcpServers?: readonly string[];
 }
 
 const DEFAULTS = {
@@ -216,6 +221,13 @@ class CodexSession implements CodexAgentSession, ThreadListener {
     this.#threadId = id;
     this.#server = server;
     server.attach(id, this);
+    // asked with the thread, codex answers once the thread's connection to the server is up (or failed);
+    // a server that does not come up costs its tools, not the session
+    for (const name of this.#opts.awaitMcpServers ?? []) {
+      await client
+        .request('mcpServerStatus/list', { threadId: id, serverName: name, detail: 'toolsAndAuthOnly' })
+        .catch(() => {});
+    }
   }
 
   /**

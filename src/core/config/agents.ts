@@ -9,3 +9,8 @@ export function defaultAgentId(config: Pick<CarConfig, 'ticket_flow'>): string {
 export function knownAgentIds(config: Pick<CarConfig, 'agents'>): Set<string> {
   return new Set([...Object.keys(config.agents), 'user']);
 }
+
+/** The project manager agent: `pma.agent`, else CAR's `pma.default_agent`, else codex. */
+export function pmaAgentId(config: Pick<CarConfig, 'pma'>): string {
+  return config.pma.agent ?? config.pma.default_agent ?? 'codex';
+}

@@ -149,7 +149,11 @@ const IGNORED_KEYS: readonly IgnoredKey[] = [
     quiet: is({ retention_days: 7, sweep_interval_seconds: 86400 }),
   },
   { key: 'apps', why: 'car has no CAR apps', quiet: off },
-  { key: 'pma', why: 'car has no project management agent (PMA)', quiet: off },
+  {
+    key: 'pma.enabled',
+    why: "car's project manager agent is always there to ask (car pma, the web Chat page, chat bots)",
+    quiet: is(true),
+  },
   { key: 'preview_services', why: 'car has no preview services', quiet: off },
   { key: 'browser_auth', why: "car's web UI uses a bearer token (CAR_WEB_TOKEN)" },
   { key: 'state_roots', why: 'car keeps its state in the repo (and the hub) only' },

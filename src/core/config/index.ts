@@ -1,6 +1,6 @@
 // Configuration: layered YAML files plus environment, validated with zod. The CLI imports this module
 // lazily (it pulls in zod); `agents.ts` and `template.ts` are zod-free for callers that only need those.
-export { defaultAgentId, knownAgentIds } from './agents.ts';
+export { defaultAgentId, knownAgentIds, pmaAgentId } from './agents.ts';
 export { ENV_KNOBS } from './env.ts';
 export { ConfigError, type ConfigProblem, formatProblem } from './errors.ts';
 export type { IgnoredSetting } from './ignored.ts';

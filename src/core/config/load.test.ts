@@ -450,7 +450,6 @@ test("CAR's sections car lacks are listed with the reason, unless switched off o
       'review (codex-autorunner.yml)',
       'runner.no_progress_threshold (codex-autorunner.yml)',
       'notifications.events (codex-autorunner.yml)',
-      'pma (codex-autorunner.yml)',
     ],
     'voice is off, sleep_seconds and docs are at CAR default, stop_after_runs is acted on',
   );

@@ -311,6 +311,15 @@ export const CarConfigSchema = mapping({
    * moments. On: SQLite FULL and every record fsynced. Tickets car edits are always fsynced.
    */
   storage: mapping({ durable_writes: bool().default(false) }).prefault({}),
+  /** The project manager agent (`car pma`, the web Chat page, chat bots): an agent given car's MCP server. */
+  pma: mapping({
+    /** The agent it runs: a configured codex or ACP agent (null: CAR's `default_agent`, else codex). */
+    agent: str().min(1, { error: 'must be an agent id' }).nullable().default(null),
+    /** CAR's key for the same. */
+    default_agent: str().min(1, { error: 'must be an agent id' }).nullable().default(null),
+    /** Transcript messages kept per conversation; older ones are dropped. */
+    transcript_messages: positiveInt().default(200),
+  }).prefault({}),
   security: mapping({
     /**
      * car's own secrets (chat bot tokens, API tokens: see `carSecretEnvNames`) are removed from the

@@ -135,4 +135,24 @@ const V3 = `
 ALTER TABLE chat_bindings ADD COLUMN repo TEXT;
 `;
 
-export const RUN_STORE_MIGRATIONS: readonly string[] = [V1, V2, V3];
+// The project manager agent's conversations: one agent thread per conversation (a terminal user, the web
+// Chat page, a chat's user) and its transcript, bounded by config \`pma.transcript_messages\`.
+const V4_PMA = `
+CREATE TABLE pma_threads (
+  conversation TEXT PRIMARY KEY,
+  agent TEXT NOT NULL,
+  thread_id TEXT,
+  updated_at TEXT NOT NULL
+) STRICT, WITHOUT ROWID;
+
+CREATE TABLE pma_messages (
+  id INTEGER PRIMARY KEY,
+  conversation TEXT NOT NULL,
+  role TEXT NOT NULL CHECK (role IN ('user', 'assistant', 'error')),
+  text TEXT NOT NULL,
+  at TEXT NOT NULL
+) STRICT;
+CREATE INDEX pma_messages_conversation ON pma_messages (conversation, id);
+`;
+
+export const RUN_STORE_MIGRATIONS: readonly string[] = [V1, V2, V3, V4_PMA];

@@ -40,11 +40,18 @@ export interface CommandHandler {
   action(press: ButtonPress): Promise<string>;
 }
 
+/** Where plain messages for the project manager agent go (pma-route.ts); what to say at once, if anything. */
+export interface PmaPort {
+  handle(msg: Inbound): Answer | null;
+}
+
 export interface CommandDeps {
   /** Given a `WorkerLauncher`: /start, /resume and replies start workers through it. */
   control: FlowControl;
   chats: ChatStore;
   log: (line: string) => void;
+  /** The project manager agent: plain messages in a bound chat while no run waits go to it. */
+  pma?: PmaPort;
 }
 
 /** A command as chat platforms list it (Discord's slash commands; one optional text argument). */
@@ -77,7 +84,7 @@ const HELP = [
   '/stop - stop the run',
   '/reply <text> - answer the agent (and resume)',
   '/bind - send run notices to this chat (/unbind to stop)',
-  'While a run waits for you, any message here is the reply.',
+  'While a run waits for you, any message here is the reply; otherwise, in a bound chat, it goes to the project manager agent.',
 ].join('\n');
 
 const short = (id: string) => id.slice(0, 8);
@@ -188,6 +195,7 @@ export class ChatCommands implements CommandHandler {
         return { text: this.#explain(err) };
       }
     }
+    if (this.#d.pma && this.#d.chats.isBound(msg.platform, msg.chatId)) return this.#d.pma.handle(msg);
     return { text: 'No run is waiting for a reply. /status shows the latest run; /help lists commands.' };
   }
 

@@ -3,7 +3,15 @@
 // chat follows (or the hub's only repo); a button goes to the repo whose run it names. The repo's own
 // ChatCommands does the work, so a command behaves the same in a repo's service and in a hub's.
 import type { ChatStore } from '../../core/notify/chat-store.ts';
-import type { Answer, ButtonPress, ChatCommands, CommandHandler, Inbound, SlashCommand } from './commands.ts';
+import type {
+  Answer,
+  ButtonPress,
+  ChatCommands,
+  CommandHandler,
+  Inbound,
+  PmaPort,
+  SlashCommand,
+} from './commands.ts';
 import { parseCommand, SLASH_COMMANDS } from './commands.ts';
 
 /** A hub's commands: the repo's, which take a repo name first, and /repos. */
@@ -26,6 +34,8 @@ export interface HubCommandDeps {
   chats: ChatStore;
   /** The hub's repos now (the manifest is read again as it changes). */
   repos: () => HubChatRepo[];
+  /** The hub's project manager agent (it sees every repo): plain messages no run waits for go to it. */
+  pma?: PmaPort;
 }
 
 const HELP = [
@@ -36,7 +46,7 @@ const HELP = [
   '/unbind - no more notices here',
   '/status [repo] /runs [repo] /start [repo] /pause [repo] /resume [repo] /stop [repo]',
   '/reply [repo] <text> - answer the agent (and resume)',
-  'While a run waits for you, a plain message is the reply; with several waiting, reply to its notice or name the repo (/reply <repo> <text>).',
+  'While a run waits for you, a plain message is the reply; with several waiting, reply to its notice or name the repo (/reply <repo> <text>). With none waiting, a plain message in a bound chat goes to the project manager agent.',
 ].join('\n');
 
 const WAITING = new Set(['paused']);
@@ -107,9 +117,16 @@ export class HubChatCommands implements CommandHandler {
     const repliedRun = msg.replyTo ? this.#d.chats.runOfMessage(msg.platform, msg.chatId, msg.replyTo) : null;
     const replied = repliedRun ? repos.find((r) => r.hasRun(repliedRun)) : undefined;
     if (replied) return tagged(replied.id, await replied.commands.message(msg));
-    if (followed) return tagged(followed.id, await followed.commands.message(msg));
-    const waiting = repos.filter((r) => WAITING.has(r.latestRun()?.status ?? ''));
-    if (waiting.length === 1) return tagged(waiting[0]!.id, await waiting[0]!.commands.message(msg));
+    const isWaiting = (r: HubChatRepo) => WAITING.has(r.latestRun()?.status ?? '');
+    const waiting = repos.filter(isWaiting);
+    const pma = this.#d.chats.isBound(msg.platform, msg.chatId) ? this.#d.pma : undefined;
+    if (followed && (isWaiting(followed) || !pma)) {
+      return tagged(followed.id, await followed.commands.message(msg));
+    }
+    if (!followed && waiting.length === 1) {
+      return tagged(waiting[0]!.id, await waiting[0]!.commands.message(msg));
+    }
+    if (pma && (followed || waiting.length === 0)) return pma.handle(msg);
     if (waiting.length === 0) return { text: 'No run is waiting for a reply. /repos shows the hub.' };
     return {
       text: `Runs wait in ${waiting.map((r) => r.id).join(', ')}: reply to its notice, or /reply <repo> <text>.`,

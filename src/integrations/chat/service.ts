@@ -3,6 +3,7 @@
 // so a row is never sent by two senders of this process; the outbox claim guards against another one.
 import { basename } from 'node:path';
 import type { FlowControl } from '../../control/flow-control.ts';
+import type { Pma } from '../../control/pma.ts';
 import type { CarConfig } from '../../core/config/index.ts';
 import { type Binding, type ChatStore, openChatStore, type Platform } from '../../core/notify/chat-store.ts';
 import { type ChatTransport, Deliverer } from '../../core/notify/deliver.ts';
@@ -13,6 +14,7 @@ import { openRunStore } from '../../core/store/run-store.ts';
 import { type Answer, ChatCommands, type CommandHandler, SLASH_COMMANDS } from './commands.ts';
 import { DiscordAdapter } from './discord.ts';
 import { HUB_SLASH_COMMANDS, HubChatCommands, type HubChatRepo } from './hub-commands.ts';
+import { PmaRoute } from './pma-route.ts';
 import { TelegramAdapter } from './telegram.ts';
 
 /** A repo the service serves: its control plane, given a launcher of detached workers. */
@@ -47,6 +49,8 @@ export interface ChatServiceOptions {
   pollMs?: number;
   /** Overrides the delivery backoff base (tests). */
   backoffBaseMs?: number;
+  /** Opens the project manager agent (the repo's, or the hub's) for plain messages no run waits for. */
+  pma?: () => Pma;
 }
 
 export class ChatService {
@@ -59,6 +63,7 @@ export class ChatService {
   readonly #abort = new AbortController();
   /** Each repo's commands, kept while its control plane is the same. */
   readonly #commands = new WeakMap<FlowControl, ChatCommands>();
+  readonly #pma: PmaRoute | null;
   #wake: AbortController = new AbortController();
   #loop: Promise<void> | null = null;
   #stopped: Promise<void> | null = null;
@@ -70,9 +75,13 @@ export class ChatService {
     // the chat store is a second connection to a database the run store has migrated
     openRunStore(opts.chatDb).close();
     this.chats = openChatStore(opts.chatDb);
+    this.#pma = opts.pma
+      ? new PmaRoute({ open: opts.pma, answer: (p, chatId, key, a) => this.#answer(p, chatId, key, a), log })
+      : null;
+    const pma = this.#pma ? { pma: this.#pma } : {};
     const commands: CommandHandler =
       opts.mode === 'hub'
-        ? new HubChatCommands({ chats: this.chats, repos: () => this.#hubRepos() })
+        ? new HubChatCommands({ chats: this.chats, repos: () => this.#hubRepos(), ...pma })
         : {
             message: (msg) => this.#repoCommands(this.#single()).message(msg),
             action: (press) => this.#repoCommands(this.#single()).action(press),
@@ -147,6 +156,8 @@ export class ChatService {
         control: repo.control,
         chats: this.chats,
         log: this.#opts.log,
+        // in a hub the hub's commands hand plain messages to the hub's PMA
+        ...(this.#pma && this.#opts.mode === 'repo' ? { pma: this.#pma } : {}),
       });
       this.#commands.set(repo.control, commands);
     }
@@ -232,7 +243,7 @@ export class ChatService {
     this.#stopped ??= (async () => {
       this.#abort.abort();
       await this.#loop;
-      await Promise.allSettled([this.telegram?.stop(), this.discord?.stop()]);
+      await Promise.allSettled([this.telegram?.stop(), this.discord?.stop(), this.#pma?.close()]);
       this.chats.close();
       this.#opts.repos.close();
     })();

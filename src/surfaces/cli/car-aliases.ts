@@ -280,10 +280,6 @@ export const CAR_ALIASES: readonly CarAlias[] = [
     none: "car records no wire telemetry; car flow events --json prints a run's events",
   },
   {
-    car: 'pma',
-    none: 'car has no project-management agent: car ticket new plans work, car flow start runs it, car hub status watches every repo',
-  },
-  {
     car: 'templates apply',
     runs: 'templates apply',
     flags: {

@@ -32,6 +32,11 @@ export function buildProgram(io: CliIo): Command {
     .configureOutput({ writeOut: io.stdout, writeErr: io.stderr });
   // subcommands inherit exitOverride/configureOutput via copyInheritedSettings in commander
   const global = (cmd: Command): GlobalOptions => cmd.optsWithGlobals() as GlobalOptions;
+  // car's own commands, parsed afresh for each MCP tool call and the PMA's briefing: one implementation
+  const runCommandLine = (argv: string[], subIo: CliIo) =>
+    buildProgram(subIo)
+      .parseAsync(argv, { from: 'user' })
+      .then(() => undefined);
 
   program
     .command('init')
@@ -423,7 +428,7 @@ export function buildProgram(io: CliIo): Command {
       new Option('--poll-ms <ms>', 'run store poll interval in ms (tests)').argParser(positiveInt).hideHelp(),
     )
     .action(async (opts, cmd: Command) =>
-      (await import('./commands/chat.ts')).chatRun(io, global(cmd), opts),
+      (await import('./commands/chat.ts')).chatRun(io, global(cmd), opts, runCommandLine),
     );
   chat
     .command('status')
@@ -442,7 +447,30 @@ export function buildProgram(io: CliIo): Command {
     .option('--port <port>', 'port to listen on, 0 for any free one (default: server.port or 4173)', port)
     .option('--quiet', 'no access log lines')
     .action(async (opts, cmd: Command) =>
-      (await import('./commands/serve.ts')).serveCommand(io, global(cmd), opts),
+      (await import('./commands/serve.ts')).serveCommand(io, global(cmd), opts, runCommandLine),
+    );
+
+  program
+    .command('mcp')
+    .description(
+      "serve car's tickets, runs, hub status and contextspace to an agent as MCP tools and resources (stdio)",
+    )
+    .option('--hub <path>', 'serve a hub: every repo, each tool naming its repo (default in a hub root)')
+    .action(async (opts, cmd: Command) =>
+      (await import('./commands/mcp.ts')).mcpCommand(io, global(cmd), opts, runCommandLine),
+    );
+
+  program
+    .command('pma')
+    .description(
+      "talk to the project manager agent (pma.agent, given car's MCP server): plan tickets, start and steer runs",
+    )
+    .option('-m, --message <text>', 'send one message, print the answer and exit')
+    .option('--reset', 'start a new conversation (forget the thread and transcript)')
+    .option('--hub <path>', "the hub's PMA, which sees every repo (default in a hub root)")
+    .option('--json', 'with -m: machine-readable output')
+    .action(async (opts, cmd: Command) =>
+      (await import('./commands/pma.ts')).pmaCommand(io, global(cmd), opts, runCommandLine),
     );
 
   program

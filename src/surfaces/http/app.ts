@@ -14,6 +14,7 @@
 //   GET  /api/runs/:id/stream (SSE; `id:` = event seq, resumes from Last-Event-ID or ?after; a client too
 //        slow to follow gets `event: dropped` with the reason)
 //   GET  /api/usage?by=day|ticket[&run][&since]
+//   GET  /api/pma   POST /api/pma/messages (SSE answer)   POST /api/pma/reset   (the project manager agent; pma.ts)
 //   GET  /api/hub/repos   GET /api/hub/repos/:id   POST /api/hub/scan   GET /api/hub/git   (at a hub root; see hub.ts; a hub's
 //        root has no tickets, runs or flow of its own: those routes answer 409 `hub_root` there)
 //   GET  /api/hub/inbox   GET /api/hub/live   GET /api/hub/stream (SSE)   (at a hub root; hub-activity.ts)
@@ -44,6 +45,7 @@ import { flowRoutes } from './flow.ts';
 import { hubRoutes } from './hub.ts';
 import { HubActivity, hubActivityRoutes } from './hub-activity.ts';
 import { RepoMounts, withoutPrefix } from './repo-mounts.ts';
+import { type PmaOpener, pmaRoutes } from './pma.ts';
 import type { StreamOptions } from './run-stream.ts';
 import { runRoutes } from './runs.ts';
 import { envWithoutToken, hostGuard, originGuard, tokenRole, viewerGuard } from './security.ts';
@@ -80,9 +82,16 @@ export interface AppOptions {
   hubPollMs?: number;
   /** The built web UI (`dist/web`) to serve at `/`; none: only the API answers. */
   webRoot?: string | null;
+  /** Opens the project manager agent for /api/pma (the surface gives it car's command runner). */
+  pma?: PmaOpener;
 }
 
-export type CarApp = Hono & { close(): void; context: ApiContext };
+export type CarApp = Hono & {
+  close(): void;
+  context: ApiContext;
+  /** Ends what the app started beyond requests (the PMA's agent process); close() does not wait for it. */
+  closeAgents(): Promise<void>;
+};
 
 const FLOW_ERROR_STATUS = { busy: 409, wrong_state: 409, blocked: 409, no_run: 404 } as const;
 
@@ -234,6 +243,8 @@ export function createApp(opts: AppOptions): CarApp {
   app.route('/api/usage', usageRoutes(ctx));
   const hub = hubRoutes(ctx);
   app.route('/api/hub', hub.routes);
+  const pma = pmaRoutes(opts.pma);
+  app.route('/api/pma', pma.routes);
 
   // At a hub's root, each repo's API under /repos/<id>: the same app a `car serve` in the repo makes,
   // with this server's security options and worker launcher.
@@ -312,6 +323,8 @@ export function createApp(opts: AppOptions): CarApp {
       mounts.close();
       hub.close();
       ctx.close();
+      void pma.close();
     },
+    closeAgents: () => pma.close(),
   });
 }

@@ -54,7 +54,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       new Promise<void>((resolve) => {
         server.close(() => {
           app.close();
-          resolve();
+          void app.closeAgents().finally(resolve);
         });
         server.closeAllConnections();
       }),

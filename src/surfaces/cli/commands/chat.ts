@@ -17,6 +17,8 @@ import { type ChatRepo, type ChatRepoSource, ChatService } from '../../../integr
 import { createRepoState } from '../../../integrations/git/index.ts';
 import { createHubGit } from '../../../integrations/git/worktree.ts';
 import { preferSmallHeap } from '../../lean-heap.ts';
+import type { CliRunner } from '../../mcp/cli-runner.ts';
+import { openPma } from '../../pma/open.ts';
 import { workerLauncher } from '../../worker-spawn.ts';
 import { type GlobalOptions, loadRepoConfig, repoSearchStart, resolveRepo } from '../context.ts';
 import { CliError, EXIT } from '../errors.ts';
@@ -135,7 +137,12 @@ async function whatToServe(io: CliIo, global: GlobalOptions, flags: { hub?: stri
   };
 }
 
-export async function chatRun(io: CliIo, global: GlobalOptions, flags: RunFlags): Promise<void> {
+export async function chatRun(
+  io: CliIo,
+  global: GlobalOptions,
+  flags: RunFlags,
+  run: CliRunner,
+): Promise<void> {
   preferSmallHeap();
   const served = await whatToServe(io, global, flags);
   const { config } = served;
@@ -173,6 +180,8 @@ export async function chatRun(io: CliIo, global: GlobalOptions, flags: RunFlags)
     ...(discordToken ? { discord: { token: discordToken } } : {}),
     log,
     ...(flags.pollMs !== undefined ? { pollMs: flags.pollMs } : {}),
+    // the agent (and the car it runs over MCP) gets the workers' environment: no bot tokens
+    pma: () => openPma({ scope: { kind: served.mode, root: served.root }, env, run }),
   });
   let stopped!: () => void;
   const done = new Promise<void>((resolve) => {

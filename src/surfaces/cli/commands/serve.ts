@@ -1,5 +1,7 @@
 // `car serve` (alias `car web`): the HTTP API for this repo, until Ctrl-C or SIGTERM.
-import { chooseToken } from '../../http/security.ts';
+import { isHubRoot } from '../../../core/hub/paths.ts';
+import { chooseToken, envWithoutToken } from '../../http/security.ts';
+import type { CliRunner } from '../../mcp/cli-runner.ts';
 import { preferSmallHeap } from '../../lean-heap.ts';
 import { type GlobalOptions, loadRepoConfig, resolveRepo } from '../context.ts';
 import { CliError, EXIT } from '../errors.ts';
@@ -12,7 +14,12 @@ export interface ServeFlags {
   quiet?: boolean;
 }
 
-export async function serveCommand(io: CliIo, global: GlobalOptions, flags: ServeFlags): Promise<void> {
+export async function serveCommand(
+  io: CliIo,
+  global: GlobalOptions,
+  flags: ServeFlags,
+  run: CliRunner,
+): Promise<void> {
   preferSmallHeap();
   const repo = resolveRepo(io, global);
   const { config } = await loadRepoConfig(io, repo.paths.root);
@@ -22,6 +29,11 @@ export async function serveCommand(io: CliIo, global: GlobalOptions, flags: Serv
   // a read-only token only means something when the API asks for one
   const viewerToken = choice.token ? io.env[config.server.viewer_token_env]?.trim() || null : null;
   const { startServer } = await import('../../http/server.ts');
+  const { openPma } = await import('../../pma/open.ts');
+  const root = repo.paths.root;
+  // the agent (and car's MCP server it starts) never sees the API tokens
+  const agentEnv = envWithoutToken(io.env, config.server.auth_token_env, config.server.viewer_token_env);
+  const pma = () => openPma({ scope: { kind: isHubRoot(root) ? 'hub' : 'repo', root }, env: agentEnv, run });
   let server: Awaited<ReturnType<typeof startServer>>;
   try {
     server = await startServer({
@@ -31,6 +43,7 @@ export async function serveCommand(io: CliIo, global: GlobalOptions, flags: Serv
       token: choice.token,
       viewerToken,
       env: io.env,
+      pma,
       log: (line) => io.stderr(`${line}\n`),
       ...(flags.quiet ? {} : { accessLog: (line: string) => io.stdout(`${line}\n`) }),
     });
