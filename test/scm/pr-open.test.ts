@@ -1,0 +1,236 @@
+// `car pr open` through the built CLI: a real `git push` to a local bare repository as the remote, the
+// real octokit client against the local fake of GitHub's REST API. The PR body carries the verify
+// evidence of the tickets closed on the branch; pr_url goes into the ticket's frontmatter byte for byte.
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { type FakeGithub, startFakeGithub } from '../fakes/github-api.ts';
+import { type BuiltCarRepo, json, makeBuiltCarRepo, runCar } from '../helpers/built-car.ts';
+import { tid } from '../helpers/cli.ts';
+
+const TOKEN = 'ghp_secret_token_for_the_fake_0123456789';
+const TICKETS = '.codex-autorunner/tickets';
+
+export interface PrRepo {
+  repo: BuiltCarRepo;
+  bare: string;
+  gh: FakeGithub;
+  env: NodeJS.ProcessEnv;
+  car(args: readonly string[], env?: NodeJS.ProcessEnv): ReturnType<BuiltCarRepo['run']>;
+  cleanup(): Promise<void>;
+}
+
+/**
+ * A car repo on branch `feature` whose remote `origin` is a bare repository, with TICKET-001 (demo
+ * agent, two verify commands) worked and closed by `car run`, and TICKET-002 the open_pr ticket.
+ */
+export async function prRepo(config: string[] = []): Promise<PrRepo> {
+  const repo = await makeBuiltCarRepo();
+  const bare = mkdtempSync(join(tmpdir(), 'car-remote-'));
+  execFileSync('git', ['init', '-q', '--bare', '-b', 'main', bare]);
+  const gh = await startFakeGithub({ token: TOKEN, bareRepo: bare });
+  repo.write(
+    '.codex-autorunner/repo.override.yml',
+    [
+      'github:',
+      `  api_url: ${gh.url}`,
+      '  repo: acme/widgets',
+      '  labels: [car]',
+      ...config.map((l) => `  ${l}`),
+      '',
+    ].join('\n'),
+  );
+  repo.commitAll('car init');
+  repo.git(['remote', 'add', 'origin', bare]);
+  repo.git(['push', '-q', 'origin', 'main']);
+  repo.git(['checkout', '-q', '-b', 'feature']);
+  repo.write(
+    `${TICKETS}/TICKET-001.md`,
+    `---\nticket_id: ${tid(1)}\nagent: demo\ndone: false\ntitle: Write the note\nverify: ["test -f demo/TICKET-001.txt", "grep -q note demo/TICKET-001.txt"]\n---\n\n## Tasks\n- write it\n`,
+  );
+  repo.write(
+    `${TICKETS}/TICKET-002.md`,
+    `---\nticket_id: ${tid(2)}\nagent: user\ndone: false\ntitle: Open the PR\nticket_kind: open_pr\n---\n\nOpen the pull request.\n`,
+  );
+  repo.commitAll('tickets');
+  const env = { ...repo.env, GITHUB_TOKEN: TOKEN };
+  const run = await repo.run(['run']);
+  assert.equal(run.code, 5, `paused at the user ticket: ${run.stdout}${run.stderr}`);
+  return {
+    repo,
+    bare,
+    gh,
+    env,
+    car: (args, e = env) => runCar(args, { cwd: repo.dir, env: e, timeoutMs: 120_000 }),
+    async cleanup() {
+      await gh.close();
+      repo.cleanup();
+      rmSync(bare, { recursive: true, force: true });
+    },
+  };
+}
+
+interface Opened {
+  pr: { number: number; url: string; state: string; head: string; base: string; tickets: string[] };
+  created: boolean;
+  tickets: { ticket: string; ticket_id: string; commit: string }[];
+  ticket_updated: boolean;
+}
+
+test('car pr open pushes the branch, opens the PR with the evidence and writes pr_url byte-preservingly', async (t) => {
+  const r = await prRepo();
+  t.after(() => r.cleanup());
+  const ticketPath = join(r.repo.dir, TICKETS, 'TICKET-002.md');
+  const before = readFileSync(ticketPath);
+
+  const opened = await r.car(['pr', 'open', '--ticket', '2', '--json']);
+  assert.equal(opened.code, 0, opened.stderr);
+  const out = json<Opened>(opened);
+  assert.equal(out.created, true);
+  assert.equal(out.pr.number, 1);
+  assert.equal(out.pr.head, 'feature');
+  assert.equal(out.pr.base, 'main');
+  assert.deepEqual(
+    out.tickets.map((x) => x.ticket_id),
+    [tid(1)],
+    'the closed ticket, not the open_pr one',
+  );
+
+  // pushed: the remote's feature branch is the local one
+  const head = r.repo.git(['rev-parse', 'HEAD']).trim();
+  assert.equal(
+    execFileSync('git', ['rev-parse', 'refs/heads/feature'], { cwd: r.bare, encoding: 'utf8' }).trim(),
+    head,
+  );
+
+  // the PR on the host: title, labels, body with the evidence
+  const pr = r.gh.prs[0]!;
+  assert.equal(pr.head, 'feature');
+  assert.equal(pr.base, 'main');
+  assert.equal(pr.draft, false);
+  assert.deepEqual(pr.labels, ['car']);
+  assert.equal(pr.title, 'Write the note');
+  assert.match(pr.body, /### TICKET-001\.md: Write the note/);
+  assert.match(
+    pr.body,
+    /\| pass \| `test -f demo\/TICKET-001\.txt` \| ticket \| 0 \| \d+\.\d+ s \| \d+ bytes, `[0-9a-f]{16}` \|/,
+  );
+  assert.match(pr.body, /\| pass \| `grep -q note demo\/TICKET-001\.txt` \| ticket \| 0 \|/);
+  assert.match(pr.body, new RegExp(`commit \`${out.tickets[0]!.commit}\``));
+  assert.match(pr.body, /Tamper findings: none\./);
+  assert.doesNotMatch(pr.body, /TICKET-002/);
+
+  // pr_url added just before the closing fence; every other byte as it was
+  const after = readFileSync(ticketPath);
+  const line = Buffer.from(`pr_url: ${out.pr.url}\n`);
+  const fence = before.indexOf('---\n', 4);
+  assert.deepEqual(after, Buffer.concat([before.subarray(0, fence), line, before.subarray(fence)]));
+  assert.equal(out.ticket_updated, true);
+  // the token was sent, and is in no output
+  assert.ok(r.gh.calls.every((c) => c.authorized));
+  assert.ok(!opened.stdout.includes(TOKEN) && !opened.stderr.includes(TOKEN));
+
+  // again: the same PR is updated, not a second one; the ticket is left alone
+  r.repo.write('extra.txt', 'more\n');
+  r.repo.commitAll('more work');
+  const again = json<Opened>(await r.car(['pr', 'open', '--ticket', '2', '--json']));
+  assert.equal(again.created, false);
+  assert.equal(again.pr.number, 1);
+  assert.equal(r.gh.prs.length, 1);
+  assert.equal(again.ticket_updated, false);
+  assert.deepEqual(readFileSync(ticketPath), after);
+  assert.equal(
+    execFileSync('git', ['rev-parse', 'refs/heads/feature'], { cwd: r.bare, encoding: 'utf8' }).trim(),
+    r.repo.git(['rev-parse', 'HEAD']).trim(),
+  );
+
+  const status = json<{ prs: { number: number; state: string; url: string }[] }>(
+    await r.car(['pr', 'status', '--json']),
+  );
+  assert.deepEqual(
+    status.prs.map((p) => [p.number, p.state, p.url]),
+    [[1, 'open', out.pr.url]],
+  );
+});
+
+test('car pr open refuses clearly and changes nothing: no token, bad token, no remote, a rate limit, the base checked out', async (t) => {
+  const r = await prRepo();
+  t.after(() => r.cleanup());
+  const ticketPath = join(r.repo.dir, TICKETS, 'TICKET-002.md');
+  const before = readFileSync(ticketPath);
+  const unchanged = (what: string) => {
+    assert.deepEqual(readFileSync(ticketPath), before, `${what}: the ticket is unchanged`);
+    assert.equal(r.gh.prs.length, 0, `${what}: no PR`);
+  };
+
+  const { GITHUB_TOKEN: _, ...noToken } = r.env;
+  const missing = await r.car(['pr', 'open', '--ticket', '2'], noToken);
+  assert.equal(missing.code, 2, missing.stderr);
+  assert.match(missing.stderr, /no GitHub token: set GITHUB_TOKEN/);
+  unchanged('no token');
+
+  const bad = await r.car(['pr', 'open', '--ticket', '2'], { ...r.env, GITHUB_TOKEN: 'ghp_wrong' });
+  assert.equal(bad.code, 2, bad.stderr);
+  assert.match(bad.stderr, /GitHub refused the token in GITHUB_TOKEN \(401 Bad credentials\)/);
+  assert.ok(!bad.stderr.includes('ghp_wrong'), 'the token is not printed');
+  unchanged('bad token');
+
+  // a rate limit beyond what car waits: an error saying until when
+  r.gh.rateLimitNext(1, { status: 403, resetInSeconds: 3600 });
+  const limited = await r.car(['pr', 'open', '--ticket', '2']);
+  assert.equal(limited.code, 1, limited.stderr);
+  assert.match(
+    limited.stderr,
+    /rate limit is used up until \d{4}-\d\d-\d\dT[\d:.]+Z \(\d+ s from now\); nothing was changed/,
+  );
+  unchanged('rate limit');
+
+  // a short retry-after is waited out
+  r.gh.rateLimitNext(1, { status: 429, retryAfterSeconds: 1 });
+  const waited = await r.car(['pr', 'open', '--json']);
+  assert.equal(waited.code, 0, waited.stderr);
+  assert.ok(
+    r.gh.calls.some((c) => c.status === 429),
+    'the 429 was answered',
+  );
+  assert.equal(r.gh.prs.length, 1, 'opened after the wait');
+  assert.deepEqual(readFileSync(ticketPath), before, 'no --ticket: no ticket written');
+
+  r.repo.git(['remote', 'remove', 'origin']);
+  const noRemote = await r.car(['pr', 'open']);
+  assert.equal(noRemote.code, 2, noRemote.stderr);
+  assert.match(noRemote.stderr, /no git remote "origin" \(github\.remote\)/);
+
+  r.repo.git(['remote', 'add', 'origin', r.bare]);
+  r.repo.git(['checkout', '-q', 'main']);
+  const onBase = await r.car(['pr', 'open']);
+  assert.equal(onBase.code, 2, onBase.stderr);
+  assert.match(onBase.stderr, /the checked-out branch is the base branch "main"/);
+});
+
+test('a push the remote refuses opens nothing and records nothing', async (t) => {
+  const r = await prRepo();
+  t.after(() => r.cleanup());
+  // the remote's pre-receive hook declines every push, as a protected branch rule does
+  execFileSync(
+    'sh',
+    [
+      '-c',
+      `printf '#!/bin/sh\\necho "protected: pushes are not allowed" >&2\\nexit 1\\n' > hooks/pre-receive && chmod +x hooks/pre-receive`,
+    ],
+    {
+      cwd: r.bare,
+    },
+  );
+  const refused = await r.car(['pr', 'open', '--ticket', '2']);
+  assert.equal(refused.code, 1, refused.stderr);
+  assert.match(refused.stderr, /git push origin feature failed \(nothing was opened or recorded\)/);
+  assert.match(refused.stderr, /protected: pushes are not allowed/);
+  assert.equal(r.gh.prs.length, 0);
+  assert.doesNotMatch(r.repo.git(['show', 'HEAD:.codex-autorunner/tickets/TICKET-002.md']), /pr_url/);
+  assert.doesNotMatch(readFileSync(join(r.repo.dir, TICKETS, 'TICKET-002.md'), 'utf8'), /pr_url/);
+  assert.deepEqual(json<{ prs: unknown[] }>(await r.car(['pr', 'status', '--json'])).prs, []);
+});
