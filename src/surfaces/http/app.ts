@@ -38,6 +38,7 @@ import { flowRoutes } from './flow.ts';
 import { hubRoutes } from './hub.ts';
 import type { StreamOptions } from './run-stream.ts';
 import { runRoutes } from './runs.ts';
+import { GITHUB_WEBHOOK_PATH, scmRoutes } from './scm.ts';
 import { envWithoutToken, hostGuard, originGuard, tokenRole, viewerGuard } from './security.ts';
 import { ServerClosingError } from './step-runner.ts';
 import { ticketRoutes } from './tickets.ts';
@@ -129,14 +130,13 @@ export function createApp(opts: AppOptions): CarApp {
   if (opts.token) {
     const unauthorized = { message: { error: 'unauthorized', message: 'a valid bearer token is required' } };
     const tokens = { full: opts.token, viewer: opts.viewerToken ?? null };
-    app.use(
-      '/api/*',
-      bearerAuth({
-        verifyToken: (presented) => tokenRole(presented, tokens) !== null,
-        noAuthenticationHeader: unauthorized,
-        invalidToken: unauthorized,
-      }),
-    );
+    const auth = bearerAuth({
+      verifyToken: (presented) => tokenRole(presented, tokens) !== null,
+      noAuthenticationHeader: unauthorized,
+      invalidToken: unauthorized,
+    });
+    // GitHub's deliveries carry no bearer token: their signature authenticates them (scm.ts)
+    app.use('/api/*', (c, next) => (c.req.path === GITHUB_WEBHOOK_PATH ? next() : auth(c, next)));
     if (tokens.viewer !== null) app.use('/api/*', viewerGuard({ full: tokens.full, viewer: tokens.viewer }));
   }
   const maxBodyBytes = opts.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
@@ -220,6 +220,7 @@ export function createApp(opts: AppOptions): CarApp {
   app.route('/api/usage', usageRoutes(ctx));
   const hub = hubRoutes(ctx);
   app.route('/api/hub', hub.routes);
+  app.route('/api/scm', scmRoutes(ctx));
 
   if (opts.webRoot) app.route('/', webRoutes(opts.webRoot));
 
