@@ -126,6 +126,13 @@ test('a failed check reopens the ticket and its log reaches the next prompt; rev
   );
   assert.equal(merged.prs[0]!.state, 'merged');
   assert.equal(json<Watched>(await r.car(['pr', 'watch', '--once', '--json'])).looked, 0);
+
+  // each change is on the run's event log, where chat notices come from
+  const told = (await r.repo.run(['flow', 'events', '--json', '--type', 'pull_request'])).stdout
+    .trim()
+    .split('\n')
+    .map((l) => (JSON.parse(l) as { data: { kind: string } }).data.kind);
+  assert.deepEqual(told, ['opened', 'checks_failed', 'changes_requested', 'merged']);
 });
 
 test('car pr watch polls with ETags: an unchanged PR is answered 304 and acted on once', async (t) => {

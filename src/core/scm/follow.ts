@@ -15,6 +15,7 @@ import { collectEvidence } from '../verify/evidence.ts';
 import type { GithubSettings } from './open-pr.ts';
 import { type CheckRunInfo, type PrObservation, ScmError, type ScmHost } from './ports.ts';
 import { evidencePasses } from './pr-body.ts';
+import { recordPrEvent } from './record.ts';
 
 export type PrNoticeKind = 'checks_failed' | 'changes_requested' | 'merged' | 'closed' | 'merge_refused';
 
@@ -111,8 +112,10 @@ export async function followPr(
 ): Promise<{ record: PullRequestRecord; notices: PrNotice[] }> {
   const { prs } = deps;
   const notices: PrNotice[] = [];
-  const notice = (kind: PrNoticeKind, text: string) =>
+  const notice = (kind: PrNoticeKind, text: string) => {
     notices.push({ kind, repoSlug: record.repoSlug, number: record.number, url: record.url, text });
+    recordPrEvent(deps.store, { kind, repo: record.repoSlug, number: record.number, url: record.url, text });
+  };
   const now = new Date().toISOString();
 
   if (obs.pr.merged || obs.pr.state === 'closed') {
@@ -224,8 +227,10 @@ export async function followPr(
         );
       } catch (err) {
         if (!(err instanceof ScmError) || err.kind === 'rate_limit') throw err;
+        const repeated = record.lastError === err.message;
         record = prs.update(record.repoSlug, record.number, { lastError: err.message });
-        notice('merge_refused', `car could not merge pull request #${record.number}: ${err.message}`);
+        if (!repeated)
+          notice('merge_refused', `car could not merge pull request #${record.number}: ${err.message}`);
       }
     }
   }

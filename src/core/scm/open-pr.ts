@@ -10,6 +10,7 @@ import type { Ticket } from '../tickets/types.ts';
 import { collectEvidence } from '../verify/evidence.ts';
 import { ScmError, type ScmGit, type ScmHost } from './ports.ts';
 import { type ClosedTicket, prBody } from './pr-body.ts';
+import { recordPrEvent } from './record.ts';
 
 export type GithubSettings = CarConfig['github'];
 
@@ -125,6 +126,13 @@ export async function openPullRequest(input: OpenPrInput): Promise<OpenPrResult>
     draft: pr.draft,
   });
 
+  recordPrEvent(input.store, {
+    kind: existing ? 'updated' : 'opened',
+    repo: host.slug,
+    number: pr.number,
+    url: pr.url,
+    text: `Pull request #${pr.number} ${existing ? 'updated' : 'opened'} from ${branch} into ${base} with the evidence of ${closed.length} ticket(s): ${pr.url}`,
+  });
   let ticketUpdated = false;
   if (input.ticket && input.ticket.extra.pr_url !== pr.url) {
     editTicketField(input.ticket, input.knownAgents, 'pr_url', pr.url);
