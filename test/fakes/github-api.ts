@@ -151,7 +151,11 @@ export async function startFakeGithub(opts: {
       pr.state = 'closed';
       pr.merged = Boolean(s.merged);
     },
-    close: () => new Promise<void>((r) => server.close(() => r())),
+    close: () =>
+      new Promise<void>((r) => {
+        server.close(() => r());
+        server.closeAllConnections(); // keep-alive sockets of the client would hold close() open
+      }),
   };
 
   const prJson = (pr: FakePr) => {

@@ -25,7 +25,10 @@ export interface PrRepo {
  * A car repo on branch `feature` whose remote `origin` is a bare repository, with TICKET-001 (demo
  * agent, two verify commands) worked and closed by `car run`, and TICKET-002 the open_pr ticket.
  */
-export async function prRepo(config: string[] = []): Promise<PrRepo> {
+export async function prRepo(
+  config: string[] = [],
+  opts: { openPrAgent?: string; runWithToken?: boolean; runExit?: number } = {},
+): Promise<PrRepo> {
   const repo = await makeBuiltCarRepo();
   const bare = mkdtempSync(join(tmpdir(), 'car-remote-'));
   execFileSync('git', ['init', '-q', '--bare', '-b', 'main', bare]);
@@ -34,7 +37,7 @@ export async function prRepo(config: string[] = []): Promise<PrRepo> {
     '.codex-autorunner/repo.override.yml',
     [
       'github:',
-      `  api_url: ${gh.url}`,
+      ...(config.some((l) => l.startsWith('api_url:')) ? [] : [`  api_url: ${gh.url}`]),
       '  repo: acme/widgets',
       '  labels: [car]',
       ...config.map((l) => `  ${l}`),
@@ -51,12 +54,21 @@ export async function prRepo(config: string[] = []): Promise<PrRepo> {
   );
   repo.write(
     `${TICKETS}/TICKET-002.md`,
-    `---\nticket_id: ${tid(2)}\nagent: user\ndone: false\ntitle: Open the PR\nticket_kind: open_pr\n---\n\nOpen the pull request.\n`,
+    `---\nticket_id: ${tid(2)}\nagent: ${opts.openPrAgent ?? 'user'}\ndone: false\ntitle: Open the PR\nticket_kind: open_pr\n---\n\nOpen the pull request.\n`,
   );
   repo.commitAll('tickets');
   const env = { ...repo.env, GITHUB_TOKEN: TOKEN };
-  const run = await repo.run(['run']);
-  assert.equal(run.code, 5, `paused at the user ticket: ${run.stdout}${run.stderr}`);
+  const run = await runCar(['run'], {
+    cwd: repo.dir,
+    env: opts.runWithToken ? env : repo.env,
+    timeoutMs: 120_000,
+  });
+  if (run.code !== (opts.runExit ?? 5)) {
+    await gh.close();
+    repo.cleanup();
+    rmSync(bare, { recursive: true, force: true });
+    assert.fail(`the run ended ${run.code}: ${run.stdout}${run.stderr}`);
+  }
   return {
     repo,
     bare,

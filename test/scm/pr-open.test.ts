@@ -171,3 +171,45 @@ test('a push the remote refuses opens nothing and records nothing', async (t) =>
   assert.doesNotMatch(readFileSync(join(r.repo.dir, TICKETS, 'TICKET-002.md'), 'utf8'), /pr_url/);
   assert.deepEqual(json<{ prs: unknown[] }>(await r.car(['pr', 'status', '--json'])).prs, []);
 });
+
+test('a run reaching an open_pr ticket opens the PR itself: pr_url and done committed and pushed', async (t) => {
+  const r = await prRepo([], { openPrAgent: 'demo', runWithToken: true, runExit: 0 });
+  t.after(() => r.cleanup());
+  assert.equal(r.gh.prs.length, 1);
+  const pr = r.gh.prs[0]!;
+  assert.match(pr.body, /### TICKET-001\.md: Write the note/);
+  const committed = r.repo.git(['show', `HEAD:${TICKETS}/TICKET-002.md`]);
+  assert.match(committed, /^done: true$/m);
+  assert.match(
+    committed,
+    new RegExp(`^pr_url: https://github\\.example/acme/widgets/pull/${pr.number}$`, 'm'),
+  );
+  assert.equal(r.repo.git(['status', '--porcelain']).trim(), '', 'nothing left uncommitted');
+  assert.equal(
+    execFileSync('git', ['rev-parse', 'refs/heads/feature'], { cwd: r.bare, encoding: 'utf8' }).trim(),
+    r.repo.git(['rev-parse', 'HEAD']).trim(),
+    'the ticket edit was pushed too',
+  );
+  const status = json<{ prs: { number: number; ticket: string }[] }>(await r.car(['pr', 'status', '--json']));
+  assert.deepEqual(
+    status.prs.map((p) => [p.number, p.ticket]),
+    [[1, `${TICKETS}/TICKET-002.md`]],
+  );
+});
+
+test('a run whose open_pr ticket cannot be opened pauses pr_failed and leaves the ticket as it was', async (t) => {
+  const r = await prRepo(['api_url: http://127.0.0.1:9/nothing-listens-here'], {
+    openPrAgent: 'demo',
+    runWithToken: true,
+  });
+  t.after(() => r.cleanup());
+  const status = json<{ reason_code: string; reason: string }>(await r.car(['flow', 'status', '--json']));
+  assert.equal(status.reason_code, 'pr_failed');
+  assert.match(
+    status.reason,
+    /Could not open the pull request for .*TICKET-002\.md: .*could not reach GitHub at http:\/\/127\.0\.0\.1:9/,
+  );
+  const ticket = readFileSync(join(r.repo.dir, TICKETS, 'TICKET-002.md'), 'utf8');
+  assert.match(ticket, /^done: false$/m);
+  assert.doesNotMatch(ticket, /pr_url/);
+});

@@ -3,6 +3,7 @@
 // Each step that can fail comes before the ones that record anything, so a refused push or a host that
 // says no leaves the ticket and the store as they were.
 import type { CarConfig } from '../config/schema.ts';
+import { isOpenPrTicket } from '../flow/open-pr-ticket.ts';
 import type { PrStore, PullRequestRecord } from '../store/pr-store.ts';
 import type { RunStore } from '../store/run-store.ts';
 import { editTicketField } from '../tickets/edit-field.ts';
@@ -13,12 +14,6 @@ import { type ClosedTicket, prBody } from './pr-body.ts';
 import { recordPrEvent } from './record.ts';
 
 export type GithubSettings = CarConfig['github'];
-
-export const OPEN_PR_KIND = 'open_pr';
-
-export function isOpenPrTicket(ticket: Ticket): boolean {
-  return ticket.extra.ticket_kind === OPEN_PR_KIND;
-}
 
 export interface OpenPrInput {
   /** The repo or lane worktree whose checked-out branch is pushed. */

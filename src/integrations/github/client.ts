@@ -69,7 +69,8 @@ export function createGithubClient(opts: GithubClientOptions): ScmHost {
   const etags = new Map<string, Cached>();
 
   const explain = (err: unknown, what: string): Error => {
-    if (!isHttpError(err)) {
+    // octokit reports a request that got no answer (refused, unreachable) as a status 500 without a response
+    if (!isHttpError(err) || err.response === undefined) {
       const cause = (err as Error)?.message ?? String(err);
       return new ScmError('other', `${what}: could not reach GitHub at ${opts.apiUrl}: ${cause}`);
     }

@@ -12,6 +12,7 @@ import {
 } from '../../../control/flow-control.ts';
 import { defaultAgentId, knownAgentIds } from '../../../core/config/agents.ts';
 import { secretEnvToRemove } from '../../../core/config/secrets.ts';
+import { pullRequestPort } from '../../pr-port.ts';
 import { runPaths } from '../../../core/flow/run-paths.ts';
 import { formatBytes, INPUT_LIMITS, readFileBounded } from '../../../core/input-limits.ts';
 import type { RunEvent } from '../../../core/store/types.ts';
@@ -110,6 +111,13 @@ async function foreground(
       repo: createRepoState(control.paths.root, { unsetEnv: secretEnvToRemove(control.config) }),
       resolveAgent: createAgentResolver(control.config, { root: control.paths.root }),
       lanePorts: createLanePorts(secretEnvToRemove(control.config)),
+      pullRequests: pullRequestPort(
+        control.paths.root,
+        control.paths.ticketsDir,
+        control.config,
+        control.store,
+        io.env,
+      ),
       signal: abort.signal,
       ...(opts.stopAfterRuns !== undefined ? { stopAfterRuns: opts.stopAfterRuns } : {}),
       ...(printer ? { onProgress: printer.onProgress } : {}),
