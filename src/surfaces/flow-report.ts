@@ -1,6 +1,7 @@
 // What the CLI (`car flow status|runs|show`) and the HTTP API report about runs: one JSON shape for both.
 import type { FlowControl } from '../control/flow-control.ts';
 import { readLanesState } from '../core/flow/lanes/lane-state.ts';
+import { prsForStatus } from './pr-json.ts';
 import { REASONS, reasonInfo } from '../core/flow/reasons.ts';
 import type { RunJson } from '../core/flow/run-json.ts';
 import { runJson as buildRunJson } from '../core/flow/run-report.ts';
@@ -70,6 +71,8 @@ export function flowStatusReport(control: FlowControl, runId?: string, queue?: T
       ? recommendedAction(run, workerAlive)
       : 'car flow start (or car run) begins the first run',
     lanes: run ? lanesReport(control, run) : null,
+    /** Pull requests car opened (car pr open): the open ones and the last few that ended. */
+    pull_requests: prsForStatus(control.store.prs().list()),
     car_flows_db: readCarFlowsDb(control.paths.root),
   };
 }

@@ -392,6 +392,12 @@ export async function flowStatus(
         );
       }
     }
+    for (const pr of report.pull_requests) {
+      const review = pr.review ? `, review ${pr.review}` : '';
+      io.stdout(
+        `pull request #${pr.number} (${pr.head} → ${pr.base}): ${pr.state}, checks ${pr.checks}${review}: ${pr.url}\n`,
+      );
+    }
     io.stdout(`next step: ${report.recommended_action}\n`);
     const car = report.car_flows_db;
     if (car) {

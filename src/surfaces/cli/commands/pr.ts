@@ -5,10 +5,11 @@ import type { FollowDeps, PrNotice } from '../../../core/scm/follow.ts';
 import { openPullRequest } from '../../../core/scm/open-pr.ts';
 import { ScmError } from '../../../core/scm/ports.ts';
 import { pollOpenPrs, watchOpenPrs } from '../../../core/scm/watch.ts';
-import type { PrStore, PullRequestRecord } from '../../../core/store/pr-store.ts';
+import type { PrStore } from '../../../core/store/pr-store.ts';
 import { openRunStore, type RunStore } from '../../../core/store/run-store.ts';
 import { loadTicketQueue, type Ticket, TicketEditError } from '../../../core/tickets/index.ts';
 import { githubPorts } from '../../../integrations/github/index.ts';
+import { prJson } from '../../pr-json.ts';
 import { CAR_VERSION } from '../../version.ts';
 import { type GlobalOptions, loadRepoConfig, type RepoContext, resolveRepo } from '../context.ts';
 import { CliError, EXIT } from '../errors.ts';
@@ -187,29 +188,6 @@ export async function prWatch(
   } finally {
     o.close();
   }
-}
-
-export function prJson(pr: PullRequestRecord) {
-  return {
-    repo: pr.repoSlug,
-    number: pr.number,
-    url: pr.url,
-    head: pr.headBranch,
-    base: pr.baseBranch,
-    head_sha: pr.headSha,
-    state: pr.state,
-    draft: pr.draft,
-    checks: pr.checks,
-    review: pr.review,
-    ticket: pr.ticketPath,
-    ticket_id: pr.ticketId,
-    target_ticket_id: pr.targetTicketId,
-    tickets: pr.tickets,
-    opened_at: pr.openedAt,
-    updated_at: pr.updatedAt,
-    closed_at: pr.closedAt,
-    last_error: pr.lastError,
-  };
 }
 
 export async function prStatus(io: CliIo, global: GlobalOptions, opts: { json?: boolean }): Promise<void> {
