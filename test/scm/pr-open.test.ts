@@ -84,6 +84,16 @@ test('car pr open pushes the branch, opens the PR with the evidence and writes p
     r.repo.git(['rev-parse', 'HEAD']).trim(),
   );
 
+  const flow = json<{ pull_requests: { number: number; state: string; checks: string }[] }>(
+    await r.car(['flow', 'status', '--json']),
+  );
+  assert.deepEqual(
+    flow.pull_requests.map((p) => [p.number, p.state, p.checks]),
+    [[1, 'open', 'none']],
+  );
+  const flowText = await r.car(['flow', 'status']);
+  assert.match(flowText.stdout, /^pull request #1 \(feature → main\): open, checks none: https:\/\/github\.example\/acme\/widgets\/pull\/1$/m);
+
   const status = json<{ prs: { number: number; state: string; url: string }[] }>(
     await r.car(['pr', 'status', '--json']),
   );
