@@ -1,7 +1,6 @@
 // What the CLI (`car flow status|runs|show`) and the HTTP API report about runs: one JSON shape for both.
 import type { FlowControl } from '../control/flow-control.ts';
 import { readLanesState } from '../core/flow/lanes/lane-state.ts';
-import { prsForStatus } from './pr-json.ts';
 import { REASONS, reasonInfo } from '../core/flow/reasons.ts';
 import type { RunJson } from '../core/flow/run-json.ts';
 import { runJson as buildRunJson } from '../core/flow/run-report.ts';
@@ -10,6 +9,7 @@ import { loadState } from '../core/flow/state.ts';
 import { readCarFlowsDb } from '../core/store/car-flows-db.ts';
 import type { Run } from '../core/store/types.ts';
 import type { TicketQueue } from '../core/tickets/index.ts';
+import { prsForStatus } from './pr-json.ts';
 
 /** The run as JSON (core/flow/run-json.ts), with the limits of its settings. */
 export function runJson(run: Run, control: FlowControl): RunJson {

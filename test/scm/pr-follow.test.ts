@@ -231,3 +231,26 @@ test('on_check_failure: follow_up adds a ticket with the check and its log inste
   assert.match(body, /login page: timeout waiting for #submit/);
   assert.notEqual(follow.ticket_id, tid(1));
 });
+
+test('car serve follows the open PRs when github.watch is on', async (t) => {
+  const r = await prRepo(['watch: true', 'poll_interval_seconds: 1']);
+  t.after(() => r.cleanup());
+  assert.equal((await r.car(['pr', 'open', '--ticket', '2'])).code, 0);
+  const serve = startCar(['serve', '--port', '0'], { cwd: r.repo.dir, env: r.env });
+  t.after(() => serve.child.kill('SIGKILL'));
+  await serve.waitForOutput('following the open pull requests of acme/widgets every 1 s', 30_000);
+  r.gh.addCheckRun({
+    head_sha: r.repo.git(['rev-parse', 'HEAD']).trim(),
+    name: 'ci',
+    status: 'completed',
+    conclusion: 'failure',
+    output: { title: 'red', summary: null, text: 'boom' },
+  });
+  await serve.waitForOutput(
+    'acme/widgets: Check ci failed on pull request #1 (TICKET-001.md sent back)',
+    30_000,
+  );
+  assert.match(ticket1(r.repo.dir), /^done: false$/m);
+  serve.child.kill('SIGTERM');
+  assert.equal((await serve.exited).code, 0, output(serve));
+});

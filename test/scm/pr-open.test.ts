@@ -92,7 +92,10 @@ test('car pr open pushes the branch, opens the PR with the evidence and writes p
     [[1, 'open', 'none']],
   );
   const flowText = await r.car(['flow', 'status']);
-  assert.match(flowText.stdout, /^pull request #1 \(feature → main\): open, checks none: https:\/\/github\.example\/acme\/widgets\/pull\/1$/m);
+  assert.match(
+    flowText.stdout,
+    /^pull request #1 \(feature → main\): open, checks none: https:\/\/github\.example\/acme\/widgets\/pull\/1$/m,
+  );
 
   const status = json<{ prs: { number: number; state: string; url: string }[] }>(
     await r.car(['pr', 'status', '--json']),

@@ -12,7 +12,6 @@ import {
 } from '../../../control/flow-control.ts';
 import { defaultAgentId, knownAgentIds } from '../../../core/config/agents.ts';
 import { secretEnvToRemove } from '../../../core/config/secrets.ts';
-import { pullRequestPort } from '../../pr-port.ts';
 import { runPaths } from '../../../core/flow/run-paths.ts';
 import { formatBytes, INPUT_LIMITS, readFileBounded } from '../../../core/input-limits.ts';
 import type { RunEvent } from '../../../core/store/types.ts';
@@ -26,6 +25,7 @@ import {
 } from '../../../core/tickets/index.ts';
 import { createLanePorts, createRepoState } from '../../../integrations/git/index.ts';
 import { flowStatusReport, runJson } from '../../flow-report.ts';
+import { pullRequestPort } from '../../pr-port.ts';
 import { WorkerSpawnError, workerLauncher } from '../../worker-spawn.ts';
 import { type GlobalOptions, loadRepoConfig, resolveRepo } from '../context.ts';
 import { CliError, EXIT } from '../errors.ts';

@@ -52,6 +52,8 @@ export async function serveCommand(io: CliIo, global: GlobalOptions, flags: Serv
     io.stdout('no API token: loopback only (set CAR_WEB_TOKEN to require one)\n');
   }
   if (viewerToken) io.stdout(`a read-only token from ${config.server.viewer_token_env} is accepted too\n`);
+  const { followPullRequests } = await import('../../pr-follow.ts');
+  const prs = await followPullRequests(repo.paths, config, io.env, (line) => io.stdout(`${line}\n`));
   let stop!: () => void;
   const stopped = new Promise<void>((resolve) => {
     stop = resolve;
@@ -59,6 +61,7 @@ export async function serveCommand(io: CliIo, global: GlobalOptions, flags: Serv
   const signals = onStopSignals(io, 'car serve', () => stop());
   try {
     await stopped;
+    await prs?.stop();
     await server.close();
   } finally {
     signals.dispose();
