@@ -115,6 +115,15 @@ test('a failed check reopens the ticket and its log reaches the next prompt; rev
     ['changes_requested'],
   );
   assert.equal(reviewed.prs[0]!.review, 'changes_requested');
+  const rdb = new Database(join(r.repo.dir, '.codex-autorunner/car.db'), { readonly: true });
+  const review = rdb.prepare("SELECT body FROM pr_feedback WHERE kind = 'changes_requested'").all() as {
+    body: string;
+  }[];
+  rdb.close();
+  assert.equal(review.length, 1);
+  assert.match(review[0]!.body, /^octocat asked for changes on pull request #1/);
+  assert.match(review[0]!.body, /Review:\nPlease rename the note\./);
+  assert.match(review[0]!.body, /Comments:\n- demo\/TICKET-001\.txt:1: call it a memo/);
   assert.match(ticket1(r.repo.dir), /^done: false$/m);
 
   // merged on GitHub: recorded, and no longer polled

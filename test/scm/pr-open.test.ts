@@ -3,7 +3,7 @@
 // evidence of the tickets closed on the branch; pr_url goes into the ticket's frontmatter byte for byte.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { json } from '../helpers/built-car.ts';
@@ -69,6 +69,10 @@ test('car pr open pushes the branch, opens the PR with the evidence and writes p
   // the token was sent, and is in no output
   assert.ok(r.gh.calls.every((c) => c.authorized));
   assert.ok(!opened.stdout.includes(TOKEN) && !opened.stderr.includes(TOKEN));
+  for (const f of ['car.db', 'car.db-wal']) {
+    const file = join(r.repo.dir, '.codex-autorunner', f);
+    if (existsSync(file)) assert.ok(!readFileSync(file).includes(TOKEN), `the token is not in ${f}`);
+  }
 
   // again: the same PR is updated, not a second one; the ticket is left alone
   r.repo.write('extra.txt', 'more\n');
