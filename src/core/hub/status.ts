@@ -77,7 +77,13 @@ function prSummary(rows: readonly PrRow[]): HubPrSummary {
     failing: open.filter((r) => r.checks === 'failure').length,
     changes_requested: open.filter((r) => r.review === 'changes_requested').length,
     latest: latest
-      ? { number: latest.number, url: latest.url, state: latest.state, checks: latest.checks, review: latest.review }
+      ? {
+          number: latest.number,
+          url: latest.url,
+          state: latest.state,
+          checks: latest.checks,
+          review: latest.review,
+        }
       : null,
   };
 }
