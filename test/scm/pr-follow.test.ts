@@ -178,6 +178,17 @@ test('auto-merge: merged once checks and evidence pass; a protected base is refu
   const r = await prRepo(['auto_merge: true', 'merge_method: squash']);
   t.after(() => r.cleanup());
   assert.equal((await r.car(['pr', 'open', '--ticket', '2'])).code, 0);
+
+  // a rate limit beyond what car waits ends the round: recorded on the PR, said, tried again later
+  r.gh.rateLimitNext(1, { status: 403, resetInSeconds: 3600 });
+  const limited = await r.car(['pr', 'watch', '--once', '--json']);
+  assert.equal(limited.code, 1, limited.stderr);
+  const lim = json<Watched & { retry_at: string | null }>(limited);
+  assert.equal(lim.looked, 0);
+  assert.match(lim.errors[0] ?? '', /^#1: reading pull request #1: GitHub's rate limit is used up until /);
+  assert.ok(lim.retry_at !== null && Date.parse(lim.retry_at) > Date.now() + 3_000_000);
+  assert.match(lim.prs[0]!.last_error ?? '', /rate limit/);
+  assert.equal(r.gh.prs[0]!.merged, false);
   const sha = r.repo.git(['rev-parse', 'HEAD']).trim();
   const pending = r.gh.addCheckRun({
     head_sha: sha,

@@ -162,7 +162,25 @@ test('car pr open refuses clearly and changes nothing: no token, bad token, no r
   r.repo.git(['checkout', '-q', 'main']);
   const onBase = await r.car(['pr', 'open']);
   assert.equal(onBase.code, 2, onBase.stderr);
-  assert.match(onBase.stderr, /the checked-out branch is the base branch "main"/);
+  assert.match(onBase.stderr, /the branch to push is the base branch "main"/);
+
+  // --branch pushes a branch that is not checked out (a lane's, say)
+  r.repo.git(['branch', 'car/lane/abc/TICKET-001.md', 'feature']);
+  const lane = json<{ created: boolean; branch: string; pr: { head: string } }>(
+    await r.car(['pr', 'open', '--branch', 'car/lane/abc/TICKET-001.md', '--json']),
+  );
+  assert.equal(lane.created, true);
+  assert.equal(lane.pr.head, 'car/lane/abc/TICKET-001.md');
+  assert.equal(
+    execFileSync('git', ['rev-parse', 'refs/heads/car/lane/abc/TICKET-001.md'], {
+      cwd: r.bare,
+      encoding: 'utf8',
+    }).trim(),
+    r.repo.git(['rev-parse', 'feature']).trim(),
+  );
+  const nope = await r.car(['pr', 'open', '--branch', 'no-such-branch']);
+  assert.equal(nope.code, 2);
+  assert.match(nope.stderr, /no branch "no-such-branch" with a commit/);
 });
 
 test('a push the remote refuses opens nothing and records nothing', async (t) => {

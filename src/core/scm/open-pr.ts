@@ -31,6 +31,8 @@ export interface OpenPrInput {
   ticket: Ticket | null;
   knownAgents: Set<string>;
   draft: boolean;
+  /** Push this branch (a lane's, say) instead of the one checked out at `cwd`. */
+  branch?: string | undefined;
 }
 
 export interface OpenPrResult {
@@ -66,11 +68,11 @@ function prTitle(ticket: Ticket | null, closed: readonly ClosedTicket[], branch:
 
 export async function openPullRequest(input: OpenPrInput): Promise<OpenPrResult> {
   const { cwd, settings, host, git } = input;
-  const branch = await git.currentBranch(cwd);
+  const branch = input.branch ?? (await git.currentBranch(cwd));
   if (!branch) {
     throw new ScmError(
       'usage',
-      `HEAD is detached in ${cwd}: check out the branch to open a pull request from`,
+      `HEAD is detached in ${cwd}: check out the branch to open a pull request from (or name it with --branch)`,
     );
   }
   if ((await git.remoteUrl(cwd, settings.remote)) === null) {
@@ -83,11 +85,11 @@ export async function openPullRequest(input: OpenPrInput): Promise<OpenPrResult>
   if (branch === base) {
     throw new ScmError(
       'usage',
-      `the checked-out branch is the base branch "${base}": work on a branch of its own (or set github.base_branch)`,
+      `the branch to push is the base branch "${base}": work on a branch of its own (or set github.base_branch)`,
     );
   }
-  const head = await git.resolve(cwd, 'HEAD');
-  if (!head) throw new ScmError('usage', `branch "${branch}" has no commit yet`);
+  const head = await git.resolve(cwd, `refs/heads/${branch}`);
+  if (!head) throw new ScmError('usage', `no branch "${branch}" with a commit in ${cwd}`);
 
   await git.push(cwd, settings.remote, branch);
   const remoteBase = (await git.fetch(cwd, settings.remote, base)) ? `${settings.remote}/${base}` : base;

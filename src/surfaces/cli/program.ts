@@ -150,6 +150,10 @@ export function buildProgram(io: CliIo): Command {
     )
     .option('--ticket <ticket>', 'the ticket the PR is for (an open_pr ticket): pr_url is written into it')
     .option('--draft', 'open it as a draft (default: github.pr_draft_default)')
+    .option(
+      '--branch <name>',
+      "push this branch (a lane's car/lane/... branch, say) instead of the checked-out one",
+    )
     .option('--json', 'machine-readable output')
     .action(async (opts, cmd: Command) => (await import('./commands/pr.ts')).prOpen(io, global(cmd), opts));
   pr.command('watch')

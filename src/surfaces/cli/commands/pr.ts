@@ -79,7 +79,7 @@ async function ports(io: CliIo, o: Opened) {
 export async function prOpen(
   io: CliIo,
   global: GlobalOptions,
-  opts: { ticket?: string; draft?: boolean; json?: boolean },
+  opts: { ticket?: string; draft?: boolean; branch?: string; json?: boolean },
 ): Promise<void> {
   const o = await open(io, global);
   try {
@@ -98,6 +98,7 @@ export async function prOpen(
       ticket,
       knownAgents: o.agents,
       draft: opts.draft ?? o.config.github.pr_draft_default,
+      branch: opts.branch,
     }).catch(scmFailure);
     if (opts.json) {
       printJson(io, {
