@@ -4,6 +4,7 @@
 import { knownAgentIds, secretEnvToRemove } from '../core/config/index.ts';
 import type { CarConfig } from '../core/config/schema.ts';
 import type { PullRequestPort } from '../core/flow/ports.ts';
+import { repoPaths } from '../core/paths.ts';
 import { openPullRequest } from '../core/scm/open-pr.ts';
 import type { RunStore } from '../core/store/run-store.ts';
 import { loadTicketQueue } from '../core/tickets/index.ts';
@@ -25,7 +26,9 @@ export function pullRequestPort(
         userAgent: `car/${CAR_VERSION}`,
         unsetEnv: secretEnvToRemove(config),
       });
-      const tickets = loadTicketQueue(ticketsDir, { repoRoot: root, agents }).tickets;
+      // a lane's ticket is its worktree's copy (the one the lane's run edits and commits)
+      const here = cwd === root ? ticketsDir : repoPaths(cwd).ticketsDir;
+      const tickets = loadTicketQueue(here, { repoRoot: cwd, agents }).tickets;
       const ticket = tickets.find((t) => t.relPath === ticketPath) ?? null;
       const result = await openPullRequest({
         cwd,
