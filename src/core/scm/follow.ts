@@ -39,7 +39,8 @@ export interface FollowDeps {
   defaultAgent: string;
 }
 
-const FAILED = new Set(['failure', 'timed_out', 'cancelled', 'action_required', 'startup_failure', 'stale']);
+// `cancelled` and `stale` are left out: a run cancelled by a newer push says nothing about the work
+const FAILED = new Set(['failure', 'timed_out', 'action_required', 'startup_failure']);
 /** Bytes of a failed check's report kept for the prompt (its tail: where the failing step is). */
 const EXCERPT_CHARS = 4000;
 
