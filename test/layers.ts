@@ -213,8 +213,8 @@ export const CORE_RANKS: readonly (readonly string[])[] = [
   // the verify gate; `car init`
   ['verify', 'init.ts', 'templates'],
   ['flow'],
-  // readers of runs and repos: chat notices, the hub
-  ['notify', 'hub'],
+  // readers of runs and repos: chat notices, the hub; pull requests (push, open, follow)
+  ['notify', 'hub', 'scm'],
 ];
 
 interface Ranked {

@@ -12,7 +12,7 @@ import { Awaiting } from '../core/flow/awaiting.ts';
 import { type AbortReason, FlowEngine, type FlowOutcome, type FlowProgress } from '../core/flow/engine.ts';
 import type { FlowEvent } from '../core/flow/events.ts';
 import { runLanes } from '../core/flow/lanes/scheduler.ts';
-import type { LanePorts, RepoState } from '../core/flow/ports.ts';
+import type { LanePorts, PullRequestPort, RepoState } from '../core/flow/ports.ts';
 import { reasonInfo } from '../core/flow/reasons.ts';
 import { writeReply } from '../core/flow/replies.ts';
 import { grantAgain } from '../core/flow/resume-grant.ts';
@@ -568,6 +568,8 @@ export interface WorkerOptions {
   stopAfterRuns?: number;
   /** Git for lanes and a RepoState per worktree: needed by a run with more than one lane. */
   lanePorts?: LanePorts;
+  /** GitHub, when set up: car opens the pull request of an `open_pr` ticket itself. */
+  pullRequests?: PullRequestPort | undefined;
 }
 
 /**
@@ -614,6 +616,7 @@ export async function runWorker(opts: WorkerOptions): Promise<FlowOutcome> {
       awaiting,
       ...(opts.signal ? { signal: opts.signal } : {}),
       ...(opts.onProgress ? { onProgress: opts.onProgress } : {}),
+      ...(opts.pullRequests ? { pullRequests: opts.pullRequests } : {}),
     };
     let outcome: FlowOutcome;
     if (deps.settings.lanes > 1) {

@@ -9,6 +9,7 @@ import { loadState } from '../core/flow/state.ts';
 import { readCarFlowsDb } from '../core/store/car-flows-db.ts';
 import type { Run } from '../core/store/types.ts';
 import type { TicketQueue } from '../core/tickets/index.ts';
+import { prsForStatus } from './pr-json.ts';
 
 /** The run as JSON (core/flow/run-json.ts), with the limits of its settings. */
 export function runJson(run: Run, control: FlowControl): RunJson {
@@ -70,6 +71,8 @@ export function flowStatusReport(control: FlowControl, runId?: string, queue?: T
       ? recommendedAction(run, workerAlive)
       : 'car flow start (or car run) begins the first run',
     lanes: run ? lanesReport(control, run) : null,
+    /** Pull requests car opened (car pr open): the open ones and the last few that ended. */
+    pull_requests: prsForStatus(control.store.prs().list()),
     car_flows_db: readCarFlowsDb(control.paths.root),
   };
 }

@@ -141,6 +141,13 @@ test('noticeFor: pause reasons, notify dispatches, recoveries; other events are 
   assert.match(switched?.text ?? '', /codex's usage limit is used up, so opencode works TICKET-010\.md/);
   assert.equal(noticeFor(ev('quota_fallback_over', {}), ctx), null);
   assert.equal(noticeFor(ev('turn_started', {}), ctx), null);
+  const pr = (kind: string) =>
+    noticeFor(ev('pull_request', { kind, repo: 'acme/w', number: 3, url: 'u', text: `PR #3 ${kind}` }), ctx);
+  for (const kind of ['opened', 'checks_failed', 'changes_requested', 'merged', 'closed', 'merge_refused']) {
+    assert.equal(pr(kind)?.kind, 'pull_request', kind);
+    assert.match(pr(kind)?.text ?? '', new RegExp(`^r: PR #3 ${kind}$`), kind);
+  }
+  assert.equal(pr('updated'), null, "car pr open again is the person's own doing");
 });
 
 test("the outbox keeps each chat's order: nothing of a chat is due while an earlier message of it waits", async () => {

@@ -97,15 +97,7 @@ test("a CAR repo (hub of one): doctor, status and car run work on CAR's files wi
   assert.equal(check('config')?.status, 'ok');
   assert.match(check('tickets')?.message ?? '', /^4 tickets, 3 open, 0 lint error\(s\), 0 warning\(s\)/);
   const ignored = d.checks.filter((c) => c.id.startsWith('config:ignored:')).map((c) => c.id.slice(15));
-  for (const key of [
-    'review',
-    'codex',
-    'github',
-    'voice',
-    'notifications.events',
-    'telegram_bot.shell',
-    'apps',
-  ])
+  for (const key of ['review', 'codex', 'voice', 'notifications.events', 'telegram_bot.shell', 'apps'])
     assert.ok(ignored.includes(key), `doctor names ${key} (${ignored.join(', ')})`);
   for (const key of [
     'runner.stop_after_runs',
@@ -113,6 +105,7 @@ test("a CAR repo (hub of one): doctor, status and car run work on CAR's files wi
     'docs',
     'flow_retention',
     'runner.sleep_seconds',
+    'github', // car acts on github: (pull requests); CAR's other keys there are at CAR's defaults
   ])
     assert.ok(!ignored.includes(key), `${key} is acted on, switched off or at CAR's default`);
   assert.match(

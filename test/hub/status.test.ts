@@ -157,3 +157,52 @@ test('a plain repo has no hub API; a folder outside any hub gets exit 2 from car
     plain.cleanup();
   }
 });
+
+test('hub status counts the pull requests car opened per repo: open, failing, asked to change, the newest', async () => {
+  const h = await makeHub();
+  hubs.push(h);
+  const dir = h.gitRepo('prs');
+  h.gitRepo('none');
+  assert.equal((await h.run(['hub', 'scan'])).code, 0);
+  const store = openRunStore(repoPaths(dir).dbFile);
+  const pr = (number: number) => ({
+    repoSlug: 'acme/w',
+    number,
+    url: `https://github.example/acme/w/pull/${number}`,
+    headBranch: `b${number}`,
+    baseBranch: 'main',
+    headSha: null,
+    ticketPath: null,
+    ticketId: null,
+    targetTicketId: null,
+    tickets: [],
+    draft: false,
+  });
+  const prs = store.prs();
+  for (const n of [1, 2, 3]) prs.upsert(pr(n));
+  prs.update('acme/w', 1, { state: 'merged' });
+  prs.update('acme/w', 2, { checks: 'failure' });
+  prs.update('acme/w', 3, { review: 'changes_requested', checks: 'pending' });
+  store.close();
+  const repos = json<{ repos: (Repo & { pull_requests: unknown })[] }>(
+    await h.run(['hub', 'status', '--json']),
+  ).repos;
+  assert.deepEqual(repos.find((r) => r.id === 'prs')?.pull_requests, {
+    open: 2,
+    failing: 1,
+    changes_requested: 1,
+    latest: {
+      number: 3,
+      url: 'https://github.example/acme/w/pull/3',
+      state: 'open',
+      checks: 'pending',
+      review: 'changes_requested',
+    },
+  });
+  assert.deepEqual(repos.find((r) => r.id === 'none')?.pull_requests, {
+    open: 0,
+    failing: 0,
+    changes_requested: 0,
+    latest: null,
+  });
+});

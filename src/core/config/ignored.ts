@@ -119,12 +119,22 @@ const IGNORED_KEYS: readonly IgnoredKey[] = [
     key: 'opencode',
     why: "car runs opencode over ACP (agents.opencode.command); CAR's opencode server settings do not apply",
   },
-  { key: 'github', why: 'car has no GitHub integration (pull requests, CI reactions)', quiet: off },
+  {
+    key: 'github.sync_commit_mode',
+    why: 'car has no sync agent step; car pr open pushes the branch as committed',
+    quiet: is('auto'),
+  },
+  { key: 'github.sync_agent_timeout_seconds', why: 'car has no sync agent step', quiet: is(1800) },
+  {
+    key: 'github.automation',
+    why: "car follows pull requests with car pr watch (github.watch, github.on_check_failure, github.auto_merge) and POST /api/scm/github/webhook; CAR's reaction policy table does not apply",
+    quiet: off,
+  },
   { key: 'update', why: 'car does not update itself' },
   { key: 'usage', why: 'car records token usage per turn (car flow show); it keeps no usage cache' },
   {
     key: 'notifications.events',
-    why: `CAR's webhook notifier events (${CAR_NOTIFICATION_EVENTS.join(', ')}), which CAR's ticket flow no longer sends; car's chat notices are named paused, failed, completed, stopped, dispatch, recovered, waiting`,
+    why: `CAR's webhook notifier events (${CAR_NOTIFICATION_EVENTS.join(', ')}), which CAR's ticket flow no longer sends; car's chat notices are named paused, failed, completed, stopped, dispatch, recovered, waiting, pull_request`,
     quiet: (value) =>
       !Array.isArray(value) ||
       !value.some((e) => (CAR_NOTIFICATION_EVENTS as readonly unknown[]).includes(e)),

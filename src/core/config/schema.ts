@@ -37,6 +37,7 @@ export const NOTICE_EVENTS = [
   'dispatch',
   'recovered',
   'waiting',
+  'pull_request',
 ] as const;
 /**
  * CAR's names in `notifications.events`: its webhook notifier's events (core/notifications.py), which
@@ -300,6 +301,41 @@ export const CarConfigSchema = mapping({
     /** Gateway intents: GUILDS | GUILD_MESSAGES | MESSAGE_CONTENT (CAR's 33281) plus DIRECT_MESSAGES. */
     intents: nonNegativeInt().default(37377),
     max_message_length: z.int().min(100).max(2000).default(2000),
+  }).prefault({}),
+  /**
+   * Pull requests on GitHub (`car pr open|watch`). CAR's keys: `enabled`, `pr_draft_default`; the rest are
+   * car's. The token is read from the env var `token_env` names and is never written anywhere.
+   */
+  github: mapping({
+    enabled: bool().default(true),
+    pr_draft_default: bool().default(false),
+    token_env: envName().default('GITHUB_TOKEN'),
+    /** REST API root: GitHub Enterprise's `https://<host>/api/v3`, or a test's fake. */
+    api_url: str().min(1, { error: 'must not be empty' }).default('https://api.github.com'),
+    /** The git remote branches are pushed to. */
+    remote: str().min(1, { error: 'must not be empty' }).default('origin'),
+    /** `owner/name`; null: read from the remote's URL. */
+    repo: str()
+      .regex(/^[A-Za-z0-9_.-]+\/[A-Za-z0-9_.-]+$/, { error: 'must be owner/name' })
+      .nullable()
+      .default(null),
+    /** The branch pull requests go into; null: the GitHub repo's default branch. */
+    base_branch: str().min(1, { error: 'must not be empty' }).nullable().default(null),
+    labels: stringList().default([]),
+    /** A failed check run sends its ticket back (`reopen`) or adds a ticket to fix it (`follow_up`). */
+    on_check_failure: z
+      .enum(['reopen', 'follow_up'], { error: 'must be one of: reopen, follow_up' })
+      .default('reopen'),
+    /** Merge a pull request once every check passed, no review asks for changes and its evidence holds. */
+    auto_merge: bool().default(false),
+    merge_method: z
+      .enum(['merge', 'squash', 'rebase'], { error: 'must be one of: merge, squash, rebase' })
+      .default('merge'),
+    /** `car hub run` and `car serve` follow open pull requests too (`car pr watch` always does). */
+    watch: bool().default(false),
+    poll_interval_seconds: positiveNumber().default(90),
+    /** The env var holding the webhook secret `POST /api/scm/github/webhook` checks signatures with. */
+    webhook_secret_env: envName().default('CAR_GITHUB_WEBHOOK_SECRET'),
   }).prefault({}),
   store: mapping({
     max_event_bytes: positiveInt().default(16384),

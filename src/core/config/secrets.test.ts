@@ -11,9 +11,10 @@ import { carSecretEnvNames, envWithout, secretEnvToRemove } from './secrets.ts';
 const base = mkdtempSync(join(tmpdir(), 'car-secrets-'));
 after(() => rmSync(base, { recursive: true, force: true }));
 
-test('car secrets by default: both bot tokens and both API tokens; nothing is passed', () => {
+test('car secrets by default: both bot tokens, both API tokens and the GitHub webhook secret; nothing is passed', () => {
   assert.deepEqual(carSecretEnvNames(DEFAULT_CONFIG), [
     'CAR_DISCORD_BOT_TOKEN',
+    'CAR_GITHUB_WEBHOOK_SECRET',
     'CAR_TELEGRAM_BOT_TOKEN',
     'CAR_WEB_TOKEN',
     'CAR_WEB_VIEWER_TOKEN',
@@ -27,10 +28,11 @@ test('the names follow config, server.auth_token_env when set; pass_secret_env k
     telegram_bot: { bot_token_env: 'TG' },
     discord_bot: { bot_token_env: 'DC' },
     server: { auth_token_env: 'API', viewer_token_env: 'VIEW' },
+    github: { webhook_secret_env: 'HOOK' },
     security: { pass_secret_env: ['DC', 'NOT_A_SECRET'] },
   });
-  assert.deepEqual(carSecretEnvNames(config), ['API', 'CAR_WEB_TOKEN', 'DC', 'TG', 'VIEW']);
-  assert.deepEqual(secretEnvToRemove(config), ['API', 'CAR_WEB_TOKEN', 'TG', 'VIEW']);
+  assert.deepEqual(carSecretEnvNames(config), ['API', 'CAR_WEB_TOKEN', 'DC', 'HOOK', 'TG', 'VIEW']);
+  assert.deepEqual(secretEnvToRemove(config), ['API', 'CAR_WEB_TOKEN', 'HOOK', 'TG', 'VIEW']);
   const env = { TG: 'a', DC: 'b', API: 'c', GITHUB_TOKEN: 'gh', PATH: '/bin' };
   assert.deepEqual(envWithout(env, secretEnvToRemove(config)), { DC: 'b', GITHUB_TOKEN: 'gh', PATH: '/bin' });
   assert.equal(env.TG, 'a', 'the input is left alone');

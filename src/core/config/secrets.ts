@@ -1,13 +1,13 @@
 // car's own secrets: the env vars holding the tokens car itself uses (chat bots, the HTTP API). Agents
 // and verify commands run other people's code, so these are removed from their environment unless
-// config passes one (`security.pass_secret_env`). car reads no other token; GitHub tokens and the like
-// are the user's, and agents get them as they are.
+// config passes one (`security.pass_secret_env`), and the GitHub webhook secret. The GitHub API token
+// (`github.token_env`) is the user's too: agents get it as they are (they push and use `gh` with it).
 import type { CarConfig } from './schema.ts';
 
 /** The API token `car serve` reads whatever `server.auth_token_env` names. */
 export const WEB_TOKEN_ENV = 'CAR_WEB_TOKEN';
 
-type SecretSettings = Pick<CarConfig, 'telegram_bot' | 'discord_bot' | 'server'>;
+type SecretSettings = Pick<CarConfig, 'telegram_bot' | 'discord_bot' | 'server' | 'github'>;
 
 /** The env var names holding car's secrets under this config, sorted. */
 export function carSecretEnvNames(config: SecretSettings): string[] {
@@ -17,6 +17,7 @@ export function carSecretEnvNames(config: SecretSettings): string[] {
     WEB_TOKEN_ENV,
     config.server.auth_token_env,
     config.server.viewer_token_env,
+    config.github.webhook_secret_env,
   ];
   return [...new Set(names.map((name) => name.trim()).filter(Boolean))].sort();
 }

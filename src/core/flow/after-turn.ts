@@ -24,6 +24,8 @@ export interface TurnBefore {
   fingerprintBefore: string;
   /** Reply seqs the turn's prompt carried. */
   consumedReplies: number[];
+  /** Pull-request feedback rows the turn's prompt carried (seen once the turn succeeded). */
+  consumedPrFeedback?: number[];
   /** The agent ran a command or a tool, or changed a file (see `StreamedTurn.acted`). */
   acted?: boolean;
 }
@@ -135,6 +137,7 @@ export async function afterTurn(
   ];
   // Replies count as seen only once a turn that carried them succeeded.
   if (before.consumedReplies.length > 0) state.replySeq = Math.max(state.replySeq, ...before.consumedReplies);
+  if (before.consumedPrFeedback?.length) ctx.deps.store.prs().consumeFeedback(before.consumedPrFeedback);
   if (result.finalText.trim()) {
     // keep a generous tail; the prompt builder cuts it to previous_output_max_chars and labels the cut
     state.lastOutput = {

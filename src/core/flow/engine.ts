@@ -9,6 +9,7 @@ import type { TicketCache } from '../tickets/index.ts';
 import { checkBeforeTurn, controlOutcome } from './checks.ts';
 import { waitForDisk } from './disk-wait.ts';
 import { end, type FlowDeps, type FlowOutcome, type Step } from './flow-types.ts';
+import { isOpenPrTicket, workOpenPrTicket } from './open-pr-ticket.ts';
 import { recover } from './recover.ts';
 import { archiveReply } from './replies.ts';
 import { RunContext } from './run-context.ts';
@@ -114,6 +115,8 @@ export class FlowEngine {
     if ('outcome' in chosen) return end(chosen.outcome);
     const { ticket } = chosen;
     const progress = ctx.state.ticket!;
+    if (ctx.deps.pullRequests && isOpenPrTicket(ticket) && ticket.valid && !ticket.isDone)
+      return workOpenPrTicket(ctx, ticket, ctx.deps.pullRequests);
     const blocked = await checkBeforeTurn(ctx, ticket, progress);
     if (blocked) return end(blocked);
     const previous = queue.tickets[queue.tickets.indexOf(ticket) - 1];

@@ -46,6 +46,24 @@ export type FlowEventData = {
     runner?: boolean;
     reason?: string;
   };
+  /**
+   * A pull request car opened changed (core/scm): opened or updated, a check failed, a review asked for
+   * changes, merged, closed, a merge refused. Recorded on the repo's latest run, so chat tells of it.
+   */
+  pull_request: {
+    kind:
+      | 'opened'
+      | 'updated'
+      | 'checks_failed'
+      | 'changes_requested'
+      | 'merged'
+      | 'closed'
+      | 'merge_refused';
+    repo: string;
+    number: number;
+    url: string;
+    text: string;
+  };
   // ticket life
   ticket_selected: { ticket: string; ticket_id: string; agent: string };
   ticket_vanished: { ticket: string };

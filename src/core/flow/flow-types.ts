@@ -5,7 +5,7 @@ import type { RunStore } from '../store/run-store.ts';
 import type { JsonObject, RunStatus } from '../store/types.ts';
 import type { Ticket } from '../tickets/index.ts';
 import type { Awaiting } from './awaiting.ts';
-import type { RepoState } from './ports.ts';
+import type { PullRequestPort, RepoState } from './ports.ts';
 import type { ReasonCode } from './reasons.ts';
 import type { FlowSettings } from './settings.ts';
 
@@ -55,6 +55,8 @@ export interface FlowDeps {
    * queue verifies several lanes merged together, the other tickets (their edits are theirs, not tampering).
    */
   lane?: { ticket: string; controlRunId: string; mergedWith?: readonly string[] };
+  /** When GitHub is set up: car opens the pull request of an `open_pr` ticket itself (no agent turn). */
+  pullRequests?: PullRequestPort;
   /** Waits between network retries; tests pass an instant one. */
   sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
   now?: () => number;

@@ -161,3 +161,15 @@ export type AdvanceResult =
   | { ok: true }
   /** Someone else moved the branch meanwhile, or the checkout's own changes are in the way. */
   | { ok: false; reason: 'moved' | 'local_changes'; detail: string };
+
+/**
+ * Opens (or updates) the pull request of the branch checked out at `cwd` for an `open_pr` ticket,
+ * writing `pr_url` into the ticket (core/scm behind it, with the GitHub adapter). Throws with a message
+ * for the person when it cannot.
+ */
+export interface PullRequestPort {
+  open(input: {
+    cwd: string;
+    ticketPath: string;
+  }): Promise<{ number: number; url: string; created: boolean }>;
+}

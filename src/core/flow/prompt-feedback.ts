@@ -1,5 +1,6 @@
 // The blocks of a prompt that tell the agent why its ticket came back: car's acceptance check failed
-// (verify gate), or the merge queue could not merge a lane's work (a conflict, or the merged tree failed).
+// (verify gate), the merge queue could not merge a lane's work (a conflict, or the merged tree failed), or
+// its pull request failed a check or a reviewer asked for changes.
 import type { MergeFeedback } from './state.ts';
 import { utf8Bytes } from './text-cut.ts';
 
@@ -61,4 +62,15 @@ export function mergeFailedBlock(m: MergeFeedback): string {
   ];
   if (m.kind === 'conflict' && m.output.trim()) parts.push(`git said:\n${m.output.trimEnd()}`);
   return tag('CAR_MERGE_FAILED', parts.join('\n\n'));
+}
+
+/** Feedback from the ticket's pull request (core/scm/follow.ts): failed check runs, reviews asking for changes. */
+export function prFeedbackBlock(items: readonly string[]): string {
+  return tag(
+    'CAR_PR_FEEDBACK',
+    [
+      "This ticket's pull request came back after car closed the ticket, so car set `done: false` again:",
+      ...items,
+    ].join('\n\n'),
+  );
 }

@@ -357,3 +357,18 @@ test('existing-session shrinking only touches what that variant shows', () => {
 test('a budget below the irreducible minimum throws', () => {
   assert.throws(() => buildPrompt(fullInput({ maxBytes: 300 })), PromptError);
 });
+
+test('PR feedback goes into the prompt as CAR_PR_FEEDBACK', () => {
+  const built = buildPrompt({
+    variant: 'existing_session',
+    ticketPath: '.codex-autorunner/tickets/TICKET-001.md',
+    ticketText: '---\nagent: codex\ndone: false\n---\nbody\n',
+    runtimePaths: { dispatchDir: 'd', dispatchFile: 'd/DISPATCH.md' },
+    prFeedback: ['Check "ci / lint" failed (failure) on commit abc.\n\nLog excerpt:\nFAIL x'],
+  });
+  assert.ok(built.sections.some((s) => s.name === 'pr_feedback'));
+  assert.match(
+    built.text,
+    /<CAR_PR_FEEDBACK>\n[^<]*Check "ci \/ lint" failed[^<]*FAIL x\n<\/CAR_PR_FEEDBACK>/,
+  );
+});

@@ -1,6 +1,12 @@
 // The prompt for one ticket turn, in CAR's XML-tagged section order (car-spec §4.4), with a byte budget
 // enforced by a fixed shrink order so the same inputs always give the same prompt.
-import { mergeFailedBlock, tag, type VerifyFailedInput, verifyFailedBlock } from './prompt-feedback.ts';
+import {
+  mergeFailedBlock,
+  prFeedbackBlock,
+  tag,
+  type VerifyFailedInput,
+  verifyFailedBlock,
+} from './prompt-feedback.ts';
 import type { MergeFeedback } from './state.ts';
 import { TRUNCATION_MARKER, tailExcerpt, truncateUtf8, truncateUtf8Start, utf8Bytes } from './text-cut.ts';
 
@@ -81,6 +87,8 @@ export interface PromptInput {
   verifyFailed?: VerifyFailedInput | null | undefined;
   /** The merge queue sent this lane's ticket back (a conflict, or the merged tree failed verification). */
   mergeFailed?: MergeFeedback | null | undefined;
+  /** What the ticket's pull request said since the last turn: failed checks, reviews asking for changes. */
+  prFeedback?: readonly string[] | null | undefined;
   maxBytes?: number | undefined;
 }
 
@@ -96,6 +104,7 @@ export type SectionName =
   | 'loop_guard'
   | 'verify_failed'
   | 'merge_failed'
+  | 'pr_feedback'
   | 'requested_context'
   | 'contextspace'
   | 'human_replies'
@@ -130,7 +139,8 @@ type Droppable =
   | 'lint_repair'
   | 'loop_guard'
   | 'verify_failed'
-  | 'merge_failed';
+  | 'merge_failed'
+  | 'pr_feedback';
 
 // Least valuable first (CAR's order); the ticket body goes last and its frontmatter never goes.
 const SHRINK_ORDER: readonly Shrinkable[] = [
@@ -147,6 +157,7 @@ const DROP_ORDER: readonly Droppable[] = [
   'loop_guard',
   'verify_failed',
   'merge_failed',
+  'pr_feedback',
 ];
 
 interface Model {
@@ -218,6 +229,7 @@ function warningBlocks(input: PromptInput): Record<Droppable, string> {
         : '',
     verify_failed: input.verifyFailed ? verifyFailedBlock(input.verifyFailed) : '',
     merge_failed: input.mergeFailed ? mergeFailedBlock(input.mergeFailed) : '',
+    pr_feedback: input.prFeedback && input.prFeedback.length > 0 ? prFeedbackBlock(input.prFeedback) : '',
   };
 }
 

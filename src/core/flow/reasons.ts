@@ -105,6 +105,13 @@ export const REASONS = {
     resumeResets: null,
     next: 'answer or fix what each lane waits for (car flow status lists them; car flow reply --run <lane run id>), then car flow resume',
   },
+  pr_failed: {
+    title: 'The pull request could not be opened',
+    status: 'paused',
+    blocking: false,
+    resumeResets: null,
+    next: 'fix what the reason says (token, remote, rate limit), then car flow resume, or open it with car pr open --ticket N',
+  },
   merge_blocked: {
     title: 'A merge waits for your changes',
     status: 'paused',

@@ -72,6 +72,7 @@ export async function runTurn(
   ctx.sessions.prepare(next);
 
   const replies = await listRepliesAfter(paths, state.replySeq);
+  const prFeedback = store.prs().pendingFeedback(ticket.ticketId);
   const prompt = buildPrompt({
     variant: opened.reused ? 'existing_session' : 'full',
     ticketPath: ticket.relPath,
@@ -93,6 +94,7 @@ export async function runTurn(
     loopGuard: progress.noChange > 0 ? { noChangeTurns: progress.noChange } : null,
     verifyFailed: progress.verify?.feedback ?? null,
     mergeFailed: progress.merge ?? null,
+    prFeedback: prFeedback.map((f) => f.body),
     checkpointWarning: state.checkpointError,
   });
 
@@ -190,6 +192,7 @@ export async function runTurn(
     headBefore,
     fingerprintBefore,
     consumedReplies: replies.map((r) => r.seq),
+    consumedPrFeedback: prFeedback.map((f) => f.id),
     acted,
   });
 }

@@ -46,8 +46,49 @@ export interface HubRepoStatus {
   run: RunJson | null;
   worker: { status: 'alive' | 'stale' | 'none'; pid: number | null; purpose: string | null };
   tickets: { total: number; done: number; open: number; next: string | null };
+  /** Pull requests car opened (`car pr open`): how many are open, failing checks, asked to change; the newest. */
+  pull_requests: HubPrSummary;
   error?: string;
 }
+
+export interface HubPrSummary {
+  open: number;
+  failing: number;
+  changes_requested: number;
+  latest: { number: number; url: string; state: string; checks: string; review: string | null } | null;
+}
+
+interface PrRow {
+  number: number;
+  url: string;
+  state: string;
+  checks: string;
+  review: string | null;
+}
+
+const PRS_SQL =
+  "SELECT number, url, state, checks, review FROM pull_requests WHERE state = 'open' OR rowid = (SELECT max(rowid) FROM pull_requests) ORDER BY opened_at DESC, number DESC";
+
+function prSummary(rows: readonly PrRow[]): HubPrSummary {
+  const open = rows.filter((r) => r.state === 'open');
+  const latest = rows[0];
+  return {
+    open: open.length,
+    failing: open.filter((r) => r.checks === 'failure').length,
+    changes_requested: open.filter((r) => r.review === 'changes_requested').length,
+    latest: latest
+      ? {
+          number: latest.number,
+          url: latest.url,
+          state: latest.state,
+          checks: latest.checks,
+          review: latest.review,
+        }
+      : null,
+  };
+}
+
+const NO_PRS: HubPrSummary = { open: 0, failing: 0, changes_requested: 0, latest: null };
 
 const LATEST_RUN_SQL = 'SELECT * FROM runs ORDER BY created_at DESC, rowid DESC LIMIT 1';
 
@@ -56,6 +97,8 @@ const ACTIVE = new Set(['pending', 'running', 'stopping']);
 interface OpenStore {
   db: SqlDb;
   latest: SqlStatement;
+  /** Prepared on first use: a store from before the pull_requests table has none. */
+  prs?: SqlStatement | null;
   ino: number;
 }
 
@@ -117,6 +160,21 @@ export class HubStatusReader {
     return row ? toRun(row) : null;
   }
 
+  /** The repo's PR summary, from the connection `#latestRun` opened. */
+  #prs(dbFile: string): HubPrSummary {
+    const open = this.#stores.get(dbFile);
+    if (!open) return NO_PRS;
+    if (open.prs === undefined) {
+      try {
+        open.prs = open.db.prepare(PRS_SQL);
+      } catch (err) {
+        if (!/no such table/.test((err as Error).message)) throw err;
+        open.prs = null;
+      }
+    }
+    return open.prs ? prSummary(open.prs.all<PrRow>()) : NO_PRS;
+  }
+
   #drop(dbFile: string): void {
     const open = this.#stores.get(dbFile);
     if (!open) return;
@@ -142,6 +200,7 @@ export class HubStatusReader {
       run: null,
       worker: { status: 'none', pid: null, purpose: null },
       tickets: { total: 0, done: 0, open: 0, next: null },
+      pull_requests: NO_PRS,
     };
     if (!status.exists) return status;
     status.initialized = existsSync(join(dir, STATE_DIR));
@@ -166,6 +225,7 @@ export class HubStatusReader {
     try {
       const run = this.#latestRun(paths.dbFile);
       if (run) status.run = runJson(run, runSettings(this.#config(dir, problems), run));
+      status.pull_requests = this.#prs(paths.dbFile);
     } catch (err) {
       this.#drop(paths.dbFile);
       problems.push(`store: ${(err as Error).message}`);

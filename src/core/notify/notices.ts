@@ -15,7 +15,7 @@ export interface NoticeButton {
 
 export interface Notice {
   /** The notice kind, as named in `notifications.events`. */
-  kind: 'paused' | 'failed' | 'completed' | 'stopped' | 'dispatch' | 'recovered' | 'waiting';
+  kind: 'paused' | 'failed' | 'completed' | 'stopped' | 'dispatch' | 'recovered' | 'waiting' | 'pull_request';
   runId: string;
   seq: number;
   text: string;
@@ -32,6 +32,7 @@ export const NOTICE_EVENT_TYPES: readonly FlowEventType[] = [
   'recovered',
   'quota_wait',
   'quota_fallback',
+  'pull_request',
 ];
 
 /**
@@ -188,6 +189,15 @@ export function noticeFor(event: RunEvent, ctx: NoticeContext): Notice | null {
         buttons: [],
       };
     }
+    case 'pull_request':
+      // `updated` (car pr open again) is the person's own doing: nothing to tell
+      if (data.kind === 'updated') return null;
+      return {
+        ...base,
+        kind: 'pull_request',
+        text: `${ctx.repo}: ${str(data.text) ?? 'a pull request changed'}`,
+        buttons: [],
+      };
     case 'run_created':
     case 'flow_started':
     case 'flow_resumed':

@@ -14,6 +14,7 @@
 import { randomUUID } from 'node:crypto';
 import { boundEventData } from './event-bounds.ts';
 import { migrate } from './migrations.ts';
+import { PrStore } from './pr-store.ts';
 import {
   type ArtifactRow,
   type EventRow,
@@ -105,6 +106,7 @@ export class RunStore {
   readonly #sql: Record<keyof typeof RUN_STORE_SQL, SqlStatement>;
   /** Statements whose SQL depends on the arguments (type filters), prepared once per shape. */
   readonly #shaped = new Map<string, SqlStatement>();
+  #prs: PrStore | null = null;
 
   /** Migrates `db` to the current schema first; see `openRunStore` for the usual entry point. */
   constructor(db: SqlDb, opts: RunStoreOptions = {}) {
@@ -133,6 +135,12 @@ export class RunStore {
 
   close(): void {
     this.#db.close();
+  }
+
+  /** The pull-request tables on this store's connection (closed with it). */
+  prs(): PrStore {
+    this.#prs ??= new PrStore(this.#db, { now: this.#now });
+    return this.#prs;
   }
 
   /**

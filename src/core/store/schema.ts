@@ -155,4 +155,54 @@ CREATE TABLE pma_messages (
 CREATE INDEX pma_messages_conversation ON pma_messages (conversation, id);
 `;
 
-export const RUN_STORE_MIGRATIONS: readonly string[] = [V1, V2, V3, V4_PMA];
+// Pull requests car opened (`car pr open`) and what following them found: the PR's state as last seen,
+// the check runs and reviews already acted on, and feedback waiting for the next prompt on a ticket.
+const V5_PR = `
+CREATE TABLE pull_requests (
+  repo_slug TEXT NOT NULL,
+  number INTEGER NOT NULL,
+  url TEXT NOT NULL,
+  head_branch TEXT NOT NULL,
+  base_branch TEXT NOT NULL,
+  head_sha TEXT,
+  -- the ticket car pr open was run for (an open_pr ticket), and the ticket a failed check sends back
+  ticket_path TEXT,
+  ticket_id TEXT,
+  target_ticket_id TEXT,
+  -- the closed tickets the body lists (JSON array of ticket ids)
+  tickets TEXT NOT NULL DEFAULT '[]',
+  state TEXT NOT NULL CHECK (state IN ('open', 'closed', 'merged')),
+  draft INTEGER NOT NULL DEFAULT 0,
+  checks TEXT NOT NULL DEFAULT 'none' CHECK (checks IN ('none', 'pending', 'success', 'failure')),
+  review TEXT,
+  -- check runs and reviews already acted on (JSON array of keys)
+  seen TEXT NOT NULL DEFAULT '[]',
+  opened_at TEXT NOT NULL,
+  updated_at TEXT NOT NULL,
+  closed_at TEXT,
+  last_error TEXT,
+  PRIMARY KEY (repo_slug, number)
+) STRICT;
+
+CREATE TABLE pr_feedback (
+  id INTEGER PRIMARY KEY,
+  ticket_id TEXT NOT NULL,
+  repo_slug TEXT NOT NULL,
+  pr_number INTEGER NOT NULL,
+  kind TEXT NOT NULL CHECK (kind IN ('check_failed', 'changes_requested')),
+  -- one row per check run or review: recording it twice is a no-op
+  dedupe_key TEXT NOT NULL UNIQUE,
+  body TEXT NOT NULL,
+  created_at TEXT NOT NULL,
+  consumed_at TEXT
+) STRICT;
+CREATE INDEX pr_feedback_pending ON pr_feedback (ticket_id, consumed_at);
+
+CREATE TABLE scm_deliveries (
+  delivery_id TEXT PRIMARY KEY,
+  event TEXT NOT NULL,
+  received_at TEXT NOT NULL
+) STRICT;
+`;
+
+export const RUN_STORE_MIGRATIONS: readonly string[] = [V1, V2, V3, V4_PMA, V5_PR];

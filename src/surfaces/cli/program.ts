@@ -159,6 +159,40 @@ export function buildProgram(io: CliIo): Command {
       (await import('./commands/evidence.ts')).ticketEvidence(io, global(cmd), ref, opts),
     );
 
+  const pr = program
+    .command('pr')
+    .description(
+      'pull requests on GitHub: open one with the evidence of its tickets, follow its checks and reviews',
+    );
+  pr.command('open')
+    .description(
+      'push the checked-out branch and open (or update) its pull request; the body lists the tickets closed on it with their verify evidence',
+    )
+    .option('--ticket <ticket>', 'the ticket the PR is for (an open_pr ticket): pr_url is written into it')
+    .option('--draft', 'open it as a draft (default: github.pr_draft_default)')
+    .option(
+      '--branch <name>',
+      "push this branch (a lane's car/lane/... branch, say) instead of the checked-out one",
+    )
+    .option('--json', 'machine-readable output')
+    .action(async (opts, cmd: Command) => (await import('./commands/pr.ts')).prOpen(io, global(cmd), opts));
+  pr.command('watch')
+    .description(
+      'follow the open pull requests car opened: a failed check or a review asking for changes sends the ticket back; merged or closed is recorded',
+    )
+    .option('--once', 'look once and exit (exit 1 when a PR could not be read)')
+    .option(
+      '--interval <seconds>',
+      'seconds between looks (default: github.poll_interval_seconds)',
+      positiveInt,
+    )
+    .option('--json', 'machine-readable output')
+    .action(async (opts, cmd: Command) => (await import('./commands/pr.ts')).prWatch(io, global(cmd), opts));
+  pr.command('status')
+    .description('the pull requests car opened and their state as last seen')
+    .option('--json', 'machine-readable output')
+    .action(async (opts, cmd: Command) => (await import('./commands/pr.ts')).prStatus(io, global(cmd), opts));
+
   const startFlags = (cmd: Command) =>
     cmd
       .option('--new', 'start a new run even if one is paused (the paused run is superseded)')

@@ -44,10 +44,11 @@ import { ApiError } from './errors.ts';
 import { flowRoutes } from './flow.ts';
 import { hubRoutes } from './hub.ts';
 import { HubActivity, hubActivityRoutes } from './hub-activity.ts';
-import { RepoMounts, withoutPrefix } from './repo-mounts.ts';
 import { type PmaOpener, pmaRoutes } from './pma.ts';
+import { RepoMounts, withoutPrefix } from './repo-mounts.ts';
 import type { StreamOptions } from './run-stream.ts';
 import { runRoutes } from './runs.ts';
+import { GITHUB_WEBHOOK_PATH, scmRoutes } from './scm.ts';
 import { envWithoutToken, hostGuard, originGuard, tokenRole, viewerGuard } from './security.ts';
 import { ServerClosingError } from './step-runner.ts';
 import { templateRoutes } from './templates.ts';
@@ -154,13 +155,13 @@ export function createApp(opts: AppOptions): CarApp {
   if (opts.token) {
     const unauthorized = { message: { error: 'unauthorized', message: 'a valid bearer token is required' } };
     const tokens = { full: opts.token, viewer: opts.viewerToken ?? null };
-    useApi(
-      bearerAuth({
-        verifyToken: (presented) => tokenRole(presented, tokens) !== null,
-        noAuthenticationHeader: unauthorized,
-        invalidToken: unauthorized,
-      }),
-    );
+    const auth = bearerAuth({
+      verifyToken: (presented) => tokenRole(presented, tokens) !== null,
+      noAuthenticationHeader: unauthorized,
+      invalidToken: unauthorized,
+    });
+    // GitHub's deliveries carry no bearer token: their signature authenticates them (scm.ts)
+    useApi((c, next) => (c.req.path === GITHUB_WEBHOOK_PATH ? next() : auth(c, next)));
     if (tokens.viewer !== null) useApi(viewerGuard({ full: tokens.full, viewer: tokens.viewer }));
   }
   const maxBodyBytes = opts.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
@@ -243,6 +244,8 @@ export function createApp(opts: AppOptions): CarApp {
   app.route('/api/usage', usageRoutes(ctx));
   const hub = hubRoutes(ctx);
   app.route('/api/hub', hub.routes);
+  app.route('/api/scm', scmRoutes(ctx));
+
   const pma = pmaRoutes(opts.pma);
   app.route('/api/pma', pma.routes);
 

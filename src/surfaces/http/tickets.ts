@@ -24,6 +24,7 @@ import {
   ticketState,
 } from '../../core/tickets/index.ts';
 import { collectEvidence } from '../../core/verify/evidence.ts';
+import { prJson } from '../pr-json.ts';
 import { queuedTicketFields, ticketFields } from '../ticket-json.ts';
 import { AnswerCache, jsonAnswer, sendAnswer } from './answer.ts';
 import type { ApiContext } from './context.ts';
@@ -229,6 +230,13 @@ export function ticketRoutes(ctx: ApiContext): Hono {
     const { ticket } = read(c.req.param('name'));
     const { run } = readQuery(c, WorkQuery);
     return sendAnswer(c, await work(ticket, run));
+  });
+
+  // The pull requests car opened for the ticket or with its work (car pr open), as last seen.
+  app.get('/:name/pull-requests', (c) => {
+    const { ticket } = read(c.req.param('name'));
+    const prs = ctx.control().store.prs().forTicket(ticket.ticketId).map(prJson);
+    return c.json({ ticket: ticket.relPath, ticket_id: ticket.ticketId, pull_requests: prs });
   });
 
   // Lints text as the ticket's content without writing it (the editor's findings while typing): the

@@ -117,6 +117,17 @@ export async function describeCommand(
         'optional in the file: when absent it is derived from the path (tkt_auto_<sha256 prefix>), as CAR does',
       frontmatter_schema: ticketFrontmatterJsonSchema(),
     },
+    pull_requests: {
+      what: "car pr open pushes the checked-out branch to github.remote and opens (or updates) its pull request on GitHub; the body lists every ticket closed on the branch with its verify evidence (commands, exit codes, durations, output sha256, commit, tamper findings); with --ticket, pr_url is written into that ticket's frontmatter",
+      open_pr_tickets:
+        'a run that reaches a ticket with ticket_kind: open_pr opens the PR itself when a GitHub token is set (github.token_env), writes pr_url and done: true, commits and pushes that edit; it pauses pr_failed when it cannot; without a token an agent works the ticket',
+      follow:
+        'car pr watch (polling with ETags, rate limits waited out) or POST /api/scm/github/webhook (X-Hub-Signature-256 under github.webhook_secret_env, a delivery id taken once): a failed check run sends the ticket back (github.on_check_failure: reopen | follow_up) and a review asking for changes too, with <CAR_PR_FEEDBACK> in its next prompt; merged and closed are recorded; github.auto_merge merges once every check and the evidence pass',
+      token: 'read from the env var github.token_env names (default GITHUB_TOKEN), never written anywhere',
+      api: 'github.api_url (GitHub Enterprise: https://<host>/api/v3)',
+      status: 'car pr status; PR news is a pull_request event on the latest run (chat tells of it)',
+      events: ['pull_request'],
+    },
     lanes: {
       what: 'ticket_flow.lanes (or car run|flow start --lanes N) > 1: up to N ready tickets are worked at once by one worker, each by a lane run (its own run id, events and run folder) in a git worktree of its own',
       worktrees: `${LANES_DIR}/lane-<n> (a merged lane's worktree is taken over by the next lane)`,

@@ -28,6 +28,7 @@ import {
 import { createLanePorts, createRepoState } from '../../../integrations/git/index.ts';
 import { flowStatusReport, runJson } from '../../flow-report.ts';
 import { preferSmallHeap } from '../../lean-heap.ts';
+import { pullRequestPort } from '../../pr-port.ts';
 import { WorkerSpawnError, workerLauncher } from '../../worker-spawn.ts';
 import { type GlobalOptions, loadRepoConfig, resolveRepo } from '../context.ts';
 import { CliError, EXIT } from '../errors.ts';
@@ -113,6 +114,13 @@ async function foreground(
       repo: createRepoState(control.paths.root, { unsetEnv: secretEnvToRemove(control.config) }),
       resolveAgent: createAgentResolver(control.config, { root: control.paths.root }),
       lanePorts: createLanePorts(secretEnvToRemove(control.config)),
+      pullRequests: pullRequestPort(
+        control.paths.root,
+        control.paths.ticketsDir,
+        control.config,
+        control.store,
+        io.env,
+      ),
       signal: abort.signal,
       ...(opts.stopAfterRuns !== undefined ? { stopAfterRuns: opts.stopAfterRuns } : {}),
       ...(printer ? { onProgress: printer.onProgress } : {}),
@@ -441,6 +449,12 @@ export async function flowStatus(
           `  lane ${l.lane}: ${l.ticket} ${l.phase} (run ${l.run_id} ${l.status ?? '?'})${why ? `: ${why}` : ''}\n`,
         );
       }
+    }
+    for (const pr of report.pull_requests) {
+      const review = pr.review ? `, review ${pr.review}` : '';
+      io.stdout(
+        `pull request #${pr.number} (${pr.head} → ${pr.base}): ${pr.state}, checks ${pr.checks}${review}: ${pr.url}\n`,
+      );
     }
     io.stdout(`next step: ${report.recommended_action}\n`);
     const car = report.car_flows_db;

@@ -268,6 +268,22 @@ export async function hubRun(io: CliIo, flags: RunFlags): Promise<void> {
   const abort = new AbortController();
   const signals = onStopSignals(io, 'car hub run', () => abort.abort());
   const events: SupervisorEvent[] = [];
+  // each repo whose config says github.watch has its open pull requests followed while the hub runs
+  const { followPullRequests } = await import('../../pr-follow.ts');
+  const followers = [];
+  for (const entry of readManifest(hub.paths.manifestFile).repos) {
+    const dir = repoDir(hub.root, entry);
+    if (!existsSync(join(dir, STATE_DIR))) continue;
+    try {
+      const { config } = loadConfig(dir, io.env);
+      const f = await followPullRequests(repoPaths(dir), config, io.env, (line) => {
+        if (!flags.json) io.stdout(`${entry.id}: ${line}\n`);
+      });
+      if (f) followers.push(f);
+    } catch (err) {
+      if (!(err instanceof ConfigError)) throw err;
+    }
+  }
   try {
     if (!flags.json)
       io.stdout(`supervising ${hub.root}: at most ${maxParallel} flows, ${perRepo} per repo\n`);
@@ -313,6 +329,7 @@ export async function hubRun(io: CliIo, flags: RunFlags): Promise<void> {
     if (outcomes.some((o) => o.status === 'paused' || o.status === 'stopped'))
       throw new CliError('', EXIT.notFinished);
   } finally {
+    for (const f of followers) await f.stop();
     signals.dispose();
   }
 }

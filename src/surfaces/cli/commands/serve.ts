@@ -1,8 +1,8 @@
 // `car serve` (alias `car web`): the HTTP API for this repo, until Ctrl-C or SIGTERM.
 import { isHubRoot } from '../../../core/hub/paths.ts';
 import { chooseToken, envWithoutToken } from '../../http/security.ts';
-import type { CliRunner } from '../../mcp/cli-runner.ts';
 import { preferSmallHeap } from '../../lean-heap.ts';
+import type { CliRunner } from '../../mcp/cli-runner.ts';
 import { type GlobalOptions, loadRepoConfig, resolveRepo } from '../context.ts';
 import { CliError, EXIT } from '../errors.ts';
 import type { CliIo } from '../io.ts';
@@ -67,6 +67,8 @@ export async function serveCommand(
     io.stdout('no API token: loopback only (set CAR_WEB_TOKEN to require one)\n');
   }
   if (viewerToken) io.stdout(`a read-only token from ${config.server.viewer_token_env} is accepted too\n`);
+  const { followPullRequests } = await import('../../pr-follow.ts');
+  const prs = await followPullRequests(repo.paths, config, io.env, (line) => io.stdout(`${line}\n`));
   let stop!: () => void;
   const stopped = new Promise<void>((resolve) => {
     stop = resolve;
@@ -74,6 +76,7 @@ export async function serveCommand(
   const signals = onStopSignals(io, 'car serve', () => stop());
   try {
     await stopped;
+    await prs?.stop();
     await server.close();
   } finally {
     signals.dispose();

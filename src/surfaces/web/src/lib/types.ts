@@ -169,6 +169,13 @@ export interface HubRepo {
   run: Run | null;
   worker: { status: 'alive' | 'stale' | 'none'; pid: number | null };
   tickets: { total: number; done: number; open: number; next: string | null };
+  /** Pull requests car opened: open ones, failing checks, asked to change; the newest. */
+  pull_requests: {
+    open: number;
+    failing: number;
+    changes_requested: number;
+    latest: { number: number; url: string; state: string; checks: string; review: string | null } | null;
+  };
   error?: string;
 }
 
