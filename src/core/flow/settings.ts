@@ -2,6 +2,7 @@ import { defaultAgentId } from '../config/agents.ts';
 import type { CarConfig } from '../config/index.ts';
 import type { TamperAction, TamperKind } from '../config/schema.ts';
 import { secretEnvToRemove } from '../config/secrets.ts';
+import type { ApprovalSettings } from './approvals.ts';
 import type { MergeMode } from './ports.ts';
 
 /** The verify gate: what car runs before it accepts a ticket's `done: true`. */
@@ -58,6 +59,8 @@ export interface FlowSettings {
   mergeMode: MergeMode;
   /** Commands run in each worktree lanes make (`ticket_flow.lane_setup`). */
   laneSetup: string[];
+  /** Which sessions ask a person before the agent acts, and how long a question waits. */
+  approvals: ApprovalSettings;
 }
 
 export const DEFAULT_MAX_TOTAL_TURNS = 50;
@@ -92,7 +95,21 @@ export function flowSettings(config: CarConfig, overrides: Partial<FlowSettings>
     integrationBranch: tf.integration_branch,
     mergeMode: tf.merge_mode,
     laneSetup: [...tf.lane_setup],
+    approvals: approvalSettings(config),
     ...overrides,
+  };
+}
+
+export function approvalSettings(config: CarConfig): ApprovalSettings {
+  return {
+    all: config.ticket_flow.approval_mode === 'ask',
+    agents: Object.fromEntries(
+      Object.entries(config.agents).flatMap(([id, a]) =>
+        a.approval_policy ? [[id, a.approval_policy]] : [],
+      ),
+    ),
+    timeoutMs: config.approvals.timeout_seconds * 1000,
+    onTimeout: config.approvals.on_timeout,
   };
 }
 

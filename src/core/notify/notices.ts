@@ -188,6 +188,9 @@ export function noticeFor(event: RunEvent, ctx: NoticeContext): Notice | null {
         buttons: [],
       };
     }
+    case 'approval_requested': // told in phase 4 (chat buttons)
+    case 'approval_answered':
+    case 'approval_expired':
     case 'run_created':
     case 'flow_started':
     case 'flow_resumed':

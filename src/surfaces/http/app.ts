@@ -73,7 +73,13 @@ export interface AppOptions {
 
 export type CarApp = Hono & { close(): void };
 
-const FLOW_ERROR_STATUS = { busy: 409, wrong_state: 409, blocked: 409, no_run: 404 } as const;
+const FLOW_ERROR_STATUS = {
+  busy: 409,
+  wrong_state: 409,
+  blocked: 409,
+  no_run: 404,
+  not_found: 404,
+} as const;
 
 export function createApp(opts: AppOptions): CarApp {
   const env = opts.env ?? process.env;
