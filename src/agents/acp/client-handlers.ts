@@ -1,9 +1,11 @@
 // What car answers when an ACP agent asks its client: permission to run a tool (by policy: car runs
-// unattended), and reading or writing a text file, confined to the session's workspace. car offers no
-// terminal (`clientCapabilities.terminal: false`): agents run their commands themselves.
+// unattended; in a supervised session a person answers through the session's approval gate), and reading
+// or writing a text file, confined to the session's workspace. car offers no terminal
+// (`clientCapabilities.terminal: false`): agents run their commands themselves.
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import * as acp from '@agentclientprotocol/sdk';
+import type { ApprovalDecision, ApprovalGate, ApprovalQuestion } from '../../core/agent.ts';
 import { writeFileAtomic } from '../../core/fs/atomic.ts';
 import { confinePath } from './confine.ts';
 import type { TurnState } from './updates.ts';
@@ -12,14 +14,23 @@ export interface ClientSide {
   /** The workspace root, symlinks resolved. */
   rootReal: string;
   permission: 'allow' | 'reject';
+  /** A supervised session: a person answers each permission request. */
+  approvals?: ApprovalGate;
   /** The turn under way, if any. */
   turn(): TurnState | null;
 }
 
-export function answerPermission(
+/** The option a person's answer picks, in order of preference. */
+const OPTION_KINDS: Record<Exclude<ApprovalDecision, 'cancel'>, acp.PermissionOptionKind[]> = {
+  accept: ['allow_once', 'allow_always'],
+  accept_for_session: ['allow_always', 'allow_once'],
+  decline: ['reject_once', 'reject_always'],
+};
+
+export async function answerPermission(
   client: ClientSide,
   params: acp.RequestPermissionRequest,
-): acp.RequestPermissionResponse {
+): Promise<acp.RequestPermissionResponse> {
   const turn = client.turn();
   turn?.harness.touch();
   const title =
@@ -27,6 +38,30 @@ export function answerPermission(
   if (!turn || turn.harness.stopped) {
     turn?.harness.emit({ type: 'status', message: `permission cancelled: ${title}` });
     return { outcome: { outcome: 'cancelled' } };
+  }
+  if (client.approvals) {
+    const release = turn.harness.hold(); // the agent waits for a person: its silence is not a stall
+    let decision: ApprovalDecision;
+    try {
+      decision = await client.approvals.ask(permissionQuestion(params, title), turn.harness.over);
+    } catch {
+      decision = 'cancel';
+    } finally {
+      release();
+    }
+    const option =
+      decision === 'cancel'
+        ? undefined
+        : OPTION_KINDS[decision]
+            .map((kind) => params.options.find((o) => o.kind === kind))
+            .find((o) => o !== undefined);
+    turn.harness.emit({
+      type: 'status',
+      message: `permission ${option ? `${decision} (${option.kind})` : 'cancelled'}: ${title}`,
+    });
+    return option
+      ? { outcome: { outcome: 'selected', optionId: option.optionId } }
+      : { outcome: { outcome: 'cancelled' } };
   }
   const allow = client.permission === 'allow';
   const preferred = allow ? ['allow_once', 'allow_always'] : ['reject_once', 'reject_always'];
@@ -45,6 +80,49 @@ export function answerPermission(
     message: `permission ${allow ? 'allowed' : 'rejected'} (${option.kind}): ${title}`,
   });
   return { outcome: { outcome: 'selected', optionId: option.optionId } };
+}
+
+/** A permission request as a question for a person: the command it runs, or the diff it makes. */
+function permissionQuestion(params: acp.RequestPermissionRequest, title: string): ApprovalQuestion {
+  const call = params.toolCall;
+  const input = (call.rawInput ?? {}) as Record<string, unknown>;
+  const command =
+    typeof input.command === 'string'
+      ? input.command
+      : Array.isArray(input.command)
+        ? input.command.join(' ')
+        : undefined;
+  const diffs = (call.content ?? []).flatMap((c) => (c.type === 'diff' ? [c] : []));
+  const paths = [...new Set([...diffs.map((d) => d.path), ...(call.locations ?? []).map((l) => l.path)])];
+  return {
+    kind: call.kind === 'execute' || command ? 'command' : diffs.length > 0 ? 'file_change' : 'permission',
+    title,
+    ...(command ? { command } : {}),
+    ...(paths.length > 0 ? { paths } : {}),
+    ...(diffs.length > 0
+      ? { diff: diffs.map((d) => wholeFileDiff(d.path, d.oldText ?? null, d.newText)).join('') }
+      : {}),
+  };
+}
+
+/** An ACP diff (the file's old and new text) as a unified diff of the whole file. */
+function wholeFileDiff(path: string, oldText: string | null, newText: string): string {
+  const lines = (text: string) => {
+    const l = text.split('\n');
+    if (l.at(-1) === '') l.pop();
+    return l;
+  };
+  const before = oldText === null ? [] : lines(oldText);
+  const after = lines(newText);
+  return [
+    `diff --git a/${path} b/${path}`,
+    oldText === null ? '--- /dev/null' : `--- a/${path}`,
+    `+++ b/${path}`,
+    `@@ -${before.length > 0 ? 1 : 0},${before.length} +${after.length > 0 ? 1 : 0},${after.length} @@`,
+    ...before.map((l) => `-${l}`),
+    ...after.map((l) => `+${l}`),
+    '',
+  ].join('\n');
 }
 
 export function readTextFile(client: ClientSide, params: acp.ReadTextFileRequest): acp.ReadTextFileResponse {
