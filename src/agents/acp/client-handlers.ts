@@ -43,7 +43,7 @@ export async function answerPermission(
     const release = turn.harness.hold(); // the agent waits for a person: its silence is not a stall
     let decision: ApprovalDecision;
     try {
-      decision = await client.approvals.ask(permissionQuestion(params, title), turn.harness.over);
+      decision = await client.approvals.ask(permissionQuestion(client, params, title), turn.harness.over);
     } catch {
       decision = 'cancel';
     } finally {
@@ -83,7 +83,11 @@ export async function answerPermission(
 }
 
 /** A permission request as a question for a person: the command it runs, or the diff it makes. */
-function permissionQuestion(params: acp.RequestPermissionRequest, title: string): ApprovalQuestion {
+function permissionQuestion(
+  client: ClientSide,
+  params: acp.RequestPermissionRequest,
+  title: string,
+): ApprovalQuestion {
   const call = params.toolCall;
   const input = (call.rawInput ?? {}) as Record<string, unknown>;
   const command =
@@ -93,37 +97,62 @@ function permissionQuestion(params: acp.RequestPermissionRequest, title: string)
         ? input.command.join(' ')
         : undefined;
   const diffs = (call.content ?? []).flatMap((c) => (c.type === 'diff' ? [c] : []));
-  const paths = [...new Set([...diffs.map((d) => d.path), ...(call.locations ?? []).map((l) => l.path)])];
+  // paths inside the workspace are shown relative to it
+  const shown = (path: string) =>
+    path.startsWith(`${client.rootReal}/`) ? path.slice(client.rootReal.length + 1) : path;
+  const paths = [
+    ...new Set([...diffs.map((d) => d.path), ...(call.locations ?? []).map((l) => l.path)].map(shown)),
+  ];
   return {
     kind: call.kind === 'execute' || command ? 'command' : diffs.length > 0 ? 'file_change' : 'permission',
     title,
     ...(command ? { command } : {}),
     ...(paths.length > 0 ? { paths } : {}),
     ...(diffs.length > 0
-      ? { diff: diffs.map((d) => wholeFileDiff(d.path, d.oldText ?? null, d.newText)).join('') }
+      ? { diff: diffs.map((d) => unifiedDiff(shown(d.path), d.oldText ?? null, d.newText)).join('') }
       : {}),
   };
 }
 
-/** An ACP diff (the file's old and new text) as a unified diff of the whole file. */
-function wholeFileDiff(path: string, oldText: string | null, newText: string): string {
+/**
+ * An ACP diff (a file's old and new text) as a unified diff: one hunk from the first to the last changed
+ * line, with up to three lines of context around it.
+ */
+function unifiedDiff(path: string, oldText: string | null, newText: string): string {
   const lines = (text: string) => {
     const l = text.split('\n');
     if (l.at(-1) === '') l.pop();
     return l;
   };
-  const before = oldText === null ? [] : lines(oldText);
-  const after = lines(newText);
+  const a = oldText === null ? [] : lines(oldText);
+  const b = lines(newText);
+  let head = 0;
+  while (head < a.length && head < b.length && a[head] === b[head]) head++;
+  let tail = 0;
+  while (
+    tail < a.length - head &&
+    tail < b.length - head &&
+    a[a.length - 1 - tail] === b[b.length - 1 - tail]
+  )
+    tail++;
+  const from = Math.max(0, head - CONTEXT_LINES);
+  const aEnd = Math.min(a.length, a.length - tail + CONTEXT_LINES);
+  const bEnd = Math.min(b.length, b.length - tail + CONTEXT_LINES);
+  const range = (start: number, count: number) => `${count === 0 ? start : start + 1},${count}`;
   return [
     `diff --git a/${path} b/${path}`,
     oldText === null ? '--- /dev/null' : `--- a/${path}`,
     `+++ b/${path}`,
-    `@@ -${before.length > 0 ? 1 : 0},${before.length} +${after.length > 0 ? 1 : 0},${after.length} @@`,
-    ...before.map((l) => `-${l}`),
-    ...after.map((l) => `+${l}`),
+    `@@ -${range(from, aEnd - from)} +${range(from, bEnd - from)} @@`,
+    ...a.slice(from, head).map((l) => ` ${l}`),
+    ...a.slice(head, a.length - tail).map((l) => `-${l}`),
+    ...b.slice(head, b.length - tail).map((l) => `+${l}`),
+    ...a.slice(a.length - tail, aEnd).map((l) => ` ${l}`),
     '',
   ].join('\n');
 }
+
+const CONTEXT_LINES = 3;
 
 export function readTextFile(client: ClientSide, params: acp.ReadTextFileRequest): acp.ReadTextFileResponse {
   client.turn()?.harness.touch();

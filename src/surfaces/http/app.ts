@@ -12,6 +12,7 @@
 //   GET  /api/runs/:id/stream (SSE; `id:` = event seq, resumes from Last-Event-ID or ?after; a client too
 //        slow to follow gets `event: dropped` with the reason)
 //   GET  /api/usage?by=day|ticket[&run][&since]
+//   GET  /api/approvals[?all=1][&run]     GET  /api/approvals/:id        POST /api/approvals/:id {decision}
 //   GET  /api/hub/repos   GET /api/hub/repos/:id   POST /api/hub/scan   (at a hub root; see hub.ts; a hub's
 //        root has no tickets, runs or flow of its own: those routes answer 409 `hub_root` there)
 //   GET  /*  the web UI from `webRoot` (see web.ts): files, else index.html for the app's own routes
@@ -31,6 +32,7 @@ import { diskErrorOf } from '../../core/fs/disk-error.ts';
 import { isHubRoot } from '../../core/hub/paths.ts';
 import { CAR_VERSION } from '../version.ts';
 import { spawnWorker, WorkerSpawnError } from '../worker-spawn.ts';
+import { approvalRoutes } from './approvals.ts';
 import { ApiContext } from './context.ts';
 import { contextspaceRoutes } from './contextspace.ts';
 import { ApiError } from './errors.ts';
@@ -221,6 +223,7 @@ export function createApp(opts: AppOptions): CarApp {
   app.route('/api/tickets', ticketRoutes(ctx));
   app.route('/api/contextspace', contextspaceRoutes(ctx));
   app.route('/api/flow', flowRoutes(ctx));
+  app.route('/api/approvals', approvalRoutes(ctx));
   const runs = runRoutes(ctx, opts.stream, log);
   app.route('/api/runs', runs.routes);
   app.route('/api/usage', usageRoutes(ctx));

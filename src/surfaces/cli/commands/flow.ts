@@ -15,7 +15,6 @@ import { defaultAgentId, knownAgentIds } from '../../../core/config/agents.ts';
 import { secretEnvToRemove } from '../../../core/config/secrets.ts';
 import { runPaths } from '../../../core/flow/run-paths.ts';
 import { formatBytes, INPUT_LIMITS, readFileBounded } from '../../../core/input-limits.ts';
-import type { Approval } from '../../../core/store/approvals.ts';
 import type { RunEvent } from '../../../core/store/types.ts';
 import { seedBootstrapTicket } from '../../../core/tickets/create.ts';
 import {
@@ -26,6 +25,7 @@ import {
   TicketCreateError,
 } from '../../../core/tickets/index.ts';
 import { createLanePorts, createRepoState } from '../../../integrations/git/index.ts';
+import { approvalJson } from '../../approval-json.ts';
 import { flowStatusReport, runJson } from '../../flow-report.ts';
 import { WorkerSpawnError, workerLauncher } from '../../worker-spawn.ts';
 import { type GlobalOptions, loadRepoConfig, resolveRepo } from '../context.ts';
@@ -499,30 +499,6 @@ export async function flowEvents(
   } finally {
     control.close();
   }
-}
-
-/** An approval as `car flow approvals --json` and `approve|deny --json` print it. */
-export function approvalJson(a: Approval): Record<string, unknown> {
-  return {
-    id: a.id,
-    run_id: a.runId,
-    ticket: a.ticket,
-    agent: a.agent,
-    kind: a.kind,
-    title: a.title,
-    command: a.command,
-    cwd: a.cwd,
-    paths: a.paths,
-    diff: a.diff,
-    reason: a.reason,
-    status: a.status,
-    decision: a.decision,
-    answered_by: a.answeredBy,
-    note: a.note,
-    created_at: a.createdAt,
-    expires_at: a.expiresAt,
-    answered_at: a.answeredAt,
-  };
 }
 
 export async function flowApprovals(
