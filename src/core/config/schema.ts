@@ -37,6 +37,7 @@ export const NOTICE_EVENTS = [
   'dispatch',
   'recovered',
   'waiting',
+  'approval',
 ] as const;
 /**
  * CAR's names in `notifications.events`: its webhook notifier's events (core/notifications.py), which
