@@ -14,17 +14,7 @@ import type { RunStore } from '../store/run-store.ts';
 import type { FlowEvent } from './events.ts';
 import type { FlowProgress } from './flow-types.ts';
 import { type RunPaths, runPaths } from './run-paths.ts';
-
-/** How supervised sessions are chosen and how long a question waits (`approvals:` in config). */
-export interface ApprovalSettings {
-  /** Ask a person in every session (`ticket_flow.approval_mode: ask`). */
-  all: boolean;
-  /** Agents whose entry sets `approval_policy` (ask, yolo or review), which wins over `all`. */
-  agents: Record<string, string>;
-  timeoutMs: number;
-  /** What an approval nobody answered in time becomes. */
-  onTimeout: 'accept' | 'decline';
-}
+import type { ApprovalSettings } from './settings.ts';
 
 /** A slow second look for an answer, in case the folder watch missed it (or could not be set up). */
 const WAKE_CHECK_MS = 5000;

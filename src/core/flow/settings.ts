@@ -2,7 +2,6 @@ import { defaultAgentId } from '../config/agents.ts';
 import type { CarConfig } from '../config/index.ts';
 import type { TamperAction, TamperKind } from '../config/schema.ts';
 import { secretEnvToRemove } from '../config/secrets.ts';
-import type { ApprovalSettings } from './approvals.ts';
 import type { MergeMode } from './ports.ts';
 
 /** The verify gate: what car runs before it accepts a ticket's `done: true`. */
@@ -16,6 +15,17 @@ export interface VerifySettings {
   policy: Record<TamperKind, TamperAction>;
   /** car's secrets, removed from the commands' environment (all but `security.pass_secret_env`). */
   unsetEnv: string[];
+}
+
+/** How supervised sessions are chosen and how long a question waits (`approvals:` in config). */
+export interface ApprovalSettings {
+  /** Ask a person in every session (`ticket_flow.approval_mode: ask`). */
+  all: boolean;
+  /** Agents whose entry sets `approval_policy` (ask, yolo or review), which wins over `all`. */
+  agents: Record<string, string>;
+  timeoutMs: number;
+  /** What an approval nobody answered in time becomes. */
+  onTimeout: 'accept' | 'decline';
 }
 
 /** The stop rules and limits of one run, resolved from config and `car flow start` flags. */
