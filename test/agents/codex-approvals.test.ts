@@ -163,6 +163,36 @@ test('a denied command is not run and the agent goes on; an approved one runs (a
   await assertNothingLeft(q.repo.dir);
 });
 
+test('a patch asks with its diff; approved from the CLI for the session, codex applies it', async () => {
+  const patch = [
+    "apply_patch <<'EOF'",
+    '*** Begin Patch',
+    '*** Add File: notes/plan.md',
+    '+first line',
+    '+second line',
+    '*** End Patch',
+    'EOF',
+  ].join('\n');
+  const q = await supervisedQueue([patch, WORK_COMMAND]);
+  const run = startCar(['run'], { cwd: q.repo.dir, env: q.env });
+  const change = await pending(q, /notes\/plan\.md/);
+  assert.equal(change.kind, 'file_change');
+  assert.equal(change.title, 'change notes/plan.md');
+  assert.match(change.diff ?? '', /^\+\+\+ b\/notes\/plan\.md$/m);
+  assert.match(change.diff ?? '', /^\+first line\n\+second line$/m);
+  const ok = await runCar(['flow', 'approve', change.id, '--session'], { cwd: q.repo.dir, env: q.env });
+  assert.equal(ok.code, 0, ok.stderr);
+  const work = await pending(q, /git commit/);
+  assert.equal((await runCar(['flow', 'approve', work.id], { cwd: q.repo.dir, env: q.env })).code, 0);
+  const exit = await run.exited;
+  const output = `${run.stdout}\n${run.stderr}`;
+  assert.equal(exit.code, 0, output);
+  assert.equal(readFileSync(join(q.repo.dir, 'notes/plan.md'), 'utf8'), 'first line\nsecond line\n');
+  assertAllDone(q, output);
+  const [, first] = await approvals(q, true);
+  assert.equal(first?.decision, 'accept_for_session');
+});
+
 test('an unanswered approval expires to approvals.on_timeout, and a late answer is refused', async () => {
   const q = await supervisedQueue([WORK_COMMAND], 'approvals:\n  timeout_seconds: 1\n  on_timeout: accept\n');
   const r = await runCar(['run'], { cwd: q.repo.dir, env: q.env });
