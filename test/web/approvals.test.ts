@@ -90,6 +90,8 @@ test('the Inbox shows what the agent asks and answers it: Deny, then Approve for
   const command = page.locator('article.approval[data-kind="command"]');
   await command.getByTestId('approval-command').getByText('touch denied.txt').waitFor({ timeout: 60_000 });
   await command.getByRole('heading', { name: 'Run a command?' }).waitFor();
+  // the header's Inbox badge counts what waits, approvals too
+  assert.equal(await page.getByTestId('inbox-badge').textContent(), '1');
   await both(page, 'approvals-command');
   const commandId = await command.getAttribute('data-approval');
   await command.getByRole('button', { name: 'Deny' }).click();
