@@ -193,12 +193,23 @@ test('a patch asks with its diff; approved from the CLI for the session, codex a
   assert.equal(first?.decision, 'accept_for_session');
 });
 
-test('an unanswered approval expires to approvals.on_timeout, and a late answer is refused', async () => {
-  const q = await supervisedQueue([WORK_COMMAND], 'approvals:\n  timeout_seconds: 1\n  on_timeout: accept\n');
+test('an unanswered approval expires to approvals.on_timeout (the wait is no stall), and a late answer is refused', async () => {
+  // the wait (12 s) outlasts the stall timeout (5 s): a wait for a person is not a stall
+  const q = await supervisedQueue(
+    [WORK_COMMAND],
+    'approvals:\n  timeout_seconds: 12\n  on_timeout: accept\napp_server:\n  turn_stall_timeout_seconds: 5\n',
+  );
   const r = await runCar(['run'], { cwd: q.repo.dir, env: q.env });
   const output = `${r.stdout}\n${r.stderr}`;
   assert.equal(r.code, 0, output);
   assertAllDone(q, output);
+  assert.equal(
+    (await events(q, ['stall_retry'])).length,
+    0,
+    JSON.stringify(
+      await events(q, ['approval_requested', 'approval_expired', 'stall_retry', 'turn_finished']),
+    ),
+  );
   const [expired] = await approvals(q, true);
   assert.equal(expired?.status, 'expired', JSON.stringify(expired));
   assert.equal(expired?.decision, 'accept');
