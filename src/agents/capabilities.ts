@@ -37,7 +37,10 @@ export const BACKEND_CAPABILITIES: Record<BackendKind, Record<Capability, Capabi
     streaming: cap('yes', 'message deltas, commands, file changes'),
     token_usage: cap('yes', 'per model call, live (a token budget interrupts the turn)'),
     quota_detection: cap('yes', '`usageLimitExceeded`, with the reset time'),
-    approvals: cap('yes', 'never asked in yolo; in review car answers by `default_approval_decision`'),
+    approvals: cap(
+      'yes',
+      'never asked in yolo; in review car answers by `default_approval_decision`; with `approval_policy: ask` a person answers each command and patch',
+    ),
     stall_watchdog: cap('yes', '`app_server.turn_stall_timeout_seconds` (600 s) silent: ended, retried'),
     resume: cap('yes', '`thread/resume`, also after a car restart'),
   },
@@ -45,7 +48,10 @@ export const BACKEND_CAPABILITIES: Record<BackendKind, Record<Capability, Capabi
     streaming: cap('yes', 'message chunks, tool calls'),
     token_usage: cap('partial', 'when the agent reports it, at the end of the turn'),
     quota_detection: cap('partial', 'from the error text ("usage limit reached", "insufficient_quota")'),
-    approvals: cap('yes', '`session/request_permission`: allowed in yolo, rejected in review'),
+    approvals: cap(
+      'yes',
+      '`session/request_permission`: allowed in yolo, rejected in review, a person answers with `approval_policy: ask`',
+    ),
     stall_watchdog: cap('yes', '5 min without an update: cancelled, killed, retried'),
     resume: cap('partial', '`session/load`, when the agent supports it'),
   },

@@ -144,7 +144,9 @@ export function agentBaseEnv(config: CarConfig, env: NodeJS.ProcessEnv = process
 }
 
 function build(agentId: string, entry: AgentConfig, config: CarConfig, opts: ResolverOptions): Agent {
-  const unattended = config.ticket_flow.approval_mode === 'yolo';
+  // the entry's own `approval_policy` wins over the repo's mode; `ask` sessions get a person's gate from
+  // the engine (SessionOptions.approvals), and without one they are answered as in review
+  const unattended = (entry.approval_policy ?? config.ticket_flow.approval_mode) === 'yolo';
   const baseEnv = agentBaseEnv(config, opts.env);
   const launch = agentLaunch(agentId, entry, config);
   const env = Object.keys(launch.env).length > 0 ? { env: launch.env } : {};

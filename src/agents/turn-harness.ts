@@ -28,6 +28,8 @@ export interface TurnHarness {
   hold(): () => void;
   /** Why and when the turn was stopped; null while it was not. */
   readonly stopped: { reason: StopReason; message: string } | null;
+  /** Aborts when the turn is stopped or over: a wait on the turn's behalf (a person's answer) ends. */
+  readonly over: AbortSignal;
   /** The turn is over: disarms the timers and the abort listener; a stop after this is ignored. */
   end(): void;
   /** The result of a stopped turn from what it produced; null when it was not stopped. */
@@ -69,9 +71,11 @@ export function startTurnHarness(
   let stopped: TurnHarness['stopped'] = null;
   let ended = false;
   let forceTimer: NodeJS.Timeout | undefined;
+  const over = new AbortController();
   const stop = (reason: StopReason, message: string): void => {
     if (stopped || ended) return;
     stopped = { reason, message };
+    over.abort(reason);
     watchdog.stop();
     const force = options.forceStop;
     if (force) forceTimer = setTimeout(force.run, force.afterMs);
@@ -94,8 +98,10 @@ export function startTurnHarness(
     get stopped() {
       return stopped;
     },
+    over: over.signal,
     end() {
       ended = true;
+      over.abort('ended');
       watchdog.stop();
       clearTimeout(forceTimer);
       signal.removeEventListener('abort', onAbort);

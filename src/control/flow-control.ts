@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import type { AgentResolver } from '../core/agent.ts';
 import type { CarConfig } from '../core/config/index.ts';
 import { defaultAgentId, knownAgentIds } from '../core/config/index.ts';
+import { wakeApprovalWaiter } from '../core/flow/approvals.ts';
 import { Awaiting } from '../core/flow/awaiting.ts';
 import { type AbortReason, FlowEngine, type FlowOutcome, type FlowProgress } from '../core/flow/engine.ts';
 import type { FlowEvent } from '../core/flow/events.ts';
@@ -24,6 +25,7 @@ import { removeStaleTempFiles } from '../core/fs/stale-temp.ts';
 import { acquireLock, type LockStatus, readLock } from '../core/lock.ts';
 import { type RepoPaths, RUNTIME_PATHS } from '../core/paths.ts';
 import { abortableSleep } from '../core/sleep.ts';
+import type { Approval, StoredApprovalDecision } from '../core/store/approvals.ts';
 import { openRunStore, type RunStore } from '../core/store/run-store.ts';
 import type { JsonObject, Run } from '../core/store/types.ts';
 import {
@@ -36,9 +38,12 @@ import {
 } from '../core/tickets/index.ts';
 import { type GuardIo, guardRun } from './run-guard.ts';
 
-/** A refusal the user can act on; `code` is stable for scripts (`busy`, `wrong_state`, `blocked`, `no_run`). */
+/**
+ * A refusal the user can act on; `code` is stable for scripts (`busy`, `wrong_state`, `blocked`, `no_run`,
+ * `not_found`: an unknown approval id).
+ */
 export class FlowControlError extends Error {
-  readonly code: 'busy' | 'wrong_state' | 'blocked' | 'no_run';
+  readonly code: 'busy' | 'wrong_state' | 'blocked' | 'no_run' | 'not_found';
   constructor(code: FlowControlError['code'], message: string) {
     super(message);
     this.name = 'FlowControlError';
@@ -514,6 +519,70 @@ export class FlowControl {
     }
   }
 
+  /** Approvals, newest first: pending ones (the default), or all of them. */
+  approvals(opts: { all?: boolean; runId?: string; limit?: number } = {}): Approval[] {
+    return this.store.listApprovals({
+      ...(opts.all ? {} : { status: ['pending'] }),
+      ...(opts.runId ? { runId: opts.runId } : {}),
+      ...(opts.limit ? { limit: opts.limit } : {}),
+    });
+  }
+
+  approval(id: string): Approval {
+    const approval = this.store.getApproval(id);
+    if (!approval) throw new FlowControlError('not_found', `no approval ${id} in this repo`);
+    return approval;
+  }
+
+  /**
+   * A person's answer to a pending approval, recorded with who gave it; the waiting worker is woken and
+   * hands it to the agent. Refused when it was settled already (answered, expired) or its worker is gone
+   * (then it is expired here: the agent that asked is gone with it).
+   */
+  answerApproval(id: string, decision: StoredApprovalDecision, by: string): Approval {
+    const approval = this.approval(id);
+    if (approval.status !== 'pending') throw settledError(approval);
+    const holder = liveLock(this.paths)?.holder;
+    if (!holder || holder.pid !== approval.workerPid) {
+      this.store.transaction(() => {
+        const row = this.store.settleApproval(id, {
+          status: 'expired',
+          decision: 'cancel',
+          answeredBy: 'car',
+          note: 'the worker that asked died',
+        });
+        if (row) {
+          this.store.appendEvent(approval.runId, {
+            type: 'approval_expired',
+            data: { id, decision: 'cancel', why: 'worker_gone' },
+          } satisfies FlowEvent);
+        }
+      });
+      throw new FlowControlError(
+        'wrong_state',
+        `approval ${id} expired: the worker that asked (pid ${approval.workerPid}) is gone; the next run interrupts its turn`,
+      );
+    }
+    const answered = this.store.transaction(() => {
+      const row = this.store.settleApproval(id, {
+        status: 'answered',
+        decision,
+        answeredBy: by,
+        onlyBefore: new Date().toISOString(),
+      });
+      if (row) {
+        this.store.appendEvent(approval.runId, {
+          type: 'approval_answered',
+          data: { id, decision, by },
+        } satisfies FlowEvent);
+      }
+      return row;
+    });
+    if (!answered) throw settledError(this.approval(id), true);
+    wakeApprovalWaiter(this.paths.root, answered);
+    return answered;
+  }
+
   /** Writes USER_REPLY.md for the run; the next turn archives it and shows it to the agent. */
   async reply(runId: string | undefined, body: string, title?: string): Promise<{ run: Run; file: string }> {
     const run = this.#replyTarget(this.runOrLatest(runId));
@@ -530,6 +599,22 @@ export class FlowControl {
     } satisfies FlowEvent);
     return { run, file: paths.rel.replyFile };
   }
+}
+
+function settledError(approval: Approval, late = false): FlowControlError {
+  if (approval.status === 'pending') {
+    // still pending but past its expiry: the worker's timer settles it in a moment
+    return new FlowControlError('wrong_state', `approval ${approval.id} expired at ${approval.expiresAt}`);
+  }
+  const by = approval.answeredBy && approval.answeredBy !== 'car' ? ` by ${approval.answeredBy}` : '';
+  const what =
+    approval.status === 'answered'
+      ? `was already answered${by} (${approval.decision})`
+      : `${approval.status === 'expired' ? 'expired' : 'was cancelled'} (${approval.note ?? approval.decision})`;
+  return new FlowControlError(
+    'wrong_state',
+    `approval ${approval.id} ${what}${late ? '; your answer came late' : ''}`,
+  );
 }
 
 /**

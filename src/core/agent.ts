@@ -65,9 +65,39 @@ export interface AgentSession {
   close(): Promise<void>;
 }
 
+/** What an agent asks a person to allow while a turn runs (a supervised session, see `ApprovalGate`). */
+export interface ApprovalQuestion {
+  kind: 'command' | 'file_change' | 'permission';
+  /** One line: what the agent wants to do. */
+  title: string;
+  /** The command line, for commands. */
+  command?: string;
+  /** Where it would run (commands) or the files it touches (file changes). */
+  cwd?: string;
+  paths?: string[];
+  /** The change as a unified diff (file changes, when the agent shows it). */
+  diff?: string;
+  /** The agent's reason for asking, when it gives one. */
+  reason?: string;
+}
+
+/** A person's answer (or the configured default on expiry): `cancel` also ends the turn. */
+export type ApprovalDecision = 'accept' | 'accept_for_session' | 'decline' | 'cancel';
+
+/**
+ * Routes an agent's approval requests to a person. A session opened with one is supervised: the agent
+ * asks before it acts, and the turn waits for the answer (the wait is not a stall). `ask` resolves with
+ * the answer; when `signal` aborts (the turn stops) it resolves `cancel`.
+ */
+export interface ApprovalGate {
+  ask(question: ApprovalQuestion, signal?: AbortSignal): Promise<ApprovalDecision>;
+}
+
 export interface SessionOptions {
   /** Repo (or worktree) root the agent works in. */
   cwd: string;
+  /** Supervised: approvals go to a person through this gate (absent: answered by the agent's policy). */
+  approvals?: ApprovalGate;
   /** Resume this backend thread instead of starting a new one. */
   threadId?: string;
   ticketPath: string;

@@ -18,9 +18,11 @@
 // Env: FAKE_PID_FILE (append own pid), FAKE_STATE_DIR (session history, enables session/load),
 //      FAKE_NO_LOAD=1 (do not advertise loadSession), FAKE_AUTH=1 (session/new → auth_required),
 //      FAKE_CLOSED_FILE (advertise session/close; each closed session id is appended to this file),
-//      FAKE_OUTSIDE_PATH (target of the refused write).
+//      FAKE_OUTSIDE_PATH (target of the refused write),
+//      FAKE_SUPERVISED=1 (every prompt: ask to run `touch denied.txt`, then to edit the first open ticket
+//      to done with work/acp.txt; each only when allowed, saying what it did or went without).
 import { spawn } from 'node:child_process';
-import { appendFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Readable, Writable } from 'node:stream';
 import * as acp from '@agentclientprotocol/sdk';
@@ -34,6 +36,63 @@ let nextId = 1;
 
 function save(id) {
   if (stateDir) writeFileSync(join(stateDir, `${id}.json`), JSON.stringify(sessions.get(id)?.history ?? []));
+}
+
+/** FAKE_SUPERVISED: two actions, each done only when the client allows it. */
+async function supervisedTurn(s, sessionId, client, update, say) {
+  const ask = async (toolCall) => {
+    await update({ sessionUpdate: 'tool_call', status: 'pending', ...toolCall });
+    const res = await client.request(acp.methods.client.session.requestPermission, {
+      sessionId,
+      toolCall,
+      options: [
+        { optionId: 'yes', name: 'Allow', kind: 'allow_once' },
+        { optionId: 'always', name: 'Always', kind: 'allow_always' },
+        { optionId: 'no', name: 'Reject', kind: 'reject_once' },
+      ],
+    });
+    return res.outcome.outcome === 'selected' && res.outcome.optionId !== 'no';
+  };
+  const touch = {
+    toolCallId: 'run1',
+    title: 'touch denied.txt',
+    kind: 'execute',
+    rawInput: { command: 'touch denied.txt' },
+  };
+  if (await ask(touch)) {
+    writeFileSync(join(s.cwd, 'denied.txt'), '');
+    await say('Ran touch denied.txt. ');
+  } else {
+    await say('Not allowed to touch denied.txt; going on without it. ');
+  }
+  const dir = join(s.cwd, '.codex-autorunner', 'tickets');
+  const open = readdirSync(dir)
+    .filter((f) => f.endsWith('.md'))
+    .sort()
+    .map((f) => join(dir, f))
+    .find((f) => /^done: false$/m.test(readFileSync(f, 'utf8')));
+  if (!open) {
+    await say('Nothing left to do.');
+    return { stopReason: 'end_turn' };
+  }
+  const oldText = readFileSync(open, 'utf8');
+  const newText = oldText.replace(/^done: false$/m, 'done: true');
+  const edit = {
+    toolCallId: 'edit1',
+    title: `Edit ${open}`,
+    kind: 'edit',
+    content: [{ type: 'diff', path: open, oldText, newText }],
+    locations: [{ path: open }],
+  };
+  if (await ask(edit)) {
+    mkdirSync(join(s.cwd, 'work'), { recursive: true });
+    writeFileSync(join(s.cwd, 'work', 'acp.txt'), 'done\n');
+    writeFileSync(open, newText);
+    await say('Marked the ticket done.');
+  } else {
+    await say('Not allowed to edit the ticket.');
+  }
+  return { stopReason: 'end_turn' };
 }
 
 const waitForCancel = (signal) =>
@@ -142,6 +201,7 @@ acp
         ...(messageId ? { messageId } : {}),
       });
 
+    if (process.env.FAKE_SUPERVISED === '1') return supervisedTurn(s, params.sessionId, client, update, say);
     const mcpCall = /^mcp (\S+) (\S+) (\{.*\})$/m.exec(text);
     if (mcpCall) {
       const [, name, tool, args] = mcpCall;

@@ -47,11 +47,16 @@ export class AcpSession implements AgentSession, SessionListener {
   #closed = false;
   readonly #config = new SessionConfig();
 
-  private constructor(settings: AcpSettings, pool: AcpPool, cwd: string, rootReal: string) {
+  private constructor(settings: AcpSettings, pool: AcpPool, options: SessionOptions, rootReal: string) {
     this.#settings = settings;
     this.#pool = pool;
-    this.#cwd = cwd;
-    this.client = { rootReal, permission: settings.permission, turn: () => this.#turn };
+    this.#cwd = options.cwd;
+    this.client = {
+      rootReal,
+      permission: settings.permission,
+      ...(options.approvals ? { approvals: options.approvals } : {}),
+      turn: () => this.#turn,
+    };
   }
 
   get threadId(): string | null {
@@ -69,7 +74,7 @@ export class AcpSession implements AgentSession, SessionListener {
   }
 
   static async start(settings: AcpSettings, pool: AcpPool, options: SessionOptions): Promise<AcpSession> {
-    const session = new AcpSession(settings, pool, options.cwd, realpathSync(options.cwd));
+    const session = new AcpSession(settings, pool, options, realpathSync(options.cwd));
     await session.#open(options.threadId);
     return session;
   }

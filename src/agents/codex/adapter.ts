@@ -17,10 +17,12 @@ import type {
 import { failedTurn, safeEmitter, startTurnHarness } from '../turn-harness.ts';
 import { CodexSessionError, errorKind } from './app-server.ts';
 import {
+  approvalQuestion,
   approvalRequest,
   approvalResponse,
   type CodexApprovalDecision,
   type CodexApprovalRequest,
+  codexDecision,
 } from './approvals.ts';
 import { newItemTracker } from './events.ts';
 import { type ExitInfo, type ProtocolProblem, RpcError, type ServerRequest } from './jsonrpc.ts';
@@ -164,8 +166,19 @@ class CodexSession implements CodexAgentSession, ThreadListener {
     return this.#turn !== null;
   }
 
+  /**
+   * A supervised session (a person answers, `SessionOptions.approvals`) asks before every command and
+   * patch not known safe (`untrusted`); what the person allows runs as in yolo (in a sandbox, codex's
+   * `workspace-write` keeps `.git` read-only, so an allowed `git commit` would fail).
+   */
   get #policy(): CodexApprovalPolicy {
+    if (this.#session.approvals) return 'untrusted';
     return this.#opts.approvalPolicy ?? 'never';
+  }
+
+  get #sandbox(): CodexSandbox {
+    if (this.#session.approvals) return 'danger-full-access';
+    return this.#opts.sandbox ?? 'danger-full-access';
   }
 
   /** Opens the thread on the agent's app-server (started, or restarted, as needed). */
@@ -192,7 +205,7 @@ class CodexSession implements CodexAgentSession, ThreadListener {
     return {
       cwd: this.#session.cwd,
       approvalPolicy: this.#policy,
-      sandbox: this.#opts.sandbox ?? 'danger-full-access',
+      sandbox: this.#sandbox,
       ...(model ? { model } : {}),
     };
   }
@@ -403,8 +416,20 @@ class CodexSession implements CodexAgentSession, ThreadListener {
     const release = turn?.harness.hold(); // codex waits for the answer: its silence is not a stall
     let decision: CodexApprovalDecision;
     try {
+      const gate = this.#session.approvals;
+      const question = gate
+        ? approvalQuestion(
+            approval,
+            approval.itemId ? turn?.tracker.fileChanges.get(approval.itemId) : undefined,
+          )
+        : null;
       const fallback = this.#opts.approvalDecision ?? (this.#policy === 'never' ? 'accept' : 'decline');
-      decision = this.#opts.onApproval ? await this.#opts.onApproval(approval) : fallback;
+      if (gate && question) {
+        // a person answers; a turn that ends meanwhile (stopped, timed out) cancels the question
+        decision = turn ? codexDecision(await gate.ask(question, turn.harness.over), request) : 'cancel';
+      } else {
+        decision = this.#opts.onApproval ? await this.#opts.onApproval(approval) : fallback;
+      }
     } catch {
       decision = 'decline';
     } finally {

@@ -132,10 +132,25 @@ export interface ItemTracker {
   messageDeltas: Map<string, string>;
   /** Streamed output per command item. */
   commandOutput: Map<string, string>;
+  /** What each file change item under way changes (its approval request names only the item). */
+  fileChanges: Map<string, FileChangeItem[]>;
+}
+
+/** One file of a `fileChange` item: its path (relative to the workspace when inside it) and diff. */
+export interface FileChangeItem {
+  path: string;
+  kind: 'add' | 'modify' | 'delete';
+  diff: string;
 }
 
 export function newItemTracker(cwd: string): ItemTracker {
-  return { cwd, lastMessage: null, messageDeltas: new Map(), commandOutput: new Map() };
+  return {
+    cwd,
+    lastMessage: null,
+    messageDeltas: new Map(),
+    commandOutput: new Map(),
+    fileChanges: new Map(),
+  };
 }
 
 /** Events for `item/started`. */
@@ -154,6 +169,16 @@ export function itemStartedEvents(item: Obj, tracker: ItemTracker): AgentEvent[]
       ];
     case 'fileChange': {
       const changes = Array.isArray(item.changes) ? item.changes.map(obj) : [];
+      if (id) {
+        tracker.fileChanges.set(
+          id,
+          changes.map((c) => ({
+            path: relPath(tracker.cwd, str(c.path) ?? ''),
+            kind: changeKind(c.kind) ?? 'modify',
+            diff: str(c.diff) ?? '',
+          })),
+        );
+      }
       return [
         {
           type: 'tool_call',
@@ -217,6 +242,7 @@ export function itemCompletedEvents(item: Obj, tracker: ItemTracker): AgentEvent
     }
     case 'fileChange': {
       const changes = Array.isArray(item.changes) ? item.changes.map(obj) : [];
+      if (id) tracker.fileChanges.delete(id);
       const events: AgentEvent[] = [];
       if (status === 'completed') {
         for (const c of changes) {

@@ -134,7 +134,7 @@ const IGNORED_KEYS: readonly IgnoredKey[] = [
   { key: 'usage', why: 'car records token usage per turn (car flow show); it keeps no usage cache' },
   {
     key: 'notifications.events',
-    why: `CAR's webhook notifier events (${CAR_NOTIFICATION_EVENTS.join(', ')}), which CAR's ticket flow no longer sends; car's chat notices are named paused, failed, completed, stopped, dispatch, recovered, waiting, pull_request`,
+    why: `CAR's webhook notifier events (${CAR_NOTIFICATION_EVENTS.join(', ')}), which CAR's ticket flow no longer sends; car's chat notices are named paused, failed, completed, stopped, dispatch, recovered, waiting, pull_request, approval`,
     quiet: (value) =>
       !Array.isArray(value) ||
       !value.some((e) => (CAR_NOTIFICATION_EVENTS as readonly unknown[]).includes(e)),

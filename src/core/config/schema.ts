@@ -38,6 +38,7 @@ export const NOTICE_EVENTS = [
   'recovered',
   'waiting',
   'pull_request',
+  'approval',
 ] as const;
 /**
  * CAR's names in `notifications.events`: its webhook notifier's events (core/notifications.py), which
@@ -96,8 +97,15 @@ const agentFields = {
   reasoning: str().nullable().optional(),
 };
 
+/** car's key: `ask` routes the agent's approval requests to a person; `yolo`/`review` follow approval_mode's meaning. */
+export const APPROVAL_POLICIES = ['ask', 'yolo', 'review'] as const;
+const approvalPolicy = () =>
+  z.enum(APPROVAL_POLICIES, { error: `must be one of: ${APPROVAL_POLICIES.join(', ')}` });
+
 const agentSchema = mapping({
   ...agentFields,
+  /** Overrides `ticket_flow.approval_mode` for this agent's tickets (a ticket's `approval_policy:` wins). */
+  approval_policy: approvalPolicy().optional(),
   /** Another agent that takes over a ticket while this one's plan is used up (instead of waiting). */
   quota_fallback: str().min(1, { error: 'must be an agent id' }).optional(),
   default_profile: str().nullable().optional(),
@@ -113,7 +121,7 @@ const DEFAULT_AGENTS: Record<string, z.input<typeof agentSchema>> = {
   demo: { backend: 'demo' },
 };
 
-const APPROVAL_MODES = ['yolo', 'review', 'safe'] as const;
+const APPROVAL_MODES = ['yolo', 'review', 'safe', 'ask'] as const;
 
 const ticketFlow = mapping({
   /**
@@ -123,9 +131,12 @@ const ticketFlow = mapping({
   default_agent: agentId.nullable().default(null),
   /** null: the engine's built-in budget (50). */
   max_total_turns: positiveInt('must be a positive integer or null').nullable().default(null),
-  // `safe` is CAR's alias of `review`; normalized here so the engine only ever sees yolo|review.
+  // `safe` is CAR's alias of `review`; normalized here so the engine only ever sees yolo|review|ask.
+  // `ask` (car's): every approval goes to a person (web inbox, chat, `car flow approve|deny`).
   approval_mode: z
-    .enum(APPROVAL_MODES, { error: 'must be one of: yolo, review (safe is an alias of review)' })
+    .enum(APPROVAL_MODES, {
+      error: 'must be one of: yolo, review (safe is an alias of review), ask',
+    })
     .overwrite((mode) => (mode === 'safe' ? 'review' : mode))
     .default('yolo'),
   default_approval_decision: str().default('accept'),
@@ -355,6 +366,13 @@ export const CarConfigSchema = mapping({
     default_agent: str().min(1, { error: 'must be an agent id' }).nullable().default(null),
     /** Transcript messages kept per conversation; older ones are dropped. */
     transcript_messages: positiveInt().default(200),
+  }).prefault({}),
+  /** car's section: approvals routed to a person (`approval_policy: ask`). CAR kept chat approvals 600 s. */
+  approvals: mapping({
+    /** How long a question waits for an answer (at most 7 days). */
+    timeout_seconds: positiveInt().max(604_800, { error: 'must be at most 604800 (7 days)' }).default(600),
+    /** What an approval nobody answered in time becomes. */
+    on_timeout: z.enum(['decline', 'accept'], { error: 'must be decline or accept' }).default('decline'),
   }).prefault({}),
   security: mapping({
     /**

@@ -52,7 +52,7 @@ mode: repo
 ${agent ? agentBlock(agent) : ''}
 # ticket_flow:
 #   max_total_turns: 50          # turn budget for a run (null = 50)
-#   approval_mode: yolo          # yolo | review
+#   approval_mode: yolo          # yolo | review | ask (a person answers each approval)
 #   require_commit: true         # a ticket is not done until its changes are committed
 #   loop_guard_turns: 2          # pause after this many turns with no change
 

@@ -66,6 +66,7 @@ export async function streamTurn(
   };
   const request = { prompt, signal: turnAbort.signal, onEvent, ...ticketOverrides(ticket) };
   let result: TurnResult;
+  ctx.activeTurnId = turnId;
   try {
     result = await ctx.wait(
       `${ctx.state.ticket?.agent ?? 'agent'} turn on ${ticket.relPath}`,
@@ -74,6 +75,7 @@ export async function streamTurn(
   } catch (err) {
     result = { status: 'failed', finalText: '', error: { kind: 'unknown', message: (err as Error).message } };
   } finally {
+    ctx.activeTurnId = null;
     outer?.removeEventListener('abort', forward);
     flush();
   }

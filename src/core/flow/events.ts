@@ -64,6 +64,20 @@ export type FlowEventData = {
     url: string;
     text: string;
   };
+  // approvals a supervised agent asked a person for (the approvals table has the whole request)
+  approval_requested: {
+    id: string;
+    kind: string;
+    title: string;
+    command: string | null;
+    ticket: string | null;
+    agent: string | null;
+    expires_at: string;
+  };
+  /** `by`: who answered (`cli:<user>`, `web`, `telegram:<id>`, `discord:<id>`). */
+  approval_answered: { id: string; decision: string; by: string };
+  /** Settled by car: nobody answered in time, the worker that asked is gone, or the turn ended first. */
+  approval_expired: { id: string; decision: string; why: 'timeout' | 'worker_gone' | 'turn_ended' };
   // ticket life
   ticket_selected: { ticket: string; ticket_id: string; agent: string };
   ticket_vanished: { ticket: string };

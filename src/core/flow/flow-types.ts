@@ -28,7 +28,9 @@ export type FlowProgress =
   | { type: 'ticket_done'; ticket: string }
   | { type: 'verify'; ticket: string; passed: boolean; attempt: number; summary: string }
   | { type: 'dispatch'; mode: string; title: string | null }
-  | { type: 'note'; text: string };
+  | { type: 'note'; text: string }
+  /** The agent waits for a person's answer (`car flow approve|deny <id>`, the web inbox, chat). */
+  | { type: 'approval'; id: string; title: string; expiresAt: string };
 
 /** Why the caller aborted the signal: stop ends the run, pause makes it resumable. */
 export type AbortReason = 'stop' | 'pause';

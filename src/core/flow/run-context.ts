@@ -36,6 +36,8 @@ export class RunContext {
   readonly turnsAtStart: number;
   /** Time the current step spent waiting for a quota reset, which is not working time. */
   idleMs = 0;
+  /** The store id of the agent turn under way (approvals the agent asks are recorded against it). */
+  activeTurnId: number | null = null;
   /** The tree as the last look left it; reused until a turn or a commit may have changed it. */
   #known: RepoSnapshot | null = null;
   /** A diff asked for ahead (after a turn that marked its ticket done), with the tree it was taken of. */

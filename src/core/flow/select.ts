@@ -103,7 +103,12 @@ export function likelyNext(
     if (!progress || !next.valid) return { agent: next.agent.toLowerCase() };
     return {
       agent: next.agent.toLowerCase(),
-      ticket: { id: next.ticketId, path: next.relPath, profile: next.profile ?? null },
+      ticket: {
+        id: next.ticketId,
+        path: next.relPath,
+        profile: next.profile ?? null,
+        approvalPolicy: ticketApprovalPolicy(next),
+      },
     };
   } catch {
     return null;
@@ -205,9 +210,17 @@ async function selectTicket(ctx: RunContext, ticket: Ticket): Promise<void> {
     ticket.profile ?? null,
     verify,
   );
+  const approvalPolicy = ticketApprovalPolicy(ticket);
+  if (approvalPolicy !== null) ctx.state.ticket.approvalPolicy = approvalPolicy;
   ctx.persist({}, [
     { type: 'ticket_selected', data: { ticket: ticket.relPath, ticket_id: ticket.ticketId, agent } },
   ]);
+}
+
+/** car's frontmatter key `approval_policy` (ask, yolo, review), or null when the ticket sets none. */
+function ticketApprovalPolicy(ticket: Ticket): string | null {
+  const value = ticket.extra.approval_policy;
+  return typeof value === 'string' && value.trim() !== '' ? value.trim().toLowerCase() : null;
 }
 
 /** Lint errors as `file:line: field: message` lines, for pause details and repair prompts. */

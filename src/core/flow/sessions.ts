@@ -5,14 +5,17 @@
 // selection run), and the session of the ticket the run will likely work next is opened ahead
 // (`prepare`: while the current ticket's turn runs, checked again while it is settled). The processes
 // belong to the agents and live until the run's owner closes the resolver.
-import type { AgentResolver, AgentSession } from '../agent.ts';
+import type { AgentResolver, AgentSession, SessionOptions } from '../agent.ts';
+import { type ApprovalHost, approvalGate, supervised } from './approvals.ts';
 import type { FlowEvent } from './events.ts';
+import type { FlowSettings } from './settings.ts';
 import type { EngineState, TicketProgress } from './state.ts';
 
 /** What sessions need of the run (RunContext provides it). */
-export interface SessionHost {
+export interface SessionHost extends ApprovalHost {
   readonly runId: string;
   readonly root: string;
+  readonly settings: FlowSettings;
   readonly state: EngineState;
   readonly deps: { resolveAgent: AgentResolver };
   event(event: FlowEvent): void;
@@ -29,7 +32,7 @@ interface Live {
 export interface LikelyNext {
   agent: string;
   /** Absent when the ticket has a session or thread already (the run's own ticket): only prewarm. */
-  ticket?: { id: string; path: string; profile: string | null };
+  ticket?: { id: string; path: string; profile: string | null; approvalPolicy: string | null };
 }
 
 /** A session opened ahead for a ticket that is not selected yet; `session` never rejects (null: failed). */
@@ -70,7 +73,10 @@ export class AgentSessions {
       void prepared.then((unneeded) => unneeded?.close().catch(() => {}));
       prepared = null;
     }
-    const options = { cwd: ctx.root, ticketPath: progress.path, ticketId: progress.id, runId: ctx.runId };
+    const options = this.#options(
+      { id: progress.id, path: progress.path, approvalPolicy: progress.approvalPolicy ?? null },
+      progress.agent,
+    );
     const fresh = async (): Promise<AgentSession> => {
       // opened ahead; one that failed to open is started again here, where a failure is reported
       let ready = prepared
@@ -124,12 +130,7 @@ export class AgentSessions {
     void this.#dropPrepared();
     let started: Promise<AgentSession>;
     try {
-      started = this.#ctx.deps.resolveAgent(next.agent).startSession({
-        cwd: this.#ctx.root,
-        ticketPath: ticket.path,
-        ticketId: ticket.id,
-        runId: this.#ctx.runId,
-      });
+      started = this.#ctx.deps.resolveAgent(next.agent).startSession(this.#options(ticket, next.agent));
     } catch {
       return;
     }
@@ -138,6 +139,24 @@ export class AgentSessions {
       agent: next.agent,
       profile: ticket.profile,
       session: started.catch(() => null),
+    };
+  }
+
+  /** A ticket's session options; a supervised ticket's session gets the gate that asks a person. */
+  #options(
+    ticket: { id: string; path: string; approvalPolicy: string | null },
+    agent: string,
+  ): SessionOptions {
+    const ctx = this.#ctx;
+    const approvals = ctx.settings.approvals;
+    return {
+      cwd: ctx.root,
+      ticketPath: ticket.path,
+      ticketId: ticket.id,
+      runId: ctx.runId,
+      ...(supervised(approvals, agent, ticket.approvalPolicy)
+        ? { approvals: approvalGate(ctx, { path: ticket.path, agent }, approvals) }
+        : {}),
     };
   }
 

@@ -17,6 +17,17 @@ export interface VerifySettings {
   unsetEnv: string[];
 }
 
+/** How supervised sessions are chosen and how long a question waits (`approvals:` in config). */
+export interface ApprovalSettings {
+  /** Ask a person in every session (`ticket_flow.approval_mode: ask`). */
+  all: boolean;
+  /** Agents whose entry sets `approval_policy` (ask, yolo or review), which wins over `all`. */
+  agents: Record<string, string>;
+  timeoutMs: number;
+  /** What an approval nobody answered in time becomes. */
+  onTimeout: 'accept' | 'decline';
+}
+
 /** The stop rules and limits of one run, resolved from config and `car flow start` flags. */
 export interface FlowSettings {
   maxTotalTurns: number;
@@ -58,6 +69,8 @@ export interface FlowSettings {
   mergeMode: MergeMode;
   /** Commands run in each worktree lanes make (`ticket_flow.lane_setup`). */
   laneSetup: string[];
+  /** Which sessions ask a person before the agent acts, and how long a question waits. */
+  approvals: ApprovalSettings;
 }
 
 export const DEFAULT_MAX_TOTAL_TURNS = 50;
@@ -92,7 +105,21 @@ export function flowSettings(config: CarConfig, overrides: Partial<FlowSettings>
     integrationBranch: tf.integration_branch,
     mergeMode: tf.merge_mode,
     laneSetup: [...tf.lane_setup],
+    approvals: approvalSettings(config),
     ...overrides,
+  };
+}
+
+export function approvalSettings(config: CarConfig): ApprovalSettings {
+  return {
+    all: config.ticket_flow.approval_mode === 'ask',
+    agents: Object.fromEntries(
+      Object.entries(config.agents).flatMap(([id, a]) =>
+        a.approval_policy ? [[id, a.approval_policy]] : [],
+      ),
+    ),
+    timeoutMs: config.approvals.timeout_seconds * 1000,
+    onTimeout: config.approvals.on_timeout,
   };
 }
 

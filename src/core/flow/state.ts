@@ -9,6 +9,8 @@ export interface TicketProgress {
   id: string;
   agent: string;
   profile: string | null;
+  /** The ticket's own `approval_policy:` (ask: a person answers its agent's approvals); absent: none. */
+  approvalPolicy?: string | null;
   /** Turns spent on this ticket. */
   turns: number;
   /** Consecutive turns that changed nothing in the repo (loop guard). */

@@ -3,7 +3,10 @@ import type { FlowEventType } from '../flow/events.ts';
 import type { RunEvent } from '../store/types.ts';
 
 /** What a button on a notice does; the chat service maps it back to a flow action. */
-export type NoticeAction = 'resume' | 'stop' | 'status' | 'answer';
+export type NoticeAction = 'resume' | 'stop' | 'status' | 'answer' | ApprovalAction;
+/** Answers to an approval: approve once, approve for the agent's session, deny. */
+export type ApprovalAction = 'approve' | 'session' | 'deny';
+export const APPROVAL_ACTIONS: readonly ApprovalAction[] = ['approve', 'session', 'deny'];
 
 export interface NoticeButton {
   action: NoticeAction;
@@ -11,11 +14,22 @@ export interface NoticeButton {
   label: string;
   /** For `answer`: which of the dispatch's options (its index). */
   choice?: number;
+  /** For approval actions: the approval answered. */
+  approvalId?: string;
 }
 
 export interface Notice {
   /** The notice kind, as named in `notifications.events`. */
-  kind: 'paused' | 'failed' | 'completed' | 'stopped' | 'dispatch' | 'recovered' | 'waiting' | 'pull_request';
+  kind:
+    | 'paused'
+    | 'failed'
+    | 'completed'
+    | 'stopped'
+    | 'dispatch'
+    | 'recovered'
+    | 'waiting'
+    | 'pull_request'
+    | 'approval';
   runId: string;
   seq: number;
   text: string;
@@ -33,6 +47,7 @@ export const NOTICE_EVENT_TYPES: readonly FlowEventType[] = [
   'quota_wait',
   'quota_fallback',
   'pull_request',
+  'approval_requested',
 ];
 
 /**
@@ -198,6 +213,29 @@ export function noticeFor(event: RunEvent, ctx: NoticeContext): Notice | null {
         text: `${ctx.repo}: ${str(data.text) ?? 'a pull request changed'}`,
         buttons: [],
       };
+    case 'approval_requested': {
+      const id = str(data.id) ?? '';
+      const command = str(data.command);
+      const ticket = (str(data.ticket) ?? '').split('/').pop() ?? '';
+      const lines = [
+        `car asks you (${where}): ${str(data.agent) ?? 'the agent'} wants to ${str(data.title) ?? 'act'}${ticket ? ` (${ticket})` : ''}`,
+        ...(command && !(str(data.title) ?? '').includes(command) ? ['', command] : []),
+        '',
+        `Approval ${id}, expires ${str(data.expires_at) ?? 'soon'}. Diffs are in the web inbox; car flow approve|deny ${id} from a shell.`,
+      ];
+      return {
+        ...base,
+        kind: 'approval',
+        text: lines.join('\n'),
+        buttons: [
+          { action: 'approve', runId, label: 'Approve', approvalId: id },
+          { action: 'session', runId, label: 'Approve for session', approvalId: id },
+          { action: 'deny', runId, label: 'Deny', approvalId: id },
+        ],
+      };
+    }
+    case 'approval_answered':
+    case 'approval_expired':
     case 'run_created':
     case 'flow_started':
     case 'flow_resumed':

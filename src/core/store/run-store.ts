@@ -12,6 +12,15 @@
 //   numbers); lifecycle events stay.
 // `eventStats` explains all of it per type.
 import { randomUUID } from 'node:crypto';
+import {
+  APPROVAL_SQL,
+  type Approval,
+  type ApprovalRow,
+  type ApprovalSettlement,
+  type ApprovalStatus,
+  type NewApproval,
+  toApproval,
+} from './approvals.ts';
 import { boundEventData } from './event-bounds.ts';
 import { migrate } from './migrations.ts';
 import { PrStore } from './pr-store.ts';
@@ -414,6 +423,72 @@ export class RunStore {
 
   listArtifacts(runId: string): Artifact[] {
     return this.#sql.listArtifacts.all<ArtifactRow>(runId).map(toArtifact);
+  }
+
+  // --- approvals (a supervised agent's requests to a person) ---
+
+  createApproval(approval: NewApproval): Approval {
+    this.#prepare(APPROVAL_SQL.insert).run({
+      id: approval.id,
+      run_id: approval.runId,
+      turn_id: approval.turnId,
+      ticket: approval.ticket,
+      agent: approval.agent,
+      kind: approval.kind,
+      title: approval.title,
+      command: approval.command ?? null,
+      cwd: approval.cwd ?? null,
+      paths: JSON.stringify(approval.paths ?? []),
+      diff: approval.diff ?? null,
+      reason: approval.reason ?? null,
+      worker_pid: approval.workerPid,
+      now: this.#iso(),
+      expires_at: approval.expiresAt,
+    });
+    return this.getApproval(approval.id)!;
+  }
+
+  getApproval(id: string): Approval | null {
+    const row = this.#prepare(APPROVAL_SQL.get).get<ApprovalRow>(id);
+    return row ? toApproval(row) : null;
+  }
+
+  /** Newest first; optionally of one run and in some statuses. */
+  listApprovals(
+    opts: { runId?: string; status?: readonly ApprovalStatus[]; limit?: number } = {},
+  ): Approval[] {
+    const where: string[] = [];
+    const args: SqlValue[] = [];
+    if (opts.runId !== undefined) {
+      where.push('run_id = ?');
+      args.push(opts.runId);
+    }
+    if (opts.status && opts.status.length > 0) {
+      where.push(`status IN (${placeholders(opts.status.length)})`);
+      args.push(...opts.status);
+    }
+    const sql = `SELECT * FROM approvals ${where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''}
+      ORDER BY created_at DESC, id DESC LIMIT ${Math.max(1, Math.floor(opts.limit ?? 200))}`;
+    return this.#prepare(sql)
+      .all<ApprovalRow>(...args)
+      .map(toApproval);
+  }
+
+  /**
+   * Settles a pending approval; null when it was not pending any more (someone else settled it first)
+   * or, with `onlyBefore`, when it had expired by then.
+   */
+  settleApproval(id: string, settlement: ApprovalSettlement): Approval | null {
+    const { changes } = this.#prepare(APPROVAL_SQL.settle).run({
+      id,
+      status: settlement.status,
+      decision: settlement.decision,
+      by: settlement.answeredBy,
+      note: settlement.note ?? null,
+      now: this.#iso(),
+      before: settlement.onlyBefore ?? null,
+    });
+    return changes === 1 ? this.getApproval(id) : null;
   }
 }
 

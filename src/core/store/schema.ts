@@ -205,4 +205,36 @@ CREATE TABLE scm_deliveries (
 ) STRICT;
 `;
 
-export const RUN_STORE_MIGRATIONS: readonly string[] = [V1, V2, V3, V4_PMA, V5_PR];
+export const APPROVAL_STATUSES = ['pending', 'answered', 'expired', 'cancelled'] as const;
+export const APPROVAL_DECISIONS = ['accept', 'accept_for_session', 'decline', 'cancel'] as const;
+
+// Approvals a supervised agent asked a person for: written by the worker, answered by any process (CLI,
+// server, chat bot) with a conditional update, so one answer wins and a late one is refused.
+const V6_APPROVALS = `
+CREATE TABLE approvals (
+  id TEXT PRIMARY KEY,
+  run_id TEXT NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+  turn_id INTEGER REFERENCES turns (id) ON DELETE SET NULL,
+  ticket TEXT,
+  agent TEXT,
+  kind TEXT NOT NULL,
+  title TEXT NOT NULL,
+  command TEXT,
+  cwd TEXT,
+  paths TEXT NOT NULL DEFAULT '[]',
+  diff TEXT,
+  reason TEXT,
+  worker_pid INTEGER,
+  status TEXT NOT NULL CHECK (status IN (${quoted(APPROVAL_STATUSES)})),
+  decision TEXT CHECK (decision IN (${quoted(APPROVAL_DECISIONS)})),
+  answered_by TEXT,
+  note TEXT,
+  created_at TEXT NOT NULL,
+  expires_at TEXT NOT NULL,
+  answered_at TEXT
+) STRICT;
+CREATE INDEX approvals_by_status ON approvals (status, created_at);
+CREATE INDEX approvals_by_run ON approvals (run_id, created_at);
+`;
+
+export const RUN_STORE_MIGRATIONS: readonly string[] = [V1, V2, V3, V4_PMA, V5_PR, V6_APPROVALS];

@@ -29,6 +29,8 @@ export interface ButtonPress {
   runId: string;
   /** For `answer`: the index of the dispatch option pressed. */
   choice?: number;
+  /** For approve, session and deny: the approval answered. */
+  approvalId?: string;
   from: Omit<Inbound, 'text'>;
 }
 
@@ -164,6 +166,9 @@ export class ChatCommands implements CommandHandler {
       if (press.action === 'status') return this.#status(press.runId).text;
       if (press.action === 'stop') return await this.#request('stop', press.runId);
       if (press.action === 'answer') return await this.#answer(press);
+      if (press.action === 'approve' || press.action === 'session' || press.action === 'deny') {
+        return this.#approval(press);
+      }
       return await this.#resume(press.runId, false);
     } catch (err) {
       return this.#explain(err);
@@ -178,6 +183,21 @@ export class ChatCommands implements CommandHandler {
     const option = press.choice === undefined ? undefined : dispatch?.options[press.choice];
     if (option === undefined) return `Run ${short(run.id)} no longer waits for that answer.`;
     return this.#reply({ ...press.from, text: option }, option);
+  }
+
+  /** An approval answered by a button: recorded as `<platform>:<user id>`; a late press is refused. */
+  #approval(press: ButtonPress): string {
+    if (!press.approvalId) return 'That button names no approval.';
+    const decision =
+      press.action === 'deny' ? 'decline' : press.action === 'session' ? 'accept_for_session' : 'accept';
+    const a = this.#control.answerApproval(
+      press.approvalId,
+      decision,
+      `${press.from.platform}:${press.from.userId}`,
+    );
+    const done =
+      decision === 'decline' ? 'Denied' : decision === 'accept' ? 'Approved' : 'Approved for the session';
+    return `${done} ${a.id}: ${a.title}`;
   }
 
   #explain(err: unknown): string {

@@ -103,7 +103,7 @@ export class DiscordAdapter implements ChatTransport {
       components: row.map((b) => ({
         type: ComponentType.Button,
         style:
-          b.action === 'stop'
+          b.action === 'stop' || b.action === 'deny'
             ? ButtonStyle.Danger
             : b.action === 'answer'
               ? ButtonStyle.Secondary

@@ -4,7 +4,13 @@ import { Bot, GrammyError, HttpError } from 'grammy';
 import type { CarConfig } from '../../core/config/index.ts';
 import type { OutboxMessage } from '../../core/notify/chat-store.ts';
 import { type ChatTransport, SendError } from '../../core/notify/deliver.ts';
-import { buttonRows, type NoticeAction, type NoticeButton } from '../../core/notify/notices.ts';
+import {
+  APPROVAL_ACTIONS,
+  type ApprovalAction,
+  buttonRows,
+  type NoticeAction,
+  type NoticeButton,
+} from '../../core/notify/notices.ts';
 import { telegramAccess } from './access.ts';
 import type { Answer, CommandHandler } from './commands.ts';
 
@@ -19,14 +25,22 @@ export interface TelegramOptions {
 
 const ACTIONS: readonly NoticeAction[] = ['resume', 'stop', 'status', 'answer'];
 
-/** `car:<action>:<run id>[:<choice>]` (Telegram allows 64 bytes of callback data). */
+/**
+ * `car:<action>:<run id>[:<choice>]`, for approvals `car:<action>:<run id>:<approval id>` (Telegram allows
+ * 64 bytes of callback data; a run id is 36).
+ */
 export function buttonData(b: NoticeButton): string {
+  if (b.approvalId !== undefined) return `car:${b.action}:${b.runId}:${b.approvalId}`;
   return `car:${b.action}:${b.runId}${b.choice === undefined ? '' : `:${b.choice}`}`;
 }
 
 export function parseButtonData(
   data: string,
-): { action: NoticeAction; runId: string; choice?: number } | null {
+): { action: NoticeAction; runId: string; choice?: number; approvalId?: string } | null {
+  const approval = /^car:([a-z]+):([A-Za-z0-9-]+):([0-9a-f]{8})$/.exec(data);
+  if (approval && APPROVAL_ACTIONS.includes(approval[1] as ApprovalAction)) {
+    return { action: approval[1] as ApprovalAction, runId: approval[2]!, approvalId: approval[3]! };
+  }
   const m = /^car:([a-z]+):([A-Za-z0-9-]+)(?::(\d{1,2}))?$/.exec(data);
   if (!m || !ACTIONS.includes(m[1] as NoticeAction)) return null;
   return {

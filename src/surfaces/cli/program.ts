@@ -296,6 +296,31 @@ export function buildProgram(io: CliIo): Command {
       (await import('./commands/flow.ts')).flowReply(io, global(cmd), text, opts),
     );
   flow
+    .command('approvals')
+    .description('approvals agents wait for (supervised runs: approval_policy: ask), newest first')
+    .option('--all', 'also the answered, expired and cancelled ones')
+    .option('--run <id>', 'only this run')
+    .option('--json', 'machine-readable output')
+    .action(async (opts, cmd: Command) =>
+      (await import('./commands/flow.ts')).flowApprovals(io, global(cmd), opts),
+    );
+  for (const what of ['approve', 'deny'] as const) {
+    const command = flow
+      .command(what)
+      .description(
+        what === 'approve'
+          ? 'allow what the agent asked (the waiting turn goes on)'
+          : 'refuse what the agent asked (the agent goes on without it)',
+      )
+      .argument('<id>', 'approval id (car flow approvals)');
+    if (what === 'approve') command.option('--session', 'allow it for the rest of the agent session too');
+    command
+      .option('--json', 'machine-readable output')
+      .action(async (id: string, opts, cmd: Command) =>
+        (await import('./commands/flow.ts')).flowAnswerApproval(io, global(cmd), id, what, opts),
+      );
+  }
+  flow
     .command('runs')
     .description('list runs, newest first')
     .option('--limit <n>', 'how many', positiveInt, 20)

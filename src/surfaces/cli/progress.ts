@@ -88,6 +88,11 @@ export class ProgressPrinter {
       case 'note':
         this.#line(p.text);
         break;
+      case 'approval':
+        this.#line(
+          `${this.#paint('magenta', '?')} approval ${p.id}: ${p.title} (car flow approve ${p.id} | car flow deny ${p.id}; expires ${p.expiresAt})`,
+        );
+        break;
     }
   };
 

@@ -15,6 +15,7 @@
 //        slow to follow gets `event: dropped` with the reason)
 //   GET  /api/usage?by=day|ticket[&run][&since]
 //   GET  /api/pma   POST /api/pma/messages (SSE answer)   POST /api/pma/reset   (the project manager agent; pma.ts)
+//   GET  /api/approvals[?all=1][&run]     GET  /api/approvals/:id        POST /api/approvals/:id {decision}
 //   GET  /api/hub/repos   GET /api/hub/repos/:id   POST /api/hub/scan   GET /api/hub/git   (at a hub root; see hub.ts; a hub's
 //        root has no tickets, runs or flow of its own: those routes answer 409 `hub_root` there)
 //   GET  /api/hub/inbox   GET /api/hub/live   GET /api/hub/stream (SSE)   (at a hub root; hub-activity.ts)
@@ -38,6 +39,7 @@ import { ManifestError } from '../../core/hub/manifest.ts';
 import { isHubRoot } from '../../core/hub/paths.ts';
 import { CAR_VERSION } from '../version.ts';
 import { spawnWorker, WorkerSpawnError } from '../worker-spawn.ts';
+import { approvalRoutes } from './approvals.ts';
 import { ApiContext } from './context.ts';
 import { contextspaceRoutes } from './contextspace.ts';
 import { ApiError } from './errors.ts';
@@ -94,7 +96,13 @@ export type CarApp = Hono & {
   closeAgents(): Promise<void>;
 };
 
-const FLOW_ERROR_STATUS = { busy: 409, wrong_state: 409, blocked: 409, no_run: 404 } as const;
+const FLOW_ERROR_STATUS = {
+  busy: 409,
+  wrong_state: 409,
+  blocked: 409,
+  no_run: 404,
+  not_found: 404,
+} as const;
 
 export function createApp(opts: AppOptions): CarApp {
   const env = opts.env ?? process.env;
@@ -239,6 +247,7 @@ export function createApp(opts: AppOptions): CarApp {
   app.route('/api/templates', templateRoutes(ctx));
   app.route('/api/contextspace', contextspaceRoutes(ctx));
   app.route('/api/flow', flowRoutes(ctx));
+  app.route('/api/approvals', approvalRoutes(ctx));
   const runs = runRoutes(ctx, opts.stream, log);
   app.route('/api/runs', runs.routes);
   app.route('/api/usage', usageRoutes(ctx));

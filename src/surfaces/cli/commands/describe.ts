@@ -157,6 +157,21 @@ export async function describeCommand(
       ],
     },
     templates: templatesDescription(found?.initialized ? found.root : null, io.env),
+    approvals: {
+      what: "supervised sessions: the agent's approval requests (codex command and file-change approvals, ACP session/request_permission) go to a person; the turn waits (not counted as a stall)",
+      when: "a ticket's `approval_policy: ask`, else its agent's `agents.<id>.approval_policy: ask`, else `ticket_flow.approval_mode: ask` (yolo, the default, never asks)",
+      answer: [
+        'car flow approvals',
+        'car flow approve <id> [--session]',
+        'car flow deny <id>',
+        'the web inbox',
+        'chat buttons',
+      ],
+      timeout: 'approvals.timeout_seconds (600); then approvals.on_timeout (decline) is the answer',
+      events: ['approval_requested', 'approval_answered', 'approval_expired'],
+      worker_died:
+        'an approval whose worker died is expired (never answered), and the next run interrupts its turn',
+    },
     config_precedence: CONFIG_PRECEDENCE,
     config_error: configError,
     env_knobs: [...ENV_KNOBS].sort(),

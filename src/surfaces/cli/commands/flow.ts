@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { userInfo } from 'node:os';
 import { resolve } from 'node:path';
 import { agentProcessPort } from '../../../agents/orphans.ts';
 import { createAgentResolver } from '../../../agents/resolver.ts';
@@ -26,6 +27,7 @@ import {
   TicketCreateError,
 } from '../../../core/tickets/index.ts';
 import { createLanePorts, createRepoState } from '../../../integrations/git/index.ts';
+import { approvalJson } from '../../approval-json.ts';
 import { flowStatusReport, runJson } from '../../flow-report.ts';
 import { preferSmallHeap } from '../../lean-heap.ts';
 import { pullRequestPort } from '../../pr-port.ts';
@@ -76,6 +78,7 @@ async function guarded<T>(fn: () => Promise<T>): Promise<T> {
         wrong_state: EXIT.conflict,
         blocked: EXIT.failed,
         no_run: EXIT.usage,
+        not_found: EXIT.usage,
       }[err.code];
       throw new CliError(err.message, code);
     }
@@ -565,6 +568,69 @@ export async function flowEvents(
       print(batch);
       if (batch.length === 0 && !active.has(control.store.getRun(run.id)?.status ?? '')) return;
     }
+  } finally {
+    control.close();
+  }
+}
+
+export async function flowApprovals(
+  io: CliIo,
+  global: GlobalOptions,
+  flags: JsonFlag & { all?: boolean; run?: string },
+): Promise<void> {
+  const control = await openControl(io, global);
+  try {
+    const list = control.approvals({
+      ...(flags.all ? { all: true } : {}),
+      ...(flags.run ? { runId: flags.run } : {}),
+    });
+    if (flags.json) {
+      printJson(io, { approvals: list.map(approvalJson) });
+      return;
+    }
+    if (list.length === 0) {
+      io.stdout(flags.all ? 'no approvals\n' : 'no approvals waiting\n');
+      return;
+    }
+    io.stdout(
+      `${formatTable([
+        ['ID', 'STATUS', 'KIND', 'TICKET', 'WHAT', flags.all ? 'ANSWER' : 'EXPIRES'],
+        ...list.map((a) => [
+          a.id,
+          a.status,
+          a.kind,
+          (a.ticket ?? '').split('/').pop() ?? '',
+          a.title.length > 60 ? `${a.title.slice(0, 57)}...` : a.title,
+          flags.all ? `${a.decision ?? ''}${a.answeredBy ? ` (${a.answeredBy})` : ''}` : a.expiresAt,
+        ]),
+      ])}\n`,
+    );
+    if (!flags.all) io.stdout('answer: car flow approve <id> [--session] | car flow deny <id>\n');
+  } finally {
+    control.close();
+  }
+}
+
+/** `car flow approve|deny <id>`: the answer goes to the waiting agent; who answered is recorded. */
+export async function flowAnswerApproval(
+  io: CliIo,
+  global: GlobalOptions,
+  id: string,
+  what: 'approve' | 'deny',
+  flags: JsonFlag & { session?: boolean },
+): Promise<void> {
+  if (what === 'deny' && flags.session) throw new CliError('--session goes with approve only', EXIT.usage);
+  const control = await openControl(io, global);
+  try {
+    const decision = what === 'deny' ? 'decline' : flags.session ? 'accept_for_session' : 'accept';
+    const approval = await guarded(async () =>
+      control.answerApproval(id.trim(), decision, `cli:${userInfo().username}`),
+    );
+    if (flags.json) {
+      printJson(io, { approval: approvalJson(approval) });
+      return;
+    }
+    io.stdout(`${what === 'deny' ? 'denied' : 'approved'} ${approval.id}: ${approval.title}\n`);
   } finally {
     control.close();
   }

@@ -1,14 +1,15 @@
-// The repo's flow status and its paused runs (what waits for a person: the Inbox and its badge), shared
-// by the header and the views; polled while the page is visible.
-
+// The repo's flow status, its paused runs and the approvals agents wait for (what waits for a person: the
+// Inbox and its badge), shared by the header and the views; polled while the page is visible.
 import { ApiError, api, errorText, post } from './api.svelte.ts';
 import { repoApi } from './scope.svelte.ts';
-import type { FlowStatus, Run } from './types.ts';
+import type { Approval, FlowStatus, Run } from './types.ts';
 
 export const flow = $state({
   status: null as FlowStatus | null,
   /** Every paused run, newest first: each waits for a person (the Inbox). */
   paused: [] as Run[],
+  /** Approvals supervised agents wait for, newest first. */
+  approvals: [] as Approval[],
   /** Why the last poll failed. */
   error: '',
   /** Why the last action failed (kept until the next action: a poll does not clear it). */
@@ -20,13 +21,15 @@ export async function refreshFlow(): Promise<void> {
   // at a hub, the pages may have turned to another repo while this was asked: its answer is not shown
   const asked = repoApi('');
   try {
-    const [status, paused] = await Promise.all([
+    const [status, paused, approvals] = await Promise.all([
       api<FlowStatus>(repoApi('/api/flow/status')),
       api<{ runs: Run[] }>(repoApi('/api/runs?status=paused&limit=100')),
+      api<{ approvals: Approval[] }>(repoApi('/api/approvals')),
     ]);
     if (repoApi('') !== asked) return;
     flow.status = status;
     flow.paused = paused.runs;
+    flow.approvals = approvals.approvals;
     flow.error = '';
   } catch (err) {
     // a 401 is the token form's to say, not the header's

@@ -64,6 +64,12 @@ export function eventText(e: RunEvent): string {
       return `lane ${str(d.lane)} ${name(d.ticket)} recovered: ${str(d.action)}`;
     case 'lane_worktree_removed':
       return `removed worktree ${str(d.path)}${d.branch ? ` (${str(d.branch)})` : ''}`;
+    case 'approval_requested':
+      return `approval ${str(d.id)} asked: ${str(d.title)}`;
+    case 'approval_answered':
+      return `approval ${str(d.id)}: ${str(d.decision)} by ${str(d.by)}`;
+    case 'approval_expired':
+      return `approval ${str(d.id)} ${d.why === 'timeout' ? 'expired' : d.why === 'worker_gone' ? 'expired (its worker died)' : 'cancelled (the turn ended)'}: ${str(d.decision)}`;
     default: {
       const text = d.message ?? d.reason ?? d.title ?? d.ticket ?? d.path;
       if (text !== undefined) return str(text);

@@ -257,3 +257,25 @@ export interface GitState {
   dirty: number;
   dirty_files: string[];
 }
+
+/** An approval a supervised agent waits for (`/api/approvals`, src/surfaces/approval-json.ts). */
+export interface Approval {
+  id: string;
+  run_id: string;
+  ticket: string | null;
+  agent: string | null;
+  kind: 'command' | 'file_change' | 'permission' | string;
+  title: string;
+  command: string | null;
+  cwd: string | null;
+  paths: string[];
+  diff: string | null;
+  reason: string | null;
+  status: 'pending' | 'answered' | 'expired' | 'cancelled';
+  decision: string | null;
+  answered_by: string | null;
+  note: string | null;
+  created_at: string;
+  expires_at: string;
+  answered_at: string | null;
+}
