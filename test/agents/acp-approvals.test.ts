@@ -5,12 +5,11 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { type BuiltCarRepo, json, makeBuiltCarRepo, startCar } from '../helpers/built-car.ts';
 import { TICKETS_DIR, ticketText, tid } from '../helpers/cli.ts';
+import { SUPERVISED_ACP_CONFIG } from '../helpers/supervised-acp.ts';
 import { waitFor } from '../helpers/wait.ts';
 
-const FAKE = fileURLToPath(new URL('../fakes/acp-agent.mjs', import.meta.url));
 const repos: BuiltCarRepo[] = [];
 after(() => {
   for (const r of repos) r.cleanup();
@@ -41,23 +40,7 @@ async function pendingOf(r: BuiltCarRepo, kind: string): Promise<ApprovalJson> {
 test('an ACP agent asks a person: a denied command is skipped, an approved edit is made', async () => {
   const r = await makeBuiltCarRepo();
   repos.push(r);
-  r.write(
-    '.codex-autorunner/config.yml',
-    [
-      'version: 2',
-      'mode: repo',
-      'git:',
-      '  auto_commit: true',
-      'agents:',
-      '  fake:',
-      '    backend: acp',
-      `    command: [${JSON.stringify(process.execPath)}, ${JSON.stringify(FAKE)}]`,
-      '    approval_policy: ask',
-      '    env:',
-      '      FAKE_SUPERVISED: "1"',
-      '',
-    ].join('\n'),
-  );
+  r.write('.codex-autorunner/config.yml', SUPERVISED_ACP_CONFIG);
   r.write(`${TICKETS_DIR}/TICKET-010.md`, ticketText({ id: tid(1), agent: 'fake', title: 'supervised' }));
   r.commitAll('plan');
 

@@ -6,14 +6,13 @@ import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { startFakeDiscord } from '../fakes/discord-api.ts';
 import { carEnv, output, tempHome } from '../helpers/built-car.ts';
 import { makeCarRepo, ticketText, tid } from '../helpers/cli.ts';
+import { SUPERVISED_ACP_AGENT } from '../helpers/supervised-acp.ts';
 import { serving, startChat, stopChat, withOutput } from './built-chat.ts';
 import { openStore } from './harness.ts';
 
-const FAKE = fileURLToPath(new URL('../fakes/acp-agent.mjs', import.meta.url));
 const GUILD = '1200000000000000001';
 const CHANNEL = '1200000000000000002';
 const ALICE = '1200000000000000010';
@@ -42,13 +41,7 @@ test('discord: approval buttons answer a supervised agent; a stranger is ignored
       '  min_interval_ms: 0',
       'git:',
       '  auto_commit: true',
-      'agents:',
-      '  fake:',
-      '    backend: acp',
-      `    command: [${JSON.stringify(process.execPath)}, ${JSON.stringify(FAKE)}]`,
-      '    approval_policy: ask',
-      '    env:',
-      '      FAKE_SUPERVISED: "1"',
+      ...SUPERVISED_ACP_AGENT,
       '',
     ].join('\n'),
   );

@@ -7,14 +7,13 @@ import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { startFakeTelegram } from '../fakes/telegram-api.ts';
 import { type CarChild, carEnv, output, tempHome } from '../helpers/built-car.ts';
 import { makeCarRepo, ticketText, tid } from '../helpers/cli.ts';
+import { SUPERVISED_ACP_AGENT } from '../helpers/supervised-acp.ts';
 import { serving, startChat, stopChat, withOutput } from './built-chat.ts';
 import { openStore } from './harness.ts';
 
-const FAKE = fileURLToPath(new URL('../fakes/acp-agent.mjs', import.meta.url));
 const CHAT = 5001;
 const ALICE = 5001;
 const MALLORY = 6666;
@@ -42,13 +41,7 @@ test('telegram: approval buttons answer a supervised agent; strangers ignored; s
       '  min_interval_ms: 0',
       'git:',
       '  auto_commit: true',
-      'agents:',
-      '  fake:',
-      '    backend: acp',
-      `    command: [${JSON.stringify(process.execPath)}, ${JSON.stringify(FAKE)}]`,
-      '    approval_policy: ask',
-      '    env:',
-      '      FAKE_SUPERVISED: "1"',
+      ...SUPERVISED_ACP_AGENT,
       '',
     ].join('\n'),
   );

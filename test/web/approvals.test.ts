@@ -7,16 +7,15 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import type { Page } from 'playwright-core';
 import { initRepo } from '../../src/core/init.ts';
 import { repoPaths } from '../../src/core/paths.ts';
 import { ticketText, tid } from '../helpers/cli.ts';
 import { makeGitRepo } from '../helpers/git-repo.ts';
+import { SUPERVISED_ACP_CONFIG } from '../helpers/supervised-acp.ts';
 import { waitFor } from '../helpers/wait.ts';
 import { browserSuite, shot } from './browser.ts';
 
-const FAKE = fileURLToPath(new URL('../fakes/acp-agent.mjs', import.meta.url));
 let root: string;
 
 const suite = browserSuite(async (cleanups) => {
@@ -24,23 +23,7 @@ const suite = browserSuite(async (cleanups) => {
   cleanups.push(repo.cleanup);
   root = repo.dir;
   initRepo(root);
-  writeFileSync(
-    join(root, '.codex-autorunner/config.yml'),
-    [
-      'version: 2',
-      'mode: repo',
-      'git:',
-      '  auto_commit: true',
-      'agents:',
-      '  fake:',
-      '    backend: acp',
-      `    command: [${JSON.stringify(process.execPath)}, ${JSON.stringify(FAKE)}]`,
-      '    approval_policy: ask',
-      '    env:',
-      '      FAKE_SUPERVISED: "1"',
-      '',
-    ].join('\n'),
-  );
+  writeFileSync(join(root, '.codex-autorunner/config.yml'), SUPERVISED_ACP_CONFIG);
   writeFileSync(
     join(repoPaths(root).ticketsDir, 'TICKET-010.md'),
     ticketText({ id: tid(1), agent: 'fake', title: 'Supervised work' }),
