@@ -37,7 +37,7 @@ for (const [device, size] of [
     await table.locator('[data-repo="gamma"]').waitFor();
     // a hub's root has no queue of its own: its menu is the hub's pages (issue 29 item 2, issue 22)
     const links = page.locator('header nav a');
-    assert.deepEqual(await links.allTextContents(), ['Hub', 'Inbox', 'Live']);
+    assert.deepEqual(await links.allTextContents(), ['Hub', 'Inbox', 'Live', 'Chat']);
     const cut = (await page.evaluate(`(() => {
       const nav = document.querySelector('header nav').getBoundingClientRect();
       return [...document.querySelectorAll('header nav a')]
