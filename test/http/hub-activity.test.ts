@@ -175,3 +175,119 @@ test('the hub inbox and live view across repos, and the stream that says when th
     app.close();
   }
 });
+
+test('pending approvals of every repo join the hub inbox: newest first, counted, gone when answered or past their time', {
+  timeout: 60_000,
+}, async () => {
+  const h = await makeHub();
+  hubs.push(h);
+  for (const id of ['alpha', 'beta']) h.gitRepo(id);
+  assert.equal((await h.run(['hub', 'scan'])).code, 0);
+  const paths = (id: string) => repoPaths(join(h.root, 'repos', id));
+  // every write a second later than the last, all in the recent past
+  let clock = Date.now() - 300_000;
+  const now = () => {
+    clock += 1000;
+    return new Date(clock);
+  };
+  const ask = (store: ReturnType<typeof openRunStore>, runId: string, id: string, expiresAt: string) =>
+    store.createApproval({
+      id,
+      runId,
+      turnId: null,
+      ticket: '.codex-autorunner/tickets/TICKET-010.md',
+      agent: 'fake',
+      kind: 'command',
+      title: `run ${id}`,
+      command: `touch ${id}.txt`,
+      workerPid: process.pid,
+      expiresAt,
+    });
+  const inHour = new Date(Date.now() + 3_600_000).toISOString();
+
+  // alpha: a paused run, then an approval; beta, later: one already past its time (never marked expired:
+  // its worker died), then the newest, which runs out of time while the stream is open
+  const alpha = openRunStore(paths('alpha').dbFile, { now });
+  const paused = alpha.createRun();
+  alpha.updateRun(paused.id, { status: 'paused', reasonCode: 'verify_failed', reason: 'tests failed' });
+  const running = alpha.createRun();
+  alpha.updateRun(running.id, { status: 'running' });
+  ask(alpha, running.id, 'a1', inHour);
+  const beta = openRunStore(paths('beta').dbFile, { now });
+  const betaRun = beta.createRun();
+  beta.updateRun(betaRun.id, { status: 'running' });
+  ask(beta, betaRun.id, 'b-late', new Date(Date.now() - 1000).toISOString());
+  const soon = Date.now() + 1500;
+  ask(beta, betaRun.id, 'b-soon', new Date(soon).toISOString());
+  beta.close();
+
+  const app = createApp({ root: h.root, hubPollMs: 50 });
+  try {
+    const inbox = (await (await app.request('/api/hub/inbox')).json()) as {
+      count: number;
+      items: {
+        kind: string;
+        repo_id: string;
+        at: string;
+        approval?: { id: string; command: string; status: string };
+      }[];
+    };
+    assert.deepEqual(
+      inbox.items.map((i) => [i.kind, i.repo_id, i.approval?.id ?? null]),
+      [
+        ['approval', 'beta', 'b-soon'],
+        ['approval', 'alpha', 'a1'],
+        ['run_paused', 'alpha', null],
+      ],
+      'newest first, the one past its time left out',
+    );
+    assert.equal(inbox.count, 3);
+    assert.equal(inbox.items[1]!.approval?.command, 'touch a1.txt');
+    assert.equal(inbox.items[1]!.approval?.status, 'pending');
+
+    const stream = await app.request('/api/hub/stream');
+    const next = frames(stream);
+    let frame = await next();
+    assert.deepEqual([frame.event, (JSON.parse(frame.data) as { count: number }).count], ['inbox', 3]);
+
+    // b-soon runs out of time with nothing written to beta's store: the stream says so
+    do frame = await next();
+    while (frame.event !== 'inbox');
+    assert.ok(Date.now() >= soon);
+    assert.equal((JSON.parse(frame.data) as { count: number }).count, 2);
+    let ids = ((await (await app.request('/api/hub/inbox')).json()) as typeof inbox).items.map(
+      (i) => i.approval?.id ?? i.kind,
+    );
+    assert.deepEqual(ids, ['a1', 'run_paused']);
+
+    // a new approval in alpha (a worker's write from another connection): the stream says so
+    ask(alpha, running.id, 'a2', inHour);
+    do frame = await next();
+    while (frame.event !== 'inbox');
+    assert.equal((JSON.parse(frame.data) as { count: number }).count, 3);
+
+    // answered in place through alpha's API at the hub (this process is the worker that asked)
+    const lock = acquireLock(paths('alpha').lockFile, { purpose: workerPurpose(running.id) });
+    try {
+      const res = await app.request('/repos/alpha/api/approvals/a1', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ decision: 'accept' }),
+      });
+      assert.equal(res.status, 200, await res.text());
+      do frame = await next();
+      while (frame.event !== 'inbox' || (JSON.parse(frame.data) as { count: number }).count !== 2);
+      ids = ((await (await app.request('/api/hub/inbox')).json()) as typeof inbox).items.map(
+        (i) => i.approval?.id ?? i.kind,
+      );
+      assert.deepEqual(ids, ['a2', 'run_paused']);
+      assert.equal(alpha.getApproval('a1')?.answeredBy, 'web');
+    } finally {
+      lock.release();
+    }
+    alpha.close();
+    await next.cancel();
+  } finally {
+    app.close();
+  }
+});

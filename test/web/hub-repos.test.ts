@@ -2,7 +2,8 @@
 // root: every repo's pages under /repos/<id> (the same views, each repo's own API under /repos/<id>/api),
 // switching repo keeps the view, an unknown repo is not found; the hub inbox gathers every paused run of
 // every repo, newest first, with a badge kept live over the hub's stream, and a question is answered in
-// place; the live view shows each working run with its ticket and the agent's last line. Desktop and phone.
+// place; an approval a supervised agent of another repo asks for shows there too and is approved in place;
+// the live view shows each working run with its ticket and the agent's last line. Desktop and phone.
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -10,6 +11,9 @@ import { test } from 'node:test';
 import type { Page } from 'playwright-core';
 import { repoPaths } from '../../src/core/paths.ts';
 import { openRunStore } from '../../src/core/store/run-store.ts';
+import { ticketText, tid } from '../helpers/cli.ts';
+import { SUPERVISED_ACP_CONFIG } from '../helpers/supervised-acp.ts';
+import { waitFor } from '../helpers/wait.ts';
 import { git, makeHub, type TestHub, writeTicket } from '../hub/helpers.ts';
 import { browserSuite, shot } from './browser.ts';
 
@@ -56,13 +60,19 @@ const suite = browserSuite(async (cleanups) => {
   git(beta, ['add', '-A']);
   git(beta, ['commit', '-q', '-m', 'plan']);
   const broken = hub.gitRepo('gamma');
+  const delta = hub.gitRepo('delta');
   assert.equal((await hub.run(['hub', 'scan'])).code, 0);
+  // delta: a supervised agent (the fake ACP agent, approval_policy: ask) asks before it acts
+  writeFileSync(join(delta, '.codex-autorunner', 'config.yml'), SUPERVISED_ACP_CONFIG);
+  writeTicket(delta, 'TICKET-010.md', ticketText({ id: tid(4), agent: 'fake', title: 'Supervised work' }));
+  git(delta, ['add', '-A']);
+  git(delta, ['commit', '-q', '-m', 'plan']);
   // a repo whose config car cannot read (with a run store, so the inbox looks at it)
   openRunStore(repoPaths(broken).dbFile).close();
   writeFileSync(join(broken, '.codex-autorunner', 'config.yml'), 'ticket_flow: [not, a, mapping\n');
   cleanups.push(async () => {
     // no worker outlives the test
-    for (const id of ['alpha', 'beta']) {
+    for (const id of ['alpha', 'beta', 'delta']) {
       await fetch(`${suite.server().url}/repos/${id}/api/flow/stop`, {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
@@ -185,6 +195,57 @@ test('the hub inbox gathers every paused run with a live badge; a question is an
   await page.locator('article[data-repo="alpha"]').getByRole('button', { name: 'SQLite' }).click();
   await page.getByTestId('inbox-empty').waitFor({ timeout: 60_000 });
   await badge.waitFor({ state: 'detached', timeout: 30_000 });
+  await page.close();
+});
+
+test("a supervised agent's approval in another repo shows in the hub inbox and is approved in place", {
+  skip: suite.skip,
+  timeout: 120_000,
+}, async () => {
+  const page = await suite.browser().context.newPage();
+  await page.setViewportSize(DESKTOP);
+  // alpha's run, answered in the last test, goes on to its next ticket (and would pause again): stopped
+  await post(page, '/repos/alpha/api/flow/stop');
+  await page.goto(`${suite.server().url}/inbox`);
+  await page.getByTestId('inbox-empty').waitFor({ timeout: 60_000 });
+  await post(page, '/repos/delta/api/flow/start');
+
+  // the command it asks to run, with its repo, counted by the badge
+  const command = page.locator('article.approval[data-repo="delta"][data-kind="command"]');
+  await command.getByTestId('approval-command').getByText('touch denied.txt').waitFor({ timeout: 60_000 });
+  await command.getByRole('heading', { name: 'Run a command?' }).waitFor();
+  assert.equal(await command.getByTestId('item-repo').textContent(), 'delta');
+  const badge = page.getByRole('navigation').getByTestId('inbox-badge');
+  await waitFor('the badge to count the approval', async () => (await badge.textContent()) === '1');
+  await page.screenshot({ path: shot('hub-inbox-approval.png'), fullPage: true });
+  await page.setViewportSize(PHONE);
+  await page.screenshot({ path: shot('hub-inbox-approval-phone.png'), fullPage: true });
+  await fits(page, 'an approval in the hub inbox');
+  await page.setViewportSize(DESKTOP);
+  const commandId = await command.getAttribute('data-approval');
+  await command.getByRole('button', { name: 'Approve', exact: true }).click();
+  await command.waitFor({ state: 'detached', timeout: 30_000 });
+
+  // then the edit, as a diff: approved for the session, and the run goes on to its end
+  const edit = page.locator('article.approval[data-repo="delta"][data-kind="file_change"]');
+  await edit.getByTestId('approval-diff').waitFor({ timeout: 60_000 });
+  const editId = await edit.getAttribute('data-approval');
+  await edit.getByRole('button', { name: 'Approve for this session' }).click();
+  await edit.waitFor({ state: 'detached', timeout: 30_000 });
+  await page.getByTestId('inbox-empty').waitFor({ timeout: 60_000 });
+  await badge.waitFor({ state: 'detached', timeout: 30_000 });
+  await waitFor('the run to complete', async () => {
+    const res = await page.request.get(`${suite.server().url}/repos/delta/api/flow/status`);
+    return ((await res.json()) as { run: { status: string } | null }).run?.status === 'completed';
+  });
+  const res = await page.request.get(`${suite.server().url}/repos/delta/api/approvals?all=1`);
+  const answered = (
+    (await res.json()) as { approvals: { id: string; decision: string; answered_by: string }[] }
+  ).approvals;
+  assert.deepEqual(answered.map((a) => [a.id, a.decision, a.answered_by]).reverse(), [
+    [commandId, 'accept', 'web'],
+    [editId, 'accept_for_session', 'web'],
+  ]);
   await page.close();
 });
 

@@ -1,11 +1,14 @@
 // What happens across a hub, for its web UI: the inbox (every paused run of every repo and what it waits
-// for: a dispatch's question with its ready answers, a failed verify, a user ticket...; newest first) and
-// the live view (every active run with its current ticket and the agent's last line).
+// for: a dispatch's question with its ready answers, a failed verify, a user ticket...; and every pending
+// approval a supervised agent waits for; newest first) and the live view (every active run with its
+// current ticket and the agent's last line).
 //
 // Per repo it reads the repo's own run store (the context of its mounted API, repo-mounts.ts) and keeps
 // what it read against the store's change stamp (two pragmas) and its flow lock's holder (one small
-// file), so an unchanged repo costs no query, and an unchanged hub costs one cached answer. Repos are read
-// one per step (StepRunner), so a large hub does not hold up other requests. An item has a `kind`, so other kinds (approvals) can join the inbox later.
+// file), so an unchanged repo costs no query, and an unchanged hub costs one cached answer. An approval
+// also ends by time with nothing written (its worker may be gone), so a repo is read again once the
+// earliest of its listed approvals expires. Repos are read one per step (StepRunner), so a large hub does
+// not hold up other requests.
 import { existsSync } from 'node:fs';
 import { Hono } from 'hono';
 import type { RunJson } from '../../core/flow/run-json.ts';
@@ -14,6 +17,7 @@ import { repoDir } from '../../core/hub/manifest.ts';
 import { readLock } from '../../core/lock.ts';
 import { repoPaths } from '../../core/paths.ts';
 import type { RunEvent } from '../../core/store/types.ts';
+import { approvalJson } from '../approval-json.ts';
 import { runJson } from '../flow-report.ts';
 import { type Answer, AnswerCache, jsonAnswer, sendAnswer } from './answer.ts';
 import type { ApiContext } from './context.ts';
@@ -29,8 +33,8 @@ export interface InboxQuestion {
   event_seq: number;
 }
 
-export interface InboxItem {
-  /** `run_paused`: a run waits for a person (its `run.reason_code` says why). */
+/** `run_paused`: a run waits for a person (its `run.reason_code` says why). */
+export interface PausedRunItem {
   kind: 'run_paused';
   repo_id: string;
   /** When it started waiting (ISO); the inbox is newest first by it. */
@@ -39,6 +43,18 @@ export interface InboxItem {
   /** For a `dispatch` pause: the question, with its ready answers. */
   question: InboxQuestion | null;
 }
+
+/** `approval`: a supervised agent waits for a person's answer (approval_policy: ask), not expired yet. */
+export interface ApprovalItem {
+  kind: 'approval';
+  repo_id: string;
+  /** When the agent asked (ISO). */
+  at: string;
+  /** As `GET /api/approvals` gives it (approval-json.ts); answered by `POST /repos/<id>/api/approvals/<id>`. */
+  approval: Record<string, unknown>;
+}
+
+export type InboxItem = PausedRunItem | ApprovalItem;
 
 export interface LiveRun {
   repo_id: string;
@@ -50,7 +66,12 @@ export interface LiveRun {
 }
 
 interface RepoActivity {
+  /** What it was read against: the store's change stamp and the worker's state. */
+  read: string;
+  /** `read` and how many pending approvals it left out as past their time (that set only grows). */
   stamp: string;
+  /** When the first of its listed approvals expires (ms): then it is read again. */
+  until: number;
   inbox: InboxItem[];
   live: LiveRun[];
   /** Why the repo's runs could not be read. */
@@ -80,10 +101,30 @@ function workerOf(ctx: ApiContext): Worker {
   return !lock?.holder ? 'none' : lock.stale ? 'stale' : 'alive';
 }
 
-function readRepo(id: string, ctx: ApiContext, worker: Worker): Omit<RepoActivity, 'stamp'> {
+/** At most this many pending approvals of one repo are listed. */
+const MAX_APPROVALS = 100;
+
+function readRepo(
+  id: string,
+  ctx: ApiContext,
+  worker: Worker,
+  now: number,
+): Pick<RepoActivity, 'inbox' | 'live' | 'until'> & { late: number } {
   const control = ctx.control();
   const store = control.store;
   const inbox: InboxItem[] = [];
+  let until = Number.POSITIVE_INFINITY;
+  let late = 0;
+  for (const approval of control.approvals({ limit: MAX_APPROVALS })) {
+    const expires = Date.parse(approval.expiresAt);
+    // past its time it cannot be answered any more, whether or not car has marked it expired yet
+    if (!(expires > now)) {
+      late++;
+      continue;
+    }
+    until = Math.min(until, expires);
+    inbox.push({ kind: 'approval', repo_id: id, at: approval.createdAt, approval: approvalJson(approval) });
+  }
   for (const run of store.listRuns({ status: 'paused', includeLanes: true, limit: 100 })) {
     let question: InboxQuestion | null = null;
     if (run.reasonCode === 'dispatch') {
@@ -113,7 +154,7 @@ function readRepo(id: string, ctx: ApiContext, worker: Worker): Omit<RepoActivit
       last_line: last ? { at: last.at, text: lineOf(last) } : null,
     });
   }
-  return { inbox, live };
+  return { inbox, live, until, late };
 }
 
 export interface HubActivitySnapshot {
@@ -181,21 +222,36 @@ export class HubActivity {
     return { inbox, live, count };
   }
 
-  /** Re-reads one repo when its store changed; returns its stamp (a failure is a stamp of its own). */
+  /**
+   * Re-reads one repo when its store changed or one of its approvals ran out of time; returns its stamp
+   * (a failure is a stamp of its own).
+   */
   #refresh(id: string): string {
-    let stamp = 'unreadable';
+    let read = 'unreadable';
     try {
       const ctx = this.#context(id);
       const worker = workerOf(ctx);
-      stamp = `${ctx.control().store.changeStamp()}:${worker}`;
-      if (this.#repos.get(id)?.stamp === stamp) return stamp;
-      this.#repos.set(id, { stamp, ...readRepo(id, ctx, worker) });
+      read = `${ctx.control().store.changeStamp()}:${worker}`;
+      const now = Date.now();
+      const kept = this.#repos.get(id);
+      if (kept?.read === read && now < kept.until) return kept.stamp;
+      // the same store read again because time passed lists less: its stamp differs (answers are keyed by it)
+      const { late, ...activity } = readRepo(id, ctx, worker, now);
+      const stamp = `${read}~${late}`;
+      this.#repos.set(id, { read, stamp, ...activity });
       return stamp;
     } catch (err) {
       // a repo that cannot be read now (broken config, a store being replaced) says so until it can
       const error = err instanceof Error ? err.message : String(err);
-      stamp = `${stamp}:${error}`;
-      this.#repos.set(id, { stamp, inbox: [], live: [], error });
+      const stamp = `${read}:${error}`;
+      this.#repos.set(id, {
+        read: stamp,
+        stamp,
+        until: Number.POSITIVE_INFINITY,
+        inbox: [],
+        live: [],
+        error,
+      });
       return stamp;
     }
   }
@@ -243,7 +299,8 @@ export class HubActivity {
 }
 
 /**
- *   GET /api/hub/inbox    `{items, count, errors}`: every paused run across the hub, newest first
+ *   GET /api/hub/inbox    `{items, count, errors}`: every paused run and pending approval across the hub,
+ *                         newest first
  *   GET /api/hub/live     `{runs}`: every active run across the hub with the agent's last line
  *   GET /api/hub/stream   SSE: `event: inbox` `{count, etag}` when the inbox changed (the badge; GET the
  *                         inbox with that ETag), `event: live` with the live answer when it changed

@@ -186,13 +186,10 @@ export interface HubStatus {
 }
 
 /** An item of the hub's inbox (`GET /api/hub/inbox`); `kind` says which (more kinds may come). */
-export interface HubInboxItem {
-  kind: 'run_paused';
-  repo_id: string;
-  at: string;
-  run: Run;
-  question: Dispatch | null;
-}
+export type HubInboxItem =
+  | { kind: 'run_paused'; repo_id: string; at: string; run: Run; question: Dispatch | null }
+  /** A pending approval of the repo, answered through `/repos/<id>/api/approvals/<id>`. */
+  | { kind: 'approval'; repo_id: string; at: string; approval: Approval };
 
 export interface HubInbox {
   items: HubInboxItem[];
