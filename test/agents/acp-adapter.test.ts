@@ -348,7 +348,11 @@ describe('ACP adapter (fake agent)', { concurrency: true }, () => {
     const b = await start(f);
     await turn(a, 'hello');
     await a.close();
-    await waitFor('the agent to hear session/close', () => existsSync(closed));
+    // the fake appends the id: the file exists a moment before its line is in it
+    await waitFor(
+      'the agent to hear session/close',
+      () => existsSync(closed) && readFileSync(closed, 'utf8') !== '',
+    );
     assert.equal(readFileSync(closed, 'utf8'), `${a.threadId}\n`);
     assert.equal((await turn(b, 'hello')).result.status, 'completed', 'the other session goes on');
     await b.close();
