@@ -672,6 +672,17 @@ export async function runWorker(opts: WorkerOptions): Promise<FlowOutcome> {
     if (lock) throw busyError(lock);
     throw err;
   }
+  // A stop (or pause) that came between the launch and the lock found no worker and took effect at once:
+  // the run is over or paused as recorded, and stays so (running it now would undo a person's stop).
+  const now = control.store.getRun(run.id) ?? run;
+  if (!ACTIVE.has(now.status)) {
+    handle.release();
+    return {
+      status: now.status === 'superseded' ? 'stopped' : (now.status as FlowOutcome['status']),
+      reasonCode: (now.reasonCode ?? 'stop_requested') as FlowOutcome['reasonCode'],
+      reason: now.reason ?? `The run is ${now.status}.`,
+    };
+  }
   const awaiting = new Awaiting();
   const unguard = opts.guard ? guardRun(control.store, run.id, awaiting, opts.guard) : null;
   try {

@@ -189,6 +189,25 @@ test('requests without a live worker take effect at once', async (t) => {
   await assert.rejects(control.request(run.id, 'pause'), isControlError('wrong_state'));
 });
 
+test('a stop that came between the launch and the worker taking the lock is kept: the worker does not run it', async (t) => {
+  const h = setup({ tickets: 1 });
+  t.after(() => h.cleanup());
+  const control = h.control();
+  const { run } = await control.prepareStart();
+  // the launched worker has not taken the repo lock yet: the stop finds no worker and ends the run at once
+  const stopped = await control.request(run.id, 'stop');
+  assert.equal(stopped.immediate, true);
+  const outcome = await worker(h, control, run.id);
+  assert.equal(outcome.status, 'stopped');
+  assert.equal(outcome.reasonCode, 'stop_requested');
+  assert.equal(h.store.getRun(run.id)?.status, 'stopped');
+  assert.equal(h.agent.prompts.length, 0, 'no turn ran');
+  assert.equal(countEvents(h, run.id, 'flow_started'), 0);
+  // and the lock is free again
+  const again = acquireLock(h.paths.lockFile, { purpose: 'test' });
+  again.release();
+});
+
 test('stop through the abort signal mid-turn: turn cancelled, run stopped, lock released', async (t) => {
   const h = setup({ tickets: 2 });
   t.after(() => h.cleanup());
