@@ -203,6 +203,9 @@ export function spawnAgentProcess(options: SpawnAgentOptions): Promise<AgentProc
     });
     let killing: Promise<ProcessExit> | null = null;
     const pid = child.pid;
+    // in the ledger at once, before the 'spawn' event: a worker killed in between would leave an agent
+    // that no ledger names (it starts running as soon as it is forked)
+    if (pid !== undefined) trackGroup(pid, binary);
 
     child.stderr?.on('data', (chunk: Buffer) => {
       tail.push(chunk);
@@ -238,6 +241,7 @@ export function spawnAgentProcess(options: SpawnAgentOptions): Promise<AgentProc
     let handle: AgentProcess | undefined;
     child.once('error', (err: NodeJS.ErrnoException) => {
       if (handle) return; // errors after spawn (e.g. kill failures) are not spawn failures
+      if (pid !== undefined) untrackGroup(pid);
       const why =
         err.code === 'ENOENT'
           ? 'not found (is it installed and on PATH?)'
@@ -251,7 +255,6 @@ export function spawnAgentProcess(options: SpawnAgentOptions): Promise<AgentProc
         reject(new AgentError('spawn', `cannot start agent "${binary}"`));
         return;
       }
-      trackGroup(pid, binary);
       const signalGroup = (sig: NodeJS.Signals): boolean => signalProcessGroup(pid, sig);
       handle = {
         pid,
