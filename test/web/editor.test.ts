@@ -9,6 +9,7 @@ import type { Dialog, Locator, Page } from 'playwright-core';
 import { initRepo } from '../../src/core/init.ts';
 import { repoPaths } from '../../src/core/paths.ts';
 import { makeGitRepo } from '../helpers/git-repo.ts';
+import { waitFor } from '../helpers/wait.ts';
 import { demoTicket } from '../http/helpers.ts';
 import { browserSuite, shot } from './browser.ts';
 
@@ -244,6 +245,10 @@ for (const [device, size] of [
 
     await banner.getByRole('button', { name: 'Keep mine, save anyway' }).click();
     await page.getByText('Saved.').waitFor();
+    // "Saved." may still be on the page from before: the file itself says when the save landed
+    await waitFor('the kept edit on disk', () =>
+      readFileSync(file, 'utf8').includes(`Mine from the ${device}.`),
+    );
     const now = readFileSync(file, 'utf8');
     assert.match(now, new RegExp(`Mine from the ${device}\\.`));
     assert.doesNotMatch(now, /Theirs on disk/);
