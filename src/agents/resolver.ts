@@ -2,7 +2,8 @@ import { basename } from 'node:path';
 import type { Agent, AgentResolver, AgentSession, McpServerSpec } from '../core/agent.ts';
 import type { AgentConfig, CarConfig } from '../core/config/index.ts';
 import { envWithout, secretEnvToRemove } from '../core/config/secrets.ts';
-import { ACP_PRESETS, createAcpAgent, resolveAcpPreset } from './acp/adapter.ts';
+import type { AcpAgentOptions } from './acp/adapter.ts';
+import { ACP_PRESETS, resolveAcpPreset } from './acp/presets.ts';
 import { createCodexAgent } from './codex/adapter.ts';
 import { seedCodexHome, workspaceCodexHome } from './codex/home.ts';
 import { createCommandAgent } from './command/adapter.ts';
@@ -189,7 +190,7 @@ function build(agentId: string, entry: AgentConfig, config: CarConfig, opts: Res
       });
     }
     case 'acp':
-      return createAcpAgent({
+      return lazyAcpAgent({
         id: agentId,
         command: launch.command!,
         baseEnv,
@@ -207,6 +208,29 @@ function build(agentId: string, entry: AgentConfig, config: CarConfig, opts: Res
         ...(launch.promptVia === 'stdin' ? { promptVia: 'stdin' as const } : {}),
       });
   }
+}
+
+/**
+ * An ACP agent whose adapter (and the ACP SDK, a fifth of what a run loads) is loaded when the run first
+ * uses it, so runs of other backends never load it.
+ */
+function lazyAcpAgent(options: AcpAgentOptions): Agent {
+  let loading: Promise<Agent> | null = null;
+  const agent = () => (loading ??= import('./acp/adapter.ts').then((m) => m.createAcpAgent(options)));
+  return {
+    id: options.id,
+    startSession: async (session) => (await agent()).startSession(session),
+    prewarm: (where) => {
+      agent().then(
+        (a) => a.prewarm?.(where),
+        () => {},
+      );
+    },
+    close: async () => {
+      const loaded = await loading?.catch(() => null);
+      await loaded?.close?.();
+    },
+  };
 }
 
 function definedMs<K extends string>(key: K, value: number | undefined): Partial<Record<K, number>> {

@@ -5,6 +5,7 @@
 // private CODEX_HOME. A codex killed between tickets costs one restart, not a failed ticket.
 import assert from 'node:assert/strict';
 import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, test } from 'node:test';
 import { workspaceCodexHome } from '../../src/agents/codex/home.ts';
@@ -131,5 +132,20 @@ test('codex killed between tickets costs one restart, not a failed ticket', asyn
   assert.deepEqual(turns, Array(TICKETS).fill('completed'), 'no turn failed');
   assert.equal(all.filter((e) => e.type === 'ticket_done').length, TICKETS);
   assert.equal((await latestRun(q)).status, 'completed');
+  await assertNothingLeft(q.repo.dir);
+});
+
+test('the first ticket’s codex is started before the run, and stopped when the run is refused', async () => {
+  const { q, log } = await countedQueue();
+  // another car holds the repo (this test's own live pid): the start is refused after codex was started
+  writeFileSync(
+    join(q.repo.dir, '.codex-autorunner/flow.lock'),
+    JSON.stringify({ pid: process.pid, host: hostname(), started_at: new Date().toISOString() }),
+  );
+  const r = await runCar(['run'], { cwd: q.repo.dir, env: q.env });
+  const output = `exit ${r.code}\n${r.stdout}\n${r.stderr}`;
+  assert.equal(r.code, 4, output); // conflict
+  assert.match(r.stderr, /locked by pid/, output);
+  assert.equal(appServerStarts(log).length, 1, `codex was started ahead of the run\n${output}`);
   await assertNothingLeft(q.repo.dir);
 });

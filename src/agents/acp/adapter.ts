@@ -7,6 +7,8 @@ import type { Agent, McpServerSpec } from '../../core/agent.ts';
 import { AcpPool, type AcpSettings } from './connection.ts';
 import { AcpSession } from './session.ts';
 
+export { ACP_PRESETS, type AcpPreset, resolveAcpPreset } from './presets.ts';
+
 export interface AcpAgentOptions {
   id: string;
   /** argv of the agent, e.g. `['opencode', 'acp']`. */
@@ -29,37 +31,6 @@ export interface AcpAgentOptions {
   killGraceMs?: number;
   /** MCP servers every session gets (`mcpServers` in session/new and session/load). */
   mcpServers?: readonly McpServerSpec[];
-}
-
-export interface AcpPreset {
-  command: readonly string[];
-  env?: Record<string, string>;
-  /** Added only when car runs as root (the Claude adapters refuse root without it). */
-  rootEnv?: Record<string, string>;
-}
-
-/** Known ACP agents; any other is just a command + args + env. */
-export const ACP_PRESETS: Readonly<Record<string, AcpPreset>> = {
-  opencode: { command: ['opencode', 'acp'] },
-  claude: { command: ['claude-agent-acp'], rootEnv: { IS_SANDBOX: '1' } },
-  gemini: { command: ['gemini', '--acp'] },
-  'codex-acp': { command: ['codex-acp'] },
-  hermes: { command: ['hermes', 'acp'] },
-  // CAR starts both of its ACP runtimes as `<binary> acp`
-  omp: { command: ['omp', 'acp'] },
-};
-
-/** The command and env of a preset for this process (adds `rootEnv` when running as root). */
-export function resolveAcpPreset(
-  name: string,
-  isRoot: boolean = process.getuid?.() === 0,
-): { command: string[]; env: Record<string, string> } | null {
-  const preset = ACP_PRESETS[name];
-  if (!preset) return null;
-  return {
-    command: [...preset.command],
-    env: { ...(preset.env ?? {}), ...(isRoot ? (preset.rootEnv ?? {}) : {}) },
-  };
 }
 
 const DEFAULTS = {

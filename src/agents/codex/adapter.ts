@@ -26,6 +26,7 @@ import {
 } from './approvals.ts';
 import { newItemTracker } from './events.ts';
 import { type ExitInfo, type ProtocolProblem, RpcError, type ServerRequest } from './jsonrpc.ts';
+import { nativeCodexLaunch } from './native.ts';
 import { AppServerPool, type SharedAppServer, type ThreadListener } from './server-pool.ts';
 import { type ActiveTurn, applyNotification, describeExit, type TurnOutcome, turnResult } from './turn.ts';
 
@@ -108,9 +109,10 @@ export function createCodexAgent(opts: CodexAgentOptions = {}): CodexAgent {
   const id = opts.id ?? 'codex';
   const env: NodeJS.ProcessEnv = { ...(opts.baseEnv ?? process.env), ...opts.env };
   if (opts.codexHome) env.CODEX_HOME = opts.codexHome;
+  const launch = nativeCodexLaunch(opts.command ?? DEFAULTS.command, env);
   const pool = new AppServerPool({
-    command: opts.command ?? DEFAULTS.command,
-    env,
+    command: launch.command,
+    env: launch.env,
     killGraceMs: opts.killGraceMs ?? DEFAULTS.killGraceMs,
     requestTimeoutMs: opts.startupTimeoutMs ?? DEFAULTS.startupTimeoutMs,
     ...(opts.maxMessageBytes === undefined ? {} : { maxMessageBytes: opts.maxMessageBytes }),

@@ -223,9 +223,11 @@ export function buildProgram(io: CliIo): Command {
       "pause after n agent turns of this invocation (default: runner.stop_after_runs, CAR's key)",
       positiveInt,
     )
-    .action(async (opts, cmd: Command) =>
-      (await import('./commands/flow.ts')).runCommand(io, global(cmd), opts),
-    );
+    .action(async (opts, cmd: Command) => {
+      // the agent's process boots while the rest of car loads (agent-prestart.ts)
+      const early = await (await import('./agent-prestart.ts')).prestartAgent(io, global(cmd));
+      return (await import('./commands/flow.ts')).runCommand(io, global(cmd), opts, early);
+    });
 
   const flow = program.command('flow').description('start, watch and steer ticket-flow runs');
   startFlags(flow.command('start').description('start (or continue) a run in a background worker'))
@@ -353,9 +355,10 @@ export function buildProgram(io: CliIo): Command {
     .command('worker', { hidden: true })
     .description('internal: the background worker car flow start spawns')
     .requiredOption('--run <id>', 'run id')
-    .action(async (opts, cmd: Command) =>
-      (await import('./commands/flow.ts')).flowWorker(io, global(cmd), opts),
-    );
+    .action(async (opts, cmd: Command) => {
+      const early = await (await import('./agent-prestart.ts')).prestartAgent(io, global(cmd));
+      return (await import('./commands/flow.ts')).flowWorker(io, global(cmd), opts, early);
+    });
 
   const hubCmd = program
     .command('hub')

@@ -32,6 +32,7 @@ import { flowStatusReport, runJson } from '../../flow-report.ts';
 import { preferSmallHeap } from '../../lean-heap.ts';
 import { pullRequestPort } from '../../pr-port.ts';
 import { WorkerSpawnError, workerLauncher } from '../../worker-spawn.ts';
+import type { Prestarted } from '../agent-prestart.ts';
 import { type GlobalOptions, loadRepoConfig, resolveRepo } from '../context.ts';
 import { CliError, EXIT } from '../errors.ts';
 import { type CliIo, formatTable, painter, printJson } from '../io.ts';
@@ -42,9 +43,10 @@ interface JsonFlag {
   json?: boolean;
 }
 
-async function openControl(io: CliIo, global: GlobalOptions): Promise<FlowControl> {
-  const repo = resolveRepo(io, global);
-  const { config } = await loadRepoConfig(io, repo.paths.root);
+/** The repo's control plane; `early` is the repo and config `prestartAgent` already read. */
+async function openControl(io: CliIo, global: GlobalOptions, early?: Prestarted): Promise<FlowControl> {
+  const repo = early?.repo ?? resolveRepo(io, global);
+  const { config } = early?.loaded ?? (await loadRepoConfig(io, repo.paths.root));
   return new FlowControl(repo.paths, config, createRepoState(repo.paths.root), {
     agentProcesses: agentProcessPort,
     launcher: workerLauncher(io.env),
@@ -98,7 +100,7 @@ async function foreground(
   io: CliIo,
   control: FlowControl,
   runId: string,
-  opts: { quiet?: boolean; stopAfterRuns?: number } = {},
+  opts: { quiet?: boolean; stopAfterRuns?: number; resolver?: Prestarted['resolver'] } = {},
 ): Promise<FlowOutcome> {
   const printer = opts.quiet ? null : new ProgressPrinter(io);
   const abort = new AbortController();
@@ -115,7 +117,7 @@ async function foreground(
       runId,
       // git hooks and agents run the repo's code: neither gets car's secrets
       repo: createRepoState(control.paths.root, { unsetEnv: secretEnvToRemove(control.config) }),
-      resolveAgent: createAgentResolver(control.config, { root: control.paths.root }),
+      resolveAgent: opts.resolver ?? createAgentResolver(control.config, { root: control.paths.root }),
       lanePorts: createLanePorts(secretEnvToRemove(control.config)),
       pullRequests: pullRequestPort(
         control.paths.root,
@@ -178,25 +180,30 @@ function startOptions(flags: StartFlags): StartOptions {
 }
 
 /** `car run`: start or continue the queue in the foreground. */
-export async function runCommand(io: CliIo, global: GlobalOptions, flags: StartFlags): Promise<void> {
+export async function runCommand(
+  io: CliIo,
+  global: GlobalOptions,
+  flags: StartFlags,
+  early?: Prestarted,
+): Promise<void> {
   preferSmallHeap();
-  const control = await openControl(io, global);
+  const control = await openControl(io, global, early);
   try {
     seedBootstrap(io, control, flags);
     const prepared = await guarded(() => control.prepareStart(startOptions(flags)));
     io.stdout(`${prepared.action} run ${prepared.run.id}\n`);
     const outcome = await guarded(() =>
-      foreground(
-        io,
-        control,
-        prepared.run.id,
-        flags.stopAfterRuns !== undefined ? { stopAfterRuns: flags.stopAfterRuns } : {},
-      ),
+      foreground(io, control, prepared.run.id, {
+        ...(flags.stopAfterRuns !== undefined ? { stopAfterRuns: flags.stopAfterRuns } : {}),
+        ...(early ? { resolver: early.resolver } : {}),
+      }),
     );
     const code = outcomeExit(outcome);
     if (code !== EXIT.ok) throw new CliError('', code);
   } finally {
     control.close();
+    // the run closes its resolver; this one when there was no run (a refusal) to close what it started
+    await early?.resolver.close();
   }
 }
 
@@ -304,16 +311,24 @@ export async function flowResume(
 }
 
 /** Hidden: the detached worker process `car flow start` spawns. */
-export async function flowWorker(io: CliIo, global: GlobalOptions, flags: { run: string }): Promise<void> {
+export async function flowWorker(
+  io: CliIo,
+  global: GlobalOptions,
+  flags: { run: string },
+  early?: Prestarted,
+): Promise<void> {
   preferSmallHeap();
-  const control = await openControl(io, global);
+  const control = await openControl(io, global, early);
   try {
     io.stdout(`worker pid ${process.pid} run ${flags.run} repo ${control.paths.root}\n`);
-    const outcome = await guarded(() => foreground({ ...io, isTTY: false }, control, flags.run));
+    const outcome = await guarded(() =>
+      foreground({ ...io, isTTY: false }, control, flags.run, early ? { resolver: early.resolver } : {}),
+    );
     const code = outcomeExit(outcome);
     if (code !== EXIT.ok) throw new CliError('', code);
   } finally {
     control.close();
+    await early?.resolver.close();
   }
 }
 
