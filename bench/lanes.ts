@@ -8,11 +8,14 @@
 // Run: node --import tsx bench/lanes.ts [tickets=20] [seconds=2]
 //   CAR_BENCH_BUNDLE=<car.js of another build>  measures that build
 //   CAR_BENCH_LANES=1,4,8                        the lane counts measured (default 1,4,8)
+//   CAR_BENCH_TIMELINE=1                         also prints each lane run's steps, ms after the run began
+//   CAR_BENCH_KEEP=1                             keeps the repo (and git-trace.json beside it)
 import { execFileSync, spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import Database from 'better-sqlite3';
 import { BUNDLE as BUILT, ensureBundle, percentile } from './ticket-list.ts';
 
 /** The build measured: this tree's, or another's (CAR_BENCH_BUNDLE=<its dist/car.js>) for a comparison. */
@@ -77,8 +80,15 @@ async function measure(lanes: number, tickets: number, seconds: number): Promise
     const child = spawn(process.execPath, [BUNDLE, 'run', '--lanes', String(lanes)], {
       cwd: dir,
       env: { ...env, GIT_TRACE2_EVENT: trace },
-      stdio: 'ignore',
+      stdio: ['ignore', 'pipe', 'pipe'],
     });
+    // what car said, for a run that fails (its last few KiB)
+    let said = '';
+    const keep = (chunk: Buffer) => {
+      said = (said + chunk.toString('utf8')).slice(-8192);
+    };
+    child.stdout.on('data', keep);
+    child.stderr.on('data', keep);
     let peak = 0;
     const sample = setInterval(() => {
       try {
@@ -92,7 +102,7 @@ async function measure(lanes: number, tickets: number, seconds: number): Promise
     const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
     clearInterval(sample);
     const wallS = (performance.now() - started) / 1000;
-    if (code !== 0) throw new Error(`car run --lanes ${lanes} exited ${code}`);
+    if (code !== 0) throw new Error(`car run --lanes ${lanes} exited ${code} in ${dir}:\n${said}`);
     const events = execFileSync(
       process.execPath,
       [BUNDLE, 'flow', 'events', '--json', '--type', 'lane_merged'],
@@ -108,12 +118,53 @@ async function measure(lanes: number, tickets: number, seconds: number): Promise
       .filter(Boolean)
       .map((l) => (JSON.parse(l) as { data: { ms: number; batch?: number } }).data)
       .map((d) => d.ms / (d.batch ?? 1));
+    if (process.env.CAR_BENCH_TIMELINE) printTimeline(join(dir, '.codex-autorunner/car.db'));
     const gitProcesses = readFileSync(trace, 'utf8')
       .split('\n')
       .filter((l) => l.includes('"event":"start"')).length;
     return { wallS, peakRssMb: peak, mergeMs, gitProcesses };
   } finally {
-    rmSync(join(dir, '..'), { recursive: true, force: true });
+    if (process.env.CAR_BENCH_KEEP) console.log(`kept ${dir}`);
+    else rmSync(join(dir, '..'), { recursive: true, force: true });
+  }
+}
+
+/** Per lane run (by ticket): when its lane started, its turn began and ended, it was done, queued, merged. */
+function printTimeline(db: string): void {
+  const conn = new Database(db, { readonly: true });
+  const rows = conn.prepare('SELECT run_id, type, at, data FROM events ORDER BY at, seq').all() as {
+    run_id: string;
+    type: string;
+    at: string;
+    data: string;
+  }[];
+  conn.close();
+  const t0 = Date.parse(rows[0]?.at ?? '');
+  const ms = (at: string) => Date.parse(at) - t0;
+  const byTicket = new Map<string, Record<string, number>>();
+  const ticketOfRun = new Map<string, string>();
+  for (const r of rows) {
+    const data = JSON.parse(r.data) as { ticket?: string; run_id?: string; tickets?: string[] };
+    if (r.type === 'lane_started' && data.ticket && data.run_id) ticketOfRun.set(data.run_id, data.ticket);
+    const ticket =
+      r.type.startsWith('lane_') && data.ticket ? data.ticket : (ticketOfRun.get(r.run_id) ?? null);
+    if (!ticket) continue;
+    const steps = byTicket.get(ticket) ?? {};
+    const step = {
+      lane_started: 'lane',
+      turn_started: 'turn',
+      turn_finished: 'turn end',
+      ticket_done: 'done',
+      lane_ended: 'queued',
+      lane_merged: 'merged',
+    }[r.type];
+    if (step && steps[step] === undefined) steps[step] = ms(r.at);
+    byTicket.set(ticket, steps);
+  }
+  const cols = ['lane', 'turn', 'turn end', 'done', 'queued', 'merged'];
+  console.log(`  ${'ticket'.padEnd(44)}${cols.map((c) => c.padStart(9)).join('')}`);
+  for (const [ticket, steps] of byTicket) {
+    console.log(`  ${ticket.padEnd(44)}${cols.map((c) => String(steps[c] ?? '-').padStart(9)).join('')}`);
   }
 }
 

@@ -2,28 +2,24 @@
 // scratch worktree where a lane is merged and re-verified, and the compare-and-swap move of the
 // integration branch. Nothing here touches the person's checkout except `advance`, through git's own
 // fast-forward, which refuses rather than overwrite a change of theirs.
-import { appendFileSync, existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
-import type { AdvanceResult, IntegrateResult, LaneGit, LanePorts, MergeMode } from '../../core/flow/ports.ts';
+import type {
+  AdvanceResult,
+  IntegrateResult,
+  LaneGit,
+  LanePorts,
+  MergeMode,
+  RepoState,
+} from '../../core/flow/ports.ts';
 import { identityOverrides } from './identity.ts';
+import { gitDirs, readCommit } from './refs-fs.ts';
 import { createRepoState } from './repo-state.ts';
 import { GitError, isGitExit, type RunGitOptions, runGitText, streamGit } from './run-git.ts';
 import { parseWorktreeList } from './worktree.ts';
 
 const LANE_GIT_TIMEOUT_MS = 120_000;
 const NO_AUTO_GC = ['-c', 'gc.auto=0', '-c', 'maintenance.auto=false'];
-
-/** The HEAD file of the checkout at `dir` (its `.git` folder, or the folder a worktree's `.git` file names). */
-function headFile(dir: string): string | null {
-  const dotGit = join(dir, '.git');
-  try {
-    if (statSync(dotGit).isDirectory()) return join(dotGit, 'HEAD');
-    const line = readFileSync(dotGit, 'utf8').trim();
-    return line.startsWith('gitdir: ') ? resolve(dir, line.slice('gitdir: '.length), 'HEAD') : null;
-  } catch {
-    return null;
-  }
-}
 
 /** `unsetEnv`: car's secrets, kept from git and the hooks it runs (a merge commit runs the repo's hooks). */
 export function createLaneGit(unsetEnv: readonly string[] = []): LaneGit {
@@ -44,19 +40,22 @@ export function createLaneGit(unsetEnv: readonly string[] = []): LaneGit {
     return out.split('\0').filter((p) => p !== '');
   };
 
+  /** Where git keeps a checkout's rebase and merge state (read from its `.git`, else asked of git). */
+  const inProgressPaths = async (dir: string): Promise<string[]> => {
+    const names = ['rebase-merge', 'rebase-apply', 'MERGE_HEAD'];
+    const dirs = gitDirs(dir);
+    if (dirs) return names.map((name) => join(dirs.gitDir, name));
+    const out = await git(
+      dir,
+      ['rev-parse', '--path-format=absolute', ...names.flatMap((p) => ['--git-path', p])],
+      true,
+    );
+    return out.split('\n');
+  };
+
   /** Leaves no merge or rebase in progress in `dir`; there is none to leave most of the time. */
   const abandonInProgress = async (dir: string): Promise<void> => {
-    const [rebaseMerge, rebaseApply, mergeHead] = (
-      await git(
-        dir,
-        [
-          'rev-parse',
-          '--path-format=absolute',
-          ...['rebase-merge', 'rebase-apply', 'MERGE_HEAD'].flatMap((p) => ['--git-path', p]),
-        ],
-        true,
-      )
-    ).split('\n');
+    const [rebaseMerge, rebaseApply, mergeHead] = await inProgressPaths(dir);
     if ((rebaseMerge && existsSync(rebaseMerge)) || (rebaseApply && existsSync(rebaseApply))) {
       await git(dir, ['rebase', '--abort']).catch(() => undefined);
     }
@@ -108,7 +107,8 @@ export function createLaneGit(unsetEnv: readonly string[] = []): LaneGit {
   return {
     async currentBranch(dir) {
       // HEAD is a small file: read it (the loop asks often) and ask git only when it is not plain
-      const head = headFile(dir);
+      const dirs = gitDirs(dir);
+      const head = dirs ? join(dirs.gitDir, 'HEAD') : null;
       if (head) {
         try {
           const text = readFileSync(head, 'utf8').trim();
@@ -130,6 +130,8 @@ export function createLaneGit(unsetEnv: readonly string[] = []): LaneGit {
     },
 
     async resolve(dir, ref) {
+      const read = readCommit(dir, ref);
+      if (read) return read;
       try {
         return await git(dir, ['rev-parse', '--verify', '-q', `${ref}^{commit}`], true);
       } catch (err) {
@@ -310,5 +312,16 @@ export function createLaneGit(unsetEnv: readonly string[] = []): LaneGit {
 
 /** The ports a run with lanes needs, for a repo whose git must not see `unsetEnv`. */
 export function createLanePorts(unsetEnv: readonly string[] = []): LanePorts {
-  return { git: createLaneGit(unsetEnv), repoAt: (dir) => createRepoState(dir, { unsetEnv }) };
+  // one per folder: a worktree taken over by the next lane, and the scratch tree of every merge pass,
+  // keep what their RepoState learned (the top level) instead of asking git again
+  const repos = new Map<string, RepoState>();
+  const repoAt = (dir: string): RepoState => {
+    let repo = repos.get(dir);
+    if (!repo) {
+      repo = createRepoState(dir, { unsetEnv });
+      repos.set(dir, repo);
+    }
+    return repo;
+  };
+  return { git: createLaneGit(unsetEnv), repoAt };
 }

@@ -1,4 +1,5 @@
 // The engine's RepoState port on top of the git CLI.
+
 import { createHash } from 'node:crypto';
 import { lstat, open, unlink } from 'node:fs/promises';
 import { join, relative, sep } from 'node:path';
@@ -13,6 +14,7 @@ import { countFileLines, fileDigest, mapConcurrent } from './files.ts';
 import { identityOverrides } from './identity.ts';
 import { parseNumstat } from './numstat.ts';
 import { formatStatusLine, parsePorcelainV2, type StatusEntry } from './porcelain.ts';
+import { readCommit } from './refs-fs.ts';
 import { isGitExit, type RunGitOptions, runGit, runGitText, streamGit } from './run-git.ts';
 
 export interface RepoStateOptions {
@@ -73,6 +75,8 @@ export function createRepoState(repoRoot: string, opts: RepoStateOptions = {}): 
     parsePorcelainV2(await runGit(statusArgs(excludePaths), read));
 
   const head = async (): Promise<string | null> => {
+    const fromFiles = readCommit(repoRoot, 'HEAD');
+    if (fromFiles) return fromFiles;
     try {
       return await runGitText(['rev-parse', '-q', '--verify', 'HEAD^{commit}'], read);
     } catch (err) {

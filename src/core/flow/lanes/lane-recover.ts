@@ -14,7 +14,14 @@ import { reasonInfo } from '../reasons.ts';
 import { grantAgain } from '../resume-grant.ts';
 import { runPaths } from '../run-paths.ts';
 import { loadState } from '../state.ts';
-import { LANE_BRANCH_PREFIX, LANES_DIR, type LaneRecord, type LanesState, MERGE_TREE } from './lane-state.ts';
+import {
+  branchRef,
+  LANE_BRANCH_PREFIX,
+  LANES_DIR,
+  type LaneRecord,
+  type LanesState,
+  MERGE_TREE,
+} from './lane-state.ts';
 import { LaneSetupError, setupWorktree } from './setup.ts';
 
 /** What recovery needs of the run that drives the lanes (the scheduler). */
@@ -33,10 +40,10 @@ export async function recoverLanes(s: RecoveryHost): Promise<void> {
   const root = deps.root;
   const trees = await git.worktrees(root);
   const known = new Set(trees.map((t) => t.path));
-  const tip = await git.resolve(root, lanes.integration);
+  const tip = await git.resolve(root, branchRef(lanes.integration));
   for (const lane of [...lanes.lanes]) {
     const dir = join(root, lane.worktree);
-    const laneTip = await git.resolve(root, lane.branch);
+    const laneTip = await git.resolve(root, branchRef(lane.branch));
     if (lane.phase === 'advancing' || lane.phase === 'merging') {
       // the move either happened or not (compare-and-swap): the tip holds the merged commit, or the lane
       // (a merge commit has the lane's tip as a parent; a rebase leaves new commits, hence mergedSha)
@@ -101,7 +108,7 @@ export async function recoverLanes(s: RecoveryHost): Promise<void> {
   const recorded = new Set(lanes.lanes.map((l) => join(root, l.worktree)));
   for (const tree of trees) {
     if (!tree.path.startsWith(lanesRoot) || tree.path === scratch || recorded.has(tree.path)) continue;
-    const branchTip = tree.branch ? await git.resolve(root, tree.branch) : null;
+    const branchTip = tree.branch ? await git.resolve(root, branchRef(tree.branch)) : null;
     const merged =
       tree.branch?.startsWith(LANE_BRANCH_PREFIX) &&
       branchTip !== null &&

@@ -55,6 +55,11 @@ export function readLanesState(state: JsonObject): LanesState | null {
   return lanes && typeof lanes.integration === 'string' && Array.isArray(lanes.lanes) ? lanes : null;
 }
 
+/** A branch by its full ref name: never mistaken for a tag of the same name (and read without git). */
+export function branchRef(branch: string): string {
+  return `refs/heads/${branch}`;
+}
+
 export function laneBranch(runId: string, ticketName: string): string {
   return `${LANE_BRANCH_PREFIX}${runId.slice(0, 8)}/${ticketName.replace(/\.md$/i, '')}`;
 }

@@ -16,7 +16,7 @@ import { RunContext } from '../run-context.ts';
 import { runPaths } from '../run-paths.ts';
 import { loadState, type MergeFeedback, newTicketProgress, newVerifyProgress } from '../state.ts';
 import { runVerifyGate } from '../verify-gate.ts';
-import { type LaneRecord, type LanesState, MERGE_TREE } from './lane-state.ts';
+import { branchRef, type LaneRecord, type LanesState, MERGE_TREE } from './lane-state.ts';
 import { LaneSetupError, setupWorktree } from './setup.ts';
 
 /** What one pass of the merge queue did with the lanes it took. */
@@ -56,7 +56,7 @@ export async function mergeQueued(host: MergeHost, batch: readonly LaneRecord[])
   const root = deps.root;
   const started = Date.now();
   const result: MergeResult = { merged: [], sentBack: [], blocked: null, split: false };
-  const onto = await git.resolve(root, lanes.integration);
+  const onto = await git.resolve(root, branchRef(lanes.integration));
   if (!onto) throw new Error(`the integration branch ${lanes.integration} does not exist`);
   const scratch = join(root, MERGE_TREE);
   const present =

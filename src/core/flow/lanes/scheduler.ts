@@ -21,6 +21,7 @@ import { type FlowDeps, type FlowOutcome, stopped } from '../flow-types.ts';
 import type { LanePorts } from '../ports.ts';
 import { recoverLanes } from './lane-recover.ts';
 import {
+  branchRef,
   LANES_DIR,
   type LaneRecord,
   type LanesState,
@@ -105,7 +106,7 @@ class LaneScheduler {
     const known = readLanesState(run.state);
     const integration =
       known?.integration ?? deps.settings.integrationBranch ?? (await git.currentBranch(deps.root));
-    if (!integration || !(await git.resolve(deps.root, integration))) {
+    if (!integration || !(await git.resolve(deps.root, branchRef(integration)))) {
       return this.finish({
         status: 'paused',
         reasonCode: 'lanes_waiting',
@@ -151,12 +152,13 @@ class LaneScheduler {
       const queue = await this.#integrationQueue();
       const inLane = new Set(this.lanes.lanes.map((l) => l.ticket));
       const { ready, blocked: waiting } = readiness(queue.tickets, queue.dependencies);
-      for (const ticket of ready) {
-        // lanes count while they work: one that waits for a person or for the merge queue holds no slot
-        const busy = this.lanes.lanes.filter((l) => l.phase === 'working').length;
-        if (busy >= this.deps.settings.lanes) break;
-        if (inLane.has(ticket.relPath) || this.#mergedSinceRead.has(ticket.relPath)) continue;
-        await this.#startLane(ticket);
+      // lanes count while they work: one that waits for a person or for the merge queue holds no slot
+      const free = this.deps.settings.lanes - this.lanes.lanes.filter((l) => l.phase === 'working').length;
+      const startable = ready.filter((t) => !inLane.has(t.relPath) && !this.#mergedSinceRead.has(t.relPath));
+      if (free > 0 && startable.length > 0) {
+        await this.#startLanes(startable.slice(0, free));
+        // more to come: the next lane finds a worktree ready instead of waiting for one to be made
+        if (startable.length > free || waiting.length > 0) this.#primeSpare();
       }
       if (this.#running.size === 0 && !this.#merging) {
         const end = this.#idleOutcome(queue.tickets, waiting.length, this.#blocked);
@@ -308,10 +310,19 @@ class LaneScheduler {
     this.#spare.push({ worktree: lane.worktree, released });
   }
 
-  async #startLane(ticket: Ticket): Promise<void> {
+  /** Lanes for `tickets`, their worktrees made side by side (each lane's is its own). */
+  async #startLanes(tickets: readonly Ticket[]): Promise<void> {
     const { deps } = this;
-    const base = await deps.lanePorts.git.resolve(deps.root, this.lanes.integration);
+    const base = await deps.lanePorts.git.resolve(deps.root, branchRef(this.lanes.integration));
     if (!base) throw new Error(`the integration branch ${this.lanes.integration} does not exist`);
+    const opened = tickets.map((ticket) => this.#openLane(ticket, base));
+    this.persist();
+    await Promise.all(opened.map(({ lane, spare }) => this.#prepareLane(lane, spare)));
+  }
+
+  /** A lane's record (and its run), written before its worktree is made. */
+  #openLane(ticket: Ticket, base: string): { lane: LaneRecord; spare: SpareWorktree | undefined } {
+    const { deps } = this;
     const used = new Set(this.lanes.lanes.map((l) => l.slot));
     let slot = 1;
     while (used.has(slot)) slot++;
@@ -335,7 +346,10 @@ class LaneScheduler {
       blocked: null,
     };
     this.lanes.lanes.push(lane);
-    this.persist();
+    return { lane, spare };
+  }
+
+  async #prepareLane(lane: LaneRecord, spare: SpareWorktree | undefined): Promise<void> {
     try {
       await this.makeWorktree(lane, undefined, spare?.released);
     } catch (err) {
@@ -347,16 +361,38 @@ class LaneScheduler {
       {
         type: 'lane_started',
         data: {
-          lane: slot,
+          lane: lane.slot,
           ticket: lane.ticket,
           run_id: lane.runId,
           branch: lane.branch,
           worktree: lane.worktree,
-          base,
+          base: lane.base,
         },
       },
     ]);
     this.launch(lane);
+  }
+
+  /**
+   * A worktree made ahead, at the integration tip, for the next lane to take over, while the lanes
+   * work; only when none is kept (a merged lane's worktree becomes one too). Known only to this process,
+   * like every spare: after a crash the next start sweeps it.
+   */
+  #primeSpare(): void {
+    if (this.#spare.length > 0) return;
+    const { root } = this.deps;
+    const { git } = this.deps.lanePorts;
+    const worktree = laneWorktree(new Set([...this.lanes.lanes, ...this.#spare].map((l) => l.worktree)));
+    const dir = join(root, worktree);
+    const made = (async () => {
+      const tip = await git.resolve(root, branchRef(this.lanes.integration));
+      if (!tip) return false;
+      rmSync(dir, { recursive: true, force: true });
+      mkdirSync(join(root, LANES_DIR), { recursive: true });
+      await git.addDetachedWorktree(root, dir, tip);
+      return true;
+    })().catch(() => false);
+    this.#spare.push({ worktree, released: made });
   }
 
   /**
@@ -533,7 +569,7 @@ class LaneScheduler {
     const { root } = this.deps;
     const { git } = this.deps.lanePorts;
     const scratch = join(root, MERGE_TREE);
-    const tip = await git.resolve(root, this.lanes.integration);
+    const tip = await git.resolve(root, branchRef(this.lanes.integration));
     if (!tip) throw new Error(`the integration branch ${this.lanes.integration} does not exist`);
     // a scratch worktree made earlier in this process is known; otherwise ask git
     const present =
