@@ -10,6 +10,7 @@
 //   CAR_BENCH_LANES=1,4,8                        the lane counts measured (default 1,4,8)
 //   CAR_BENCH_TIMELINE=1                         also prints each lane run's steps, ms after the run began
 //   CAR_BENCH_KEEP=1                             keeps the repo (and git-trace.json beside it)
+//   CAR_BENCH_NODE_ARGS="--cpu-prof ..."            node flags for the worker (car run)
 import { execFileSync, spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
@@ -68,6 +69,8 @@ interface Measured {
   mergeMs: number[];
   /** git processes started during the run (car's and the agent's), from git's own trace. */
   gitProcesses: number;
+  /** The worker's own CPU seconds (sampled, so up to 0.1 s short). */
+  cpuS: number;
 }
 
 /** One `car run --lanes N` to its end, its peak RSS sampled from /proc. */
@@ -77,7 +80,7 @@ async function measure(lanes: number, tickets: number, seconds: number): Promise
     const started = performance.now();
     // git's trace of every process it starts: a count that does not depend on the machine's load
     const trace = join(dir, '..', 'git-trace.json');
-    const child = spawn(process.execPath, [BUNDLE, 'run', '--lanes', String(lanes)], {
+    const child = spawn(process.execPath, [...(process.env.CAR_BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean), BUNDLE, 'run', '--lanes', String(lanes)], {
       cwd: dir,
       env: { ...env, GIT_TRACE2_EVENT: trace },
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -90,11 +93,16 @@ async function measure(lanes: number, tickets: number, seconds: number): Promise
     child.stdout.on('data', keep);
     child.stderr.on('data', keep);
     let peak = 0;
+    let cpuTicks = 0;
     const sample = setInterval(() => {
       try {
         const status = readFileSync(`/proc/${child.pid}/status`, 'utf8');
         const hwm = /VmHWM:\s+(\d+) kB/.exec(status);
         if (hwm) peak = Math.max(peak, Number(hwm[1]) / 1024);
+        // the worker's own CPU (utime + stime), not its children's: what car itself costs
+        const stat = readFileSync(`/proc/${child.pid}/stat`, 'utf8');
+        const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+        cpuTicks = Number(fields[11]) + Number(fields[12]);
       } catch {
         // gone
       }
@@ -122,7 +130,7 @@ async function measure(lanes: number, tickets: number, seconds: number): Promise
     const gitProcesses = readFileSync(trace, 'utf8')
       .split('\n')
       .filter((l) => l.includes('"event":"start"')).length;
-    return { wallS, peakRssMb: peak, mergeMs, gitProcesses };
+    return { wallS, peakRssMb: peak, mergeMs, gitProcesses, cpuS: cpuTicks / 100 };
   } finally {
     if (process.env.CAR_BENCH_KEEP) console.log(`kept ${dir}`);
     else rmSync(join(dir, '..'), { recursive: true, force: true });
@@ -188,7 +196,7 @@ export async function main(tickets = 20, seconds = 2): Promise<void> {
     console.log(
       `${lanes} lane(s): ${m.wallS.toFixed(1)} s (ideal ${ideal} s${target})${merge}; ` +
         `worker peak RSS ${m.peakRssMb.toFixed(0)} MB${lanes === 8 ? ' (target ≤ 120 MB)' : ''}; ` +
-        `${(m.gitProcesses / tickets).toFixed(1)} git processes a ticket`,
+        `${(m.gitProcesses / tickets).toFixed(1)} git processes a ticket; worker CPU ${m.cpuS.toFixed(1)} s`,
     );
   }
 }
