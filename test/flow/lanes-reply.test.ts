@@ -7,24 +7,7 @@ import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { json, makeBuiltCarRepo } from '../helpers/built-car.ts';
 import { TICKETS_DIR, tid } from '../helpers/cli.ts';
-import { scriptAgentConfig } from '../helpers/script-agent.ts';
-
-// TICKET-002 asks first (DISPATCH.md, mode: pause) and works once the reply is in its prompt
-const AGENT = [
-  `f=$(printf '%s\\n' "$1" | sed -n 's/^Current ticket file: //p' | head -1)`,
-  `d=$(printf '%s\\n' "$1" | sed -n 's/^DISPATCH.md path: //p' | head -1)`,
-  'name=$(basename "$f" .md)',
-  'if [ "$name" = TICKET-002 ]; then',
-  '  case "$1" in',
-  '    *"use port 8080"*) echo "port 8080" > port.txt ;;',
-  `    *) printf -- '---\\nmode: pause\\ntitle: Which port?\\n---\\nWhich port should the server use?\\n' > "$d"; exit 0 ;;`,
-  '  esac',
-  'fi',
-  'mkdir -p work && echo "$name" > "work/$name.txt"',
-  `sed -i 's/^done: false$/done: true/' "$f"`,
-  'git add -A && git commit -qm "work on $name"',
-  '',
-].join('\n');
+import { ASKING_AGENT, scriptAgentConfig } from '../helpers/script-agent.ts';
 
 const cleanups: (() => void)[] = [];
 after(() => {
@@ -38,7 +21,7 @@ test('a lane that asks waits while the other merges; the reply reaches it and th
     r.cleanup();
     rmSync(script, { force: true });
   });
-  writeFileSync(script, AGENT);
+  writeFileSync(script, ASKING_AGENT);
   r.write('.codex-autorunner/config.yml', scriptAgentConfig(script));
   for (const [i, name] of ['TICKET-001', 'TICKET-002'].entries()) {
     r.write(

@@ -25,3 +25,24 @@ export function scriptAgentYaml(script: string, { name = 'script', env = {} }: S
 export function scriptAgentConfig(script: string, agent: ScriptAgent = {}, more: string[] = []): string {
   return ['version: 2', 'mode: repo', ...scriptAgentYaml(script, agent), ...more, ''].join('\n');
 }
+
+/**
+ * A script agent for lanes that ask: TICKET-002 asks "Which port?" (DISPATCH.md, mode: pause) until the
+ * reply "use port 8080" is in its prompt, then writes port.txt; every ticket is worked (work/<name>.txt),
+ * marked done and committed.
+ */
+export const ASKING_AGENT = [
+  `f=$(printf '%s\\n' "$1" | sed -n 's/^Current ticket file: //p' | head -1)`,
+  `d=$(printf '%s\\n' "$1" | sed -n 's/^DISPATCH.md path: //p' | head -1)`,
+  'name=$(basename "$f" .md)',
+  'if [ "$name" = TICKET-002 ]; then',
+  '  case "$1" in',
+  '    *"use port 8080"*) echo "port 8080" > port.txt ;;',
+  `    *) printf -- '---\\nmode: pause\\ntitle: Which port?\\n---\\nWhich port should the server use?\\n' > "$d"; exit 0 ;;`,
+  '  esac',
+  'fi',
+  'mkdir -p work && echo "$name" > "work/$name.txt"',
+  `sed -i 's/^done: false$/done: true/' "$f"`,
+  'git add -A && git commit -qm "work on $name"',
+  '',
+].join('\n');

@@ -13,7 +13,7 @@ import { test } from 'node:test';
 import type { Page } from 'playwright-core';
 import { json, makeBuiltCarRepo } from '../helpers/built-car.ts';
 import { TICKETS_DIR, tid } from '../helpers/cli.ts';
-import { scriptAgentConfig } from '../helpers/script-agent.ts';
+import { ASKING_AGENT, scriptAgentConfig } from '../helpers/script-agent.ts';
 import { browserSuite, shot } from './browser.ts';
 
 // page.evaluate runs in the browser; the test's tsconfig has no DOM types
@@ -21,24 +21,6 @@ declare const document: { documentElement: { scrollWidth: number; clientWidth: n
 
 const DESKTOP = { width: 1280, height: 800 };
 const PHONE = { width: 390, height: 844 };
-
-// TICKET-002 asks (DISPATCH.md, mode: pause) until the reply is in its prompt; every ticket is worked, marked
-// done and committed
-const AGENT = [
-  `f=$(printf '%s\\n' "$1" | sed -n 's/^Current ticket file: //p' | head -1)`,
-  `d=$(printf '%s\\n' "$1" | sed -n 's/^DISPATCH.md path: //p' | head -1)`,
-  'name=$(basename "$f" .md)',
-  'if [ "$name" = TICKET-002 ]; then',
-  '  case "$1" in',
-  '    *"use port 8080"*) echo "port 8080" > port.txt ;;',
-  `    *) printf -- '---\\nmode: pause\\ntitle: Which port?\\n---\\nWhich port should the server use?\\n' > "$d"; exit 0 ;;`,
-  '  esac',
-  'fi',
-  'mkdir -p work && echo "$name" > "work/$name.txt"',
-  `sed -i 's/^done: false$/done: true/' "$f"`,
-  'git add -A && git commit -qm "work on $name"',
-  '',
-].join('\n');
 
 interface Status {
   run_id: string;
@@ -59,7 +41,7 @@ const suite = browserSuite(async (cleanups) => {
     r.cleanup();
     rmSync(script, { force: true });
   });
-  writeFileSync(script, AGENT);
+  writeFileSync(script, ASKING_AGENT);
   r.write('.codex-autorunner/config.yml', scriptAgentConfig(script));
   const deps: Record<string, string> = {
     'TICKET-003': 'depends_on: [1, 2]\n',
