@@ -189,6 +189,34 @@ test('addWorktree makes (or resets) the branch at base; removeWorktree removes b
   assert.equal(s.gitIn(s.root, ['status', '--porcelain']), '', 'the main checkout never changed');
 });
 
+test('worktrees made, taken over, released and removed all at once: none fails on another', async (t) => {
+  // git fails a worktree add, list, or branch change that meets another add under way ("failed to
+  // read .../commondir"): the lanes start side by side, so the adapter must not let them meet. Three
+  // rounds: without the adapter's turn-taking, at least one of them fails almost always.
+  const s = await setup(t);
+  const n = 6;
+  const names = (prefix: string, count = n) => Array.from({ length: count }, (_, i) => `${prefix}${i}`);
+  for (const round of ['x', 'y', 'z']) {
+    const [a, b, c, d] = ['a', 'b', 'c', 'd'].map((p) => `${round}${p}`) as [string, string, string, string];
+    await Promise.all(names(a).map((x) => s.lg.addWorktree(s.root, s.tree(x), x, s.base)));
+    await Promise.all([
+      ...names(b).map((x) => s.lg.addWorktree(s.root, s.tree(x), x, s.base)),
+      ...names(c).map((x) => s.lg.addDetachedWorktree(s.root, s.tree(x), s.base)),
+      ...names(a, n / 2).map((x) => s.lg.releaseWorktree(s.root, s.tree(x), x)),
+      ...names(a)
+        .slice(n / 2)
+        .map((x) => s.lg.removeWorktree(s.root, s.tree(x), x)),
+      s.lg.worktrees(s.root),
+    ]);
+    await Promise.all(names(a, n / 2).map((x, i) => s.lg.reuseWorktree(s.tree(x), `${d}${i}`, s.base)));
+  }
+  const trees = await s.lg.worktrees(s.root);
+  assert.equal(trees.length, 1 + 3 * (n / 2 + n + n)); // the repo; per round the taken-over ones, b*, c*
+  const branches = s.gitIn(s.root, ['branch', '--format=%(refname:short)']).split('\n');
+  const expected = ['x', 'y', 'z'].flatMap((r) => [...names(`${r}b`), ...names(`${r}d`, n / 2)]);
+  assert.deepEqual(branches.filter((b) => /^[xyz][abd]\d$/.test(b)).sort(), expected.sort());
+});
+
 test('checkoutDetached puts a commit in place over anything left in the worktree', async (t) => {
   const s = await setup(t);
   const a = s.commitOn(s.base, { 'a.txt': 'a\n' }, 'a');

@@ -34,6 +34,17 @@ export function createLaneGit(unsetEnv: readonly string[] = []): LaneGit {
   const git = (cwd: string, args: string[], readOnly = false) =>
     runGitText([...NO_AUTO_GC, ...args], opts(cwd, readOnly));
 
+  // git's worktree bookkeeping (.git/worktrees) is not safe against itself: a `worktree add` under way
+  // leaves a half-made entry that a second add, a `worktree list`, or a branch created, checked out or
+  // deleted (git looks for it in every worktree) fails on ("failed to read .../commondir"). Those
+  // commands of car's take turns; everything else runs side by side.
+  let adminTail: Promise<unknown> = Promise.resolve();
+  const admin = <T>(work: () => Promise<T>): Promise<T> => {
+    const turn = adminTail.then(work, work);
+    adminTail = turn.catch(() => undefined);
+    return turn;
+  };
+
   /** Paths git lists as unmerged in `dir`. */
   const unmergedPaths = async (dir: string): Promise<string[]> => {
     const out = await git(dir, ['diff', '--name-only', '-z', '--diff-filter=U'], true);
@@ -151,47 +162,56 @@ export function createLaneGit(unsetEnv: readonly string[] = []): LaneGit {
     },
 
     async worktrees(root) {
-      const list = parseWorktreeList(`${await git(root, ['worktree', 'list', '--porcelain', '-z'], true)}\0`);
+      const out = await admin(() => git(root, ['worktree', 'list', '--porcelain', '-z'], true));
+      const list = parseWorktreeList(`${out}\0`);
       return list.map((w) => ({ path: resolve(w.path), branch: w.branch }));
     },
 
     async addWorktree(root, path, branch, base) {
       // a worktree folder a crash left half made is not a worktree git knows: prune it first
-      await git(root, ['worktree', 'prune']);
-      await git(root, ['worktree', 'add', '-q', '-B', branch, path, base]);
+      await admin(async () => {
+        await git(root, ['worktree', 'prune']);
+        await git(root, ['worktree', 'add', '-q', '-B', branch, path, base]);
+      });
     },
 
     async addDetachedWorktree(root, path, commit) {
-      await git(root, ['worktree', 'prune']);
-      await git(root, ['worktree', 'add', '-q', '--detach', path, commit]);
+      await admin(async () => {
+        await git(root, ['worktree', 'prune']);
+        await git(root, ['worktree', 'add', '-q', '--detach', path, commit]);
+      });
     },
 
     async releaseWorktree(root, path, branch) {
       await git(path, ['checkout', '-q', '--detach']);
-      await git(root, ['branch', '-D', branch]).catch((err: unknown) => {
-        if (!isGitExit(err, 1)) throw err; // no such branch
-      });
+      await admin(() =>
+        git(root, ['branch', '-D', branch]).catch((err: unknown) => {
+          if (!isGitExit(err, 1)) throw err; // no such branch
+        }),
+      );
     },
 
     async reuseWorktree(path, branch, base) {
       await abandonInProgress(path);
-      await git(path, ['checkout', '-q', '--force', '-B', branch, base]);
+      await admin(() => git(path, ['checkout', '-q', '--force', '-B', branch, base]));
       await git(path, ['clean', '-fdq']);
     },
 
     async removeWorktree(root, path, branch) {
-      try {
-        await git(root, ['worktree', 'remove', '--force', '--force', path]);
-      } catch (err) {
-        if (!(err instanceof GitError)) throw err;
-        // not a worktree (any more): what is left is a plain folder, if anything
-        await git(root, ['worktree', 'prune']);
-      }
-      if (branch) {
-        await git(root, ['branch', '-D', branch]).catch((err: unknown) => {
-          if (!isGitExit(err, 1)) throw err; // no such branch
-        });
-      }
+      await admin(async () => {
+        try {
+          await git(root, ['worktree', 'remove', '--force', '--force', path]);
+        } catch (err) {
+          if (!(err instanceof GitError)) throw err;
+          // not a worktree (any more): what is left is a plain folder, if anything
+          await git(root, ['worktree', 'prune']);
+        }
+        if (branch) {
+          await git(root, ['branch', '-D', branch]).catch((err: unknown) => {
+            if (!isGitExit(err, 1)) throw err; // no such branch
+          });
+        }
+      });
     },
 
     checkoutDetached,
@@ -279,9 +299,8 @@ export function createLaneGit(unsetEnv: readonly string[] = []): LaneGit {
       // follow: moving the ref alone would make that checkout look as if the person undid the merge
       let checkout: string | null = (await this.currentBranch(root)) === branch ? root : null;
       if (checkout === null) {
-        const list = parseWorktreeList(
-          `${await git(root, ['worktree', 'list', '--porcelain', '-z'], true)}\0`,
-        );
+        const out = await admin(() => git(root, ['worktree', 'list', '--porcelain', '-z'], true));
+        const list = parseWorktreeList(`${out}\0`);
         const at = list.find((w) => w.branch === branch && !w.prunable);
         checkout = at ? resolve(at.path) : null;
       }
