@@ -80,11 +80,21 @@ async function measure(lanes: number, tickets: number, seconds: number): Promise
     const started = performance.now();
     // git's trace of every process it starts: a count that does not depend on the machine's load
     const trace = join(dir, '..', 'git-trace.json');
-    const child = spawn(process.execPath, [...(process.env.CAR_BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean), BUNDLE, 'run', '--lanes', String(lanes)], {
-      cwd: dir,
-      env: { ...env, GIT_TRACE2_EVENT: trace },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const child = spawn(
+      process.execPath,
+      [
+        ...(process.env.CAR_BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean),
+        BUNDLE,
+        'run',
+        '--lanes',
+        String(lanes),
+      ],
+      {
+        cwd: dir,
+        env: { ...env, GIT_TRACE2_EVENT: trace },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
     // what car said, for a run that fails (its last few KiB)
     let said = '';
     const keep = (chunk: Buffer) => {

@@ -1,5 +1,6 @@
 // Resuming a run with lanes resumes its lane runs the way `car flow resume` resumes a run: what paused a
-// lane is granted again (here its turn limit), so the lane goes on instead of pausing again at once.
+// lane is granted again (here the run's turn limit, which its lanes share), so the lanes go on instead of
+// pausing again at once.
 // Through the built CLI in a real git repo, with a shell-script agent that needs two turns a ticket.
 import assert from 'node:assert/strict';
 import { rmSync, writeFileSync } from 'node:fs';
@@ -37,7 +38,7 @@ test('a lane paused on its turn limit gets its turns again when the run is resum
   writeFileSync(script, AGENT);
   r.write(
     '.codex-autorunner/config.yml',
-    scriptAgentConfig(script, { env: { CAR_TEST_NOTES: notes } }, ['ticket_flow:', '  max_total_turns: 1']),
+    scriptAgentConfig(script, { env: { CAR_TEST_NOTES: notes } }, ['ticket_flow:', '  max_total_turns: 2']),
   );
   for (const [i, name] of ['TICKET-001', 'TICKET-002'].entries()) {
     r.write(
@@ -53,13 +54,11 @@ test('a lane paused on its turn limit gets its turns again when the run is resum
     await r.run(['flow', 'status', '--json']),
   );
   assert.equal(waiting.reason_code, 'lanes_waiting');
-  assert.deepEqual(
-    waiting.lanes.open.map((l) => [l.phase, l.reason_code]),
-    [
-      ['waiting', 'max_turns'],
-      ['waiting', 'max_turns'],
-    ],
-  );
+  // two turns in all, shared by the lanes however they fell (one each, or one lane's two and done:
+  // test/flow/lanes.test.ts counts them)
+  assert.ok(waiting.lanes.open.length > 0);
+  for (const lane of waiting.lanes.open)
+    assert.deepEqual([lane.phase, lane.reason_code], ['waiting', 'max_turns']);
 
   const again = await r.run(['run']);
   assert.equal(again.code, 0, `${again.stdout}\n${again.stderr}`);

@@ -460,3 +460,26 @@ test('kill -9 while lanes work, and again while a merge is verified: the next ru
     assert.equal(done.length, 1, `${name} merged once`);
   }
 });
+
+test("the run's turn budget is the whole lanes run's: its lanes stop at it together, and resuming grants it again", async () => {
+  const names = ['TICKET-001', 'TICKET-002', 'TICKET-003', 'TICKET-004'];
+  const { r, log } = await laneRepo(Object.fromEntries(names.map((n) => [n, []])), {
+    ticketFlow: ['max_total_turns: 2'],
+  });
+  const first = await r.run(['run', '--lanes', '2']);
+  const said = `${first.stdout}\n${first.stderr}`;
+  assert.equal(first.code, 5, `paused:\n${said}`);
+  // two turns in all, not two a lane (lanes that pass the check at the same moment may each take theirs:
+  // one over at most, with two lanes)
+  const turns = log().length;
+  assert.ok(turns >= 2 && turns <= 3, `two turns in all, not two a lane:\n${log().join('\n')}`);
+  const status = json<{ run: { reason_code: string; reason: string } }>(
+    await r.run(['flow', 'status', '--json']),
+  );
+  assert.equal(status.run.reason_code, 'lanes_waiting', said);
+  assert.match(status.run.reason, /Max turns reached \(2\)/);
+  const again = await r.run(['run']);
+  assert.equal(again.code, 0, `${again.stdout}\n${again.stderr}`);
+  assertAllMerged(r, names);
+  assert.equal(log().length, 4, `each ticket worked once:\n${log().join('\n')}`);
+});

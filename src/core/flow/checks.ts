@@ -49,8 +49,9 @@ export async function checkBeforeTurn(
       { ticket: ticket.relPath },
     );
   }
-  if (state.totalTurns >= state.turnLimit) {
-    return ctx.pause('max_turns', `Max turns reached (${state.totalTurns}). Review the tickets and resume.`);
+  const run = ctx.runUsage();
+  if (run.turns >= run.turnLimit) {
+    return ctx.pause('max_turns', `Max turns reached (${run.turns}). Review the tickets and resume.`);
   }
   const runs = state.totalTurns - ctx.turnsAtStart;
   if (settings.stopAfterRuns !== null && runs >= settings.stopAfterRuns) {
@@ -60,7 +61,7 @@ export async function checkBeforeTurn(
       { runs, stop_after_runs: settings.stopAfterRuns },
     );
   }
-  const budget = tightestTokenBudget(state, settings);
+  const budget = tightestTokenBudget(state, settings, run);
   if (budget && budget.used >= budget.limit) return budgetPause(ctx, ticket, budget);
   if (settings.maxWallclockSeconds !== null && state.activeMs >= settings.maxWallclockSeconds * 1000) {
     return ctx.pause(

@@ -8,6 +8,7 @@ import type { Awaiting } from './awaiting.ts';
 import type { PullRequestPort, RepoState } from './ports.ts';
 import type { ReasonCode } from './reasons.ts';
 import type { FlowSettings } from './settings.ts';
+import type { RunUsage } from './state.ts';
 
 export type OutcomeStatus = Extract<RunStatus, 'paused' | 'completed' | 'failed' | 'stopped'>;
 
@@ -55,8 +56,15 @@ export interface FlowDeps {
    * Set for a lane's run (lanes/scheduler.ts): the one ticket it works, in its own worktree (`root`), and
    * the run that drives the lanes, whose pause and stop requests apply to it. `mergedWith`: when the merge
    * queue verifies several lanes merged together, the other tickets (their edits are theirs, not tampering).
+   * `budget`: the lanes run's turns and tokens and its limits, which the run's budgets are checked against
+   * instead of this lane run's own (lanes/shared-budget.ts).
    */
-  lane?: { ticket: string; controlRunId: string; mergedWith?: readonly string[] };
+  lane?: {
+    ticket: string;
+    controlRunId: string;
+    mergedWith?: readonly string[];
+    budget?: () => RunUsage;
+  };
   /** When GitHub is set up: car opens the pull request of an `open_pr` ticket itself (no agent turn). */
   pullRequests?: PullRequestPort;
   /** Waits between network retries; tests pass an instant one. */

@@ -20,7 +20,7 @@ import type { ReasonCode } from './reasons.ts';
 import type { RunPaths } from './run-paths.ts';
 import { AgentSessions } from './sessions.ts';
 import type { FlowSettings } from './settings.ts';
-import type { EngineState } from './state.ts';
+import { type EngineState, type RunUsage, runUsage } from './state.ts';
 
 export class RunContext {
   readonly runId: string;
@@ -144,6 +144,11 @@ export class RunContext {
   }
 
   /** A pause or stop another process asked for (`car flow pause|stop`). */
+  /** What the run's budgets are checked against: this run's, or for a lane run the whole lanes run's. */
+  runUsage(): RunUsage {
+    return this.deps.lane?.budget?.() ?? runUsage(this.state, this.settings);
+  }
+
   requested(): ControlRequest | undefined {
     const id = this.deps.lane?.controlRunId ?? this.runId;
     return this.deps.store.getRun(id)?.metadata.requested as ControlRequest | undefined;

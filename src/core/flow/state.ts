@@ -147,15 +147,32 @@ export interface TokenBudget {
 export function tightestTokenBudget(
   state: EngineState,
   settings: { maxTokensPerTicket: number | null; maxTokensPerRun: number | null },
+  run: RunUsage = runUsage(state, settings),
 ): TokenBudget | null {
   const budgets: TokenBudget[] = [];
   const ticketLimit = state.ticket ? (state.ticket.tokenLimit ?? settings.maxTokensPerTicket) : null;
   if (state.ticket && ticketLimit !== null)
     budgets.push({ scope: 'ticket', limit: ticketLimit, used: state.ticket.tokens ?? 0 });
-  const runLimit = state.tokenLimit ?? settings.maxTokensPerRun;
-  if (runLimit !== null) budgets.push({ scope: 'run', limit: runLimit, used: state.tokens });
+  if (run.tokenLimit !== null) budgets.push({ scope: 'run', limit: run.tokenLimit, used: run.tokens });
   budgets.sort((a, b) => a.limit - a.used - (b.limit - b.used));
   return budgets[0] ?? null;
+}
+
+/** What the run used and may use: its own state's figures, or a lanes run's (lanes/shared-budget.ts). */
+export interface RunUsage {
+  turns: number;
+  turnLimit: number;
+  tokens: number;
+  tokenLimit: number | null;
+}
+
+export function runUsage(state: EngineState, settings: { maxTokensPerRun: number | null }): RunUsage {
+  return {
+    turns: state.totalTurns,
+    turnLimit: state.turnLimit,
+    tokens: state.tokens,
+    tokenLimit: state.tokenLimit ?? settings.maxTokensPerRun,
+  };
 }
 
 /** What a turn's usage counts against the token budgets: input plus output tokens. */

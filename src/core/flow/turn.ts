@@ -138,7 +138,7 @@ export async function runTurn(
     totalTurns: state.totalTurns,
   });
 
-  const budget = tightestTokenBudget(state, settings);
+  const budget = tightestTokenBudget(state, settings, ctx.runUsage());
   const { result, usage, overBudget, acted } = await streamTurn(
     ctx,
     opened.session,

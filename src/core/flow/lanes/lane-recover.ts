@@ -23,6 +23,7 @@ import {
   MERGE_TREE,
 } from './lane-state.ts';
 import { LaneSetupError, setupWorktree } from './setup.ts';
+import type { LanesBudget } from './shared-budget.ts';
 
 /** What recovery needs of the run that drives the lanes (the scheduler). */
 export interface RecoveryHost {
@@ -32,6 +33,7 @@ export interface RecoveryHost {
   closeLane(lane: LaneRecord): Promise<void>;
   makeWorktree(lane: LaneRecord, from?: string): Promise<void>;
   setupFailed(lane: LaneRecord, err: LaneSetupError): void;
+  readonly budget: LanesBudget;
 }
 
 export async function recoverLanes(s: RecoveryHost): Promise<void> {
@@ -129,6 +131,10 @@ function grantLaneAgain(s: RecoveryHost, runId: string): void {
   if (run?.status !== 'paused') return;
   const state = loadState(run.state, settings.maxTotalTurns);
   grantAgain(state, run, settings);
+  // the run's own budgets are the lanes run's (shared-budget.ts): granted there
+  const resets = reasonInfo(run.reasonCode)?.resumeResets;
+  if (resets === 'turn_limit') s.budget.grant('turns');
+  if (resets === 'token_budget' && run.reasonDetails?.scope === 'run') s.budget.grant('tokens');
   store.transaction(() => {
     store.updateRun(runId, { state: state as unknown as JsonObject });
     store.appendEvent(runId, {

@@ -32,6 +32,7 @@ import {
 } from './lane-state.ts';
 import { MergeAborted, mergeQueued } from './merge.ts';
 import { LaneSetupError, setupWorktree } from './setup.ts';
+import { LanesBudget } from './shared-budget.ts';
 
 export type LaneDeps = FlowDeps & { lanePorts: LanePorts };
 
@@ -61,6 +62,8 @@ class LaneScheduler {
    */
   #spare: SpareWorktree[] = [];
   scratchSetUp = false;
+  /** The run's turn and token budgets, shared by its lanes. */
+  budget!: LanesBudget;
   /** What the blocked merge waits for: the person's changes, or a failing lane_setup in the scratch tree. */
   #blockedKind: 'local_changes' | 'setup_failed' = 'local_changes';
   /** The merge pass in flight (one at a time). */
@@ -116,6 +119,9 @@ class LaneScheduler {
       });
     }
     this.lanes = known ?? { integration, lanes: [], merged: [] };
+    this.budget = new LanesBudget(deps.store, this.runId, deps.settings, () =>
+      this.lanes.lanes.map((l) => l.runId),
+    );
     for (const lane of this.lanes.lanes) this.#queueOrder = Math.max(this.#queueOrder, lane.queuedAt ?? 0);
     if (!known && (await this.ticketsUncommitted())) {
       return this.finish({
@@ -289,6 +295,7 @@ class LaneScheduler {
   async closeLane(lane: LaneRecord): Promise<void> {
     const { store } = this.deps;
     this.lanes.lanes = this.lanes.lanes.filter((l) => l !== lane);
+    this.budget.closed(lane.runId);
     this.lanes.merged.push(lane.ticket);
     this.#mergedSinceRead.add(lane.ticket);
     store.transaction(() => {
@@ -447,7 +454,7 @@ class LaneScheduler {
       root: dir,
       repo: deps.lanePorts.repoAt(dir),
       settings: { ...deps.settings, lanes: 1, requireCommit: true },
-      lane: { ticket: lane.ticket, controlRunId: this.runId },
+      lane: { ticket: lane.ticket, controlRunId: this.runId, budget: () => this.budget.read() },
     });
     lane.phase = 'working';
     const ended = engine.run(lane.runId).then(
