@@ -7,7 +7,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
-import { writeGroupLedger } from '../src/agents/group-ledger.ts';
+import { readGroupLedger, writeGroupLedger } from '../src/agents/group-ledger.ts';
 import { stopOrphanedAgents } from '../src/agents/orphans.ts';
 import { initRepo } from '../src/core/init.ts';
 import { repoPaths } from '../src/core/paths.ts';
@@ -89,6 +89,12 @@ async function orphanAnAgent(dir: string, pidFile: string): Promise<number> {
     () => existsSync(pidFile) && readFileSync(pidFile, 'utf8').trim() !== '',
   );
   const agent = Number(readFileSync(pidFile, 'utf8').trim());
+  // the worker writes its ledger right after the fork; the agent can write its pid file before that, and a
+  // SIGKILL in between (a window of a millisecond or so) leaves an agent no ledger names: wait it out
+  const ledger = repoPaths(dir).agentGroupsFile;
+  await waitFor('the worker to record its agent', () =>
+    (readGroupLedger(ledger)?.groups ?? []).some((g) => g.pgid === agent),
+  );
   process.kill(worker, 'SIGKILL');
   await waitFor('the worker to die', () => !alive(worker));
   cleanups.push(() => {
