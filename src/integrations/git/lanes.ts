@@ -45,6 +45,24 @@ export function createLaneGit(unsetEnv: readonly string[] = []): LaneGit {
     return turn;
   };
 
+  /**
+   * `git worktree add`; when git refuses because a worktree a crash left behind is still registered at the
+   * path (its folder gone), `worktree prune` and once more. Pruning first every time cost a process a lane.
+   */
+  const addPruningOnce = async (root: string, args: string[]): Promise<void> => {
+    try {
+      await git(root, ['worktree', 'add', '-q', ...args]);
+    } catch (err) {
+      if (
+        !(err instanceof GitError) ||
+        !/already registered|already exists|already checked out|already used by worktree/.test(err.message)
+      )
+        throw err;
+      await git(root, ['worktree', 'prune']);
+      await git(root, ['worktree', 'add', '-q', ...args]);
+    }
+  };
+
   /** Paths git lists as unmerged in `dir`. */
   const unmergedPaths = async (dir: string): Promise<string[]> => {
     const out = await git(dir, ['diff', '--name-only', '-z', '--diff-filter=U'], true);
@@ -169,17 +187,11 @@ export function createLaneGit(unsetEnv: readonly string[] = []): LaneGit {
 
     async addWorktree(root, path, branch, base) {
       // a worktree folder a crash left half made is not a worktree git knows: prune it first
-      await admin(async () => {
-        await git(root, ['worktree', 'prune']);
-        await git(root, ['worktree', 'add', '-q', '-B', branch, path, base]);
-      });
+      await admin(() => addPruningOnce(root, ['-B', branch, path, base]));
     },
 
     async addDetachedWorktree(root, path, commit) {
-      await admin(async () => {
-        await git(root, ['worktree', 'prune']);
-        await git(root, ['worktree', 'add', '-q', '--detach', path, commit]);
-      });
+      await admin(() => addPruningOnce(root, ['--detach', path, commit]));
     },
 
     async releaseWorktree(root, path, branch) {
