@@ -548,18 +548,19 @@ class LaneScheduler {
 
   /**
    * The tickets at the integration tip. Where the integration branch is checked out (the usual case) its
-   * checkout follows every merge, so that is read; else the scratch worktree, moved to the tip, between
-   * merges (during one, the last reading stands).
+   * checkout follows every merge, so that is read; else the scratch worktree, moved to the tip. Either is
+   * read between merges only: during one, git may be rewriting the very files (a ticket listed, then gone
+   * for a moment), so the last reading stands.
    */
   async #integrationQueue(): Promise<TicketQueue> {
     const { root } = this.deps;
     const { git } = this.deps.lanePorts;
+    if (this.#merging) {
+      if (this.#lastQueue) return this.#lastQueue;
+      await this.#merging;
+    }
     let dir = root;
     if ((await git.currentBranch(root)) !== this.lanes.integration) {
-      if (this.#merging) {
-        if (this.#lastQueue) return this.#lastQueue;
-        await this.#merging;
-      }
       dir = join(root, MERGE_TREE);
       await this.#scratchAtTip();
     }
