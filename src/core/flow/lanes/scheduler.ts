@@ -142,6 +142,8 @@ class LaneScheduler {
       { status: 'running', ...(run.startedAt ? {} : { startedAt: new Date().toISOString() }) },
     );
     await recoverLanes(this);
+    // read once before any merge pass can start, so that a reading is always there to stand during one
+    await this.#integrationQueue();
     for (const lane of this.lanes.lanes) if (lane.phase === 'working') this.launch(lane);
     return this.#loop();
   }
