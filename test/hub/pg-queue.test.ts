@@ -1,0 +1,229 @@
+// The hub queue on a real PostgreSQL server (a throwaway cluster, test/helpers/postgres.ts) as users run
+// it: the built CLI for `car hub queue init`, `car hub run` and two `car worker --hub-queue` processes,
+// each logging in as its own database role and keeping its own checkouts, with bare git repos as the
+// remotes. Three repos of three demo-agent tickets are split across the workers; one worker is killed
+// -9 right after it pushed its first ticket, mid-way through the second. The other takes the job over once
+// the lease runs out, resumes from the pushed branch, and every ticket ends up done exactly once on the
+// remote (one commit per ticket on car/hub/<repo>; the taking-over run worked only the tickets left).
+import assert from 'node:assert/strict';
+import { mkdirSync, mkdtempSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import pg from 'pg';
+import { type CarChild, carEnv, exitWithin, json, output, runCar, running, startCar, tempHome } from '../helpers/built-car.ts';
+import { type PgCluster, postgresMissing, startPostgres } from '../helpers/postgres.ts';
+import { waitFor } from '../helpers/wait.ts';
+import { demoTicket, git, initGitRepo, makeHub, type TestHub, writeTicket } from './helpers.ts';
+
+const skip = postgresMissing() ?? false;
+let cluster: PgCluster | null = null;
+const cleanups: (() => unknown)[] = [];
+before(async () => {
+  if (!skip) cluster = await startPostgres();
+});
+after(async () => {
+  for (const c of cleanups.reverse()) await c();
+  cluster?.stop();
+});
+
+const REPOS = ['alpha', 'beta', 'gamma'];
+const IDENTITY = {
+  GIT_AUTHOR_NAME: 'Worker',
+  GIT_AUTHOR_EMAIL: 'worker@example.com',
+  GIT_COMMITTER_NAME: 'Worker',
+  GIT_COMMITTER_EMAIL: 'worker@example.com',
+};
+
+/** Ticket n of a repo: writes a file, commits; the second sleeps first, so a kill lands inside it. */
+function ticket(repo: string, n: number): string {
+  const script = [`write ${repo}-${n}.txt ticket ${n}`, 'done', `commit ${repo}-${n}`];
+  if (n === 2) script.unshift('sleep 4000');
+  return demoTicket(n, script);
+}
+
+interface Setup {
+  hub: TestHub;
+  remotes: string;
+  db: string;
+  hubEnv: NodeJS.ProcessEnv;
+  workerEnv(role: string): NodeJS.ProcessEnv;
+  roles: string[];
+  password: string;
+}
+
+async function setup(): Promise<Setup> {
+  const c = cluster!;
+  const db = await c.createDatabase('hubq');
+  const suffix = db.slice('hubq_'.length);
+  const password = `pw-${suffix}`;
+  // the hub's own role owns the database; each worker logs in as a role of its own
+  const owner = `car_hub_${suffix}`;
+  const roles = [`car_w1_${suffix}`, `car_w2_${suffix}`];
+  await c.sql('postgres', `CREATE ROLE ${owner} LOGIN PASSWORD '${password}'`);
+  await c.sql('postgres', `ALTER DATABASE ${db} OWNER TO ${owner}`);
+  for (const r of roles) await c.sql('postgres', `CREATE ROLE ${r} LOGIN PASSWORD '${password}'`);
+
+  const hub = await makeHub();
+  cleanups.push(() => hub.cleanup());
+  const home = tempHome();
+  cleanups.push(home.cleanup);
+  writeFileSync(
+    join(hub.root, 'codex-autorunner.yml'),
+    'hub:\n  queue:\n    kind: postgres\n    url_env: CAR_PG_URL\n    lease_seconds: 5\n    heartbeat_seconds: 1\n',
+  );
+  const remotes = realpathSync(mkdtempSync(join(tmpdir(), 'car-remotes-')));
+  cleanups.push(() => rmSync(remotes, { recursive: true, force: true }));
+  for (const name of REPOS) {
+    const bare = join(remotes, `${name}.git`);
+    git(remotes, ['init', '-q', '--bare', '-b', 'main', bare]);
+    const dir = join(hub.root, 'repos', name);
+    initGitRepo(dir);
+    const add = await hub.run(['hub', 'add', dir]);
+    assert.equal(add.code, 0, add.stderr);
+    for (const n of [1, 2, 3]) writeTicket(dir, `TICKET-00${n}.md`, ticket(name, n));
+    git(dir, ['add', '-A']);
+    git(dir, ['commit', '-q', '-m', 'plan']);
+    git(dir, ['remote', 'add', 'origin', bare]);
+    git(dir, ['push', '-q', 'origin', 'main']);
+  }
+  const base = { ...IDENTITY, CAR__HUB__ADMISSION__MAX_LOAD_PER_CORE: 'null' };
+  return {
+    hub,
+    remotes,
+    db,
+    roles,
+    password,
+    hubEnv: carEnv(home.home, { ...base, CAR_PG_URL: c.url(db, owner, password) }),
+    workerEnv: (role) => carEnv(home.home, { ...base, CAR_PG_URL: c.url(db, role, password) }),
+  };
+}
+
+function startWorker(s: Setup, name: string, role: string): CarChild {
+  const checkouts = join(s.remotes, `checkouts-${name}`);
+  mkdirSync(checkouts, { recursive: true });
+  const w = startCar(['worker', '--hub-queue', '--name', name, '--checkouts', checkouts, '--poll-seconds', '0.2'], {
+    cwd: s.remotes,
+    env: s.workerEnv(role),
+  });
+  cleanups.push(async () => {
+    if (running(w)) w.child.kill('SIGKILL');
+    await w.exited;
+  });
+  return w;
+}
+
+/** The commit subjects on the remote's result branch of `repo`, oldest first. */
+function remoteSubjects(s: Setup, repo: string): string[] {
+  return git(join(s.remotes, `${repo}.git`), ['log', '--reverse', '--format=%s', `car/hub/${repo}`])
+    .trim()
+    .split('\n');
+}
+
+interface HubRunJson {
+  repos: Record<string, { state: string; status: string | null; workers: string[] }>;
+}
+
+test('a hub run split across two queue workers survives a kill -9: every ticket done exactly once', { skip }, async () => {
+  const s = await setup();
+  const init = await runCar(['hub', 'queue', 'init', '--grant-role', s.roles[0]!, '--grant-role', s.roles[1]!], {
+    cwd: s.hub.root,
+    env: s.hubEnv,
+    timeoutMs: 60_000,
+  });
+  assert.equal(init.code, 0, `${init.stdout}\n${init.stderr}`);
+
+  const w1 = startWorker(s, 'w1', s.roles[0]!);
+  const w2 = startWorker(s, 'w2', s.roles[1]!);
+  const hubRun = startCar(['hub', 'run', '--poll-seconds', '0.2', '--json'], { cwd: s.hub.root, env: s.hubEnv });
+  cleanups.push(async () => {
+    if (running(hubRun)) hubRun.child.kill('SIGKILL');
+    await hubRun.exited;
+  });
+
+  // the first worker to push its first ticket is killed mid-way through its second
+  const pushedFirst = /^(w[12]): (\w+): pushed car\/hub\/\w+ at \w+ \(\S*TICKET-001\.md done\)$/m;
+  await waitFor('a worker to push its first ticket', () => pushedFirst.test(w1.stdout) || pushedFirst.test(w2.stdout), 120_000).catch(
+    (err: Error) => {
+      throw new Error(`${err.message}\nw1:\n${output(w1)}\nw2:\n${output(w2)}\nhub:\n${output(hubRun)}`);
+    },
+  );
+  const [victim, survivor] = pushedFirst.test(w1.stdout) ? [w1, w2] : [w2, w1];
+  const [, victimName, victimRepo] = pushedFirst.exec(victim.stdout)!;
+  const survivorName = victimName === 'w1' ? 'w2' : 'w1';
+  victim.child.kill('SIGKILL');
+  await victim.exited;
+  assert.doesNotMatch(victim.stdout, new RegExp(`${victimRepo}: pushed .*TICKET-002`), 'killed before its second ticket was done');
+
+  const exit = await exitWithin(hubRun, 240_000, 'car hub run to follow every job to its end');
+  const all = `hub:\n${output(hubRun)}\nvictim:\n${output(victim)}\nsurvivor:\n${output(survivor)}`;
+  assert.equal(exit.code, 0, all);
+  const result = json<HubRunJson>({ code: exit.code, stdout: hubRun.stdout, stderr: hubRun.stderr });
+  for (const repo of REPOS) {
+    assert.equal(result.repos[repo]?.state, 'completed', `${repo}\n${all}`);
+    assert.equal(result.repos[repo]?.status, 'completed', `${repo}\n${all}`);
+  }
+  // the killed worker's job was taken over by the other worker
+  const held = result.repos[victimRepo!]!.workers.map((w) => w.split('@')[0]);
+  assert.deepEqual(held, [victimName, survivorName], all);
+  // both machines worked: every job names the worker(s) that held it
+  const workersSeen = new Set(Object.values(result.repos).flatMap((r) => r.workers.map((w) => w.split('@')[0])));
+  assert.deepEqual([...workersSeen].sort(), ['w1', 'w2'], all);
+
+  // nothing lost, nothing done twice: each ticket's commit exactly once on the remote's result branch
+  for (const repo of REPOS) {
+    const subjects = remoteSubjects(s, repo).filter((x) => x.startsWith(`${repo}-`));
+    assert.deepEqual(subjects, [`${repo}-1`, `${repo}-2`, `${repo}-3`], `${repo}: ${subjects.join(', ')}\n${all}`);
+    const tip = join(s.remotes, `${repo}.git`);
+    for (const n of [1, 2, 3]) {
+      const t = git(tip, ['show', `car/hub/${repo}:.codex-autorunner/tickets/TICKET-00${n}.md`]);
+      assert.match(t, /^done: true$/m, `${repo} ticket ${n} done on the remote`);
+    }
+  }
+  // the run that took over worked only the tickets left (mirrored events, for the hub)
+  const pool = new pg.Pool({ connectionString: cluster!.url(s.db) });
+  cleanups.push(() => pool.end());
+  const done = await pool.query<{ worker: string; ticket: string }>(
+    `SELECT worker, data->>'ticket' AS ticket FROM car_hub.events WHERE repo_id = $1 AND type = 'ticket_done' ORDER BY id`,
+    [victimRepo],
+  );
+  const bySurvivor = done.rows.filter((r) => r.worker === survivorName).map((r) => r.ticket);
+  assert.equal(bySurvivor.length, 2, JSON.stringify(done.rows));
+  assert.ok(bySurvivor.every((t) => !/TICKET-001/.test(t)), JSON.stringify(done.rows));
+
+  // the hub's status lists the jobs with the worker that ended each
+  const status = json<{ queue: { jobs: { repo_id: string; state: string; worker: string; attempt: number }[] } }>(
+    await runCar(['hub', 'status', '--json'], { cwd: s.hub.root, env: s.hubEnv }),
+  );
+  const jobs = new Map(status.queue.jobs.map((j) => [j.repo_id, j]));
+  assert.deepEqual([...jobs.keys()].sort(), REPOS);
+  assert.equal(jobs.get(victimRepo!)?.worker, survivorName);
+  assert.equal(jobs.get(victimRepo!)?.attempt, 1);
+
+  // security: payloads carry no secret; a worker role cannot drop or rewrite what it was not granted
+  const payloads = await pool.query<{ data: Record<string, unknown> }>(`SELECT data FROM pgboss.job UNION ALL SELECT data FROM pgboss.archive`);
+  for (const { data } of payloads.rows) {
+    assert.deepEqual(Object.keys(data).sort(), [
+      'base_branch',
+      'heartbeat_seconds',
+      'lease_seconds',
+      'remote_url',
+      'repo_id',
+      'result_branch',
+    ]);
+    assert.ok(!JSON.stringify(data).includes(s.password), 'no password in a job');
+  }
+  const asWorker = new pg.Client({ connectionString: cluster!.url(s.db, s.roles[0], s.password) });
+  await asWorker.connect();
+  try {
+    await assert.rejects(asWorker.query('DELETE FROM car_hub.events'), /permission denied/);
+    await assert.rejects(asWorker.query('DROP TABLE car_hub.runs'), /must be owner|permission denied/);
+    await assert.rejects(asWorker.query('CREATE TABLE pgboss.x (a int)'), /permission denied/);
+  } finally {
+    await asWorker.end();
+  }
+
+  survivor.child.kill('SIGTERM');
+  const stopped = await exitWithin(survivor, 30_000, 'SIGTERM to the idle worker');
+  assert.equal(stopped.code, 0, output(survivor));
+});
