@@ -38,7 +38,15 @@ export type QueueSupervisorEvent =
   | { type: 'enqueued'; repo: string; jobId: string }
   | { type: 'following'; repo: string; jobId: string }
   | { type: 'taken'; repo: string; jobId: string; worker: string; host: string; attempt: number }
-  | { type: 'finished'; repo: string; jobId: string; state: string; status: string | null; reasonCode: string | null; worker: string | null }
+  | {
+      type: 'finished';
+      repo: string;
+      jobId: string;
+      state: string;
+      status: string | null;
+      reasonCode: string | null;
+      worker: string | null;
+    }
   | { type: 'skipped'; repo: string; reason: string };
 
 export interface QueueRepoOutcome {
@@ -148,7 +156,14 @@ export async function superviseHubQueue(
         const holder = v.worker ? `${v.worker}@${v.host ?? '?'}#${v.attempt}` : null;
         if (holder && o.workers[o.workers.length - 1] !== holder) {
           o.workers.push(holder);
-          emit({ type: 'taken', repo: v.repo_id, jobId: v.job_id, worker: v.worker!, host: v.host ?? '?', attempt: v.attempt });
+          emit({
+            type: 'taken',
+            repo: v.repo_id,
+            jobId: v.job_id,
+            worker: v.worker!,
+            host: v.host ?? '?',
+            attempt: v.attempt,
+          });
         }
         const wasEnded = ENDED.has(o.state);
         Object.assign(o, {

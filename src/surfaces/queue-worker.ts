@@ -138,7 +138,13 @@ export async function workJob(job: TakenJob, opts: QueueWorkerOptions): Promise<
     }
     return {
       run: run
-        ? { run_id: run.id, status: run.status, reason_code: run.reasonCode ?? null, tickets_done: done, tickets_total: total }
+        ? {
+            run_id: run.id,
+            status: run.status,
+            reason_code: run.reasonCode ?? null,
+            tickets_done: done,
+            tickets_total: total,
+          }
         : null,
       events: events.map((e) => ({ seq: e.seq, type: e.type, at: e.at, data: e.data })),
     };
@@ -160,12 +166,14 @@ export async function workJob(job: TakenJob, opts: QueueWorkerOptions): Promise<
   }, p.heartbeat_seconds * 1000);
 
   let pushing: Promise<unknown> = Promise.resolve();
+  let pushed: string | null = null;
   const push = (why: string) => {
     pushing = pushing.then(async () => {
       if (lost) return;
       try {
         const sha = await pushResult(co);
-        opts.log(`${tag}: pushed ${p.result_branch} at ${sha.slice(0, 12)} (${why})`);
+        if (sha !== pushed) opts.log(`${tag}: pushed ${p.result_branch} at ${sha.slice(0, 12)} (${why})`);
+        pushed = sha;
       } catch (err) {
         if (err instanceof PushRejectedError) loseLease(err.message);
         else {
@@ -207,7 +215,9 @@ export async function workJob(job: TakenJob, opts: QueueWorkerOptions): Promise<
         },
         ...(opts.guard ? { guard: opts.guard } : {}),
       });
-      opts.log(`${tag}: run ${runId} ${outcome.status}${outcome.reasonCode ? ` (${outcome.reasonCode})` : ''}`);
+      opts.log(
+        `${tag}: run ${runId} ${outcome.status}${outcome.reasonCode ? ` (${outcome.reasonCode})` : ''}`,
+      );
       await push(`run ${outcome.status}`);
     }
   } catch (err) {

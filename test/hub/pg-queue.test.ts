@@ -11,7 +11,17 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import pg from 'pg';
-import { type CarChild, carEnv, exitWithin, json, output, runCar, running, startCar, tempHome } from '../helpers/built-car.ts';
+import {
+  type CarChild,
+  carEnv,
+  exitWithin,
+  json,
+  output,
+  runCar,
+  running,
+  startCar,
+  tempHome,
+} from '../helpers/built-car.ts';
 import { type PgCluster, postgresMissing, startPostgres } from '../helpers/postgres.ts';
 import { waitFor } from '../helpers/wait.ts';
 import { demoTicket, git, initGitRepo, makeHub, type TestHub, writeTicket } from './helpers.ts';
@@ -35,10 +45,13 @@ const IDENTITY = {
   GIT_COMMITTER_EMAIL: 'worker@example.com',
 };
 
-/** Ticket n of a repo: writes a file, commits; the second sleeps first, so a kill lands inside it. */
+/**
+ * Ticket n of a repo: writes a file, commits. The second and third sleep first: a kill lands inside the
+ * second, and a run lasts longer than the lease, which only heartbeats keep.
+ */
 function ticket(repo: string, n: number): string {
   const script = [`write ${repo}-${n}.txt ticket ${n}`, 'done', `commit ${repo}-${n}`];
-  if (n === 2) script.unshift('sleep 4000');
+  if (n > 1) script.unshift('sleep 4000');
   return demoTicket(n, script);
 }
 
@@ -102,10 +115,13 @@ async function setup(): Promise<Setup> {
 function startWorker(s: Setup, name: string, role: string): CarChild {
   const checkouts = join(s.remotes, `checkouts-${name}`);
   mkdirSync(checkouts, { recursive: true });
-  const w = startCar(['worker', '--hub-queue', '--name', name, '--checkouts', checkouts, '--poll-seconds', '0.2'], {
-    cwd: s.remotes,
-    env: s.workerEnv(role),
-  });
+  const w = startCar(
+    ['worker', '--hub-queue', '--name', name, '--checkouts', checkouts, '--poll-seconds', '0.2'],
+    {
+      cwd: s.remotes,
+      env: s.workerEnv(role),
+    },
+  );
   cleanups.push(async () => {
     if (running(w)) w.child.kill('SIGKILL');
     await w.exited;
@@ -124,18 +140,26 @@ interface HubRunJson {
   repos: Record<string, { state: string; status: string | null; workers: string[] }>;
 }
 
-test('a hub run split across two queue workers survives a kill -9: every ticket done exactly once', { skip }, async () => {
+test('a hub run split across two queue workers survives a kill -9: every ticket done exactly once', {
+  skip,
+}, async () => {
   const s = await setup();
-  const init = await runCar(['hub', 'queue', 'init', '--grant-role', s.roles[0]!, '--grant-role', s.roles[1]!], {
-    cwd: s.hub.root,
-    env: s.hubEnv,
-    timeoutMs: 60_000,
-  });
+  const init = await runCar(
+    ['hub', 'queue', 'init', '--grant-role', s.roles[0]!, '--grant-role', s.roles[1]!],
+    {
+      cwd: s.hub.root,
+      env: s.hubEnv,
+      timeoutMs: 60_000,
+    },
+  );
   assert.equal(init.code, 0, `${init.stdout}\n${init.stderr}`);
 
   const w1 = startWorker(s, 'w1', s.roles[0]!);
   const w2 = startWorker(s, 'w2', s.roles[1]!);
-  const hubRun = startCar(['hub', 'run', '--poll-seconds', '0.2', '--json'], { cwd: s.hub.root, env: s.hubEnv });
+  const hubRun = startCar(['hub', 'run', '--poll-seconds', '0.2', '--json'], {
+    cwd: s.hub.root,
+    env: s.hubEnv,
+  });
   cleanups.push(async () => {
     if (running(hubRun)) hubRun.child.kill('SIGKILL');
     await hubRun.exited;
@@ -143,17 +167,23 @@ test('a hub run split across two queue workers survives a kill -9: every ticket 
 
   // the first worker to push its first ticket is killed mid-way through its second
   const pushedFirst = /^(w[12]): (\w+): pushed car\/hub\/\w+ at \w+ \(\S*TICKET-001\.md done\)$/m;
-  await waitFor('a worker to push its first ticket', () => pushedFirst.test(w1.stdout) || pushedFirst.test(w2.stdout), 120_000).catch(
-    (err: Error) => {
-      throw new Error(`${err.message}\nw1:\n${output(w1)}\nw2:\n${output(w2)}\nhub:\n${output(hubRun)}`);
-    },
-  );
+  await waitFor(
+    'a worker to push its first ticket',
+    () => pushedFirst.test(w1.stdout) || pushedFirst.test(w2.stdout),
+    120_000,
+  ).catch((err: Error) => {
+    throw new Error(`${err.message}\nw1:\n${output(w1)}\nw2:\n${output(w2)}\nhub:\n${output(hubRun)}`);
+  });
   const [victim, survivor] = pushedFirst.test(w1.stdout) ? [w1, w2] : [w2, w1];
   const [, victimName, victimRepo] = pushedFirst.exec(victim.stdout)!;
   const survivorName = victimName === 'w1' ? 'w2' : 'w1';
   victim.child.kill('SIGKILL');
   await victim.exited;
-  assert.doesNotMatch(victim.stdout, new RegExp(`${victimRepo}: pushed .*TICKET-002`), 'killed before its second ticket was done');
+  assert.doesNotMatch(
+    victim.stdout,
+    new RegExp(`${victimRepo}: pushed .*TICKET-002`),
+    'killed before its second ticket was done',
+  );
 
   const exit = await exitWithin(hubRun, 240_000, 'car hub run to follow every job to its end');
   const all = `hub:\n${output(hubRun)}\nvictim:\n${output(victim)}\nsurvivor:\n${output(survivor)}`;
@@ -166,14 +196,23 @@ test('a hub run split across two queue workers survives a kill -9: every ticket 
   // the killed worker's job was taken over by the other worker
   const held = result.repos[victimRepo!]!.workers.map((w) => w.split('@')[0]);
   assert.deepEqual(held, [victimName, survivorName], all);
+  // a live worker keeps its job however long the run, by heartbeats: no other job changed hands
+  for (const repo of REPOS.filter((r) => r !== victimRepo))
+    assert.equal(result.repos[repo]!.workers.length, 1, `${repo} kept by one worker\n${all}`);
   // both machines worked: every job names the worker(s) that held it
-  const workersSeen = new Set(Object.values(result.repos).flatMap((r) => r.workers.map((w) => w.split('@')[0])));
+  const workersSeen = new Set(
+    Object.values(result.repos).flatMap((r) => r.workers.map((w) => w.split('@')[0])),
+  );
   assert.deepEqual([...workersSeen].sort(), ['w1', 'w2'], all);
 
   // nothing lost, nothing done twice: each ticket's commit exactly once on the remote's result branch
   for (const repo of REPOS) {
     const subjects = remoteSubjects(s, repo).filter((x) => x.startsWith(`${repo}-`));
-    assert.deepEqual(subjects, [`${repo}-1`, `${repo}-2`, `${repo}-3`], `${repo}: ${subjects.join(', ')}\n${all}`);
+    assert.deepEqual(
+      subjects,
+      [`${repo}-1`, `${repo}-2`, `${repo}-3`],
+      `${repo}: ${subjects.join(', ')}\n${all}`,
+    );
     const tip = join(s.remotes, `${repo}.git`);
     for (const n of [1, 2, 3]) {
       const t = git(tip, ['show', `car/hub/${repo}:.codex-autorunner/tickets/TICKET-00${n}.md`]);
@@ -189,19 +228,24 @@ test('a hub run split across two queue workers survives a kill -9: every ticket 
   );
   const bySurvivor = done.rows.filter((r) => r.worker === survivorName).map((r) => r.ticket);
   assert.equal(bySurvivor.length, 2, JSON.stringify(done.rows));
-  assert.ok(bySurvivor.every((t) => !/TICKET-001/.test(t)), JSON.stringify(done.rows));
+  assert.ok(
+    bySurvivor.every((t) => !/TICKET-001/.test(t)),
+    JSON.stringify(done.rows),
+  );
 
   // the hub's status lists the jobs with the worker that ended each
-  const status = json<{ queue: { jobs: { repo_id: string; state: string; worker: string; attempt: number }[] } }>(
-    await runCar(['hub', 'status', '--json'], { cwd: s.hub.root, env: s.hubEnv }),
-  );
+  const status = json<{
+    queue: { jobs: { repo_id: string; state: string; worker: string; attempt: number }[] };
+  }>(await runCar(['hub', 'status', '--json'], { cwd: s.hub.root, env: s.hubEnv }));
   const jobs = new Map(status.queue.jobs.map((j) => [j.repo_id, j]));
   assert.deepEqual([...jobs.keys()].sort(), REPOS);
   assert.equal(jobs.get(victimRepo!)?.worker, survivorName);
   assert.equal(jobs.get(victimRepo!)?.attempt, 1);
 
   // security: payloads carry no secret; a worker role cannot drop or rewrite what it was not granted
-  const payloads = await pool.query<{ data: Record<string, unknown> }>(`SELECT data FROM pgboss.job UNION ALL SELECT data FROM pgboss.archive`);
+  const payloads = await pool.query<{ data: Record<string, unknown> }>(
+    `SELECT data FROM pgboss.job UNION ALL SELECT data FROM pgboss.archive`,
+  );
   for (const { data } of payloads.rows) {
     assert.deepEqual(Object.keys(data).sort(), [
       'base_branch',

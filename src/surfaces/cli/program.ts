@@ -461,7 +461,7 @@ export function buildProgram(io: CliIo): Command {
     .description(
       "work repo jobs from the hub's PostgreSQL queue on this machine (clone, run, push car/hub/<repo>)",
     )
-    .option('--hub-queue', "take jobs from the hub queue (the database URL from $CAR_PG_URL or --url-env)")
+    .option('--hub-queue', 'take jobs from the hub queue (the database URL from $CAR_PG_URL or --url-env)')
     .option('--checkouts <dir>', 'where checkouts live (default: ~/.codex-autorunner/worker-checkouts)')
     .option('--name <id>', 'this worker in the hub status (default: <host>-<pid>)')
     .option('--url-env <name>', 'the env var holding the database URL (default: CAR_PG_URL)')

@@ -59,17 +59,26 @@ export async function hubQueueInit(
 
 function postgresOnly(q: QueueSettings): QueueSettings {
   if (q.kind !== 'postgres')
-    throw new CliError('hub.queue.kind is sqlite: the hub starts local workers; set it to postgres first', EXIT.usage);
+    throw new CliError(
+      'hub.queue.kind is sqlite: the hub starts local workers; set it to postgres first',
+      EXIT.usage,
+    );
   return q;
 }
 
 async function gitOrigin(dir: string): Promise<{ remoteUrl: string; branch: string } | { error: string }> {
   try {
-    const remoteUrl = (await runGitText(['remote', 'get-url', 'origin'], { cwd: dir, readOnly: true })).trim();
-    const branch = (await runGitText(['symbolic-ref', '--short', 'HEAD'], { cwd: dir, readOnly: true })).trim();
+    const remoteUrl = (
+      await runGitText(['remote', 'get-url', 'origin'], { cwd: dir, readOnly: true })
+    ).trim();
+    const branch = (
+      await runGitText(['symbolic-ref', '--short', 'HEAD'], { cwd: dir, readOnly: true })
+    ).trim();
     return { remoteUrl, branch };
   } catch {
-    return { error: 'no git remote origin (or no branch checked out): workers on other machines clone it from there' };
+    return {
+      error: 'no git remote origin (or no branch checked out): workers on other machines clone it from there',
+    };
   }
 }
 
@@ -128,8 +137,10 @@ export async function hubQueueRun(
     const outcomes = Object.values(result.repos);
     if (flags.json) printJson(io, { ...result, events });
     else io.stdout(`done: ${outcomes.length} repos through the queue\n`);
-    if (outcomes.some((o) => o.state === 'failed' || o.status === 'failed')) throw new CliError('', EXIT.failed);
-    if (outcomes.some((o) => o.status === 'paused' || o.status === 'stopped')) throw new CliError('', EXIT.notFinished);
+    if (outcomes.some((o) => o.state === 'failed' || o.status === 'failed'))
+      throw new CliError('', EXIT.failed);
+    if (outcomes.some((o) => o.status === 'paused' || o.status === 'stopped'))
+      throw new CliError('', EXIT.notFinished);
   } finally {
     signals.dispose();
     await queue.close();
@@ -199,7 +210,10 @@ export async function workerCommand(io: CliIo, flags: WorkerFlags): Promise<void
   // agents, verify commands and git hooks this worker starts never see the database URL
   delete process.env[urlEnv];
   preferSmallHeap();
-  const checkoutsDir = resolve(io.cwd, flags.checkouts ?? resolve(homedir(), '.codex-autorunner', 'worker-checkouts'));
+  const checkoutsDir = resolve(
+    io.cwd,
+    flags.checkouts ?? resolve(homedir(), '.codex-autorunner', 'worker-checkouts'),
+  );
   const me = workerIdentity(flags.name);
   const queue = await pgGuarded(() => openQueueWorker({ url }, me));
   const abort = new AbortController();

@@ -204,7 +204,10 @@ export async function hubStatus(io: CliIo, flags: HubFlags): Promise<void> {
   const reader = new HubStatusReader();
   try {
     const local = await guarded(async () => hubStatusReport(hub, reader));
-    const queue = hub.settings.queue.kind === 'postgres' ? await (await import('./hub-queue.ts')).queueReport(io, hub) : null;
+    const queue =
+      hub.settings.queue.kind === 'postgres'
+        ? await (await import('./hub-queue.ts')).queueReport(io, hub)
+        : null;
     const report = queue ? { ...local, queue } : local;
     if (flags.json) return printJson(io, report);
     if (queue) (await import('./hub-queue.ts')).printQueue(io, queue);
