@@ -49,6 +49,20 @@ async function worker(url: string, name: string): Promise<HubQueueWorker> {
   return w;
 }
 
+/** Fetches until `w` takes a job (failing after 30 s). */
+async function takeEventually(w: HubQueueWorker, what: string): Promise<TakenJob> {
+  let taken: TakenJob | null = null;
+  await waitFor(
+    what,
+    async () => {
+      taken = await w.take();
+      return taken !== null;
+    },
+    30_000,
+  );
+  return taken as unknown as TakenJob;
+}
+
 /** Heartbeats `job` every 0.5 s until `stop` resolves; returns whether every heartbeat held the lease. */
 async function keepBeating(w: HubQueueWorker, job: TakenJob, stop: Promise<void>): Promise<boolean> {
   let stopped = false;
@@ -101,9 +115,7 @@ test('one job per repo; heartbeats keep it past the lease; a silent worker loses
   assert.equal(running?.worker, 'w1');
 
   // w1 goes silent: after the lease, w2 takes the job over as a new attempt
-  let taken: TakenJob | null = null;
-  await waitFor('w2 to take the job over', async () => (taken = await w2.take()) !== null, 30_000);
-  const takeover = taken as unknown as TakenJob;
+  const takeover = await takeEventually(w2, 'w2 to take the job over');
   assert.equal(takeover.id, jobId);
   assert.equal(takeover.attempt, 1);
   const [moved] = await hub.jobs([jobId]);
@@ -148,7 +160,5 @@ test('a released job goes back to the queue at once, for any worker', { skip }, 
   assert.equal(job?.id, jobId);
   await w1.release(job!, 'worker stopping');
   // the lease is an hour: only the release can have freed it
-  let taken: TakenJob | null = null;
-  await waitFor('w2 to take the released job', async () => (taken = await w2.take()) !== null, 30_000);
-  assert.equal((taken as unknown as TakenJob).id, jobId);
+  assert.equal((await takeEventually(w2, 'w2 to take the released job')).id, jobId);
 });

@@ -65,7 +65,7 @@ interface Setup {
   password: string;
 }
 
-async function setup(): Promise<Setup> {
+async function setup(repos: readonly string[] = REPOS): Promise<Setup> {
   const c = cluster!;
   const db = await c.createDatabase('hubq');
   const suffix = db.slice('hubq_'.length);
@@ -87,7 +87,7 @@ async function setup(): Promise<Setup> {
   );
   const remotes = realpathSync(mkdtempSync(join(tmpdir(), 'car-remotes-')));
   cleanups.push(() => rmSync(remotes, { recursive: true, force: true }));
-  for (const name of REPOS) {
+  for (const name of repos) {
     const bare = join(remotes, `${name}.git`);
     git(remotes, ['init', '-q', '--bare', '-b', 'main', bare]);
     const dir = join(hub.root, 'repos', name);
@@ -270,4 +270,85 @@ test('a hub run split across two queue workers survives a kill -9: every ticket 
   survivor.child.kill('SIGTERM');
   const stopped = await exitWithin(survivor, 30_000, 'SIGTERM to the idle worker');
   assert.equal(stopped.code, 0, output(survivor));
+});
+
+test('SIGTERM to a worker mid-run pauses its run, gives the job back, and the next worker finishes it', {
+  skip,
+}, async () => {
+  const s = await setup(['alpha']);
+  const init = await runCar(
+    ['hub', 'queue', 'init', '--grant-role', s.roles[0]!, '--grant-role', s.roles[1]!],
+    {
+      cwd: s.hub.root,
+      env: s.hubEnv,
+      timeoutMs: 60_000,
+    },
+  );
+  assert.equal(init.code, 0, init.stderr);
+  const w1 = startWorker(s, 'w1', s.roles[0]!);
+  const hubRun = startCar(['hub', 'run', '--poll-seconds', '0.2'], { cwd: s.hub.root, env: s.hubEnv });
+  cleanups.push(async () => {
+    if (running(hubRun)) hubRun.child.kill('SIGKILL');
+    await hubRun.exited;
+  });
+  await w1.waitForOutput(/alpha: pushed car\/hub\/alpha at \w+ \(\S*TICKET-001\.md done\)/, 120_000);
+  w1.child.kill('SIGTERM');
+  const stopped = await exitWithin(w1, 30_000, 'SIGTERM to a working worker');
+  assert.equal(stopped.code, 0, output(w1));
+  assert.match(w1.stdout, /^w1: alpha: run \S+ paused/m, output(w1));
+  assert.match(w1.stdout, /^w1: alpha: gave job \S+ back$/m, output(w1));
+
+  const w2 = startWorker(s, 'w2', s.roles[1]!);
+  const exit = await exitWithin(hubRun, 240_000, 'car hub run to follow the job to its end');
+  const all = `hub:\n${output(hubRun)}\nw1:\n${output(w1)}\nw2:\n${output(w2)}`;
+  assert.equal(exit.code, 0, all);
+  assert.match(hubRun.stdout, /^alpha: taken by w1 on /m, all);
+  assert.match(hubRun.stdout, /^alpha: taken over by w2 on /m, all);
+  assert.match(hubRun.stdout, /^alpha: job completed, run completed \(all_done\) by w2$/m, all);
+  assert.match(w2.stdout, /^w2: alpha: took job \S+ \(attempt 1\), resuming car\/hub\/alpha/m, all);
+  const subjects = remoteSubjects(s, 'alpha').filter((x) => x.startsWith('alpha-'));
+  assert.deepEqual(subjects, ['alpha-1', 'alpha-2', 'alpha-3'], all);
+});
+
+test('bad hub.queue settings and a missing database URL are usage errors naming the file, field or variable', async () => {
+  const hub = await makeHub();
+  cleanups.push(() => hub.cleanup());
+  const home = tempHome();
+  cleanups.push(home.cleanup);
+  const env = carEnv(home.home);
+  const cfg = join(hub.root, 'codex-autorunner.yml');
+  const cases: [string, RegExp][] = [
+    [
+      'hub:\n  queue:\n    kind: mysql\n',
+      /codex-autorunner\.yml: hub\.queue\.kind must be sqlite or postgres/,
+    ],
+    [
+      'hub:\n  queue:\n    kind: postgres\n    lease_seconds: 10\n    heartbeat_seconds: 6\n',
+      /codex-autorunner\.yml: hub\.queue\.heartbeat_seconds heartbeat_seconds must be at most half of lease_seconds/,
+    ],
+    [
+      'hub:\n  queue:\n    kind: postgres\n    url_env: "not a name"\n',
+      /hub\.queue\.url_env must be an environment variable name/,
+    ],
+  ];
+  for (const [text, message] of cases) {
+    writeFileSync(cfg, text);
+    const res = await runCar(['hub', 'run'], { cwd: hub.root, env });
+    assert.equal(res.code, 3, `${text}\n${res.stderr}`);
+    assert.match(res.stderr, message);
+  }
+  writeFileSync(cfg, 'hub:\n  queue:\n    kind: postgres\n    url_env: HUB_DB\n');
+  const noUrl = await runCar(['hub', 'run'], { cwd: hub.root, env });
+  assert.equal(noUrl.code, 2, noUrl.stderr);
+  assert.match(
+    noUrl.stderr,
+    /hub\.queue\.url_env names HUB_DB for the hub queue's database URL, and it is not set/,
+  );
+
+  const noFlag = await runCar(['worker'], { cwd: hub.root, env });
+  assert.equal(noFlag.code, 2, noFlag.stderr);
+  assert.match(noFlag.stderr, /car worker needs --hub-queue/);
+  const noEnv = await runCar(['worker', '--hub-queue', '--url-env', 'WORKER_DB'], { cwd: hub.root, env });
+  assert.equal(noEnv.code, 2, noEnv.stderr);
+  assert.match(noEnv.stderr, /--url-env names WORKER_DB .* not set/);
 });

@@ -63,7 +63,7 @@ const HubSection = z
           heartbeat_seconds: z.number({ error: 'must be a number of seconds' }).positive().default(5),
         })
         .refine((q) => q.heartbeat_seconds * 2 <= q.lease_seconds, {
-          error: 'heartbeat_seconds must be at most half of lease_seconds',
+          error: 'must be at most half of hub.queue.lease_seconds',
           path: ['heartbeat_seconds'],
         })
         .prefault({}),
