@@ -324,7 +324,7 @@ test('bad hub.queue settings and a missing database URL are usage errors naming 
     ],
     [
       'hub:\n  queue:\n    kind: postgres\n    lease_seconds: 10\n    heartbeat_seconds: 6\n',
-      /codex-autorunner\.yml: hub\.queue\.heartbeat_seconds heartbeat_seconds must be at most half of lease_seconds/,
+      /codex-autorunner\.yml: hub\.queue\.heartbeat_seconds must be at most half of hub\.queue\.lease_seconds/,
     ],
     [
       'hub:\n  queue:\n    kind: postgres\n    url_env: "not a name"\n',
