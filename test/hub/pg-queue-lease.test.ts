@@ -4,11 +4,15 @@
 // attempt), so it can neither extend, end nor give back a job another worker holds. Each worker connects
 // as a database role of its own that `initPgQueue` granted.
 import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import type { HubJobPayload, HubQueueWorker, TakenJob } from '../../src/control/hub-queue.ts';
 import { initPgQueue, openHubQueue, openQueueWorker } from '../../src/integrations/pg-queue/pg-boss-queue.ts';
+import { createApp } from '../../src/surfaces/http/app.ts';
 import { type PgCluster, postgresMissing, startPostgres } from '../helpers/postgres.ts';
 import { waitFor } from '../helpers/wait.ts';
+import { makeHub } from './helpers.ts';
 
 const skip = postgresMissing() ?? false;
 let cluster: PgCluster | null = null;
@@ -161,4 +165,47 @@ test('a released job goes back to the queue at once, for any worker', { skip }, 
   await w1.release(job!, 'worker stopping');
   // the lease is an hour: only the release can have freed it
   assert.equal((await takeEventually(w2, 'w2 to take the released job')).id, jobId);
+});
+
+test("the hub's API lists the queue's jobs with the worker and host working each", { skip }, async () => {
+  const { hubUrl, workerUrl } = await queueDb();
+  const hub = await makeHub();
+  cleanups.push(hub.cleanup);
+  writeFileSync(
+    join(hub.root, 'codex-autorunner.yml'),
+    'hub:\n  queue:\n    kind: postgres\n    url_env: HUB_DB\n',
+  );
+  const queue = await openHubQueue({ url: hubUrl });
+  cleanups.push(() => queue.close());
+  const jobId = await queue.enqueue(payload('alpha'));
+  await queue.enqueue(payload('beta'));
+  const w1 = await worker(workerUrl(1), 'w1');
+  const job = await w1.take();
+  assert.equal(job?.id, jobId);
+  await w1.heartbeat(
+    job!,
+    { run_id: 'run-1', status: 'running', reason_code: null, tickets_done: 1, tickets_total: 3 },
+    [{ seq: 1, type: 'flow_started', at: new Date().toISOString(), data: {} }],
+  );
+
+  const app = createApp({ root: hub.root, env: { ...process.env, HUB_DB: hubUrl } });
+  cleanups.push(() => app.close());
+  const res = await app.request('/api/hub/repos');
+  assert.equal(res.status, 200);
+  const body = (await res.json()) as { queue: { kind: string; jobs: Record<string, unknown>[] } };
+  assert.equal(body.queue.kind, 'postgres');
+  const byRepo = new Map(body.queue.jobs.map((j) => [j.repo_id, j]));
+  assert.deepEqual(
+    [byRepo.get('alpha')?.state, byRepo.get('alpha')?.worker, byRepo.get('alpha')?.host],
+    ['running', 'w1', 'test-host'],
+  );
+  assert.deepEqual([byRepo.get('alpha')?.tickets_done, byRepo.get('alpha')?.run_status], [1, 'running']);
+  assert.deepEqual([byRepo.get('beta')?.state, byRepo.get('beta')?.worker], ['queued', null]);
+  assert.ok(!JSON.stringify(body).includes(hubUrl), 'no database URL in the answer');
+
+  // without the URL the document says so instead of failing
+  const bare = createApp({ root: hub.root, env: { PATH: process.env.PATH } });
+  cleanups.push(() => bare.close());
+  const noUrl = (await (await bare.request('/api/hub/repos')).json()) as { queue: { error: string } };
+  assert.equal(noUrl.queue.error, 'HUB_DB is not set');
 });

@@ -88,6 +88,8 @@ export interface PgQueueOptions {
   url: string;
   /** How often this process runs pg-boss's maintenance (expiring jobs whose lease ran out). */
   maintenanceSeconds?: number;
+  /** Run that maintenance here (default true; a status reader leaves it to the hub run and workers). */
+  supervise?: boolean;
 }
 
 class Connection {
@@ -103,7 +105,7 @@ class Connection {
       db: dbOf(this.pool),
       schema: BOSS_SCHEMA,
       migrate: false,
-      supervise: true,
+      supervise: opts.supervise ?? true,
       schedule: false,
       maintenanceIntervalSeconds: Math.max(1, Math.round(opts.maintenanceSeconds ?? 1)),
     } as PgBoss.ConstructorOptions);

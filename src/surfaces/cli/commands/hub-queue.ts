@@ -2,7 +2,6 @@
 // `car hub queue init`, the queue part of `car hub status`, and `car worker --hub-queue`.
 import { homedir } from 'node:os';
 import { resolve } from 'node:path';
-import type { HubJobView } from '../../../control/hub-queue.ts';
 import { type QueueSupervisorEvent, superviseHubQueue } from '../../../control/hub-queue-supervisor.ts';
 import type { HubSettings } from '../../../core/hub/config.ts';
 import { readManifest } from '../../../core/hub/manifest.ts';
@@ -15,6 +14,7 @@ import {
   PgQueueError,
   workerIdentity,
 } from '../../../integrations/pg-queue/pg-boss-queue.ts';
+import type { QueueReport } from '../../hub-queue-report.ts';
 import { preferSmallHeap } from '../../lean-heap.ts';
 import { runQueueWorker } from '../../queue-worker.ts';
 import { CliError, EXIT } from '../errors.ts';
@@ -147,28 +147,7 @@ export async function hubQueueRun(
   }
 }
 
-/** The queue's jobs for `car hub status` (null with a sqlite queue); an unreachable database is reported, not thrown. */
-export async function queueReport(
-  io: CliIo,
-  hub: Hub,
-): Promise<{ kind: 'postgres'; jobs: HubJobView[] } | { kind: 'postgres'; error: string } | null> {
-  const q = hub.settings.queue;
-  if (q.kind !== 'postgres') return null;
-  const url = io.env[q.url_env];
-  if (!url) return { kind: 'postgres', error: `${q.url_env} is not set` };
-  try {
-    const queue = await openHubQueue({ url });
-    try {
-      return { kind: 'postgres', jobs: await queue.jobs() };
-    } finally {
-      await queue.close();
-    }
-  } catch (err) {
-    return { kind: 'postgres', error: (err as Error).message };
-  }
-}
-
-export function printQueue(io: CliIo, report: NonNullable<Awaited<ReturnType<typeof queueReport>>>): void {
+export function printQueue(io: CliIo, report: QueueReport): void {
   if ('error' in report) {
     io.stdout(`queue: postgres, not readable: ${report.error}\n`);
     return;

@@ -202,12 +202,10 @@ export async function hubScan(io: CliIo, flags: HubFlags): Promise<void> {
 export async function hubStatus(io: CliIo, flags: HubFlags): Promise<void> {
   const hub = resolveHub(io, flags);
   const reader = new HubStatusReader();
+  const queueReader = new (await import('../../hub-queue-report.ts')).QueueReader();
   try {
     const local = await guarded(async () => hubStatusReport(hub, reader));
-    const queue =
-      hub.settings.queue.kind === 'postgres'
-        ? await (await import('./hub-queue.ts')).queueReport(io, hub)
-        : null;
+    const queue = hub.settings.queue.kind === 'postgres' ? await queueReader.read(hub, io.env) : null;
     const report = queue ? { ...local, queue } : local;
     if (flags.json) return printJson(io, report);
     if (queue) (await import('./hub-queue.ts')).printQueue(io, queue);
@@ -234,6 +232,7 @@ export async function hubStatus(io: CliIo, flags: HubFlags): Promise<void> {
     if (sup) io.stdout(`supervisor: pid ${String(sup.pid)} ${sup.alive ? 'running' : 'not running'}\n`);
   } finally {
     reader.close();
+    await queueReader.close();
   }
 }
 
