@@ -79,7 +79,7 @@ export interface WorkerIdentity {
 export interface HubQueue {
   /** Adds a job for the repo unless one is queued or running; null when one already is. */
   enqueue(payload: HubJobPayload): Promise<string | null>;
-  /** Jobs of the given ids, or every job not archived (newest first). */
+  /** Jobs of the given ids, or each repo's latest job (newest first). */
   jobs(ids?: readonly string[]): Promise<HubJobView[]>;
   close(): Promise<void>;
 }

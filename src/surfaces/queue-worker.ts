@@ -3,8 +3,8 @@
 // `car/hub/<repo>`, else the base branch), the ordinary engine (`runWorker`, as `car flow worker` runs
 // it), a heartbeat every `heartbeat_seconds` that extends the lease and mirrors the run and its events to
 // the hub, a push of the result branch after every ticket done, and the job completed with the run's
-// outcome. The engine's next git call waits for that push (`behindPush`), so no agent turn starts on the
-// next ticket before the finished one is on the remote: a worker killed later loses at most the ticket it
+// outcome. Every agent turn waits for that push (`turnsBehindPush`), so no turn of the next ticket
+// starts before the finished one is on the remote: a worker killed later loses at most the ticket it
 // was working, which the worker taking over starts again from the pushed state. A heartbeat or push that
 // finds the job gone (the lease ran out, another worker took it) stops the run without pushing again.
 import { join } from 'node:path';
@@ -12,9 +12,9 @@ import { agentProcessPort } from '../agents/orphans.ts';
 import { createAgentResolver } from '../agents/resolver.ts';
 import { type AbortReason, FlowControl, type FlowOutcome, runWorker } from '../control/flow-control.ts';
 import type { HubQueueWorker, MirroredEvent, RunMirror, TakenJob } from '../control/hub-queue.ts';
+import type { Agent, AgentResolver, AgentSession } from '../core/agent.ts';
 import { loadConfig } from '../core/config/index.ts';
 import { secretEnvToRemove } from '../core/config/secrets.ts';
-import type { RepoState } from '../core/flow/ports.ts';
 import { repoPaths } from '../core/paths.ts';
 import { loadTicketQueue } from '../core/tickets/index.ts';
 import { createLanePorts, createRepoState } from '../integrations/git/index.ts';
@@ -48,14 +48,30 @@ export type JobEnd = 'completed' | 'lost' | 'released';
 export async function runQueueWorker(opts: QueueWorkerOptions): Promise<{ jobs: number }> {
   let jobs = 0;
   while (!opts.signal.aborted) {
-    const job = await opts.queue.take();
+    let job: TakenJob | null;
+    try {
+      job = await opts.queue.take();
+    } catch (err) {
+      // the database out of reach: say so and look again (a worker outlives a database restart)
+      opts.log(`${opts.name}: cannot take a job: ${(err as Error).message}`);
+      await sleep(Math.max(opts.pollSeconds, 5) * 1000, opts.signal);
+      continue;
+    }
     if (!job) {
       if (opts.once) break;
       await sleep(opts.pollSeconds * 1000, opts.signal);
       continue;
     }
     jobs++;
-    await workJob(job, opts);
+    try {
+      await workJob(job, opts);
+    } catch (err) {
+      // ending the job failed (the database out of reach): its lease runs out and another worker
+      // finds the work pushed
+      opts.log(
+        `${opts.name}: ${job.payload.repo_id}: could not end job ${job.id}: ${(err as Error).message}`,
+      );
+    }
     if (opts.once) break;
   }
   return { jobs };
@@ -78,26 +94,38 @@ function folderOf(repoId: string): string {
   return repoId.replace(/[^A-Za-z0-9._-]/g, '_').replace(/^\.+/, '_');
 }
 
-/** The RepoState the engine uses, every call of it waiting for the push in flight first. */
-function behindPush(repo: RepoState, pending: () => Promise<unknown>): RepoState {
-  const wait =
-    <A extends unknown[], R>(fn: (...args: A) => Promise<R>) =>
-    async (...args: A): Promise<R> => {
+/** The agents the engine uses, every turn of theirs starting only once the push in flight has landed. */
+function turnsBehindPush(resolve: AgentResolver, pending: () => Promise<unknown>): AgentResolver {
+  const session = (s: AgentSession): AgentSession => ({
+    get threadId() {
+      return s.threadId;
+    },
+    get alive() {
+      return s.alive;
+    },
+    runTurn: async (request) => {
       await pending();
-      return fn(...args);
-    };
-  return {
-    head: wait(() => repo.head()),
-    fingerprint: wait((x) => repo.fingerprint(x)),
-    snapshot: wait((x) => repo.snapshot(x)),
-    isDirty: wait((x) => repo.isDirty(x)),
-    statusLines: wait((x) => repo.statusLines(x)),
-    diffStat: wait((a, b, c) => repo.diffStat(a, b, c)),
-    diffFiles: wait((a, b, c) => repo.diffFiles(a, b, c)),
-    fileAt: wait((a, b) => repo.fileAt(a, b)),
-    commitAll: wait((a, b) => repo.commitAll(a, b)),
-    removeStaleIndexLock: wait(() => repo.removeStaleIndexLock()),
+      return s.runTurn(request);
+    },
+    close: () => s.close(),
+  });
+  const agents = new Map<string, Agent>();
+  const wrapped: AgentResolver = (id: string) => {
+    let agent = agents.get(id);
+    if (!agent) {
+      const inner = resolve(id);
+      agent = {
+        id: inner.id,
+        startSession: async (options) => session(await inner.startSession(options)),
+        ...(inner.prewarm ? { prewarm: (options: { cwd: string }) => inner.prewarm?.(options) } : {}),
+        ...(inner.close ? { close: () => inner.close?.() ?? Promise.resolve() } : {}),
+      };
+      agents.set(id, agent);
+    }
+    return agent;
   };
+  if (resolve.close) wrapped.close = () => resolve.close?.() ?? Promise.resolve();
+  return wrapped;
 }
 
 export async function workJob(job: TakenJob, opts: QueueWorkerOptions): Promise<JobEnd> {
@@ -206,8 +234,8 @@ export async function workJob(job: TakenJob, opts: QueueWorkerOptions): Promise<
       outcome = await runWorker({
         control,
         runId,
-        repo: behindPush(createRepoState(co.dir, { unsetEnv }), () => pushing),
-        resolveAgent: createAgentResolver(control.config, { root: co.dir }),
+        repo: createRepoState(co.dir, { unsetEnv }),
+        resolveAgent: turnsBehindPush(createAgentResolver(control.config, { root: co.dir }), () => pushing),
         lanePorts: createLanePorts(unsetEnv),
         signal: stopRun.signal,
         onProgress: (e) => {

@@ -6,7 +6,7 @@
 // the lease runs out, resumes from the pushed branch, and every ticket ends up done exactly once on the
 // remote (one commit per ticket on car/hub/<repo>; the taking-over run worked only the tickets left).
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -65,7 +65,7 @@ interface Setup {
   password: string;
 }
 
-async function setup(repos: readonly string[] = REPOS): Promise<Setup> {
+async function setup(repos: readonly string[] = REPOS, plan = ticket): Promise<Setup> {
   const c = cluster!;
   const db = await c.createDatabase('hubq');
   const suffix = db.slice('hubq_'.length);
@@ -94,7 +94,7 @@ async function setup(repos: readonly string[] = REPOS): Promise<Setup> {
     initGitRepo(dir);
     const add = await hub.run(['hub', 'add', dir]);
     assert.equal(add.code, 0, add.stderr);
-    for (const n of [1, 2, 3]) writeTicket(dir, `TICKET-00${n}.md`, ticket(name, n));
+    for (const n of [1, 2, 3]) writeTicket(dir, `TICKET-00${n}.md`, plan(name, n));
     git(dir, ['add', '-A']);
     git(dir, ['commit', '-q', '-m', 'plan']);
     git(dir, ['remote', 'add', 'origin', bare]);
@@ -306,6 +306,64 @@ test('SIGTERM to a worker mid-run pauses its run, gives the job back, and the ne
   assert.match(hubRun.stdout, /^alpha: taken over by w2 on /m, all);
   assert.match(hubRun.stdout, /^alpha: job completed, run completed \(all_done\) by w2$/m, all);
   assert.match(w2.stdout, /^w2: alpha: took job \S+ \(attempt 1\), resuming car\/hub\/alpha/m, all);
+  const subjects = remoteSubjects(s, 'alpha').filter((x) => x.startsWith('alpha-'));
+  assert.deepEqual(subjects, ['alpha-1', 'alpha-2', 'alpha-3'], all);
+});
+
+test("no turn of the next ticket starts before the finished ticket's push has landed on the remote", {
+  skip,
+}, async () => {
+  const quick = (repo: string, n: number) =>
+    demoTicket(n, [`write ${repo}-${n}.txt ticket ${n}`, 'done', `commit ${repo}-${n}`]);
+  const s = await setup(['alpha'], quick);
+  // the remote holds every push until the test opens the gate
+  const gate = join(s.remotes, 'gate');
+  const hook = join(s.remotes, 'alpha.git', 'hooks', 'pre-receive');
+  writeFileSync(hook, `#!/bin/sh\nwhile [ ! -e '${gate}' ]; do sleep 0.05; done\ncat >/dev/null\n`);
+  chmodSync(hook, 0o755);
+  const init = await runCar(['hub', 'queue', 'init', '--grant-role', s.roles[0]!], {
+    cwd: s.hub.root,
+    env: s.hubEnv,
+    timeoutMs: 60_000,
+  });
+  assert.equal(init.code, 0, init.stderr);
+  const w1 = startWorker(s, 'w1', s.roles[0]!);
+  const hubRun = startCar(['hub', 'run', '--poll-seconds', '0.2'], { cwd: s.hub.root, env: s.hubEnv });
+  cleanups.push(async () => {
+    if (running(hubRun)) hubRun.child.kill('SIGKILL');
+    await hubRun.exited;
+  });
+  const pool = new pg.Pool({ connectionString: cluster!.url(s.db) });
+  cleanups.push(() => pool.end());
+  // the engine has reached ticket 2's turn (its turn_started mirrored by a heartbeat since) ...
+  await waitFor(
+    "ticket 2's turn to be reached",
+    async () =>
+      (
+        await pool
+          .query(
+            `SELECT 1 FROM car_hub.events WHERE type = 'turn_started' AND data->>'ticket' LIKE '%TICKET-002.md'`,
+          )
+          .catch(() => ({ rowCount: 0 }))
+      ).rowCount === 1,
+    120_000,
+  ).catch((err: Error) => {
+    throw new Error(`${err.message}\n${output(w1)}\n${output(hubRun)}`);
+  });
+  // ... and, with ticket 1's push held by the remote, the agent has not begun it
+  const checkout = join(s.remotes, 'checkouts-w1', 'alpha');
+  assert.ok(existsSync(join(checkout, 'alpha-1.txt')), 'ticket 1 was worked');
+  assert.ok(
+    !existsSync(join(checkout, 'alpha-2.txt')),
+    `ticket 2's turn ran before ticket 1 was pushed\n${output(w1)}`,
+  );
+  assert.doesNotMatch(w1.stdout, /pushed/);
+
+  writeFileSync(gate, '');
+  const exit = await exitWithin(hubRun, 120_000, 'car hub run to follow the job to its end');
+  const all = `hub:\n${output(hubRun)}\nw1:\n${output(w1)}`;
+  assert.equal(exit.code, 0, all);
+  assert.match(w1.stdout, /pushed car\/hub\/alpha at \w+ \(\S*TICKET-001\.md done\)/, all);
   const subjects = remoteSubjects(s, 'alpha').filter((x) => x.startsWith('alpha-'));
   assert.deepEqual(subjects, ['alpha-1', 'alpha-2', 'alpha-3'], all);
 });

@@ -263,10 +263,12 @@ export async function openHubQueue(opts: PgQueueOptions): Promise<HubQueue> {
     async jobs(ids?: readonly string[]) {
       const filter = ids ? ' AND j.id = ANY($2::uuid[])' : '';
       const values: unknown[] = ids ? [QUEUE_NAME, ids] : [QUEUE_NAME];
-      const res = await conn.pool.query<JobRow>(
-        `${JOB_VIEW('job')}${filter} UNION ALL ${JOB_VIEW('archive')}${filter} ORDER BY created_at DESC`,
-        values,
-      );
+      const all = `${JOB_VIEW('job')}${filter} UNION ALL ${JOB_VIEW('archive')}${filter}`;
+      // without ids: each repo's latest job (older ones stay in pg-boss's archive until it deletes them)
+      const sql = ids
+        ? `${all} ORDER BY created_at DESC`
+        : `SELECT * FROM (SELECT DISTINCT ON (repo_id) * FROM (${all}) a ORDER BY repo_id, created_at DESC) l ORDER BY created_at DESC`;
+      const res = await conn.pool.query<JobRow>(sql, values);
       return res.rows.map(toView);
     },
     close: () => conn.close(),
