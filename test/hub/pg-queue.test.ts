@@ -6,7 +6,17 @@
 // the lease runs out, resumes from the pushed branch, and every ticket ends up done exactly once on the
 // remote (one commit per ticket on car/hub/<repo>; the taking-over run worked only the tickets left).
 import assert from 'node:assert/strict';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  appendFileSync,
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  realpathSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -65,7 +75,7 @@ interface Setup {
   password: string;
 }
 
-async function setup(repos: readonly string[] = REPOS, plan = ticket): Promise<Setup> {
+async function setup(repos: readonly string[] = REPOS, plan = ticket, agents: string[] = []): Promise<Setup> {
   const c = cluster!;
   const db = await c.createDatabase('hubq');
   const suffix = db.slice('hubq_'.length);
@@ -95,6 +105,8 @@ async function setup(repos: readonly string[] = REPOS, plan = ticket): Promise<S
     const add = await hub.run(['hub', 'add', dir]);
     assert.equal(add.code, 0, add.stderr);
     for (const n of [1, 2, 3]) writeTicket(dir, `TICKET-00${n}.md`, plan(name, n));
+    if (agents.length > 0)
+      appendFileSync(join(dir, '.codex-autorunner', 'config.yml'), `${agents.join('\n')}\n`);
     git(dir, ['add', '-A']);
     git(dir, ['commit', '-q', '-m', 'plan']);
     git(dir, ['remote', 'add', 'origin', bare]);
@@ -310,12 +322,30 @@ test('SIGTERM to a worker mid-run pauses its run, gives the job back, and the ne
   assert.deepEqual(subjects, ['alpha-1', 'alpha-2', 'alpha-3'], all);
 });
 
-test("no turn of the next ticket starts before the finished ticket's push has landed on the remote", {
+test("no turn of the next ticket starts before the finished ticket's push has landed; agents never see the database URL", {
   skip,
 }, async () => {
+  // tickets 1 and 2: the demo agent; ticket 3: a command agent that records the environment it got
+  const envDump = join(tmpdir(), `car-agent-env-${process.pid}-${Date.now()}`);
+  cleanups.push(() => rmSync(envDump, { force: true }));
+  const script = [
+    `env > ${JSON.stringify(envDump)}`,
+    `f=$(printf '%s\\n' "$1" | sed -n 's/^Current ticket file: //p' | head -1)`,
+    'echo three > alpha-3.txt',
+    `sed -i 's/^done: false$/done: true/' "$f"`,
+    'git add -A && git commit -qm alpha-3',
+  ].join('\n');
   const quick = (repo: string, n: number) =>
-    demoTicket(n, [`write ${repo}-${n}.txt ticket ${n}`, 'done', `commit ${repo}-${n}`]);
-  const s = await setup(['alpha'], quick);
+    n < 3
+      ? demoTicket(n, [`write ${repo}-${n}.txt ticket ${n}`, 'done', `commit ${repo}-${n}`])
+      : `---\nticket_id: tkt_${'3'.padStart(32, '0')}\nagent: script\ndone: false\ntitle: ticket 3\n---\n\nWrite alpha-3.txt.\n`;
+  const s = await setup(['alpha'], quick, [
+    'agents:',
+    '  script:',
+    '    backend: command',
+    '    format: text',
+    `    command: [sh, -c, ${JSON.stringify(script)}, agent]`,
+  ]);
   // the remote holds every push until the test opens the gate
   const gate = join(s.remotes, 'gate');
   const hook = join(s.remotes, 'alpha.git', 'hooks', 'pre-receive');
@@ -366,6 +396,11 @@ test("no turn of the next ticket starts before the finished ticket's push has la
   assert.match(w1.stdout, /pushed car\/hub\/alpha at \w+ \(\S*TICKET-001\.md done\)/, all);
   const subjects = remoteSubjects(s, 'alpha').filter((x) => x.startsWith('alpha-'));
   assert.deepEqual(subjects, ['alpha-1', 'alpha-2', 'alpha-3'], all);
+  // the agent's environment had no database URL (the worker's was set) nor its password
+  const agentEnv = readFileSync(envDump, 'utf8');
+  assert.match(agentEnv, /^HOME=/m, 'the agent ran and recorded its environment');
+  assert.doesNotMatch(agentEnv, /CAR_PG_URL/);
+  assert.ok(!agentEnv.includes(s.password), 'no database password in the agent environment');
 });
 
 test('bad hub.queue settings and a missing database URL are usage errors naming the file, field or variable', async () => {
