@@ -284,10 +284,18 @@ test('a hub run split across two queue workers survives a kill -9: every ticket 
   assert.equal(stopped.code, 0, output(survivor));
 });
 
-test('SIGTERM to a worker mid-run pauses its run, gives the job back, and the next worker finishes it', {
+test('SIGTERM to a worker mid-run pauses its run, gives the job back, and the next worker finishes it; a remote URL with a password is never queued', {
   skip,
 }, async () => {
   const s = await setup(['alpha']);
+  // delta's origin carries a token: the hub leaves it out of the queue, saying why
+  const delta = join(s.hub.root, 'repos', 'delta');
+  initGitRepo(delta);
+  assert.equal((await s.hub.run(['hub', 'add', delta])).code, 0);
+  writeTicket(delta, 'TICKET-001.md', ticket('delta', 1));
+  git(delta, ['add', '-A']);
+  git(delta, ['commit', '-q', '-m', 'plan']);
+  git(delta, ['remote', 'add', 'origin', 'https://bot:s3cret-token@git.example.invalid/delta.git']);
   const init = await runCar(
     ['hub', 'queue', 'init', '--grant-role', s.roles[0]!, '--grant-role', s.roles[1]!],
     {
@@ -320,6 +328,20 @@ test('SIGTERM to a worker mid-run pauses its run, gives the job back, and the ne
   assert.match(w2.stdout, /^w2: alpha: took job \S+ \(attempt 1\), resuming car\/hub\/alpha/m, all);
   const subjects = remoteSubjects(s, 'alpha').filter((x) => x.startsWith('alpha-'));
   assert.deepEqual(subjects, ['alpha-1', 'alpha-2', 'alpha-3'], all);
+  assert.match(hubRun.stdout, /^delta: skipped, its git remote origin carries a password or token/m, all);
+  const pool = new pg.Pool({ connectionString: cluster!.url(s.db) });
+  cleanups.push(() => pool.end());
+  const jobs = await pool.query(
+    `SELECT data::text AS data FROM pgboss.job UNION ALL SELECT data::text FROM pgboss.archive`,
+  );
+  assert.deepEqual(
+    jobs.rows.map((r) => JSON.parse(r.data).repo_id),
+    ['alpha'],
+  );
+  assert.ok(
+    jobs.rows.every((r) => !r.data.includes('s3cret')),
+    'no token in any job',
+  );
 });
 
 test("no turn of the next ticket starts before the finished ticket's push has landed; agents never see the database URL", {

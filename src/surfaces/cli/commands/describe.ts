@@ -140,7 +140,7 @@ export async function describeCommand(
         "a job's lease is pg-boss's expiry, extended to lease_seconds from now by every heartbeat; a worker that stops heartbeating (kill -9, machine gone) loses the job within lease_seconds + 1 s and another worker takes it over, resuming from what was pushed; a heartbeat, push or completion that finds the job gone stops the old worker without pushing",
       results: `pushed as branch car/hub/<repo id> of the repo's remote`,
       secrets:
-        "the database URL only in the env var url_env (or car worker --url-env) names, removed from the worker's environment before agents start; job payloads hold repo id, remote URL, branches and the lease figures",
+        "the database URL only in the env var url_env (or car worker --url-env) names, removed from the worker's environment before agents start; job payloads hold repo id, remote URL, branches and the lease figures; a repo whose remote URL carries a password or token is not queued",
       status:
         'car hub status [--json] lists the queue jobs with the worker, host, takeovers and mirrored run state',
     },

@@ -66,20 +66,34 @@ function postgresOnly(q: QueueSettings): QueueSettings {
   return q;
 }
 
-async function gitOrigin(dir: string): Promise<{ remoteUrl: string; branch: string } | { error: string }> {
+/** True when a remote URL carries a password or token (`https://user:token@host/...`). */
+function carriesSecret(url: string): boolean {
+  if (!/^[a-z][a-z0-9+.-]*:\/\//i.test(url)) return false; // scp-like ssh syntax or a path
   try {
-    const remoteUrl = (
-      await runGitText(['remote', 'get-url', 'origin'], { cwd: dir, readOnly: true })
-    ).trim();
-    const branch = (
-      await runGitText(['symbolic-ref', '--short', 'HEAD'], { cwd: dir, readOnly: true })
-    ).trim();
-    return { remoteUrl, branch };
+    return new URL(url).password !== '';
+  } catch {
+    return false;
+  }
+}
+
+async function gitOrigin(dir: string): Promise<{ remoteUrl: string; branch: string } | { error: string }> {
+  let remoteUrl: string;
+  let branch: string;
+  try {
+    remoteUrl = (await runGitText(['remote', 'get-url', 'origin'], { cwd: dir, readOnly: true })).trim();
+    branch = (await runGitText(['symbolic-ref', '--short', 'HEAD'], { cwd: dir, readOnly: true })).trim();
   } catch {
     return {
       error: 'no git remote origin (or no branch checked out): workers on other machines clone it from there',
     };
   }
+  // a job's payload is readable by every worker role: credentials belong in each machine's git setup
+  if (carriesSecret(remoteUrl))
+    return {
+      error:
+        'its git remote origin carries a password or token; give workers ssh keys or a credential helper instead',
+    };
+  return { remoteUrl, branch };
 }
 
 function describeEvent(e: QueueSupervisorEvent): string {
