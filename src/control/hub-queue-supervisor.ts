@@ -47,7 +47,9 @@ export type QueueSupervisorEvent =
       reasonCode: string | null;
       worker: string | null;
     }
-  | { type: 'skipped'; repo: string; reason: string };
+  | { type: 'skipped'; repo: string; reason: string }
+  | { type: 'queue_unreachable'; message: string }
+  | { type: 'queue_reachable' };
 
 export interface QueueRepoOutcome {
   job_id: string;
@@ -102,54 +104,66 @@ export async function superviseHubQueue(
     }
   };
   let stoppedBy: QueueSupervisorResult['stoppedBy'] = 'idle';
+  let unreachable = false;
   try {
     for (;;) {
       if (opts.signal?.aborted) {
         stoppedBy = 'signal';
         break;
       }
-      for (const entry of deps.readRepos()) {
-        const id = entry.id;
-        if (seen.has(id) || !entry.enabled || entry.archived) continue;
-        const dir = repoDir(deps.hubRoot, entry);
-        if (!existsSync(join(dir, STATE_DIR))) continue;
-        const queue = loadTicketQueue(repoPaths(dir).ticketsDir, { repoRoot: dir });
-        if (!queue.tickets.some((t) => !t.isDone)) continue;
-        seen.add(id);
-        const origin = await deps.gitOrigin(dir);
-        if ('error' in origin) {
-          emit({ type: 'skipped', repo: id, reason: origin.error });
-          continue;
+      let views: HubJobView[];
+      try {
+        for (const entry of deps.readRepos()) {
+          const id = entry.id;
+          if (seen.has(id) || !entry.enabled || entry.archived) continue;
+          const dir = repoDir(deps.hubRoot, entry);
+          if (!existsSync(join(dir, STATE_DIR))) continue;
+          if (!hasOpenTickets(dir)) continue;
+          const origin = await deps.gitOrigin(dir);
+          if ('error' in origin) {
+            seen.add(id);
+            emit({ type: 'skipped', repo: id, reason: origin.error });
+            continue;
+          }
+          let jobId = await deps.queue.enqueue({
+            repo_id: id,
+            remote_url: origin.remoteUrl,
+            base_branch: origin.branch,
+            result_branch: `${RESULT_BRANCH_PREFIX}${id}`,
+            lease_seconds: opts.leaseSeconds,
+            heartbeat_seconds: opts.heartbeatSeconds,
+          });
+          if (jobId) emit({ type: 'enqueued', repo: id, jobId });
+          else {
+            // already queued or running (an earlier hub run's job): follow that one
+            const open = (await deps.queue.jobs()).find((j) => j.repo_id === id && !ENDED.has(j.state));
+            if (!open) continue; // it ended in between: looked at again next time
+            jobId = open.job_id;
+            emit({ type: 'following', repo: id, jobId });
+          }
+          seen.add(id);
+          outcomes[id] = {
+            job_id: jobId,
+            state: 'queued',
+            status: null,
+            reason_code: null,
+            worker: null,
+            host: null,
+            workers: [],
+          };
         }
-        let jobId = await deps.queue.enqueue({
-          repo_id: id,
-          remote_url: origin.remoteUrl,
-          base_branch: origin.branch,
-          result_branch: `${RESULT_BRANCH_PREFIX}${id}`,
-          lease_seconds: opts.leaseSeconds,
-          heartbeat_seconds: opts.heartbeatSeconds,
-        });
-        if (jobId) emit({ type: 'enqueued', repo: id, jobId });
-        else {
-          // already queued or running (an earlier hub run's job): follow that one
-          const open = (await deps.queue.jobs()).find((j) => j.repo_id === id && !ENDED.has(j.state));
-          if (!open) continue;
-          jobId = open.job_id;
-          emit({ type: 'following', repo: id, jobId });
-        }
-        outcomes[id] = {
-          job_id: jobId,
-          state: 'queued',
-          status: null,
-          reason_code: null,
-          worker: null,
-          host: null,
-          workers: [],
-        };
-      }
 
-      const ids = Object.values(outcomes).map((o) => o.job_id);
-      const views = ids.length > 0 ? await deps.queue.jobs(ids) : [];
+        const ids = Object.values(outcomes).map((o) => o.job_id);
+        views = ids.length > 0 ? await deps.queue.jobs(ids) : [];
+        if (unreachable) emit({ type: 'queue_reachable' });
+        unreachable = false;
+      } catch (err) {
+        // the database restarting or out of reach: the jobs go on without us; look again next time
+        if (!unreachable) emit({ type: 'queue_unreachable', message: (err as Error).message });
+        unreachable = true;
+        await abortableSleep(opts.pollMs, opts.signal);
+        continue;
+      }
       for (const v of views) {
         const o = outcomes[v.repo_id];
         if (!o || o.job_id !== v.job_id) continue;
@@ -195,4 +209,13 @@ export async function superviseHubQueue(
     lock.release();
   }
   return { repos: outcomes, stoppedBy };
+}
+
+/** Whether the hub's checkout of the repo has a ticket not done (unreadable tickets: no). */
+function hasOpenTickets(dir: string): boolean {
+  try {
+    return loadTicketQueue(repoPaths(dir).ticketsDir, { repoRoot: dir }).tickets.some((t) => !t.isDone);
+  } catch {
+    return false;
+  }
 }

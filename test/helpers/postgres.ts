@@ -45,6 +45,9 @@ export interface PgCluster {
   createDatabase(prefix: string): Promise<string>;
   /** Runs SQL as the superuser in `db`. */
   sql(db: string, text: string): Promise<pg.QueryResult>;
+  /** Stops the server (clients are disconnected) and starts it again on the same port: an outage. */
+  down(): void;
+  up(): void;
   stop(): void;
 }
 
@@ -75,16 +78,18 @@ export async function startPostgres(): Promise<PgCluster> {
   }
   runAs('initdb', ['-D', data, '-U', 'postgres', '--auth=scram-sha-256', `--pwfile=${pwFile}`, '-E', 'UTF8']);
   const port = await freePort();
-  runAs('pg_ctl', [
-    '-D',
-    data,
-    '-l',
-    join(dir, 'log'),
-    '-w',
-    '-o',
-    `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=100`,
-    'start',
-  ]);
+  const startServer = () =>
+    runAs('pg_ctl', [
+      '-D',
+      data,
+      '-l',
+      join(dir, 'log'),
+      '-w',
+      '-o',
+      `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=100`,
+      'start',
+    ]);
+  startServer();
   const url = (db = 'postgres', user = 'postgres', password = SUPER_PASSWORD) =>
     `postgres://${encodeURIComponent(user)}:${encodeURIComponent(password)}@127.0.0.1:${port}/${db}`;
   const sql = async (db: string, text: string) => {
@@ -105,6 +110,8 @@ export async function startPostgres(): Promise<PgCluster> {
       return name;
     },
     sql,
+    down: () => runAs('pg_ctl', ['-D', data, '-m', 'fast', '-w', 'stop']),
+    up: startServer,
     stop() {
       try {
         runAs('pg_ctl', ['-D', data, '-m', 'immediate', '-w', 'stop']);

@@ -124,6 +124,14 @@ async function setup(repos: readonly string[] = REPOS, plan = ticket, agents: st
   };
 }
 
+/** A pool for the test's own queries; a server outage in a later test must not reach it as an error. */
+function testPool(s: Setup): pg.Pool {
+  const pool = new pg.Pool({ connectionString: cluster!.url(s.db) });
+  pool.on('error', () => {});
+  cleanups.push(() => pool.end());
+  return pool;
+}
+
 function startWorker(s: Setup, name: string, role: string): CarChild {
   const checkouts = join(s.remotes, `checkouts-${name}`);
   mkdirSync(checkouts, { recursive: true });
@@ -232,8 +240,7 @@ test('a hub run split across two queue workers survives a kill -9: every ticket 
     }
   }
   // the run that took over worked only the tickets left (mirrored events, for the hub)
-  const pool = new pg.Pool({ connectionString: cluster!.url(s.db) });
-  cleanups.push(() => pool.end());
+  const pool = testPool(s);
   const done = await pool.query<{ worker: string; ticket: string }>(
     `SELECT worker, data->>'ticket' AS ticket FROM car_hub.events WHERE repo_id = $1 AND type = 'ticket_done' ORDER BY id`,
     [victimRepo],
@@ -329,8 +336,7 @@ test('SIGTERM to a worker mid-run pauses its run, gives the job back, and the ne
   const subjects = remoteSubjects(s, 'alpha').filter((x) => x.startsWith('alpha-'));
   assert.deepEqual(subjects, ['alpha-1', 'alpha-2', 'alpha-3'], all);
   assert.match(hubRun.stdout, /^delta: skipped, its git remote origin carries a password or token/m, all);
-  const pool = new pg.Pool({ connectionString: cluster!.url(s.db) });
-  cleanups.push(() => pool.end());
+  const pool = testPool(s);
   const jobs = await pool.query(
     `SELECT data::text AS data FROM pgboss.job UNION ALL SELECT data::text FROM pgboss.archive`,
   );
@@ -385,8 +391,7 @@ test("no turn of the next ticket starts before the finished ticket's push has la
     if (running(hubRun)) hubRun.child.kill('SIGKILL');
     await hubRun.exited;
   });
-  const pool = new pg.Pool({ connectionString: cluster!.url(s.db) });
-  cleanups.push(() => pool.end());
+  const pool = testPool(s);
   // the engine has reached ticket 2's turn (its turn_started mirrored by a heartbeat since) ...
   await waitFor(
     "ticket 2's turn to be reached",
@@ -423,6 +428,45 @@ test("no turn of the next ticket starts before the finished ticket's push has la
   assert.match(agentEnv, /^HOME=/m, 'the agent ran and recorded its environment');
   assert.doesNotMatch(agentEnv, /CAR_PG_URL/);
   assert.ok(!agentEnv.includes(s.password), 'no database password in the agent environment');
+});
+
+test('a database outage longer than the lease: the hub and the worker wait it out, the job ends once, every ticket once', {
+  skip,
+}, async () => {
+  const s = await setup(['alpha']);
+  const init = await runCar(['hub', 'queue', 'init', '--grant-role', s.roles[0]!], {
+    cwd: s.hub.root,
+    env: s.hubEnv,
+    timeoutMs: 60_000,
+  });
+  assert.equal(init.code, 0, init.stderr);
+  const w1 = startWorker(s, 'w1', s.roles[0]!);
+  const hubRun = startCar(['hub', 'run', '--poll-seconds', '0.2'], { cwd: s.hub.root, env: s.hubEnv });
+  cleanups.push(async () => {
+    if (running(hubRun)) hubRun.child.kill('SIGKILL');
+    await hubRun.exited;
+  });
+  await w1.waitForOutput(/alpha: pushed car\/hub\/alpha at \w+ \(\S*TICKET-001\.md done\)/, 120_000);
+  cluster!.down();
+  try {
+    await hubRun.waitForOutput(/database is out of reach/, 60_000);
+    // six failed heartbeats, a second apart: longer than the 5 s lease
+    await waitFor(
+      'six failed heartbeats',
+      () => (w1.stdout.match(/heartbeat failed/g)?.length ?? 0) >= 6,
+      120_000,
+    );
+  } finally {
+    cluster!.up();
+  }
+  await hubRun.waitForOutput(/database is back/, 60_000);
+  const exit = await exitWithin(hubRun, 240_000, 'car hub run to follow the job to its end');
+  const all = `hub:\n${output(hubRun)}\nw1:\n${output(w1)}`;
+  assert.equal(exit.code, 0, all);
+  assert.match(hubRun.stdout, /^alpha: job completed, run completed \(all_done\) by w1$/m, all);
+  const subjects = remoteSubjects(s, 'alpha').filter((x) => x.startsWith('alpha-'));
+  assert.deepEqual(subjects, ['alpha-1', 'alpha-2', 'alpha-3'], all);
+  assert.ok(running(w1), `the worker outlived the outage\n${all}`);
 });
 
 test('bad hub.queue settings and a missing database URL are usage errors naming the file, field or variable', async () => {

@@ -108,6 +108,10 @@ function describeEvent(e: QueueSupervisorEvent): string {
       return `${e.repo}: job ${e.state}, run ${e.status ?? 'unknown'}${e.reasonCode ? ` (${e.reasonCode})` : ''}${e.worker ? ` by ${e.worker}` : ''}`;
     case 'skipped':
       return `${e.repo}: skipped, ${e.reason}`;
+    case 'queue_unreachable':
+      return `the hub queue's database is out of reach (${e.message}); looking again`;
+    case 'queue_reachable':
+      return "the hub queue's database is back";
   }
 }
 
