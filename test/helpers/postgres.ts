@@ -39,8 +39,13 @@ async function freePort(): Promise<number> {
 
 export interface PgCluster {
   port: number;
-  /** The superuser's URL for database `db`. */
+  /** The superuser's URL for database `db` (TCP on 127.0.0.1). */
   url(db?: string, user?: string, password?: string): string;
+  /**
+   * The same through the server's Unix socket: reachable from another network namespace (a process
+   * under `unshare --net` has no way to this machine's 127.0.0.1).
+   */
+  socketUrl(db: string, user: string, password: string): string;
   /** Creates a fresh database owned by the superuser; returns its name. */
   createDatabase(prefix: string): Promise<string>;
   /** Runs SQL as the superuser in `db`. */
@@ -101,9 +106,12 @@ export async function startPostgres(): Promise<PgCluster> {
       await client.end();
     }
   };
+  const socketUrl = (db: string, user: string, password: string) =>
+    `${url(db, user, password).replace('@127.0.0.1:', '@localhost:')}?host=${encodeURIComponent(dir)}`;
   return {
     port,
     url,
+    socketUrl,
     async createDatabase(prefix) {
       const name = `${prefix}_${process.pid}_${++dbCounter}`.toLowerCase().replace(/[^a-z0-9_]/g, '_');
       await sql('postgres', `CREATE DATABASE ${name}`);

@@ -1,11 +1,14 @@
 // The hub queue on a real PostgreSQL server (a throwaway cluster, test/helpers/postgres.ts) as users run
 // it: the built CLI for `car hub queue init`, `car hub run` and two `car worker --hub-queue` processes,
-// each logging in as its own database role and keeping its own checkouts, with bare git repos as the
-// remotes. Three repos of three demo-agent tickets are split across the workers; one worker is killed
-// -9 right after it pushed its first ticket, mid-way through the second. The other takes the job over once
-// the lease runs out, resumes from the pushed branch, and every ticket ends up done exactly once on the
-// remote (one commit per ticket on car/hub/<repo>; the taking-over run worked only the tickets left).
+// each logging in as its own database role and keeping its own checkouts (and, where the machine allows
+// it, in a network namespace of its own, reaching the database through its Unix socket), with bare git
+// repos as the remotes. Three repos of three demo-agent tickets are split across the workers; one worker
+// is killed -9 right after it pushed its first ticket, mid-way through the second. The other takes the
+// job over once the lease runs out, resumes from the pushed branch, and every ticket ends up done exactly
+// once on the remote (one commit per ticket on car/hub/<repo>; the taking-over run worked only the
+// tickets left). The other tests: SIGTERM, the push barrier, a database outage, bad settings.
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import {
   appendFileSync,
   chmodSync,
@@ -13,6 +16,7 @@ import {
   mkdirSync,
   mkdtempSync,
   readFileSync,
+  readlinkSync,
   realpathSync,
   rmSync,
   writeFileSync,
@@ -132,15 +136,24 @@ function testPool(s: Setup): pg.Pool {
   return pool;
 }
 
-function startWorker(s: Setup, name: string, role: string): CarChild {
+/** Whether this machine lets a process have a network namespace of its own (root, or user namespaces). */
+const NETNS = spawnSync('unshare', ['--net', 'true']).status === 0;
+
+/**
+ * A `car worker --hub-queue` with checkouts of its own. `isolated`: in a network namespace of its own
+ * (when the machine allows it), as on a machine of its own: it reaches the database through the
+ * server's Unix socket and the remotes through the file system, and nothing of the hub's network.
+ */
+function startWorker(s: Setup, name: string, role: string, isolated = false): CarChild {
   const checkouts = join(s.remotes, `checkouts-${name}`);
   mkdirSync(checkouts, { recursive: true });
+  const netns = isolated && NETNS;
+  const env = netns
+    ? { ...s.workerEnv(role), CAR_PG_URL: cluster!.socketUrl(s.db, role, s.password) }
+    : s.workerEnv(role);
   const w = startCar(
     ['worker', '--hub-queue', '--name', name, '--checkouts', checkouts, '--poll-seconds', '0.2'],
-    {
-      cwd: s.remotes,
-      env: s.workerEnv(role),
-    },
+    { cwd: s.remotes, env, ...(netns ? { wrap: ['unshare', '--net'] } : {}) },
   );
   cleanups.push(async () => {
     if (running(w)) w.child.kill('SIGKILL');
@@ -162,7 +175,7 @@ interface HubRunJson {
 
 test('a hub run split across two queue workers survives a kill -9: every ticket done exactly once', {
   skip,
-}, async () => {
+}, async (t) => {
   const s = await setup();
   const init = await runCar(
     ['hub', 'queue', 'init', '--grant-role', s.roles[0]!, '--grant-role', s.roles[1]!],
@@ -174,8 +187,14 @@ test('a hub run split across two queue workers survives a kill -9: every ticket 
   );
   assert.equal(init.code, 0, `${init.stdout}\n${init.stderr}`);
 
-  const w1 = startWorker(s, 'w1', s.roles[0]!);
-  const w2 = startWorker(s, 'w2', s.roles[1]!);
+  // each worker as on a machine of its own: its own role, checkouts and (where allowed) network namespace
+  const w1 = startWorker(s, 'w1', s.roles[0]!, true);
+  const w2 = startWorker(s, 'w2', s.roles[1]!, true);
+  if (NETNS) {
+    const ns = (pid: number | string) => readlinkSync(`/proc/${pid}/ns/net`);
+    assert.notEqual(ns(w1.child.pid!), ns('self'), 'w1 has a network namespace of its own');
+    assert.notEqual(ns(w2.child.pid!), ns(w1.child.pid!), 'so has w2');
+  } else t.diagnostic('no network namespaces here (unshare --net refused): the workers share the network');
   const hubRun = startCar(['hub', 'run', '--poll-seconds', '0.2', '--json'], {
     cwd: s.hub.root,
     env: s.hubEnv,
