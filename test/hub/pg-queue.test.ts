@@ -279,6 +279,16 @@ test('a hub run split across two queue workers survives a kill -9: every ticket 
   assert.deepEqual([...jobs.keys()].sort(), REPOS);
   assert.equal(jobs.get(victimRepo!)?.worker, survivorName);
   assert.equal(jobs.get(victimRepo!)?.attempt, 1);
+  const table = await runCar(['hub', 'status'], { cwd: s.hub.root, env: s.hubEnv });
+  assert.equal(table.code, 0, table.stderr);
+  assert.match(
+    table.stdout,
+    new RegExp(
+      `^${victimRepo}\\s+\\w+\\s+completed \\(takeover 1\\)\\s+${survivorName}\\s+\\S+\\s+3/3\\s+completed \\(all_done\\)$`,
+      'm',
+    ),
+    table.stdout,
+  );
 
   // security: payloads carry no secret; a worker role cannot drop or rewrite what it was not granted
   const payloads = await pool.query<{ data: Record<string, unknown> }>(

@@ -66,6 +66,13 @@ CREATE TABLE IF NOT EXISTS ${CAR_SCHEMA}.events (
 );
 `;
 
+/** A database out of reach fails a call within bounds instead of hanging it (pg waits forever by default). */
+const POOL_LIMITS = {
+  application_name: 'car',
+  connectionTimeoutMillis: 10_000,
+  query_timeout: 30_000,
+} as const;
+
 type Db = { executeSql(text: string, values: unknown[]): Promise<{ rows: unknown[] }> };
 
 function dbOf(client: pg.Pool | pg.PoolClient): Db {
@@ -98,7 +105,7 @@ class Connection {
   #started = false;
 
   constructor(opts: PgQueueOptions) {
-    this.pool = new pg.Pool({ connectionString: opts.url, max: 4, application_name: 'car' });
+    this.pool = new pg.Pool({ connectionString: opts.url, max: 4, ...POOL_LIMITS });
     // an idle client's error (the server restarted) must not crash the process; the next query says it
     this.pool.on('error', () => {});
     this.boss = new PgBoss({
@@ -151,7 +158,7 @@ class Connection {
  * mirror. Run with the hub's owner role.
  */
 export async function initPgQueue(url: string, workerRoles: readonly string[] = []): Promise<void> {
-  const pool = new pg.Pool({ connectionString: url, max: 2, application_name: 'car' });
+  const pool = new pg.Pool({ connectionString: url, max: 2, ...POOL_LIMITS });
   pool.on('error', () => {});
   const boss = new PgBoss({
     db: dbOf(pool),
