@@ -10,6 +10,9 @@ import { after, before, test } from 'node:test';
 import type { HubJobPayload, HubQueueWorker, TakenJob } from '../../src/control/hub-queue.ts';
 import { initPgQueue, openHubQueue, openQueueWorker } from '../../src/integrations/pg-queue/pg-boss-queue.ts';
 import { createApp } from '../../src/surfaces/http/app.ts';
+import { startChat, withOutput } from '../chat/built-chat.ts';
+import { startFakeTelegram } from '../fakes/telegram-api.ts';
+import { carEnv, tempHome } from '../helpers/built-car.ts';
 import { type PgCluster, postgresMissing, startPostgres } from '../helpers/postgres.ts';
 import { waitFor } from '../helpers/wait.ts';
 import { makeHub } from './helpers.ts';
@@ -208,4 +211,61 @@ test("the hub's API lists the queue's jobs with the worker and host working each
   cleanups.push(() => bare.close());
   const noUrl = (await (await bare.request('/api/hub/repos')).json()) as { queue: { error: string } };
   assert.equal(noUrl.queue.error, 'HUB_DB is not set');
+});
+
+test("the hub's chat bot lists the queue's jobs under /repos, with the worker and machine working each", {
+  skip,
+}, async () => {
+  const { hubUrl, workerUrl } = await queueDb();
+  const tg = await startFakeTelegram();
+  cleanups.push(() => tg.close());
+  const hub = await makeHub();
+  cleanups.push(hub.cleanup);
+  hub.gitRepo('alpha');
+  assert.equal((await hub.run(['hub', 'scan'])).code, 0);
+  const ALICE = 7001;
+  writeFileSync(
+    join(hub.root, 'codex-autorunner.yml'),
+    [
+      'hub:',
+      '  queue: {kind: postgres, url_env: HUB_DB}',
+      'telegram_bot:',
+      `  api_root: ${tg.url}`,
+      `  allowed_user_ids: [${ALICE}]`,
+      `  allowed_chat_ids: [${ALICE}]`,
+      '  poll_timeout_seconds: 1',
+      '',
+    ].join('\n'),
+  );
+  const queue = await openHubQueue({ url: hubUrl });
+  cleanups.push(() => queue.close());
+  await queue.enqueue(payload('alpha'));
+  await queue.enqueue(payload('beta'));
+  const w1 = await worker(workerUrl(1), 'w1');
+  const job = await w1.take();
+  await w1.heartbeat(
+    job!,
+    { run_id: 'run-1', status: 'running', reason_code: null, tickets_done: 1, tickets_total: 3 },
+    [],
+  );
+
+  const home = tempHome();
+  cleanups.push(home.cleanup);
+  const env = carEnv(home.home, { CAR_TELEGRAM_BOT_TOKEN: tg.token, HUB_DB: hubUrl });
+  const car = startChat(['chat', 'run', '--telegram', '--poll-ms', '100'], { cwd: hub.root, env }, cleanups);
+  await withOutput(car, car.waitForOutput(/car chat: serving every repo of the hub /));
+  tg.userMessage({ chatId: ALICE, userId: ALICE, text: '/repos' });
+  const sent = await withOutput(
+    car,
+    tg.waitFor(() => tg.sent.find((m) => /Hub queue/.test(m.text)), 30_000, '/repos with the queue'),
+  );
+  assert.equal(
+    sent?.text,
+    [
+      'alpha: no runs',
+      'Hub queue (PostgreSQL):',
+      'beta: queued',
+      'alpha: running by w1 on test-host, 1/3 tickets',
+    ].join('\n'),
+  );
 });
