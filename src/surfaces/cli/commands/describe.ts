@@ -142,7 +142,7 @@ export async function describeCommand(
       secrets:
         "the database URL only in the env var url_env (or car worker --url-env) names, removed from the worker's environment before agents start; job payloads hold repo id, remote URL, branches and the lease figures; a repo whose remote URL carries a password or token is not queued",
       status:
-        'car hub status [--json] lists the queue jobs with the worker, host, takeovers and mirrored run state',
+        "car hub status [--json], GET /api/hub/repos (the hub page's Queue card) and the hub chat's /repos list each repo's latest job with the worker, host, takeovers and mirrored run state",
     },
     lanes: {
       what: 'ticket_flow.lanes (or car run|flow start --lanes N) > 1: up to N ready tickets are worked at once by one worker, each by a lane run (its own run id, events and run folder) in a git worktree of its own',
