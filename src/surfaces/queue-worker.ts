@@ -1,12 +1,13 @@
 // `car worker --hub-queue`: one process on any machine working repo jobs from the hub's PostgreSQL queue.
 // For each job it takes (under a lease): a local checkout set to what was pushed last (the result branch
-// `car/hub/<repo>`, else the base branch), the ordinary engine (`runWorker`, as `car flow worker` runs
-// it), a heartbeat every `heartbeat_seconds` that extends the lease and mirrors the run and its events to
-// the hub, a push of the result branch after every ticket done, and the job completed with the run's
-// outcome. Every agent turn waits for that push (`turnsBehindPush`), so no turn of the next ticket
-// starts before the finished one is on the remote: a worker killed later loses at most the ticket it
-// was working, which the worker taking over starts again from the pushed state. A heartbeat or push that
-// finds the job gone (the lease ran out, another worker took it) stops the run without pushing again.
+// `car/hub/<repo>`, else the base branch), a new run of the ordinary engine on it (`runWorker`, as
+// `car flow worker` runs it), a heartbeat every `heartbeat_seconds` that extends the lease and mirrors
+// the run and its events to the hub, a push of the result branch after every ticket done, and the job
+// completed with the run's outcome. Every agent turn waits for that push (`turnsBehindPush`), so no turn
+// of the next ticket starts before the finished one is on the remote: a worker killed later loses at
+// most the ticket it was working, which the worker taking over starts again from the pushed state. A
+// heartbeat or push that finds the job gone (the lease ran out, another worker took it) stops the run
+// without pushing again; a push the remote refuses otherwise pauses the run and gives the job back.
 import { join } from 'node:path';
 import { agentProcessPort } from '../agents/orphans.ts';
 import { createAgentResolver } from '../agents/resolver.ts';
@@ -128,6 +129,20 @@ function turnsBehindPush(resolve: AgentResolver, pending: () => Promise<unknown>
   return wrapped;
 }
 
+/**
+ * The checkout was just set to what was pushed: a run an earlier attempt left here (paused, or active
+ * under a killed worker) describes work that may be gone, so every attempt starts a run of its own.
+ */
+function supersedeLocalRun(control: FlowControl): void {
+  const latest = control.store.latestRun();
+  if (!latest || !['pending', 'running', 'stopping', 'paused'].includes(latest.status)) return;
+  control.store.interruptRunningTurns(
+    latest.id,
+    'the worker that ran this turn stopped; the job was worked again',
+  );
+  control.store.updateRun(latest.id, { status: 'superseded', finishedAt: new Date().toISOString() });
+}
+
 export async function workJob(job: TakenJob, opts: QueueWorkerOptions): Promise<JobEnd> {
   const p = job.payload;
   const tag = `${opts.name}: ${p.repo_id}`;
@@ -195,6 +210,7 @@ export async function workJob(job: TakenJob, opts: QueueWorkerOptions): Promise<
 
   let pushing: Promise<unknown> = Promise.resolve();
   let pushed: string | null = null;
+  let pushFailed = false;
   const push = (why: string) => {
     pushing = pushing.then(async () => {
       if (lost) return;
@@ -205,7 +221,9 @@ export async function workJob(job: TakenJob, opts: QueueWorkerOptions): Promise<
       } catch (err) {
         if (err instanceof PushRejectedError) loseLease(err.message);
         else {
+          // the remote out of reach: pause here and give the job back, to be worked again from what was pushed
           opts.log(`${tag}: push failed: ${(err as Error).message}`);
+          pushFailed = true;
           stopRun.abort('pause' satisfies AbortReason);
         }
       }
@@ -226,7 +244,8 @@ export async function workJob(job: TakenJob, opts: QueueWorkerOptions): Promise<
     control = new FlowControl(repoPaths(co.dir), config, createRepoState(co.dir), {
       agentProcesses: agentProcessPort,
     });
-    const prepared = await control.prepareStart({});
+    supersedeLocalRun(control);
+    const prepared = await control.prepareStart({ newRun: true });
     runId = prepared.run.id;
     opts.log(`${tag}: ${prepared.action} run ${runId}`);
     await beat();
@@ -257,24 +276,31 @@ export async function workJob(job: TakenJob, opts: QueueWorkerOptions): Promise<
   }
   await beating;
   let end: JobEnd;
-  if (lost) end = 'lost';
-  else {
-    await beat(); // the last events and the final state, while the lease is still ours
-    if (opts.signal.aborted && outcome?.status !== 'completed') {
-      await opts.queue.release(job, `worker ${opts.name} stopped`);
-      opts.log(`${tag}: gave job ${job.id} back`);
-      end = 'released';
-    } else {
-      const ok = await opts.queue.complete(job, {
-        run_id: runId,
-        status: outcome?.status ?? 'failed',
-        reason_code: outcome?.reasonCode ?? 'worker_error',
-        message: outcome?.reason ?? failure,
-      });
-      end = ok ? 'completed' : 'lost';
-      opts.log(`${tag}: ${ok ? `completed job ${job.id}` : 'lost the job before completing it'}`);
-    }
+  try {
+    end = await endJob();
+  } finally {
+    control?.close();
   }
-  control?.close();
   return end;
+
+  async function endJob(): Promise<JobEnd> {
+    if (lost) return 'lost';
+    await beat(); // the last events and the final state, while the lease is still ours
+    if ((opts.signal.aborted && outcome?.status !== 'completed') || pushFailed) {
+      await opts.queue.release(
+        job,
+        pushFailed ? 'its result could not be pushed' : `worker ${opts.name} stopped`,
+      );
+      opts.log(`${tag}: gave job ${job.id} back`);
+      return 'released';
+    }
+    const ok = await opts.queue.complete(job, {
+      run_id: runId,
+      status: outcome?.status ?? 'failed',
+      reason_code: outcome?.reasonCode ?? 'worker_error',
+      message: outcome?.reason ?? failure,
+    });
+    opts.log(`${tag}: ${ok ? `completed job ${job.id}` : 'lost the job before completing it'}`);
+    return ok ? 'completed' : 'lost';
+  }
 }

@@ -498,6 +498,47 @@ test('a database outage longer than the lease: the hub and the worker wait it ou
   assert.ok(running(w1), `the worker outlived the outage\n${all}`);
 });
 
+test('a push the remote refuses gives the job back; once the remote takes pushes again the run resumes there', {
+  skip,
+}, async () => {
+  const quick = (repo: string, n: number) =>
+    demoTicket(n, [`write ${repo}-${n}.txt ticket ${n}`, 'done', `commit ${repo}-${n}`]);
+  const s = await setup(['alpha'], quick);
+  // the remote declines every push while the deny file exists
+  const deny = join(s.remotes, 'deny');
+  writeFileSync(deny, '');
+  const hook = join(s.remotes, 'alpha.git', 'hooks', 'pre-receive');
+  writeFileSync(
+    hook,
+    `#!/bin/sh\ncat >/dev/null\nif [ -e '${deny}' ]; then echo 'pushes are closed' >&2; exit 1; fi\n`,
+  );
+  chmodSync(hook, 0o755);
+  const init = await runCar(['hub', 'queue', 'init', '--grant-role', s.roles[0]!], {
+    cwd: s.hub.root,
+    env: s.hubEnv,
+    timeoutMs: 60_000,
+  });
+  assert.equal(init.code, 0, init.stderr);
+  const w1 = startWorker(s, 'w1', s.roles[0]!);
+  const hubRun = startCar(['hub', 'run', '--poll-seconds', '0.2'], { cwd: s.hub.root, env: s.hubEnv });
+  cleanups.push(async () => {
+    if (running(hubRun)) hubRun.child.kill('SIGKILL');
+    await hubRun.exited;
+  });
+  await w1.waitForOutput(/^w1: alpha: gave job \S+ back$/m, 120_000).catch((err: Error) => {
+    throw new Error(`${err.message}\n${output(w1)}`);
+  });
+  assert.match(w1.stdout, /^w1: alpha: push failed: .*pushes are closed/m, output(w1));
+  assert.match(w1.stdout, /^w1: alpha: run \S+ paused/m, output(w1));
+  rmSync(deny);
+  const exit = await exitWithin(hubRun, 240_000, 'car hub run to follow the job to its end');
+  const all = `hub:\n${output(hubRun)}\nw1:\n${output(w1)}`;
+  assert.equal(exit.code, 0, all);
+  assert.match(hubRun.stdout, /^alpha: job completed, run completed \(all_done\) by w1$/m, all);
+  const subjects = remoteSubjects(s, 'alpha').filter((x) => x.startsWith('alpha-'));
+  assert.deepEqual(subjects, ['alpha-1', 'alpha-2', 'alpha-3'], all);
+});
+
 test('bad hub.queue settings and a missing database URL are usage errors naming the file, field or variable', async () => {
   const hub = await makeHub();
   cleanups.push(() => hub.cleanup());
