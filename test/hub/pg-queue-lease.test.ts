@@ -180,7 +180,7 @@ test("the hub's API lists the queue's jobs with the worker and host working each
   );
   const queue = await openHubQueue({ url: hubUrl });
   cleanups.push(() => queue.close());
-  const jobId = await queue.enqueue(payload('alpha'));
+  const jobId = await queue.enqueue({ ...payload('alpha'), lease_seconds: 3600 });
   await queue.enqueue(payload('beta'));
   const w1 = await worker(workerUrl(1), 'w1');
   const job = await w1.take();
@@ -239,7 +239,7 @@ test("the hub's chat bot lists the queue's jobs under /repos, with the worker an
   );
   const queue = await openHubQueue({ url: hubUrl });
   cleanups.push(() => queue.close());
-  await queue.enqueue(payload('alpha'));
+  await queue.enqueue({ ...payload('alpha'), lease_seconds: 3600 });
   await queue.enqueue(payload('beta'));
   const w1 = await worker(workerUrl(1), 'w1');
   const job = await w1.take();

@@ -231,6 +231,17 @@ interface JobRow {
 
 function toView(row: JobRow): HubJobView {
   const state = STATE[row.state] ?? 'queued';
+  if (state === 'queued') {
+    // waiting again after a lost lease: the mirror still describes the attempt that lost it
+    Object.assign(row, {
+      worker: null,
+      host: null,
+      heartbeat_at: null,
+      run_id: null,
+      status: null,
+      reason_code: null,
+    });
+  }
   const out = state === 'completed' ? row.output : null;
   return {
     job_id: row.job_id,
