@@ -43,10 +43,17 @@ function ensureBuilt(): void {
   }
 }
 
-/** Starts `node dist/car.js <args>` in `cwd` with exactly `env` (callers pass HOME, PATH and the rest). */
-export function startCar(args: readonly string[], opts: { cwd: string; env: NodeJS.ProcessEnv }): CarChild {
+/**
+ * Starts `node dist/car.js <args>` in `cwd` with exactly `env` (callers pass HOME, PATH and the rest).
+ * `wrap`: a command that execs node in its place (`unshare --net`: the same pid, in a namespace of its own).
+ */
+export function startCar(
+  args: readonly string[],
+  opts: { cwd: string; env: NodeJS.ProcessEnv; wrap?: readonly string[] },
+): CarChild {
   ensureBuilt();
-  const child = spawn(process.execPath, [CAR_JS, ...args], {
+  const [command, ...pre] = [...(opts.wrap ?? []), process.execPath];
+  const child = spawn(command!, [...pre, CAR_JS, ...args], {
     cwd: opts.cwd,
     env: opts.env,
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -45,6 +45,28 @@ const HubSection = z
             .default(512),
         })
         .prefault({}),
+      /**
+       * Where `car hub run` puts runnable repos: `sqlite` (default) starts local workers; `postgres` enqueues
+       * one job per repo in PostgreSQL for `car worker --hub-queue` processes on any machine. The database
+       * URL is read from the environment variable `url_env` names, never from a file.
+       */
+      queue: z
+        .looseObject({
+          kind: z.enum(['sqlite', 'postgres'], { error: 'must be sqlite or postgres' }).default('sqlite'),
+          url_env: z
+            .string({ error: 'must be an environment variable name' })
+            .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, { error: 'must be an environment variable name' })
+            .default('CAR_PG_URL'),
+          /** A worker that has not heartbeated for this long loses its job to another worker. */
+          lease_seconds: z.int({ error: 'must be an integer of seconds' }).min(2).max(3600).default(30),
+          /** How often a worker extends its lease (and mirrors its run to the database). */
+          heartbeat_seconds: z.number({ error: 'must be a number of seconds' }).positive().default(5),
+        })
+        .refine((q) => q.heartbeat_seconds * 2 <= q.lease_seconds, {
+          error: 'must be at most half of hub.queue.lease_seconds',
+          path: ['heartbeat_seconds'],
+        })
+        .prefault({}),
       /** What `car worktree new` does after `git worktree add`. */
       worktree_setup: z
         .looseObject({

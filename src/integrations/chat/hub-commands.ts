@@ -2,6 +2,7 @@
 // of them (`/bind`); a repo command goes to the repo named first (`/status app`), else to the repo the
 // chat follows (or the hub's only repo); a button goes to the repo whose run it names. The repo's own
 // ChatCommands does the work, so a command behaves the same in a repo's service and in a hub's.
+import type { HubJobView } from '../../control/hub-queue.ts';
 import type { ChatStore } from '../../core/notify/chat-store.ts';
 import type {
   Answer,
@@ -16,7 +17,7 @@ import { parseCommand, SLASH_COMMANDS } from './commands.ts';
 
 /** A hub's commands: the repo's, which take a repo name first, and /repos. */
 export const HUB_SLASH_COMMANDS: readonly SlashCommand[] = [
-  { name: 'repos', description: 'The repos of the hub and their latest runs' },
+  { name: 'repos', description: 'The repos of the hub, their latest runs and the hub queue' },
   ...SLASH_COMMANDS,
 ];
 
@@ -36,11 +37,13 @@ export interface HubCommandDeps {
   repos: () => HubChatRepo[];
   /** The hub's project manager agent (it sees every repo): plain messages no run waits for go to it. */
   pma?: PmaPort;
+  /** With a postgres hub queue: each repo's latest job and the worker and machine working it. */
+  queue?: () => Promise<{ jobs: HubJobView[] } | { error: string } | null>;
 }
 
 const HELP = [
   'car commands (one bot for the whole hub):',
-  '/repos - the repos and their latest runs',
+  '/repos - the repos and their latest runs (and, with a postgres hub queue, which machine works each)',
   '/bind <repo> - this chat follows one repo: its notices, and commands without a repo name',
   '/bind - this chat gets the notices of every repo',
   '/unbind - no more notices here',
@@ -68,7 +71,7 @@ export class HubChatCommands implements CommandHandler {
       case 'help':
         return { text: HELP };
       case 'repos':
-        return { text: this.#repos(repos, followed) };
+        return { text: `${this.#repos(repos, followed)}${await this.#queue()}` };
       case 'bind': {
         const id = cmd.args.split(/\s+/)[0] ?? '';
         const repo = id ? byId(id) : undefined;
@@ -131,6 +134,22 @@ export class HubChatCommands implements CommandHandler {
     return {
       text: `Runs wait in ${waiting.map((r) => r.id).join(', ')}: reply to its notice, or /reply <repo> <text>.`,
     };
+  }
+
+  /** The hub queue's jobs under /repos: state, worker and machine, tickets, takeovers; '' without a queue. */
+  async #queue(): Promise<string> {
+    const report = await this.#d.queue?.();
+    if (!report) return '';
+    if ('error' in report) return `\nHub queue (PostgreSQL): cannot be read: ${report.error}`;
+    if (report.jobs.length === 0) return '\nHub queue (PostgreSQL): no jobs';
+    const lines = report.jobs.map((j) => {
+      const by = j.worker ? ` by ${j.worker} on ${j.host ?? '?'}` : '';
+      const over = j.attempt > 0 ? `, after ${j.attempt} takeover${j.attempt === 1 ? '' : 's'}` : '';
+      const tickets = j.tickets_total !== null ? `, ${j.tickets_done}/${j.tickets_total} tickets` : '';
+      const run = j.run_status && j.state !== 'running' ? `: run ${j.run_status}` : '';
+      return `${j.repo_id}: ${j.state}${by}${over}${tickets}${run}`;
+    });
+    return `\nHub queue (PostgreSQL):\n${lines.join('\n')}`;
   }
 
   #repos(repos: HubChatRepo[], followed: string | null): string {

@@ -13,7 +13,12 @@ import { abortableSleep } from '../../core/sleep.ts';
 import { openRunStore } from '../../core/store/run-store.ts';
 import { type Answer, ChatCommands, type CommandHandler, SLASH_COMMANDS } from './commands.ts';
 import { DiscordAdapter } from './discord.ts';
-import { HUB_SLASH_COMMANDS, HubChatCommands, type HubChatRepo } from './hub-commands.ts';
+import {
+  HUB_SLASH_COMMANDS,
+  HubChatCommands,
+  type HubChatRepo,
+  type HubCommandDeps,
+} from './hub-commands.ts';
 import { PmaRoute } from './pma-route.ts';
 import { TelegramAdapter } from './telegram.ts';
 
@@ -51,6 +56,8 @@ export interface ChatServiceOptions {
   backoffBaseMs?: number;
   /** Opens the project manager agent (the repo's, or the hub's) for plain messages no run waits for. */
   pma?: () => Pma;
+  /** A hub's postgres queue, for /repos (HubCommandDeps.queue). */
+  queue?: HubCommandDeps['queue'];
 }
 
 export class ChatService {
@@ -81,7 +88,12 @@ export class ChatService {
     const pma = this.#pma ? { pma: this.#pma } : {};
     const commands: CommandHandler =
       opts.mode === 'hub'
-        ? new HubChatCommands({ chats: this.chats, repos: () => this.#hubRepos(), ...pma })
+        ? new HubChatCommands({
+            chats: this.chats,
+            repos: () => this.#hubRepos(),
+            ...pma,
+            ...(opts.queue ? { queue: opts.queue } : {}),
+          })
         : {
             message: (msg) => this.#repoCommands(this.#single()).message(msg),
             action: (press) => this.#repoCommands(this.#single()).action(press),

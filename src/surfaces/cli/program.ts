@@ -12,6 +12,11 @@ function positiveInt(value: string): number {
   return Number(value);
 }
 
+/** A repeatable option's values, in order. */
+function collect(value: string, previous: string[]): string[] {
+  return [...previous, value];
+}
+
 function port(value: string): number {
   if (!/^\d+$/.test(value) || Number(value) > 65535)
     throw new InvalidArgumentError('expected a port (0-65535)');
@@ -444,6 +449,28 @@ export function buildProgram(io: CliIo): Command {
     .option('--recover', 'restart runs whose worker died (default: report them and leave them)')
     .option('--json', 'machine-readable output')
     .action(async (_opts, cmd: Command) => (await import('./commands/hub.ts')).hubRun(io, hubOpts(cmd)));
+  hubCmd
+    .command('queue')
+    .description('the hub queue on PostgreSQL (hub.queue.kind: postgres)')
+    .command('init')
+    .description("create the queue's tables and grant worker roles what a worker needs (run as the owner)")
+    .option('--grant-role <role>', 'a database role workers log in as (repeatable)', collect, [])
+    .option('--json', 'machine-readable output')
+    .action(async (_opts, cmd: Command) =>
+      (await import('./commands/hub.ts')).hubQueueInitCommand(io, hubOpts(cmd)),
+    );
+  program
+    .command('worker')
+    .description(
+      "work repo jobs from the hub's PostgreSQL queue on this machine (clone, run, push car/hub/<repo>)",
+    )
+    .option('--hub-queue', 'take jobs from the hub queue (the database URL from $CAR_PG_URL or --url-env)')
+    .option('--checkouts <dir>', 'where checkouts live (default: ~/.codex-autorunner/worker-checkouts)')
+    .option('--name <id>', 'this worker in the hub status (default: <host>-<pid>)')
+    .option('--url-env <name>', 'the env var holding the database URL (default: CAR_PG_URL)')
+    .option('--poll-seconds <s>', 'seconds between looks at an empty queue (default 0.5)', Number)
+    .option('--once', 'leave after one job, or at once when none is waiting')
+    .action(async (opts) => (await import('./commands/hub-queue.ts')).workerCommand(io, opts));
 
   const worktree = program
     .command('worktree')

@@ -1,7 +1,8 @@
 // /api/hub: the hub view when `car serve` runs at a hub root (config.yml says `mode: hub`).
 //
 //   GET  /api/hub/repos        every repo's latest run, worker (alive/stale/none), tickets; same JSON as
-//                              `car hub status --json`
+//                              `car hub status --json` (with a postgres hub queue, `queue`: its jobs and
+//                              the worker and host working each)
 //   GET  /api/hub/repos/:id    one repo
 //   POST /api/hub/scan         `car hub scan`
 //   GET  /api/hub/git          each checkout's git state: branch, upstream, ahead/behind, uncommitted files
@@ -19,6 +20,7 @@ import { isHubRoot } from '../../core/hub/paths.ts';
 import { type Hub, HubError, scanHub } from '../../core/hub/registry.ts';
 import { type HubRepoStatus, HubStatusReader } from '../../core/hub/status.ts';
 import { type GitState, gitState } from '../../integrations/git/work.ts';
+import { QueueReader } from '../hub-queue-report.ts';
 import { hubReport, openHubAt } from '../hub-report.ts';
 import { type Answer, jsonAnswer, sendAnswer } from './answer.ts';
 import type { ApiContext } from './context.ts';
@@ -34,6 +36,7 @@ export interface HubRoutes {
 
 export function hubRoutes(ctx: ApiContext): HubRoutes {
   const reader = new HubStatusReader();
+  const queueReader = new QueueReader();
   let hub: Hub | null = null;
   const currentHub = (): Hub => {
     if (!isHubRoot(ctx.paths.root)) {
@@ -75,7 +78,9 @@ export function hubRoutes(ctx: ApiContext): HubRoutes {
         }
       })(),
     );
-    return hubReport(hub, manifest, repos);
+    const report = hubReport(hub, manifest, repos);
+    const queue = await queueReader.read(hub, ctx.env);
+    return queue ? { ...report, queue } : report;
   };
 
   // git status walks each work tree: the answer is made at most every GIT_TTL_MS, however many ask
@@ -127,7 +132,14 @@ export function hubRoutes(ctx: ApiContext): HubRoutes {
       throw err;
     }
   });
-  return { routes, manifest: manifestFile, close: () => reader.close() };
+  return {
+    routes,
+    manifest: manifestFile,
+    close: () => {
+      reader.close();
+      void queueReader.close();
+    },
+  };
 }
 
 /** How long a hub's git states are reused. */

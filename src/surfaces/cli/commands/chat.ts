@@ -16,6 +16,7 @@ import { openRunStore } from '../../../core/store/run-store.ts';
 import { type ChatRepo, type ChatRepoSource, ChatService } from '../../../integrations/chat/service.ts';
 import { createRepoState } from '../../../integrations/git/index.ts';
 import { createHubGit } from '../../../integrations/git/worktree.ts';
+import { QueueReader } from '../../hub-queue-report.ts';
 import { preferSmallHeap } from '../../lean-heap.ts';
 import type { CliRunner } from '../../mcp/cli-runner.ts';
 import { openPma } from '../../pma/open.ts';
@@ -92,6 +93,8 @@ function hubRepoSource(hub: Hub, env: NodeJS.ProcessEnv, log: (line: string) => 
 interface Served {
   mode: 'repo' | 'hub';
   root: string;
+  /** The hub served (hub mode). */
+  hub?: Hub;
   chatDb: string;
   config: CarConfig;
   repos: (log: (line: string) => void, env: NodeJS.ProcessEnv) => ChatRepoSource;
@@ -114,6 +117,7 @@ async function whatToServe(io: CliIo, global: GlobalOptions, flags: { hub?: stri
     return {
       mode: 'hub',
       root: hub.root,
+      hub,
       chatDb: hub.paths.chatDb,
       config: loaded.config,
       repos: (log, env) => hubRepoSource(hub, env, log),
@@ -171,7 +175,11 @@ export async function chatRun(
   const env = workerEnv(io.env, [config.telegram_bot.bot_token_env, config.discord_bot.bot_token_env]);
   const chatId = io.env[config.telegram_bot.chat_id_env]?.trim();
 
+  // /repos of a hub with a postgres queue also lists its jobs and the machine working each
+  const queueHub = served.hub?.settings.queue.kind === 'postgres' ? served.hub : null;
+  const queueReader = queueHub ? new QueueReader() : null;
   const service = new ChatService({
+    ...(queueHub && queueReader ? { queue: () => queueReader.read(queueHub, io.env) } : {}),
     mode: served.mode,
     repos: served.repos(log, env),
     chatDb: served.chatDb,
@@ -209,6 +217,7 @@ export async function chatRun(
     await done;
   } finally {
     signals.dispose();
+    await queueReader?.close();
   }
 }
 

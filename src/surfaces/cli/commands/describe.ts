@@ -128,6 +128,22 @@ export async function describeCommand(
       status: 'car pr status; PR news is a pull_request event on the latest run (chat tells of it)',
       events: ['pull_request'],
     },
+    hub_queue: {
+      what: "hub.queue.kind: postgres spreads a hub's runs over machines: car hub run enqueues one job per runnable repo (open tickets, a git remote origin) in PostgreSQL through pg-boss, at most one queued or running job per repo, and follows the jobs to their end; car worker --hub-queue on any machine takes jobs one at a time",
+      config:
+        'hub.queue: {kind: sqlite (default) | postgres, url_env: CAR_PG_URL, lease_seconds: 30, heartbeat_seconds: 5}',
+      setup:
+        "car hub queue init [--grant-role <role>...] (as the database's owner): pg-boss's schema, the queue, car's mirror tables (car_hub.runs, car_hub.events), and each worker role's grants (rows only)",
+      worker:
+        'clones or fetches the repo into --checkouts/<repo>, checks out car/hub/<repo> at its remote tip (else the base branch), runs the flow with the ordinary engine, pushes car/hub/<repo> (never forced) after every ticket done before the next turn starts, heartbeats every heartbeat_seconds, completes the job with the run outcome',
+      lease:
+        "a job's lease is pg-boss's expiry, extended to lease_seconds from now by every heartbeat; a worker that stops heartbeating (kill -9, machine gone) loses the job within lease_seconds + 1 s and another worker takes it over, resuming from what was pushed; a heartbeat, push or completion that finds the job gone stops the old worker without pushing",
+      results: `pushed as branch car/hub/<repo id> of the repo's remote`,
+      secrets:
+        "the database URL only in the env var url_env (or car worker --url-env) names, removed from the worker's environment before agents start; job payloads hold repo id, remote URL, branches and the lease figures; a repo whose remote URL carries a password or token is not queued",
+      status:
+        "car hub status [--json], GET /api/hub/repos (the hub page's Queue card) and the hub chat's /repos list each repo's latest job with the worker, host, takeovers and mirrored run state",
+    },
     lanes: {
       what: 'ticket_flow.lanes (or car run|flow start --lanes N) > 1: up to N ready tickets are worked at once by one worker, each by a lane run (its own run id, events and run folder) in a git worktree of its own',
       worktrees: `${LANES_DIR}/lane-<n> (a merged lane's worktree is taken over by the next lane)`,

@@ -202,9 +202,13 @@ export async function hubScan(io: CliIo, flags: HubFlags): Promise<void> {
 export async function hubStatus(io: CliIo, flags: HubFlags): Promise<void> {
   const hub = resolveHub(io, flags);
   const reader = new HubStatusReader();
+  const queueReader = new (await import('../../hub-queue-report.ts')).QueueReader();
   try {
-    const report = await guarded(async () => hubStatusReport(hub, reader));
+    const local = await guarded(async () => hubStatusReport(hub, reader));
+    const queue = hub.settings.queue.kind === 'postgres' ? await queueReader.read(hub, io.env) : null;
+    const report = queue ? { ...local, queue } : local;
     if (flags.json) return printJson(io, report);
+    if (queue) (await import('./hub-queue.ts')).printQueue(io, queue);
     if (report.repos.length === 0) {
       io.stdout('no repos registered (car hub add <path>, car hub scan)\n');
       return;
@@ -228,6 +232,7 @@ export async function hubStatus(io: CliIo, flags: HubFlags): Promise<void> {
     if (sup) io.stdout(`supervisor: pid ${String(sup.pid)} ${sup.alive ? 'running' : 'not running'}\n`);
   } finally {
     reader.close();
+    await queueReader.close();
   }
 }
 
@@ -262,6 +267,8 @@ function describeEvent(e: SupervisorEvent): string | null {
 export async function hubRun(io: CliIo, flags: RunFlags): Promise<void> {
   preferSmallHeap();
   const hub = resolveHub(io, flags);
+  if (hub.settings.queue.kind === 'postgres')
+    return guarded(async () => (await import('./hub-queue.ts')).hubQueueRun(io, hub, flags));
   const maxParallel = flags.maxParallel ?? hub.settings.max_parallel;
   const perRepo = flags.perRepo ?? hub.settings.per_repo;
   const launcher = workerLauncher(io.env);
@@ -332,6 +339,15 @@ export async function hubRun(io: CliIo, flags: RunFlags): Promise<void> {
     for (const f of followers) await f.stop();
     signals.dispose();
   }
+}
+
+/** `car hub queue init`. */
+export async function hubQueueInitCommand(
+  io: CliIo,
+  flags: HubFlags & { grantRole?: string[] },
+): Promise<void> {
+  const hub = resolveHub(io, flags);
+  await (await import('./hub-queue.ts')).hubQueueInit(io, hub, flags);
 }
 
 export async function worktreeNew(

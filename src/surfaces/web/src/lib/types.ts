@@ -183,6 +183,26 @@ export interface HubStatus {
   hub_root: string;
   summary: Record<string, number>;
   repos: HubRepo[];
+  /** With `hub.queue.kind: postgres`: each repo's latest job, or why the database could not be read. */
+  queue?: { kind: 'postgres'; jobs: HubQueueJob[] } | { kind: 'postgres'; error: string };
+}
+
+/** A hub queue job (`car hub status --json` `queue.jobs`): the worker and machine working it. */
+export interface HubQueueJob {
+  job_id: string;
+  repo_id: string;
+  state: 'queued' | 'running' | 'completed' | 'failed' | 'cancelled';
+  /** Takeovers so far. */
+  attempt: number;
+  worker: string | null;
+  host: string | null;
+  heartbeat_at: string | null;
+  run_id: string | null;
+  run_status: string | null;
+  reason_code: string | null;
+  tickets_done: number | null;
+  tickets_total: number | null;
+  created_at: string;
 }
 
 /** An item of the hub's inbox (`GET /api/hub/inbox`); `kind` says which (more kinds may come). */

@@ -1,0 +1,306 @@
+// `car worker --hub-queue`: one process on any machine working repo jobs from the hub's PostgreSQL queue.
+// For each job it takes (under a lease): a local checkout set to what was pushed last (the result branch
+// `car/hub/<repo>`, else the base branch), a new run of the ordinary engine on it (`runWorker`, as
+// `car flow worker` runs it), a heartbeat every `heartbeat_seconds` that extends the lease and mirrors
+// the run and its events to the hub, a push of the result branch after every ticket done, and the job
+// completed with the run's outcome. Every agent turn waits for that push (`turnsBehindPush`), so no turn
+// of the next ticket starts before the finished one is on the remote: a worker killed later loses at
+// most the ticket it was working, which the worker taking over starts again from the pushed state. A
+// heartbeat or push that finds the job gone (the lease ran out, another worker took it) stops the run
+// without pushing again; a push the remote refuses otherwise pauses the run and gives the job back.
+import { join } from 'node:path';
+import { agentProcessPort } from '../agents/orphans.ts';
+import { createAgentResolver } from '../agents/resolver.ts';
+import { type AbortReason, FlowControl, type FlowOutcome, runWorker } from '../control/flow-control.ts';
+import type { HubQueueWorker, MirroredEvent, RunMirror, TakenJob } from '../control/hub-queue.ts';
+import type { Agent, AgentResolver, AgentSession } from '../core/agent.ts';
+import { loadConfig } from '../core/config/index.ts';
+import { secretEnvToRemove } from '../core/config/secrets.ts';
+import { repoPaths } from '../core/paths.ts';
+import { loadTicketQueue } from '../core/tickets/index.ts';
+import { createLanePorts, createRepoState } from '../integrations/git/index.ts';
+import {
+  PushRejectedError,
+  prepareCheckout,
+  pushResult,
+  type RemoteCheckout,
+} from '../integrations/git/remote-checkout.ts';
+
+/** Events mirrored per heartbeat at most; the rest follow at the next one. */
+const EVENTS_PER_BEAT = 500;
+
+export interface QueueWorkerOptions {
+  queue: HubQueueWorker;
+  name: string;
+  /** Where this worker keeps its checkouts, one folder per repo id. */
+  checkoutsDir: string;
+  /** Seconds between looks at the queue when it is empty. */
+  pollSeconds: number;
+  /** Leave after one job (or when none is waiting). */
+  once?: boolean;
+  signal: AbortSignal;
+  log: (line: string) => void;
+  guard?: { stderr: (s: string) => void; exit: (code: number) => void };
+}
+
+export type JobEnd = 'completed' | 'lost' | 'released';
+
+/** Takes and works jobs until the signal (SIGTERM: the job in hand is paused, pushed and given back). */
+export async function runQueueWorker(opts: QueueWorkerOptions): Promise<{ jobs: number }> {
+  let jobs = 0;
+  while (!opts.signal.aborted) {
+    let job: TakenJob | null;
+    try {
+      job = await opts.queue.take();
+    } catch (err) {
+      // the database out of reach: say so and look again (a worker outlives a database restart)
+      opts.log(`${opts.name}: cannot take a job: ${(err as Error).message}`);
+      await sleep(Math.max(opts.pollSeconds, 5) * 1000, opts.signal);
+      continue;
+    }
+    if (!job) {
+      if (opts.once) break;
+      await sleep(opts.pollSeconds * 1000, opts.signal);
+      continue;
+    }
+    jobs++;
+    try {
+      await workJob(job, opts);
+    } catch (err) {
+      // ending the job failed (the database out of reach): its lease runs out and another worker
+      // finds the work pushed
+      opts.log(
+        `${opts.name}: ${job.payload.repo_id}: could not end job ${job.id}: ${(err as Error).message}`,
+      );
+    }
+    if (opts.once) break;
+  }
+  return { jobs };
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(done, ms);
+    function done() {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', done);
+      resolve();
+    }
+    signal.addEventListener('abort', done, { once: true });
+  });
+}
+
+/** A repo id as a folder name under the checkouts folder. */
+function folderOf(repoId: string): string {
+  return repoId.replace(/[^A-Za-z0-9._-]/g, '_').replace(/^\.+/, '_');
+}
+
+/** The agents the engine uses, every turn of theirs starting only once the push in flight has landed. */
+function turnsBehindPush(resolve: AgentResolver, pending: () => Promise<unknown>): AgentResolver {
+  const session = (s: AgentSession): AgentSession => ({
+    get threadId() {
+      return s.threadId;
+    },
+    get alive() {
+      return s.alive;
+    },
+    runTurn: async (request) => {
+      await pending();
+      return s.runTurn(request);
+    },
+    close: () => s.close(),
+  });
+  const agents = new Map<string, Agent>();
+  const wrapped: AgentResolver = (id: string) => {
+    let agent = agents.get(id);
+    if (!agent) {
+      const inner = resolve(id);
+      agent = {
+        id: inner.id,
+        startSession: async (options) => session(await inner.startSession(options)),
+        ...(inner.prewarm ? { prewarm: (options: { cwd: string }) => inner.prewarm?.(options) } : {}),
+        ...(inner.close ? { close: () => inner.close?.() ?? Promise.resolve() } : {}),
+      };
+      agents.set(id, agent);
+    }
+    return agent;
+  };
+  if (resolve.close) wrapped.close = () => resolve.close?.() ?? Promise.resolve();
+  return wrapped;
+}
+
+/**
+ * The checkout was just set to what was pushed: a run an earlier attempt left here (paused, or active
+ * under a killed worker) describes work that may be gone, so every attempt starts a run of its own.
+ */
+function supersedeLocalRun(control: FlowControl): void {
+  const latest = control.store.latestRun();
+  if (!latest || !['pending', 'running', 'stopping', 'paused'].includes(latest.status)) return;
+  control.store.interruptRunningTurns(
+    latest.id,
+    'the worker that ran this turn stopped; the job was worked again',
+  );
+  control.store.updateRun(latest.id, { status: 'superseded', finishedAt: new Date().toISOString() });
+}
+
+export async function workJob(job: TakenJob, opts: QueueWorkerOptions): Promise<JobEnd> {
+  const p = job.payload;
+  const tag = `${opts.name}: ${p.repo_id}`;
+  const co: RemoteCheckout = {
+    dir: join(opts.checkoutsDir, folderOf(p.repo_id)),
+    remoteUrl: p.remote_url,
+    resultBranch: p.result_branch,
+  };
+  let lost = false;
+  const stopRun = new AbortController();
+  const loseLease = (why: string) => {
+    if (lost) return;
+    lost = true;
+    opts.log(`${tag}: lost the job (${why}); stopping without pushing`);
+    stopRun.abort('stop' satisfies AbortReason);
+  };
+  const onSignal = () => stopRun.abort('pause' satisfies AbortReason);
+  opts.signal.addEventListener('abort', onSignal, { once: true });
+
+  let control: FlowControl | null = null;
+  let runId: string | null = null;
+  let lastSeq = 0;
+  let beating: Promise<void> = Promise.resolve();
+  const mirror = (): { run: RunMirror | null; events: MirroredEvent[] } => {
+    if (!control || !runId) return { run: null, events: [] };
+    const run = control.store.getRun(runId);
+    const events = control.store.listEvents(runId, { afterSeq: lastSeq, limit: EVENTS_PER_BEAT });
+    let done = 0;
+    let total = 0;
+    try {
+      const queue = loadTicketQueue(control.paths.ticketsDir, { repoRoot: control.paths.root });
+      total = queue.tickets.length;
+      done = queue.tickets.filter((t) => t.isDone).length;
+    } catch {
+      // counts are for the hub's view only
+    }
+    return {
+      run: run
+        ? {
+            run_id: run.id,
+            status: run.status,
+            reason_code: run.reasonCode ?? null,
+            tickets_done: done,
+            tickets_total: total,
+          }
+        : null,
+      events: events.map((e) => ({ seq: e.seq, type: e.type, at: e.at, data: e.data })),
+    };
+  };
+  const beat = async () => {
+    const { run, events } = mirror();
+    try {
+      const held = await opts.queue.heartbeat(job, run, events);
+      if (!held) return loseLease('its lease ran out');
+      if (events.length > 0) lastSeq = events[events.length - 1]!.seq;
+    } catch (err) {
+      // the database out of reach: keep working; the lease runs out if it stays so, and the next
+      // heartbeat that gets through finds out
+      opts.log(`${tag}: heartbeat failed: ${(err as Error).message}`);
+    }
+  };
+  const timer = setInterval(() => {
+    beating = beating.then(beat);
+  }, p.heartbeat_seconds * 1000);
+
+  let pushing: Promise<unknown> = Promise.resolve();
+  let pushed: string | null = null;
+  let pushFailed = false;
+  const push = (why: string) => {
+    pushing = pushing.then(async () => {
+      if (lost) return;
+      try {
+        const sha = await pushResult(co);
+        if (sha !== pushed) opts.log(`${tag}: pushed ${p.result_branch} at ${sha.slice(0, 12)} (${why})`);
+        pushed = sha;
+      } catch (err) {
+        if (err instanceof PushRejectedError) loseLease(err.message);
+        else {
+          // the remote out of reach: pause here and give the job back, to be worked again from what was pushed
+          opts.log(`${tag}: push failed: ${(err as Error).message}`);
+          pushFailed = true;
+          stopRun.abort('pause' satisfies AbortReason);
+        }
+      }
+    });
+    return pushing;
+  };
+
+  let outcome: FlowOutcome | null = null;
+  let failure: string | null = null;
+  try {
+    const { head, resumed } = await prepareCheckout(co, p.base_branch);
+    opts.log(
+      `${tag}: took job ${job.id} (attempt ${job.attempt}), ${resumed ? `resuming ${p.result_branch}` : `starting from ${p.base_branch}`} at ${head.slice(0, 12)}`,
+    );
+    const { config } = loadConfig(co.dir);
+    const unsetEnv = secretEnvToRemove(config);
+    co.unsetEnv = unsetEnv;
+    control = new FlowControl(repoPaths(co.dir), config, createRepoState(co.dir), {
+      agentProcesses: agentProcessPort,
+    });
+    supersedeLocalRun(control);
+    const prepared = await control.prepareStart({ newRun: true });
+    runId = prepared.run.id;
+    opts.log(`${tag}: ${prepared.action} run ${runId}`);
+    await beat();
+    if (!lost) {
+      outcome = await runWorker({
+        control,
+        runId,
+        repo: createRepoState(co.dir, { unsetEnv }),
+        resolveAgent: turnsBehindPush(createAgentResolver(control.config, { root: co.dir }), () => pushing),
+        lanePorts: createLanePorts(unsetEnv),
+        signal: stopRun.signal,
+        onProgress: (e) => {
+          if (e.type === 'ticket_done') void push(`${e.ticket} done`);
+        },
+        ...(opts.guard ? { guard: opts.guard } : {}),
+      });
+      opts.log(
+        `${tag}: run ${runId} ${outcome.status}${outcome.reasonCode ? ` (${outcome.reasonCode})` : ''}`,
+      );
+      await push(`run ${outcome.status}`);
+    }
+  } catch (err) {
+    failure = (err as Error).message;
+    opts.log(`${tag}: ${failure}`);
+  } finally {
+    clearInterval(timer);
+    opts.signal.removeEventListener('abort', onSignal);
+  }
+  await beating;
+  let end: JobEnd;
+  try {
+    end = await endJob();
+  } finally {
+    control?.close();
+  }
+  return end;
+
+  async function endJob(): Promise<JobEnd> {
+    if (lost) return 'lost';
+    await beat(); // the last events and the final state, while the lease is still ours
+    if ((opts.signal.aborted && outcome?.status !== 'completed') || pushFailed) {
+      await opts.queue.release(
+        job,
+        pushFailed ? 'its result could not be pushed' : `worker ${opts.name} stopped`,
+      );
+      opts.log(`${tag}: gave job ${job.id} back`);
+      return 'released';
+    }
+    const ok = await opts.queue.complete(job, {
+      run_id: runId,
+      status: outcome?.status ?? 'failed',
+      reason_code: outcome?.reasonCode ?? 'worker_error',
+      message: outcome?.reason ?? failure,
+    });
+    opts.log(`${tag}: ${ok ? `completed job ${job.id}` : 'lost the job before completing it'}`);
+    return ok ? 'completed' : 'lost';
+  }
+}
