@@ -54,6 +54,12 @@ export async function serveCommand(
     }
     throw err;
   }
+  // handlers before anything is printed: whoever read the address may signal at once
+  let stop!: () => void;
+  const stopped = new Promise<void>((resolve) => {
+    stop = resolve;
+  });
+  const signals = onStopSignals(io, 'car serve', () => stop());
   io.stdout(`car serving ${repo.paths.root} at ${server.url}/api\n`);
   if (server.webRoot) io.stdout(`web UI at ${server.url}/\n`);
   if (choice.source === 'generated') {
@@ -67,14 +73,9 @@ export async function serveCommand(
     io.stdout('no API token: loopback only (set CAR_WEB_TOKEN to require one)\n');
   }
   if (viewerToken) io.stdout(`a read-only token from ${config.server.viewer_token_env} is accepted too\n`);
-  const { followPullRequests } = await import('../../pr-follow.ts');
-  const prs = await followPullRequests(repo.paths, config, io.env, (line) => io.stdout(`${line}\n`));
-  let stop!: () => void;
-  const stopped = new Promise<void>((resolve) => {
-    stop = resolve;
-  });
-  const signals = onStopSignals(io, 'car serve', () => stop());
   try {
+    const { followPullRequests } = await import('../../pr-follow.ts');
+    const prs = await followPullRequests(repo.paths, config, io.env, (line) => io.stdout(`${line}\n`));
     await stopped;
     await prs?.stop();
     await server.close();
