@@ -144,6 +144,26 @@ const NETNS = spawnSync('unshare', ['--net', 'true']).status === 0;
  * (when the machine allows it), as on a machine of its own: it reaches the database through the
  * server's Unix socket and the remotes through the file system, and nothing of the hub's network.
  */
+/** `car hub queue init` as the database owner, each of `roles` granted a worker's access. */
+async function initQueue(s: Setup, roles: readonly string[]): Promise<void> {
+  const init = await runCar(['hub', 'queue', 'init', ...roles.flatMap((r) => ['--grant-role', r])], {
+    cwd: s.hub.root,
+    env: s.hubEnv,
+    timeoutMs: 60_000,
+  });
+  assert.equal(init.code, 0, `${init.stdout}\n${init.stderr}`);
+}
+
+/** `car hub run` enqueueing the hub's repos, killed at the test's end if still running. */
+function startHubRun(s: Setup): CarChild {
+  const hubRun = startCar(['hub', 'run', '--poll-seconds', '0.2'], { cwd: s.hub.root, env: s.hubEnv });
+  cleanups.push(async () => {
+    if (running(hubRun)) hubRun.child.kill('SIGKILL');
+    await hubRun.exited;
+  });
+  return hubRun;
+}
+
 function startWorker(s: Setup, name: string, role: string, isolated = false): CarChild {
   const checkouts = join(s.remotes, `checkouts-${name}`);
   mkdirSync(checkouts, { recursive: true });
@@ -177,15 +197,7 @@ test('a hub run split across two queue workers survives a kill -9: every ticket 
   skip,
 }, async (t) => {
   const s = await setup();
-  const init = await runCar(
-    ['hub', 'queue', 'init', '--grant-role', s.roles[0]!, '--grant-role', s.roles[1]!],
-    {
-      cwd: s.hub.root,
-      env: s.hubEnv,
-      timeoutMs: 60_000,
-    },
-  );
-  assert.equal(init.code, 0, `${init.stdout}\n${init.stderr}`);
+  await initQueue(s, s.roles);
 
   // each worker as on a machine of its own: its own role, checkouts and (where allowed) network namespace
   const w1 = startWorker(s, 'w1', s.roles[0]!, true);
@@ -332,21 +344,9 @@ test('SIGTERM to a worker mid-run pauses its run, gives the job back, and the ne
   git(delta, ['add', '-A']);
   git(delta, ['commit', '-q', '-m', 'plan']);
   git(delta, ['remote', 'add', 'origin', 'https://bot:s3cret-token@git.example.invalid/delta.git']);
-  const init = await runCar(
-    ['hub', 'queue', 'init', '--grant-role', s.roles[0]!, '--grant-role', s.roles[1]!],
-    {
-      cwd: s.hub.root,
-      env: s.hubEnv,
-      timeoutMs: 60_000,
-    },
-  );
-  assert.equal(init.code, 0, init.stderr);
+  await initQueue(s, s.roles);
   const w1 = startWorker(s, 'w1', s.roles[0]!);
-  const hubRun = startCar(['hub', 'run', '--poll-seconds', '0.2'], { cwd: s.hub.root, env: s.hubEnv });
-  cleanups.push(async () => {
-    if (running(hubRun)) hubRun.child.kill('SIGKILL');
-    await hubRun.exited;
-  });
+  const hubRun = startHubRun(s);
   await w1.waitForOutput(/alpha: pushed car\/hub\/alpha at \w+ \(\S*TICKET-001\.md done\)/, 120_000);
   w1.child.kill('SIGTERM');
   const stopped = await exitWithin(w1, 30_000, 'SIGTERM to a working worker');
@@ -408,18 +408,9 @@ test("no turn of the next ticket starts before the finished ticket's push has la
   const hook = join(s.remotes, 'alpha.git', 'hooks', 'pre-receive');
   writeFileSync(hook, `#!/bin/sh\nwhile [ ! -e '${gate}' ]; do sleep 0.05; done\ncat >/dev/null\n`);
   chmodSync(hook, 0o755);
-  const init = await runCar(['hub', 'queue', 'init', '--grant-role', s.roles[0]!], {
-    cwd: s.hub.root,
-    env: s.hubEnv,
-    timeoutMs: 60_000,
-  });
-  assert.equal(init.code, 0, init.stderr);
+  await initQueue(s, [s.roles[0]!]);
   const w1 = startWorker(s, 'w1', s.roles[0]!);
-  const hubRun = startCar(['hub', 'run', '--poll-seconds', '0.2'], { cwd: s.hub.root, env: s.hubEnv });
-  cleanups.push(async () => {
-    if (running(hubRun)) hubRun.child.kill('SIGKILL');
-    await hubRun.exited;
-  });
+  const hubRun = startHubRun(s);
   const pool = testPool(s);
   // the engine has reached ticket 2's turn (its turn_started mirrored by a heartbeat since) ...
   await waitFor(
@@ -463,18 +454,9 @@ test('a database outage longer than the lease: the hub and the worker wait it ou
   skip,
 }, async () => {
   const s = await setup(['alpha']);
-  const init = await runCar(['hub', 'queue', 'init', '--grant-role', s.roles[0]!], {
-    cwd: s.hub.root,
-    env: s.hubEnv,
-    timeoutMs: 60_000,
-  });
-  assert.equal(init.code, 0, init.stderr);
+  await initQueue(s, [s.roles[0]!]);
   const w1 = startWorker(s, 'w1', s.roles[0]!);
-  const hubRun = startCar(['hub', 'run', '--poll-seconds', '0.2'], { cwd: s.hub.root, env: s.hubEnv });
-  cleanups.push(async () => {
-    if (running(hubRun)) hubRun.child.kill('SIGKILL');
-    await hubRun.exited;
-  });
+  const hubRun = startHubRun(s);
   await w1.waitForOutput(/alpha: pushed car\/hub\/alpha at \w+ \(\S*TICKET-001\.md done\)/, 120_000);
   cluster!.down();
   try {
@@ -513,18 +495,9 @@ test('a push the remote refuses gives the job back; once the remote takes pushes
     `#!/bin/sh\ncat >/dev/null\nif [ -e '${deny}' ]; then echo 'pushes are closed' >&2; exit 1; fi\n`,
   );
   chmodSync(hook, 0o755);
-  const init = await runCar(['hub', 'queue', 'init', '--grant-role', s.roles[0]!], {
-    cwd: s.hub.root,
-    env: s.hubEnv,
-    timeoutMs: 60_000,
-  });
-  assert.equal(init.code, 0, init.stderr);
+  await initQueue(s, [s.roles[0]!]);
   const w1 = startWorker(s, 'w1', s.roles[0]!);
-  const hubRun = startCar(['hub', 'run', '--poll-seconds', '0.2'], { cwd: s.hub.root, env: s.hubEnv });
-  cleanups.push(async () => {
-    if (running(hubRun)) hubRun.child.kill('SIGKILL');
-    await hubRun.exited;
-  });
+  const hubRun = startHubRun(s);
   await w1.waitForOutput(/^w1: alpha: gave job \S+ back$/m, 120_000).catch((err: Error) => {
     throw new Error(`${err.message}\n${output(w1)}`);
   });
