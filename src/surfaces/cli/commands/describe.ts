@@ -159,6 +159,8 @@ export async function describeCommand(
         'car flow status shows lanes.open (each lane: ticket, phase, run_id, status, reason) and lanes.merged',
       replies:
         'car flow reply reaches the one lane that asks; with several, --run <lane run id>; pause, stop and resume of a lane run steer the run that drives the lanes',
+      budgets:
+        "ticket_flow.max_total_turns and max_tokens_per_run count every lane's turns and tokens together (lanes that pass the check at the same moment may each take their turn); max_tokens_per_ticket stays per ticket; resuming grants the run's budget again",
       events: [
         'lanes_started',
         'lane_started',
