@@ -143,12 +143,12 @@ export class RunContext {
     this.#known = snapshot;
   }
 
-  /** A pause or stop another process asked for (`car flow pause|stop`). */
   /** What the run's budgets are checked against: this run's, or for a lane run the whole lanes run's. */
   runUsage(): RunUsage {
     return this.deps.lane?.budget?.() ?? runUsage(this.state, this.settings);
   }
 
+  /** A pause or stop another process asked for (`car flow pause|stop`). */
   requested(): ControlRequest | undefined {
     const id = this.deps.lane?.controlRunId ?? this.runId;
     return this.deps.store.getRun(id)?.metadata.requested as ControlRequest | undefined;
