@@ -322,7 +322,7 @@ test('the diff stat of a turn is the same whether git was asked with the status 
     [1, 1, 0], // a new untracked file of one line
     [3, 3, 1], // that file committed, the work file, done: true in the ticket
     [2, 2, 1], // the work file and the ticket, counted from the gate's diff
-    [2, 2, 1], // the same, no command reported
+    [2, 2, 1], // the same, no command reported (counted from the gate's diff, asked after the status)
   ]);
   assert.equal(h.events(run.id, ['ticket_verified']).length, 3);
 });

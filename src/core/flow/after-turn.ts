@@ -117,9 +117,18 @@ export async function afterTurn(
   const now = await snapshotting.catch(settleGit);
   // A turn that left the tree exactly as it found it changed nothing: no need to ask git for a diff.
   const changed = now.fingerprint !== before.fingerprintBefore;
-  if (gated && !before.acted && (now.head !== base || now.dirty)) ctx.prefetchDiff(base, now);
+  const gateDiffNow = gated && !before.acted && (now.head !== base || now.dirty);
+  if (gateDiffNow) ctx.prefetchDiff(base, now);
+  // an agent car saw no command or edit of changed the tree after all: on a ticket's first turn the gate's
+  // diff, asked for just now, is the stat's too
+  const lateGateDiff = gateDiffNow && base === before.headBefore ? ctx.prefetched(base) : null;
   const stat = changed
-    ? await (statting ?? repo.diffStat(before.headBefore, RUNTIME_PATHS, now))
+    ? await (statting ??
+        (lateGateDiff
+          ? lateGateDiff.then(
+              (files) => diffStatOf(files) ?? repo.diffStat(before.headBefore, RUNTIME_PATHS, now),
+            )
+          : repo.diffStat(before.headBefore, RUNTIME_PATHS, now)))
     : { filesChanged: 0, insertions: 0, deletions: 0 };
   if (!changed) await statting?.catch(() => {});
   // The next step starts from this tree unless car commits first (which forgets it).
