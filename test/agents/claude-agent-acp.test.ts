@@ -24,9 +24,10 @@ test('claude-agent-acp completes a turn against the fake Anthropic API', {
   const home = mkdtempSync(join(tmpdir(), 'car-claude-'));
   const cwd = join(home, 'project');
   mkdirSync(cwd);
+  let agent: ReturnType<typeof createAcpAgent> | null = null;
   try {
     const preset = resolveAcpPreset('claude')!;
-    const agent = createAcpAgent({
+    agent = createAcpAgent({
       id: 'claude',
       command: [BIN],
       env: {
@@ -43,8 +44,9 @@ test('claude-agent-acp completes a turn against the fake Anthropic API', {
         XDG_STATE_HOME: join(home, '.local', 'state'),
         XDG_CACHE_HOME: join(home, '.cache'),
       },
-      startupTimeoutMs: 20_000,
-      stallTimeoutMs: 20_000,
+      // Claude Code starts in 2–5 s, CPU-bound; on a busy 2-core machine it took over 20 s once
+      startupTimeoutMs: 90_000,
+      stallTimeoutMs: 90_000,
     });
     const session = await agent.startSession({ cwd, ticketPath: 't', ticketId: 't', runId: 'r' });
     assert.ok(session.threadId, 'session/new returned a session id');
@@ -70,6 +72,9 @@ test('claude-agent-acp completes a turn against the fake Anthropic API', {
     await agent.close?.();
     await assertGroupsGone([pid]);
   } finally {
+    // a failure before the close above must not leave the agent running (it would hold this file's
+    // test process open for good)
+    await agent?.close?.();
     await api.close();
     rmSync(home, { recursive: true, force: true });
   }
