@@ -52,9 +52,19 @@ if (files.length === 0) {
   process.exit(1);
 }
 const concurrency = Math.max(2, availableParallelism());
+// A test that never settles fails after 10 minutes (the slowest take about one), and a file whose tests
+// are done ends even if something it started is still running: neither can hold the suite open for good.
 const result = spawnSync(
   process.execPath,
-  ['--import', 'tsx', '--test', `--test-concurrency=${concurrency}`, ...files],
+  [
+    '--import',
+    'tsx',
+    '--test',
+    `--test-concurrency=${concurrency}`,
+    '--test-timeout=600000',
+    '--test-force-exit',
+    ...files,
+  ],
   { stdio: 'inherit' },
 );
 process.exit(result.status ?? 1);
