@@ -25,6 +25,7 @@ import { pathToFileURL } from 'node:url';
 import Database from 'better-sqlite3';
 import {
   type AnthropicReply,
+  claudeOfflineEnv,
   hasToolResult,
   type MessagesBody,
   startFakeAnthropicApi,
@@ -221,12 +222,7 @@ async function claudeSample(carJs: string, n: number): Promise<Sample> {
     XDG_STATE_HOME: join(home, '.local/state'),
     XDG_CACHE_HOME: join(home, '.cache'),
     NO_COLOR: '1',
-    ANTHROPIC_BASE_URL: api.url,
-    ANTHROPIC_API_KEY: 'sk-ant-fake',
-    IS_SANDBOX: '1',
-    DISABLE_TELEMETRY: '1',
-    DISABLE_AUTOUPDATER: '1',
-    CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: '1',
+    ...claudeOfflineEnv(api.url),
   };
   const repos = [makeGitRepo(), makeGitRepo()];
   try {

@@ -6,14 +6,13 @@
 
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { writeFileAtomic } from '../core/fs/atomic.ts';
 import { type ManifestRepo, repoDir } from '../core/hub/manifest.ts';
 import { acquireLock, type LockHandle, LockHeldError } from '../core/lock.ts';
 import { repoPaths, STATE_DIR } from '../core/paths.ts';
 import { abortableSleep } from '../core/sleep.ts';
 import { loadTicketQueue } from '../core/tickets/index.ts';
 import type { HubJobView, HubQueue } from './hub-queue.ts';
-import { SupervisorBusyError } from './hub-supervisor.ts';
+import { SupervisorBusyError, stateWriter } from './hub-supervisor.ts';
 
 export interface QueueSupervisorDeps {
   hubRoot: string;
@@ -87,22 +86,7 @@ export async function superviseHubQueue(
   const outcomes: Record<string, QueueRepoOutcome> = {};
   /** Repos looked at this session (enqueued, followed or skipped): not enqueued again. */
   const seen = new Set<string>();
-  const startedAt = new Date().toISOString();
-  const writeState = (finished: boolean) => {
-    const state = {
-      pid: process.pid,
-      started_at: startedAt,
-      updated_at: new Date().toISOString(),
-      finished_at: finished ? new Date().toISOString() : null,
-      queue: 'postgres',
-      repos: outcomes,
-    };
-    try {
-      writeFileAtomic(deps.stateFile, `${JSON.stringify(state, null, 2)}\n`, { createDirs: true });
-    } catch {
-      // status reporting only
-    }
-  };
+  const writeState = stateWriter(deps.stateFile, () => ({ queue: 'postgres', repos: outcomes }));
   let stoppedBy: QueueSupervisorResult['stoppedBy'] = 'idle';
   let unreachable = false;
   try {

@@ -119,6 +119,32 @@ interface Tracked {
   pid: number;
 }
 
+/**
+ * Writes what a supervisor is doing to `file` (read by `car hub status`): its pid, times and `fields()`.
+ * Status reporting only: a write that fails never stops supervision.
+ */
+export function stateWriter(
+  file: string,
+  fields: () => Record<string, unknown>,
+): (finished: boolean) => void {
+  const startedAt = new Date().toISOString();
+  return (finished) => {
+    const now = new Date().toISOString();
+    const state = {
+      pid: process.pid,
+      started_at: startedAt,
+      updated_at: now,
+      finished_at: finished ? now : null,
+      ...fields(),
+    };
+    try {
+      writeFileAtomic(file, `${JSON.stringify(state, null, 2)}\n`, { createDirs: true });
+    } catch {
+      // status reporting only
+    }
+  };
+}
+
 export async function superviseHub(deps: SupervisorDeps, opts: SupervisorOptions): Promise<SupervisorResult> {
   if (opts.maxParallel < 1 || opts.perRepo < 1) throw new RangeError('caps must be at least 1');
   let lock: LockHandle;
@@ -136,7 +162,6 @@ export async function superviseHub(deps: SupervisorDeps, opts: SupervisorOptions
   const controls = new Map<string, FlowControl>();
   /** Repos not to start again this session, with why. */
   const parked = new Map<string, string>();
-  const startedAt = new Date().toISOString();
   let maxLive = 0;
   let lastHold: string | null = null;
 
@@ -161,23 +186,12 @@ export async function superviseHub(deps: SupervisorDeps, opts: SupervisorOptions
     };
     return outcomes[id];
   };
-  const writeState = (finished: boolean) => {
-    const state = {
-      pid: process.pid,
-      started_at: startedAt,
-      updated_at: new Date().toISOString(),
-      finished_at: finished ? new Date().toISOString() : null,
-      max_parallel: opts.maxParallel,
-      per_repo: opts.perRepo,
-      max_live: maxLive,
-      repos: outcomes,
-    };
-    try {
-      writeFileAtomic(deps.stateFile, `${JSON.stringify(state, null, 2)}\n`, { createDirs: true });
-    } catch {
-      // status reporting only; never stops supervision
-    }
-  };
+  const writeState = stateWriter(deps.stateFile, () => ({
+    max_parallel: opts.maxParallel,
+    per_repo: opts.perRepo,
+    max_live: maxLive,
+    repos: outcomes,
+  }));
 
   let stoppedBy: SupervisorResult['stoppedBy'] = 'idle';
   try {

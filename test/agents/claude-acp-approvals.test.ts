@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { afterEach, test } from 'node:test';
 import {
   type AnthropicReply,
+  claudeOfflineEnv,
   type FakeAnthropicApi,
   type MessagesBody,
   startFakeAnthropicApi,
@@ -101,14 +102,7 @@ async function setup(steps: string[], where: 'agent' | 'ticket'): Promise<Setup>
     XDG_STATE_HOME: join(home, '.local/state'),
     XDG_CACHE_HOME: join(home, '.cache'),
     NO_COLOR: '1',
-    ANTHROPIC_BASE_URL: api.url,
-    ANTHROPIC_API_KEY: 'sk-ant-fake',
-    // Claude Code refuses to start as root unless it is told it runs in a sandbox (this does not
-    // bypass permissions: its mode stays `default`, which asks before Bash)
-    IS_SANDBOX: '1',
-    DISABLE_TELEMETRY: '1',
-    DISABLE_AUTOUPDATER: '1',
-    CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: '1',
+    ...claudeOfflineEnv(api.url),
   };
   const repo = makeGitRepo();
   cleanups.push(repo.cleanup);

@@ -8,7 +8,7 @@ import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { createAcpAgent, resolveAcpPreset } from '../../src/agents/acp/adapter.ts';
 import type { AgentEvent } from '../../src/core/agent.ts';
-import { startFakeAnthropicApi } from '../fakes/anthropic-api.ts';
+import { claudeOfflineEnv, startFakeAnthropicApi } from '../fakes/anthropic-api.ts';
 import { assertGroupsGone } from '../helpers/processes.ts';
 
 const BIN = fileURLToPath(new URL('../../node_modules/.bin/claude-agent-acp', import.meta.url));
@@ -32,12 +32,7 @@ test('claude-agent-acp completes a turn against the fake Anthropic API', {
       command: [BIN],
       env: {
         ...preset.env,
-        IS_SANDBOX: '1',
-        ANTHROPIC_BASE_URL: api.url,
-        ANTHROPIC_API_KEY: 'sk-ant-fake',
-        DISABLE_TELEMETRY: '1',
-        CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: '1',
-        DISABLE_AUTOUPDATER: '1',
+        ...claudeOfflineEnv(api.url),
         HOME: home,
         XDG_CONFIG_HOME: join(home, '.config'),
         XDG_DATA_HOME: join(home, '.local', 'share'),

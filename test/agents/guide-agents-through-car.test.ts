@@ -14,6 +14,7 @@ import { join } from 'node:path';
 import { afterEach, test } from 'node:test';
 import {
   type AnthropicReply,
+  claudeOfflineEnv,
   hasToolResult,
   type MessagesBody,
   startFakeAnthropicApi,
@@ -142,13 +143,7 @@ async function claudeSetup(): Promise<{ env: NodeJS.ProcessEnv; bin: string; req
   const h = home();
   const env: NodeJS.ProcessEnv = {
     ...h.env,
-    ANTHROPIC_BASE_URL: api.url,
-    ANTHROPIC_API_KEY: 'sk-ant-fake',
-    // Claude Code refuses to skip permissions as root unless it is told it runs in a sandbox
-    IS_SANDBOX: '1',
-    DISABLE_TELEMETRY: '1',
-    DISABLE_AUTOUPDATER: '1',
-    CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: '1',
+    ...claudeOfflineEnv(api.url),
   };
   const calls = () => api.requests.filter((r) => r.url.startsWith('/v1/messages')).length;
   return { env, bin: h.bin, requests: calls };

@@ -168,3 +168,19 @@ export async function startFakeAnthropicApi(options: FakeAnthropicOptions = {}):
       }),
   };
 }
+
+/**
+ * What points Claude Code (and claude-agent-acp, which bundles it) at a fake at `apiUrl`, offline. Claude
+ * Code refuses to start as root unless told it runs in a sandbox (IS_SANDBOX: its permission mode is
+ * unchanged, so it still asks before Bash where it would).
+ */
+export function claudeOfflineEnv(apiUrl: string): Record<string, string> {
+  return {
+    ANTHROPIC_BASE_URL: apiUrl,
+    ANTHROPIC_API_KEY: 'sk-ant-fake',
+    IS_SANDBOX: '1',
+    DISABLE_TELEMETRY: '1',
+    DISABLE_AUTOUPDATER: '1',
+    CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: '1',
+  };
+}
