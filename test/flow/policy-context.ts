@@ -50,6 +50,9 @@ export class FakeRepoState implements RepoState {
   async diffFiles() {
     return this.changes;
   }
+  async diffCommits() {
+    return this.changes;
+  }
   async fileAt(_sha: string, path: string) {
     return this.files.get(path) ?? null;
   }

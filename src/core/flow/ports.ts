@@ -37,6 +37,8 @@ export interface RepoState {
     excludePaths?: readonly string[],
     known?: RepoSnapshot | Promise<RepoSnapshot>,
   ): Promise<FileChange[]>;
+  /** As `diffFiles`, between two commits (`fromSha` null: the empty tree); no working tree involved. */
+  diffCommits(fromSha: string | null, toSha: string, excludePaths?: readonly string[]): Promise<FileChange[]>;
   /** A file's text at commit `sha` (repo-relative posix path), or null when it does not exist there. */
   fileAt(sha: string, path: string): Promise<string | null>;
   /** `git add -A` (minus excludePaths) and commit; returns the new HEAD sha, or null when nothing to commit. */

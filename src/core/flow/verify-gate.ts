@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { STATE_DIR } from '../paths.ts';
+import { RUNTIME_PATHS, STATE_DIR } from '../paths.ts';
 import type { JsonObject } from '../store/types.ts';
 import { parseTicket, type Ticket } from '../tickets/index.ts';
 import { planCommands } from '../verify/commands.ts';
@@ -39,10 +39,45 @@ export type GateVerdict =
   /** The caller aborted the run while a command ran. */
   | { kind: 'aborted'; outcome: FlowOutcome };
 
+/**
+ * The tree a gate verifies: the working tree where the agent worked, or a commit (the merge queue's
+ * merged tree, verified without a checkout when there are no commands to run in one).
+ */
+export interface GateTree {
+  /** Its changes since `base`. */
+  files(base: string | null): Promise<FileChange[]>;
+  /** A file's text in it, or null when it is not there. */
+  text(path: string): Promise<string | null>;
+  /** What it holds that differs from the base: a pass is remembered against this. */
+  key(files: readonly FileChange[]): Promise<string>;
+}
+
+function workingTree(ctx: RunContext): GateTree {
+  return {
+    async files(base) {
+      // same HEAD and a clean tree: nothing changed since the ticket was picked, so the diff is empty
+      const now = await ctx.snapshot();
+      return now.head === base && !now.dirty ? [] : ctx.diffFiles(base);
+    },
+    text: (path) => readFile(join(ctx.root, path), 'utf8').catch(() => null),
+    key: (files) => contentKey(ctx.root, files),
+  };
+}
+
+/** Commit `sha` as the tree to verify (its verify commands, if any, need a checkout instead). */
+export function commitTree(repo: RunContext['repo'], sha: string): GateTree {
+  return {
+    files: (base) => repo.diffCommits(base, sha, RUNTIME_PATHS),
+    text: (path) => repo.fileAt(sha, path),
+    key: async () => `commit ${sha}`,
+  };
+}
+
 export async function runVerifyGate(
   ctx: RunContext,
   ticket: Ticket,
   progress: TicketProgress,
+  tree: GateTree = workingTree(ctx),
 ): Promise<GateVerdict> {
   const { repo, root } = ctx;
   const vs = ctx.settings.verify;
@@ -52,10 +87,8 @@ export async function runVerifyGate(
     planCommands(vs.commands, ticket.frontmatter?.verify),
   );
   const v = progress.verify;
-  // Same HEAD and a clean tree: nothing changed since the ticket was picked, so the diff is empty.
-  const now = await ctx.snapshot();
-  const files = now.head === v.baseHead && !now.dirty ? [] : await ctx.diffFiles(v.baseHead);
-  const key = await contentKey(root, files);
+  const files = await tree.files(v.baseHead);
+  const key = await tree.key(files);
   if (v.passedKey === key && v.passed)
     return { kind: 'passed', record: v.passed as unknown as VerifiedRecord };
 
@@ -72,7 +105,7 @@ export async function runVerifyGate(
         ticketsDir: `${STATE_DIR}/tickets`,
         verifyCommands: v.commands.map((c) => c.command),
         oldText: async (path) => (base ? repo.fileAt(base, path) : null),
-        newText: (path) => readFile(join(root, path), 'utf8').catch(() => null),
+        newText: (path) => tree.text(path),
       })),
     );
   }

@@ -103,6 +103,55 @@ export function createRepoState(repoRoot: string, opts: RepoStateOptions = {}): 
     known: RepoSnapshot | Promise<RepoSnapshot> | undefined,
   ): Promise<readonly string[]> => (await known)?.untracked ?? untrackedPaths(await status(excludePaths));
 
+  /**
+   * The tracked files that differ between `range[0]` and the working tree (or, given a second commit,
+   * between the two commits), each with git's unified diff, renames detected.
+   */
+  const trackedChanges = async (
+    range: [string] | [string, string],
+    excludePaths?: readonly string[],
+  ): Promise<FileChange[]> => {
+    const spec = pathspecExcluding(excludePaths);
+    // --relative: paths relative to repoRoot, like the exclude paths and the engine's ticket paths;
+    // one git process gives the file list (--raw -z) and the patch (-p) after it
+    const diffOut = await runGit(
+      ['diff', '--relative', '--raw', '-z', '-p', '-M', ...PLAIN_DIFF, ...range, ...spec],
+      read,
+    );
+    const { names: namesOut, patch: patchOut } = splitRawPatch(diffOut);
+    const listed = parseNameStatus(namesOut);
+    let patches = splitPatch(patchOut);
+    if (patches.length !== listed.length) {
+      // Should not happen (one diff queue, one order); fall back to one call per file.
+      patches = await mapConcurrent(listed, FILE_CONCURRENCY, async (f) =>
+        runGit(
+          [
+            'diff',
+            '--relative',
+            '-M',
+            ...PLAIN_DIFF,
+            ...range,
+            '--',
+            ...(f.oldPath ? [`:(literal)${f.oldPath}`] : []),
+            `:(literal)${f.path}`,
+          ],
+          read,
+        ),
+      );
+    }
+    return listed.map((f, i): FileChange => {
+      const patch = patches[i] ?? Buffer.alloc(0);
+      const binary = /^Binary files .* differ$/m.test(patch.toString('latin1'));
+      return {
+        ...f,
+        untracked: false,
+        binary,
+        patch: binary ? '' : patch.subarray(0, MAX_PATCH_BYTES).toString('utf8'),
+        patchTruncated: !binary && patch.length > MAX_PATCH_BYTES,
+      };
+    });
+  };
+
   return {
     head,
 
@@ -176,50 +225,19 @@ export function createRepoState(repoRoot: string, opts: RepoStateOptions = {}): 
 
     async diffFiles(fromSha, excludePaths, known) {
       const base = fromSha ?? (await emptyTree());
-      const spec = pathspecExcluding(excludePaths);
-      const [diffOut, untracked, root] = await Promise.all([
-        // --relative: paths relative to repoRoot, like the exclude paths and the engine's ticket paths;
-        // one git process gives the file list (--raw -z) and the patch (-p) after it
-        runGit(['diff', '--relative', '--raw', '-z', '-p', '-M', ...PLAIN_DIFF, base, ...spec], read),
+      const [tracked, untracked, root] = await Promise.all([
+        trackedChanges([base], excludePaths),
         untrackedOf(excludePaths, known),
         top(),
       ]);
-      const { names: namesOut, patch: patchOut } = splitRawPatch(diffOut);
-      const listed = parseNameStatus(namesOut);
-      let patches = splitPatch(patchOut);
-      if (patches.length !== listed.length) {
-        // Should not happen (one diff queue, one order); fall back to one call per file.
-        patches = await mapConcurrent(listed, FILE_CONCURRENCY, async (f) =>
-          runGit(
-            [
-              'diff',
-              '--relative',
-              '-M',
-              ...PLAIN_DIFF,
-              base,
-              '--',
-              ...(f.oldPath ? [`:(literal)${f.oldPath}`] : []),
-              `:(literal)${f.path}`,
-            ],
-            read,
-          ),
-        );
-      }
-      const tracked = listed.map((f, i): FileChange => {
-        const patch = patches[i] ?? Buffer.alloc(0);
-        const binary = /^Binary files .* differ$/m.test(patch.toString('latin1'));
-        return {
-          ...f,
-          untracked: false,
-          binary,
-          patch: binary ? '' : patch.subarray(0, MAX_PATCH_BYTES).toString('utf8'),
-          patchTruncated: !binary && patch.length > MAX_PATCH_BYTES,
-        };
-      });
       const added = await mapConcurrent(untracked, FILE_CONCURRENCY, (p) =>
         untrackedChange(join(root, p), relative(repoRoot, join(root, p)).split(sep).join('/')),
       );
       return [...tracked, ...added];
+    },
+
+    async diffCommits(fromSha, toSha, excludePaths) {
+      return trackedChanges([fromSha ?? (await emptyTree()), toSha], excludePaths);
     },
 
     async fileAt(sha, path) {

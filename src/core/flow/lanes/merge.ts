@@ -15,7 +15,7 @@ import type { LanePorts } from '../ports.ts';
 import { RunContext } from '../run-context.ts';
 import { runPaths } from '../run-paths.ts';
 import { loadState, type MergeFeedback, newTicketProgress, newVerifyProgress } from '../state.ts';
-import { runVerifyGate } from '../verify-gate.ts';
+import { commitTree, runVerifyGate } from '../verify-gate.ts';
 import { branchRef, type LaneRecord, type LanesState, MERGE_TREE } from './lane-state.ts';
 import { LaneSetupError, setupWorktree } from './setup.ts';
 
@@ -58,16 +58,6 @@ export async function mergeQueued(host: MergeHost, batch: readonly LaneRecord[])
   const result: MergeResult = { merged: [], sentBack: [], blocked: null, split: false };
   const onto = await git.resolve(root, branchRef(lanes.integration));
   if (!onto) throw new Error(`the integration branch ${lanes.integration} does not exist`);
-  const scratch = join(root, MERGE_TREE);
-  const present =
-    existsSync(join(scratch, '.git')) &&
-    (host.scratchKnown || (await git.worktrees(root)).some((w) => w.path === scratch));
-  if (!present) {
-    rmSync(scratch, { recursive: true, force: true });
-    await git.addDetachedWorktree(root, scratch, onto);
-    host.scratchSetUp = false;
-  }
-  host.scratchKnown = true;
   for (const lane of batch) lane.phase = 'merging';
   host.persist(
     batch.map((lane) => ({
@@ -80,10 +70,12 @@ export async function mergeQueued(host: MergeHost, batch: readonly LaneRecord[])
       },
     })),
   );
+  // git's in-memory merge needs no worktree; a rebase works in the scratch one
+  const integrateIn = deps.settings.mergeMode === 'merge' ? root : await scratchTree(host, onto);
   let head = onto;
   for (const lane of batch) {
     const message = `car: merge ${lane.ticket.split('/').pop()?.replace(/\.md$/i, '')} (lane ${lane.slot})`;
-    const merged = await git.integrate(scratch, head, lane.branch, deps.settings.mergeMode, message);
+    const merged = await git.integrate(integrateIn, head, lane.branch, deps.settings.mergeMode, message);
     if (merged.ok) {
       head = merged.sha;
       result.merged.push(lane);
@@ -110,22 +102,21 @@ export async function mergeQueued(host: MergeHost, batch: readonly LaneRecord[])
   // its gate verified; otherwise other work came in, and the merged tree is checked again.
   const [first] = result.merged;
   const verify = result.merged.length > 1 || first!.base !== onto;
-  if (verify || !host.scratchSetUp) {
-    if ((await git.resolve(scratch, 'HEAD')) !== head) await git.checkoutDetached(scratch, head);
-  }
-  if (!host.scratchSetUp) {
-    // after the merge is checked out, so what the setup makes fits the tree the commands run on
-    try {
-      await setupWorktree(deps, scratch);
-    } catch (err) {
-      if (!(err instanceof LaneSetupError)) throw err;
+  let failure: Omit<MergeFeedback, 'integration' | 'onto'> | null = null;
+  if (verify) {
+    const plan = planReverify(deps, result.merged);
+    // with no command to run, the merged commit is checked as it is: no checkout, no scratch worktree
+    const scratch = plan.commands.length > 0 ? await scratchAt(host, head) : null;
+    if (scratch instanceof LaneSetupError) {
       requeue();
-      result.blocked = { reason: 'setup_failed', detail: `${err.message}\n${err.output.slice(-2000)}` };
+      result.blocked = {
+        reason: 'setup_failed',
+        detail: `${scratch.message}\n${scratch.output.slice(-2000)}`,
+      };
       return result;
     }
-    host.scratchSetUp = true;
+    failure = await reverify(host, result.merged, plan, scratch, onto, head);
   }
-  const failure = verify ? await reverify(host, result.merged, scratch, onto) : null;
   if (failure) {
     if (result.merged.length > 1) {
       requeue();
@@ -167,29 +158,78 @@ export async function mergeQueued(host: MergeHost, batch: readonly LaneRecord[])
   return result;
 }
 
+/** The merge queue's scratch worktree, made (at `commit`) when it is not there. */
+async function scratchTree(host: MergeHost, commit: string): Promise<string> {
+  const { root, lanePorts } = host.deps;
+  const scratch = join(root, MERGE_TREE);
+  const present =
+    existsSync(join(scratch, '.git')) &&
+    (host.scratchKnown || (await lanePorts.git.worktrees(root)).some((w) => w.path === scratch));
+  if (!present) {
+    rmSync(scratch, { recursive: true, force: true });
+    await lanePorts.git.addDetachedWorktree(root, scratch, commit);
+    host.scratchSetUp = false;
+  }
+  host.scratchKnown = true;
+  return scratch;
+}
+
+/** The scratch worktree at `head`, set up once per worker (`ticket_flow.lane_setup`); its error if that fails. */
+async function scratchAt(host: MergeHost, head: string): Promise<string | LaneSetupError> {
+  const { deps } = host;
+  const { git } = deps.lanePorts;
+  const scratch = await scratchTree(host, head);
+  if ((await git.resolve(scratch, 'HEAD')) !== head) await git.checkoutDetached(scratch, head);
+  if (!host.scratchSetUp) {
+    // after the merge is checked out, so what the setup makes fits the tree the commands run on
+    try {
+      await setupWorktree(deps, scratch);
+    } catch (err) {
+      if (!(err instanceof LaneSetupError)) throw err;
+      return err;
+    }
+    host.scratchSetUp = true;
+  }
+  return scratch;
+}
+
+interface ReverifyPlan {
+  /** The merged lanes' tickets, as their lanes left them (a lane's gate refused edits of other tickets). */
+  tickets: Ticket[];
+  /** The commands of every ticket merged, each once. */
+  commands: ReturnType<typeof planCommands>;
+}
+
+function planReverify(deps: MergeHost['deps'], merged: readonly LaneRecord[]): ReverifyPlan {
+  const tickets = merged.map((l) => readTicket(join(deps.root, l.worktree), l.ticket, deps.knownAgents));
+  const commands: ReturnType<typeof planCommands> = [];
+  for (const ticket of tickets) {
+    for (const planned of planCommands(deps.settings.verify.commands, ticket.frontmatter?.verify ?? null)) {
+      if (!commands.some((c) => c.command === planned.command)) commands.push(planned);
+    }
+  }
+  return { tickets, commands };
+}
+
 /**
- * The verify gate on the merged tree, as the first lane's run (its events land there): the commands of
- * every ticket merged (each once), tamper checks on the diff from the tip. Null when it passes.
+ * The verify gate on the merged tree `head`, as the first lane's run (its events land there): the
+ * commands of every ticket merged, run in the scratch worktree checked out at `head` (null: there are
+ * none, and the commit itself is checked), tamper checks on the diff from the tip. Null when it passes.
  */
 async function reverify(
   host: MergeHost,
   merged: readonly LaneRecord[],
-  scratch: string,
+  plan: ReverifyPlan,
+  scratch: string | null,
   onto: string,
+  head: string,
 ): Promise<Omit<MergeFeedback, 'integration' | 'onto'> | null> {
   const { deps } = host;
   const lane = merged[0]!;
   const run = deps.store.getRun(lane.runId);
   if (!run) throw new Error(`lane run ${lane.runId} is missing`);
-  const ticket = readTicket(scratch, lane.ticket, deps.knownAgents);
+  const ticket = plan.tickets[0]!;
   const verifyValue = ticket.frontmatter?.verify ?? null;
-  const commands = planCommands(deps.settings.verify.commands, verifyValue);
-  for (const other of merged.slice(1)) {
-    const value = readTicket(scratch, other.ticket, deps.knownAgents).frontmatter?.verify ?? null;
-    for (const planned of planCommands(deps.settings.verify.commands, value)) {
-      if (!commands.some((c) => c.command === planned.command)) commands.push(planned);
-    }
-  }
   const state = loadState(run.state, deps.settings.maxTotalTurns);
   // a throw-away copy: the merged tree's baseline is the integration tip, not the lane's fork point
   const progress = newTicketProgress(
@@ -197,14 +237,16 @@ async function reverify(
     lane.ticketId,
     (ticket.agent ?? '').toLowerCase(),
     ticket.profile ?? null,
-    newVerifyProgress(onto, verifyValue, commands),
+    newVerifyProgress(onto, verifyValue, plan.commands),
   );
   const mergedWith = merged.slice(1).map((l) => l.ticket);
+  const dir = scratch ?? deps.root;
+  const repo = deps.lanePorts.repoAt(dir);
   const ctx = new RunContext(
     {
       ...deps,
-      root: scratch,
-      repo: deps.lanePorts.repoAt(scratch),
+      root: dir,
+      repo,
       lane: {
         ticket: lane.ticket,
         controlRunId: host.runId,
@@ -222,7 +264,7 @@ async function reverify(
   ctx.persist = (_patch, events = []) => {
     if (events.length > 0) ctx.events(events);
   };
-  const verdict = await runVerifyGate(ctx, ticket, progress);
+  const verdict = await runVerifyGate(ctx, ticket, progress, scratch ? undefined : commitTree(repo, head));
   if (verdict.kind === 'passed') return null;
   if (verdict.kind === 'aborted') throw new MergeAborted();
   const { failed, blocking } = verdict;
