@@ -78,6 +78,7 @@ async function measure(lanes: number, tickets: number, seconds: number): Promise
   const { dir, env } = makeRepo(tickets, seconds);
   try {
     const started = performance.now();
+    const spawnedAt = Date.now();
     // git's trace of every process it starts: a count that does not depend on the machine's load
     const trace = join(dir, '..', 'git-trace.json');
     const child = spawn(
@@ -120,6 +121,7 @@ async function measure(lanes: number, tickets: number, seconds: number): Promise
     const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
     clearInterval(sample);
     const wallS = (performance.now() - started) / 1000;
+    const exitedAt = Date.now();
     if (code !== 0) throw new Error(`car run --lanes ${lanes} exited ${code} in ${dir}:\n${said}`);
     const events = execFileSync(
       process.execPath,
@@ -136,7 +138,7 @@ async function measure(lanes: number, tickets: number, seconds: number): Promise
       .filter(Boolean)
       .map((l) => (JSON.parse(l) as { data: { ms: number; batch?: number } }).data)
       .map((d) => d.ms / (d.batch ?? 1));
-    if (process.env.CAR_BENCH_TIMELINE) printTimeline(join(dir, '.codex-autorunner/car.db'));
+    if (process.env.CAR_BENCH_TIMELINE) printTimeline(join(dir, '.codex-autorunner/car.db'), spawnedAt, exitedAt);
     const gitProcesses = readFileSync(trace, 'utf8')
       .split('\n')
       .filter((l) => l.includes('"event":"start"')).length;
@@ -148,7 +150,7 @@ async function measure(lanes: number, tickets: number, seconds: number): Promise
 }
 
 /** Per lane run (by ticket): when its lane started, its turn began and ended, it was done, queued, merged. */
-function printTimeline(db: string): void {
+function printTimeline(db: string, spawnedAt: number, exitedAt: number): void {
   const conn = new Database(db, { readonly: true });
   const rows = conn.prepare('SELECT run_id, type, at, data FROM events ORDER BY at, seq').all() as {
     run_id: string;
@@ -184,6 +186,10 @@ function printTimeline(db: string): void {
   for (const [ticket, steps] of byTicket) {
     console.log(`  ${ticket.padEnd(44)}${cols.map((c) => String(steps[c] ?? '-').padStart(9)).join('')}`);
   }
+  const last = rows.at(-1);
+  console.log(
+    `  car started ${t0 - spawnedAt} ms before its run's first event; exited ${last ? exitedAt - Date.parse(last.at) : '?'} ms after its last (${last?.type})`,
+  );
 }
 
 export async function main(tickets = 20, seconds = 2): Promise<void> {
