@@ -104,7 +104,7 @@ export async function mergeQueued(host: MergeHost, batch: readonly LaneRecord[])
   const verify = result.merged.length > 1 || first!.base !== onto;
   let failure: Omit<MergeFeedback, 'integration' | 'onto'> | null = null;
   if (verify) {
-    const plan = planReverify(deps, result.merged);
+    const plan = await planReverify(deps, result.merged, head);
     // with no command to run, the merged commit is checked as it is: no checkout, no scratch worktree
     const scratch = plan.commands.length > 0 ? await scratchAt(host, head) : null;
     if (scratch instanceof LaneSetupError) {
@@ -194,14 +194,30 @@ async function scratchAt(host: MergeHost, head: string): Promise<string | LaneSe
 }
 
 interface ReverifyPlan {
-  /** The merged lanes' tickets, as their lanes left them (a lane's gate refused edits of other tickets). */
+  /** The merged lanes' tickets, as the merged tree has them. */
   tickets: Ticket[];
   /** The commands of every ticket merged, each once. */
   commands: ReturnType<typeof planCommands>;
 }
 
-function planReverify(deps: MergeHost['deps'], merged: readonly LaneRecord[]): ReverifyPlan {
-  const tickets = merged.map((l) => readTicket(join(deps.root, l.worktree), l.ticket, deps.knownAgents));
+async function planReverify(
+  deps: MergeHost['deps'],
+  merged: readonly LaneRecord[],
+  head: string,
+): Promise<ReverifyPlan> {
+  const repo = deps.lanePorts.repoAt(deps.root);
+  const tickets = await Promise.all(
+    merged.map(async (l) => {
+      const text = await repo.fileAt(head, l.ticket);
+      // a lane is queued only once its ticket says done: the file is there unless history was rewritten
+      if (text === null) throw new Error(`${l.ticket} is not in the merged tree ${head}`);
+      return parseTicketBytes(Buffer.from(text), {
+        path: join(deps.root, l.ticket),
+        relPath: l.ticket,
+        agents: deps.knownAgents,
+      });
+    }),
+  );
   const commands: ReturnType<typeof planCommands> = [];
   for (const ticket of tickets) {
     for (const planned of planCommands(deps.settings.verify.commands, ticket.frontmatter?.verify ?? null)) {
