@@ -117,13 +117,15 @@ function timeline(db: string, startedAt: number, exitedAt: number): Timeline {
   const conn = new Database(db, { readonly: true });
   if (process.env.CAR_BENCH_EVENTS) {
     // every event of the run, ms after the first: where a phase's time went
-    const all = conn.prepare('SELECT type, at FROM events ORDER BY seq').all() as EventRow[];
+    const all = conn
+      .prepare(`SELECT type, at FROM events WHERE run_id = (${LAST_RUN}) ORDER BY seq`)
+      .all() as EventRow[];
     const t0 = Date.parse(all[0]?.at ?? '');
     for (const e of all) console.log(`    ${String(Date.parse(e.at) - t0).padStart(6)} ms  ${e.type}`);
   }
   const rows = conn
     .prepare(
-      `SELECT type, at FROM events WHERE type IN ('ticket_selected','turn_started','turn_finished','ticket_done','flow_completed') ORDER BY seq`,
+      `SELECT type, at FROM events WHERE run_id = (${LAST_RUN}) AND type IN ('ticket_selected','turn_started','turn_finished','ticket_done','flow_completed') ORDER BY seq`,
     )
     .all() as EventRow[];
   conn.close();
@@ -153,8 +155,13 @@ function timeline(db: string, startedAt: number, exitedAt: number): Timeline {
   };
 }
 
+/** The run of the last `car run` (the database keeps the runs before it). */
+const LAST_RUN = 'SELECT id FROM runs ORDER BY created_at DESC, rowid DESC LIMIT 1';
+
 interface Sample {
   car: Timeline;
+  /** The same queue again in the same folder (car has run there before: a warm start), if measured. */
+  again?: Timeline;
   /** The one-shot mode: per ticket, spawn → exit, and spawn → its first turn marker. */
   oneShot: { ms: number; startMs: number | null }[];
 }
@@ -179,7 +186,12 @@ async function codexSample(carJs: string, n: number): Promise<Sample> {
   const q = await codexQueue(n);
   const e = await codexQueue(n);
   try {
+    const plan = q.repo.git(['rev-parse', 'HEAD']).trim();
     const car = await carRun(carJs, q.repo.dir, q.env, n);
+    // the queue as it was, run again where car ran before
+    q.repo.git(['reset', '-q', '--hard', plan]);
+    q.repo.git(['clean', '-fdq']);
+    const again = await carRun(carJs, q.repo.dir, q.env, n);
     const oneShot: Sample['oneShot'] = [];
     for (let k = 0; k < n; k++) {
       const r = await run(
@@ -189,7 +201,7 @@ async function codexSample(carJs: string, n: number): Promise<Sample> {
       if (r.code !== 0) throw new Error(`codex exec exited ${r.code}: ${r.stderr.slice(-2000)}`);
       oneShot.push({ ms: r.ms, startMs: r.markMs });
     }
-    return { car, oneShot };
+    return { car, again, oneShot };
   } finally {
     await q.cleanup();
     await e.cleanup();
@@ -296,6 +308,13 @@ function report(name: string, oneShotName: string, samples: Sample[], n: number)
   console.log(`  first ticket: car start → turn started    ${range(cars.map((c) => c.toFirstTurn))}`);
   console.log(`    car start → ticket selected             ${range(cars.map((c) => c.toFirstSelect))}`);
   console.log(`    select → turn start                     ${range(first.map((t) => t.selToTurn))}`);
+  const again = samples.flatMap((s) => (s.again ? [s.again] : []));
+  if (again.length > 0) {
+    console.log(`  again where car ran before (warm start):`);
+    console.log(`    first ticket: car start → turn started  ${range(again.map((c) => c.toFirstTurn))}`);
+    console.log(`    car start → ticket selected             ${range(again.map((c) => c.toFirstSelect))}`);
+    console.log(`    whole queue                             ${range(again.map((c) => c.wall))}`);
+  }
   const starts = shots.map((o) => o.startMs).filter((x): x is number => x !== null);
   if (starts.length > 0) console.log(`  ${oneShotName}: spawn → turn started         ${range(starts)}`);
   console.log('  tickets 2..N:');

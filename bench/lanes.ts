@@ -138,7 +138,8 @@ async function measure(lanes: number, tickets: number, seconds: number): Promise
       .filter(Boolean)
       .map((l) => (JSON.parse(l) as { data: { ms: number; batch?: number } }).data)
       .map((d) => d.ms / (d.batch ?? 1));
-    if (process.env.CAR_BENCH_TIMELINE) printTimeline(join(dir, '.codex-autorunner/car.db'), spawnedAt, exitedAt);
+    if (process.env.CAR_BENCH_TIMELINE)
+      printTimeline(join(dir, '.codex-autorunner/car.db'), spawnedAt, exitedAt);
     const gitProcesses = readFileSync(trace, 'utf8')
       .split('\n')
       .filter((l) => l.includes('"event":"start"')).length;

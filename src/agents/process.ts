@@ -6,6 +6,7 @@ import type { TurnError } from '../core/agent.ts';
 import { killProcessGroup, processGroupAlive, signalProcessGroup, spawnInGroup } from '../core/proc/group.ts';
 import { processStartTicks } from '../core/proc/liveness.ts';
 import { type LedgerGroup, writeGroupLedger } from './group-ledger.ts';
+import { takeWarm } from './warm-start.ts';
 
 /** An error with the classification the engine decides on (see `TurnError.kind`). */
 export class AgentError extends Error {
@@ -81,6 +82,8 @@ export interface SpawnAgentOptions {
 export interface AgentProcess {
   /** The child's pid, which is also its process group id. */
   readonly pid: number;
+  /** Started ahead by a warm start (warm-start.ts), not by this spawn. */
+  readonly warm: boolean;
   readonly child: ChildProcess;
   readonly stdin: Writable | null;
   readonly stdout: Readable;
@@ -186,12 +189,18 @@ export function spawnAgentProcess(options: SpawnAgentOptions): Promise<AgentProc
 
   return new Promise<AgentProcess>((resolve, reject) => {
     let child: ChildProcess;
+    const env = options.env ?? process.env;
+    // the very process a warm start began for this launch, if there is one (warm-start.ts)
+    const adopted =
+      options.stdin === 'ignore' ? null : takeWarm({ command: options.command, cwd: options.cwd, env });
     try {
-      child = spawnInGroup(binary, args, {
-        cwd: options.cwd,
-        env: options.env ?? process.env,
-        stdio: [options.stdin ?? 'pipe', 'pipe', 'pipe'],
-      });
+      child =
+        adopted ??
+        spawnInGroup(binary, args, {
+          cwd: options.cwd,
+          env,
+          stdio: [options.stdin ?? 'pipe', 'pipe', 'pipe'],
+        });
     } catch (err) {
       reject(new AgentError('spawn', `cannot start agent "${binary}": ${(err as Error).message}`));
       return;
@@ -250,7 +259,7 @@ export function spawnAgentProcess(options: SpawnAgentOptions): Promise<AgentProc
             : err.message;
       reject(new AgentError('spawn', `cannot start agent "${binary}": ${why}`));
     });
-    child.once('spawn', () => {
+    const spawned = () => {
       if (pid === undefined) {
         reject(new AgentError('spawn', `cannot start agent "${binary}"`));
         return;
@@ -258,6 +267,7 @@ export function spawnAgentProcess(options: SpawnAgentOptions): Promise<AgentProc
       const signalGroup = (sig: NodeJS.Signals): boolean => signalProcessGroup(pid, sig);
       handle = {
         pid,
+        warm: adopted !== null,
         child,
         stdin: child.stdin,
         stdout: child.stdout!,
@@ -281,7 +291,10 @@ export function spawnAgentProcess(options: SpawnAgentOptions): Promise<AgentProc
       };
       options.signal?.addEventListener('abort', onAbort, { once: true });
       resolve(handle);
-    });
+    };
+    // an adopted process was spawned long ago: its 'spawn' event is past
+    if (adopted) spawned();
+    else child.once('spawn', spawned);
   });
 }
 

@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
-import { runCli } from '../../src/surfaces/cli/main.ts';
+import { runCli } from '../../src/surfaces/cli/run-cli.ts';
 import { type GitRepo, makeGitRepo } from './git-repo.ts';
 
 export interface CliResult {

@@ -6,6 +6,7 @@
 // wall-clock cap, and every server request (approvals) gets an answer, so a misbehaving agent cannot hang
 // a run.
 
+import { join } from 'node:path';
 import type {
   Agent,
   AgentEvent,
@@ -25,6 +26,7 @@ import {
   codexDecision,
 } from './approvals.ts';
 import { newItemTracker } from './events.ts';
+import { userCodexHome } from './home.ts';
 import { type ExitInfo, type ProtocolProblem, RpcError, type ServerRequest } from './jsonrpc.ts';
 import { nativeCodexLaunch } from './native.ts';
 import { AppServerPool, type SharedAppServer, type ThreadListener } from './server-pool.ts';
@@ -118,6 +120,10 @@ export function createCodexAgent(opts: CodexAgentOptions = {}): CodexAgent {
     ...(opts.maxMessageBytes === undefined ? {} : { maxMessageBytes: opts.maxMessageBytes }),
     clientName: opts.clientName ?? 'car',
     clientVersion: opts.clientVersion ?? '0.1.0',
+    startFiles: codexStartFiles(
+      launch.env,
+      opts.codexHome ? userCodexHome(opts.baseEnv ?? process.env) : null,
+    ),
   });
   return {
     id,
@@ -126,9 +132,41 @@ export function createCodexAgent(opts: CodexAgentOptions = {}): CodexAgent {
       await session.open(options.threadId);
       return session;
     },
-    prewarm: ({ cwd }) => pool.prewarm(cwd),
+    // the first session is most likely an unsupervised one in `cwd`: its thread is opened ahead too
+    prewarm: ({ cwd }) => pool.prewarm(cwd, threadParams(opts, { cwd })),
     close: () => pool.close(),
   };
+}
+
+/**
+ * What codex reads as it starts, besides the project's `.codex/config.toml` (app-server.ts adds it): its
+ * home's config and login, and where car seeds a private home from the user's (home.ts), the user's too.
+ */
+function codexStartFiles(env: NodeJS.ProcessEnv, seededFrom: string | null): string[] {
+  const home = userCodexHome(env);
+  return [
+    join(home, 'config.toml'),
+    join(home, 'auth.json'),
+    ...(seededFrom ? [join(seededFrom, 'config.toml'), join(seededFrom, 'auth.json')] : []),
+  ];
+}
+
+/**
+ * A thread's settings. A supervised session (a person answers, `SessionOptions.approvals`) asks before
+ * every command and patch not known safe (`untrusted`); what the person allows runs as in yolo (in a
+ * sandbox, codex's `workspace-write` keeps `.git` read-only, so an allowed `git commit` would fail).
+ */
+function threadParams(
+  opts: CodexAgentOptions,
+  session: Pick<SessionOptions, 'cwd' | 'approvals'>,
+): { cwd: string; approvalPolicy: CodexApprovalPolicy; sandbox: CodexSandbox; model?: string } {
+  const approvalPolicy: CodexApprovalPolicy = session.approvals
+    ? 'untrusted'
+    : (opts.approvalPolicy ?? 'never');
+  const sandbox: CodexSandbox = session.approvals
+    ? 'danger-full-access'
+    : (opts.sandbox ?? 'danger-full-access');
+  return { cwd: session.cwd, approvalPolicy, sandbox, ...(opts.model ? { model: opts.model } : {}) };
 }
 
 class CodexSession implements CodexAgentSession, ThreadListener {
@@ -168,21 +206,6 @@ class CodexSession implements CodexAgentSession, ThreadListener {
     return this.#turn !== null;
   }
 
-  /**
-   * A supervised session (a person answers, `SessionOptions.approvals`) asks before every command and
-   * patch not known safe (`untrusted`); what the person allows runs as in yolo (in a sandbox, codex's
-   * `workspace-write` keeps `.git` read-only, so an allowed `git commit` would fail).
-   */
-  get #policy(): CodexApprovalPolicy {
-    if (this.#session.approvals) return 'untrusted';
-    return this.#opts.approvalPolicy ?? 'never';
-  }
-
-  get #sandbox(): CodexSandbox {
-    if (this.#session.approvals) return 'danger-full-access';
-    return this.#opts.sandbox ?? 'danger-full-access';
-  }
-
   /** Opens the thread on the agent's app-server (started, or restarted, as needed). */
   async open(threadId: string | undefined): Promise<void> {
     // A process that dies while the thread is opened (killed between tickets) costs a restart, not the
@@ -203,15 +226,6 @@ class CodexSession implements CodexAgentSession, ThreadListener {
     }
   }
 
-  #threadParams(model: string | undefined): Record<string, unknown> {
-    return {
-      cwd: this.#session.cwd,
-      approvalPolicy: this.#policy,
-      sandbox: this.#sandbox,
-      ...(model ? { model } : {}),
-    };
-  }
-
   async #openThread(server: SharedAppServer, threadId: string | undefined): Promise<void> {
     const client = server.server.client;
     let id: string;
@@ -220,15 +234,14 @@ class CodexSession implements CodexAgentSession, ThreadListener {
       const res = await client.request<{ thread?: { id?: string } }>('thread/resume', {
         threadId,
         excludeTurns: true,
-        ...this.#threadParams(this.#opts.model),
+        ...threadParams(this.#opts, this.#session),
       });
       id = res.thread?.id ?? threadId;
     } else {
-      const res = await client.request<{ thread?: { id?: string } }>(
-        'thread/start',
-        this.#threadParams(this.#opts.model),
-      );
-      const started = res.thread?.id;
+      const params = threadParams(this.#opts, this.#session);
+      const started =
+        (await server.takeSpareThread(params)) ??
+        (await client.request<{ thread?: { id?: string } }>('thread/start', params)).thread?.id;
       if (!started) throw new CodexSessionError('protocol', 'codex: thread/start returned no thread id');
       id = started;
     }
@@ -274,6 +287,12 @@ class CodexSession implements CodexAgentSession, ThreadListener {
     if (!this.#server?.alive) {
       const failed = await this.#reopen(emit);
       if (failed) return failed;
+    }
+    if (this.#server?.takeWarmNotice()) {
+      emit({
+        type: 'status',
+        message: `codex app-server (pid ${this.#server.pid}) was started ahead, as car started: the launch of the previous car run here`,
+      });
     }
     if (request.profile) {
       emit({
@@ -425,7 +444,9 @@ class CodexSession implements CodexAgentSession, ThreadListener {
             approval.itemId ? turn?.tracker.fileChanges.get(approval.itemId) : undefined,
           )
         : null;
-      const fallback = this.#opts.approvalDecision ?? (this.#policy === 'never' ? 'accept' : 'decline');
+      const fallback =
+        this.#opts.approvalDecision ??
+        (threadParams(this.#opts, this.#session).approvalPolicy === 'never' ? 'accept' : 'decline');
       if (gate && question) {
         // a person answers; a turn that ends meanwhile (stopped, timed out) cancels the question
         decision = turn ? codexDecision(await gate.ask(question, turn.harness.over), request) : 'cancel';

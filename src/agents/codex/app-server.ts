@@ -1,8 +1,10 @@
 // The `codex app-server` process: started in its own process group, initialized over JSON-RPC, and
 // stopped with everything it started.
 import type { ChildProcessWithoutNullStreams } from 'node:child_process';
+import { join } from 'node:path';
 import type { TurnError } from '../../core/agent.ts';
 import { type AgentProcess, spawnAgentProcess } from '../process.ts';
+import { rememberLaunch } from '../warm-start.ts';
 import { JsonRpcClient, type JsonRpcClientOptions, RpcError } from './jsonrpc.ts';
 
 /** Thrown by `startSession` when the app-server cannot be started or the thread cannot be opened. */
@@ -33,6 +35,11 @@ export interface AppServerOptions
   maxMessageBytes?: number;
   clientName: string;
   clientVersion: string;
+  /**
+   * The files the app-server reads as it starts (its config, the login): a `car run` keeps this launch
+   * for the next one's warm start, valid while they are unchanged (warm-start.ts).
+   */
+  startFiles?: readonly string[];
 }
 
 /** Starts and initializes an app-server; throws a CodexSessionError (and leaves nothing running). */
@@ -75,6 +82,12 @@ export async function startAppServer(options: AppServerOptions): Promise<AppServ
       err instanceof RpcError && err.kind === 'remote' ? 'protocol' : 'spawn',
       `codex app-server did not initialize: ${(err as Error).message}`,
     );
+  }
+  if (options.startFiles) {
+    rememberLaunch({ command: options.command, cwd: options.cwd, env: options.env }, [
+      ...options.startFiles,
+      join(options.cwd, '.codex', 'config.toml'),
+    ]);
   }
   return server;
 }

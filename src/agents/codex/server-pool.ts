@@ -39,6 +39,8 @@ export class SharedAppServer {
   readonly #pool: AppServerPool;
   #server: AppServer | null = null;
   #retired = false;
+  #spare: { key: string; id: Promise<string | null> } | null = null;
+  #warmTold = false;
 
   constructor(pool: AppServerPool) {
     this.#pool = pool;
@@ -75,6 +77,34 @@ export class SharedAppServer {
         for (const l of [...this.#threads.values()]) l.onExit(exit);
       },
     });
+  }
+
+  /** True once, for a process a warm start began: the first turn on it says so. */
+  takeWarmNotice(): boolean {
+    if (this.#warmTold || !this.#server?.proc.warm) return false;
+    this.#warmTold = true;
+    return true;
+  }
+
+  /**
+   * Starts a thread with `params` now, for the next session that would start one with the same params
+   * (`takeSpareThread`): the first ticket's thread is then ready when its prompt is.
+   */
+  openSpareThread(params: Record<string, unknown>): void {
+    if (this.#spare) return;
+    const id = this.server.client
+      .request<{ thread?: { id?: string } }>('thread/start', params)
+      .then((res) => res.thread?.id ?? null)
+      .catch(() => null);
+    this.#spare = { key: JSON.stringify(params), id };
+  }
+
+  /** The spare thread's id if it was started with exactly `params` (taken once), else null. */
+  async takeSpareThread(params: Record<string, unknown>): Promise<string | null> {
+    const spare = this.#spare;
+    if (!spare || spare.key !== JSON.stringify(params)) return null;
+    this.#spare = null;
+    return spare.id;
   }
 
   attach(threadId: string, listener: ThreadListener): void {
@@ -182,9 +212,17 @@ export class AppServerPool {
     );
   }
 
-  /** Starts the process now, so a later `acquire` does not wait for it. A failure shows at that `acquire`. */
-  prewarm(cwd: string): void {
-    this.acquire(cwd).catch(() => {});
+  /**
+   * Starts the process now, so a later `acquire` does not wait for it, and with `threadParams` a thread
+   * too (see `openSpareThread`). A failure shows at that `acquire`.
+   */
+  prewarm(cwd: string, threadParams?: Record<string, unknown>): void {
+    this.acquire(cwd).then(
+      (server) => {
+        if (threadParams) server.openSpareThread(threadParams);
+      },
+      () => {},
+    );
   }
 
   /** Kills `server` (a turn it would not end); the next `acquire` starts a new one. */

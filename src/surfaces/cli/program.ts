@@ -588,7 +588,7 @@ export function buildProgram(io: CliIo): Command {
       (await import('./commands/doctor.ts')).doctorCommand(io, global(cmd), opts),
     );
 
-  // CAR's command names: main.ts rewrites them to these commands before parsing (car-aliases.ts)
+  // CAR's command names: run-cli.ts rewrites them to these commands before parsing (car-aliases.ts)
   program.addHelpText('after', carAliasHelp());
 
   return program;

@@ -1,10 +1,8 @@
-import { realpathSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { CommanderError } from 'commander';
 import { diskErrorOf } from '../../core/fs/disk-error.ts';
 import { carArgv } from './car-aliases.ts';
 import { CliError, EXIT } from './errors.ts';
-import { type CliIo, processIo } from './io.ts';
+import type { CliIo } from './io.ts';
 import { buildProgram } from './program.ts';
 
 /** Runs one CLI invocation and returns its exit code; never calls process.exit, so tests call it directly. */
@@ -36,18 +34,4 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     io.stderr(`car: internal error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
     return EXIT.failed;
   }
-}
-
-function invokedDirectly(): boolean {
-  const entry = process.argv[1];
-  if (!entry) return false;
-  try {
-    return realpathSync(entry) === realpathSync(fileURLToPath(import.meta.url));
-  } catch {
-    return false;
-  }
-}
-
-if (invokedDirectly()) {
-  process.exitCode = await runCli(process.argv.slice(2), processIo());
 }

@@ -1,0 +1,92 @@
+// The warm start of `car run` (src/agents/warm-start.ts), through the built CLI with the REAL `codex
+// app-server`, offline (test/helpers/codex-queue.ts): a run started where the previous one ran starts
+// that one's app-server first thing, and the run adopts it (its first turn says so); a changed codex
+// config starts nothing ahead; a launch the run no longer computes (the agent's environment changed in
+// car's config) is not adopted, and the process started ahead is gone afterwards.
+import assert from 'node:assert/strict';
+import { appendFileSync, readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterEach, test } from 'node:test';
+import { runCar } from '../helpers/built-car.ts';
+import { assertAllDone, assertNothingLeft, type CodexQueue, codexQueue } from '../helpers/codex-queue.ts';
+
+const queues: CodexQueue[] = [];
+afterEach(async () => {
+  for (const q of queues.splice(0)) await q.cleanup();
+});
+
+/** A queue of two codex tickets; `again()` puts its tickets back as they were, for another run. */
+async function queue(): Promise<{ q: CodexQueue; again: () => void }> {
+  const q = await codexQueue(2);
+  queues.push(q);
+  const plan = q.repo.git(['rev-parse', 'HEAD']).trim();
+  return {
+    q,
+    again: () => {
+      q.repo.git(['reset', '-q', '--hard', plan]);
+      q.repo.git(['clean', '-fdq']);
+    },
+  };
+}
+
+/** `car run` to its end; the messages of its latest run's warm-start notices. */
+async function run(q: CodexQueue): Promise<string[]> {
+  const r = await runCar(['run'], { cwd: q.repo.dir, env: q.env });
+  assert.equal(r.code, 0, `${r.stdout}\n${r.stderr}`);
+  assertAllDone(q, r.stdout);
+  assertNothingLeft(q.repo.dir);
+  const events = await runCar(['flow', 'events', '--json', '--type', 'agent_status'], {
+    cwd: q.repo.dir,
+    env: q.env,
+  });
+  assert.equal(events.code, 0, events.stderr);
+  return events.stdout
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => String((JSON.parse(l) as { data: { message: string } }).data.message))
+    .filter((m) => m.includes('started ahead'));
+}
+
+/** The record a run keeps for the next one, in car's global state folder (the queue's temp HOME). */
+function records(q: CodexQueue): string[] {
+  const dir = join(q.env.HOME!, '.codex-autorunner', 'warm');
+  try {
+    return readdirSync(dir).map((f) => join(dir, f));
+  } catch {
+    return [];
+  }
+}
+
+test('the second car run in a folder adopts the app-server its warm start began', async () => {
+  const { q, again } = await queue();
+  assert.deepEqual(await run(q), [], 'nothing to start ahead the first time');
+  const [record] = records(q);
+  assert.ok(record, 'the run kept its launch');
+  assert.equal(statSync(record).mode & 0o777, 0o600, 'readable by the user alone');
+  again();
+  const told = await run(q);
+  assert.equal(told.length, 1, JSON.stringify(told));
+  assert.match(told[0]!, /codex app-server \(pid \d+\) was started ahead/);
+});
+
+test('a changed codex config starts nothing ahead', async () => {
+  const { q, again } = await queue();
+  await run(q);
+  // the user's config, which car seeds its private codex home from
+  appendFileSync(join(q.env.CODEX_HOME!, 'config.toml'), '\n# edited\n');
+  again();
+  assert.deepEqual(await run(q), []);
+});
+
+test('a launch the run no longer computes is not adopted, and what was started ahead is gone', async () => {
+  const { q, again } = await queue();
+  await run(q);
+  again();
+  // the agent's environment changes in car's own config: the warm start cannot know, the run can
+  q.repo.write(
+    '.codex-autorunner/config.yml',
+    'version: 2\nmode: repo\nagents:\n  codex:\n    env:\n      CAR_TEST_WARM: changed\n',
+  );
+  q.repo.commitAll('agent env');
+  assert.deepEqual(await run(q), []); // run() also checks that no process is left in the repo
+});
