@@ -260,8 +260,10 @@ export async function workJob(job: AnyTakenJob, opts: QueueWorkerOptions): Promi
     let total = 0;
     try {
       const queue = loadTicketQueue(control.paths.ticketsDir, { repoRoot: control.paths.root });
-      total = queue.tickets.length;
-      done = queue.tickets.filter((t) => t.isDone).length;
+      // a ticket job counts its one ticket
+      const counted = ticketJob ? queue.tickets.filter((t) => t.relPath === ticketJob.ticket) : queue.tickets;
+      total = counted.length;
+      done = counted.filter((t) => t.isDone).length;
     } catch {
       // counts are for the hub's view only
     }
