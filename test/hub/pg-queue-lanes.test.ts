@@ -66,6 +66,8 @@ const AGENT = [
   'exec 2>>"$CAR_TEST_LOG"',
   'test -f "$f" || { echo "no ticket file in the prompt" >&2; exit 1; }',
   'name=$(basename "$f" .md)',
+  // CAR_TEST_HOLD_ALL: every ticket says it started, then waits while CAR_TEST_HOLD exists
+  'if [ -n "$CAR_TEST_HOLD_ALL" ]; then pwd >> "$CAR_TEST_STARTED"; while [ -e "$CAR_TEST_HOLD" ]; do sleep 0.05; done; fi',
   'case "$1" in *CAR_MERGE_FAILED*) echo "$name merge-feedback $(pwd)" >> "$CAR_TEST_LOG";; esac',
   'if git rev-parse -q --verify MERGE_HEAD >/dev/null; then',
   `  for c in $(git diff --name-only --diff-filter=U); do sed -i '/^<<<<<<<\\|^=======\\|^>>>>>>>/d' "$c"; git add "$c"; done`,
@@ -434,6 +436,75 @@ test('a repo with lanes spreads its tickets over two workers as ticket jobs; a w
     ]);
     assert.ok(!JSON.stringify(data).includes('pw-'), 'no password in a job');
   }
+});
+
+test("the coordinator's worker killed -9 while it works a ticket: the other worker takes over the coordinator and the ticket, and queues no ticket twice", {
+  skip,
+}, async () => {
+  const names = ['TICKET-001', 'TICKET-002'];
+  const s = await setup({ 'TICKET-001': [], 'TICKET-002': [] }, { CAR_TEST_HOLD_ALL: '1' });
+  writeFileSync(s.files.hold, '');
+  // w1 alone: it takes the repo's job (the coordinator) and one of the two ticket jobs it queues
+  const w1 = startWorker(s, 'w1', s.roles[0]!);
+  const hubRun = startHubRun(s);
+  await waitFor('w1 to start a ticket', () => existsSync(s.files.started), 120_000).catch((err: Error) => {
+    throw new Error(`${err.message}
+${output(w1)}
+${output(hubRun)}`);
+  });
+  assert.match(w1.stdout, /^w1: alpha: coordinating 2 lanes over the hub queue$/m, output(w1));
+  assert.equal(
+    (w1.stdout.match(/^w1: alpha: queued TICKET-00\d as ticket job /gm) ?? []).length,
+    2,
+    output(w1),
+  );
+  w1.child.kill('SIGKILL');
+  await w1.exited;
+  rmSync(s.files.hold);
+  const w2 = startWorker(s, 'w2', s.roles[1]!, ['--ticket-jobs', '2']);
+  const exit = await exitWithin(hubRun, 240_000, 'car hub run to follow the coordinator to its end');
+  const all = `hub:\n${output(hubRun)}\nw1:\n${output(w1)}\nw2:\n${output(w2)}\nagent:\n${s.log().join('\n')}`;
+  assert.equal(exit.code, 0, all);
+  const result = json<{ repos: Record<string, { state: string; status: string | null; workers: string[] }> }>(
+    {
+      code: exit.code,
+      stdout: hubRun.stdout,
+      stderr: hubRun.stderr,
+    },
+  );
+  assert.deepEqual([result.repos.alpha?.state, result.repos.alpha?.status], ['completed', 'completed'], all);
+  assert.deepEqual(
+    result.repos.alpha?.workers.map((w) => w.split('@')[0]),
+    ['w1', 'w2'],
+    `the coordinator was taken over\n${all}`,
+  );
+  assert.match(
+    w2.stdout,
+    /^w2: alpha: took job \S+ \(attempt 1\), resuming car\/hub\/alpha|^w2: alpha: took job \S+ \(attempt 1\), starting from main/m,
+    all,
+  );
+  const subjects = assertMergedOnce(s, names, all);
+  for (const name of names)
+    assert.equal(
+      count(subjects, (x) => x === `work on ${name}`),
+      1,
+      `${name}\n${subjects.join('\n')}`,
+    );
+  // the coordinator that took over found both ticket jobs by its job and queued neither again
+  const jobs = await ticketJobRows(testPool(s));
+  assert.deepEqual(
+    jobs.map((j) => j.ticket.split('/').pop()).sort(),
+    names.map((n) => `${n}.md`),
+    JSON.stringify(jobs),
+  );
+  assert.ok(
+    jobs.every((j) => j.state === 'completed' && j.final_worker === 'w2'),
+    JSON.stringify(jobs),
+  );
+  assert.ok(
+    jobs.some((j) => j.attempt >= 1),
+    `w1's ticket job was taken over: ${JSON.stringify(jobs)}`,
+  );
 });
 
 test('two tickets of a lanes repo that conflict: the second is sent back as a new ticket job with the conflict in its prompt, then lands', {
