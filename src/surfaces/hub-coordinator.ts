@@ -255,6 +255,14 @@ export async function coordinateRepo(o: CoordinatorOptions): Promise<FlowOutcome
       }
     });
 
+    // a job that ended done pushed its branch; one missing (deleted by hand) leaves its ticket to a person
+    for (const lane of [...toMerge]) {
+      if (await git.resolve(dir, lane.branch)) continue;
+      toMerge.splice(toMerge.indexOf(lane), 1);
+      waiting.push(
+        `${label(lane.ticket)}: its branch ${lane.branch.replace('refs/remotes/origin/', '')} is gone`,
+      );
+    }
     if (toMerge.length > 0) {
       const batch = singly > 0 ? toMerge.slice(0, 1) : toMerge;
       if (singly > 0) singly--;
