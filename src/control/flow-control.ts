@@ -655,6 +655,11 @@ export interface WorkerOptions {
   lanePorts?: LanePorts;
   /** GitHub, when set up: car opens the pull request of an `open_pr` ticket itself. */
   pullRequests?: PullRequestPort | undefined;
+  /**
+   * Work this one ticket as a lane does (done means verified and committed, then the run ends), in the
+   * checkout itself: a hub ticket job (surfaces/queue-worker.ts), whose lanes are other machines.
+   */
+  lane?: { ticket: string };
 }
 
 /**
@@ -707,7 +712,9 @@ export async function runWorker(opts: WorkerOptions): Promise<FlowOutcome> {
       settings: {
         ...control.settings(run),
         ...(opts.stopAfterRuns !== undefined ? { stopAfterRuns: opts.stopAfterRuns } : {}),
+        ...(opts.lane ? { lanes: 1, requireCommit: true } : {}),
       },
+      ...(opts.lane ? { lane: { ticket: opts.lane.ticket, controlRunId: run.id } } : {}),
       knownAgents: knownAgentIds(control.config),
       awaiting,
       ...(opts.signal ? { signal: opts.signal } : {}),

@@ -8,14 +8,34 @@
 // most the ticket it was working, which the worker taking over starts again from the pushed state. A
 // heartbeat or push that finds the job gone (the lease ran out, another worker took it) stops the run
 // without pushing again; a push the remote refuses otherwise pauses the run and gives the job back.
-import { join } from 'node:path';
+//
+// A repo with lanes (`ticket_flow.lanes` > 1): its job makes this worker the repo's coordinator
+// (hub-coordinator.ts), which queues ticket jobs and merges what they push. A ticket job is worked the
+// same way as a repo job, in a checkout of its own on its ticket branch (the pushed branch when it
+// exists, else the integration commit it was queued at), one ticket as a lane works it, pushed after
+// every turn; one that comes back from the merge queue first brings that commit in (a conflict left for
+// the agent) and carries why into the prompt. A worker works one repo job and up to `ticketJobs` ticket
+// jobs at once.
+import { basename, join } from 'node:path';
 import { agentProcessPort } from '../agents/orphans.ts';
 import { createAgentResolver } from '../agents/resolver.ts';
 import { type AbortReason, FlowControl, type FlowOutcome, runWorker } from '../control/flow-control.ts';
-import type { HubQueueWorker, MirroredEvent, RunMirror, TakenJob } from '../control/hub-queue.ts';
+import {
+  type AnyTakenJob,
+  type HubJobPayload,
+  type HubQueueWorker,
+  type HubTicketPayload,
+  isTicketJob,
+  type MirroredEvent,
+  type RunMirror,
+  type TakenJob,
+} from '../control/hub-queue.ts';
 import type { Agent, AgentResolver, AgentSession } from '../core/agent.ts';
+import { knownAgentIds } from '../core/config/agents.ts';
 import { loadConfig } from '../core/config/index.ts';
 import { secretEnvToRemove } from '../core/config/secrets.ts';
+import { reopenTicket } from '../core/flow/lanes/merge.ts';
+import type { LanePorts } from '../core/flow/ports.ts';
 import { repoPaths } from '../core/paths.ts';
 import { loadTicketQueue } from '../core/tickets/index.ts';
 import { createLanePorts, createRepoState } from '../integrations/git/index.ts';
@@ -25,6 +45,7 @@ import {
   pushResult,
   type RemoteCheckout,
 } from '../integrations/git/remote-checkout.ts';
+import { coordinateRepo } from './hub-coordinator.ts';
 
 /** Events mirrored per heartbeat at most; the rest follow at the next one. */
 const EVENTS_PER_BEAT = 500;
@@ -38,6 +59,8 @@ export interface QueueWorkerOptions {
   pollSeconds: number;
   /** Leave after one job (or when none is waiting). */
   once?: boolean;
+  /** Ticket jobs (of repos with lanes) worked at once beside a repo job (default 1). */
+  ticketJobs?: number;
   signal: AbortSignal;
   log: (line: string) => void;
   guard?: { stderr: (s: string) => void; exit: (code: number) => void };
@@ -45,36 +68,65 @@ export interface QueueWorkerOptions {
 
 export type JobEnd = 'completed' | 'lost' | 'released';
 
-/** Takes and works jobs until the signal (SIGTERM: the job in hand is paused, pushed and given back). */
+/** Takes and works jobs until the signal (SIGTERM: the jobs in hand are paused, pushed and given back). */
 export async function runQueueWorker(opts: QueueWorkerOptions): Promise<{ jobs: number }> {
   let jobs = 0;
+  let repoJob: Promise<void> | null = null;
+  const ticketJobs = new Set<Promise<void>>();
+  const ticketSlots = opts.ticketJobs ?? 1;
+  let wake: () => void = () => {};
+  const work = (job: AnyTakenJob): Promise<void> => {
+    jobs++;
+    return workJob(job, opts).then(
+      () => undefined,
+      (err: unknown) => {
+        // ending the job failed (the database out of reach): its lease runs out and another worker
+        // finds the work pushed
+        opts.log(
+          `${opts.name}: ${job.payload.repo_id}: could not end job ${job.id}: ${(err as Error).message}`,
+        );
+      },
+    );
+  };
   while (!opts.signal.aborted) {
-    let job: TakenJob | null;
+    let took = false;
     try {
-      job = await opts.queue.take();
+      if (!repoJob && !(opts.once && jobs > 0)) {
+        const job = await opts.queue.take();
+        if (job) {
+          took = true;
+          repoJob = work(job).finally(() => {
+            repoJob = null;
+            wake();
+          });
+        }
+      }
+      while (ticketJobs.size < ticketSlots && !(opts.once && jobs > 0)) {
+        const job = await opts.queue.takeTicket();
+        if (!job) break;
+        took = true;
+        const p: Promise<void> = work(job).finally(() => {
+          ticketJobs.delete(p);
+          wake();
+        });
+        ticketJobs.add(p);
+      }
     } catch (err) {
       // the database out of reach: say so and look again (a worker outlives a database restart)
       opts.log(`${opts.name}: cannot take a job: ${(err as Error).message}`);
       await sleep(Math.max(opts.pollSeconds, 5) * 1000, opts.signal);
       continue;
     }
-    if (!job) {
-      if (opts.once) break;
-      await sleep(opts.pollSeconds * 1000, opts.signal);
-      continue;
+    if (opts.once && (jobs > 0 || !took)) break;
+    if (!took) {
+      // the next look: after the poll interval, or at once when a job in hand ends
+      const ended = new Promise<void>((resolve) => {
+        wake = resolve;
+      });
+      await Promise.race([sleep(opts.pollSeconds * 1000, opts.signal), ended]);
     }
-    jobs++;
-    try {
-      await workJob(job, opts);
-    } catch (err) {
-      // ending the job failed (the database out of reach): its lease runs out and another worker
-      // finds the work pushed
-      opts.log(
-        `${opts.name}: ${job.payload.repo_id}: could not end job ${job.id}: ${(err as Error).message}`,
-      );
-    }
-    if (opts.once) break;
   }
+  await Promise.all([repoJob, ...ticketJobs]);
   return { jobs };
 }
 
@@ -130,6 +182,36 @@ function turnsBehindPush(resolve: AgentResolver, pending: () => Promise<unknown>
 }
 
 /**
+ * A ticket job the merge queue sent back: the integration commit it was tried on is merged into the
+ * ticket branch (a conflict left in the files for the agent), `done: false`, and the feedback goes into
+ * the run's state for the next prompt, as for a lane on one machine. Not again when the branch has that
+ * commit already: an earlier holder of this job did this, and pushed what the agent made of it.
+ */
+async function carryFeedback(
+  control: FlowControl,
+  runId: string,
+  dir: string,
+  ticket: HubTicketPayload,
+  lanePorts: LanePorts,
+): Promise<void> {
+  const feedback = ticket.feedback!;
+  if (await lanePorts.git.isAncestor(dir, feedback.onto, 'HEAD')) return;
+  const run = control.store.getRun(runId)!;
+  const state = await reopenTicket(
+    {
+      store: control.store,
+      settings: control.settings(run),
+      knownAgents: knownAgentIds(control.config),
+      lanePorts,
+    },
+    dir,
+    { ticket: ticket.ticket, ticketId: ticket.ticket_id, runId, branch: ticket.ticket_branch },
+    { ...feedback },
+  );
+  control.store.updateRun(runId, { state: state as unknown as Record<string, unknown> });
+}
+
+/**
  * The checkout was just set to what was pushed: a run an earlier attempt left here (paused, or active
  * under a killed worker) describes work that may be gone, so every attempt starts a run of its own.
  */
@@ -143,13 +225,17 @@ function supersedeLocalRun(control: FlowControl): void {
   control.store.updateRun(latest.id, { status: 'superseded', finishedAt: new Date().toISOString() });
 }
 
-export async function workJob(job: TakenJob, opts: QueueWorkerOptions): Promise<JobEnd> {
+export async function workJob(job: AnyTakenJob, opts: QueueWorkerOptions): Promise<JobEnd> {
   const p = job.payload;
-  const tag = `${opts.name}: ${p.repo_id}`;
+  const ticketJob = isTicketJob(job) ? job.payload : null;
+  const ticketName = ticketJob ? basename(ticketJob.ticket).replace(/\.md$/i, '') : null;
+  const tag = `${opts.name}: ${p.repo_id}${ticketName ? ` ${ticketName}` : ''}`;
+  const resultBranch = ticketJob ? ticketJob.ticket_branch : (p as HubJobPayload).result_branch;
   const co: RemoteCheckout = {
-    dir: join(opts.checkoutsDir, folderOf(p.repo_id)),
+    // a ticket job's checkout is its own: a worker may work several tickets of a repo at once
+    dir: join(opts.checkoutsDir, `${folderOf(p.repo_id)}${ticketName ? `@${folderOf(ticketName)}` : ''}`),
     remoteUrl: p.remote_url,
-    resultBranch: p.result_branch,
+    resultBranch,
   };
   let lost = false;
   const stopRun = new AbortController();
@@ -174,8 +260,10 @@ export async function workJob(job: TakenJob, opts: QueueWorkerOptions): Promise<
     let total = 0;
     try {
       const queue = loadTicketQueue(control.paths.ticketsDir, { repoRoot: control.paths.root });
-      total = queue.tickets.length;
-      done = queue.tickets.filter((t) => t.isDone).length;
+      // a ticket job counts its one ticket
+      const counted = ticketJob ? queue.tickets.filter((t) => t.relPath === ticketJob.ticket) : queue.tickets;
+      total = counted.length;
+      done = counted.filter((t) => t.isDone).length;
     } catch {
       // counts are for the hub's view only
     }
@@ -216,7 +304,7 @@ export async function workJob(job: TakenJob, opts: QueueWorkerOptions): Promise<
       if (lost) return;
       try {
         const sha = await pushResult(co);
-        if (sha !== pushed) opts.log(`${tag}: pushed ${p.result_branch} at ${sha.slice(0, 12)} (${why})`);
+        if (sha !== pushed) opts.log(`${tag}: pushed ${resultBranch} at ${sha.slice(0, 12)} (${why})`);
         pushed = sha;
       } catch (err) {
         if (err instanceof PushRejectedError) loseLease(err.message);
@@ -234,9 +322,11 @@ export async function workJob(job: TakenJob, opts: QueueWorkerOptions): Promise<
   let outcome: FlowOutcome | null = null;
   let failure: string | null = null;
   try {
-    const { head, resumed } = await prepareCheckout(co, p.base_branch);
+    const base = ticketJob ? { commit: ticketJob.base_sha } : (p as HubJobPayload).base_branch;
+    const { head, resumed } = await prepareCheckout(co, base);
+    const from = typeof base === 'string' ? base : base.commit.slice(0, 12);
     opts.log(
-      `${tag}: took job ${job.id} (attempt ${job.attempt}), ${resumed ? `resuming ${p.result_branch}` : `starting from ${p.base_branch}`} at ${head.slice(0, 12)}`,
+      `${tag}: took ${ticketJob ? 'ticket job' : 'job'} ${job.id} (attempt ${job.attempt}), ${resumed ? `resuming ${resultBranch}` : `starting from ${from}`} at ${head.slice(0, 12)}`,
     );
     const { config } = loadConfig(co.dir);
     const unsetEnv = secretEnvToRemove(config);
@@ -248,18 +338,45 @@ export async function workJob(job: TakenJob, opts: QueueWorkerOptions): Promise<
     const prepared = await control.prepareStart({ newRun: true });
     runId = prepared.run.id;
     opts.log(`${tag}: ${prepared.action} run ${runId}`);
+    const lanePorts = createLanePorts(unsetEnv);
+    if (ticketJob?.feedback) await carryFeedback(control, runId, co.dir, ticketJob, lanePorts);
     await beat();
-    if (!lost) {
+    const resolveAgent = createAgentResolver(control.config, { root: co.dir });
+    if (!lost && !ticketJob && control.settings(prepared.run).lanes > 1) {
+      opts.log(`${tag}: coordinating ${control.settings(prepared.run).lanes} lanes over the hub queue`);
+      outcome = await coordinateRepo({
+        job: job as TakenJob,
+        queue: opts.queue,
+        control,
+        runId,
+        dir: co.dir,
+        unsetEnv,
+        lanePorts,
+        resolveAgent,
+        signal: stopRun.signal,
+        push: (why) => push(why),
+        lost: () => lost || pushFailed,
+        loseLease,
+        pollMs: Math.max(opts.pollSeconds, 1) * 1000,
+        log: (line) => opts.log(`${tag}: ${line}`),
+      });
+      opts.log(
+        `${tag}: run ${runId} ${outcome.status}${outcome.reasonCode ? ` (${outcome.reasonCode})` : ''}`,
+      );
+    } else if (!lost) {
       outcome = await runWorker({
         control,
         runId,
         repo: createRepoState(co.dir, { unsetEnv }),
-        resolveAgent: turnsBehindPush(createAgentResolver(control.config, { root: co.dir }), () => pushing),
-        lanePorts: createLanePorts(unsetEnv),
+        resolveAgent: turnsBehindPush(resolveAgent, () => pushing),
+        lanePorts,
         signal: stopRun.signal,
         onProgress: (e) => {
           if (e.type === 'ticket_done') void push(`${e.ticket} done`);
+          // a ticket job's work reaches its branch after every turn: a takeover resumes from there
+          else if (ticketJob && e.type === 'turn_end') void push(`turn on ${e.ticket}`);
         },
+        ...(ticketJob ? { lane: { ticket: ticketJob.ticket } } : {}),
         ...(opts.guard ? { guard: opts.guard } : {}),
       });
       opts.log(

@@ -7,7 +7,12 @@ import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import type { HubJobPayload, HubQueueWorker, TakenJob } from '../../src/control/hub-queue.ts';
+import type {
+  HubJobPayload,
+  HubQueueWorker,
+  HubTicketPayload,
+  TakenJob,
+} from '../../src/control/hub-queue.ts';
 import { initPgQueue, openHubQueue, openQueueWorker } from '../../src/integrations/pg-queue/pg-boss-queue.ts';
 import { createApp } from '../../src/surfaces/http/app.ts';
 import { startChat, withOutput } from '../chat/built-chat.ts';
@@ -36,6 +41,22 @@ function payload(repo: string): HubJobPayload {
     remote_url: `/srv/git/${repo}.git`,
     base_branch: 'main',
     result_branch: `car/hub/${repo}`,
+    lease_seconds: LEASE,
+    heartbeat_seconds: 0.5,
+  };
+}
+
+function ticketPayload(repo: string, coordinator: string, name: string): HubTicketPayload {
+  return {
+    repo_id: repo,
+    remote_url: `/srv/git/${repo}.git`,
+    ticket: `.codex-autorunner/tickets/${name}.md`,
+    ticket_id: 'tkt_00000000000000000000000000000002',
+    coordinator_job: coordinator,
+    ticket_branch: `car/hub-tickets/${repo}/${coordinator.slice(0, 8)}/${name}`,
+    base_sha: '0'.repeat(40),
+    merge_attempt: 0,
+    feedback: null,
     lease_seconds: LEASE,
     heartbeat_seconds: 0.5,
   };
@@ -156,6 +177,60 @@ test('one job per repo; heartbeats keep it past the lease; a silent worker loses
   assert.ok(await hub.enqueue(payload('alpha')));
 });
 
+test("only the holder of a repo's coordinator job queues its ticket jobs, one open job per ticket; ticket jobs have leases of their own", {
+  skip,
+}, async () => {
+  const { hubUrl, workerUrl } = await queueDb();
+  const hub = await openHubQueue({ url: hubUrl });
+  cleanups.push(() => hub.close());
+  const jobId = await hub.enqueue(payload('alpha'));
+  const w1 = await worker(workerUrl(1), 'w1');
+  const w2 = await worker(workerUrl(2), 'w2');
+  const coordinator = (await w1.take())!;
+  assert.equal(coordinator.id, jobId);
+  const first = await w1.enqueueTicket(coordinator, ticketPayload('alpha', coordinator.id, 'TICKET-001'));
+  assert.ok(first);
+  assert.equal(
+    await w1.enqueueTicket(coordinator, ticketPayload('alpha', coordinator.id, 'TICKET-001')),
+    null,
+    'a ticket with a job open gets no second one',
+  );
+  assert.equal(await w1.take(), null, 'a ticket job is not a repo job');
+  const ticketJob = (await w2.takeTicket())!;
+  assert.deepEqual([ticketJob.id, ticketJob.attempt], [first, 0]);
+  assert.equal(
+    await w2.complete(ticketJob, {
+      run_id: 'r',
+      status: 'completed',
+      reason_code: 'all_done',
+      message: null,
+    }),
+    true,
+  );
+  const [view] = await w1.ticketJobs(coordinator);
+  assert.deepEqual(
+    [view?.job_id, view?.state, view?.status, view?.worker],
+    [first, 'completed', 'completed', 'w2'],
+  );
+
+  // w1 goes silent: w2 takes the coordinator over; w1 can no longer queue a ticket job, w2 can
+  const takeover = await takeEventually(w2, 'w2 to take the coordinator over');
+  assert.deepEqual([takeover.id, takeover.attempt], [jobId, 1]);
+  assert.equal(
+    await w1.enqueueTicket(coordinator, ticketPayload('alpha', coordinator.id, 'TICKET-002')),
+    false,
+  );
+  assert.ok(await w2.enqueueTicket(takeover, ticketPayload('alpha', takeover.id, 'TICKET-002')));
+  const tickets = await w2.ticketJobs(takeover);
+  assert.deepEqual(
+    tickets.map((t) => [t.ticket.split('/').pop(), t.state]),
+    [
+      ['TICKET-001.md', 'completed'],
+      ['TICKET-002.md', 'queued'],
+    ],
+  );
+});
+
 test('a released job goes back to the queue at once, for any worker', { skip }, async () => {
   const { hubUrl, workerUrl } = await queueDb();
   const hub = await openHubQueue({ url: hubUrl });
@@ -248,6 +323,15 @@ test("the hub's chat bot lists the queue's jobs under /repos, with the worker an
     { run_id: 'run-1', status: 'running', reason_code: null, tickets_done: 1, tickets_total: 3 },
     [],
   );
+  // alpha has lanes: a ticket job it queued, worked by another machine
+  assert.ok(await w1.enqueueTicket(job!, ticketPayload('alpha', job!.id, 'TICKET-002')));
+  const w2 = await worker(workerUrl(2), 'w2');
+  const ticketJob = await w2.takeTicket();
+  await w2.heartbeat(
+    ticketJob!,
+    { run_id: 'run-2', status: 'running', reason_code: null, tickets_done: 0, tickets_total: 1 },
+    [],
+  );
 
   const home = tempHome();
   cleanups.push(home.cleanup);
@@ -266,6 +350,7 @@ test("the hub's chat bot lists the queue's jobs under /repos, with the worker an
       'Hub queue (PostgreSQL):',
       'beta: queued',
       'alpha: running by w1 on test-host, 1/3 tickets',
+      'alpha TICKET-002: running by w2 on test-host, 0/1 tickets',
     ].join('\n'),
   );
 });

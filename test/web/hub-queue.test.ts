@@ -1,11 +1,12 @@
 // The hub page with a PostgreSQL hub queue (a throwaway cluster): the queue's jobs under the repos, each
-// with its state, the worker and machine working it, takeovers and the mirrored ticket count; and the
-// error state when the server has no database URL.
+// with its state, the worker and machine working it, takeovers and the mirrored ticket count, and under a
+// repo with lanes its ticket jobs (which machine works which ticket); and the error state when the
+// server has no database URL.
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import type { HubJobPayload } from '../../src/control/hub-queue.ts';
+import type { HubJobPayload, HubTicketPayload } from '../../src/control/hub-queue.ts';
 import { initPgQueue, openHubQueue, openQueueWorker } from '../../src/integrations/pg-queue/pg-boss-queue.ts';
 import { type PgCluster, postgresMissing, startPostgres } from '../helpers/postgres.ts';
 import { makeHub, type TestHub } from '../hub/helpers.ts';
@@ -16,6 +17,20 @@ const payload = (repo: string): HubJobPayload => ({
   remote_url: `/srv/git/${repo}.git`,
   base_branch: 'main',
   result_branch: `car/hub/${repo}`,
+  lease_seconds: 3600,
+  heartbeat_seconds: 5,
+});
+
+const ticketPayload = (repo: string, coordinator: string, name: string): HubTicketPayload => ({
+  repo_id: repo,
+  remote_url: `/srv/git/${repo}.git`,
+  ticket: `.codex-autorunner/tickets/${name}.md`,
+  ticket_id: 'tkt_00000000000000000000000000000002',
+  coordinator_job: coordinator,
+  ticket_branch: `car/hub-tickets/${repo}/${coordinator.slice(0, 8)}/${name}`,
+  base_sha: '0'.repeat(40),
+  merge_attempt: 0,
+  feedback: null,
   lease_seconds: 3600,
   heartbeat_seconds: 5,
 });
@@ -54,7 +69,18 @@ const suite = browserSuite(async (cleanups) => {
     { run_id: 'r1', status: 'running', reason_code: null, tickets_done: 2, tickets_total: 5 },
     [],
   );
+  // alpha has lanes: its job (the coordinator) queued a ticket job, which another machine works
+  assert.ok(await worker.enqueueTicket(job!, ticketPayload('alpha', job!.id, 'TICKET-002')));
   await worker.close();
+  const other = await openQueueWorker({ url: c.url(db) }, { name: 'desktop-3', host: 'gpu-box', pid: 77 });
+  const ticketJob = await other.takeTicket();
+  assert.equal(ticketJob?.payload.ticket, '.codex-autorunner/tickets/TICKET-002.md');
+  await other.heartbeat(
+    ticketJob!,
+    { run_id: 'r2', status: 'running', reason_code: null, tickets_done: 0, tickets_total: 1 },
+    [],
+  );
+  await other.close();
   return { root: hub.root, env: { HUB_DB: c.url(db) } };
 });
 
@@ -76,6 +102,13 @@ for (const [label, viewport] of [
     await alpha.getByText('laptop-7').waitFor();
     await alpha.getByText('on build-box').waitFor();
     await alpha.getByText('2/5').waitFor();
+    await alpha.getByText('coordinates its lanes').waitFor();
+    const ticket = queue.locator('[data-job="alpha/TICKET-002"]');
+    await ticket.getByText('TICKET-002').waitFor();
+    await ticket.locator('.pill', { hasText: 'running' }).waitFor();
+    await ticket.getByText('desktop-3').waitFor();
+    await ticket.getByText('on gpu-box').waitFor();
+    await ticket.getByText('0/1').waitFor();
     await queue.locator('[data-job="beta"] .pill', { hasText: 'queued' }).waitFor();
     await page.screenshot({ path: shot(`hub-queue-${label}.png`), fullPage: true });
     await page.close();

@@ -168,6 +168,10 @@ export type FlowEventData = {
   lane_merged: { lane: number; ticket: string; sha: string; ms: number; batch?: number };
   lane_recovered: { lane: number; ticket: string; action: string };
   lane_worktree_removed: { path: string; branch: string | null };
+  /** A hub coordinator (a repo with lanes on the hub queue) queued a ticket job for any machine. */
+  ticket_job_queued: { ticket: string; job_id: string; merge_attempt: number; base: string };
+  /** A ticket job ended without its ticket done (paused, failed): the coordinator leaves it to a person. */
+  ticket_job_waiting: { ticket: string; job_id: string; status: string | null; reason: string | null };
 };
 
 export type FlowEventType = keyof FlowEventData;

@@ -291,6 +291,8 @@ export function noticeFor(event: RunEvent, ctx: NoticeContext): Notice | null {
     case 'lane_merged':
     case 'lane_recovered':
     case 'lane_worktree_removed':
+    case 'ticket_job_queued':
+    case 'ticket_job_waiting':
       return null;
     default:
       return notToldOf(type);

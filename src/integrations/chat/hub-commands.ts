@@ -147,7 +147,10 @@ export class HubChatCommands implements CommandHandler {
       const over = j.attempt > 0 ? `, after ${j.attempt} takeover${j.attempt === 1 ? '' : 's'}` : '';
       const tickets = j.tickets_total !== null ? `, ${j.tickets_done}/${j.tickets_total} tickets` : '';
       const run = j.run_status && j.state !== 'running' ? `: run ${j.run_status}` : '';
-      return `${j.repo_id}: ${j.state}${by}${over}${tickets}${run}`;
+      const what = j.ticket
+        ? `${j.repo_id} ${(j.ticket.split('/').pop() ?? j.ticket).replace(/\.md$/i, '')}`
+        : j.repo_id;
+      return `${what}: ${j.state}${by}${over}${tickets}${run}`;
     });
     return `\nHub queue (PostgreSQL):\n${lines.join('\n')}`;
   }

@@ -16,10 +16,13 @@ export interface RemoteCheckout {
   unsetEnv?: readonly string[];
 }
 
-/** Clones or fetches, then checks out the result branch at its remote tip (or the base branch's). */
+/**
+ * Clones or fetches, then checks out the result branch at its remote tip (or the base branch's, or the
+ * base commit: a hub ticket job starts from the integration commit its coordinator queued it at).
+ */
 export async function prepareCheckout(
   co: RemoteCheckout,
-  baseBranch: string,
+  base: string | { commit: string },
 ): Promise<{ head: string; resumed: boolean }> {
   const opts = { cwd: co.dir, unsetEnv: co.unsetEnv ?? [], timeoutMs: 300_000 };
   if (!existsSync(join(co.dir, '.git'))) {
@@ -40,7 +43,7 @@ export async function prepareCheckout(
       throw err;
     },
   );
-  const start = resumed ? result : `refs/remotes/origin/${baseBranch}`;
+  const start = resumed ? result : typeof base === 'string' ? `refs/remotes/origin/${base}` : base.commit;
   await runGitText(['checkout', '-q', '-f', '-B', co.resultBranch, start], opts);
   await runGitText(['reset', '-q', '--hard', start], opts);
   await runGitText(['clean', '-q', '-f', '-d'], opts);

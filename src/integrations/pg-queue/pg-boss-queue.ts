@@ -9,6 +9,9 @@
 // next worker's fetch takes it. Completion and release are fenced the same way (the job row locked at that
 // attempt in the transaction that completes it through pg-boss). Run state and events are mirrored to
 // `car_hub.runs` and `car_hub.events` in the heartbeat's transaction, for the hub's status and UI.
+// Ticket jobs (a repo with lanes) are a second queue, `car-hub-ticket`, keyed by repo and ticket, leased
+// and mirrored the same way; only the holder of the repo's coordinator job may queue one (its job row
+// locked at its attempt in the transaction that sends it), so a coordinator taken over never doubles one.
 import { hostname } from 'node:os';
 import pg from 'pg';
 import PgBoss from 'pg-boss';
@@ -19,13 +22,18 @@ import type {
   HubJobView,
   HubQueue,
   HubQueueWorker,
+  HubTicketPayload,
   MirroredEvent,
   RunMirror,
   TakenJob,
+  TakenTicketJob,
+  TicketJobView,
   WorkerIdentity,
 } from '../../control/hub-queue.ts';
+import { type AnyTakenJob, isTicketJob } from '../../control/hub-queue.ts';
 
 export const QUEUE_NAME = 'car-hub-repo';
+export const TICKET_QUEUE_NAME = 'car-hub-ticket';
 const BOSS_SCHEMA = 'pgboss';
 const CAR_SCHEMA = 'car_hub';
 /** Takeovers one job may see before pg-boss fails it for good. */
@@ -170,13 +178,9 @@ export async function initPgQueue(url: string, workerRoles: readonly string[] = 
   boss.on('error', () => {});
   try {
     await boss.start();
-    if (!(await boss.getQueue(QUEUE_NAME))) {
-      await boss.createQueue(QUEUE_NAME, {
-        name: QUEUE_NAME,
-        policy: 'stately',
-        retryLimit: RETRY_LIMIT,
-        retryDelay: 0,
-      });
+    for (const name of [QUEUE_NAME, TICKET_QUEUE_NAME]) {
+      if (await boss.getQueue(name)) continue;
+      await boss.createQueue(name, { name, policy: 'stately', retryLimit: RETRY_LIMIT, retryDelay: 0 });
     }
     await pool.query(MIRROR_DDL);
     for (const role of workerRoles) {
@@ -206,7 +210,8 @@ const STATE: Record<string, HubJobState> = {
 };
 
 const JOB_VIEW = (table: string) => `
-  SELECT j.id::text AS job_id, j.data->>'repo_id' AS repo_id, j.state::text AS state, j.retry_count AS attempt,
+  SELECT j.id::text AS job_id, j.data->>'repo_id' AS repo_id, j.data->>'ticket' AS ticket,
+         j.data->>'coordinator_job' AS coordinator_job, j.state::text AS state, j.retry_count AS attempt,
          j.created_on AS created_at, j.output, r.worker, r.host, r.heartbeat_at, r.run_id, r.status,
          r.reason_code, r.tickets_done, r.tickets_total, r.attempt AS mirrored_attempt
   FROM ${BOSS_SCHEMA}.${table} j LEFT JOIN ${CAR_SCHEMA}.runs r ON r.job_id = j.id
@@ -215,6 +220,8 @@ const JOB_VIEW = (table: string) => `
 interface JobRow {
   job_id: string;
   repo_id: string;
+  ticket: string | null;
+  coordinator_job: string | null;
   state: string;
   attempt: number;
   created_at: Date;
@@ -246,6 +253,7 @@ function toView(row: JobRow): HubJobView {
   return {
     job_id: row.job_id,
     repo_id: row.repo_id,
+    ticket: row.ticket,
     state,
     attempt: row.attempt,
     worker: row.worker,
@@ -287,7 +295,20 @@ export async function openHubQueue(opts: PgQueueOptions): Promise<HubQueue> {
         ? `${all} ORDER BY created_at DESC`
         : `SELECT * FROM (SELECT DISTINCT ON (repo_id) * FROM (${all}) a ORDER BY repo_id, created_at DESC) l ORDER BY created_at DESC`;
       const res = await conn.pool.query<JobRow>(sql, values);
-      return res.rows.map(toView);
+      const repos = res.rows.map(toView);
+      if (ids) return repos;
+      // each repo job's tickets (a coordinator's), the latest job of each, after the repo's own
+      const tickets = await conn.pool.query<JobRow>(
+        `SELECT * FROM (SELECT DISTINCT ON (coordinator_job, ticket) * FROM (
+           ${JOB_VIEW('job')} UNION ALL ${JOB_VIEW('archive')}) a
+         WHERE coordinator_job = ANY($2::text[]) ORDER BY coordinator_job, ticket, created_at DESC) l
+         ORDER BY ticket`,
+        [TICKET_QUEUE_NAME, repos.map((r) => r.job_id)],
+      );
+      return repos.flatMap((r) => [
+        r,
+        ...tickets.rows.filter((t) => t.coordinator_job === r.job_id).map(toView),
+      ]);
     },
     close: () => conn.close(),
   };
@@ -297,34 +318,39 @@ export async function openHubQueue(opts: PgQueueOptions): Promise<HubQueue> {
 export async function openQueueWorker(opts: PgQueueOptions, me: WorkerIdentity): Promise<HubQueueWorker> {
   const conn = new Connection(opts);
   await conn.start();
+  const queueOf = (job: AnyTakenJob) => (isTicketJob(job) ? TICKET_QUEUE_NAME : QUEUE_NAME);
   /** Locks the job row if it is still ours (active at our attempt); false when the lease was lost. */
-  const holds = async (client: pg.PoolClient, job: TakenJob): Promise<boolean> => {
+  const holds = async (client: pg.PoolClient, job: AnyTakenJob): Promise<boolean> => {
     const res = await client.query(
       `SELECT 1 FROM ${BOSS_SCHEMA}.job WHERE name = $1 AND id = $2 AND state = 'active' AND retry_count = $3 FOR UPDATE`,
-      [QUEUE_NAME, job.id, job.attempt],
+      [queueOf(job), job.id, job.attempt],
     );
     return res.rowCount === 1;
   };
-  return {
-    async take() {
-      const [found] = await conn.boss.fetch<HubJobPayload>(QUEUE_NAME, { includeMetadata: true });
-      if (!found) return null;
-      const job: TakenJob = { id: found.id, attempt: found.retryCount, payload: found.data };
-      await conn.pool.query(
-        `INSERT INTO ${CAR_SCHEMA}.runs (job_id, repo_id, attempt, worker, host, pid)
+  const take = async <P extends HubJobPayload | HubTicketPayload>(
+    name: string,
+  ): Promise<{ id: string; attempt: number; payload: P } | null> => {
+    const [found] = await conn.boss.fetch<P>(name, { includeMetadata: true });
+    if (!found) return null;
+    const job = { id: found.id, attempt: found.retryCount, payload: found.data };
+    await conn.pool.query(
+      `INSERT INTO ${CAR_SCHEMA}.runs (job_id, repo_id, attempt, worker, host, pid)
          VALUES ($1, $2, $3, $4, $5, $6)
          ON CONFLICT (job_id) DO UPDATE SET attempt = $3, worker = $4, host = $5, pid = $6, heartbeat_at = now(),
            run_id = NULL, status = NULL, reason_code = NULL`,
-        [job.id, job.payload.repo_id, job.attempt, me.name, me.host, me.pid],
-      );
-      return job;
-    },
+      [job.id, job.payload.repo_id, job.attempt, me.name, me.host, me.pid],
+    );
+    return job;
+  };
+  return {
+    take: () => take<HubJobPayload>(QUEUE_NAME) as Promise<TakenJob | null>,
+    takeTicket: () => take<HubTicketPayload>(TICKET_QUEUE_NAME) as Promise<TakenTicketJob | null>,
     async heartbeat(job, run: RunMirror | null, events: readonly MirroredEvent[]) {
       return conn.tx(async (client) => {
         const res = await client.query(
           `UPDATE ${BOSS_SCHEMA}.job SET expire_in = (now() - started_on) + make_interval(secs => $4)
            WHERE name = $1 AND id = $2 AND state = 'active' AND retry_count = $3`,
-          [QUEUE_NAME, job.id, job.attempt, job.payload.lease_seconds],
+          [queueOf(job), job.id, job.attempt, job.payload.lease_seconds],
         );
         if (res.rowCount !== 1) return false;
         await client.query(
@@ -363,7 +389,7 @@ export async function openQueueWorker(opts: PgQueueOptions, me: WorkerIdentity):
           [job.id, job.attempt, outcome.run_id, outcome.status, outcome.reason_code],
         );
         await conn.boss.complete(
-          QUEUE_NAME,
+          queueOf(job),
           job.id,
           { ...outcome, worker: me.name, host: me.host },
           {
@@ -377,7 +403,63 @@ export async function openQueueWorker(opts: PgQueueOptions, me: WorkerIdentity):
       await conn.tx(async (client) => {
         if (!(await holds(client, job))) return;
         // a failure with retries left goes back to `retry`, taken again at once (retry_delay 0)
-        await conn.boss.fail(QUEUE_NAME, job.id, { message, worker: me.name }, { db: dbOf(client) });
+        await conn.boss.fail(queueOf(job), job.id, { message, worker: me.name }, { db: dbOf(client) });
+      });
+    },
+    async enqueueTicket(coordinator, payload: HubTicketPayload) {
+      const key = `${payload.repo_id}/${payload.ticket}`;
+      return conn.tx(async (client) => {
+        if (!(await holds(client, coordinator))) return false;
+        const open = await client.query(
+          `SELECT 1 FROM ${BOSS_SCHEMA}.job WHERE name = $1 AND singleton_key = $2 AND state < 'completed' LIMIT 1`,
+          [TICKET_QUEUE_NAME, key],
+        );
+        if (open.rowCount) return null;
+        return conn.boss.send(TICKET_QUEUE_NAME, payload, {
+          singletonKey: key,
+          expireInSeconds: payload.lease_seconds,
+          retryLimit: RETRY_LIMIT,
+          retryDelay: 0,
+          db: dbOf(client),
+        });
+      });
+    },
+    async ticketJobs(coordinator) {
+      const pick = (table: string) => `
+        SELECT j.id::text AS job_id, j.data->>'ticket' AS ticket, j.state::text AS state,
+               (j.data->>'merge_attempt')::int AS merge_attempt, j.data->>'ticket_branch' AS ticket_branch,
+               j.data->>'base_sha' AS base_sha, j.output, j.created_on, r.worker
+        FROM ${BOSS_SCHEMA}.${table} j LEFT JOIN ${CAR_SCHEMA}.runs r ON r.job_id = j.id
+        WHERE j.name = $1 AND j.data->>'coordinator_job' = $2`;
+      const res = await conn.pool.query<{
+        job_id: string;
+        ticket: string;
+        state: string;
+        merge_attempt: number;
+        ticket_branch: string;
+        base_sha: string;
+        output: { status?: string; reason_code?: string | null; message?: string | null } | null;
+        worker: string | null;
+      }>(
+        `SELECT DISTINCT ON (ticket) * FROM (${pick('job')} UNION ALL ${pick('archive')}) a
+         ORDER BY ticket, created_on DESC`,
+        [TICKET_QUEUE_NAME, coordinator.id],
+      );
+      return res.rows.map((r): TicketJobView => {
+        const state = STATE[r.state] ?? 'queued';
+        const out = state === 'completed' ? r.output : null;
+        return {
+          job_id: r.job_id,
+          ticket: r.ticket,
+          state,
+          merge_attempt: r.merge_attempt,
+          ticket_branch: r.ticket_branch,
+          base_sha: r.base_sha,
+          status: out?.status ?? null,
+          reason_code: out?.reason_code ?? null,
+          message: out?.message ?? null,
+          worker: r.worker,
+        };
       });
     },
     close: () => conn.close(),

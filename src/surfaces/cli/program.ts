@@ -462,7 +462,7 @@ export function buildProgram(io: CliIo): Command {
   program
     .command('worker')
     .description(
-      "work repo jobs from the hub's PostgreSQL queue on this machine (clone, run, push car/hub/<repo>)",
+      "work repo jobs from the hub's PostgreSQL queue on this machine (clone, run, push car/hub/<repo>); with lanes, the repo's ticket jobs too",
     )
     .option('--hub-queue', 'take jobs from the hub queue (the database URL from $CAR_PG_URL or --url-env)')
     .option('--checkouts <dir>', 'where checkouts live (default: ~/.codex-autorunner/worker-checkouts)')
@@ -470,6 +470,11 @@ export function buildProgram(io: CliIo): Command {
     .option('--url-env <name>', 'the env var holding the database URL (default: CAR_PG_URL)')
     .option('--poll-seconds <s>', 'seconds between looks at an empty queue (default 0.5)', Number)
     .option('--once', 'leave after one job, or at once when none is waiting')
+    .option(
+      '--ticket-jobs <n>',
+      'ticket jobs (repos with lanes) worked at once beside a repo job (default 1)',
+      positiveInt,
+    )
     .action(async (opts) => (await import('./commands/hub-queue.ts')).workerCommand(io, opts));
 
   const worktree = program

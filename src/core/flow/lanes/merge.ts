@@ -41,6 +41,11 @@ export interface MergeHost {
   scratchSetUp: boolean;
   /** The scratch worktree was made or seen by this worker (so git need not be asked again). */
   scratchKnown: boolean;
+  /**
+   * Where a ticket that did not merge goes instead of back to its lane in this process (a hub coordinator
+   * queues it as a new ticket job for any machine); true: it waits for a person.
+   */
+  sendBack?(lane: LaneRecord, feedback: MergeFeedback): Promise<boolean>;
 }
 
 /**
@@ -90,7 +95,7 @@ export async function mergeQueued(host: MergeHost, batch: readonly LaneRecord[])
         files: merged.conflicts,
         output: merged.output.slice(-4000),
       };
-      result.sentBack.push({ lane, toPerson: await sendBack(host, lane, feedback) });
+      result.sentBack.push({ lane, toPerson: await sendBackVia(host, lane, feedback) });
     }
   }
   const requeue = (): void => {
@@ -126,7 +131,7 @@ export async function mergeQueued(host: MergeHost, batch: readonly LaneRecord[])
     const lane = result.merged[0]!;
     result.merged = [];
     const feedback = { ...failure, integration: lanes.integration, onto };
-    result.sentBack.push({ lane, toPerson: await sendBack(host, lane, feedback) });
+    result.sentBack.push({ lane, toPerson: await sendBackVia(host, lane, feedback) });
     return result;
   }
   // recorded first: a worker killed during the move finds the commit it was moving to (lane-recover.ts)
@@ -311,6 +316,10 @@ export class MergeAborted extends Error {
   }
 }
 
+function sendBackVia(host: MergeHost, lane: LaneRecord, feedback: MergeFeedback): Promise<boolean> {
+  return host.sendBack ? host.sendBack(lane, feedback) : sendBack(host, lane, feedback);
+}
+
 /**
  * Back to the lane: the tip merged into its branch (a conflict left for the agent), `done: false`, the
  * feedback in its state for the next prompt, and a verify baseline at the tip, so the lane's own gate
@@ -318,7 +327,6 @@ export class MergeAborted extends Error {
  */
 async function sendBack(host: MergeHost, lane: LaneRecord, feedback: MergeFeedback): Promise<boolean> {
   const { deps } = host;
-  const { git } = deps.lanePorts;
   const dir = join(deps.root, lane.worktree);
   lane.mergeAttempts = feedback.attempt;
   host.persist([
@@ -337,7 +345,41 @@ async function sendBack(host: MergeHost, lane: LaneRecord, feedback: MergeFeedba
           },
         },
   ]);
-  const merge = await git.mergeInto(
+  const state = await reopenTicket(deps, dir, lane, feedback);
+  lane.base = feedback.onto;
+  const toPerson = feedback.attempt > deps.settings.verify.maxFailures;
+  lane.phase = toPerson ? 'waiting' : 'working';
+  lane.queuedAt = null;
+  deps.store.transaction(() => {
+    deps.store.updateRun(lane.runId, {
+      state: state as unknown as Record<string, unknown>,
+      ...(toPerson
+        ? {
+            status: 'paused',
+            reasonCode: 'verify_failed',
+            reason: `${lane.ticket} could not be merged into ${feedback.integration} after ${feedback.attempt - 1} attempt(s); fix it in its worktree (${lane.worktree}) and resume.`,
+            finishedAt: null,
+          }
+        : { status: 'pending', reasonCode: null, reason: null, reasonDetails: null, finishedAt: null }),
+    });
+    host.persist();
+  });
+  return toPerson;
+}
+
+/**
+ * A ticket the merge queue turned down, made ready to be worked again in `dir` (its branch checked out):
+ * the integration commit it was tried on merged in (a conflict left in the files), `done: false`, and
+ * the run state its next prompt is made from: the feedback, and a verify baseline at that commit. Also
+ * used by a hub ticket job that carries the feedback to another machine.
+ */
+export async function reopenTicket(
+  deps: Pick<FlowDeps, 'store' | 'settings' | 'knownAgents'> & { lanePorts: LanePorts },
+  dir: string,
+  lane: { ticket: string; ticketId: string; runId: string; branch: string },
+  feedback: MergeFeedback,
+): Promise<ReturnType<typeof loadState>> {
+  const merge = await deps.lanePorts.git.mergeInto(
     dir,
     feedback.onto,
     `car: bring ${feedback.integration} into ${lane.branch}`,
@@ -360,23 +402,5 @@ async function sendBack(host: MergeHost, lane: LaneRecord, feedback: MergeFeedba
     merge: feedback,
   };
   state.phase = 'idle';
-  lane.base = feedback.onto;
-  const toPerson = feedback.attempt > deps.settings.verify.maxFailures;
-  lane.phase = toPerson ? 'waiting' : 'working';
-  lane.queuedAt = null;
-  deps.store.transaction(() => {
-    deps.store.updateRun(lane.runId, {
-      state: state as unknown as Record<string, unknown>,
-      ...(toPerson
-        ? {
-            status: 'paused',
-            reasonCode: 'verify_failed',
-            reason: `${lane.ticket} could not be merged into ${feedback.integration} after ${feedback.attempt - 1} attempt(s); fix it in its worktree (${lane.worktree}) and resume.`,
-            finishedAt: null,
-          }
-        : { status: 'pending', reasonCode: null, reason: null, reasonDetails: null, finishedAt: null }),
-    });
-    host.persist();
-  });
-  return toPerson;
+  return state;
 }

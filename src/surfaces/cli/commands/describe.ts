@@ -129,7 +129,7 @@ export async function describeCommand(
       events: ['pull_request'],
     },
     hub_queue: {
-      what: "hub.queue.kind: postgres spreads a hub's runs over machines: car hub run enqueues one job per runnable repo (open tickets, a git remote origin) in PostgreSQL through pg-boss, at most one queued or running job per repo, and follows the jobs to their end; car worker --hub-queue on any machine takes jobs one at a time",
+      what: "hub.queue.kind: postgres spreads a hub's runs over machines: car hub run enqueues one job per runnable repo (open tickets, a git remote origin) in PostgreSQL through pg-boss, at most one queued or running job per repo, and follows the jobs to their end; car worker --hub-queue on any machine takes one repo job at a time, and up to --ticket-jobs (default 1) ticket jobs beside it",
       config:
         'hub.queue: {kind: sqlite (default) | postgres, url_env: CAR_PG_URL, lease_seconds: 30, heartbeat_seconds: 5}',
       setup:
@@ -139,10 +139,13 @@ export async function describeCommand(
       lease:
         "a job's lease is pg-boss's expiry, extended to lease_seconds from now by every heartbeat; a worker that stops heartbeating (kill -9, machine gone) loses the job within lease_seconds + 1 s and another worker takes it over, resuming from what was pushed; a heartbeat, push or completion that finds the job gone stops the old worker without pushing",
       results: `pushed as branch car/hub/<repo id> of the repo's remote`,
+      lanes:
+        "a repo with ticket_flow.lanes > 1: its job makes the worker holding it the repo's coordinator: it queues one ticket job per ready ticket (not done, every depends_on done at the tip of car/hub/<repo>; at most lanes open at once; queue car-hub-ticket, one open job per repo and ticket, queued only by the coordinator job's lease holder) carrying repo id, remote URL, ticket path and id, ticket branch, base commit and the merge feedback; any worker works a ticket job on branch car/hub-tickets/<repo>/<coordinator job id prefix>/<ticket name> (the pushed branch when it exists, else the base commit) as a lane works its ticket, pushing it after every turn, heartbeating, and completes it with the run's outcome; the coordinator merges done tickets' branches through the merge queue (the verify gate re-run on the merged tree), pushes car/hub/<repo> (fast-forward only), and sends a ticket that conflicts or fails the re-verify back as a new ticket job whose prompt carries why; it completes when every ticket is done and merged, and a coordinator taken over resumes from the remote's branches and the ticket jobs' rows",
+      events: ['ticket_job_queued', 'ticket_job_waiting'],
       secrets:
         "the database URL only in the env var url_env (or car worker --url-env) names, removed from the worker's environment before agents start; job payloads hold repo id, remote URL, branches and the lease figures; a repo whose remote URL carries a password or token is not queued",
       status:
-        "car hub status [--json], GET /api/hub/repos (the hub page's Queue card) and the hub chat's /repos list each repo's latest job with the worker, host, takeovers and mirrored run state",
+        "car hub status [--json], GET /api/hub/repos (the hub page's Queue card) and the hub chat's /repos list each repo's latest job with the worker, host, takeovers and mirrored run state, followed by the latest job of each ticket it queued (a repo with lanes): which machine works which ticket",
     },
     lanes: {
       what: 'ticket_flow.lanes (or car run|flow start --lanes N) > 1: up to N ready tickets are worked at once by one worker, each by a lane run (its own run id, events and run folder) in a git worktree of its own',

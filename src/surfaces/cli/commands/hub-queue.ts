@@ -1,7 +1,7 @@
 // The hub queue on PostgreSQL from the command line: `car hub run` when `hub.queue.kind` is postgres,
 // `car hub queue init`, the queue part of `car hub status`, and `car worker --hub-queue`.
 import { homedir } from 'node:os';
-import { resolve } from 'node:path';
+import { basename, resolve } from 'node:path';
 import { type QueueSupervisorEvent, superviseHubQueue } from '../../../control/hub-queue-supervisor.ts';
 import type { HubSettings } from '../../../core/hub/config.ts';
 import { readManifest } from '../../../core/hub/manifest.ts';
@@ -177,7 +177,8 @@ export function printQueue(io: CliIo, report: QueueReport): void {
   const rows = [['REPO', 'JOB', 'STATE', 'WORKER', 'HOST', 'TICKETS', 'RUN']];
   for (const j of report.jobs) {
     rows.push([
-      j.repo_id,
+      // a ticket job (a repo with lanes) under its repo's job: `<repo> <ticket name>`
+      j.ticket ? `${j.repo_id} ${basename(j.ticket).replace(/\.md$/i, '')}` : j.repo_id,
       j.job_id.slice(0, 8),
       j.attempt > 0 ? `${j.state} (takeover ${j.attempt})` : j.state,
       j.worker ?? '-',
@@ -196,6 +197,7 @@ interface WorkerFlags {
   urlEnv?: string;
   pollSeconds?: number;
   once?: boolean;
+  ticketJobs?: number;
 }
 
 /** `car worker --hub-queue`: take repo jobs from the hub's queue and work them until SIGTERM. */
@@ -224,6 +226,7 @@ export async function workerCommand(io: CliIo, flags: WorkerFlags): Promise<void
       checkoutsDir,
       pollSeconds: flags.pollSeconds ?? 0.5,
       once: flags.once ?? false,
+      ticketJobs: flags.ticketJobs ?? 1,
       signal: abort.signal,
       log: (line) => io.stdout(`${line}\n`),
       ...(io.exit ? { guard: { stderr: io.stderr, exit: io.exit } } : {}),

@@ -64,6 +64,10 @@ export function eventText(e: RunEvent): string {
       return `lane ${str(d.lane)} ${name(d.ticket)} recovered: ${str(d.action)}`;
     case 'lane_worktree_removed':
       return `removed worktree ${str(d.path)}${d.branch ? ` (${str(d.branch)})` : ''}`;
+    case 'ticket_job_queued':
+      return `queued ${name(d.ticket)} for any worker (job ${str(d.job_id).slice(0, 8)}${Number(d.merge_attempt) > 0 ? `, merge attempt ${str(d.merge_attempt)}` : ''})`;
+    case 'ticket_job_waiting':
+      return `${name(d.ticket)} waits for a person: ${str(d.reason ?? d.status)}`;
     case 'approval_requested':
       return `approval ${str(d.id)} asked: ${str(d.title)}`;
     case 'approval_answered':

@@ -191,6 +191,8 @@ export interface HubStatus {
 export interface HubQueueJob {
   job_id: string;
   repo_id: string;
+  /** A ticket job's ticket (a repo with lanes spreads its tickets over the workers); null: the repo's job. */
+  ticket: string | null;
   state: 'queued' | 'running' | 'completed' | 'failed' | 'cancelled';
   /** Takeovers so far. */
   attempt: number;
