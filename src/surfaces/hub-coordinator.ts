@@ -153,6 +153,8 @@ export async function coordinateRepo(o: CoordinatorOptions): Promise<FlowOutcome
     persist: (list = []) => events(list as FlowEvent[]),
     scratchSetUp: false,
     scratchKnown: false,
+    // never asked: `sendBack` below queues a ticket that did not merge as a new ticket job
+    worktreeFor: async () => null,
     async sendBack(lane: LaneRecord, feedback: MergeFeedback): Promise<boolean> {
       events([
         feedback.kind === 'conflict'
@@ -206,7 +208,7 @@ export async function coordinateRepo(o: CoordinatorOptions): Promise<FlowOutcome
       ticketId: ticket.ticketId,
       runId: laneRun,
       branch: `refs/remotes/origin/${view.ticket_branch}`,
-      worktree: '',
+      worktree: null,
       base: view.base_sha,
       phase: 'queued',
       mergeAttempts: view.merge_attempt,

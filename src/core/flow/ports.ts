@@ -100,10 +100,14 @@ export interface LaneGit {
   addDetachedWorktree(root: string, path: string, commit: string): Promise<void>;
   /** `commit` checked out detached in the worktree `dir`, over anything left there. */
   checkoutDetached(dir: string, commit: string): Promise<void>;
-  /** The worktree at `path` kept for another lane: HEAD detached there, `branch` deleted. */
-  releaseWorktree(root: string, path: string, branch: string): Promise<void>;
   /**
-   * A released worktree at `path` taken by a new lane: `branch` created (or reset) at `base` and checked
+   * `branches` deleted, in one transaction; any may be gone already. One still checked out in a
+   * worktree (a merged lane's, handed on to the next lane) leaves that worktree on an unborn branch,
+   * which taking it over or removing it does not mind.
+   */
+  deleteBranches(root: string, branches: readonly string[]): Promise<void>;
+  /**
+   * A worktree at `path` taken by a new lane: `branch` created (or reset) at `base` and checked
    * out over anything left there, untracked files removed (ignored ones, such as installed
    * dependencies, are kept: only the files that changed are written, not the whole tree).
    */

@@ -189,7 +189,7 @@ test('addWorktree makes (or resets) the branch at base; removeWorktree removes b
   assert.equal(s.gitIn(s.root, ['status', '--porcelain']), '', 'the main checkout never changed');
 });
 
-test('worktrees made, taken over, released and removed all at once: none fails on another', async (t) => {
+test('worktrees made, taken over and removed, branches deleted, all at once: none fails on another', async (t) => {
   // git fails a worktree add, list, or branch change that meets another add under way ("failed to
   // read .../commondir"): the lanes start side by side, so the adapter must not let them meet. Three
   // rounds: without the adapter's turn-taking, at least one of them fails almost always.
@@ -202,7 +202,7 @@ test('worktrees made, taken over, released and removed all at once: none fails o
     await Promise.all([
       ...names(b).map((x) => s.lg.addWorktree(s.root, s.tree(x), x, s.base)),
       ...names(c).map((x) => s.lg.addDetachedWorktree(s.root, s.tree(x), s.base)),
-      ...names(a, n / 2).map((x) => s.lg.releaseWorktree(s.root, s.tree(x), x)),
+      s.lg.deleteBranches(s.root, names(a, n / 2)),
       ...names(a)
         .slice(n / 2)
         .map((x) => s.lg.removeWorktree(s.root, s.tree(x), x)),

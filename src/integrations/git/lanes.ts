@@ -194,18 +194,19 @@ export function createLaneGit(unsetEnv: readonly string[] = []): LaneGit {
       await admin(() => addPruningOnce(root, ['--detach', path, commit]));
     },
 
-    async releaseWorktree(root, path, branch) {
-      await git(path, ['checkout', '-q', '--detach']);
-      await admin(() =>
-        git(root, ['branch', '-D', branch]).catch((err: unknown) => {
-          if (!isGitExit(err, 1)) throw err; // no such branch
-        }),
-      );
+    async deleteBranches(root, branches) {
+      // update-ref, not `branch -D`: that refuses a branch checked out in a worktree
+      const input = branches.map((b) => `delete refs/heads/${b}\n`).join('');
+      await admin(() => runGitText([...NO_AUTO_GC, 'update-ref', '--stdin'], { ...opts(root), input }));
     },
 
     async reuseWorktree(path, branch, base) {
       await abandonInProgress(path);
-      await admin(() => git(path, ['checkout', '-q', '--force', '-B', branch, base]));
+      // a lane sent back may find its branch still checked out in the worktree it left, which another
+      // lane is taking over at that moment
+      await admin(() =>
+        git(path, ['checkout', '-q', '--force', '--ignore-other-worktrees', '-B', branch, base]),
+      );
       await git(path, ['clean', '-fdq']);
     },
 

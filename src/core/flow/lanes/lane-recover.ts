@@ -44,7 +44,6 @@ export async function recoverLanes(s: RecoveryHost): Promise<void> {
   const known = new Set(trees.map((t) => t.path));
   const tip = await git.resolve(root, branchRef(lanes.integration));
   for (const lane of [...lanes.lanes]) {
-    const dir = join(root, lane.worktree);
     const laneTip = await git.resolve(root, branchRef(lane.branch));
     if (lane.phase === 'advancing' || lane.phase === 'merging') {
       // the move either happened or not (compare-and-swap): the tip holds the merged commit, or the lane
@@ -71,6 +70,10 @@ export async function recoverLanes(s: RecoveryHost): Promise<void> {
         { type: 'lane_recovered', data: { lane: lane.slot, ticket: lane.ticket, action: 'queued again' } },
       ]);
     }
+    // a queued ticket needs no worktree (one a record still names is swept below with the unnamed ones)
+    if (lane.phase === 'queued') lane.worktree = null;
+    if (lane.worktree === null) continue;
+    const dir = join(root, lane.worktree);
     if (!known.has(dir)) {
       try {
         await s.makeWorktree(lane, laneTip ?? lane.base);
@@ -107,7 +110,7 @@ export async function recoverLanes(s: RecoveryHost): Promise<void> {
   const scratch = join(root, MERGE_TREE);
   if (known.has(scratch)) await repoAt(scratch).removeStaleIndexLock();
   const lanesRoot = join(root, LANES_DIR) + sep;
-  const recorded = new Set(lanes.lanes.map((l) => join(root, l.worktree)));
+  const recorded = new Set(lanes.lanes.flatMap((l) => (l.worktree ? [join(root, l.worktree)] : [])));
   for (const tree of trees) {
     if (!tree.path.startsWith(lanesRoot) || tree.path === scratch || recorded.has(tree.path)) continue;
     const branchTip = tree.branch ? await git.resolve(root, branchRef(tree.branch)) : null;

@@ -28,8 +28,11 @@ export interface LaneRecord {
   ticketId: string;
   runId: string;
   branch: string;
-  /** Repo-relative posix path of the worktree. */
-  worktree: string;
+  /**
+   * Repo-relative posix path of the worktree; null once the ticket is done and queued: the merge queue
+   * works on the branch's commits, and the worktree went on to the next lane.
+   */
+  worktree: string | null;
   /** The integration commit the lane started from (or was last brought up to). */
   base: string;
   phase: LanePhase;

@@ -42,6 +42,11 @@ export interface MergeHost {
   /** The scratch worktree was made or seen by this worker (so git need not be asked again). */
   scratchKnown: boolean;
   /**
+   * The folder of a lane sent back: its worktree, made again if it went on to another lane when its
+   * ticket was queued; null when that failed (the lane then waits for a person).
+   */
+  worktreeFor(lane: LaneRecord): Promise<string | null>;
+  /**
    * Where a ticket that did not merge goes instead of back to its lane in this process (a hub coordinator
    * queues it as a new ticket job for any machine); true: it waits for a person.
    */
@@ -327,7 +332,6 @@ function sendBackVia(host: MergeHost, lane: LaneRecord, feedback: MergeFeedback)
  */
 async function sendBack(host: MergeHost, lane: LaneRecord, feedback: MergeFeedback): Promise<boolean> {
   const { deps } = host;
-  const dir = join(deps.root, lane.worktree);
   lane.mergeAttempts = feedback.attempt;
   host.persist([
     feedback.kind === 'conflict'
@@ -345,6 +349,8 @@ async function sendBack(host: MergeHost, lane: LaneRecord, feedback: MergeFeedba
           },
         },
   ]);
+  const dir = await host.worktreeFor(lane);
+  if (dir === null) return true;
   const state = await reopenTicket(deps, dir, lane, feedback);
   lane.base = feedback.onto;
   const toPerson = feedback.attempt > deps.settings.verify.maxFailures;

@@ -42,7 +42,6 @@ const REQUEST_POLL_MS = 500;
 const BLOCKED_MERGE_RETRY_MS = 5000;
 
 type LaneEnd = { lane: LaneRecord; outcome: FlowOutcome };
-type SpareWorktree = { worktree: string; released: Promise<boolean> };
 
 export async function runLanes(deps: LaneDeps, runId: string): Promise<FlowOutcome> {
   return new LaneScheduler(deps, runId).run();
@@ -56,16 +55,18 @@ class LaneScheduler {
   readonly #cache: TicketCache = new Map();
   #queueOrder = 0;
   /**
-   * Worktrees of merged lanes, kept for the next lanes (a checkout of only what changed instead of a
-   * whole new tree); `released`: false when it could not be, and is removed instead. Known only to this
-   * process: after a crash the next start sweeps them (lane-recover.ts).
+   * Worktrees of lanes whose tickets were queued, kept for the next lanes (a checkout of only what
+   * changed instead of a whole new tree). Known only to this process: after a crash the next start
+   * sweeps them (lane-recover.ts).
    */
-  #spare: SpareWorktree[] = [];
+  #spare: { worktree: string; branch: string }[] = [];
   scratchSetUp = false;
   /** The run's turn and token budgets, shared by its lanes. */
   budget!: LanesBudget;
   /** What the blocked merge waits for: the person's changes, or a failing lane_setup in the scratch tree. */
   #blockedKind: 'local_changes' | 'setup_failed' = 'local_changes';
+  /** Branches of lanes merged and closed, deleted together after the pass (`dropMergedBranches`). */
+  readonly #mergedBranches: string[] = [];
   /** The merge pass in flight (one at a time). */
   #merging: Promise<null> | null = null;
   /** Lanes still to merge one at a time (a pass of several failed its re-verify). */
@@ -142,6 +143,7 @@ class LaneScheduler {
       { status: 'running', ...(run.startedAt ? {} : { startedAt: new Date().toISOString() }) },
     );
     await recoverLanes(this);
+    await this.dropMergedBranches();
     // read once before any merge pass can start, so that a reading is always there to stand during one
     await this.#integrationQueue();
     for (const lane of this.lanes.lanes) if (lane.phase === 'working') this.launch(lane);
@@ -163,11 +165,7 @@ class LaneScheduler {
       // lanes count while they work: one that waits for a person or for the merge queue holds no slot
       const free = this.deps.settings.lanes - this.lanes.lanes.filter((l) => l.phase === 'working').length;
       const startable = ready.filter((t) => !inLane.has(t.relPath) && !this.#mergedSinceRead.has(t.relPath));
-      if (free > 0 && startable.length > 0) {
-        await this.#startLanes(startable.slice(0, free));
-        // more to come: the next lane finds a worktree ready instead of waiting for one to be made
-        if (startable.length > free || waiting.length > 0) this.#primeSpare();
-      }
+      if (free > 0 && startable.length > 0) await this.#startLanes(startable.slice(0, free));
       if (this.#running.size === 0 && !this.#merging) {
         const end = this.#idleOutcome(queue.tickets, waiting.length, this.#blocked);
         if (end) return this.finish(end);
@@ -197,6 +195,7 @@ class LaneScheduler {
       const result = await mergeQueued(this, batch);
       this.#blocked = null;
       for (const lane of result.merged) await this.closeLane(lane);
+      await this.dropMergedBranches();
       for (const { lane, toPerson } of result.sentBack) if (!toPerson) this.launch(lane);
       if (result.split) this.#singly = batch.length;
       const blocked = result.blocked;
@@ -309,14 +308,17 @@ class LaneScheduler {
       });
       this.persist();
     });
-    // off the merge queue's path: the next merge need not wait for it (a lane that takes the worktree does)
-    const released = this.deps.lanePorts.git
-      .releaseWorktree(this.deps.root, join(this.deps.root, lane.worktree), lane.branch)
-      .then(
-        () => true,
-        () => false,
-      );
-    this.#spare.push({ worktree: lane.worktree, released });
+    // its worktree went on at queue time; the branch goes with the others merged (one git process)
+    this.#mergedBranches.push(lane.branch);
+  }
+
+  /** Deletes the branches of the lanes merged since the last time (all merged: nothing is lost). */
+  async dropMergedBranches(): Promise<void> {
+    const branches = this.#mergedBranches.splice(0);
+    if (branches.length === 0) return;
+    await this.deps.lanePorts.git.deleteBranches(this.deps.root, branches).catch(() => {
+      // a branch left behind is only clutter: the next start's sweep or a person removes it
+    });
   }
 
   /** Lanes for `tickets`, their worktrees made side by side (each lane's is its own). */
@@ -326,17 +328,16 @@ class LaneScheduler {
     if (!base) throw new Error(`the integration branch ${this.lanes.integration} does not exist`);
     const opened = tickets.map((ticket) => this.#openLane(ticket, base));
     this.persist();
-    await Promise.all(opened.map(({ lane, spare }) => this.#prepareLane(lane, spare)));
+    await Promise.all(opened.map(({ lane, reuse }) => this.#prepareLane(lane, reuse)));
   }
 
   /** A lane's record (and its run), written before its worktree is made. */
-  #openLane(ticket: Ticket, base: string): { lane: LaneRecord; spare: SpareWorktree | undefined } {
+  #openLane(ticket: Ticket, base: string): { lane: LaneRecord; reuse: boolean } {
     const { deps } = this;
     const used = new Set(this.lanes.lanes.map((l) => l.slot));
     let slot = 1;
     while (used.has(slot)) slot++;
-    const spare = this.#spare.shift();
-    const trees = new Set([...this.lanes.lanes, ...this.#spare].map((l) => l.worktree));
+    const { worktree, reuse } = this.#takeWorktree();
     const child = deps.store.createRun({
       input: { lanes: 1 },
       metadata: { parent_run_id: this.runId, lane: slot, ticket: ticket.relPath },
@@ -347,7 +348,7 @@ class LaneScheduler {
       ticketId: ticket.ticketId,
       runId: child.id,
       branch: laneBranch(this.runId, ticket.name),
-      worktree: spare?.worktree ?? laneWorktree(trees),
+      worktree,
       base,
       phase: 'working',
       mergeAttempts: 0,
@@ -355,12 +356,28 @@ class LaneScheduler {
       blocked: null,
     };
     this.lanes.lanes.push(lane);
-    return { lane, spare };
+    return { lane, reuse };
   }
 
-  async #prepareLane(lane: LaneRecord, spare: SpareWorktree | undefined): Promise<void> {
+  /**
+   * A worktree for a lane: a spare one (`reuse`), else a new folder no lane or spare has. A lane's own
+   * branch may still be checked out in the spare it left (git lets a branch be checked out in one
+   * worktree only): that one is the lane's.
+   */
+  #takeWorktree(branch?: string): { worktree: string; reuse: boolean } {
+    const own = this.#spare.findIndex((w) => w.branch === branch);
+    const [spare] = this.#spare.splice(own >= 0 ? own : 0, 1);
+    if (spare !== undefined) return { worktree: spare.worktree, reuse: true };
+    const trees = new Set([
+      ...this.lanes.lanes.flatMap((l) => (l.worktree ? [l.worktree] : [])),
+      ...this.#spare.map((w) => w.worktree),
+    ]);
+    return { worktree: laneWorktree(trees), reuse: false };
+  }
+
+  async #prepareLane(lane: LaneRecord, reuse: boolean): Promise<void> {
     try {
-      await this.makeWorktree(lane, undefined, spare?.released);
+      await this.makeWorktree(lane, undefined, reuse);
     } catch (err) {
       if (!(err instanceof LaneSetupError)) throw err;
       this.setupFailed(lane, err);
@@ -374,7 +391,7 @@ class LaneScheduler {
           ticket: lane.ticket,
           run_id: lane.runId,
           branch: lane.branch,
-          worktree: lane.worktree,
+          worktree: worktreeOf(lane),
           base: lane.base,
         },
       },
@@ -383,44 +400,21 @@ class LaneScheduler {
   }
 
   /**
-   * A worktree made ahead, at the integration tip, for the next lane to take over, while the lanes
-   * work; only when none is kept (a merged lane's worktree becomes one too). Known only to this process,
-   * like every spare: after a crash the next start sweeps it.
-   */
-  #primeSpare(): void {
-    if (this.#spare.length > 0) return;
-    const { root } = this.deps;
-    const { git } = this.deps.lanePorts;
-    const worktree = laneWorktree(new Set([...this.lanes.lanes, ...this.#spare].map((l) => l.worktree)));
-    const dir = join(root, worktree);
-    const made = (async () => {
-      const tip = await git.resolve(root, branchRef(this.lanes.integration));
-      if (!tip) return false;
-      rmSync(dir, { recursive: true, force: true });
-      mkdirSync(join(root, LANES_DIR), { recursive: true });
-      await git.addDetachedWorktree(root, dir, tip);
-      return true;
-    })().catch(() => false);
-    this.#spare.push({ worktree, released: made });
-  }
-
-  /**
    * The lane's worktree on its branch, with the repo's run folders shared into it: a merged lane's
-   * worktree taken over (`released`: its release went well), else a new one.
+   * worktree taken over (`reuse`), else a new one.
    */
-  async makeWorktree(lane: LaneRecord, from?: string, released?: Promise<boolean>): Promise<void> {
+  async makeWorktree(lane: LaneRecord, from?: string, reuse = false): Promise<void> {
     const { root } = this.deps;
     const { git } = this.deps.lanePorts;
-    const dir = join(root, lane.worktree);
+    const dir = laneDir(root, lane);
     const reused =
-      released !== undefined &&
-      (await released) &&
+      reuse &&
       (await git.reuseWorktree(dir, lane.branch, from ?? lane.base).then(
         () => true,
         () => false,
       ));
     if (!reused) {
-      if (released !== undefined) await git.removeWorktree(root, dir, null).catch(() => undefined);
+      if (reuse) await git.removeWorktree(root, dir, null).catch(() => undefined);
       rmSync(dir, { recursive: true, force: true });
       mkdirSync(join(root, LANES_DIR), { recursive: true });
       await git.addWorktree(root, dir, lane.branch, from ?? lane.base);
@@ -448,9 +442,31 @@ class LaneScheduler {
     this.persist();
   }
 
+  /**
+   * A worktree again for a queued lane the merge queue sends back (its own went on to the next lane):
+   * a spare one or a new one, on the lane's branch as it is; null when its setup failed (the lane then
+   * waits for a person, saying so).
+   */
+  async worktreeFor(lane: LaneRecord): Promise<string | null> {
+    if (!lane.worktree) {
+      const { worktree, reuse } = this.#takeWorktree(lane.branch);
+      lane.worktree = worktree;
+      this.persist();
+      const tip = await this.deps.lanePorts.git.resolve(this.deps.root, branchRef(lane.branch));
+      try {
+        await this.makeWorktree(lane, tip ?? lane.base, reuse);
+      } catch (err) {
+        if (!(err instanceof LaneSetupError)) throw err;
+        this.setupFailed(lane, err);
+        return null;
+      }
+    }
+    return laneDir(this.deps.root, lane);
+  }
+
   launch(lane: LaneRecord): void {
     const { deps } = this;
-    const dir = join(deps.root, lane.worktree);
+    const dir = laneDir(deps.root, lane);
     const engine = new FlowEngine({
       ...deps,
       root: dir,
@@ -481,6 +497,11 @@ class LaneScheduler {
     const done = outcome.status === 'completed';
     lane.phase = done ? 'queued' : 'waiting';
     lane.queuedAt = done ? ++this.#queueOrder : null;
+    if (done && lane.worktree) {
+      // the merge works on the branch's commits: the worktree goes on to the next lane now
+      this.#spare.push({ worktree: lane.worktree, branch: lane.branch });
+      lane.worktree = null;
+    }
     this.persist([
       {
         type: 'lane_ended',
@@ -594,8 +615,7 @@ class LaneScheduler {
     this.scratchKnown = true;
   }
 
-  async #removeSpare({ worktree, released }: SpareWorktree): Promise<void> {
-    await released;
+  async #removeSpare({ worktree }: { worktree: string }): Promise<void> {
     const dir = join(this.deps.root, worktree);
     // a worktree left behind is swept at the next start (lane-recover.ts); never the run's failure
     await this.deps.lanePorts.git.removeWorktree(this.deps.root, dir, null).catch(() => undefined);
@@ -647,6 +667,16 @@ class LaneScheduler {
     }
     return outcome;
   }
+}
+
+/** The lane's worktree (repo-relative); a lane that works, or is made ready to, has one. */
+function worktreeOf(lane: LaneRecord): string {
+  if (!lane.worktree) throw new Error(`lane ${lane.slot} (${lane.ticket}) has no worktree`);
+  return lane.worktree;
+}
+
+function laneDir(root: string, lane: LaneRecord): string {
+  return join(root, worktreeOf(lane));
 }
 
 export type { LaneScheduler };
