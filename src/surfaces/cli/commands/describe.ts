@@ -149,10 +149,10 @@ export async function describeCommand(
     },
     lanes: {
       what: 'ticket_flow.lanes (or car run|flow start --lanes N) > 1: up to N ready tickets are worked at once by one worker, each by a lane run (its own run id, events and run folder) in a git worktree of its own',
-      worktrees: `${LANES_DIR}/lane-<n> (a merged lane's worktree is taken over by the next lane)`,
+      worktrees: `${LANES_DIR}/lane-<n> (when a lane's ticket is queued for merging, its worktree goes on to the next lane; a ticket sent back gets one again)`,
       branches: `${LANE_BRANCH_PREFIX}<run id prefix>/<ticket file name>`,
       merge_queue:
-        "lanes whose tickets are done (verified, committed) are merged onto the integration branch's tip in one pass (ticket_flow.merge_mode: merge | rebase), the verify gate runs once on the merged tree, then the branch moves once by compare-and-swap (git's fast-forward where it is checked out, which refuses rather than overwrite the person's own changes); a pass of several lanes that fails is split and they are merged one by one",
+        "lanes whose tickets are done (verified, committed) are merged onto the integration branch's tip in one pass (ticket_flow.merge_mode: merge | rebase), the verify gate runs once on the merged tree (with no verify command to run, on the merged commit itself, without a checkout), then the branch moves once by compare-and-swap (git's fast-forward where it is checked out, which refuses rather than overwrite the person's own changes); a pass of several lanes that fails is split and they are merged one by one",
       integration_branch: 'ticket_flow.integration_branch, or the branch checked out when the run starts',
       sent_back:
         "a conflict or a failing check on the merged tree: car merges the tip into the lane's branch (a conflict left for the agent), sets done: false, and the next prompt's <CAR_MERGE_FAILED> says why",
