@@ -281,6 +281,8 @@ export async function coordinateRepo(o: CoordinatorOptions): Promise<FlowOutcome
         const names = result.merged.map((l) => label(l.ticket)).join(', ');
         o.log(`merged ${names} into ${integration}`);
         await o.push(`merged ${names}`);
+        // on the remote now, in the merge commits: the tickets' own branches are done with
+        if (!o.lost()) await dropTicketBranches(o, result.merged);
       }
       if (result.split) singly = batch.length;
       if (result.blocked) o.log(`merging waits: ${result.blocked.detail}`);
@@ -315,6 +317,18 @@ export async function coordinateRepo(o: CoordinatorOptions): Promise<FlowOutcome
     }
     await sleep(o.pollMs, o.signal);
   }
+}
+
+/** The merged tickets' branches deleted on the remote (one push); a failure is only logged. */
+async function dropTicketBranches(o: CoordinatorOptions, merged: readonly LaneRecord[]): Promise<void> {
+  const branches = merged.map((l) => l.branch.replace('refs/remotes/origin/', ''));
+  await runGitText(['push', '-q', 'origin', '--delete', ...branches], {
+    cwd: o.dir,
+    unsetEnv: o.unsetEnv,
+    timeoutMs: 300_000,
+  }).catch((err: unknown) => {
+    o.log(`the merged tickets' branches stay on the remote: ${(err as Error).message}`);
+  });
 }
 
 /** A ticket by its file name, as the worker's log names it. */

@@ -546,4 +546,9 @@ test('two tickets of a lanes repo that conflict: the second is sent back as a ne
   assert.match(shared, /line from TICKET-001/);
   assert.match(shared, /line from TICKET-002/);
   assert.doesNotMatch(shared, /^(<<<<<<<|=======|>>>>>>>)/m);
+  // merged, the tickets' branches are gone from the remote (the sent-back one's too)
+  assert.equal(
+    git(s.remote, ['for-each-ref', '--format=%(refname)', 'refs/heads/car/hub-tickets/']).trim(),
+    '',
+  );
 });
