@@ -42,6 +42,15 @@ function globalRoot(env: NodeJS.ProcessEnv): string {
   return fromEnv ? resolve(fromEnv) : join(env.HOME ?? homedir(), '.codex-autorunner');
 }
 
+/** The record of `car <argv>` run in `cwd`. */
+function recordPath(cwd: string, argv: readonly string[], env: NodeJS.ProcessEnv): string {
+  const key = createHash('sha256')
+    .update(JSON.stringify({ cwd: realpathSync(cwd), argv }))
+    .digest('hex')
+    .slice(0, 24);
+  return join(globalRoot(env), 'warm', `${key}.json`);
+}
+
 function stampOf(path: string): string {
   try {
     const s = statSync(path);
@@ -69,11 +78,7 @@ function parseRecord(text: string): WarmRecord | null {
 export function warmStart(argv: readonly string[], env: NodeJS.ProcessEnv = process.env): void {
   if (argv[0] !== 'run' || argv.includes('--help') || argv.includes('-h')) return;
   try {
-    const key = createHash('sha256')
-      .update(JSON.stringify({ cwd: realpathSync(process.cwd()), argv }))
-      .digest('hex')
-      .slice(0, 24);
-    recordFile = join(globalRoot(env), 'warm', `${key}.json`);
+    recordFile = recordPath(process.cwd(), argv, env);
     const record = parseRecord(readFileSync(recordFile, 'utf8'));
     if (!record) return;
     if (Object.entries(record.stamps).some(([path, stamp]) => stampOf(path) !== stamp)) return;
@@ -148,25 +153,39 @@ export function rememberLaunch(launch: AgentLaunch, startFiles: readonly string[
   const file = recordFile;
   if (!file || remembered) return;
   remembered = true;
+  const record = recordOf(launch);
+  process.once('exit', () => writeRecord(file, record, startFiles));
+}
+
+/**
+ * `car init`: the launch of the repo's default agent kept for the first `car run` in `root`, so that
+ * one starts warm too. Never init's failure.
+ */
+export function prepareWarmStart(root: string, launch: AgentLaunch, startFiles: readonly string[]): void {
+  try {
+    writeRecord(recordPath(root, ['run'], process.env), recordOf(launch), startFiles);
+  } catch {
+    // the first run starts its agent the ordinary way
+  }
+}
+
+/** `launch` as what it changes in car's own environment (which holds secrets a record need not). */
+function recordOf(launch: AgentLaunch): Omit<WarmRecord, 'stamps'> {
   const set: Record<string, string> = {};
   for (const [k, v] of Object.entries(launch.env)) if (v !== undefined && process.env[k] !== v) set[k] = v;
   const unset = Object.keys(process.env).filter((k) => launch.env[k] === undefined);
-  process.once('exit', () => {
-    const record: WarmRecord = {
-      version: 1,
-      command: [...launch.command],
-      cwd: resolve(launch.cwd),
-      set,
-      unset,
-      stamps: Object.fromEntries(startFiles.map((p) => [p, stampOf(p)])),
-    };
-    try {
-      mkdirSync(join(file, '..'), { recursive: true, mode: 0o700 });
-      const tmp = `${file}.${process.pid}.tmp`;
-      writeFileSync(tmp, `${JSON.stringify(record)}\n`, { mode: 0o600 });
-      renameSync(tmp, file);
-    } catch {
-      // the next run starts its agent the ordinary way
-    }
-  });
+  return { version: 1, command: [...launch.command], cwd: resolve(launch.cwd), set, unset };
+}
+
+/** Writes the record with the stamps of `startFiles` as they are now (never throws). */
+function writeRecord(file: string, record: Omit<WarmRecord, 'stamps'>, startFiles: readonly string[]): void {
+  const full: WarmRecord = { ...record, stamps: Object.fromEntries(startFiles.map((p) => [p, stampOf(p)])) };
+  try {
+    mkdirSync(join(file, '..'), { recursive: true, mode: 0o700 });
+    const tmp = `${file}.${process.pid}.tmp`;
+    writeFileSync(tmp, `${JSON.stringify(full)}\n`, { mode: 0o600 });
+    renameSync(tmp, file);
+  } catch {
+    // the next run starts its agent the ordinary way
+  }
 }

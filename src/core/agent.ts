@@ -133,6 +133,14 @@ export interface Agent {
   prewarm?(options: { cwd: string }): void;
   /** Stops the processes the agent keeps between sessions (the run is over); a later session starts anew. */
   close?(): Promise<void>;
+  /**
+   * The process it keeps between sessions would be started in `cwd` so (argv, whole environment), and
+   * reads these files as it starts: what a warm start of the next run needs (agents/warm-start.ts).
+   */
+  warmLaunch?(cwd: string): {
+    launch: { command: readonly string[]; cwd: string; env: NodeJS.ProcessEnv };
+    startFiles: string[];
+  };
 }
 
 /**

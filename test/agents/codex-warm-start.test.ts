@@ -1,10 +1,10 @@
 // The warm start of `car run` (src/agents/warm-start.ts), through the built CLI with the REAL `codex
-// app-server`, offline (test/helpers/codex-queue.ts): a run started where the previous one ran starts
-// that one's app-server first thing, and the run adopts it (its first turn says so); a changed codex
+// app-server`, offline (test/helpers/codex-queue.ts): a run started where the previous one ran (or car
+// init) starts that one's app-server first thing, and the run adopts it (its first turn says so); a changed codex
 // config starts nothing ahead; a launch the run no longer computes (the agent's environment changed in
 // car's config) is not adopted, and the process started ahead is gone afterwards.
 import assert from 'node:assert/strict';
-import { appendFileSync, readdirSync, statSync } from 'node:fs';
+import { appendFileSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, test } from 'node:test';
 import { runCar } from '../helpers/built-car.ts';
@@ -57,16 +57,19 @@ function records(q: CodexQueue): string[] {
   }
 }
 
-test('the second car run in a folder adopts the app-server its warm start began', async () => {
+test('car init prepares the first run to start warm, and each run the next one; without a record nothing starts ahead', async () => {
   const { q, again } = await queue();
-  assert.deepEqual(await run(q), [], 'nothing to start ahead the first time');
   const [record] = records(q);
-  assert.ok(record, 'the run kept its launch');
+  assert.ok(record, 'car init kept the launch of its default agent, codex');
   assert.equal(statSync(record).mode & 0o777, 0o600, 'readable by the user alone');
+  const first = await run(q);
+  assert.equal(first.length, 1, JSON.stringify(first));
+  assert.match(first[0]!, /codex app-server \(pid \d+\) was started ahead/);
   again();
-  const told = await run(q);
-  assert.equal(told.length, 1, JSON.stringify(told));
-  assert.match(told[0]!, /codex app-server \(pid \d+\) was started ahead/);
+  assert.equal((await run(q)).length, 1, 'the run kept its launch for the next');
+  rmSync(record);
+  again();
+  assert.deepEqual(await run(q), [], 'no record, nothing to start ahead');
 });
 
 test('a changed codex config starts nothing ahead', async () => {

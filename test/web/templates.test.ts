@@ -12,6 +12,7 @@ import { initRepo } from '../../src/core/init.ts';
 import { repoPaths } from '../../src/core/paths.ts';
 import { CAR_JS } from '../helpers/built-car.ts';
 import { makeGitRepo } from '../helpers/git-repo.ts';
+import { waitFor } from '../helpers/wait.ts';
 import { browserSuite, shot } from './browser.ts';
 
 let root = '';
@@ -45,6 +46,24 @@ const suite = browserSuite(async (cleanups) => {
   repo.commitAll('car');
   const car = (args: string[]) =>
     execFileSync(process.execPath, [CAR_JS, ...args], { cwd: repo.dir, env, encoding: 'utf8' });
+  // "Plan and run" starts a run worker, whose codex has no model to talk to: stopped before the repo goes
+  cleanups.push(async () => {
+    const lock = join(repo.dir, '.codex-autorunner/flow.lock');
+    const pid = existsSync(lock)
+      ? Number((JSON.parse(readFileSync(lock, 'utf8')) as { pid: number }).pid)
+      : 0;
+    if (!pid) return;
+    car(['flow', 'stop']);
+    const alive = () => {
+      try {
+        process.kill(pid, 0);
+        return true;
+      } catch {
+        return false;
+      }
+    };
+    await waitFor('the run worker to stop', () => !alive(), 60_000);
+  });
   car(['templates', 'repos', 'add', 'mine', templates.dir]);
   car(['templates', 'repos', 'remove', 'blessed']);
   car(['templates', 'fetch']);

@@ -16,6 +16,7 @@ import type {
   TurnResult,
 } from '../../core/agent.ts';
 import { failedTurn, safeEmitter, startTurnHarness } from '../turn-harness.ts';
+import type { AgentLaunch } from '../warm-start.ts';
 import { CodexSessionError, errorKind } from './app-server.ts';
 import {
   approvalQuestion,
@@ -105,6 +106,7 @@ export interface CodexAgent extends Agent {
   prewarm(options: { cwd: string }): void;
   /** Stops the agent's app-server; a later session starts a new one. */
   close(): Promise<void>;
+  warmLaunch(cwd: string): { launch: AgentLaunch; startFiles: string[] };
 }
 
 export function createCodexAgent(opts: CodexAgentOptions = {}): CodexAgent {
@@ -112,6 +114,8 @@ export function createCodexAgent(opts: CodexAgentOptions = {}): CodexAgent {
   const env: NodeJS.ProcessEnv = { ...(opts.baseEnv ?? process.env), ...opts.env };
   if (opts.codexHome) env.CODEX_HOME = opts.codexHome;
   const launch = nativeCodexLaunch(opts.command ?? DEFAULTS.command, env);
+  const seededFrom = opts.codexHome ? userCodexHome(opts.baseEnv ?? process.env) : null;
+  const startFiles = (cwd: string) => codexStartFiles(launch.env, seededFrom, cwd);
   const pool = new AppServerPool({
     command: launch.command,
     env: launch.env,
@@ -120,10 +124,7 @@ export function createCodexAgent(opts: CodexAgentOptions = {}): CodexAgent {
     ...(opts.maxMessageBytes === undefined ? {} : { maxMessageBytes: opts.maxMessageBytes }),
     clientName: opts.clientName ?? 'car',
     clientVersion: opts.clientVersion ?? '0.1.0',
-    startFiles: codexStartFiles(
-      launch.env,
-      opts.codexHome ? userCodexHome(opts.baseEnv ?? process.env) : null,
-    ),
+    startFiles,
   });
   return {
     id,
@@ -135,18 +136,23 @@ export function createCodexAgent(opts: CodexAgentOptions = {}): CodexAgent {
     // the first session is most likely an unsupervised one in `cwd`: its thread is opened ahead too
     prewarm: ({ cwd }) => pool.prewarm(cwd, threadParams(opts, { cwd })),
     close: () => pool.close(),
+    warmLaunch: (cwd) => ({
+      launch: { command: launch.command, cwd, env: launch.env },
+      startFiles: startFiles(cwd),
+    }),
   };
 }
 
 /**
- * What codex reads as it starts, besides the project's `.codex/config.toml` (app-server.ts adds it): its
- * home's config and login, and where car seeds a private home from the user's (home.ts), the user's too.
+ * What codex reads as it starts in `cwd`: its home's config and login, the project's `.codex/config.toml`,
+ * and where car seeds a private home from the user's (home.ts), the user's config and login too.
  */
-function codexStartFiles(env: NodeJS.ProcessEnv, seededFrom: string | null): string[] {
+function codexStartFiles(env: NodeJS.ProcessEnv, seededFrom: string | null, cwd: string): string[] {
   const home = userCodexHome(env);
   return [
     join(home, 'config.toml'),
     join(home, 'auth.json'),
+    join(cwd, '.codex', 'config.toml'),
     ...(seededFrom ? [join(seededFrom, 'config.toml'), join(seededFrom, 'auth.json')] : []),
   ];
 }

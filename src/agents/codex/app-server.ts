@@ -1,7 +1,6 @@
 // The `codex app-server` process: started in its own process group, initialized over JSON-RPC, and
 // stopped with everything it started.
 import type { ChildProcessWithoutNullStreams } from 'node:child_process';
-import { join } from 'node:path';
 import type { TurnError } from '../../core/agent.ts';
 import { type AgentProcess, spawnAgentProcess } from '../process.ts';
 import { rememberLaunch } from '../warm-start.ts';
@@ -36,10 +35,10 @@ export interface AppServerOptions
   clientName: string;
   clientVersion: string;
   /**
-   * The files the app-server reads as it starts (its config, the login): a `car run` keeps this launch
+   * The files the app-server reads as it starts in a folder (its config, the login): a `car run` keeps this launch
    * for the next one's warm start, valid while they are unchanged (warm-start.ts).
    */
-  startFiles?: readonly string[];
+  startFiles?: (cwd: string) => readonly string[];
 }
 
 /** Starts and initializes an app-server; throws a CodexSessionError (and leaves nothing running). */
@@ -84,10 +83,10 @@ export async function startAppServer(options: AppServerOptions): Promise<AppServ
     );
   }
   if (options.startFiles) {
-    rememberLaunch({ command: options.command, cwd: options.cwd, env: options.env }, [
-      ...options.startFiles,
-      join(options.cwd, '.codex', 'config.toml'),
-    ]);
+    rememberLaunch(
+      { command: options.command, cwd: options.cwd, env: options.env },
+      options.startFiles(options.cwd),
+    );
   }
   return server;
 }

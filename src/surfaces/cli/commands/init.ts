@@ -1,6 +1,8 @@
 import { existsSync, statSync } from 'node:fs';
 import { relative, resolve } from 'node:path';
 import { KNOWN_AGENTS } from '../../../agents/catalog.ts';
+import { createAgentResolver } from '../../../agents/resolver.ts';
+import { prepareWarmStart } from '../../../agents/warm-start.ts';
 import type { InitialAgent } from '../../../core/config/template.ts';
 import { initRepo } from '../../../core/init.ts';
 import { repoPaths } from '../../../core/paths.ts';
@@ -60,6 +62,23 @@ async function chooseAgent(io: CliIo, root: string, requested: string | undefine
   };
 }
 
+/**
+ * The first `car run` here starts warm too (agents/warm-start.ts): the default agent's process launch,
+ * when it is one car keeps running (codex's app-server), is kept for it. Never init's failure.
+ */
+async function prepareFirstRun(io: CliIo, root: string): Promise<void> {
+  try {
+    const { config } = await loadRepoConfig(io, root);
+    const id = config.ticket_flow.default_agent;
+    if (!id) return;
+    // resolving starts nothing (a codex agent starts its app-server on first use)
+    const warm = createAgentResolver(config, { root })(id).warmLaunch?.(root);
+    if (warm) prepareWarmStart(root, warm.launch, warm.startFiles);
+  } catch {
+    // an agent that cannot be resolved now is the run's to report
+  }
+}
+
 /** A line on the chosen agent, with what to do when its program is missing. */
 function agentLines(agent: InitialAgent, env: NodeJS.ProcessEnv): string {
   const known = KNOWN_AGENTS.find((a) => a.id === agent.id);
@@ -101,6 +120,7 @@ export async function initCommand(
   const agent = !existed || opts.agent !== undefined ? await chooseAgent(io, root, opts.agent) : null;
   const result = initRepo(root, { force: opts.force ?? false, ...(agent && !existed ? { agent } : {}) });
   const changed = existed && agent ? [await changeDefaultAgent(io, root, configFile, agent)] : [];
+  await prepareFirstRun(io, root);
   if (opts.json) {
     printJson(io, { ...result, changed, default_agent: agent ? { id: agent.id, note: agent.note } : null });
     return;
