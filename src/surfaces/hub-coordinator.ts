@@ -26,6 +26,9 @@ import { runGitText } from '../integrations/git/index.ts';
 /** Ticket branches: one per coordinator job and ticket, so a later hub run never resumes a stale one. */
 export const TICKET_BRANCH_PREFIX = 'car/hub-tickets/';
 
+/** Where the coordinator's checkout has the remote's branches after a fetch. */
+const REMOTE_PREFIX = 'refs/remotes/origin/';
+
 export function ticketBranch(repoId: string, coordinatorJob: string, ticket: string): string {
   return `${TICKET_BRANCH_PREFIX}${repoId}/${coordinatorJob.slice(0, 8)}/${basename(ticket).replace(/\.md$/i, '')}`;
 }
@@ -108,6 +111,7 @@ export async function coordinateRepo(o: CoordinatorOptions): Promise<FlowOutcome
     base: string,
     attempt: number,
     feedback: MergeFeedback | null,
+    branch = ticketBranch(p.repo_id, job.id, ticket.relPath),
   ): Promise<void> => {
     const payload: HubTicketPayload = {
       repo_id: p.repo_id,
@@ -115,7 +119,7 @@ export async function coordinateRepo(o: CoordinatorOptions): Promise<FlowOutcome
       ticket: ticket.relPath,
       ticket_id: ticket.ticketId,
       coordinator_job: job.id,
-      ticket_branch: ticketBranch(p.repo_id, job.id, ticket.relPath),
+      ticket_branch: branch,
       base_sha: base,
       merge_attempt: attempt,
       feedback,
@@ -187,6 +191,7 @@ export async function coordinateRepo(o: CoordinatorOptions): Promise<FlowOutcome
         feedback.onto,
         feedback.attempt,
         feedback,
+        lane.branch.replace(REMOTE_PREFIX, ''),
       );
       return false;
     },
@@ -207,7 +212,7 @@ export async function coordinateRepo(o: CoordinatorOptions): Promise<FlowOutcome
       ticket: ticket.relPath,
       ticketId: ticket.ticketId,
       runId: laneRun,
-      branch: `refs/remotes/origin/${view.ticket_branch}`,
+      branch: `${REMOTE_PREFIX}${view.ticket_branch}`,
       worktree: null,
       base: view.base_sha,
       phase: 'queued',
@@ -261,9 +266,7 @@ export async function coordinateRepo(o: CoordinatorOptions): Promise<FlowOutcome
     for (const lane of [...toMerge]) {
       if (await git.resolve(dir, lane.branch)) continue;
       toMerge.splice(toMerge.indexOf(lane), 1);
-      waiting.push(
-        `${label(lane.ticket)}: its branch ${lane.branch.replace('refs/remotes/origin/', '')} is gone`,
-      );
+      waiting.push(`${label(lane.ticket)}: its branch ${lane.branch.replace(REMOTE_PREFIX, '')} is gone`);
     }
     if (toMerge.length > 0) {
       const batch = singly > 0 ? toMerge.slice(0, 1) : toMerge;
@@ -292,10 +295,14 @@ export async function coordinateRepo(o: CoordinatorOptions): Promise<FlowOutcome
     }
 
     const { ready, blocked } = readiness(queue.tickets, queue.dependencies);
+    const earlier = ready.some((t) => !current.has(t.relPath))
+      ? await earlierBranches(o, p.repo_id, job.id)
+      : null;
     for (const t of ready) {
       if (open >= settings.lanes) break;
       if (current.has(t.relPath)) continue; // it has a job: open, waiting for a person, or merged
-      await enqueue(t, tip, 0, null);
+      // work an earlier hub run left unmerged (a ticket that paused, failed, or was stopped) goes on there
+      await enqueue(t, tip, 0, null, earlier?.get(label(t.relPath)));
       if (o.lost()) return finish(interrupted());
       open++;
     }
@@ -319,9 +326,37 @@ export async function coordinateRepo(o: CoordinatorOptions): Promise<FlowOutcome
   }
 }
 
+/**
+ * Ticket branches earlier coordinator jobs of the repo left on the remote (their tickets not merged:
+ * merged ones are deleted), by ticket name, the most recently committed first.
+ */
+async function earlierBranches(
+  o: CoordinatorOptions,
+  repoId: string,
+  jobId: string,
+): Promise<Map<string, string>> {
+  const out = await runGitText(
+    [
+      'for-each-ref',
+      '--sort=-committerdate',
+      '--format=%(refname)',
+      `${REMOTE_PREFIX}${TICKET_BRANCH_PREFIX}${repoId}/`,
+    ],
+    { cwd: o.dir, unsetEnv: o.unsetEnv, readOnly: true },
+  );
+  const found = new Map<string, string>();
+  const ours = ticketBranch(repoId, jobId, '');
+  for (const ref of out.split('\n').filter(Boolean)) {
+    const branch = ref.slice(REMOTE_PREFIX.length);
+    const name = branch.split('/').pop() ?? '';
+    if (!branch.startsWith(ours) && !found.has(name)) found.set(name, branch);
+  }
+  return found;
+}
+
 /** The merged tickets' branches deleted on the remote (one push); a failure is only logged. */
 async function dropTicketBranches(o: CoordinatorOptions, merged: readonly LaneRecord[]): Promise<void> {
-  const branches = merged.map((l) => l.branch.replace('refs/remotes/origin/', ''));
+  const branches = merged.map((l) => l.branch.replace(REMOTE_PREFIX, ''));
   await runGitText(['push', '-q', 'origin', '--delete', ...branches], {
     cwd: o.dir,
     unsetEnv: o.unsetEnv,

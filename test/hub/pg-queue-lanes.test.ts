@@ -17,7 +17,7 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { after, before, test } from 'node:test';
 import pg from 'pg';
 import {
@@ -59,7 +59,9 @@ const IDENTITY = {
  * The agent; argument 1 is car's prompt, naming the ticket. A merge in progress (car brought the
  * integration branch into the ticket branch and it conflicted) is resolved keeping both sides' lines.
  * The ticket named by CAR_TEST_SLOW takes two turns: the first commits part 1 (pushed after the turn),
- * the second says it started (CAR_TEST_STARTED) and waits while CAR_TEST_HOLD exists.
+ * the second says it started (CAR_TEST_STARTED) and waits while CAR_TEST_HOLD exists. The ticket named
+ * by CAR_TEST_ASK commits part 1 and asks a person (DISPATCH.md, mode: pause) until CAR_TEST_ANSWERED
+ * exists; then it logs what work it found and goes on.
  */
 const AGENT = [
   `f=$(printf '%s\\n' "$1" | sed -n 's/^Current ticket file: //p' | head -1)`,
@@ -69,6 +71,16 @@ const AGENT = [
   // CAR_TEST_HOLD_ALL: every ticket says it started, then waits while CAR_TEST_HOLD exists
   'if [ -n "$CAR_TEST_HOLD_ALL" ]; then pwd >> "$CAR_TEST_STARTED"; while [ -e "$CAR_TEST_HOLD" ]; do sleep 0.05; done; fi',
   'case "$1" in *CAR_MERGE_FAILED*) echo "$name merge-feedback $(pwd)" >> "$CAR_TEST_LOG";; esac',
+  'if [ "$name" = "$CAR_TEST_ASK" ]; then',
+  '  if [ ! -e "$CAR_TEST_ANSWERED" ]; then',
+  `    d=$(printf '%s\\n' "$1" | sed -n 's/^DISPATCH.md path: //p' | head -1)`,
+  '    mkdir -p work && echo part1 > "work/$name-part1.txt"',
+  '    git add -A && git commit -qm "part 1 of $name"',
+  `    printf -- '---\\nmode: pause\\ntitle: Go on?\\n---\\nShall I go on?\\n' > "$d"`,
+  '    exit 0',
+  '  fi',
+  `  echo "$name resumed with: $(ls work 2>/dev/null | tr '\\n' ' ')" >> "$CAR_TEST_LOG"`,
+  'fi',
   'if git rev-parse -q --verify MERGE_HEAD >/dev/null; then',
   `  for c in $(git diff --name-only --diff-filter=U); do sed -i '/^<<<<<<<\\|^=======\\|^>>>>>>>/d' "$c"; git add "$c"; done`,
   '  git commit -qm "resolve the merge for $name"',
@@ -550,5 +562,55 @@ test('two tickets of a lanes repo that conflict: the second is sent back as a ne
   assert.equal(
     git(s.remote, ['for-each-ref', '--format=%(refname)', 'refs/heads/car/hub-tickets/']).trim(),
     '',
+  );
+});
+
+test('a ticket job that paused for a person: the next hub run goes on from its pushed branch, not from scratch', {
+  skip,
+  timeout: 600_000,
+}, async () => {
+  const answered = join(realpathSync(mkdtempSync(join(tmpdir(), 'car-lanes-answer-'))), 'answered');
+  cleanups.push(() => rmSync(dirname(answered), { recursive: true, force: true }));
+  const names = ['TICKET-001', 'TICKET-002'];
+  const s = await setup(Object.fromEntries(names.map((n) => [n, []])), {
+    CAR_TEST_ASK: 'TICKET-002',
+    CAR_TEST_ANSWERED: answered,
+  });
+  const w1 = startWorker(s, 'w1', s.roles[0]!, ['--ticket-jobs', '2']);
+  const first = startHubRun(s);
+  const firstExit = await exitWithin(first, 240_000, 'the first car hub run to end');
+  const all = () => `hub:\n${output(first)}\nw1:\n${output(w1)}\nagent:\n${s.log().join('\n')}`;
+  const firstResult = json<{ repos: Record<string, { status: string | null }> }>({
+    code: firstExit.code,
+    stdout: first.stdout,
+    stderr: first.stderr,
+  });
+  assert.equal(firstResult.repos.alpha?.status, 'paused', all());
+  const asked = git(s.remote, [
+    'for-each-ref',
+    '--format=%(refname:short)',
+    'refs/heads/car/hub-tickets/',
+  ]).trim();
+  assert.match(asked, /TICKET-002$/, `its work is on the remote: ${asked}\n${all()}`);
+
+  writeFileSync(answered, '');
+  const second = startHubRun(s);
+  const secondExit = await exitWithin(second, 240_000, 'the second car hub run to end');
+  const everything = `${all()}\nsecond hub:\n${output(second)}`;
+  assert.equal(secondExit.code, 0, everything);
+  const subjects = assertMergedOnce(s, names, everything);
+  assert.equal(
+    count(subjects, (x) => x === 'part 1 of TICKET-002'),
+    1,
+    subjects.join('\n'),
+  );
+  assert.ok(
+    s.log().some((l) => l.startsWith('TICKET-002 resumed with: TICKET-002-part1.txt')),
+    `the second hub run went on from the first one's work\n${everything}`,
+  );
+  assert.equal(
+    git(s.remote, ['for-each-ref', '--format=%(refname)', 'refs/heads/car/hub-tickets/']).trim(),
+    '',
+    'its branch deleted once merged',
   );
 });
