@@ -191,8 +191,7 @@ export function spawnAgentProcess(options: SpawnAgentOptions): Promise<AgentProc
     let child: ChildProcess;
     const env = options.env ?? process.env;
     // the very process a warm start began for this launch, if there is one (warm-start.ts)
-    const adopted =
-      options.stdin === 'ignore' ? null : takeWarm({ command: options.command, cwd: options.cwd, env });
+    const adopted = takeWarm({ command: options.command, cwd: options.cwd, env }, options.stdin !== 'ignore');
     try {
       child =
         adopted ??

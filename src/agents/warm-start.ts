@@ -93,6 +93,8 @@ export function warmStart(argv: readonly string[], env: NodeJS.ProcessEnv = proc
       detached: true,
     });
     child.on('error', () => {}); // could not start: nothing to adopt (see takeWarm)
+    // not adopted yet, it must not keep car alive: a run that never asks for it ends, and kills it
+    holdOpen(child, false);
     warm = { child, launch: { command: record.command, cwd: record.cwd, env: launchEnv } };
     process.once('exit', () => discardWarm());
   } catch {
@@ -108,21 +110,34 @@ function sameEnv(a: NodeJS.ProcessEnv, b: NodeJS.ProcessEnv): boolean {
   );
 }
 
+/** Whether the process and its pipes keep this one's event loop alive. */
+function holdOpen(child: ChildProcess, hold: boolean): void {
+  for (const handle of [child, child.stdin, child.stdout, child.stderr]) {
+    const h = handle as { ref?: () => void; unref?: () => void } | null;
+    if (hold) h?.ref?.();
+    else h?.unref?.();
+  }
+}
+
 /**
- * The warm process, if it runs `launch` exactly and is alive; taken once. Any other launch asked for
- * first means the guess was wrong: the warm process is killed.
+ * The warm process, if it runs `launch` exactly (over pipes, as it was started) and is alive; taken
+ * once. Any other launch asked for first means the guess was wrong: the warm process is killed.
  */
-export function takeWarm(launch: AgentLaunch): ChildProcess | null {
+export function takeWarm(launch: AgentLaunch, piped: boolean): ChildProcess | null {
   const w = warm;
   if (!w) return null;
   warm = null;
   const { child } = w;
   const same =
+    piped &&
     w.launch.command.length === launch.command.length &&
     w.launch.command.every((part, i) => part === launch.command[i]) &&
     resolve(w.launch.cwd) === resolve(launch.cwd) &&
     sameEnv(w.launch.env, launch.env);
-  if (same && child.pid !== undefined && child.exitCode === null && child.signalCode === null) return child;
+  if (same && child.pid !== undefined && child.exitCode === null && child.signalCode === null) {
+    holdOpen(child, true);
+    return child;
+  }
   killWarm(child);
   return null;
 }

@@ -4,11 +4,18 @@
 // config starts nothing ahead; a launch the run no longer computes (the agent's environment changed in
 // car's config) is not adopted, and the process started ahead is gone afterwards.
 import assert from 'node:assert/strict';
-import { appendFileSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { appendFileSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, test } from 'node:test';
 import { runCar } from '../helpers/built-car.ts';
-import { assertAllDone, assertNothingLeft, type CodexQueue, codexQueue } from '../helpers/codex-queue.ts';
+import {
+  assertAllDone,
+  assertNothingLeft,
+  type CodexQueue,
+  codexQueue,
+  TICKETS_DIR,
+  WORK_COMMAND,
+} from '../helpers/codex-queue.ts';
 
 const queues: CodexQueue[] = [];
 afterEach(async () => {
@@ -91,5 +98,32 @@ test('a launch the run no longer computes is not adopted, and what was started a
     'version: 2\nmode: repo\nagents:\n  codex:\n    env:\n      CAR_TEST_WARM: changed\n',
   );
   q.repo.commitAll('agent env');
+  assert.deepEqual(await run(q), []); // run() also checks that no process is left in the repo
+});
+
+test('a run that starts no agent, or another one, ends as usual, and the codex started ahead is gone', async () => {
+  const { q, again } = await queue();
+  assert.equal(records(q).length, 1, 'car init kept the launch of its default agent, codex');
+  // every ticket done already: the run starts no agent at all
+  for (const name of q.tickets) {
+    const file = join(q.repo.dir, TICKETS_DIR, name);
+    writeFileSync(file, readFileSync(file, 'utf8').replace(/^done: false$/m, 'done: true'));
+  }
+  const idle = await runCar(['run'], { cwd: q.repo.dir, env: q.env, timeoutMs: 60_000 });
+  assert.equal(idle.code, 0, `${idle.stdout}\n${idle.stderr}`);
+  assertNothingLeft(q.repo.dir);
+  again();
+  // the tickets go to a command agent instead: nothing adopts the app-server started ahead
+  const script = join(q.env.HOME!, 'agent.sh');
+  writeFileSync(script, `${WORK_COMMAND}\n`);
+  q.repo.write(
+    '.codex-autorunner/config.yml',
+    `version: 2\nmode: repo\nagents:\n  script:\n    backend: command\n    format: text\n    command: [sh, ${JSON.stringify(script)}]\n`,
+  );
+  for (const name of q.tickets) {
+    const file = join(q.repo.dir, TICKETS_DIR, name);
+    writeFileSync(file, readFileSync(file, 'utf8').replace(/^agent: codex$/m, 'agent: script'));
+  }
+  q.repo.commitAll('a command agent');
   assert.deepEqual(await run(q), []); // run() also checks that no process is left in the repo
 });
