@@ -20,6 +20,7 @@ import { MergeAborted, type MergeHost, mergeQueued } from '../core/flow/lanes/me
 import type { LanePorts } from '../core/flow/ports.ts';
 import type { MergeFeedback } from '../core/flow/state.ts';
 import { STATE_DIR } from '../core/paths.ts';
+import { abortableSleep } from '../core/sleep.ts';
 import { loadTicketQueue, readiness, type Ticket, ticketLabel } from '../core/tickets/index.ts';
 import { runGitText } from '../integrations/git/index.ts';
 
@@ -157,30 +158,7 @@ export async function coordinateRepo(o: CoordinatorOptions): Promise<FlowOutcome
     persist: (list = []) => events(list as FlowEvent[]),
     scratchSetUp: false,
     scratchKnown: false,
-    // never asked: `sendBack` below queues a ticket that did not merge as a new ticket job
-    worktreeFor: async () => null,
     async sendBack(lane: LaneRecord, feedback: MergeFeedback): Promise<boolean> {
-      events([
-        feedback.kind === 'conflict'
-          ? {
-              type: 'merge_conflict',
-              data: {
-                lane: lane.slot,
-                ticket: lane.ticket,
-                files: feedback.files,
-                attempt: feedback.attempt,
-              },
-            }
-          : {
-              type: 'merge_verify_failed',
-              data: {
-                lane: lane.slot,
-                ticket: lane.ticket,
-                summary: feedback.output.split('\n')[0] ?? '',
-                attempt: feedback.attempt,
-              },
-            },
-      ]);
       if (feedback.attempt > settings.verify.maxFailures) {
         toPerson.set(lane.ticket, `could not be merged after ${feedback.attempt - 1} attempt(s)`);
         return true;
@@ -290,7 +268,7 @@ export async function coordinateRepo(o: CoordinatorOptions): Promise<FlowOutcome
       if (result.split) singly = batch.length;
       if (result.blocked) o.log(`merging waits: ${result.blocked.detail}`);
       if (result.merged.length === 0 && result.sentBack.length === 0 && !result.split)
-        await sleep(o.pollMs, o.signal);
+        await abortableSleep(o.pollMs, o.signal);
       continue; // the tip moved (or a ticket went back): read again before queueing more
     }
 
@@ -322,7 +300,7 @@ export async function coordinateRepo(o: CoordinatorOptions): Promise<FlowOutcome
         });
       }
     }
-    await sleep(o.pollMs, o.signal);
+    await abortableSleep(o.pollMs, o.signal);
   }
 }
 
@@ -369,16 +347,4 @@ async function dropTicketBranches(o: CoordinatorOptions, merged: readonly LaneRe
 /** A ticket by its file name, as the worker's log names it. */
 function label(relPath: string): string {
   return basename(relPath).replace(/\.md$/i, '');
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(done, ms);
-    function done() {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', done);
-      resolve();
-    }
-    signal.addEventListener('abort', done, { once: true });
-  });
 }

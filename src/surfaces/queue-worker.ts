@@ -37,6 +37,7 @@ import { secretEnvToRemove } from '../core/config/secrets.ts';
 import { reopenTicket } from '../core/flow/lanes/merge.ts';
 import type { LanePorts } from '../core/flow/ports.ts';
 import { repoPaths } from '../core/paths.ts';
+import { abortableSleep } from '../core/sleep.ts';
 import { loadTicketQueue } from '../core/tickets/index.ts';
 import { createLanePorts, createRepoState } from '../integrations/git/index.ts';
 import {
@@ -114,7 +115,7 @@ export async function runQueueWorker(opts: QueueWorkerOptions): Promise<{ jobs: 
     } catch (err) {
       // the database out of reach: say so and look again (a worker outlives a database restart)
       opts.log(`${opts.name}: cannot take a job: ${(err as Error).message}`);
-      await sleep(Math.max(opts.pollSeconds, 5) * 1000, opts.signal);
+      await abortableSleep(Math.max(opts.pollSeconds, 5) * 1000, opts.signal);
       continue;
     }
     if (opts.once && (jobs > 0 || !took)) break;
@@ -123,23 +124,11 @@ export async function runQueueWorker(opts: QueueWorkerOptions): Promise<{ jobs: 
       const ended = new Promise<void>((resolve) => {
         wake = resolve;
       });
-      await Promise.race([sleep(opts.pollSeconds * 1000, opts.signal), ended]);
+      await Promise.race([abortableSleep(opts.pollSeconds * 1000, opts.signal), ended]);
     }
   }
   await Promise.all([repoJob, ...ticketJobs]);
   return { jobs };
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(done, ms);
-    function done() {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', done);
-      resolve();
-    }
-    signal.addEventListener('abort', done, { once: true });
-  });
 }
 
 /** A repo id as a folder name under the checkouts folder. */

@@ -7,6 +7,7 @@ import { chmodSync, chownSync, existsSync, mkdtempSync, readdirSync, rmSync, wri
 import { createServer } from 'node:net';
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
+import { after, before } from 'node:test';
 import pg from 'pg';
 
 /** The binaries folder of the newest installed PostgreSQL, or null. */
@@ -127,6 +128,35 @@ export async function startPostgres(): Promise<PgCluster> {
         // already gone
       }
       rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/**
+ * A test file's PostgreSQL: a throwaway cluster started before its tests (`skip` says why not, when
+ * PostgreSQL is missing) and stopped after them, once `cleanups` (what the tests made) ran, last first.
+ */
+export function pgTestFile(): {
+  skip: string | false;
+  cluster: () => PgCluster;
+  cleanups: (() => unknown)[];
+} {
+  const skip = postgresMissing() ?? false;
+  let cluster: PgCluster | null = null;
+  const cleanups: (() => unknown)[] = [];
+  before(async () => {
+    if (!skip) cluster = await startPostgres();
+  });
+  after(async () => {
+    for (const c of cleanups.reverse()) await c();
+    cluster?.stop();
+  });
+  return {
+    skip,
+    cleanups,
+    cluster: () => {
+      if (!cluster) throw new Error(`no PostgreSQL cluster: ${skip || 'not started yet'}`);
+      return cluster;
     },
   };
 }

@@ -102,3 +102,11 @@ export function sampleLive(checkouts: { dir: string; group: string }[], everyMs 
     },
   };
 }
+
+/** The git identity of the hub queue's workers in tests (their checkouts commit merges and replies). */
+export const WORKER_IDENTITY = {
+  GIT_AUTHOR_NAME: 'Worker',
+  GIT_AUTHOR_EMAIL: 'worker@example.com',
+  GIT_COMMITTER_NAME: 'Worker',
+  GIT_COMMITTER_EMAIL: 'worker@example.com',
+};

@@ -18,7 +18,7 @@ import {
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import pg from 'pg';
 import {
   type CarChild,
@@ -32,28 +32,12 @@ import {
   tempHome,
 } from '../helpers/built-car.ts';
 import { tid } from '../helpers/cli.ts';
-import { type PgCluster, postgresMissing, startPostgres } from '../helpers/postgres.ts';
+import { pgTestFile } from '../helpers/postgres.ts';
 import { scriptAgentConfig } from '../helpers/script-agent.ts';
 import { waitFor } from '../helpers/wait.ts';
-import { git, initGitRepo, makeHub, writeTicket } from './helpers.ts';
+import { git, initGitRepo, makeHub, WORKER_IDENTITY, writeTicket } from './helpers.ts';
 
-const skip = postgresMissing() ?? false;
-let cluster: PgCluster | null = null;
-const cleanups: (() => unknown)[] = [];
-before(async () => {
-  if (!skip) cluster = await startPostgres();
-});
-after(async () => {
-  for (const c of cleanups.reverse()) await c();
-  cluster?.stop();
-});
-
-const IDENTITY = {
-  GIT_AUTHOR_NAME: 'Worker',
-  GIT_AUTHOR_EMAIL: 'worker@example.com',
-  GIT_COMMITTER_NAME: 'Worker',
-  GIT_COMMITTER_EMAIL: 'worker@example.com',
-};
+const { skip, cluster, cleanups } = pgTestFile();
 
 /**
  * The agent; argument 1 is car's prompt, naming the ticket. A merge in progress (car brought the
@@ -127,7 +111,7 @@ async function setup(
   tickets: Record<string, string[]>,
   agentEnv: Record<string, string> = {},
 ): Promise<Setup> {
-  const c = cluster!;
+  const c = cluster();
   const db = await c.createDatabase('hubl');
   const suffix = db.slice('hubl_'.length);
   const password = `pw-${suffix}`;
@@ -181,7 +165,7 @@ async function setup(
   git(dir, ['commit', '-q', '-m', 'plan']);
   git(dir, ['remote', 'add', 'origin', remote]);
   git(dir, ['push', '-q', 'origin', 'main']);
-  const base = { ...IDENTITY, CAR__HUB__ADMISSION__MAX_LOAD_PER_CORE: 'null' };
+  const base = { ...WORKER_IDENTITY, CAR__HUB__ADMISSION__MAX_LOAD_PER_CORE: 'null' };
   const init = await runCar(['hub', 'queue', 'init', ...roles.flatMap((r) => ['--grant-role', r])], {
     cwd: hub.root,
     env: carEnv(home.home, { ...base, CAR_PG_URL: c.url(db, owner, password) }),
@@ -229,7 +213,7 @@ function startHubRun(s: Setup): CarChild {
 }
 
 function testPool(s: Setup): pg.Pool {
-  const pool = new pg.Pool({ connectionString: cluster!.url(s.db) });
+  const pool = new pg.Pool({ connectionString: cluster().url(s.db) });
   pool.on('error', () => {});
   cleanups.push(() => pool.end());
   return pool;

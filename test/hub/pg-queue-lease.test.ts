@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import type {
   HubJobPayload,
   HubQueueWorker,
@@ -18,20 +18,11 @@ import { createApp } from '../../src/surfaces/http/app.ts';
 import { startChat, withOutput } from '../chat/built-chat.ts';
 import { startFakeTelegram } from '../fakes/telegram-api.ts';
 import { carEnv, tempHome } from '../helpers/built-car.ts';
-import { type PgCluster, postgresMissing, startPostgres } from '../helpers/postgres.ts';
+import { pgTestFile } from '../helpers/postgres.ts';
 import { waitFor } from '../helpers/wait.ts';
 import { makeHub } from './helpers.ts';
 
-const skip = postgresMissing() ?? false;
-let cluster: PgCluster | null = null;
-const cleanups: (() => unknown)[] = [];
-before(async () => {
-  if (!skip) cluster = await startPostgres();
-});
-after(async () => {
-  for (const c of cleanups.reverse()) await c();
-  cluster?.stop();
-});
+const { skip, cluster, cleanups } = pgTestFile();
 
 const LEASE = 2;
 
@@ -63,7 +54,7 @@ function ticketPayload(repo: string, coordinator: string, name: string): HubTick
 }
 
 async function queueDb(): Promise<{ hubUrl: string; workerUrl: (n: number) => string }> {
-  const c = cluster!;
+  const c = cluster();
   const db = await c.createDatabase('lease');
   const roles = [1, 2].map((n) => `${db}_w${n}`);
   for (const r of roles) await c.sql('postgres', `CREATE ROLE ${r} LOGIN PASSWORD 'pw'`);

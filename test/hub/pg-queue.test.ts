@@ -23,7 +23,7 @@ import {
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import pg from 'pg';
 import {
   type CarChild,
@@ -36,28 +36,21 @@ import {
   startCar,
   tempHome,
 } from '../helpers/built-car.ts';
-import { type PgCluster, postgresMissing, startPostgres } from '../helpers/postgres.ts';
+import { pgTestFile } from '../helpers/postgres.ts';
 import { waitFor } from '../helpers/wait.ts';
-import { demoTicket, git, initGitRepo, makeHub, type TestHub, writeTicket } from './helpers.ts';
+import {
+  demoTicket,
+  git,
+  initGitRepo,
+  makeHub,
+  type TestHub,
+  WORKER_IDENTITY,
+  writeTicket,
+} from './helpers.ts';
 
-const skip = postgresMissing() ?? false;
-let cluster: PgCluster | null = null;
-const cleanups: (() => unknown)[] = [];
-before(async () => {
-  if (!skip) cluster = await startPostgres();
-});
-after(async () => {
-  for (const c of cleanups.reverse()) await c();
-  cluster?.stop();
-});
+const { skip, cluster, cleanups } = pgTestFile();
 
 const REPOS = ['alpha', 'beta', 'gamma'];
-const IDENTITY = {
-  GIT_AUTHOR_NAME: 'Worker',
-  GIT_AUTHOR_EMAIL: 'worker@example.com',
-  GIT_COMMITTER_NAME: 'Worker',
-  GIT_COMMITTER_EMAIL: 'worker@example.com',
-};
 
 /**
  * Ticket n of a repo: writes a file, commits. The second and third sleep first: a kill lands inside the
@@ -80,7 +73,7 @@ interface Setup {
 }
 
 async function setup(repos: readonly string[] = REPOS, plan = ticket, agents: string[] = []): Promise<Setup> {
-  const c = cluster!;
+  const c = cluster();
   const db = await c.createDatabase('hubq');
   const suffix = db.slice('hubq_'.length);
   const password = `pw-${suffix}`;
@@ -116,7 +109,7 @@ async function setup(repos: readonly string[] = REPOS, plan = ticket, agents: st
     git(dir, ['remote', 'add', 'origin', bare]);
     git(dir, ['push', '-q', 'origin', 'main']);
   }
-  const base = { ...IDENTITY, CAR__HUB__ADMISSION__MAX_LOAD_PER_CORE: 'null' };
+  const base = { ...WORKER_IDENTITY, CAR__HUB__ADMISSION__MAX_LOAD_PER_CORE: 'null' };
   return {
     hub,
     remotes,
@@ -130,7 +123,7 @@ async function setup(repos: readonly string[] = REPOS, plan = ticket, agents: st
 
 /** A pool for the test's own queries; a server outage in a later test must not reach it as an error. */
 function testPool(s: Setup): pg.Pool {
-  const pool = new pg.Pool({ connectionString: cluster!.url(s.db) });
+  const pool = new pg.Pool({ connectionString: cluster().url(s.db) });
   pool.on('error', () => {});
   cleanups.push(() => pool.end());
   return pool;
@@ -169,7 +162,7 @@ function startWorker(s: Setup, name: string, role: string, isolated = false): Ca
   mkdirSync(checkouts, { recursive: true });
   const netns = isolated && NETNS;
   const env = netns
-    ? { ...s.workerEnv(role), CAR_PG_URL: cluster!.socketUrl(s.db, role, s.password) }
+    ? { ...s.workerEnv(role), CAR_PG_URL: cluster().socketUrl(s.db, role, s.password) }
     : s.workerEnv(role);
   const w = startCar(
     ['worker', '--hub-queue', '--name', name, '--checkouts', checkouts, '--poll-seconds', '0.2'],
@@ -317,7 +310,7 @@ test('a hub run split across two queue workers survives a kill -9: every ticket 
     ]);
     assert.ok(!JSON.stringify(data).includes(s.password), 'no password in a job');
   }
-  const asWorker = new pg.Client({ connectionString: cluster!.url(s.db, s.roles[0], s.password) });
+  const asWorker = new pg.Client({ connectionString: cluster().url(s.db, s.roles[0], s.password) });
   await asWorker.connect();
   try {
     await assert.rejects(asWorker.query('DELETE FROM car_hub.events'), /permission denied/);
@@ -458,7 +451,7 @@ test('a database outage longer than the lease: the hub and the worker wait it ou
   const w1 = startWorker(s, 'w1', s.roles[0]!);
   const hubRun = startHubRun(s);
   await w1.waitForOutput(/alpha: pushed car\/hub\/alpha at \w+ \(\S*TICKET-001\.md done\)/, 120_000);
-  cluster!.down();
+  cluster().down();
   try {
     await hubRun.waitForOutput(/database is out of reach/, 60_000);
     // six failed heartbeats, a second apart: longer than the 5 s lease
@@ -468,7 +461,7 @@ test('a database outage longer than the lease: the hub and the worker wait it ou
       120_000,
     );
   } finally {
-    cluster!.up();
+    cluster().up();
   }
   await hubRun.waitForOutput(/database is back/, 60_000);
   const exit = await exitWithin(hubRun, 240_000, 'car hub run to follow the job to its end');

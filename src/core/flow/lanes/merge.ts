@@ -31,7 +31,7 @@ export interface MergeResult {
   split: boolean;
 }
 
-export interface MergeHost {
+interface MergeHostBase {
   readonly deps: FlowDeps & { lanePorts: LanePorts };
   readonly runId: string;
   readonly lanes: LanesState;
@@ -41,17 +41,24 @@ export interface MergeHost {
   scratchSetUp: boolean;
   /** The scratch worktree was made or seen by this worker (so git need not be asked again). */
   scratchKnown: boolean;
+}
+
+/** Lanes in this process: a ticket that did not merge goes back to its lane, in a worktree again. */
+interface LocalMergeHost extends MergeHostBase {
   /**
    * The folder of a lane sent back: its worktree, made again if it went on to another lane when its
    * ticket was queued; null when that failed (the lane then waits for a person).
    */
   worktreeFor(lane: LaneRecord): Promise<string | null>;
-  /**
-   * Where a ticket that did not merge goes instead of back to its lane in this process (a hub coordinator
-   * queues it as a new ticket job for any machine); true: it waits for a person.
-   */
-  sendBack?(lane: LaneRecord, feedback: MergeFeedback): Promise<boolean>;
 }
+
+/** A ticket that did not merge goes elsewhere (a hub coordinator queues it as a new ticket job). */
+interface RemoteMergeHost extends MergeHostBase {
+  /** After the merge queue recorded why; true: it waits for a person. */
+  sendBack(lane: LaneRecord, feedback: MergeFeedback): Promise<boolean>;
+}
+
+export type MergeHost = LocalMergeHost | RemoteMergeHost;
 
 /**
  * One pass of the merge queue over the queued lanes `batch` (in queue order): each merged onto the one
@@ -321,17 +328,8 @@ export class MergeAborted extends Error {
   }
 }
 
+/** Records why the ticket did not merge, then sends it back as the host does. */
 function sendBackVia(host: MergeHost, lane: LaneRecord, feedback: MergeFeedback): Promise<boolean> {
-  return host.sendBack ? host.sendBack(lane, feedback) : sendBack(host, lane, feedback);
-}
-
-/**
- * Back to the lane: the tip merged into its branch (a conflict left for the agent), `done: false`, the
- * feedback in its state for the next prompt, and a verify baseline at the tip, so the lane's own gate
- * checks only the lane's work, not what other tickets brought in.
- */
-async function sendBack(host: MergeHost, lane: LaneRecord, feedback: MergeFeedback): Promise<boolean> {
-  const { deps } = host;
   lane.mergeAttempts = feedback.attempt;
   host.persist([
     feedback.kind === 'conflict'
@@ -349,6 +347,16 @@ async function sendBack(host: MergeHost, lane: LaneRecord, feedback: MergeFeedba
           },
         },
   ]);
+  return 'sendBack' in host ? host.sendBack(lane, feedback) : sendBack(host, lane, feedback);
+}
+
+/**
+ * Back to the lane: the tip merged into its branch (a conflict left for the agent), `done: false`, the
+ * feedback in its state for the next prompt, and a verify baseline at the tip, so the lane's own gate
+ * checks only the lane's work, not what other tickets brought in.
+ */
+async function sendBack(host: LocalMergeHost, lane: LaneRecord, feedback: MergeFeedback): Promise<boolean> {
+  const { deps } = host;
   const dir = await host.worktreeFor(lane);
   if (dir === null) return true;
   const state = await reopenTicket(deps, dir, lane, feedback);
