@@ -69,10 +69,13 @@ interface Spawned {
   stderr: string;
   /** ms from spawn to the first stdout line matching `mark`, if given and seen. */
   markMs: number | null;
+  /** Date.now() at spawn. */
+  startedAt: number;
 }
 
 function run(argv: string[], opts: { cwd: string; env: NodeJS.ProcessEnv; mark?: RegExp }): Promise<Spawned> {
   const t0 = performance.now();
+  const startedAt = Date.now();
   const child = spawn(argv[0]!, argv.slice(1), {
     cwd: opts.cwd,
     env: opts.env,
@@ -89,7 +92,7 @@ function run(argv: string[], opts: { cwd: string; env: NodeJS.ProcessEnv; mark?:
     stderr += c.toString('utf8');
   });
   return new Promise((res) => {
-    child.on('close', (code) => res({ code, ms: performance.now() - t0, stdout, stderr, markMs }));
+    child.on('close', (code) => res({ code, ms: performance.now() - t0, stdout, stderr, markMs, startedAt }));
   });
 }
 
@@ -98,6 +101,8 @@ interface Timeline {
   toFirstSelect: number;
   /** car's process start → first turn_started. */
   toFirstTurn: number;
+  /** car's process start → the agent's first request to the model (when the fake model is known). */
+  toFirstModelCall?: number;
   /** Per ticket: select → turn start, the turn, turn end → done, done → next select (or run end). */
   tickets: { selToTurn: number; turn: number; turnToDone: number; doneToNext: number }[];
   /** Tickets 2..N: done(k-1) → done(k) minus turn k. */
@@ -163,10 +168,22 @@ interface Sample {
   /** The same queue again in the same folder (car has run there before: a warm start), if measured. */
   again?: Timeline;
   /** The one-shot mode: per ticket, spawn → exit, and spawn → its first turn marker. */
-  oneShot: { ms: number; startMs: number | null }[];
+  oneShot: { ms: number; startMs: number | null; modelMs?: number }[];
 }
 
-async function carRun(carJs: string, cwd: string, env: NodeJS.ProcessEnv, n: number): Promise<Timeline> {
+/** ms from `since` to the first request the fake model got after it, if any. */
+function firstModelCall(fake: { requests: { at: number }[] }, since: number): number | undefined {
+  const at = fake.requests.find((r) => r.at >= since)?.at;
+  return at === undefined ? undefined : at - since;
+}
+
+async function carRun(
+  carJs: string,
+  cwd: string,
+  env: NodeJS.ProcessEnv,
+  n: number,
+  fake?: { requests: { at: number }[] },
+): Promise<Timeline> {
   const t0 = Date.now();
   const r = await run([process.execPath, carJs, 'run'], { cwd, env });
   const exited = Date.now();
@@ -176,7 +193,8 @@ async function carRun(carJs: string, cwd: string, env: NodeJS.ProcessEnv, n: num
   if (process.env.CAR_BENCH_EVENTS) process.stderr.write(r.stderr);
   const tl = timeline(join(cwd, '.codex-autorunner/car.db'), t0, exited);
   if (tl.tickets.length !== n) throw new Error(`car worked ${tl.tickets.length} tickets, expected ${n}`);
-  return tl;
+  const toModel = fake && firstModelCall(fake, t0);
+  return toModel === undefined ? tl : { ...tl, toFirstModelCall: toModel };
 }
 
 const PROMPT =
@@ -187,11 +205,11 @@ async function codexSample(carJs: string, n: number): Promise<Sample> {
   const e = await codexQueue(n);
   try {
     const plan = q.repo.git(['rev-parse', 'HEAD']).trim();
-    const car = await carRun(carJs, q.repo.dir, q.env, n);
+    const car = await carRun(carJs, q.repo.dir, q.env, n, q.fake);
     // the queue as it was, run again where car ran before
     q.repo.git(['reset', '-q', '--hard', plan]);
     q.repo.git(['clean', '-fdq']);
-    const again = await carRun(carJs, q.repo.dir, q.env, n);
+    const again = await carRun(carJs, q.repo.dir, q.env, n, q.fake);
     const oneShot: Sample['oneShot'] = [];
     for (let k = 0; k < n; k++) {
       const r = await run(
@@ -199,7 +217,8 @@ async function codexSample(carJs: string, n: number): Promise<Sample> {
         { cwd: e.repo.dir, env: e.env, mark: /"type":"turn\.started"/ },
       );
       if (r.code !== 0) throw new Error(`codex exec exited ${r.code}: ${r.stderr.slice(-2000)}`);
-      oneShot.push({ ms: r.ms, startMs: r.markMs });
+      const modelMs = firstModelCall(e.fake, r.startedAt);
+      oneShot.push({ ms: r.ms, startMs: r.markMs, ...(modelMs === undefined ? {} : { modelMs }) });
     }
     return { car, again, oneShot };
   } finally {
@@ -308,15 +327,36 @@ function report(name: string, oneShotName: string, samples: Sample[], n: number)
   console.log(`  first ticket: car start → turn started    ${range(cars.map((c) => c.toFirstTurn))}`);
   console.log(`    car start → ticket selected             ${range(cars.map((c) => c.toFirstSelect))}`);
   console.log(`    select → turn start                     ${range(first.map((t) => t.selToTurn))}`);
+  // the one figure both sides share: when the agent's first request reached the model
+  const toModel = (cs: Timeline[]) =>
+    cs.flatMap((c) => (c.toFirstModelCall === undefined ? [] : [c.toFirstModelCall]));
+  if (toModel(cars).length > 0) {
+    console.log(
+      `  first ticket: car start → first model request ${range(toModel(cars))}  (a new folder: car's first run)`,
+    );
+  }
   const again = samples.flatMap((s) => (s.again ? [s.again] : []));
   if (again.length > 0) {
     console.log(`  again where car ran before (warm start):`);
     console.log(`    first ticket: car start → turn started  ${range(again.map((c) => c.toFirstTurn))}`);
     console.log(`    car start → ticket selected             ${range(again.map((c) => c.toFirstSelect))}`);
     console.log(`    whole queue                             ${range(again.map((c) => c.wall))}`);
+    if (toModel(again).length > 0) {
+      console.log(`    car start → first model request         ${range(toModel(again))}`);
+    }
   }
   const starts = shots.map((o) => o.startMs).filter((x): x is number => x !== null);
   if (starts.length > 0) console.log(`  ${oneShotName}: spawn → turn started         ${range(starts)}`);
+  const modelMs = (os: Sample['oneShot']) => os.flatMap((o) => (o.modelMs === undefined ? [] : [o.modelMs]));
+  if (modelMs(shots).length > 0) {
+    console.log(`  ${oneShotName}: spawn → first model request ${range(modelMs(shots))}`);
+    console.log(
+      `    its first run in a new home             ${range(modelMs(samples.map((s) => s.oneShot[0]!)))}`,
+    );
+    console.log(
+      `    its later runs                          ${range(modelMs(samples.flatMap((s) => s.oneShot.slice(1))))}`,
+    );
+  }
   console.log('  tickets 2..N:');
   console.log(`    select → turn start                     ${range(rest.map((t) => t.selToTurn))}`);
   console.log(`    the agent's turn                        ${range(rest.map((t) => t.turn))}`);

@@ -77,6 +77,8 @@ export interface SpawnAgentOptions {
   signal?: AbortSignal;
   /** Called with every stderr chunk (after it is added to the tail). */
   onStderr?: (chunk: Buffer) => void;
+  /** Written to stdin as soon as the process is started (a warm start wrote it already). */
+  prelude?: string;
 }
 
 export interface AgentProcess {
@@ -191,7 +193,13 @@ export function spawnAgentProcess(options: SpawnAgentOptions): Promise<AgentProc
     let child: ChildProcess;
     const env = options.env ?? process.env;
     // the very process a warm start began for this launch, if there is one (warm-start.ts)
-    const adopted = takeWarm({ command: options.command, cwd: options.cwd, env }, options.stdin !== 'ignore');
+    const launch = {
+      command: options.command,
+      cwd: options.cwd,
+      env,
+      ...(options.prelude ? { prelude: options.prelude } : {}),
+    };
+    const adopted = takeWarm(launch, options.stdin !== 'ignore');
     try {
       child =
         adopted ??
@@ -221,6 +229,7 @@ export function spawnAgentProcess(options: SpawnAgentOptions): Promise<AgentProc
     });
     // A closed pipe to a dead child must not crash car.
     child.stdin?.on('error', () => {});
+    if (!adopted && options.prelude) child.stdin?.write(options.prelude);
     child.stdout?.on('error', () => {});
     child.stderr?.on('error', () => {});
 

@@ -19,6 +19,8 @@ export interface AgentLaunch {
   cwd: string;
   /** The process's whole environment. */
   env: NodeJS.ProcessEnv;
+  /** Written to its stdin as soon as it starts (codex: initialize and the first thread/start). */
+  prelude?: string;
 }
 
 interface WarmRecord {
@@ -30,6 +32,7 @@ interface WarmRecord {
   unset: string[];
   /** path → `mtime:size:inode`, or `missing`. */
   stamps: Record<string, string>;
+  prelude?: string;
 }
 
 /** Where this invocation's record lives; null when this process is not a `car run`. */
@@ -68,6 +71,7 @@ function parseRecord(text: string): WarmRecord | null {
   if (r?.version !== 1 || !strings(r.command) || r.command.length === 0 || typeof r.cwd !== 'string')
     return null;
   if (!stringMap(r.set) || !strings(r.unset) || !stringMap(r.stamps)) return null;
+  if (r.prelude !== undefined && typeof r.prelude !== 'string') return null;
   return r as WarmRecord;
 }
 
@@ -93,9 +97,13 @@ export function warmStart(argv: readonly string[], env: NodeJS.ProcessEnv = proc
       detached: true,
     });
     child.on('error', () => {}); // could not start: nothing to adopt (see takeWarm)
+    child.stdin?.on('error', () => {});
+    if (record.prelude) child.stdin?.write(record.prelude);
     // not adopted yet, it must not keep car alive: a run that never asks for it ends, and kills it
     holdOpen(child, false);
-    warm = { child, launch: { command: record.command, cwd: record.cwd, env: launchEnv } };
+    const launch: AgentLaunch = { command: record.command, cwd: record.cwd, env: launchEnv };
+    if (record.prelude) launch.prelude = record.prelude;
+    warm = { child, launch };
     process.once('exit', () => discardWarm());
   } catch {
     // no record (the first run here), or one that cannot be read: an ordinary start
@@ -120,7 +128,8 @@ function holdOpen(child: ChildProcess, hold: boolean): void {
 }
 
 /**
- * The warm process, if it runs `launch` exactly (over pipes, as it was started) and is alive; taken
+ * The warm process, if it runs `launch` exactly (over pipes, as it was started, having been written the
+ * same prelude) and is alive; taken
  * once. Any other launch asked for first means the guess was wrong: the warm process is killed.
  */
 export function takeWarm(launch: AgentLaunch, piped: boolean): ChildProcess | null {
@@ -133,6 +142,7 @@ export function takeWarm(launch: AgentLaunch, piped: boolean): ChildProcess | nu
     w.launch.command.length === launch.command.length &&
     w.launch.command.every((part, i) => part === launch.command[i]) &&
     resolve(w.launch.cwd) === resolve(launch.cwd) &&
+    (w.launch.prelude ?? '') === (launch.prelude ?? '') &&
     sameEnv(w.launch.env, launch.env);
   if (same && child.pid !== undefined && child.exitCode === null && child.signalCode === null) {
     holdOpen(child, true);
@@ -189,7 +199,14 @@ function recordOf(launch: AgentLaunch): Omit<WarmRecord, 'stamps'> {
   const set: Record<string, string> = {};
   for (const [k, v] of Object.entries(launch.env)) if (v !== undefined && process.env[k] !== v) set[k] = v;
   const unset = Object.keys(process.env).filter((k) => launch.env[k] === undefined);
-  return { version: 1, command: [...launch.command], cwd: resolve(launch.cwd), set, unset };
+  return {
+    version: 1,
+    command: [...launch.command],
+    cwd: resolve(launch.cwd),
+    set,
+    unset,
+    ...(launch.prelude ? { prelude: launch.prelude } : {}),
+  };
 }
 
 /** Writes the record with the stamps of `startFiles` as they are now (never throws). */

@@ -14,6 +14,8 @@ export interface RecordedRequest {
   url: string;
   /** Parsed JSON body (null when not JSON). */
   body: ResponsesBody | null;
+  /** When the request arrived (Date.now()). */
+  at: number;
 }
 
 export interface ResponsesBody {
@@ -215,6 +217,7 @@ export class FakeResponsesApi {
 
   /** The HTTP handler (public only so the server callback can reach it). */
   handle(req: IncomingMessage, res: ServerResponse): void {
+    const at = Date.now();
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
@@ -229,6 +232,7 @@ export class FakeResponsesApi {
         method: req.method ?? '',
         url: req.url ?? '',
         body,
+        at,
       };
       if (req.method !== 'POST' || !recorded.url.endsWith('/responses')) {
         res.writeHead(404).end();

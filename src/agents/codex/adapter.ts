@@ -17,7 +17,7 @@ import type {
 } from '../../core/agent.ts';
 import { failedTurn, safeEmitter, startTurnHarness } from '../turn-harness.ts';
 import type { AgentLaunch } from '../warm-start.ts';
-import { CodexSessionError, errorKind } from './app-server.ts';
+import { appServerPrelude, CodexSessionError, errorKind } from './app-server.ts';
 import {
   approvalQuestion,
   approvalRequest,
@@ -116,7 +116,7 @@ export function createCodexAgent(opts: CodexAgentOptions = {}): CodexAgent {
   const launch = nativeCodexLaunch(opts.command ?? DEFAULTS.command, env);
   const seededFrom = opts.codexHome ? userCodexHome(opts.baseEnv ?? process.env) : null;
   const startFiles = (cwd: string) => codexStartFiles(launch.env, seededFrom, cwd);
-  const pool = new AppServerPool({
+  const spec = {
     command: launch.command,
     env: launch.env,
     killGraceMs: opts.killGraceMs ?? DEFAULTS.killGraceMs,
@@ -125,7 +125,8 @@ export function createCodexAgent(opts: CodexAgentOptions = {}): CodexAgent {
     clientName: opts.clientName ?? 'car',
     clientVersion: opts.clientVersion ?? '0.1.0',
     startFiles,
-  });
+  };
+  const pool = new AppServerPool(spec);
   return {
     id,
     async startSession(options: SessionOptions): Promise<CodexAgentSession> {
@@ -136,8 +137,14 @@ export function createCodexAgent(opts: CodexAgentOptions = {}): CodexAgent {
     // the first session is most likely an unsupervised one in `cwd`: its thread is opened ahead too
     prewarm: ({ cwd }) => pool.prewarm(cwd, threadParams(opts, { cwd })),
     close: () => pool.close(),
+    // what prewarm would start in `cwd`, written ahead by the next run's warm start
     warmLaunch: (cwd) => ({
-      launch: { command: launch.command, cwd, env: launch.env },
+      launch: {
+        command: launch.command,
+        cwd,
+        env: launch.env,
+        prelude: appServerPrelude({ ...spec, thread: threadParams(opts, { cwd }) }),
+      },
       startFiles: startFiles(cwd),
     }),
   };

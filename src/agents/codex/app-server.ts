@@ -39,11 +39,49 @@ export interface AppServerOptions
    * for the next one's warm start, valid while they are unchanged (warm-start.ts).
    */
   startFiles?: (cwd: string) => readonly string[];
+  /** A thread to start with these params together with `initialize` (see `appServerPrelude`). */
+  thread?: Record<string, unknown>;
+}
+
+export interface StartedAppServer extends AppServer {
+  /** The id of the thread asked for by `thread`, or null (not asked for, or it failed). */
+  thread: Promise<string | null> | null;
+}
+
+const INITIALIZE_ID = 1;
+const THREAD_START_ID = 2;
+
+/**
+ * What car writes to a new app-server before it has read anything from it: `initialize`, `initialized`
+ * and, with `thread`, `thread/start`. Codex reads them in order; written together they save a round
+ * trip each, and codex answers `initialize` sooner when the rest is already waiting (measured with
+ * codex 0.169.0: the first thread is ready ~100 ms earlier). A warm start writes the same bytes.
+ */
+export function appServerPrelude(
+  options: Pick<AppServerOptions, 'clientName' | 'clientVersion' | 'thread'>,
+): string {
+  const lines: Record<string, unknown>[] = [
+    {
+      id: INITIALIZE_ID,
+      method: 'initialize',
+      params: {
+        clientInfo: { name: options.clientName, title: null, version: options.clientVersion },
+        capabilities: {
+          experimentalApi: false,
+          optOutNotificationMethods: ['remoteControl/status/changed'],
+        },
+      },
+    },
+    { method: 'initialized' },
+  ];
+  if (options.thread) lines.push({ id: THREAD_START_ID, method: 'thread/start', params: options.thread });
+  return lines.map((l) => `${JSON.stringify(l)}\n`).join('');
 }
 
 /** Starts and initializes an app-server; throws a CodexSessionError (and leaves nothing running). */
-export async function startAppServer(options: AppServerOptions): Promise<AppServer> {
+export async function startAppServer(options: AppServerOptions): Promise<StartedAppServer> {
   if (!options.command[0]) throw new CodexSessionError('spawn', 'codex: empty app-server command');
+  const prelude = appServerPrelude(options);
   let proc: AgentProcess;
   try {
     proc = await spawnAgentProcess({
@@ -51,6 +89,7 @@ export async function startAppServer(options: AppServerOptions): Promise<AppServ
       cwd: options.cwd,
       env: options.env,
       killGraceMs: options.killGraceMs,
+      prelude,
     });
   } catch (err) {
     throw new CodexSessionError('spawn', `codex: ${(err as Error).message}`);
@@ -65,16 +104,16 @@ export async function startAppServer(options: AppServerOptions): Promise<AppServ
     ...(options.onProtocolProblem ? { onProtocolProblem: options.onProtocolProblem } : {}),
     ...(options.onExit ? { onExit: options.onExit } : {}),
   });
-  const server = { proc, client };
+  const initialized = client.adopt(INITIALIZE_ID, 'initialize');
+  const thread = options.thread
+    ? client
+        .adopt<{ thread?: { id?: string } }>(THREAD_START_ID, 'thread/start')
+        .then((res) => res.thread?.id ?? null)
+        .catch(() => null)
+    : null;
+  const server = { proc, client, thread };
   try {
-    await client.request('initialize', {
-      clientInfo: { name: options.clientName, title: null, version: options.clientVersion },
-      capabilities: {
-        experimentalApi: false,
-        optOutNotificationMethods: ['remoteControl/status/changed'],
-      },
-    });
-    client.notify('initialized');
+    await initialized;
   } catch (err) {
     await stopAppServer(server);
     throw new CodexSessionError(
@@ -84,7 +123,7 @@ export async function startAppServer(options: AppServerOptions): Promise<AppServ
   }
   if (options.startFiles) {
     rememberLaunch(
-      { command: options.command, cwd: options.cwd, env: options.env },
+      { command: options.command, cwd: options.cwd, env: options.env, prelude },
       options.startFiles(options.cwd),
     );
   }

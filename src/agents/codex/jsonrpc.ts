@@ -187,6 +187,22 @@ export class JsonRpcClient {
       return Promise.reject(new RpcError('aborted', method, `${method}: aborted`));
     }
     const id = this.#nextId++;
+    const response = this.#await<T>(id, method, options);
+    this.#write({ id, method, ...(params === undefined ? {} : { params }) });
+    return response;
+  }
+
+  /**
+   * The response to request `id`, written to the server before this client existed (a prelude the
+   * process was started with, see app-server.ts): later requests take ids after it.
+   */
+  adopt<T = unknown>(id: number, method: string, options: RequestOptions = {}): Promise<T> {
+    if (this.#exitInfo) return Promise.reject(this.#exitError(method, this.#exitInfo));
+    this.#nextId = Math.max(this.#nextId, id + 1);
+    return this.#await<T>(id, method, options);
+  }
+
+  #await<T>(id: number, method: string, options: RequestOptions): Promise<T> {
     return new Promise<T>((resolve, reject) => {
       const timeoutMs = options.timeoutMs ?? this.#opts.requestTimeoutMs ?? 30_000;
       const onAbort = () => this.#fail(id, new RpcError('aborted', method, `${method}: aborted`));
@@ -216,7 +232,6 @@ export class JsonRpcClient {
       }
       options.signal?.addEventListener('abort', onAbort, { once: true });
       this.#pending.set(id, entry);
-      this.#write({ id, method, ...(params === undefined ? {} : { params }) });
     });
   }
 

@@ -64,10 +64,12 @@ export class SharedAppServer {
     return child.exitCode === null && child.signalCode === null;
   }
 
-  async start(spec: ServerSpec, cwd: string): Promise<void> {
-    this.#server = await startAppServer({
+  /** Starts the process in `cwd`; with `thread`, its first thread too, as the spare one. */
+  async start(spec: ServerSpec, cwd: string, thread?: Record<string, unknown>): Promise<void> {
+    const started = await startAppServer({
       ...spec,
       cwd,
+      ...(thread ? { thread } : {}),
       onNotification: (method, params) => this.#notify(method, params),
       onRequest: (request) => this.#request(request),
       onProtocolProblem: (problem) => {
@@ -77,6 +79,8 @@ export class SharedAppServer {
         for (const l of [...this.#threads.values()]) l.onExit(exit);
       },
     });
+    this.#server = started;
+    if (thread && started.thread) this.#spare = { key: JSON.stringify(thread), id: started.thread };
   }
 
   /** True once, for a process a warm start began: the first turn on it says so. */
@@ -186,12 +190,15 @@ export class AppServerPool {
     this.#spec = spec;
   }
 
-  /** A live process: the current one, or a new one (started in `cwd`) when there is none or it died. */
-  async acquire(cwd: string): Promise<SharedAppServer> {
+  /**
+   * A live process: the current one, or a new one (started in `cwd`, with a spare thread when
+   * `thread` params are given) when there is none or it died.
+   */
+  async acquire(cwd: string, thread?: Record<string, unknown>): Promise<SharedAppServer> {
     // a dead one is replaced; a process that keeps dying as soon as it started is an error, not a loop
     let dead: SharedAppServer | null = null;
     for (let attempt = 1; attempt <= 3; attempt++) {
-      this.#current ??= this.#start(cwd);
+      this.#current ??= this.#start(cwd, thread);
       const pending = this.#current;
       let server: SharedAppServer;
       try {
@@ -217,7 +224,7 @@ export class AppServerPool {
    * too (see `openSpareThread`). A failure shows at that `acquire`.
    */
   prewarm(cwd: string, threadParams?: Record<string, unknown>): void {
-    this.acquire(cwd).then(
+    this.acquire(cwd, threadParams).then(
       (server) => {
         if (threadParams) server.openSpareThread(threadParams);
       },
@@ -239,9 +246,9 @@ export class AppServerPool {
     await server?.shutdown(this.#spec.killGraceMs);
   }
 
-  async #start(cwd: string): Promise<SharedAppServer> {
+  async #start(cwd: string, thread?: Record<string, unknown>): Promise<SharedAppServer> {
     const server = new SharedAppServer(this);
-    await server.start(this.#spec, cwd);
+    await server.start(this.#spec, cwd, thread);
     return server;
   }
 }

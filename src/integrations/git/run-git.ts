@@ -1,5 +1,5 @@
 // One way to run git: a fixed environment, a timeout, and errors that say what failed.
-import { runInGroup } from '../../core/proc/run.ts';
+import { runShortInGroup } from '../../core/proc/shell-spawner.ts';
 
 export interface RunGitOptions {
   cwd: string;
@@ -83,7 +83,7 @@ export async function streamGit(
   let stderr = Buffer.alloc(0);
   // Its own process group, so a timeout also kills hooks or helpers git started; they would otherwise
   // keep our pipes open after git itself is gone.
-  const exit = await runInGroup('git', args, {
+  const exit = await runShortInGroup('git', args, {
     cwd: opts.cwd,
     env: gitEnv(opts.readOnly, opts.unsetEnv),
     input: opts.input ?? '',
