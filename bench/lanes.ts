@@ -1,5 +1,5 @@
 // Lanes (issue 16): independent tickets worked side by side through the built CLI, in a real git repo,
-// by a command agent that takes 2 s a ticket (a shell script: sleep, write a file, set done, commit).
+// by a command agent whose turn takes 2 s a ticket (a shell script: write a file, set done, commit, sleep the rest).
 // Prints the wall time of `car run --lanes N` beside one lane (sequential), the merge queue's time per
 // ticket (merge onto the tip, re-verify, move the branch: `lane_merged.ms` shared by the lanes of its
 // pass, with no verify commands), and
@@ -22,14 +22,18 @@ import { BUNDLE as BUILT, ensureBundle, percentile } from './ticket-list.ts';
 /** The build measured: this tree's, or another's (CAR_BENCH_BUNDLE=<its dist/car.js>) for a comparison. */
 const BUNDLE = process.env.CAR_BENCH_BUNDLE ?? BUILT;
 
+// Its turn takes `seconds` in all, its own work included (the issue's "an agent that takes 2 s"): it
+// works, then sleeps what is left of that time.
 const AGENT = (seconds: number) =>
   [
+    'start=$(date +%s%N)',
     `f=$(printf '%s\\n' "$1" | sed -n 's/^Current ticket file: //p' | head -1)`,
     'name=$(basename "$f" .md)',
-    `sleep ${seconds}`,
     'mkdir -p work && echo "$name" > "work/$name.txt"',
     `sed -i 's/^done: false$/done: true/' "$f"`,
     'git add -A && git commit -qm "work on $name"',
+    `left=$((start + ${seconds} * 1000000000 - $(date +%s%N)))`,
+    'if [ "$left" -gt 0 ]; then sleep "$((left / 1000000000)).$(printf %09d $((left % 1000000000)))"; fi',
     '',
   ].join('\n');
 
@@ -71,6 +75,8 @@ interface Measured {
   gitProcesses: number;
   /** The worker's own CPU seconds (sampled, so up to 0.1 s short). */
   cpuS: number;
+  /** Median of the agent's turns, seconds. */
+  turnS: number;
 }
 
 /** One `car run --lanes N` to its end, its peak RSS sampled from /proc. */
@@ -143,11 +149,39 @@ async function measure(lanes: number, tickets: number, seconds: number): Promise
     const gitProcesses = readFileSync(trace, 'utf8')
       .split('\n')
       .filter((l) => l.includes('"event":"start"')).length;
-    return { wallS, peakRssMb: peak, mergeMs, gitProcesses, cpuS: cpuTicks / 100 };
+    return {
+      wallS,
+      peakRssMb: peak,
+      mergeMs,
+      gitProcesses,
+      cpuS: cpuTicks / 100,
+      turnS: medianTurnS(join(dir, '.codex-autorunner/car.db')),
+    };
   } finally {
     if (process.env.CAR_BENCH_KEEP) console.log(`kept ${dir}`);
     else rmSync(join(dir, '..'), { recursive: true, force: true });
   }
+}
+
+/** The agent's turns as car saw them (turn_started → turn_finished), median, in seconds. */
+function medianTurnS(db: string): number {
+  const conn = new Database(db, { readonly: true });
+  const rows = conn
+    .prepare(
+      "SELECT run_id, type, at FROM events WHERE type IN ('turn_started', 'turn_finished') ORDER BY run_id, seq",
+    )
+    .all() as { run_id: string; type: string; at: string }[];
+  conn.close();
+  const started = new Map<string, number>();
+  const turns: number[] = [];
+  for (const r of rows) {
+    if (r.type === 'turn_started') started.set(r.run_id, Date.parse(r.at));
+    else if (started.has(r.run_id)) turns.push((Date.parse(r.at) - started.get(r.run_id)!) / 1000);
+  }
+  return percentile(
+    [...turns].sort((a, b) => a - b),
+    0.5,
+  );
 }
 
 /** Per lane run (by ticket): when its lane started, its turn began and ended, it was done, queued, merged. */
@@ -211,7 +245,7 @@ export async function main(tickets = 20, seconds = 2): Promise<void> {
         : '';
     const target = lanes === 4 ? `, target ≤ ${(ideal * 1.2).toFixed(0)} s` : '';
     console.log(
-      `${lanes} lane(s): ${m.wallS.toFixed(1)} s (ideal ${ideal} s${target})${merge}; ` +
+      `${lanes} lane(s): ${m.wallS.toFixed(1)} s (ideal ${ideal} s${target}; the agent's turn as car saw it: median ${m.turnS.toFixed(2)} s)${merge}; ` +
         `worker peak RSS ${m.peakRssMb.toFixed(0)} MB${lanes === 8 ? ' (target ≤ 120 MB)' : ''}; ` +
         `${(m.gitProcesses / tickets).toFixed(1)} git processes a ticket; worker CPU ${m.cpuS.toFixed(1)} s`,
     );

@@ -158,7 +158,7 @@ export function loadConfig(root: string, env: NodeJS.ProcessEnv = process.env): 
 
   let merged: Mapping = DEFAULT_CONFIG;
   for (const layer of layers) merged = mergeLayer(merged, layer.value, layer.source, provenance);
-  const result = CarConfigSchema.safeParse(merged);
+  const result = CarConfigSchema.safeParse(merged, { jitless: true });
   if (!result.success) {
     throw new ConfigError(result.error.issues.map((issue) => issueToProblem(issue, merged, provenance)));
   }

@@ -405,7 +405,7 @@ function deepFreeze<T>(value: T): T {
 }
 
 /** Built-in defaults: the lowest layer, and what a repo with no config files gets. */
-export const DEFAULT_CONFIG: CarConfig = deepFreeze(CarConfigSchema.parse({}));
+export const DEFAULT_CONFIG: CarConfig = deepFreeze(CarConfigSchema.parse({}, { jitless: true }));
 
 /** JSON Schema of the config files (input side: every key optional, defaults shown). */
 export function configJsonSchema(): Record<string, unknown> {

@@ -56,23 +56,27 @@ export async function runTurn(
     });
   }
 
-  let opened: { session: AgentSession; reused: boolean };
-  try {
-    opened = await ctx.sessions.open(progress);
-  } catch (err) {
+  // The session opens (an agent may still be booting) while car reads what the turn needs from disk.
+  const opening = ctx.sessions.open(progress).then(
+    (opened) => ({ opened }),
+    (err: unknown) => ({ failed: err as Error }),
+  );
+  const replies = await listRepliesAfter(paths, state.replySeq);
+  const prFeedback = store.prs().pendingFeedback(ticket.ticketId);
+  const { head: headBefore, fingerprint: fingerprintBefore } = await ctx.snapshot();
+  const outcome = await opening;
+  if ('failed' in outcome) {
     return end(
       await ctx.pause(
         'agent_unavailable',
-        `Cannot start agent "${progress.agent}" for ${ticket.relPath}: ${(err as Error).message}`,
+        `Cannot start agent "${progress.agent}" for ${ticket.relPath}: ${outcome.failed.message}`,
         { ticket: ticket.relPath },
       ),
     );
   }
+  const opened: { session: AgentSession; reused: boolean } = outcome.opened;
 
   ctx.sessions.prepare(next);
-
-  const replies = await listRepliesAfter(paths, state.replySeq);
-  const prFeedback = store.prs().pendingFeedback(ticket.ticketId);
   const prompt = buildPrompt({
     variant: opened.reused ? 'existing_session' : 'full',
     ticketPath: ticket.relPath,
@@ -98,7 +102,6 @@ export async function runTurn(
     checkpointWarning: state.checkpointError,
   });
 
-  const { head: headBefore, fingerprint: fingerprintBefore } = await ctx.snapshot();
   ctx.forgetTree(); // the turn is about to change the tree
   const kind = progress.commitPending ? 'commit' : progress.lintErrors ? 'lint_repair' : 'agent';
   state.totalTurns += 1;
