@@ -49,6 +49,25 @@ test('requests get their own results; messages go out without a "jsonrpc" member
   assert.equal(client.pendingCount, 0);
 });
 
+test('adopt: the response to a request written before the client existed; later ids come after it', async () => {
+  const child = spawn(process.execPath, [FAKE], { stdio: ['pipe', 'pipe', 'pipe'] });
+  // what a warm start or a prelude writes as the process starts
+  child.stdin.write(`${JSON.stringify({ id: 1, method: 'echo', params: { n: 7 } })}\n`);
+  child.stdin.write(`${JSON.stringify({ id: 2, method: 'echo', params: { n: 8 } })}\n`);
+  const client = new JsonRpcClient(child, { label: 'fake server' });
+  clients.push(client);
+  const [first, second] = await Promise.all([client.adopt(1, 'echo'), client.adopt(2, 'echo')]);
+  assert.deepEqual(first, { n: 7 });
+  assert.deepEqual(second, { n: 8 });
+  assert.deepEqual(await client.request('echo', { n: 9 }), { n: 9 });
+  const received = (await client.request('received')) as Array<Record<string, unknown>>;
+  assert.deepEqual(
+    received.map((m) => m.id),
+    [1, 2, 3],
+  );
+  assert.equal(client.pendingCount, 0);
+});
+
 test('an error response rejects with kind remote and the server code', async () => {
   const client = start();
   const err = await rejectsWith(
