@@ -64,11 +64,25 @@ function workingTree(ctx: RunContext): GateTree {
   };
 }
 
-/** Commit `sha` as the tree to verify (its verify commands, if any, need a checkout instead). */
+/**
+ * Commit `sha` as the tree to verify (its verify commands, if any, need a checkout instead). What it
+ * reads of git is kept: the merge queue reads the tickets and asks for the diff ahead, the gate then
+ * finds them read.
+ */
 export function commitTree(repo: RunContext['repo'], sha: string): GateTree {
+  const diffs = new Map<string | null, Promise<FileChange[]>>();
+  const texts = new Map<string, Promise<string | null>>();
+  const once = <K, V>(memo: Map<K, Promise<V>>, key: K, read: () => Promise<V>): Promise<V> => {
+    let p = memo.get(key);
+    if (!p) {
+      p = read();
+      memo.set(key, p);
+    }
+    return p;
+  };
   return {
-    files: (base) => repo.diffCommits(base, sha, RUNTIME_PATHS),
-    text: (path) => repo.fileAt(sha, path),
+    files: (base) => once(diffs, base, () => repo.diffCommits(base, sha, RUNTIME_PATHS)),
+    text: (path) => once(texts, path, () => repo.fileAt(sha, path)),
     key: async () => `commit ${sha}`,
   };
 }

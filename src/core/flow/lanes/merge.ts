@@ -15,7 +15,7 @@ import type { LanePorts } from '../ports.ts';
 import { RunContext } from '../run-context.ts';
 import { runPaths } from '../run-paths.ts';
 import { loadState, type MergeFeedback, newTicketProgress, newVerifyProgress } from '../state.ts';
-import { commitTree, runVerifyGate } from '../verify-gate.ts';
+import { commitTree, type GateTree, runVerifyGate } from '../verify-gate.ts';
 import { branchRef, type LaneRecord, type LanesState, MERGE_TREE } from './lane-state.ts';
 import { LaneSetupError, setupWorktree } from './setup.ts';
 
@@ -121,7 +121,11 @@ export async function mergeQueued(host: MergeHost, batch: readonly LaneRecord[])
   const verify = result.merged.length > 1 || first!.base !== onto;
   let failure: Omit<MergeFeedback, 'integration' | 'onto'> | null = null;
   if (verify) {
-    const plan = await planReverify(deps, result.merged, head);
+    const merged = commitTree(deps.lanePorts.repoAt(root), head);
+    // the merged commit's diff is what the gate checks when no command needs a checkout: asked for now,
+    // beside the tickets' reads (a ticket's own verify commands make it unused)
+    if (deps.settings.verify.commands.length === 0) merged.files(onto).catch(() => {});
+    const plan = await planReverify(deps, result.merged, merged);
     // with no command to run, the merged commit is checked as it is: no checkout, no scratch worktree
     const scratch = plan.commands.length > 0 ? await scratchAt(host, head) : null;
     if (scratch instanceof LaneSetupError) {
@@ -132,7 +136,7 @@ export async function mergeQueued(host: MergeHost, batch: readonly LaneRecord[])
       };
       return result;
     }
-    failure = await reverify(host, result.merged, plan, scratch, onto, head);
+    failure = await reverify(host, result.merged, plan, scratch ?? merged, onto);
   }
   if (failure) {
     if (result.merged.length > 1) {
@@ -220,14 +224,13 @@ interface ReverifyPlan {
 async function planReverify(
   deps: MergeHost['deps'],
   merged: readonly LaneRecord[],
-  head: string,
+  tree: GateTree,
 ): Promise<ReverifyPlan> {
-  const repo = deps.lanePorts.repoAt(deps.root);
   const tickets = await Promise.all(
     merged.map(async (l) => {
-      const text = await repo.fileAt(head, l.ticket);
+      const text = await tree.text(l.ticket);
       // a lane is queued only once its ticket says done: the file is there unless history was rewritten
-      if (text === null) throw new Error(`${l.ticket} is not in the merged tree ${head}`);
+      if (text === null) throw new Error(`${l.ticket} is not in the merged tree`);
       return parseTicketBytes(Buffer.from(text), {
         path: join(deps.root, l.ticket),
         relPath: l.ticket,
@@ -245,18 +248,19 @@ async function planReverify(
 }
 
 /**
- * The verify gate on the merged tree `head`, as the first lane's run (its events land there): the
- * commands of every ticket merged, run in the scratch worktree checked out at `head` (null: there are
- * none, and the commit itself is checked), tamper checks on the diff from the tip. Null when it passes.
+ * The verify gate on the merged tree, as the first lane's run (its events land there): the commands of
+ * every ticket merged, run in the scratch worktree checked out at the merged commit (`where`: that
+ * folder), or with none to run, the commit itself checked (`where`: its GateTree); tamper checks on the
+ * diff from the tip. Null when it passes.
  */
 async function reverify(
   host: MergeHost,
   merged: readonly LaneRecord[],
   plan: ReverifyPlan,
-  scratch: string | null,
+  where: string | GateTree,
   onto: string,
-  head: string,
 ): Promise<Omit<MergeFeedback, 'integration' | 'onto'> | null> {
+  const scratch = typeof where === 'string' ? where : null;
   const { deps } = host;
   const lane = merged[0]!;
   const run = deps.store.getRun(lane.runId);
@@ -297,7 +301,7 @@ async function reverify(
   ctx.persist = (_patch, events = []) => {
     if (events.length > 0) ctx.events(events);
   };
-  const verdict = await runVerifyGate(ctx, ticket, progress, scratch ? undefined : commitTree(repo, head));
+  const verdict = await runVerifyGate(ctx, ticket, progress, typeof where === 'string' ? undefined : where);
   if (verdict.kind === 'passed') return null;
   if (verdict.kind === 'aborted') throw new MergeAborted();
   const { failed, blocking } = verdict;

@@ -321,14 +321,21 @@ class LaneScheduler {
     });
   }
 
-  /** Lanes for `tickets`, their worktrees made side by side (each lane's is its own). */
+  /**
+   * Lanes for `tickets`: their worktrees made first (git makes new ones one at a time), then their
+   * agents started together, so the last lane does not start a worktree or two behind the others
+   * (whose agents would slow the adds still to come).
+   */
   async #startLanes(tickets: readonly Ticket[]): Promise<void> {
     const { deps } = this;
     const base = await deps.lanePorts.git.resolve(deps.root, branchRef(this.lanes.integration));
     if (!base) throw new Error(`the integration branch ${this.lanes.integration} does not exist`);
     const opened = tickets.map((ticket) => this.#openLane(ticket, base));
     this.persist();
-    await Promise.all(opened.map(({ lane, reuse }) => this.#prepareLane(lane, reuse)));
+    const made = await Promise.allSettled(opened.map(({ lane, reuse }) => this.#prepareLane(lane, reuse)));
+    for (const m of made) if (m.status === 'fulfilled' && m.value) this.#startLane(m.value);
+    const failed = made.find((m): m is PromiseRejectedResult => m.status === 'rejected');
+    if (failed) throw failed.reason;
   }
 
   /** A lane's record (and its run), written before its worktree is made. */
@@ -375,14 +382,19 @@ class LaneScheduler {
     return { worktree: laneWorktree(trees), reuse: false };
   }
 
-  async #prepareLane(lane: LaneRecord, reuse: boolean): Promise<void> {
+  /** The lane's worktree made; the lane, or null when its setup failed (it then waits, saying why). */
+  async #prepareLane(lane: LaneRecord, reuse: boolean): Promise<LaneRecord | null> {
     try {
       await this.makeWorktree(lane, undefined, reuse);
     } catch (err) {
       if (!(err instanceof LaneSetupError)) throw err;
       this.setupFailed(lane, err);
-      return;
+      return null;
     }
+    return lane;
+  }
+
+  #startLane(lane: LaneRecord): void {
     this.persist([
       {
         type: 'lane_started',
