@@ -10,7 +10,7 @@ import { commitTree } from './commit.ts';
 import { nextDispatchSeq, writeDispatch, writeTurnSummary } from './dispatch.ts';
 import type { FlowEvent } from './events.ts';
 import { CONTINUE, end, type Step } from './flow-types.ts';
-import type { DiffStat, FileChange } from './ports.ts';
+import type { DiffStat, FileChange, RepoSnapshot } from './ports.ts';
 import type { RunContext } from './run-context.ts';
 import { issueLines } from './select.ts';
 import { fileStagedDispatch } from './staged-dispatch.ts';
@@ -79,27 +79,25 @@ export async function afterTurn(
   }
 
   // git looks at the tree while car files the turn's records, which live under the excluded runtime
-  // paths: the git processes run on other cores instead of after them. A turn that ran commands or
-  // edited files has nearly always changed the tree: its diff stat, and for a ticket it marked done the
-  // verify gate's diff (for the step that settles it), are asked for together with the status instead
-  // of after it (the untracked files come from the status either way).
+  // paths: the git processes run on other cores instead of after them. A ticket the turn marked done has
+  // changed the tree (its own `done`, at least): the verify gate's diff (for the step that settles it)
+  // is asked for together with the status instead of after it, and a turn that ran commands or edited
+  // files its diff stat too (the untracked files come from the status either way).
   const snapshotting = repo.snapshot(RUNTIME_PATHS);
   // awaited only after the filing below: a look that fails sooner must not count as an unhandled rejection
   // (the run guard would end the run on it)
   snapshotting.catch(() => {});
   const base = progress.verify?.baseHead;
   const gated = after?.isDone === true && base !== undefined;
-  if (gated && before.acted) ctx.prefetchDiff(base, snapshotting);
+  if (gated) ctx.prefetchDiff(base, snapshotting);
   // the gate's diff is from the ticket's start, the stat's from the turn's: on a ticket's first turn
   // they are the same diff, and the stat is counted from it (one git process fewer)
-  const gateDiff = gated && before.acted && base === before.headBefore ? ctx.prefetched(base) : null;
-  const statting = !before.acted
-    ? null
-    : gateDiff
-      ? gateDiff.then(
-          (files) => diffStatOf(files) ?? repo.diffStat(before.headBefore, RUNTIME_PATHS, snapshotting),
-        )
-      : repo.diffStat(before.headBefore, RUNTIME_PATHS, snapshotting);
+  const gateDiff = gated && base === before.headBefore ? ctx.prefetched(base) : null;
+  const statOf = (look: RepoSnapshot | Promise<RepoSnapshot>) =>
+    gateDiff
+      ? gateDiff.then((files) => diffStatOf(files) ?? repo.diffStat(before.headBefore, RUNTIME_PATHS, look))
+      : repo.diffStat(before.headBefore, RUNTIME_PATHS, look);
+  const statting = before.acted ? statOf(snapshotting) : null;
   statting?.catch(() => {});
   const settleGit = async (err: unknown) => {
     await Promise.allSettled([snapshotting, statting]);
@@ -117,19 +115,7 @@ export async function afterTurn(
   const now = await snapshotting.catch(settleGit);
   // A turn that left the tree exactly as it found it changed nothing: no need to ask git for a diff.
   const changed = now.fingerprint !== before.fingerprintBefore;
-  const gateDiffNow = gated && !before.acted && (now.head !== base || now.dirty);
-  if (gateDiffNow) ctx.prefetchDiff(base, now);
-  // an agent car saw no command or edit of changed the tree after all: on a ticket's first turn the gate's
-  // diff, asked for just now, is the stat's too
-  const lateGateDiff = gateDiffNow && base === before.headBefore ? ctx.prefetched(base) : null;
-  const stat = changed
-    ? await (statting ??
-        (lateGateDiff
-          ? lateGateDiff.then(
-              (files) => diffStatOf(files) ?? repo.diffStat(before.headBefore, RUNTIME_PATHS, now),
-            )
-          : repo.diffStat(before.headBefore, RUNTIME_PATHS, now)))
-    : { filesChanged: 0, insertions: 0, deletions: 0 };
+  const stat = changed ? await (statting ?? statOf(now)) : { filesChanged: 0, insertions: 0, deletions: 0 };
   if (!changed) await statting?.catch(() => {});
   // The next step starts from this tree unless car commits first (which forgets it).
   ctx.knowTree(now);

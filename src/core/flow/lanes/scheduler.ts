@@ -51,7 +51,7 @@ class LaneScheduler {
   readonly deps: LaneDeps;
   readonly runId: string;
   lanes!: LanesState;
-  readonly #running = new Map<number, Promise<LaneEnd>>();
+  readonly #running = new Map<number, Promise<LaneEnd | null>>();
   readonly #cache: TicketCache = new Map();
   #queueOrder = 0;
   /**
@@ -165,7 +165,11 @@ class LaneScheduler {
       // lanes count while they work: one that waits for a person or for the merge queue holds no slot
       const free = this.deps.settings.lanes - this.lanes.lanes.filter((l) => l.phase === 'working').length;
       const startable = ready.filter((t) => !inLane.has(t.relPath) && !this.#mergedSinceRead.has(t.relPath));
-      if (free > 0 && startable.length > 0) await this.#startLanes(startable.slice(0, free));
+      if (free > 0 && startable.length > 0) {
+        const base = await this.deps.lanePorts.git.resolve(this.deps.root, branchRef(this.lanes.integration));
+        if (!base) throw new Error(`the integration branch ${this.lanes.integration} does not exist`);
+        this.#startLanes(startable.slice(0, free), base);
+      }
       if (this.#running.size === 0 && !this.#merging) {
         const end = this.#idleOutcome(queue.tickets, waiting.length, this.#blocked);
         if (end) return this.finish(end);
@@ -322,20 +326,24 @@ class LaneScheduler {
   }
 
   /**
-   * Lanes for `tickets`: their worktrees made first (git makes new ones one at a time), then their
-   * agents started together, so the last lane does not start a worktree or two behind the others
-   * (whose agents would slow the adds still to come).
+   * Lanes for `tickets`, each started as soon as its worktree is made. The loop does not wait for that
+   * (git makes worktrees one at a time): it goes on hearing of the other lanes' ends meanwhile. A lane
+   * being made counts as running; one whose setup failed ends as nothing (it waits, saying why).
    */
-  async #startLanes(tickets: readonly Ticket[]): Promise<void> {
-    const { deps } = this;
-    const base = await deps.lanePorts.git.resolve(deps.root, branchRef(this.lanes.integration));
-    if (!base) throw new Error(`the integration branch ${this.lanes.integration} does not exist`);
+  #startLanes(tickets: readonly Ticket[], base: string): void {
     const opened = tickets.map((ticket) => this.#openLane(ticket, base));
     this.persist();
-    const made = await Promise.allSettled(opened.map(({ lane, reuse }) => this.#prepareLane(lane, reuse)));
-    for (const m of made) if (m.status === 'fulfilled' && m.value) this.#startLane(m.value);
-    const failed = made.find((m): m is PromiseRejectedResult => m.status === 'rejected');
-    if (failed) throw failed.reason;
+    for (const { lane, reuse } of opened) {
+      const started = this.#prepareLane(lane, reuse).then((ready) => {
+        if (!ready) {
+          this.#running.delete(lane.slot);
+          return null;
+        }
+        this.#startLane(ready);
+        return this.#running.get(lane.slot) ?? null;
+      });
+      this.#running.set(lane.slot, started);
+    }
   }
 
   /** A lane's record (and its run), written before its worktree is made. */
@@ -547,7 +555,7 @@ class LaneScheduler {
   async #drain(outcome: FlowOutcome): Promise<FlowOutcome> {
     const ends = await this.#await('lanes stopping', Promise.all(this.#running.values()));
     if (this.#merging) await this.#await('merge stopping', this.#merging);
-    for (const end of ends) this.#laneEnded(end);
+    for (const end of ends) if (end) this.#laneEnded(end);
     if (outcome.status === 'stopped') {
       for (const lane of this.lanes.lanes) {
         const run = this.deps.store.getRun(lane.runId);
