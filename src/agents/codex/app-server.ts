@@ -53,9 +53,9 @@ const THREAD_START_ID = 2;
 
 /**
  * What car writes to a new app-server before it has read anything from it: `initialize`, `initialized`
- * and, with `thread`, `thread/start`. Codex reads them in order; written together they save a round
- * trip each, and codex answers `initialize` sooner when the rest is already waiting (measured with
- * codex 0.169.0: the first thread is ready ~100 ms earlier). A warm start writes the same bytes.
+ * and, with `thread`, `thread/start`. Codex reads them in order as soon as it is up, so the first thread
+ * does not wait for car to hear of the initialization (a round trip) nor, for a warm start, which
+ * writes the same bytes, for car's modules to load. Codex's own boot is what the first thread waits for.
  */
 export function appServerPrelude(
   options: Pick<AppServerOptions, 'clientName' | 'clientVersion' | 'thread'>,
