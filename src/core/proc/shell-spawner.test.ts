@@ -1,6 +1,14 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type TestContext, test } from 'node:test';
@@ -128,7 +136,7 @@ test('an abort kills the command', async (t) => {
     ['-c', `touch '${marker}'; sleep 30`],
     options(dir, { signal: abort.signal }).opts,
   );
-  while (!(await import('node:fs')).existsSync(marker)) await new Promise((r) => setImmediate(r));
+  while (!existsSync(marker)) await new Promise((r) => setImmediate(r));
   abort.abort();
   const exit = await running;
   assert.equal(exit.signal, 'SIGKILL');
@@ -167,6 +175,14 @@ test('a process waits for its command to end, and does not wait for the idle she
       '',
     ].join('\n'),
   );
+  // a folder left by a car killed before it could remove its own (its pid is gone)
+  const gone = spawn('true');
+  await new Promise((resolve) => gone.on('exit', resolve));
+  const stale = join(tmpdir(), `car-spawn-${gone.pid}-left`);
+  mkdirSync(stale);
+  writeFileSync(join(stale, '3.out'), 'old output');
+  t.after(() => rmSync(stale, { recursive: true, force: true }));
+
   const child = spawn(process.execPath, ['--import', 'tsx', script], {
     stdio: ['ignore', 'pipe', 'inherit'],
   });
@@ -177,4 +193,7 @@ test('a process waits for its command to end, and does not wait for the idle she
   const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
   assert.equal(code, 0);
   assert.equal(out, '0 done\n');
+  assert.equal(existsSync(stale), false, "a dead process's folder is removed");
+  const own = readdirSync(tmpdir()).filter((n) => n.startsWith(`car-spawn-${child.pid}-`));
+  assert.deepEqual(own, [], 'the process removes its own folder as it exits');
 });

@@ -13,6 +13,7 @@ import {
   fstatSync,
   mkdtempSync,
   openSync,
+  readdirSync,
   readSync,
   rmSync,
   unlinkSync,
@@ -24,6 +25,7 @@ import { which } from '../which.ts';
 import { type GroupRunExit, type RunInGroupOptions, runInGroup } from './run.ts';
 
 const READ_WHOLE_BYTES = 1 << 20;
+const DIR_PREFIX = 'car-spawn-';
 
 type Outcome = { status: number } | { noFolder: true } | { lost: true };
 
@@ -60,7 +62,7 @@ class ShellSpawner {
     for (const [k, v] of Object.entries(process.env)) {
       if (v !== undefined && IDENTIFIER.test(k) && !SHELL_OWN.has(k)) this.#base[k] = v;
     }
-    this.#dir = mkdtempSync(join(tmpdir(), 'car-spawn-'));
+    this.#dir = mkdtempSync(join(tmpdir(), `${DIR_PREFIX}${process.pid}-`));
     // a session of its own: a Ctrl-C meant for car does not kill the gits car is waiting for; it ends
     // when car does (its stdin closes)
     this.#sh = spawn('/bin/sh', ['-s'], {
@@ -110,7 +112,12 @@ class ShellSpawner {
     const files = { in: `${base}.in`, out: `${base}.out`, err: `${base}.err` };
     let stdin = '/dev/null';
     if (opts.input !== undefined && opts.input.length > 0) {
-      writeFileSync(files.in, opts.input, { mode: 0o600 });
+      try {
+        writeFileSync(files.in, opts.input, { mode: 0o600 });
+      } catch {
+        rmQuietly(files.in);
+        return runInGroup(command, args, opts); // the folder is full or gone: through pipes, as Node does
+      }
       stdin = files.in;
     }
     const { setup, prefix } = this.#envFor(opts.env);
@@ -286,9 +293,34 @@ function shellSpawner(): ShellSpawner | null {
   if (spawner === undefined || (spawner !== null && !spawner.usable)) {
     const setsid = process.platform === 'linux' ? which('setsid') : null;
     const env = setsid ? which('env') : null;
-    spawner = setsid && env && which('/bin/sh') ? new ShellSpawner(setsid, env) : null;
+    try {
+      spawner = setsid && env && which('/bin/sh') ? new ShellSpawner(setsid, env) : null;
+      if (spawner) removeStaleFolders();
+    } catch {
+      spawner = null; // no folder for the files (temp dir full or read-only): Node starts the commands
+    }
   }
   return spawner;
+}
+
+/** The folders of car processes killed before they could remove theirs (named after their pid). */
+function removeStaleFolders(): void {
+  const dir = tmpdir();
+  for (const name of readdirSync(dir)) {
+    if (!name.startsWith(DIR_PREFIX)) continue;
+    const pid = Number(name.slice(DIR_PREFIX.length).split('-')[0]);
+    if (!Number.isInteger(pid) || pid <= 0 || pid === process.pid || pidAlive(pid)) continue;
+    rmSync(join(dir, name), { recursive: true, force: true });
+  }
+}
+
+function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
 }
 
 /**
