@@ -234,12 +234,15 @@ interface JobRow {
   reason_code: string | null;
   tickets_done: number | null;
   tickets_total: number | null;
+  /** The attempt the mirror row was written for. */
+  mirrored_attempt: number | null;
 }
 
 function toView(row: JobRow): HubJobView {
   const state = STATE[row.state] ?? 'queued';
-  if (state === 'queued') {
-    // waiting again after a lost lease: the mirror still describes the attempt that lost it
+  // Waiting again after a lost lease, or taken again by a worker that has not yet written who it is: the
+  // mirror still describes the attempt before (its worker is not this attempt's).
+  if (state === 'queued' || (state === 'running' && row.mirrored_attempt !== row.attempt)) {
     Object.assign(row, {
       worker: null,
       host: null,
