@@ -118,6 +118,14 @@ test('one job per repo; heartbeats keep it past the lease; a silent worker loses
   assert.deepEqual(job.payload, payload('alpha'));
   assert.equal(await w2.take(), null, 'the job is held');
 
+  // as when pg-boss has handed the job out again (a new attempt) and its new holder has not yet written
+  // who it is: the mirror still names w1, whose attempt it was, and the hub must not show w1 as holder
+  const db = new URL(hubUrl).pathname.slice(1);
+  await cluster().sql(db, `UPDATE pgboss.job SET retry_count = retry_count + 1 WHERE id = '${jobId}'`);
+  const [between] = await hub.jobs([jobId]);
+  assert.deepEqual([between?.state, between?.attempt, between?.worker], ['running', 1, null]);
+  await cluster().sql(db, `UPDATE pgboss.job SET retry_count = retry_count - 1 WHERE id = '${jobId}'`);
+
   // w1 heartbeats through several leases' time while w2 keeps trying to take the job: it never gets it
   let w2Took: TakenJob | null = null;
   const tries = (async () => {
@@ -132,14 +140,6 @@ test('one job per repo; heartbeats keep it past the lease; a silent worker loses
   const [running] = await hub.jobs([jobId]);
   assert.equal(running?.state, 'running');
   assert.equal(running?.worker, 'w1');
-
-  // pg-boss has handed the job out again (a new attempt) but its new holder has not yet written who it
-  // is: the mirror still names w1, whose attempt it was, and the hub must not show w1 as the holder
-  const db = new URL(hubUrl).pathname.slice(1);
-  await cluster().sql(db, `UPDATE pgboss.job SET retry_count = retry_count + 1 WHERE id = '${jobId}'`);
-  const [between] = await hub.jobs([jobId]);
-  assert.deepEqual([between?.state, between?.attempt, between?.worker], ['running', 1, null]);
-  await cluster().sql(db, `UPDATE pgboss.job SET retry_count = retry_count - 1 WHERE id = '${jobId}'`);
 
   // w1 goes silent: after the lease, w2 takes the job over as a new attempt
   const takeover = await takeEventually(w2, 'w2 to take the job over');

@@ -117,7 +117,8 @@ test('each command leads a session and process group of its own; a timeout kills
   assert.equal(sid, pid);
 
   const pidFile = join(dir, 'pid');
-  const slow = options(dir, { timeoutMs: 300 });
+  // long enough for the shell to have written its pid even with both cores busy
+  const slow = options(dir, { timeoutMs: 2000 });
   const exit = await runShortInGroup('sh', ['-c', `echo $$ > '${pidFile}'; sleep 30 & sleep 30`], slow.opts);
   assert.equal(exit.timedOut, true);
   assert.equal(exit.exitCode, null);

@@ -125,7 +125,7 @@ export async function mergeQueued(host: MergeHost, batch: readonly LaneRecord[])
     // the merged commit's diff is what the gate checks when no command needs a checkout: asked for now,
     // beside the tickets' reads (a ticket's own verify commands make it unused)
     if (deps.settings.verify.commands.length === 0) merged.files(onto).catch(() => {});
-    const plan = await planReverify(deps, result.merged, merged);
+    const plan = await planReverify(deps, result.merged, merged, head);
     // with no command to run, the merged commit is checked as it is: no checkout, no scratch worktree
     const scratch = plan.commands.length > 0 ? await scratchAt(host, head) : null;
     if (scratch instanceof LaneSetupError) {
@@ -225,12 +225,13 @@ async function planReverify(
   deps: MergeHost['deps'],
   merged: readonly LaneRecord[],
   tree: GateTree,
+  head: string,
 ): Promise<ReverifyPlan> {
   const tickets = await Promise.all(
     merged.map(async (l) => {
       const text = await tree.text(l.ticket);
       // a lane is queued only once its ticket says done: the file is there unless history was rewritten
-      if (text === null) throw new Error(`${l.ticket} is not in the merged tree`);
+      if (text === null) throw new Error(`${l.ticket} is not in the merged tree ${head}`);
       return parseTicketBytes(Buffer.from(text), {
         path: join(deps.root, l.ticket),
         relPath: l.ticket,
