@@ -28,6 +28,8 @@ export async function streamTurn(
   ticket: Ticket,
   turnId: number,
   budget: TokenBudget | null,
+  /** Called once, on the agent's first event that is not a status: the turn is under way. */
+  underWay: () => void = () => {},
 ): Promise<StreamedTurn> {
   // The turn stops for the caller's abort or for its budget; the caller's signal lives as long as the
   // run, so it is forwarded with a listener removed after the turn (AbortSignal.any would pile up).
@@ -46,8 +48,13 @@ export async function streamTurn(
     timer = undefined;
     if (buffer.length > 0) ctx.store.appendEvents(ctx.runId, buffer.splice(0));
   };
+  let started = false;
   const onEvent = (event: AgentEvent) => {
     const { type, ...data } = event;
+    if (!started && type !== 'status') {
+      started = true;
+      underWay();
+    }
     buffer.push({ type: AGENT_EVENT_TYPES[type], turnId, data: data as JsonObject });
     if (buffer.length >= EVENT_BATCH) flush();
     else timer ??= setTimeout(flush, EVENT_FLUSH_MS);

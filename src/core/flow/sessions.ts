@@ -3,7 +3,7 @@
 // worker (or a session whose agent process died) resumes it. Start-up is kept off the critical path: an
 // agent that keeps a process between sessions is asked to start it early (`prewarm`: while recovery and
 // selection run), and the session of the ticket the run will likely work next is opened ahead
-// (`prepare`: while the current ticket's turn runs, checked again while it is settled). The processes
+// (`prepare`: once the current ticket's turn is under way, checked again while it is settled). The processes
 // belong to the agents and live until the run's owner closes the resolver.
 import type { AgentResolver, AgentSession, SessionOptions } from '../agent.ts';
 import { type ApprovalHost, approvalGate, supervised } from './approvals.ts';

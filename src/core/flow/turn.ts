@@ -76,7 +76,6 @@ export async function runTurn(
   }
   const opened: { session: AgentSession; reused: boolean } = outcome.opened;
 
-  ctx.sessions.prepare(next);
   const prompt = buildPrompt({
     variant: opened.reused ? 'existing_session' : 'full',
     ticketPath: ticket.relPath,
@@ -149,6 +148,9 @@ export async function runTurn(
     ticket,
     turn.id,
     budget,
+    // the next ticket's session opens once this turn is under way, so that it does not compete with
+    // the turn's own start (a codex thread/start beside turn/start delays the model's first request)
+    () => ctx.sessions.prepare(next),
   );
   state.phase = 'post_turn';
   const tokens = budgetTokens(usage);
