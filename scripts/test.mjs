@@ -2,8 +2,8 @@
 // End-to-end tests run the built CLI (dist/car.js), as users do: it is built first when older than
 // the sources.
 import { spawnSync } from 'node:child_process';
-import { readdirSync, statSync } from 'node:fs';
-import { availableParallelism } from 'node:os';
+import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 function collect(dir, out) {
@@ -52,6 +52,9 @@ if (files.length === 0) {
   process.exit(1);
 }
 const concurrency = Math.max(2, availableParallelism());
+// car's global state (warm-start records, codex homes per workspace) goes to a folder of the suite's
+// own: a test that runs car in process with the machine's HOME must not leave files in it.
+const globalState = mkdtempSync(join(tmpdir(), 'car-test-global-'));
 // A test that never settles fails after 10 minutes (the slowest take about one), and a file whose tests
 // are done ends even if something it started is still running: neither can hold the suite open for good.
 const result = spawnSync(
@@ -65,6 +68,7 @@ const result = spawnSync(
     '--test-force-exit',
     ...files,
   ],
-  { stdio: 'inherit' },
+  { stdio: 'inherit', env: { ...process.env, CAR_GLOBAL_STATE_ROOT: globalState } },
 );
+rmSync(globalState, { recursive: true, force: true });
 process.exit(result.status ?? 1);
