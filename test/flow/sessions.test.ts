@@ -130,19 +130,22 @@ test("the next ticket's session is opened once the current turn is under way, no
   const agent = new MortalAgent(h.agent);
   const startsSeen: string[][] = [];
   const starts = () => agent.calls.filter((c) => c.startsWith('start '));
-  h.agent.script(
-    async (ctx) => {
-      // codex says so when its process was started warm: the turn is not under way yet
-      ctx.emit({ type: 'status', message: 'agent process started warm' });
-      startsSeen.push(starts());
-      ctx.emit({ type: 'message_delta', text: 'Working' });
-      startsSeen.push(starts());
-      return finishTicket()(ctx);
-    },
-    finishTicket(),
-  );
+  h.agent.script(async (ctx) => {
+    // codex says so when its process was started warm: the turn is not under way yet
+    ctx.emit({ type: 'status', message: 'agent process started warm' });
+    startsSeen.push(starts());
+    ctx.emit({ type: 'message_delta', text: 'Working' });
+    startsSeen.push(starts());
+    return finishTicket()(ctx);
+  }, finishTicket());
   const run = h.newRun();
-  assertOutcome(h, run.id, await h.run(run.id, { resolveAgent: resolverFor(agent) }), 'completed', 'all_done');
+  assertOutcome(
+    h,
+    run.id,
+    await h.run(run.id, { resolveAgent: resolverFor(agent) }),
+    'completed',
+    'all_done',
+  );
   assert.deepEqual(startsSeen, [['start TICKET-001.md'], ['start TICKET-001.md', 'start TICKET-002.md']]);
   assert.equal(agent.sessions.length, 2, 'the session opened ahead is the one ticket 2 used');
 });

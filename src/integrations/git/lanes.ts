@@ -16,6 +16,7 @@ import { identityOverrides } from './identity.ts';
 import { gitDirs, readCommit } from './refs-fs.ts';
 import { createRepoState } from './repo-state.ts';
 import { GitError, isGitExit, type RunGitOptions, runGitText, streamGit } from './run-git.ts';
+import { readersWriterLock } from './rw-lock.ts';
 import { parseWorktreeList } from './worktree.ts';
 
 const LANE_GIT_TIMEOUT_MS = 120_000;
@@ -36,14 +37,10 @@ export function createLaneGit(unsetEnv: readonly string[] = []): LaneGit {
 
   // git's worktree bookkeeping (.git/worktrees) is not safe against itself: a `worktree add` under way
   // leaves a half-made entry that a second add, a `worktree list`, or a branch created, checked out or
-  // deleted (git looks for it in every worktree) fails on ("failed to read .../commondir"). Those
-  // commands of car's take turns; everything else runs side by side.
-  let adminTail: Promise<unknown> = Promise.resolve();
-  const admin = <T>(work: () => Promise<T>): Promise<T> => {
-    const turn = adminTail.then(work, work);
-    adminTail = turn.catch(() => undefined);
-    return turn;
-  };
+  // deleted (git looks for it in every worktree) fails on ("failed to read .../commondir"). A command of
+  // car's that makes or removes an entry runs alone; those that only read the entries run side by side
+  // (four lanes ending together each check out their next ticket at once), never beside one that writes.
+  const admin = readersWriterLock();
 
   /**
    * `git worktree add`; when git refuses because a worktree a crash left behind is still registered at the
@@ -180,38 +177,40 @@ export function createLaneGit(unsetEnv: readonly string[] = []): LaneGit {
     },
 
     async worktrees(root) {
-      const out = await admin(() => git(root, ['worktree', 'list', '--porcelain', '-z'], true));
+      const out = await admin.reading(() => git(root, ['worktree', 'list', '--porcelain', '-z'], true));
       const list = parseWorktreeList(`${out}\0`);
       return list.map((w) => ({ path: resolve(w.path), branch: w.branch }));
     },
 
     async addWorktree(root, path, branch, base) {
       // a worktree folder a crash left half made is not a worktree git knows: prune it first
-      await admin(() => addPruningOnce(root, ['-B', branch, path, base]));
+      await admin.writing(() => addPruningOnce(root, ['-B', branch, path, base]));
     },
 
     async addDetachedWorktree(root, path, commit) {
-      await admin(() => addPruningOnce(root, ['--detach', path, commit]));
+      await admin.writing(() => addPruningOnce(root, ['--detach', path, commit]));
     },
 
     async deleteBranches(root, branches) {
       // update-ref, not `branch -D`: that refuses a branch checked out in a worktree
       const input = branches.map((b) => `delete refs/heads/${b}\n`).join('');
-      await admin(() => runGitText([...NO_AUTO_GC, 'update-ref', '--stdin'], { ...opts(root), input }));
+      await admin.reading(() =>
+        runGitText([...NO_AUTO_GC, 'update-ref', '--stdin'], { ...opts(root), input }),
+      );
     },
 
     async reuseWorktree(path, branch, base) {
       await abandonInProgress(path);
       // a lane sent back may find its branch still checked out in the worktree it left, which another
       // lane is taking over at that moment
-      await admin(() =>
+      await admin.reading(() =>
         git(path, ['checkout', '-q', '--force', '--ignore-other-worktrees', '-B', branch, base]),
       );
       await git(path, ['clean', '-fdq']);
     },
 
     async removeWorktree(root, path, branch) {
-      await admin(async () => {
+      await admin.writing(async () => {
         try {
           await git(root, ['worktree', 'remove', '--force', '--force', path]);
         } catch (err) {
@@ -312,7 +311,7 @@ export function createLaneGit(unsetEnv: readonly string[] = []): LaneGit {
       // follow: moving the ref alone would make that checkout look as if the person undid the merge
       let checkout: string | null = (await this.currentBranch(root)) === branch ? root : null;
       if (checkout === null) {
-        const out = await admin(() => git(root, ['worktree', 'list', '--porcelain', '-z'], true));
+        const out = await admin.reading(() => git(root, ['worktree', 'list', '--porcelain', '-z'], true));
         const list = parseWorktreeList(`${out}\0`);
         const at = list.find((w) => w.branch === branch && !w.prunable);
         checkout = at ? resolve(at.path) : null;
