@@ -103,6 +103,12 @@ export interface SessionOptions {
   ticketPath: string;
   ticketId: string;
   runId: string;
+  /**
+   * Set when the session is opened ahead of need while another turn starts: it resolves once that turn
+   * is under way (or over). A backend whose session start would compete with the turn's own start (on
+   * the same process) waits for it; one whose session start is slow opens at once.
+   */
+  openAfter?: Promise<void>;
 }
 
 /**

@@ -455,6 +455,50 @@ test('one app-server carries several threads at once, each in its own cwd; closi
   assert.ok(await groupGone(pid as number), 'the agent closed its process');
 });
 
+test('a session opened ahead waits to start its thread until a turn has asked the model, or `openAfter`', async () => {
+  const h = await harness();
+  h.fake.setFallback((req) => messageReply(`answer ${req.n}`, `msg_${req.n}`));
+  const a = await h.start();
+  const ahead = (label: string) => {
+    let underWay = () => {};
+    const openAfter = new Promise<void>((resolve) => {
+      underWay = resolve;
+    });
+    const state = { opened: false, underWay, session: null as Promise<CodexAgentSession> | null };
+    state.session = h.agent
+      .startSession({ cwd: h.repo.dir, ticketPath: TICKET, ticketId: label, runId: 'run-1', openAfter })
+      .then((session) => {
+        state.opened = true;
+        cleanups.push(() => session.close());
+        return session;
+      });
+    return state;
+  };
+  // no turn running: the thread waits for the engine's word, while other threads open and close
+  const first = ahead('tkt_b');
+  const c = await h.start();
+  await c.close();
+  await (await h.start()).close();
+  assert.equal(first.opened, false, 'no thread opened before the turn was under way');
+  first.underWay();
+  const b = await first.session!;
+  assert.ok(
+    b.threadId && b.threadId !== a.threadId && b.pid === a.pid,
+    'its own thread, on the same process',
+  );
+  // a turn that asks the model lets it open (the engine's word comes only after the turn here)
+  const second = ahead('tkt_c');
+  const turn = await a.runTurn(turnRequest('hello').request);
+  assert.equal(turn.status, 'completed', JSON.stringify(turn.error));
+  // (the timer only bounds a failure: a thread that waits for the engine's word would never open here)
+  const opened = await Promise.race([
+    second.session!.then(() => 'opened'),
+    new Promise((resolve) => setTimeout(resolve, 10_000, 'still waiting')),
+  ]);
+  assert.equal(opened, 'opened');
+  second.underWay();
+});
+
 test('a command that does not exist fails startSession as a spawn error', async () => {
   const agent = createCodexAgent({ command: ['/nonexistent/codex', 'app-server'] });
   await assert.rejects(

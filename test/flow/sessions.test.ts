@@ -124,29 +124,41 @@ test("the next ticket's session is opened while the current one is settled", asy
   );
 });
 
-test("the next ticket's session is opened once the current turn is under way, not beside its start", async (t) => {
+test("the next ticket's session is opened ahead during the turn, told when the turn is under way", async (t) => {
   const h = setup({ tickets: 2 });
   t.after(() => h.cleanup());
   const agent = new MortalAgent(h.agent);
-  const startsSeen: string[][] = [];
-  const starts = () => agent.calls.filter((c) => c.startsWith('start '));
+  let openAfter: Promise<void> | undefined;
+  let opened = false;
+  const seen: string[] = [];
   h.agent.script(async (ctx) => {
+    await Promise.resolve();
+    seen.push(`ahead: ${openAfter ? 'asked' : 'not asked'}`);
+    void openAfter?.then(() => {
+      opened = true;
+    });
     // codex says so when its process was started warm: the turn is not under way yet
     ctx.emit({ type: 'status', message: 'agent process started warm' });
-    startsSeen.push(starts());
+    await new Promise((r) => setImmediate(r));
+    seen.push(`after a status: ${opened ? 'under way' : 'not yet'}`);
     ctx.emit({ type: 'message_delta', text: 'Working' });
-    startsSeen.push(starts());
+    await new Promise((r) => setImmediate(r));
+    seen.push(`after the first output: ${opened ? 'under way' : 'not yet'}`);
     return finishTicket()(ctx);
   }, finishTicket());
+  const resolve: AgentResolver = (id) => {
+    const a = resolverFor(agent)(id);
+    return {
+      id: a.id,
+      startSession: (options) => {
+        if (options.ticketPath.endsWith('TICKET-002.md')) openAfter = options.openAfter;
+        return a.startSession(options);
+      },
+    };
+  };
   const run = h.newRun();
-  assertOutcome(
-    h,
-    run.id,
-    await h.run(run.id, { resolveAgent: resolverFor(agent) }),
-    'completed',
-    'all_done',
-  );
-  assert.deepEqual(startsSeen, [['start TICKET-001.md'], ['start TICKET-001.md', 'start TICKET-002.md']]);
+  assertOutcome(h, run.id, await h.run(run.id, { resolveAgent: resolve }), 'completed', 'all_done');
+  assert.deepEqual(seen, ['ahead: asked', 'after a status: not yet', 'after the first output: under way']);
   assert.equal(agent.sessions.length, 2, 'the session opened ahead is the one ticket 2 used');
 });
 

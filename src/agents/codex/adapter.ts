@@ -193,6 +193,8 @@ class CodexSession implements CodexAgentSession, ThreadListener {
   #starting = false;
   /** A turn was started on the thread (or it was resumed): codex has it stored. */
   #started = false;
+  /** The current turn's first item is complete: codex has asked the model. */
+  #asked = false;
   #closed = false;
 
   constructor(opts: CodexAgentOptions, pool: AppServerPool, session: SessionOptions) {
@@ -252,9 +254,15 @@ class CodexSession implements CodexAgentSession, ThreadListener {
       id = res.thread?.id ?? threadId;
     } else {
       const params = threadParams(this.#opts, this.#session);
-      const started =
-        (await server.takeSpareThread(params)) ??
-        (await client.request<{ thread?: { id?: string } }>('thread/start', params)).thread?.id;
+      let started = await server.takeSpareThread(params);
+      if (!started) {
+        // opened ahead while another turn starts: codex would work on this thread/start beside that
+        // turn's start and delay its first request to the model (~85 ms on two cores); it is asked once
+        // that turn has asked the model, or is under way as the engine sees it
+        if (this.#session.openAfter) await Promise.race([this.#session.openAfter, server.nextTurnAsked()]);
+        started =
+          (await client.request<{ thread?: { id?: string } }>('thread/start', params)).thread?.id ?? null;
+      }
       if (!started) throw new CodexSessionError('protocol', 'codex: thread/start returned no thread id');
       id = started;
     }
@@ -349,6 +357,7 @@ class CodexSession implements CodexAgentSession, ThreadListener {
       },
     };
     this.#turn = turn;
+    this.#asked = false;
 
     try {
       const params = {
@@ -417,6 +426,10 @@ class CodexSession implements CodexAgentSession, ThreadListener {
     const turnId = typeof params.turnId === 'string' ? params.turnId : null;
     if (turnId !== null && turn.turnId !== null && turnId !== turn.turnId) return;
     if (!NOT_PROGRESS.has(method)) turn.harness.touch();
+    if (method === 'item/completed' && !this.#asked) {
+      this.#asked = true;
+      this.#server?.turnAsked();
+    }
     applyNotification(turn, method, params);
   }
 

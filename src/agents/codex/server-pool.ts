@@ -40,6 +40,7 @@ export class SharedAppServer {
   #server: AppServer | null = null;
   #retired = false;
   #spare: { key: string; id: Promise<string | null> } | null = null;
+  #askWaiters: (() => void)[] = [];
   #warmTold = false;
 
   constructor(pool: AppServerPool) {
@@ -101,6 +102,19 @@ export class SharedAppServer {
       .then((res) => res.thread?.id ?? null)
       .catch(() => null);
     this.#spare = { key: JSON.stringify(params), id };
+  }
+
+  /**
+   * Resolves when a turn on this process (one running, or the next to start) has asked the model: its
+   * first item, the user's message, is complete. A thread opened ahead waits for it (see `openAfter`).
+   */
+  nextTurnAsked(): Promise<void> {
+    return new Promise((resolve) => this.#askWaiters.push(resolve));
+  }
+
+  /** Called by a session when its turn's first item is complete. */
+  turnAsked(): void {
+    for (const resolve of this.#askWaiters.splice(0)) resolve();
   }
 
   /** The spare thread's id if it was started with exactly `params` (taken once), else null. */

@@ -3,7 +3,7 @@
 // worker (or a session whose agent process died) resumes it. Start-up is kept off the critical path: an
 // agent that keeps a process between sessions is asked to start it early (`prewarm`: while recovery and
 // selection run), and the session of the ticket the run will likely work next is opened ahead
-// (`prepare`: once the current ticket's turn is under way, checked again while it is settled). The processes
+// (`prepare`: while the current ticket's turn runs, checked again while it is settled). The processes
 // belong to the agents and live until the run's owner closes the resolver.
 import type { AgentResolver, AgentSession, SessionOptions } from '../agent.ts';
 import { type ApprovalHost, approvalGate, supervised } from './approvals.ts';
@@ -116,9 +116,10 @@ export class AgentSessions {
   /**
    * Gets the next ticket's agent ready while the engine does other work: opens its session ahead when
    * the ticket has none yet, else starts the agent's process. Best effort: an agent that cannot be
-   * resolved or started fails later, at the session start, where the engine handles it.
+   * resolved or started fails later, at the session start, where the engine handles it. `openAfter`:
+   * the current turn is about to start, and gets under way when it resolves (see `SessionOptions`).
    */
-  prepare(next: LikelyNext | null): void {
+  prepare(next: LikelyNext | null, openAfter?: Promise<void>): void {
     if (!next?.agent || next.agent === 'user') return;
     const ticket = next.ticket;
     if (!ticket || this.#live.has(ticket.id) || this.#ctx.state.threads[ticket.id]) {
@@ -130,7 +131,10 @@ export class AgentSessions {
     void this.#dropPrepared();
     let started: Promise<AgentSession>;
     try {
-      started = this.#ctx.deps.resolveAgent(next.agent).startSession(this.#options(ticket, next.agent));
+      const options = this.#options(ticket, next.agent);
+      started = this.#ctx.deps
+        .resolveAgent(next.agent)
+        .startSession(openAfter ? { ...options, openAfter } : options);
     } catch {
       return;
     }

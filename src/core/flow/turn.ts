@@ -141,6 +141,13 @@ export async function runTurn(
   });
 
   const budget = tightestTokenBudget(state, settings, ctx.runUsage());
+  // the next ticket's session opens ahead, told when this turn is under way (codex opens its thread
+  // then: a thread/start beside this turn/start delays the model's first request)
+  let nowUnderWay = () => {};
+  const underWay = new Promise<void>((resolve) => {
+    nowUnderWay = resolve;
+  });
+  ctx.sessions.prepare(next, underWay);
   const { result, usage, overBudget, acted } = await streamTurn(
     ctx,
     opened.session,
@@ -148,10 +155,8 @@ export async function runTurn(
     ticket,
     turn.id,
     budget,
-    // the next ticket's session opens once this turn is under way, so that it does not compete with
-    // the turn's own start (a codex thread/start beside turn/start delays the model's first request)
-    () => ctx.sessions.prepare(next),
-  );
+    nowUnderWay,
+  ).finally(nowUnderWay);
   state.phase = 'post_turn';
   const tokens = budgetTokens(usage);
   progress.tokens = (progress.tokens ?? 0) + tokens;
