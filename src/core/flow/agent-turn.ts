@@ -29,7 +29,7 @@ export async function streamTurn(
   turnId: number,
   budget: TokenBudget | null,
   /** Called once, on the agent's first event that is not a status: the turn is under way. */
-  underWay: () => void = () => {},
+  underWay: () => void,
 ): Promise<StreamedTurn> {
   // The turn stops for the caller's abort or for its budget; the caller's signal lives as long as the
   // run, so it is forwarded with a listener removed after the turn (AbortSignal.any would pile up).
