@@ -34,6 +34,8 @@ const AGENT = [
   'else',
   '  mkdir -p work && echo "$name" > "work/$name.txt"',
   'fi',
+  // one ticket's work also deletes a test file (a tamper finding)
+  'if [ -n "$CAR_TEST_DROP" ] && [ "$name" = "$CAR_TEST_DROP_FOR" ]; then git rm -q "$CAR_TEST_DROP"; fi',
   `sed -i 's/^done: false$/done: true/' "$f"`,
   'git add -A',
   'git commit -qm "work on $name"',
@@ -55,7 +57,13 @@ interface LaneRepo {
 /** A repo with `tickets` (name → depends_on) for the script agent, all committed. */
 async function laneRepo(
   tickets: Record<string, string[]>,
-  opts: { shared?: boolean; verify?: string[]; ticketFlow?: string[] } = {},
+  opts: {
+    shared?: boolean;
+    verify?: string[];
+    ticketFlow?: string[];
+    /** This ticket's work deletes test/old.test.js, which the plan has; findings only notify. */
+    dropTestFor?: string;
+  } = {},
 ): Promise<LaneRepo> {
   const r = await makeBuiltCarRepo();
   const aside = (what: string) => `${r.dir}-${what}`;
@@ -70,11 +78,12 @@ async function laneRepo(
     CAR_TEST_LOG: files.log,
     CAR_TEST_HOLD: files.hold,
     ...(opts.shared ? { CAR_TEST_SHARED: '1' } : {}),
+    ...(opts.dropTestFor ? { CAR_TEST_DROP_FOR: opts.dropTestFor, CAR_TEST_DROP: 'test/old.test.js' } : {}),
   };
   const more = [
-    ...(opts.verify
-      ? ['verify:', '  commands:', ...opts.verify.map((c) => `    - ${JSON.stringify(c)}`)]
-      : []),
+    ...(opts.verify || opts.dropTestFor ? ['verify:'] : []),
+    ...(opts.verify ? ['  commands:', ...opts.verify.map((c) => `    - ${JSON.stringify(c)}`)] : []),
+    ...(opts.dropTestFor ? ['  policy:', '    test_deleted: notify'] : []),
     ...(opts.ticketFlow ? ['ticket_flow:', ...opts.ticketFlow.map((l) => `  ${l}`)] : []),
   ];
   r.write('.codex-autorunner/config.yml', scriptAgentConfig(files.script, { env }, more));
@@ -84,6 +93,7 @@ async function laneRepo(
     r.write(`${TICKETS_DIR}/${name}.md`, `${lines.join('\n')}\n---\n\n## Tasks\n- ${name}\n`);
   });
   if (opts.shared) r.write('shared.txt', 'base\n');
+  if (opts.dropTestFor) r.write('test/old.test.js', "test('one', () => {});\n");
   r.commitAll('plan');
   const log = () => readFileSync(files.log, 'utf8').split('\n').filter(Boolean);
   return { r, log, hold: files.hold };
@@ -91,8 +101,8 @@ async function laneRepo(
 
 type Event = { seq: number; type: string; data: Record<string, unknown> };
 
-async function events(r: BuiltCarRepo): Promise<Event[]> {
-  const res = await r.run(['flow', 'events', '--json', '--limit', '10000']);
+async function events(r: BuiltCarRepo, run?: string): Promise<Event[]> {
+  const res = await r.run(['flow', 'events', '--json', '--limit', '10000', ...(run ? [run] : [])]);
   assert.equal(res.code, 0, res.stderr);
   return res.stdout
     .split('\n')
@@ -348,6 +358,37 @@ test('lanes queued together are merged in one pass, verified once, and the branc
     .split('\n')
     .filter((l) => l.endsWith('/lanes/.merge'));
   assert.equal(inMergeTree.length, 1, 'the merged tree was verified once');
+});
+
+test('with no command to run, the merged tree is checked as git has it: its tamper findings are found again', async () => {
+  const names = ['TICKET-001', 'TICKET-002', 'TICKET-003'];
+  const { r, hold } = await laneRepo(Object.fromEntries(names.map((n) => [n, []])), {
+    dropTestFor: 'TICKET-002',
+  });
+  await holdQueue(r, hold, names);
+  const status = json<{ lanes: { open: { ticket: string; run_id: string }[] } }>(
+    await r.run(['flow', 'status', '--json']),
+  );
+  assert.equal(status.lanes.open.length, 3, JSON.stringify(status.lanes));
+  // a merge pass's gate reports in its first lane's run
+  const findings = async () =>
+    (await Promise.all(status.lanes.open.map((l) => events(r, l.run_id))))
+      .flat()
+      .filter((e) => e.type === 'tamper_finding')
+      .map((e) => [e.data.kind, e.data.file, e.data.action]);
+  const found = [['test_deleted', 'test/old.test.js', 'notify']];
+  assert.deepEqual(await findings(), found, "the lane's own gate found it");
+  const again = await r.run(['run']);
+  assert.equal(again.code, 0, `${again.stdout}\n${again.stderr}`);
+  assertAllMerged(r, names);
+  const merged = (await events(r)).filter((e) => e.type === 'lane_merged');
+  assert.deepEqual(
+    merged.map((e) => e.data.batch),
+    [3, 3, 3],
+  );
+  // the pass checked the three lanes' merged tree against main's tip (no checkout: no command to run)
+  assert.deepEqual(await findings(), [...found, ...found], 'the merge queue found it again');
+  assert.equal(existsSync(join(r.dir, 'test/old.test.js')), false);
 });
 
 test('a pass whose re-verify fails is split: the lanes merge one by one, and only the failing one goes back', async () => {
