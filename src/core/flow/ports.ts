@@ -124,8 +124,7 @@ export interface LaneGit {
    * `dir` untouched), or its commits replayed onto `onto` in `dir` (rebase: `dir` is left at the result,
    * over anything that was left there). A branch that has merges of its own since `onto` (the tip
    * brought in to resolve a conflict) is rebased as one commit with `message`, the merged result. A
-   * conflict leaves no merge or rebase in progress. A merge tells `onTree` the merged tree as soon as
-   * git has it, before its commit is made (what the tree holds can be read meanwhile).
+   * conflict leaves no merge or rebase in progress.
    */
   integrate(
     dir: string,
@@ -133,7 +132,6 @@ export interface LaneGit {
     branch: string,
     mode: MergeMode,
     message: string,
-    onTree?: (tree: string) => void,
   ): Promise<IntegrateResult>;
   /**
    * Moves `branch` from `from` to `to`, only if it is still at `from`. When `branch` is checked out at

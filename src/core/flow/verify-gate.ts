@@ -65,12 +65,11 @@ function workingTree(ctx: RunContext): GateTree {
 }
 
 /**
- * A commit, or a tree (`id`: what git reads a path or a diff of), as the tree to verify (its verify
- * commands, if any, need a checkout instead). What it reads of git is kept: the merge queue reads the
- * tickets and asks for the diff of the merged tree while its commit is being made; the gate then finds
- * them read.
+ * Commit `sha` as the tree to verify (its verify commands, if any, need a checkout instead). What it
+ * reads of git is kept: the merge queue reads the tickets and asks for the diff ahead, the gate then
+ * finds them read.
  */
-export function commitTree(repo: RunContext['repo'], id: string): GateTree {
+export function commitTree(repo: RunContext['repo'], sha: string): GateTree {
   const diffs = new Map<string | null, Promise<FileChange[]>>();
   const texts = new Map<string, Promise<string | null>>();
   const once = <K, V>(memo: Map<K, Promise<V>>, key: K, read: () => Promise<V>): Promise<V> => {
@@ -82,9 +81,9 @@ export function commitTree(repo: RunContext['repo'], id: string): GateTree {
     return p;
   };
   return {
-    files: (base) => once(diffs, base, () => repo.diffCommits(base, id, RUNTIME_PATHS)),
-    text: (path) => once(texts, path, () => repo.fileAt(id, path)),
-    key: async () => `git ${id}`,
+    files: (base) => once(diffs, base, () => repo.diffCommits(base, sha, RUNTIME_PATHS)),
+    text: (path) => once(texts, path, () => repo.fileAt(sha, path)),
+    key: async () => `commit ${sha}`,
   };
 }
 

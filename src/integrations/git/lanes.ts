@@ -232,7 +232,7 @@ export function createLaneGit(unsetEnv: readonly string[] = []): LaneGit {
       await runGitText(['maintenance', 'run', '--auto', '--quiet'], opts(root)).catch(() => undefined);
     },
 
-    async integrate(dir, onto, branch, mode: MergeMode, message, onTree): Promise<IntegrateResult> {
+    async integrate(dir, onto, branch, mode: MergeMode, message): Promise<IntegrateResult> {
       const who = await ident(dir);
       if (mode === 'merge') {
         // the merged tree in memory, then the commit: two processes, no checkout, no index (as a forge's
@@ -257,7 +257,6 @@ export function createLaneGit(unsetEnv: readonly string[] = []): LaneGit {
           return { ok: false, conflicts, output };
         }
         const tree = Buffer.concat(out).toString('utf8').split('\n')[0]!;
-        onTree?.(tree);
         const sha = await git(dir, [...who, 'commit-tree', tree, '-p', onto, '-p', branch, '-m', message]);
         return { ok: true, sha };
       } else {

@@ -90,26 +90,9 @@ export async function mergeQueued(host: MergeHost, batch: readonly LaneRecord[])
   // git's in-memory merge needs no worktree; a rebase works in the scratch one
   const integrateIn = deps.settings.mergeMode === 'merge' ? root : await scratchTree(host, onto);
   let head = onto;
-  // the merged tree the gate will check, read (tickets, diff) while git makes its commit
-  let readAhead: GateTree | null = null;
-  const readMerged = (lanes: readonly LaneRecord[], tree: string): void => {
-    if (lanes.length === 1 && lanes[0]!.base === onto) return; // nothing to check again (below)
-    readAhead = commitTree(deps.lanePorts.repoAt(root), tree);
-    // a failure is the gate's to report when it reads them again
-    if (deps.settings.verify.commands.length === 0) readAhead.files(onto).catch(() => {});
-    for (const l of lanes) readAhead.text(l.ticket).catch(() => {});
-  };
   for (const lane of batch) {
     const message = `car: merge ${lane.ticket.split('/').pop()?.replace(/\.md$/i, '')} (lane ${lane.slot})`;
-    const last = lane === batch[batch.length - 1];
-    const merged = await git.integrate(
-      integrateIn,
-      head,
-      lane.branch,
-      deps.settings.mergeMode,
-      message,
-      last ? (tree) => readMerged([...result.merged, lane], tree) : undefined,
-    );
+    const merged = await git.integrate(integrateIn, head, lane.branch, deps.settings.mergeMode, message);
     if (merged.ok) {
       head = merged.sha;
       result.merged.push(lane);
@@ -138,14 +121,10 @@ export async function mergeQueued(host: MergeHost, batch: readonly LaneRecord[])
   const verify = result.merged.length > 1 || first!.base !== onto;
   let failure: Omit<MergeFeedback, 'integration' | 'onto'> | null = null;
   if (verify) {
-    // the last lane's merged tree is the head's; a rebase (or a last lane that did not merge) reads the
-    // head. The diff is what the gate checks when no command needs a checkout: asked for beside the
-    // tickets' reads (a ticket's own verify commands make it unused).
-    let merged = readAhead as GateTree | null;
-    if (!merged) {
-      merged = commitTree(deps.lanePorts.repoAt(root), head);
-      if (deps.settings.verify.commands.length === 0) merged.files(onto).catch(() => {});
-    }
+    const merged = commitTree(deps.lanePorts.repoAt(root), head);
+    // the merged commit's diff is what the gate checks when no command needs a checkout: asked for now,
+    // beside the tickets' reads (a ticket's own verify commands make it unused)
+    if (deps.settings.verify.commands.length === 0) merged.files(onto).catch(() => {});
     const plan = await planReverify(deps, result.merged, merged, head);
     // with no command to run, the merged commit is checked as it is: no checkout, no scratch worktree
     const scratch = plan.commands.length > 0 ? await scratchAt(host, head) : null;
